@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Builds the release Worker into build/ (index.js + index_bg.wasm). wrangler.toml's
+# [build] command runs this, so `wrangler dev` and `wrangler deploy` build the same way.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ -f .tools/env.sh ] || bash scripts/setup.sh
+# shellcheck source=/dev/null
+source .tools/env.sh
+worker-build --release "$@"

@@ -1,0 +1,108 @@
+//! Settings, read once per request from the Worker's vars into a typed `Config`.
+//! Every setting has a safe default, so an empty `[vars]` is a working deployment; the
+//! README's "Settings" table lists them.
+
+/// Bounds keep a typo (or a test value left in a deployment) from disabling a protection.
+fn seconds(
+    lookup: &dyn Fn(&str) -> Option<String>,
+    name: &str,
+    default: u64,
+    min: u64,
+    max: u64,
+) -> u64 {
+    lookup(name)
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(|v| v.clamp(min, max))
+        .unwrap_or(default)
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// `ISSUER`: the public origin, e.g. `https://mcp.example.com`. Unset: the request's origin.
+    pub issuer: Option<String>,
+    /// `ACCESS_TOKEN_TTL`: seconds an access token lives (default 3600).
+    pub access_token_ttl: u64,
+    /// `REFRESH_TOKEN_TTL`: seconds a refresh token lives (default 30 days).
+    pub refresh_token_ttl: u64,
+    /// `AUTH_CODE_TTL`: seconds an authorization code lives (default 300).
+    pub code_ttl: u64,
+    /// `REFRESH_GRACE_SECONDS`: how long the previous refresh token may be presented again
+    /// after a rotation whose response was lost, until its successor is used (default 60).
+    pub refresh_grace: u64,
+    /// `REGISTER_RATE_LIMIT`: client registrations per client IP per hour (default 20).
+    pub register_limit: u64,
+    /// `LOGIN_MAX_FAILURES`: failed sign-ins before an account or IP is locked (default 5).
+    pub login_max_failures: u64,
+    /// `LOGIN_LOCKOUT_SECONDS`: how long a lockout lasts (default 900).
+    pub lockout_seconds: u64,
+    /// `MCP_ALLOWED_ORIGINS`: extra browser origins allowed at `/mcp`, comma separated.
+    pub extra_origins: Vec<String>,
+    /// `PRODUCT_NAME`: shown on the pages a person sees.
+    pub product_name: String,
+}
+
+impl Config {
+    pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Config {
+        let issuer = lookup("ISSUER")
+            .map(|v| v.trim().trim_end_matches('/').to_string())
+            .filter(|v| !v.is_empty());
+        Config {
+            issuer,
+            access_token_ttl: seconds(lookup, "ACCESS_TOKEN_TTL", 3600, 5, 86_400),
+            refresh_token_ttl: seconds(lookup, "REFRESH_TOKEN_TTL", 30 * 86_400, 60, 365 * 86_400),
+            code_ttl: seconds(lookup, "AUTH_CODE_TTL", 300, 1, 600),
+            refresh_grace: seconds(lookup, "REFRESH_GRACE_SECONDS", 60, 0, 600),
+            register_limit: seconds(lookup, "REGISTER_RATE_LIMIT", 20, 1, 100_000),
+            login_max_failures: seconds(lookup, "LOGIN_MAX_FAILURES", 5, 1, 1000),
+            lockout_seconds: seconds(lookup, "LOGIN_LOCKOUT_SECONDS", 900, 1, 86_400),
+            extra_origins: lookup("MCP_ALLOWED_ORIGINS")
+                .map(|v| {
+                    v.split(',')
+                        .map(|o| o.trim().trim_end_matches('/').to_string())
+                        .filter(|o| !o.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default(),
+            product_name: lookup("PRODUCT_NAME")
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+                .unwrap_or_else(|| "MCP OAuth Worker".to_string()),
+        }
+    }
+
+    /// The issuer for a request that arrived at `request_origin`.
+    pub fn issuer_for(&self, request_origin: &str) -> String {
+        self.issuer
+            .clone()
+            .unwrap_or_else(|| request_origin.trim_end_matches('/').to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_bounds() {
+        let c = Config::from_lookup(&|_| None);
+        assert_eq!(c.access_token_ttl, 3600);
+        assert_eq!(
+            c.issuer_for("http://127.0.0.1:8787"),
+            "http://127.0.0.1:8787"
+        );
+        let c = Config::from_lookup(&|n| match n {
+            "ISSUER" => Some("https://mcp.example.com/".into()),
+            "ACCESS_TOKEN_TTL" => Some("0".into()),
+            "AUTH_CODE_TTL" => Some("junk".into()),
+            "MCP_ALLOWED_ORIGINS" => Some("https://a.example, ,https://b.example/".into()),
+            _ => None,
+        });
+        assert_eq!(c.issuer_for("http://x"), "https://mcp.example.com");
+        assert_eq!(c.access_token_ttl, 5);
+        assert_eq!(c.code_ttl, 300);
+        assert_eq!(
+            c.extra_origins,
+            vec!["https://a.example", "https://b.example"]
+        );
+    }
+}

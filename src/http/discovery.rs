@@ -1,0 +1,36 @@
+//! `GET` handlers for the discovery documents and the JWKS.
+
+use crate::http::Ctx;
+use crate::oauth::metadata;
+use crate::reply::Reply;
+use serde_json::Value;
+
+/// Metadata changes only with a deployment, so clients may cache it for an hour.
+fn document(value: &Value) -> Reply {
+    Reply::json(200, value).header("Cache-Control", "public, max-age=3600")
+}
+
+pub fn authorization_server(ctx: &Ctx) -> Reply {
+    document(&metadata::authorization_server(&ctx.issuer))
+}
+
+pub fn openid_configuration(ctx: &Ctx) -> Reply {
+    document(&metadata::openid_configuration(&ctx.issuer))
+}
+
+pub fn protected_resource(ctx: &Ctx) -> Reply {
+    document(&metadata::protected_resource(
+        &ctx.issuer,
+        &ctx.config.product_name,
+    ))
+}
+
+/// The public keys. Cached briefly: after a rotation, verifiers must see the new key soon.
+pub fn jwks(ctx: &Ctx) -> Reply {
+    match ctx.keys() {
+        Ok(keys) => Reply::json(200, &keys.jwks())
+            .set_header("Content-Type", "application/jwk-set+json")
+            .header("Cache-Control", "public, max-age=300"),
+        Err(reply) => reply,
+    }
+}

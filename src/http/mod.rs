@@ -1,0 +1,242 @@
+//! The edge: turns a `worker::Request` into a plain `Incoming`, routes it, and turns the
+//! handler's `Reply` back into a `worker::Response`. Handlers never return `Err`: internal
+//! failures are logged with the request id and answered generically.
+
+pub mod discovery;
+pub mod route;
+
+use crate::config::Config;
+use crate::encoding::{b64url, random_bytes};
+use crate::oauth::keys::{self, KeySet, PREVIOUS_KEY_SECRET, SIGNING_KEY_SECRET};
+use crate::reply::{http_error, Reply};
+use route::Route;
+use std::rc::Rc;
+use worker::{console_error, console_log, Env, Headers, Request, Response};
+
+/// A request as plain data: what handlers read.
+pub struct Incoming {
+    pub method: String,
+    pub path: String,
+    pub query: String,
+    /// Header names in lower case.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    /// `CF-Connecting-IP`, or "unknown" locally.
+    pub client_ip: String,
+}
+
+impl Incoming {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn query_pairs(&self) -> Vec<(String, String)> {
+        url::form_urlencoded::parse(self.query.as_bytes())
+            .into_owned()
+            .collect()
+    }
+
+    pub fn form_pairs(&self) -> Vec<(String, String)> {
+        url::form_urlencoded::parse(&self.body)
+            .into_owned()
+            .collect()
+    }
+}
+
+/// Everything a handler needs besides the request.
+pub struct Ctx {
+    pub config: Config,
+    /// This server's issuer identifier: `ISSUER`, or the request's origin.
+    pub issuer: String,
+    pub env: Env,
+    pub request_id: String,
+}
+
+fn env_string(env: &Env, name: &str) -> Option<String> {
+    env.secret(name)
+        .ok()
+        .map(|s| s.to_string())
+        .or_else(|| env.var(name).ok().map(|v| v.to_string()))
+}
+
+impl Ctx {
+    /// The signing keys, or a JSON 500 that names the missing or malformed secret.
+    pub fn keys(&self) -> Result<Rc<KeySet>, Reply> {
+        let current = env_string(&self.env, SIGNING_KEY_SECRET);
+        let previous = env_string(&self.env, PREVIOUS_KEY_SECRET);
+        keys::cached(current.as_deref(), previous.as_deref()).map_err(|e| {
+            console_error!(
+                "[{}] signing key unusable: {}",
+                self.request_id,
+                e.describe()
+            );
+            http_error(
+                500,
+                "server_error",
+                &format!(
+                    "the server's signing key ({}) is not configured correctly",
+                    e.setting()
+                ),
+            )
+        })
+    }
+}
+
+/// The request's origin (`scheme://host[:port]`), used as the issuer when `ISSUER` is unset.
+fn origin_of(url: &url::Url) -> String {
+    url.origin().ascii_serialization()
+}
+
+pub async fn handle(mut req: Request, env: Env) -> Response {
+    let request_id = b64url(&random_bytes::<6>());
+    let method = req.method().to_string();
+    let url = match req.url() {
+        Ok(u) => u,
+        Err(_) => return to_response(http_error(400, "invalid_request", "bad URL")),
+    };
+    let config = Config::from_lookup(&|name| env.var(name).ok().map(|v| v.to_string()));
+    let issuer = config.issuer_for(&origin_of(&url));
+    let route = Route::find(url.path());
+    let mut reply = match route {
+        None => http_error(404, "not_found", "no such endpoint"),
+        Some(r) if !r.accepts(&method) => http_error(
+            405,
+            "method_not_allowed",
+            &format!("{} does not accept {}", url.path(), method),
+        )
+        .header("Allow", &r.allow_header()),
+        Some(r) if method == "OPTIONS" => preflight(r),
+        Some(r) => match read_incoming(&mut req, &method, &url, r.body_limit()).await {
+            Err(reply) => reply,
+            Ok(incoming) => {
+                let ctx = Ctx {
+                    config,
+                    issuer,
+                    env,
+                    request_id: request_id.clone(),
+                };
+                dispatch(r, &ctx, &incoming).await
+            }
+        },
+    };
+    if route.is_some_and(Route::cors) {
+        reply = reply
+            .set_header("Access-Control-Allow-Origin", "*")
+            .set_header(
+                "Access-Control-Expose-Headers",
+                "WWW-Authenticate, Retry-After, Mcp-Session-Id",
+            );
+    }
+    if method == "HEAD" {
+        reply.body.clear();
+    }
+    console_log!(
+        "[{}] {} {} {}",
+        request_id,
+        method,
+        url.path(),
+        reply.status
+    );
+    to_response(reply)
+}
+
+async fn dispatch(route: Route, ctx: &Ctx, _req: &Incoming) -> Reply {
+    match route {
+        Route::AuthorizationServerMetadata => discovery::authorization_server(ctx),
+        Route::OpenIdConfiguration => discovery::openid_configuration(ctx),
+        Route::ProtectedResourceMetadata => discovery::protected_resource(ctx),
+        Route::Jwks => discovery::jwks(ctx),
+        _ => http_error(404, "not_found", "this endpoint is not available yet"),
+    }
+}
+
+fn preflight(route: Route) -> Reply {
+    let methods = route.allow_header();
+    Reply::new(204)
+        .header("Access-Control-Allow-Methods", &methods)
+        .header(
+            "Access-Control-Allow-Headers",
+            "Authorization, Content-Type, Accept, Mcp-Session-Id, MCP-Protocol-Version, \
+             Mcp-Method, Mcp-Name, Last-Event-ID",
+        )
+        .header("Access-Control-Max-Age", "86400")
+}
+
+async fn read_incoming(
+    req: &mut Request,
+    method: &str,
+    url: &url::Url,
+    limit: usize,
+) -> Result<Incoming, Reply> {
+    let too_large = || {
+        http_error(
+            413,
+            "invalid_request",
+            &format!("request body larger than {limit} bytes"),
+        )
+    };
+    let headers: Vec<(String, String)> = req
+        .headers()
+        .entries()
+        .map(|(n, v)| (n.to_ascii_lowercase(), v))
+        .collect();
+    let declared = headers
+        .iter()
+        .find(|(n, _)| n == "content-length")
+        .and_then(|(_, v)| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(too_large());
+    }
+    let body = if matches!(method, "POST" | "PUT" | "PATCH" | "DELETE") {
+        req.bytes().await.unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    if body.len() > limit {
+        return Err(too_large());
+    }
+    let client_ip = headers
+        .iter()
+        .find(|(n, _)| n == "cf-connecting-ip")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_else(|| "unknown".to_string());
+    Ok(Incoming {
+        method: method.to_string(),
+        path: url.path().to_string(),
+        query: url.query().unwrap_or("").to_string(),
+        headers,
+        body,
+        client_ip,
+    })
+}
+
+fn to_response(reply: Reply) -> Response {
+    let headers = Headers::new();
+    for (name, value) in &reply.headers {
+        // Header values come from this crate; an invalid one is a bug worth a log line,
+        // not a failed request.
+        if headers.append(name, value).is_err() {
+            console_error!("dropped invalid header {name}");
+        }
+    }
+    let response = if reply.body.is_empty() {
+        Response::empty()
+    } else {
+        Response::from_bytes(reply.body)
+    };
+    match response {
+        Ok(r) => r.with_status(reply.status).with_headers(headers),
+        Err(_) => Response::empty()
+            .map(|r| r.with_status(500))
+            .unwrap_or_else(|_| unreachable_response()),
+    }
+}
+
+#[cold]
+fn unreachable_response() -> Response {
+    // Response::empty() only fails if the JS runtime cannot build a Response at all.
+    panic!("cannot construct a Response")
+}

@@ -1,0 +1,107 @@
+//! The route table: which paths exist, which methods each accepts, and how large a body
+//! each may send. Pure, so the 404/405 rules are unit-tested natively.
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Route {
+    AuthorizationServerMetadata,
+    OpenIdConfiguration,
+    ProtectedResourceMetadata,
+    Jwks,
+    Register,
+    Authorize,
+    Token,
+    Revoke,
+    Introspect,
+    UserInfo,
+    Mcp,
+    Stylesheet,
+    Home,
+}
+
+/// Bodies larger than this are refused with 413 before they are read.
+pub const FORM_BODY_LIMIT: usize = 16 * 1024;
+pub const MCP_BODY_LIMIT: usize = 1024 * 1024;
+
+impl Route {
+    pub fn find(path: &str) -> Option<Route> {
+        Some(match path {
+            "/.well-known/oauth-authorization-server" => Route::AuthorizationServerMetadata,
+            "/.well-known/openid-configuration" => Route::OpenIdConfiguration,
+            "/.well-known/oauth-protected-resource"
+            | "/.well-known/oauth-protected-resource/mcp" => Route::ProtectedResourceMetadata,
+            "/.well-known/jwks.json" => Route::Jwks,
+            "/register" => Route::Register,
+            "/authorize" => Route::Authorize,
+            "/token" => Route::Token,
+            "/revoke" => Route::Revoke,
+            "/introspect" => Route::Introspect,
+            "/userinfo" => Route::UserInfo,
+            "/mcp" => Route::Mcp,
+            "/style.css" => Route::Stylesheet,
+            "/" => Route::Home,
+            _ => return None,
+        })
+    }
+
+    /// Methods served, not counting HEAD (answered like GET) and OPTIONS (CORS preflight).
+    pub fn methods(self) -> &'static [&'static str] {
+        match self {
+            Route::Register | Route::Token | Route::Revoke | Route::Introspect => &["POST"],
+            Route::Authorize | Route::UserInfo => &["GET", "POST"],
+            Route::Mcp => &["POST", "GET", "DELETE"],
+            _ => &["GET"],
+        }
+    }
+
+    /// Browser clients (MCP Inspector) call these from another origin (item 10 of the
+    /// OAuth issue); `/authorize` is a navigation and needs no CORS.
+    pub fn cors(self) -> bool {
+        !matches!(self, Route::Authorize | Route::Stylesheet | Route::Home)
+    }
+
+    /// The `Allow` header value for a 405.
+    pub fn allow_header(self) -> String {
+        let mut m: Vec<&str> = self.methods().to_vec();
+        if m.contains(&"GET") {
+            m.push("HEAD");
+        }
+        if self.cors() {
+            m.push("OPTIONS");
+        }
+        m.join(", ")
+    }
+
+    pub fn accepts(self, method: &str) -> bool {
+        self.methods().contains(&method)
+            || (method == "HEAD" && self.methods().contains(&"GET"))
+            || (method == "OPTIONS" && self.cors())
+    }
+
+    pub fn body_limit(self) -> usize {
+        match self {
+            Route::Mcp => MCP_BODY_LIMIT,
+            _ => FORM_BODY_LIMIT,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_paths_have_no_route() {
+        assert_eq!(Route::find("/nope"), None);
+        assert_eq!(Route::find("/token/"), None);
+    }
+
+    #[test]
+    fn allow_lists_head_and_options() {
+        assert_eq!(Route::Jwks.allow_header(), "GET, HEAD, OPTIONS");
+        assert_eq!(Route::Token.allow_header(), "POST, OPTIONS");
+        assert_eq!(Route::Authorize.allow_header(), "GET, POST, HEAD");
+        assert!(Route::Jwks.accepts("HEAD"));
+        assert!(!Route::Token.accepts("GET"));
+        assert!(!Route::Authorize.accepts("OPTIONS"));
+    }
+}

@@ -1,0 +1,20 @@
+//! mcp-oauth-worker: an OAuth 2.1 authorization server and an MCP Streamable HTTP server in
+//! one Cloudflare Worker. This file is the Worker's entry point and nothing else.
+
+pub mod config;
+pub mod encoding;
+pub mod http;
+pub mod oauth;
+pub mod reply;
+
+use worker::{event, Context, Env, Request, Response, Result};
+
+#[event(start)]
+fn start() {
+    console_error_panic_hook::set_once();
+}
+
+#[event(fetch)]
+async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
+    Ok(http::handle(req, env).await)
+}

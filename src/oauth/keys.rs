@@ -1,0 +1,220 @@
+//! The Ed25519 keys that sign access tokens: parsed from Worker secrets, published as OKP
+//! JWKs (RFC 8037) with an RFC 7638 thumbprint as `kid`, and cached per isolate so a
+//! request does not re-derive them.
+
+use crate::encoding::{b64url, b64url_decode, sha256};
+use ed25519_compact::{KeyPair, PublicKey, SecretKey, Seed};
+use serde_json::{json, Value};
+use std::cell::RefCell;
+use std::rc::Rc;
+
+/// Secret holding the current key: the 32-byte Ed25519 seed, base64url (the `d` of an OKP
+/// JWK), or a whole private OKP JWK as JSON.
+pub const SIGNING_KEY_SECRET: &str = "JWT_SIGNING_KEY";
+/// Secret holding the key before the last rotation; verified but never used to sign.
+pub const PREVIOUS_KEY_SECRET: &str = "JWT_SIGNING_KEY_PREVIOUS";
+
+/// A key that can verify tokens.
+#[derive(Clone, Debug)]
+pub struct VerifyingKey {
+    pub kid: String,
+    pub public: PublicKey,
+}
+
+/// The current signing key plus every key that may still verify a live token.
+#[derive(Clone, Debug)]
+pub struct KeySet {
+    pub kid: String,
+    pub secret: SecretKey,
+    pub verifying: Vec<VerifyingKey>,
+}
+
+/// Why the keys cannot be used; rendered as a JSON 500 naming the setting.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KeyError {
+    Missing(&'static str),
+    Malformed(&'static str),
+}
+
+impl KeyError {
+    pub fn setting(&self) -> &'static str {
+        match self {
+            KeyError::Missing(s) | KeyError::Malformed(s) => s,
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            KeyError::Missing(s) => format!(
+                "the secret {s} is not set; run `npm run dev` locally (it writes one to .dev.vars) \
+                 or `npm run setup:cloudflare` for a deployment"
+            ),
+            KeyError::Malformed(s) => format!(
+                "the secret {s} is not a base64url Ed25519 seed of 32 bytes (or a private OKP JWK); \
+                 generate a new one with `npm run key:rotate`"
+            ),
+        }
+    }
+}
+
+fn parse_seed(name: &'static str, text: &str) -> Result<KeyPair, KeyError> {
+    let text = text.trim();
+    let d = if text.starts_with('{') {
+        let jwk: Value = serde_json::from_str(text).map_err(|_| KeyError::Malformed(name))?;
+        if jwk["kty"] != "OKP" || jwk["crv"] != "Ed25519" {
+            return Err(KeyError::Malformed(name));
+        }
+        jwk["d"]
+            .as_str()
+            .ok_or(KeyError::Malformed(name))?
+            .to_string()
+    } else {
+        text.to_string()
+    };
+    let bytes = b64url_decode(&d).ok_or(KeyError::Malformed(name))?;
+    let seed = Seed::from_slice(&bytes).map_err(|_| KeyError::Malformed(name))?;
+    Ok(KeyPair::from_seed(seed))
+}
+
+/// RFC 7638 thumbprint of an Ed25519 public key: the members in lexicographic order.
+pub fn thumbprint(public: &PublicKey) -> String {
+    let canonical = format!(
+        r#"{{"crv":"Ed25519","kty":"OKP","x":"{}"}}"#,
+        b64url(public.as_ref())
+    );
+    b64url(&sha256(canonical.as_bytes()))
+}
+
+/// The public JWK published at `jwks_uri`.
+pub fn public_jwk(key: &VerifyingKey) -> Value {
+    json!({
+        "kty": "OKP",
+        "crv": "Ed25519",
+        "x": b64url(key.public.as_ref()),
+        "kid": key.kid,
+        "use": "sig",
+        "alg": "EdDSA",
+    })
+}
+
+impl KeySet {
+    /// Builds the key set from the two secrets' values.
+    pub fn parse(current: Option<&str>, previous: Option<&str>) -> Result<KeySet, KeyError> {
+        let current = match current {
+            Some(c) if !c.trim().is_empty() => parse_seed(SIGNING_KEY_SECRET, c)?,
+            _ => return Err(KeyError::Missing(SIGNING_KEY_SECRET)),
+        };
+        let kid = thumbprint(&current.pk);
+        let mut verifying = vec![VerifyingKey {
+            kid: kid.clone(),
+            public: current.pk,
+        }];
+        if let Some(p) = previous.filter(|p| !p.trim().is_empty()) {
+            let prev = parse_seed(PREVIOUS_KEY_SECRET, p)?;
+            if prev.pk != current.pk {
+                verifying.push(VerifyingKey {
+                    kid: thumbprint(&prev.pk),
+                    public: prev.pk,
+                });
+            }
+        }
+        Ok(KeySet {
+            kid,
+            secret: current.sk,
+            verifying,
+        })
+    }
+
+    /// The JWKS document (RFC 7517 §5).
+    pub fn jwks(&self) -> Value {
+        json!({ "keys": self.verifying.iter().map(public_jwk).collect::<Vec<_>>() })
+    }
+
+    pub fn verifying_key(&self, kid: &str) -> Option<&VerifyingKey> {
+        self.verifying.iter().find(|k| k.kid == kid)
+    }
+}
+
+thread_local! {
+    // One parsed key set per isolate, keyed by the secrets it came from so a rotation
+    // (which starts new isolates anyway) can never serve a stale key.
+    static CACHE: RefCell<Option<(String, Rc<KeySet>)>> = const { RefCell::new(None) };
+}
+
+/// `KeySet::parse`, cached for the life of the isolate.
+pub fn cached(current: Option<&str>, previous: Option<&str>) -> Result<Rc<KeySet>, KeyError> {
+    let cache_key = format!("{}\n{}", current.unwrap_or(""), previous.unwrap_or(""));
+    if let Some(hit) = CACHE.with(|c| {
+        c.borrow()
+            .as_ref()
+            .filter(|(k, _)| *k == cache_key)
+            .map(|(_, v)| v.clone())
+    }) {
+        return Ok(hit);
+    }
+    let keys = Rc::new(KeySet::parse(current, previous)?);
+    CACHE.with(|c| *c.borrow_mut() = Some((cache_key, keys.clone())));
+    Ok(keys)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // RFC 8037 appendix A.1-A.3.
+    const RFC8037_D: &str = "nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A";
+    const RFC8037_X: &str = "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo";
+    const RFC8037_THUMBPRINT: &str = "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k";
+
+    #[test]
+    fn rfc8037_public_key_and_thumbprint() {
+        let keys = KeySet::parse(Some(RFC8037_D), None).unwrap();
+        assert_eq!(keys.kid, RFC8037_THUMBPRINT);
+        let jwks = keys.jwks();
+        assert_eq!(jwks["keys"][0]["x"], RFC8037_X);
+        assert_eq!(jwks["keys"][0]["kid"], RFC8037_THUMBPRINT);
+        assert!(jwks["keys"][0].get("d").is_none());
+    }
+
+    #[test]
+    fn accepts_a_private_jwk() {
+        let jwk = format!(r#"{{"kty":"OKP","crv":"Ed25519","d":"{RFC8037_D}","x":"{RFC8037_X}"}}"#);
+        assert_eq!(
+            KeySet::parse(Some(&jwk), None).unwrap().kid,
+            RFC8037_THUMBPRINT
+        );
+    }
+
+    #[test]
+    fn missing_and_malformed_keys_name_the_setting() {
+        assert_eq!(
+            KeySet::parse(None, None).unwrap_err(),
+            KeyError::Missing(SIGNING_KEY_SECRET)
+        );
+        assert_eq!(
+            KeySet::parse(Some("  "), None).unwrap_err(),
+            KeyError::Missing(SIGNING_KEY_SECRET)
+        );
+        assert_eq!(
+            KeySet::parse(Some("not a key!"), None).unwrap_err(),
+            KeyError::Malformed(SIGNING_KEY_SECRET)
+        );
+        assert_eq!(
+            KeySet::parse(Some("AAAA"), None).unwrap_err(),
+            KeyError::Malformed(SIGNING_KEY_SECRET)
+        );
+        assert_eq!(
+            KeySet::parse(Some(RFC8037_D), Some("bad")).unwrap_err(),
+            KeyError::Malformed(PREVIOUS_KEY_SECRET)
+        );
+    }
+
+    #[test]
+    fn previous_key_is_published_but_not_current() {
+        let other = b64url(&[7u8; 32]);
+        let keys = KeySet::parse(Some(&other), Some(RFC8037_D)).unwrap();
+        assert_eq!(keys.verifying.len(), 2);
+        assert_ne!(keys.kid, RFC8037_THUMBPRINT);
+        assert!(keys.verifying_key(RFC8037_THUMBPRINT).is_some());
+    }
+}

@@ -1,0 +1,86 @@
+//! Discovery documents: authorization-server metadata (RFC 8414), its OpenID Connect
+//! Discovery twin, and protected-resource metadata for `/mcp` (RFC 9728).
+
+use crate::oauth::scope::{RESOURCE_SCOPES, SUPPORTED};
+use serde_json::{json, Value};
+
+/// The MCP resource identifier (RFC 8707) for an issuer: its `/mcp` endpoint.
+pub fn mcp_resource(issuer: &str) -> String {
+    format!("{issuer}/mcp")
+}
+
+/// Where clients find protected-resource metadata, named in every 401 challenge.
+pub fn resource_metadata_url(issuer: &str) -> String {
+    format!("{issuer}/.well-known/oauth-protected-resource/mcp")
+}
+
+pub fn authorization_server(issuer: &str) -> Value {
+    let scopes: Vec<&str> = SUPPORTED.iter().map(|(s, _)| *s).collect();
+    json!({
+        "issuer": issuer,
+        "authorization_endpoint": format!("{issuer}/authorize"),
+        "token_endpoint": format!("{issuer}/token"),
+        "registration_endpoint": format!("{issuer}/register"),
+        "revocation_endpoint": format!("{issuer}/revoke"),
+        "introspection_endpoint": format!("{issuer}/introspect"),
+        "userinfo_endpoint": format!("{issuer}/userinfo"),
+        "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
+        "scopes_supported": scopes,
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "code_challenge_methods_supported": ["S256"],
+        "token_endpoint_auth_methods_supported": ["none", "client_secret_basic", "client_secret_post"],
+        "revocation_endpoint_auth_methods_supported": ["none", "client_secret_basic", "client_secret_post"],
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "authorization_response_iss_parameter_supported": true,
+        "client_id_metadata_document_supported": true,
+    })
+}
+
+/// OpenID Provider metadata: the same endpoints, plus the userinfo claims this server
+/// returns. No ID tokens are issued, so none of the id_token fields are claimed.
+pub fn openid_configuration(issuer: &str) -> Value {
+    let mut doc = authorization_server(issuer);
+    doc["subject_types_supported"] = json!(["public"]);
+    doc["claims_supported"] = json!(["sub", "name", "email"]);
+    doc
+}
+
+pub fn protected_resource(issuer: &str, resource_name: &str) -> Value {
+    json!({
+        "resource": mcp_resource(issuer),
+        "authorization_servers": [issuer],
+        "scopes_supported": RESOURCE_SCOPES,
+        "bearer_methods_supported": ["header"],
+        "resource_name": resource_name,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn issuer_is_identical_everywhere() {
+        let iss = "https://mcp.example.com";
+        let doc = authorization_server(iss);
+        assert_eq!(doc["issuer"], iss);
+        assert_eq!(openid_configuration(iss)["issuer"], iss);
+        assert_eq!(
+            protected_resource(iss, "x")["authorization_servers"][0],
+            iss
+        );
+        assert_eq!(
+            protected_resource(iss, "x")["resource"],
+            "https://mcp.example.com/mcp"
+        );
+        assert_eq!(doc["code_challenge_methods_supported"], json!(["S256"]));
+    }
+
+    #[test]
+    fn resource_scopes_exclude_offline_access() {
+        let prm = protected_resource("https://a.example", "x");
+        assert_eq!(prm["scopes_supported"], json!(["mcp:read", "mcp:write"]));
+    }
+}

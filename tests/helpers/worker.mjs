@@ -1,0 +1,75 @@
+// Starts the built Worker (build/index.js + build/index_bg.wasm) in workerd through
+// Miniflare's API, with fresh in-memory KV and D1 (migrations applied), listening on a
+// port the OS chooses. Every test file starts its own, so tests never share state.
+import { Miniflare } from "miniflare";
+import { generateKeyPairSync } from "node:crypto";
+import { readFileSync, readdirSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import path from "node:path";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+
+/** A fresh Ed25519 signing key in the format the Worker reads: the seed, base64url. */
+export function newSigningKey() {
+  return generateKeyPairSync("ed25519").privateKey.export({ format: "jwk" }).d;
+}
+
+/** The SQL statements of every migration, in order. */
+export function migrationStatements() {
+  const dir = path.join(root, "migrations");
+  return readdirSync(dir)
+    .filter((f) => f.endsWith(".sql"))
+    .sort()
+    .flatMap((f) => splitSql(readFileSync(path.join(dir, f), "utf8")));
+}
+
+function splitSql(sql) {
+  const withoutComments = sql
+    .split("\n")
+    .map((line) => line.replace(/--.*$/, ""))
+    .join("\n");
+  // Triggers hold semicolons inside BEGIN ... END; keep those together.
+  const out = [];
+  let current = "";
+  for (const part of withoutComments.split(";")) {
+    current += part;
+    const open = /\bBEGIN\b/i.test(current) && !/\bEND\s*$/i.test(current.trim());
+    if (open) {
+      current += ";";
+      continue;
+    }
+    if (current.trim()) out.push(current.trim());
+    current = "";
+  }
+  return out;
+}
+
+/**
+ * @param {object} [options]
+ * @param {Record<string,string>} [options.bindings] vars and secrets; JWT_SIGNING_KEY
+ *   defaults to a fresh key (pass null to leave it unset)
+ * @param {(req: Request) => Response|Promise<Response>} [options.outbound] answers the
+ *   Worker's own outbound fetch calls (no internet in tests)
+ */
+export async function startWorker({ bindings = {}, outbound } = {}) {
+  const all = { JWT_SIGNING_KEY: newSigningKey(), ...bindings };
+  for (const [k, v] of Object.entries(all)) if (v === null || v === undefined) delete all[k];
+  const mf = new Miniflare({
+    host: "127.0.0.1",
+    port: 0,
+    modules: true,
+    scriptPath: path.join(root, "build/index.js"),
+    modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
+    compatibilityDate: "2026-06-01",
+    kvNamespaces: ["OAUTH_KV"],
+    d1Databases: ["DB"],
+    bindings: all,
+    outboundService:
+      outbound ??
+      (() => new Response("tests have no internet", { status: 502 })),
+  });
+  const url = (await mf.ready).toString().replace(/\/$/, "");
+  const db = await mf.getD1Database("DB");
+  for (const statement of migrationStatements()) await db.prepare(statement).run();
+  return { url, mf, db, bindings: all, stop: () => mf.dispose() };
+}
