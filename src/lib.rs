@@ -6,6 +6,8 @@ pub mod encoding;
 pub mod http;
 pub mod oauth;
 pub mod reply;
+pub mod store;
+pub mod templates;
 
 use worker::{event, Context, Env, Request, Response, Result};
 

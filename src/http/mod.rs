@@ -2,13 +2,24 @@
 //! handler's `Reply` back into a `worker::Response`. Handlers never return `Err`: internal
 //! failures are logged with the request id and answered generically.
 
+pub mod authorize;
+pub mod cimd;
 pub mod discovery;
+pub mod password;
+pub mod register;
 pub mod route;
+pub mod token;
 
 use crate::config::Config;
 use crate::encoding::{b64url, random_bytes};
+use crate::oauth::client::Client;
+use crate::oauth::error::OAuthError;
 use crate::oauth::keys::{self, KeySet, PREVIOUS_KEY_SECRET, SIGNING_KEY_SECRET};
 use crate::reply::{http_error, Reply};
+use crate::store::clients::ClientDirectory;
+use crate::store::d1::D1;
+use crate::store::kv::Kv;
+use crate::store::StoreError;
 use route::Route;
 use std::rc::Rc;
 use worker::{console_error, console_log, Env, Headers, Request, Response};
@@ -62,7 +73,70 @@ fn env_string(env: &Env, name: &str) -> Option<String> {
         .or_else(|| env.var(name).ok().map(|v| v.to_string()))
 }
 
+/// The current time in Unix seconds.
+pub fn now() -> u64 {
+    worker::Date::now().as_millis() / 1000
+}
+
 impl Ctx {
+    /// Logs an internal failure with the request id; the client sees `server_error`.
+    pub fn internal(&self, e: impl std::fmt::Display) -> OAuthError {
+        console_error!("[{}] internal error: {}", self.request_id, e);
+        OAuthError::ServerError
+    }
+
+    pub fn kv(&self) -> Result<Kv, OAuthError> {
+        self.env
+            .kv("OAUTH_KV")
+            .map(Kv)
+            .map_err(|e| self.internal(format!("KV binding OAUTH_KV: {e}")))
+    }
+
+    pub fn db(&self) -> Result<D1, OAuthError> {
+        self.env
+            .d1("DB")
+            .map(D1)
+            .map_err(|e| self.internal(format!("D1 binding DB: {e}")))
+    }
+
+    /// Keys for OAuth handlers: a missing key is a `server_error` that names the secret.
+    pub fn oauth_keys(&self) -> Result<Rc<KeySet>, OAuthError> {
+        self.keys().map_err(|_| OAuthError::ServerError)
+    }
+
+    /// Finds a client: registered ones in KV (D1 when KV misses), metadata-document
+    /// clients by fetching their URL. `Ok(None)`: no such client.
+    pub async fn find_client(&self, client_id: &str) -> Result<Option<Client>, OAuthError> {
+        let kv = self.kv()?;
+        if client_id.starts_with("https://") {
+            return match cimd::resolve(&kv, client_id).await {
+                Ok(c) => Ok(Some(c)),
+                Err(why) => {
+                    console_log!("[{}] metadata document refused: {}", self.request_id, why);
+                    Ok(None)
+                }
+            };
+        }
+        let db = self.db()?;
+        ClientDirectory {
+            kv: &kv,
+            strong: &db,
+        }
+        .find(client_id)
+        .await
+        .map_err(|e: StoreError| self.internal(e))
+    }
+
+    /// This server's MCP resource identifier.
+    pub fn resource(&self) -> String {
+        crate::oauth::metadata::mcp_resource(&self.issuer)
+    }
+
+    /// Whether the issuer is https, which decides the cookies' `Secure` and `__Host-`.
+    pub fn secure(&self) -> bool {
+        self.issuer.starts_with("https://")
+    }
+
     /// The signing keys, or a JSON 500 that names the missing or malformed secret.
     pub fn keys(&self) -> Result<Rc<KeySet>, Reply> {
         let current = env_string(&self.env, SIGNING_KEY_SECRET);
@@ -143,13 +217,25 @@ pub async fn handle(mut req: Request, env: Env) -> Response {
     to_response(reply)
 }
 
-async fn dispatch(route: Route, ctx: &Ctx, _req: &Incoming) -> Reply {
+async fn dispatch(route: Route, ctx: &Ctx, req: &Incoming) -> Reply {
     match route {
         Route::AuthorizationServerMetadata => discovery::authorization_server(ctx),
         Route::OpenIdConfiguration => discovery::openid_configuration(ctx),
         Route::ProtectedResourceMetadata => discovery::protected_resource(ctx),
         Route::Jwks => discovery::jwks(ctx),
-        _ => http_error(404, "not_found", "this endpoint is not available yet"),
+        Route::Register => register::register(ctx, req).await,
+        Route::Authorize if req.method == "POST" => authorize::submit(ctx, req).await,
+        Route::Authorize => authorize::show(ctx, req).await,
+        Route::Token => token::token(ctx, req).await,
+        Route::Revoke => token::revoke(ctx, req).await,
+        Route::Introspect => token::introspect(ctx, req).await,
+        Route::UserInfo => token::userinfo(ctx, req).await,
+        Route::Stylesheet => Reply::new(200)
+            .header("Content-Type", "text/css; charset=utf-8")
+            .header("Cache-Control", "public, max-age=3600")
+            .body(crate::templates::STYLESHEET.as_bytes().to_vec()),
+        Route::Home => Reply::redirect("/.well-known/oauth-authorization-server"),
+        Route::Mcp => http_error(404, "not_found", "the MCP endpoint is not available yet"),
     }
 }
 

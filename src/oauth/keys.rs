@@ -130,6 +130,12 @@ impl KeySet {
         json!({ "keys": self.verifying.iter().map(public_jwk).collect::<Vec<_>>() })
     }
 
+    /// A 256-bit key for one purpose (sealing codes, sessions, CSRF tokens), derived from
+    /// the current signing key so that there is one secret to manage and rotate.
+    pub fn mac_key(&self, purpose: &str) -> [u8; 32] {
+        crate::oauth::seal::derive_key(self.secret.seed().as_ref(), purpose)
+    }
+
     pub fn verifying_key(&self, kid: &str) -> Option<&VerifyingKey> {
         self.verifying.iter().find(|k| k.kid == kid)
     }

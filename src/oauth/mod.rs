@@ -1,5 +1,13 @@
 //! OAuth 2.1 authorization server logic, free of `worker` types.
 
+pub mod access_token;
+pub mod authorize;
+pub mod client;
+pub mod code;
+pub mod error;
 pub mod keys;
 pub mod metadata;
+pub mod pkce;
+pub mod resource;
 pub mod scope;
+pub mod seal;

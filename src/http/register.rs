@@ -1,0 +1,72 @@
+//! `POST /register`: dynamic client registration (RFC 7591), rate limited per client IP.
+
+use crate::encoding::{random_token, secret_hash};
+use crate::http::{now, Ctx, Incoming};
+use crate::oauth::client::{validate_metadata, ClientSource, MAX_REGISTRATION_BYTES};
+use crate::oauth::error::OAuthError;
+use crate::reply::{Reply, NO_STORE};
+use crate::store::clients::ClientDirectory;
+
+const WINDOW: u64 = 3600;
+
+pub async fn register(ctx: &Ctx, req: &Incoming) -> Reply {
+    match handle(ctx, req).await {
+        Ok(reply) => reply,
+        Err(e) => e.to_reply(),
+    }
+}
+
+async fn handle(ctx: &Ctx, req: &Incoming) -> Result<Reply, OAuthError> {
+    let content_type = req.header("content-type").unwrap_or("");
+    if !content_type
+        .to_ascii_lowercase()
+        .starts_with("application/json")
+    {
+        return Err(OAuthError::InvalidClientMetadata(
+            "the body must be application/json".into(),
+        ));
+    }
+    if req.body.len() > MAX_REGISTRATION_BYTES {
+        return Err(OAuthError::InvalidClientMetadata(format!(
+            "the body must be at most {MAX_REGISTRATION_BYTES} bytes"
+        )));
+    }
+    let body: serde_json::Value = serde_json::from_slice(&req.body)
+        .map_err(|_| OAuthError::InvalidClientMetadata("the body is not valid JSON".into()))?;
+    let metadata = validate_metadata(&body)?;
+
+    let now = now();
+    let window_end = (now / WINDOW + 1) * WINDOW;
+    let key = format!("register:{}:{}", req.client_ip, now / WINDOW);
+    let count = ctx
+        .db()?
+        .count_hit(&key, window_end, now)
+        .await
+        .map_err(|e| ctx.internal(e))?;
+    if count > ctx.config.register_limit {
+        return Err(OAuthError::RateLimited(window_end - now));
+    }
+
+    let secret = (metadata.token_endpoint_auth_method != "none").then(random_token);
+    let client = metadata.into_client(
+        random_token(),
+        secret.as_deref().map(secret_hash),
+        now,
+        ClientSource::Registered,
+    );
+    let (kv, db) = (ctx.kv()?, ctx.db()?);
+    ClientDirectory {
+        kv: &kv,
+        strong: &db,
+    }
+    .register(&client, now)
+    .await
+    .map_err(|e| ctx.internal(e))?;
+
+    let mut response = client.registration_response();
+    if let Some(s) = secret {
+        response["client_secret"] = s.into();
+        response["client_secret_expires_at"] = 0.into();
+    }
+    Ok(Reply::json(201, &response).header("Cache-Control", NO_STORE))
+}

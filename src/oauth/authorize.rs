@@ -1,0 +1,323 @@
+//! The authorization request (OAuth 2.1 §4.1.1, RFC 7636, RFC 8707), validated in the
+//! order the spec requires: first the client and its redirect URI, whose failures must
+//! never redirect; only then everything else, whose failures redirect to the validated URI.
+
+use crate::oauth::client::Client;
+use crate::oauth::error::OAuthError;
+use crate::oauth::pkce;
+use crate::oauth::resource;
+use crate::oauth::scope::Scopes;
+use url::Url;
+
+/// The raw parameters, from the query string (GET) or the form (POST).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AuthorizeParams {
+    pub client_id: Option<String>,
+    pub redirect_uri: Option<String>,
+    pub response_type: Option<String>,
+    pub state: Option<String>,
+    pub code_challenge: Option<String>,
+    pub code_challenge_method: Option<String>,
+    pub scope: Option<String>,
+    pub resource: Option<String>,
+}
+
+impl AuthorizeParams {
+    /// Reads the parameters; a repeated parameter is an error (RFC 6749 §3.1).
+    pub fn from_pairs(pairs: &[(String, String)]) -> Result<AuthorizeParams, String> {
+        let mut p = AuthorizeParams::default();
+        for (k, v) in pairs {
+            let slot = match k.as_str() {
+                "client_id" => &mut p.client_id,
+                "redirect_uri" => &mut p.redirect_uri,
+                "response_type" => &mut p.response_type,
+                "state" => &mut p.state,
+                "code_challenge" => &mut p.code_challenge,
+                "code_challenge_method" => &mut p.code_challenge_method,
+                "scope" => &mut p.scope,
+                "resource" => &mut p.resource,
+                _ => continue,
+            };
+            if slot.is_some() {
+                return Err(format!("the parameter {k} appears more than once"));
+            }
+            *slot = Some(v.clone());
+        }
+        Ok(p)
+    }
+
+    /// The parameters as pairs, for hidden form fields and CSRF binding.
+    pub fn pairs(&self) -> Vec<(&'static str, &str)> {
+        [
+            ("client_id", &self.client_id),
+            ("redirect_uri", &self.redirect_uri),
+            ("response_type", &self.response_type),
+            ("state", &self.state),
+            ("code_challenge", &self.code_challenge),
+            ("code_challenge_method", &self.code_challenge_method),
+            ("scope", &self.scope),
+            ("resource", &self.resource),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.as_deref().map(|v| (k, v)))
+        .collect()
+    }
+}
+
+/// A validated request, ready for sign-in and consent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuthorizeRequest {
+    pub client: Client,
+    pub redirect_uri: String,
+    pub state: Option<String>,
+    pub code_challenge: String,
+    pub scopes: Scopes,
+    pub resource: String,
+}
+
+/// Why a request failed, and therefore where the answer goes. A `Page` is shown to the
+/// person and never redirects; a `Redirect` goes only to a redirect URI already matched
+/// against the client's registration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AuthorizeFailure {
+    Page { title: String, detail: String },
+    Redirect(Redirect),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Redirect {
+    redirect_uri: String,
+    params: Vec<(String, String)>,
+}
+
+impl Redirect {
+    /// A redirect to a URI that has been validated; only this module can build one.
+    fn to(redirect_uri: &str, state: Option<&str>, issuer: &str) -> Redirect {
+        let mut params = Vec::new();
+        if let Some(s) = state {
+            params.push(("state".into(), s.to_string()));
+        }
+        params.push(("iss".into(), issuer.to_string()));
+        Redirect {
+            redirect_uri: redirect_uri.to_string(),
+            params,
+        }
+    }
+
+    pub fn error(req: &AuthorizeRequest, issuer: &str, e: &OAuthError) -> Redirect {
+        Redirect::to(&req.redirect_uri, req.state.as_deref(), issuer).with_error(e)
+    }
+
+    pub fn code(req: &AuthorizeRequest, issuer: &str, code: &str) -> Redirect {
+        let mut r = Redirect::to(&req.redirect_uri, req.state.as_deref(), issuer);
+        r.params.insert(0, ("code".into(), code.to_string()));
+        r
+    }
+
+    fn with_error(mut self, e: &OAuthError) -> Redirect {
+        self.params.insert(0, ("error".into(), e.code().into()));
+        self.params
+            .insert(1, ("error_description".into(), e.description()));
+        self
+    }
+
+    /// The `Location`: the redirect URI with our parameters added to its query.
+    pub fn location(&self) -> String {
+        match Url::parse(&self.redirect_uri) {
+            Ok(mut url) => {
+                url.query_pairs_mut()
+                    .extend_pairs(self.params.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+                url.to_string()
+            }
+            // Unreachable: the URI was parsed when the client registered.
+            Err(_) => self.redirect_uri.clone(),
+        }
+    }
+}
+
+fn page(title: &str, detail: impl Into<String>) -> AuthorizeFailure {
+    AuthorizeFailure::Page {
+        title: title.to_string(),
+        detail: detail.into(),
+    }
+}
+
+/// Validates `params` for `client` (already looked up; `None` if unknown).
+pub fn validate(
+    params: &AuthorizeParams,
+    client: Option<Client>,
+    issuer: &str,
+    our_resource: &str,
+) -> Result<AuthorizeRequest, AuthorizeFailure> {
+    let client_id = params.client_id.as_deref().unwrap_or("");
+    if client_id.is_empty() {
+        return Err(page(
+            "The app did not say who it is",
+            "The sign-in link is missing its client_id, so it cannot be trusted.",
+        ));
+    }
+    let client = client.ok_or_else(|| {
+        page(
+            "This app is not known here",
+            "The app asking you to sign in is not registered with this server. It may have \
+             been removed, or the link may be wrong.",
+        )
+    })?;
+    let redirect_uri = match params.redirect_uri.as_deref() {
+        Some(r) => client.match_redirect_uri(r),
+        // OAuth 2.1 §4.1.1: optional only when exactly one URI is registered.
+        None if client.redirect_uris.len() == 1 => Some(client.redirect_uris[0].clone()),
+        None => None,
+    }
+    .ok_or_else(|| {
+        page(
+            "This sign-in link cannot be used",
+            "The address the app wants you sent back to is not one it registered, so you \
+             will not be redirected there.",
+        )
+    })?;
+    let fail = |e: OAuthError| {
+        AuthorizeFailure::Redirect(
+            Redirect::to(&redirect_uri, params.state.as_deref(), issuer).with_error(&e),
+        )
+    };
+    match params.response_type.as_deref() {
+        Some("code") => {}
+        None => {
+            return Err(fail(OAuthError::InvalidRequest(
+                "response_type is required".into(),
+            )))
+        }
+        Some(other) => {
+            return Err(fail(OAuthError::UnsupportedResponseType(format!(
+                "response_type {} is not supported; use code",
+                crate::oauth::scope::truncate(other, 40)
+            ))))
+        }
+    }
+    let code_challenge = params.code_challenge.clone().unwrap_or_default();
+    if code_challenge.is_empty() {
+        return Err(fail(OAuthError::InvalidRequest(
+            "code_challenge is required (PKCE with S256)".into(),
+        )));
+    }
+    if params.code_challenge_method.as_deref() != Some("S256") {
+        return Err(fail(OAuthError::InvalidRequest(
+            "code_challenge_method must be S256".into(),
+        )));
+    }
+    if !pkce::is_well_formed(&code_challenge) {
+        return Err(fail(OAuthError::InvalidRequest(
+            "code_challenge must be 43 to 128 unreserved characters".into(),
+        )));
+    }
+    let scopes =
+        Scopes::parse(params.scope.as_deref()).map_err(|e| fail(OAuthError::InvalidScope(e)))?;
+    if let Some(r) = params.resource.as_deref() {
+        if !resource::matches(r, our_resource) {
+            return Err(fail(OAuthError::InvalidTarget(format!(
+                "this server only issues tokens for {our_resource}"
+            ))));
+        }
+    }
+    Ok(AuthorizeRequest {
+        client,
+        redirect_uri,
+        state: params.state.clone(),
+        code_challenge,
+        scopes,
+        resource: our_resource.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oauth::client::{validate_metadata, ClientSource};
+    use serde_json::json;
+
+    const ISS: &str = "https://as.example";
+    const RES: &str = "https://as.example/mcp";
+
+    fn client() -> Client {
+        validate_metadata(&json!({"redirect_uris": ["https://app.example/cb"]}))
+            .unwrap()
+            .into_client("c1".into(), None, 0, ClientSource::Registered)
+    }
+
+    fn params() -> AuthorizeParams {
+        AuthorizeParams {
+            client_id: Some("c1".into()),
+            redirect_uri: Some("https://app.example/cb".into()),
+            response_type: Some("code".into()),
+            state: Some("s1".into()),
+            code_challenge: Some("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".into()),
+            code_challenge_method: Some("S256".into()),
+            scope: None,
+            resource: Some(RES.into()),
+        }
+    }
+
+    fn redirect_of(r: Result<AuthorizeRequest, AuthorizeFailure>) -> String {
+        match r {
+            Err(AuthorizeFailure::Redirect(r)) => r.location(),
+            other => panic!("expected a redirect, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_good_request_validates_with_default_scopes() {
+        let r = validate(&params(), Some(client()), ISS, RES).unwrap();
+        assert_eq!(r.scopes.to_string(), "mcp:read mcp:write offline_access");
+    }
+
+    #[test]
+    fn unknown_client_and_unregistered_redirect_never_redirect() {
+        assert!(matches!(
+            validate(&params(), None, ISS, RES),
+            Err(AuthorizeFailure::Page { .. })
+        ));
+        let mut p = params();
+        p.redirect_uri = Some("https://evil.example/cb".into());
+        assert!(matches!(
+            validate(&p, Some(client()), ISS, RES),
+            Err(AuthorizeFailure::Page { .. })
+        ));
+    }
+
+    #[test]
+    fn other_errors_redirect_with_state_and_iss() {
+        let mut p = params();
+        p.code_challenge_method = Some("plain".into());
+        let loc = redirect_of(validate(&p, Some(client()), ISS, RES));
+        assert!(loc.starts_with("https://app.example/cb?error=invalid_request&"));
+        assert!(loc.contains("state=s1"));
+        assert!(loc.contains("iss=https%3A%2F%2Fas.example"));
+        let mut p = params();
+        p.code_challenge = None;
+        assert!(
+            redirect_of(validate(&p, Some(client()), ISS, RES)).contains("error=invalid_request")
+        );
+        let mut p = params();
+        p.resource = Some("https://other.example/mcp".into());
+        assert!(
+            redirect_of(validate(&p, Some(client()), ISS, RES)).contains("error=invalid_target")
+        );
+        let mut p = params();
+        p.scope = Some("admin".into());
+        assert!(redirect_of(validate(&p, Some(client()), ISS, RES)).contains("error=invalid_scope"));
+        let mut p = params();
+        p.response_type = Some("token".into());
+        assert!(redirect_of(validate(&p, Some(client()), ISS, RES))
+            .contains("error=unsupported_response_type"));
+    }
+
+    #[test]
+    fn repeated_parameters_are_refused() {
+        let pairs = vec![
+            ("client_id".to_string(), "a".to_string()),
+            ("client_id".to_string(), "b".to_string()),
+        ];
+        assert!(AuthorizeParams::from_pairs(&pairs).is_err());
+    }
+}

@@ -1,0 +1,389 @@
+//! Clients: the record stored for each one, registration-metadata validation (RFC 7591
+//! §2, with the redirect URI rules of OAuth 2.1 §2.3 and RFC 8252 §7), and matching a
+//! redirect URI at `/authorize` (exact, except the port of a loopback URI).
+
+use crate::oauth::error::OAuthError;
+use crate::oauth::scope::Scopes;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use url::{Host, Url};
+
+/// Largest registration body accepted, documented in the README.
+pub const MAX_REGISTRATION_BYTES: usize = 8 * 1024;
+const MAX_REDIRECT_URIS: usize = 10;
+const MAX_URI_LEN: usize = 2000;
+const MAX_NAME_LEN: usize = 120;
+
+/// Where a client came from; the consent page says how far its name can be trusted.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientSource {
+    /// Dynamic client registration: every field is self-declared.
+    Registered,
+    /// A client ID metadata document, fetched from the `client_id` URL's host.
+    MetadataDocument,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Client {
+    pub client_id: String,
+    /// SHA-256 of the secret, base64url; `None` for public clients.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_hash: Option<String>,
+    pub redirect_uris: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_uri: Option<String>,
+    pub token_endpoint_auth_method: String,
+    pub grant_types: Vec<String>,
+    pub response_types: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    pub client_id_issued_at: u64,
+    pub source: ClientSource,
+}
+
+impl Client {
+    pub fn is_public(&self) -> bool {
+        self.token_endpoint_auth_method == "none"
+    }
+
+    pub fn allows_refresh(&self) -> bool {
+        self.grant_types.iter().any(|g| g == "refresh_token")
+    }
+
+    /// True when every redirect URI is on a loopback host: such a client runs on the
+    /// person's own machine, and any local program could claim to be it.
+    pub fn loopback_only(&self) -> bool {
+        self.redirect_uris
+            .iter()
+            .all(|u| Url::parse(u).map(|u| is_loopback(&u)).unwrap_or(false))
+    }
+
+    /// The registered redirect URI that `requested` names, if any (loopback port aside).
+    pub fn match_redirect_uri(&self, requested: &str) -> Option<String> {
+        if self.redirect_uris.iter().any(|r| r == requested) {
+            return Some(requested.to_string());
+        }
+        let req = Url::parse(requested).ok()?;
+        if req.scheme() != "http" || !is_loopback(&req) {
+            return None;
+        }
+        self.redirect_uris
+            .iter()
+            .filter_map(|r| Url::parse(r).ok())
+            .any(|reg| {
+                reg.scheme() == "http"
+                    && reg.host() == req.host()
+                    && reg.path() == req.path()
+                    && reg.query() == req.query()
+            })
+            .then(|| requested.to_string())
+    }
+
+    /// The registration response (RFC 7591 §3.2.1), without the secret.
+    pub fn registration_response(&self) -> Value {
+        let mut v = serde_json::json!({
+            "client_id": self.client_id,
+            "client_id_issued_at": self.client_id_issued_at,
+            "redirect_uris": self.redirect_uris,
+            "token_endpoint_auth_method": self.token_endpoint_auth_method,
+            "grant_types": self.grant_types,
+            "response_types": self.response_types,
+        });
+        for (k, val) in [
+            ("client_name", &self.client_name),
+            ("client_uri", &self.client_uri),
+            ("scope", &self.scope),
+        ] {
+            if let Some(x) = val {
+                v[k] = Value::String(x.clone());
+            }
+        }
+        v
+    }
+}
+
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+/// Checks one redirect URI: an `https` URL, `http` on a loopback host, or a private-use
+/// scheme; never a fragment, a wildcard, or a scheme that runs or reads something.
+pub fn validate_redirect_uri(uri: &str) -> Result<(), String> {
+    if uri.len() > MAX_URI_LEN {
+        return Err("redirect URI is too long".into());
+    }
+    if uri.contains('*') {
+        return Err(format!("wildcards are not allowed: {uri}"));
+    }
+    if uri.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("redirect URI contains whitespace".into());
+    }
+    let url = Url::parse(uri).map_err(|_| format!("not an absolute URI: {uri}"))?;
+    if url.fragment().is_some() || uri.contains('#') {
+        return Err(format!("fragments are not allowed: {uri}"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(format!("user information is not allowed: {uri}"));
+    }
+    match url.scheme() {
+        "https" => match url.host() {
+            Some(_) => Ok(()),
+            None => Err(format!("https redirect URI without a host: {uri}")),
+        },
+        "http" if is_loopback(&url) => Ok(()),
+        "http" => Err(format!(
+            "http is only allowed on a loopback host (127.0.0.1, [::1], localhost): {uri}"
+        )),
+        "javascript" | "data" | "file" | "vbscript" | "about" | "blob" | "ftp" | "ws" | "wss" => {
+            Err(format!("the {} scheme is not allowed: {uri}", url.scheme()))
+        }
+        // A private-use scheme for a native app (RFC 8252 §7.1), e.g. `cursor://...`.
+        _ => Ok(()),
+    }
+}
+
+fn optional_string(v: &Value, key: &str, max: usize) -> Result<Option<String>, OAuthError> {
+    match v.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.chars().count() <= max => {
+            Ok(Some(s.trim().to_string()).filter(|s| !s.is_empty()))
+        }
+        Some(_) => Err(OAuthError::InvalidClientMetadata(format!(
+            "{key} must be a string of at most {max} characters"
+        ))),
+    }
+}
+
+fn string_list(v: &Value, key: &str) -> Result<Option<Vec<String>>, OAuthError> {
+    match v.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|i| i.as_str().map(str::to_string))
+            .collect::<Option<Vec<_>>>()
+            .map(Some)
+            .ok_or_else(|| {
+                OAuthError::InvalidClientMetadata(format!("{key} must be an array of strings"))
+            }),
+        Some(_) => Err(OAuthError::InvalidClientMetadata(format!(
+            "{key} must be an array of strings"
+        ))),
+    }
+}
+
+/// Validated client metadata, before an id (and maybe a secret) is assigned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientMetadata {
+    pub redirect_uris: Vec<String>,
+    pub client_name: Option<String>,
+    pub client_uri: Option<String>,
+    pub token_endpoint_auth_method: String,
+    pub grant_types: Vec<String>,
+    pub response_types: Vec<String>,
+    pub scope: Option<String>,
+}
+
+/// Validates a registration request or a client ID metadata document.
+pub fn validate_metadata(v: &Value) -> Result<ClientMetadata, OAuthError> {
+    if !v.is_object() {
+        return Err(OAuthError::InvalidClientMetadata(
+            "the body must be a JSON object".into(),
+        ));
+    }
+    let redirect_uris = string_list(v, "redirect_uris")?.unwrap_or_default();
+    if redirect_uris.is_empty() {
+        return Err(OAuthError::InvalidRedirectUri(
+            "redirect_uris is required and must not be empty".into(),
+        ));
+    }
+    if redirect_uris.len() > MAX_REDIRECT_URIS {
+        return Err(OAuthError::InvalidRedirectUri(format!(
+            "at most {MAX_REDIRECT_URIS} redirect URIs"
+        )));
+    }
+    for uri in &redirect_uris {
+        validate_redirect_uri(uri).map_err(OAuthError::InvalidRedirectUri)?;
+    }
+    let token_endpoint_auth_method = optional_string(v, "token_endpoint_auth_method", 40)?
+        .unwrap_or_else(|| "client_secret_basic".to_string());
+    if !["none", "client_secret_basic", "client_secret_post"]
+        .contains(&token_endpoint_auth_method.as_str())
+    {
+        return Err(OAuthError::InvalidClientMetadata(format!(
+            "token_endpoint_auth_method {token_endpoint_auth_method} is not supported"
+        )));
+    }
+    let grant_types = string_list(v, "grant_types")?
+        .unwrap_or_else(|| vec!["authorization_code".into(), "refresh_token".into()]);
+    if grant_types.is_empty()
+        || grant_types
+            .iter()
+            .any(|g| g != "authorization_code" && g != "refresh_token")
+        || !grant_types.iter().any(|g| g == "authorization_code")
+    {
+        return Err(OAuthError::InvalidClientMetadata(
+            "grant_types must be authorization_code, optionally with refresh_token".into(),
+        ));
+    }
+    let response_types = string_list(v, "response_types")?.unwrap_or_else(|| vec!["code".into()]);
+    if response_types != ["code"] {
+        return Err(OAuthError::InvalidClientMetadata(
+            "response_types must be [\"code\"]".into(),
+        ));
+    }
+    // Scopes this server does not know are dropped rather than refused: clients often ask
+    // for `openid` or their own defaults (RFC 7591 §2 lets the server replace the value).
+    let scope = optional_string(v, "scope", 500)?.and_then(|s| {
+        let known: Vec<&str> = s
+            .split(' ')
+            .filter(|w| Scopes::parse(Some(w)).is_ok() && !w.is_empty())
+            .collect();
+        Some(Scopes::parse(Some(&known.join(" "))).ok()?.to_string()).filter(|_| !known.is_empty())
+    });
+    let client_uri = optional_string(v, "client_uri", MAX_URI_LEN)?;
+    if let Some(u) = &client_uri {
+        if !u.starts_with("https://") && !u.starts_with("http://") {
+            return Err(OAuthError::InvalidClientMetadata(
+                "client_uri must be an http(s) URL".into(),
+            ));
+        }
+    }
+    Ok(ClientMetadata {
+        redirect_uris,
+        client_name: optional_string(v, "client_name", MAX_NAME_LEN)?,
+        client_uri,
+        token_endpoint_auth_method,
+        grant_types,
+        response_types,
+        scope,
+    })
+}
+
+impl ClientMetadata {
+    pub fn into_client(
+        self,
+        client_id: String,
+        secret_hash: Option<String>,
+        issued_at: u64,
+        source: ClientSource,
+    ) -> Client {
+        Client {
+            client_id,
+            secret_hash,
+            redirect_uris: self.redirect_uris,
+            client_name: self.client_name,
+            client_uri: self.client_uri,
+            token_endpoint_auth_method: self.token_endpoint_auth_method,
+            grant_types: self.grant_types,
+            response_types: self.response_types,
+            scope: self.scope,
+            client_id_issued_at: issued_at,
+            source,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn accepts_the_three_kinds_of_redirect_uri() {
+        for ok in [
+            "https://chatgpt.com/connector_platform_oauth_redirect",
+            "http://127.0.0.1:33418/callback",
+            "http://[::1]/cb",
+            "http://localhost:6274/oauth/callback",
+            "cursor://anysphere.cursor-retrieval/oauth/callback",
+        ] {
+            assert!(validate_redirect_uri(ok).is_ok(), "{ok}");
+        }
+    }
+
+    #[test]
+    fn refuses_dangerous_redirect_uris() {
+        for bad in [
+            "http://example.com/cb",
+            "https://example.com/cb#frag",
+            "javascript:alert(1)",
+            "data:text/html,hi",
+            "file:///etc/passwd",
+            "https://*.example.com/cb",
+            "https://user:pw@example.com/cb",
+            "/relative",
+            "https://exa mple.com/",
+        ] {
+            assert!(validate_redirect_uri(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn registration_defaults() {
+        let m = validate_metadata(&json!({"redirect_uris": ["https://a.example/cb"]})).unwrap();
+        assert_eq!(m.grant_types, ["authorization_code", "refresh_token"]);
+        assert_eq!(m.token_endpoint_auth_method, "client_secret_basic");
+        assert_eq!(m.client_name, None);
+    }
+
+    #[test]
+    fn registration_errors_name_the_rule() {
+        let e = validate_metadata(&json!({})).unwrap_err();
+        assert_eq!(e.code(), "invalid_redirect_uri");
+        let e = validate_metadata(&json!({"redirect_uris": "https://a.example"})).unwrap_err();
+        assert_eq!(e.code(), "invalid_client_metadata");
+        let e = validate_metadata(&json!([1])).unwrap_err();
+        assert_eq!(e.code(), "invalid_client_metadata");
+        let e = validate_metadata(
+            &json!({"redirect_uris": ["https://a.example"], "grant_types": ["implicit"]}),
+        )
+        .unwrap_err();
+        assert_eq!(e.code(), "invalid_client_metadata");
+        let e =
+            validate_metadata(&json!({"redirect_uris": ["https://a.example"], "client_name": 5}))
+                .unwrap_err();
+        assert_eq!(e.code(), "invalid_client_metadata");
+    }
+
+    #[test]
+    fn unknown_scopes_are_dropped() {
+        let m = validate_metadata(
+            &json!({"redirect_uris": ["https://a.example"], "scope": "openid mcp:read"}),
+        )
+        .unwrap();
+        assert_eq!(m.scope.as_deref(), Some("mcp:read"));
+    }
+
+    fn client(uris: &[&str]) -> Client {
+        validate_metadata(&json!({ "redirect_uris": uris }))
+            .unwrap()
+            .into_client("c".into(), None, 0, ClientSource::Registered)
+    }
+
+    #[test]
+    fn redirect_matching_is_exact_except_loopback_port() {
+        let c = client(&["https://a.example/cb", "http://127.0.0.1/callback"]);
+        assert!(c.match_redirect_uri("https://a.example/cb").is_some());
+        assert!(c.match_redirect_uri("https://a.example/cb/").is_none());
+        assert!(c.match_redirect_uri("https://a.example/cb?x=1").is_none());
+        assert!(c
+            .match_redirect_uri("http://127.0.0.1:51234/callback")
+            .is_some());
+        assert!(c
+            .match_redirect_uri("http://127.0.0.1:51234/other")
+            .is_none());
+        assert!(c
+            .match_redirect_uri("http://localhost:51234/callback")
+            .is_none());
+        assert!(!c.loopback_only());
+        assert!(client(&["http://localhost:1/cb"]).loopback_only());
+    }
+}

@@ -1,0 +1,98 @@
+//! Where clients live: KV for fast reads everywhere, D1 as the strongly consistent copy.
+//! A client registered in one location can be used at `/authorize` in any other at once:
+//! when KV misses (not yet replicated, or a cached miss), the D1 copy answers.
+
+use crate::oauth::client::Client;
+use crate::store::{ClientRecords, KeyValue, StoreError};
+
+pub fn kv_key(client_id: &str) -> String {
+    format!("client:{client_id}")
+}
+
+pub struct ClientDirectory<'a, K: KeyValue, S: ClientRecords> {
+    pub kv: &'a K,
+    pub strong: &'a S,
+}
+
+impl<K: KeyValue, S: ClientRecords> ClientDirectory<'_, K, S> {
+    /// Writes D1 first: once this returns, every location can find the client.
+    pub async fn register(&self, client: &Client, now: u64) -> Result<(), StoreError> {
+        let record = serde_json::to_string(client).map_err(|e| StoreError(e.to_string()))?;
+        self.strong
+            .save_client(&client.client_id, &record, now)
+            .await?;
+        self.kv.put(&kv_key(&client.client_id), &record, None).await
+    }
+
+    pub async fn find(&self, client_id: &str) -> Result<Option<Client>, StoreError> {
+        if client_id.is_empty() || client_id.len() > 200 {
+            return Ok(None);
+        }
+        let record = match self.kv.get(&kv_key(client_id)).await? {
+            Some(r) => Some(r),
+            None => self.strong.load_client(client_id).await?,
+        };
+        Ok(record.and_then(|r| serde_json::from_str(&r).ok()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oauth::client::{validate_metadata, ClientSource};
+    use crate::store::memory::{Clock, DelayedKv, MemoryClients};
+    use serde_json::json;
+
+    fn client(id: &str) -> Client {
+        validate_metadata(&json!({"redirect_uris": ["https://a.example/cb"]}))
+            .unwrap()
+            .into_client(id.into(), None, 0, ClientSource::Registered)
+    }
+
+    fn block_on<F: std::future::Future>(f: F) -> F::Output {
+        // The memory stores never suspend, so one poll completes the future.
+        let waker = std::task::Waker::noop();
+        let mut cx = std::task::Context::from_waker(waker);
+        let mut f = std::pin::pin!(f);
+        match f.as_mut().poll(&mut cx) {
+            std::task::Poll::Ready(v) => v,
+            std::task::Poll::Pending => panic!("memory store suspended"),
+        }
+    }
+
+    #[test]
+    fn a_client_registered_in_one_location_is_found_in_another_at_once() {
+        let clock = Clock::default();
+        let kv = DelayedKv::new(&clock, 60);
+        let d1 = MemoryClients::default();
+        let here = ClientDirectory {
+            kv: &kv.location("ams"),
+            strong: &d1,
+        };
+        let there = ClientDirectory {
+            kv: &kv.location("sjc"),
+            strong: &d1,
+        };
+        // A lookup before registration caches the miss in "sjc", as KV does.
+        assert_eq!(block_on(there.find("c1")).unwrap(), None);
+        block_on(here.register(&client("c1"), 0)).unwrap();
+        assert!(block_on(kv.location("sjc").get_raw("client:c1")).is_none());
+        assert_eq!(block_on(there.find("c1")).unwrap(), Some(client("c1")));
+        assert_eq!(block_on(here.find("c1")).unwrap(), Some(client("c1")));
+        clock.advance(61);
+        assert!(block_on(kv.location("sjc").get_raw("client:c1")).is_some());
+    }
+
+    #[test]
+    fn unknown_and_absurd_ids_are_not_found() {
+        let clock = Clock::default();
+        let kv = DelayedKv::new(&clock, 60);
+        let d1 = MemoryClients::default();
+        let dir = ClientDirectory {
+            kv: &kv.location("a"),
+            strong: &d1,
+        };
+        assert_eq!(block_on(dir.find("nope")).unwrap(), None);
+        assert_eq!(block_on(dir.find(&"x".repeat(500))).unwrap(), None);
+    }
+}

@@ -1,0 +1,44 @@
+//! Storage behind small traits. KV (`kv.rs`) is fast and eventually consistent across
+//! Cloudflare's locations (up to 60 s, and misses are cached too); D1 (`d1.rs`) is one
+//! strongly consistent SQLite primary. The key layout is written down here; the D1 schema
+//! is in `migrations/`.
+//!
+//! KV keys:
+//! - `client:<client_id>`: a registered client's record (JSON); D1's `clients` is the
+//!   strongly consistent copy read when KV misses.
+//! - `cimd:<sha256(url)>`: a fetched client ID metadata document, for its cache lifetime.
+//! - `revoked-grant:<grant_id>`: present once a grant is revoked; read at `/mcp` with a
+//!   60-second edge cache, so its access tokens stop within about a minute.
+
+pub mod clients;
+pub mod d1;
+pub mod kv;
+#[cfg(test)]
+pub mod memory;
+
+/// A storage failure: logged by the edge and answered as `server_error`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoreError(pub String);
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// An eventually consistent key-value store (Workers KV).
+#[allow(async_fn_in_trait)]
+pub trait KeyValue {
+    /// The value, or `None`, which may be stale for up to a minute after a write
+    /// elsewhere.
+    async fn get(&self, key: &str) -> Result<Option<String>, StoreError>;
+    /// Writes a value, expiring after `ttl` seconds if given (KV's minimum is 60).
+    async fn put(&self, key: &str, value: &str, ttl: Option<u64>) -> Result<(), StoreError>;
+}
+
+/// The strongly consistent copy of every registered client (D1).
+#[allow(async_fn_in_trait)]
+pub trait ClientRecords {
+    async fn load_client(&self, client_id: &str) -> Result<Option<String>, StoreError>;
+    async fn save_client(&self, client_id: &str, record: &str, now: u64) -> Result<(), StoreError>;
+}
