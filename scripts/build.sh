@@ -7,3 +7,6 @@ cd "$(dirname "$0")/.."
 # shellcheck source=/dev/null
 source .tools/env.sh
 worker-build --release "$@"
+# worker-build's own wasm-opt pass keeps the name section (debug names, ~130 KB); strip
+# it and the producers section, which nothing at run time reads.
+"$WASM_OPT_BIN" build/index_bg.wasm -Oz --strip-debug --strip-producers -o build/index_bg.wasm

@@ -9,8 +9,10 @@ pub fn b64url(bytes: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
+/// Strict decoding: no whitespace, no padding, no non-canonical trailing bits, so one
+/// value has exactly one encoding (codes are single-use by the hash of their text).
 pub fn b64url_decode(text: &str) -> Option<Vec<u8>> {
-    URL_SAFE_NO_PAD.decode(text.trim()).ok()
+    URL_SAFE_NO_PAD.decode(text).ok()
 }
 
 pub fn sha256(bytes: &[u8]) -> [u8; 32] {
@@ -54,6 +56,10 @@ mod tests {
         assert_eq!(b64url(&v), "AP_-AQI");
         assert_eq!(b64url_decode("AP_-AQI").unwrap(), v);
         assert!(b64url_decode("AP+/AQI=").is_none());
+        assert!(b64url_decode("AP_-AQI ").is_none());
+        assert!(b64url_decode(" AP_-AQI").is_none());
+        // "AP_-AQJ" differs only in trailing bits: not canonical, refused.
+        assert!(b64url_decode("AP_-AQJ").is_none());
     }
 
     #[test]

@@ -31,7 +31,9 @@ pub fn is_document_url(client_id: &str) -> bool {
         && match url.host() {
             Some(Host::Domain(d)) => {
                 let d = d.to_ascii_lowercase();
-                d.contains('.')
+                // A trailing dot would slip past the suffix checks.
+                !d.ends_with('.')
+                    && d.contains('.')
                     && !d.ends_with(".localhost")
                     && !d.ends_with(".local")
                     && !d.ends_with(".internal")
@@ -61,7 +63,7 @@ async fn fetch_document(url: &str) -> Result<(String, Option<u64>), String> {
     let mut init = RequestInit::new();
     init.with_method(Method::Get)
         .with_headers(headers)
-        .with_redirect(RequestRedirect::Error);
+        .with_redirect(RequestRedirect::Manual);
     let request = Request::new_with_init(url, &init).map_err(|e| e.to_string())?;
     let controller = AbortController::default();
     let signal = controller.signal();
@@ -175,6 +177,7 @@ mod tests {
             "https://[::1]/c.json",
             "https://localhost/c.json",
             "https://intranet/c.json",
+            "https://metadata.google.internal./c.json",
             "abc123",
         ] {
             assert!(!is_document_url(bad), "{bad}");

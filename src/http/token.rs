@@ -305,10 +305,13 @@ async fn refresh(ctx: &Ctx, form: &Form, client: &Client) -> Result<Reply, OAuth
         .map_err(|e| ctx.internal(e))?
         .ok_or_else(|| invalid("the refresh token is invalid"))?;
     if row.client_id != client.client_id {
-        return Err(invalid("the refresh token was issued to another client"));
+        return Err(invalid("the refresh token is invalid"));
     }
     if row.revoked_at.is_some() || row.grant_revoked_at.is_some() {
         return Err(invalid("the refresh token has been revoked"));
+    }
+    if row.user_disabled_at.is_some() {
+        return Err(invalid("the account is disabled"));
     }
     if row.expires_at < now {
         return Err(invalid("the refresh token has expired"));

@@ -76,6 +76,15 @@ mod tests {
     }
 
     #[test]
+    fn a_code_has_one_spelling() {
+        let key = derive_key(b"k", "code");
+        let (code, _) = mint(&key, &grant());
+        for variant in [format!("{code} "), format!(" {code}"), format!("{code}\n")] {
+            assert_eq!(open(&key, &variant, 0), None);
+        }
+    }
+
+    #[test]
     fn a_tampered_or_foreign_code_does_not_open() {
         let key = derive_key(b"k", "code");
         let (code, _) = mint(&key, &grant());

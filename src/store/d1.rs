@@ -47,6 +47,8 @@ pub struct RefreshRow {
     pub grant_revoked_at: Option<u64>,
     /// When the successor (if any) was itself rotated, i.e. first used.
     pub successor_rotated_at: Option<u64>,
+    /// A disabled account's refresh tokens stop working.
+    pub user_disabled_at: Option<u64>,
 }
 
 /// A grant to create when a code is redeemed.
@@ -283,8 +285,10 @@ impl D1 {
         self.first(
             "SELECT r.token_hash, r.grant_id, r.user_id, r.client_id, r.scope, r.expires_at, \
                     r.rotated_at, r.successor_hash, r.revoked_at, g.resource, \
-                    g.revoked_at AS grant_revoked_at, s.rotated_at AS successor_rotated_at \
+                    g.revoked_at AS grant_revoked_at, s.rotated_at AS successor_rotated_at, \
+                    u.disabled_at AS user_disabled_at \
              FROM refresh_tokens r JOIN grants g ON g.id = r.grant_id \
+             LEFT JOIN users u ON u.id = r.user_id \
              LEFT JOIN refresh_tokens s ON s.token_hash = r.successor_hash \
              WHERE r.token_hash = ?1",
             &[Arg::T(token_hash)],
