@@ -323,12 +323,17 @@ async function setDisabled(target, emailArg, disable) {
   const [before] = await execute(
     target,
     `SELECT disabled_at FROM users ${where}; ` +
-      `UPDATE users SET disabled_at = ${disable ? `COALESCE(disabled_at, ${sqlInt(now())})` : "NULL"} ${where}`,
+      `UPDATE users SET disabled_at = ${disable ? `COALESCE(disabled_at, ${sqlInt(now())})` : "NULL"} ${where}` +
+      // Disabling also revokes every grant, so the person's refresh tokens stop at once.
+      (disable
+        ? `; UPDATE grants SET revoked_at = ${sqlInt(now())} WHERE revoked_at IS NULL AND user_id IN (SELECT id FROM users ${where})` +
+          `; UPDATE refresh_tokens SET revoked_at = ${sqlInt(now())} WHERE revoked_at IS NULL AND user_id IN (SELECT id FROM users ${where})`
+        : ""),
   );
   if (before.length === 0) throw new CliError(`No user with the email ${email}.`);
   const wasDisabled = before[0].disabled_at != null;
   if (disable) {
-    console.log(wasDisabled ? `${email} was already disabled.` : `Disabled ${email}: they can no longer sign in.`);
+    console.log(wasDisabled ? `${email} was already disabled.` : `Disabled ${email}: they can no longer sign in, and their apps are disconnected.`);
   } else {
     console.log(wasDisabled ? `Enabled ${email}: they can sign in again.` : `${email} was already active.`);
   }
