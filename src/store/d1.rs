@@ -102,6 +102,20 @@ impl D1 {
             .unwrap_or(0))
     }
 
+    /// Runs a batch as one transaction; true when its first statement changed one row.
+    async fn first_statement_changed_one(
+        &self,
+        batch: Vec<D1PreparedStatement>,
+    ) -> Result<bool, StoreError> {
+        let results = self.0.batch(batch).await.map_err(err)?;
+        let changes = results
+            .first()
+            .and_then(|r| r.meta().ok().flatten())
+            .and_then(|m| m.changes)
+            .unwrap_or(0);
+        Ok(changes == 1)
+    }
+
     // --- users and lockouts -------------------------------------------------------------
 
     pub async fn user_by_email(&self, email: &str) -> Result<Option<UserRow>, StoreError> {
@@ -242,13 +256,7 @@ impl D1 {
                 ],
             )?);
         }
-        let results = self.0.batch(batch).await.map_err(err)?;
-        let changes = results
-            .first()
-            .and_then(|r| r.meta().ok().flatten())
-            .and_then(|m| m.changes)
-            .unwrap_or(0);
-        Ok(changes == 1)
+        self.first_statement_changed_one(batch).await
     }
 
     /// The grant created by a code, for revoking it when the code is replayed.
@@ -331,13 +339,7 @@ impl D1 {
                 &[Arg::T(successor.grant_id), Arg::N(now)],
             )?,
         ];
-        let results = self.0.batch(batch).await.map_err(err)?;
-        let changes = results
-            .first()
-            .and_then(|r| r.meta().ok().flatten())
-            .and_then(|m| m.changes)
-            .unwrap_or(0);
-        Ok(changes == 1)
+        self.first_statement_changed_one(batch).await
     }
 
     /// Whether a grant is revoked (strongly consistent; used off the hot path).
