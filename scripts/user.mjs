@@ -4,7 +4,8 @@
 // `wrangler d1 execute`; passwords are read from the terminal (or the first line of standard
 // input), never from the command line, and only their PBKDF2 hashes reach the database.
 import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { hashPassword, newUserId, validatePassword } from "./lib/password.mjs";
@@ -170,13 +171,12 @@ function wranglerArgs(target) {
   return args;
 }
 
-/** Runs SQL (one or more statements) and returns the result rows of each statement. */
-function execute(target, sql) {
+/** Runs wrangler with `args`; resolves with its standard output, rejects with a CliError. */
+function runWrangler(args, what) {
   const wrangler = join(ROOT, "node_modules", "wrangler", "bin", "wrangler.js");
   if (!existsSync(wrangler)) throw new CliError("Wrangler is not installed: run `npm run setup` first.");
-  const args = [wrangler, "d1", "execute", "DB", ...wranglerArgs(target), "--json", "--command", sql];
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(nodeForWrangler(), args, {
+    const child = spawn(nodeForWrangler(), [wrangler, ...args], {
       cwd: ROOT,
       env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
       stdio: ["ignore", "pipe", "pipe"],
@@ -189,23 +189,58 @@ function execute(target, sql) {
     child.on("close", (code) => {
       const stdout = Buffer.concat(out).toString("utf8");
       const stderr = Buffer.concat(err).toString("utf8").trim();
-      let parsed;
-      try {
-        const start = stdout.search(/^[[{]/m);
-        parsed = start >= 0 ? JSON.parse(stdout.slice(start)) : undefined;
-      } catch {
-        parsed = undefined;
-      }
-      if (code === 0 && Array.isArray(parsed)) {
-        return resolvePromise(parsed.map((r) => r.results ?? []));
-      }
-      const detail = parsed?.error?.text ?? parsed?.error?.message ?? (stderr || stdout.trim() || `exit code ${code}`);
-      const e = new CliError(`The database query failed: ${detail}`);
-      e.detail = detail;
+      if (code === 0) return resolvePromise({ stdout, stderr });
+      const e = new CliError(`${what} failed: ${stderr || stdout.trim() || `exit code ${code}`}`);
+      e.stdout = stdout;
       e.stderr = stderr;
       reject(e);
     });
   });
+}
+
+/** Runs SQL (one or more statements) and returns the result rows of each statement. */
+async function execute(target, sql) {
+  const args = ["d1", "execute", "DB", ...wranglerArgs(target), "--json", "--command", sql];
+  const parse = (stdout) => {
+    try {
+      const start = stdout.search(/^[[{]/m);
+      return start >= 0 ? JSON.parse(stdout.slice(start)) : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  let stdout;
+  try {
+    ({ stdout } = await runWrangler(args, "The database query"));
+  } catch (e) {
+    const parsed = parse(e.stdout ?? "");
+    const detail = parsed?.error?.text ?? parsed?.error?.message ?? (e.stderr || e.stdout?.trim() || e.message);
+    const failure = new CliError(`The database query failed: ${detail}`);
+    failure.detail = detail;
+    failure.stderr = e.stderr;
+    throw failure;
+  }
+  const parsed = parse(stdout);
+  if (Array.isArray(parsed)) return parsed.map((r) => r.results ?? []);
+  throw new CliError(`The database query failed: wrangler printed no result.`);
+}
+
+/**
+ * Writes the KV marks that stop revoked grants' access tokens at /mcp within a minute
+ * (the Worker writes the same mark when it revokes a grant itself). They live a day,
+ * the longest ACCESS_TOKEN_TTL allowed, plus the Worker's clock margin.
+ */
+async function markGrantsRevoked(target, grantIds) {
+  if (grantIds.length === 0) return;
+  const dir = mkdtempSync(join(tmpdir(), "mcp-oauth-revoke-"));
+  try {
+    const file = join(dir, "marks.json");
+    const marks = grantIds.map((id) => ({ key: `revoked-grant:${id}`, value: "1", expiration_ttl: 86_400 + 120 }));
+    writeFileSync(file, JSON.stringify(marks));
+    await runWrangler(["kv", "bulk", "put", file, "--binding", "OAUTH_KV", ...wranglerArgs(target).filter((a) => a !== "--yes")], "Writing the revocation marks to KV");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 // ---- password input --------------------------------------------------------------------
@@ -332,6 +367,14 @@ async function setDisabled(target, emailArg, disable) {
   );
   if (before.length === 0) throw new CliError(`No user with the email ${email}.`);
   const wasDisabled = before[0].disabled_at != null;
+  if (disable) {
+    // Grants revoked within the longest access-token life may still have live tokens.
+    const [grants] = await execute(
+      target,
+      `SELECT id FROM grants WHERE revoked_at >= ${sqlInt(now() - 86_400)} AND user_id IN (SELECT id FROM users ${where})`,
+    );
+    await markGrantsRevoked(target, grants.map((g) => g.id));
+  }
   if (disable) {
     console.log(wasDisabled ? `${email} was already disabled.` : `Disabled ${email}: they can no longer sign in, and their apps are disconnected.`);
   } else {

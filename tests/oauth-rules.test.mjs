@@ -53,6 +53,19 @@ documents.set("https://big.example/client.json", () =>
   jsonResponse({ ...goodDoc("https://big.example/client.json", "https://big.example/cb"), padding: "x".repeat(6 * 1024) }),
 );
 documents.set("https://missing.example/client.json", () => new Response("not found", { status: 404 }));
+documents.set("https://down.example/client.json", () => new Response("bad gateway", { status: 502 }));
+documents.set("https://chunked.example/client.json", () => {
+  // 64 KiB in 1 KiB chunks and no Content-Length: the size is only known by reading.
+  let left = 64;
+  const chunk = new TextEncoder().encode(" ".repeat(1024));
+  const body = new ReadableStream({
+    pull(controller) {
+      if (left-- > 0) controller.enqueue(chunk);
+      else controller.close();
+    },
+  });
+  return new Response(body, { headers: { "Content-Type": "application/json" } });
+});
 let flakyServed = 0;
 documents.set("https://flaky.example/client.json", () =>
   flakyServed++ === 0
@@ -344,6 +357,38 @@ test("3b after LOGIN_MAX_FAILURES failures sign-in is locked (429), even with th
   assert.match(locked.headers.get("content-type") ?? "", /^text\/html/);
   assert.equal(locked.headers.get("location"), null);
   assert.match(html, /Too many failed sign-in attempts/);
+});
+
+test("3b2 a burst of parallel wrong passwords gets at most LOGIN_MAX_FAILURES tries", async () => {
+  // Its own Worker: the IP counter of `lock` is spent by 3b.
+  const w = await startWorker({ bindings: { LOGIN_MAX_FAILURES: "3", LOGIN_LOCKOUT_SECONDS: "60" } });
+  try {
+    const user = await createUser(w.db, "burst@example.com", "burst-password-1");
+    const client = await publicClient(w.url);
+    // Load every form first, then send all the guesses at once.
+    const forms = await Promise.all(
+      Array.from({ length: 12 }, async () => {
+        const browser = new Browser();
+        const page = await browser.get(editedUrl(w.url, client));
+        return { browser, fields: formFields(await page.text()) };
+      }),
+    );
+    const statuses = await Promise.all(
+      forms.map(async ({ browser, fields }, i) => {
+        const res = await browser.post(w.url + "/authorize", { ...fields, email: user.email, password: "wrong-" + i, action: "approve" });
+        await res.text();
+        return res.status;
+      }),
+    );
+    const tried = statuses.filter((s) => s === 401).length;
+    assert.ok(tried <= 3, `${tried} guesses were checked: ${statuses}`);
+    assert.ok(statuses.every((s) => s === 401 || s === 429), String(statuses));
+    const after = await approve(w.url, new Browser(), editedUrl(w.url, client), user);
+    assert.equal(after.status, 429);
+    await after.text();
+  } finally {
+    await w.stop();
+  }
 });
 
 test("3c a signed-in browser sees consent without password fields the second time", async () => {
@@ -662,6 +707,22 @@ test("8c a failed document fetch is not cached", async () => {
   assert.equal(second.status, 200, html.slice(0, 300));
   assert.match(html, /verified by flaky\.example/);
   assert.equal(fetched.filter((u) => u === flaky).length, 2);
+});
+
+test("8d a document sent without Content-Length and over 5 KiB is refused", async () => {
+  const client = { client_id: "https://chunked.example/client.json", redirect_uris: ["https://chunked.example/cb"] };
+  const res = await new Browser().get(editedUrl(main.url, client));
+  await assertErrorPage(res, 400);
+  assert.ok(fetched.includes(client.client_id));
+});
+
+test("8e failed fetches of one document URL are limited to 5 a minute", async () => {
+  const seconds = new Date().getSeconds();
+  if (seconds > 50) await new Promise((r) => setTimeout(r, (61 - seconds) * 1000));
+  const down = "https://down.example/client.json";
+  const client = { client_id: down, redirect_uris: ["https://down.example/cb"] };
+  for (let i = 0; i < 8; i++) await assertErrorPage(await new Browser().get(editedUrl(main.url, client)), 400);
+  assert.equal(fetched.filter((u) => u === down).length, 5);
 });
 
 // =======================================================================================

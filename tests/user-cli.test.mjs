@@ -138,9 +138,19 @@ test("list shows the user; disable and enable switch the status", () => {
   assert.match(line(r.stdout), new RegExp(`${today}\\s+active$`));
   assert.equal(r.stdout.split("\n").filter((l) => l.startsWith("alice@")).length, 1);
 
+  // A live grant: disabling revokes it and writes the KV mark that /mcp checks.
+  const [[{ id: aliceId }]] = sql(`SELECT id FROM users WHERE email = 'alice@example.com'`);
+  sql(
+    `INSERT INTO grants (id, user_id, client_id, scope, resource, redirect_uri, code_hash, created_at, last_used_at) ` +
+      `VALUES ('grant-cli-1', '${aliceId}', 'c1', 'mcp:read', 'http://x/mcp', 'http://127.0.0.1/cb', 'h-cli-1', 1, 1)`,
+  );
   r = cli(["disable", "Alice@example.com"]);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /Disabled alice@example\.com/);
+  assert.notEqual(sql(`SELECT revoked_at FROM grants WHERE id = 'grant-cli-1'`)[0][0].revoked_at, null);
+  const mark = run(WRANGLER, ["kv", "key", "get", "revoked-grant:grant-cli-1", "--binding", "OAUTH_KV", "--local", "--persist-to", dir]);
+  assert.equal(mark.code, 0, mark.stderr);
+  assert.equal(mark.stdout.trim(), "1");
   r = cli(["list"]);
   assert.match(line(r.stdout), /\sdisabled$/);
 

@@ -194,8 +194,9 @@ async fn sign_in(
             "Sign-in is not available right now. Try again later.".to_string(),
         )
     };
+    let (max, lock) = (ctx.config.login_max_failures, ctx.config.lockout_seconds);
     if let Some(until) = db
-        .locked_until(&[&user_key, &ip_key], now)
+        .reserve_attempt(&[&user_key, &ip_key], now, max, lock)
         .await
         .map_err(internal)?
     {
@@ -212,16 +213,16 @@ async fn sign_in(
     match user {
         Some(u) if ok && u.disabled_at.is_none() => {
             db.clear_failures(&user_key).await.map_err(internal)?;
+            db.release_attempt(&ip_key).await.map_err(internal)?;
             Ok(u)
         }
         _ => {
-            let (max, lock) = (ctx.config.login_max_failures, ctx.config.lockout_seconds);
             let a = db
-                .record_failure(&user_key, now, max, lock)
+                .lock_if_spent(&user_key, now, max, lock)
                 .await
                 .map_err(internal)?;
             let b = db
-                .record_failure(&ip_key, now, max, lock)
+                .lock_if_spent(&ip_key, now, max, lock)
                 .await
                 .map_err(internal)?;
             match a.or(b) {

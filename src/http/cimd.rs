@@ -5,8 +5,10 @@
 
 use crate::encoding::{b64url, sha256};
 use crate::oauth::client::{validate_metadata, Client, ClientSource};
+use crate::store::d1::D1;
 use crate::store::kv::Kv;
 use crate::store::KeyValue;
+use futures_core::Stream;
 use url::{Host, Url};
 use worker::{
     AbortController, Delay, Fetch, Headers, Method, Request, RequestInit, RequestRedirect,
@@ -16,6 +18,9 @@ const MAX_BYTES: usize = 5 * 1024;
 const TIMEOUT_MS: u64 = 3_000;
 const MIN_CACHE: u64 = 60;
 const MAX_CACHE: u64 = 24 * 3600;
+/// Failed fetches allowed per document URL per minute: a client_id cannot be used to
+/// make this Worker hammer someone else's server.
+const FAILURES_PER_MINUTE: u64 = 5;
 
 /// Is `client_id` a metadata-document URL: https, a host that is a public name, a path,
 /// no user information, no fragment?
@@ -56,6 +61,24 @@ fn cache_seconds(cache_control: Option<String>) -> Option<u64> {
 }
 
 async fn fetch_document(url: &str) -> Result<(String, Option<u64>), String> {
+    let controller = AbortController::default();
+    let signal = controller.signal();
+    // One deadline for the headers and the body, so a slow drip cannot hold the request.
+    let work = std::pin::pin!(fetch_and_read(url, &signal));
+    let timeout = std::pin::pin!(Delay::from(std::time::Duration::from_millis(TIMEOUT_MS)));
+    match futures_select(work, timeout).await {
+        Some(result) => result,
+        None => {
+            controller.abort();
+            Err("the metadata document did not arrive in time".into())
+        }
+    }
+}
+
+async fn fetch_and_read(
+    url: &str,
+    signal: &worker::AbortSignal,
+) -> Result<(String, Option<u64>), String> {
     let headers = Headers::new();
     headers
         .set("Accept", "application/json")
@@ -65,21 +88,10 @@ async fn fetch_document(url: &str) -> Result<(String, Option<u64>), String> {
         .with_headers(headers)
         .with_redirect(RequestRedirect::Manual);
     let request = Request::new_with_init(url, &init).map_err(|e| e.to_string())?;
-    let controller = AbortController::default();
-    let signal = controller.signal();
-    let fetch = Fetch::Request(request);
-    let response = {
-        let send = std::pin::pin!(fetch.send_with_signal(&signal));
-        let timeout = std::pin::pin!(Delay::from(std::time::Duration::from_millis(TIMEOUT_MS)));
-        match futures_select(send, timeout).await {
-            Some(r) => r.map_err(|e| e.to_string())?,
-            None => {
-                controller.abort();
-                return Err("the metadata document did not arrive in time".into());
-            }
-        }
-    };
-    let mut response = response;
+    let mut response = Fetch::Request(request)
+        .send_with_signal(signal)
+        .await
+        .map_err(|e| e.to_string())?;
     if response.status_code() != 200 {
         return Err(format!(
             "the metadata document answered {}",
@@ -92,9 +104,17 @@ async fn fetch_document(url: &str) -> Result<(String, Option<u64>), String> {
         }
     }
     let cache = cache_seconds(response.headers().get("cache-control").ok().flatten());
-    let body = response.bytes().await.map_err(|e| e.to_string())?;
-    if body.len() > MAX_BYTES {
-        return Err("the metadata document is too large".into());
+    // Read chunk by chunk and stop at the limit: a server that sends no Content-Length
+    // cannot make this Worker buffer more than MAX_BYTES.
+    let mut body = Vec::new();
+    if let Ok(stream) = response.stream() {
+        let mut stream = std::pin::pin!(stream);
+        while let Some(chunk) = std::future::poll_fn(|cx| stream.as_mut().poll_next(cx)).await {
+            body.extend_from_slice(&chunk.map_err(|e| e.to_string())?);
+            if body.len() > MAX_BYTES {
+                return Err("the metadata document is too large".into());
+            }
+        }
     }
     let text = String::from_utf8(body).map_err(|_| "the metadata document is not UTF-8")?;
     Ok((text, cache))
@@ -141,7 +161,7 @@ fn parse_client(url: &str, text: &str) -> Result<Client, String> {
 }
 
 /// The client a metadata-document URL describes, or why it cannot be used.
-pub async fn resolve(kv: &Kv, url: &str) -> Result<Client, String> {
+pub async fn resolve(kv: &Kv, db: &D1, url: &str) -> Result<Client, String> {
     if !is_document_url(url) || url.len() > 1000 {
         return Err("the client_id is not a usable metadata-document URL".into());
     }
@@ -151,8 +171,25 @@ pub async fn resolve(kv: &Kv, url: &str) -> Result<Client, String> {
             return Ok(client);
         }
     }
-    let (text, cache) = fetch_document(url).await?;
-    let client = parse_client(url, &text)?;
+    let now = crate::http::now();
+    let failures_key = format!("{cache_key}:failed:{}", now / 60);
+    if db.hits(&failures_key, now).await.unwrap_or(0) >= FAILURES_PER_MINUTE {
+        return Err(
+            "fetching this metadata document failed too often; not trying for a minute".into(),
+        );
+    }
+    let fetched = fetch_document(url).await;
+    let (text, client, cache) = match fetched
+        .and_then(|(text, cache)| parse_client(url, &text).map(|client| (text, client, cache)))
+    {
+        Ok(found) => found,
+        Err(why) => {
+            if let Err(e) = db.count_hit(&failures_key, (now / 60 + 1) * 60, now).await {
+                worker::console_error!("counting a failed metadata fetch: {e}");
+            }
+            return Err(why);
+        }
+    };
     if let Some(ttl) = cache {
         if let Err(e) = kv.put(&cache_key, &text, Some(ttl)).await {
             worker::console_error!("caching a metadata document failed: {e}");

@@ -109,7 +109,8 @@ impl Ctx {
     pub async fn find_client(&self, client_id: &str) -> Result<Option<Client>, OAuthError> {
         let kv = self.kv()?;
         if client_id.starts_with("https://") {
-            return match cimd::resolve(&kv, client_id).await {
+            let db = self.db()?;
+            return match cimd::resolve(&kv, &db, client_id).await {
                 Ok(c) => Ok(Some(c)),
                 Err(why) => {
                     console_log!("[{}] metadata document refused: {}", self.request_id, why);
@@ -287,7 +288,7 @@ async fn read_incoming(
     let client_ip = headers
         .iter()
         .find(|(n, _)| n == "cf-connecting-ip")
-        .map(|(_, v)| v.clone())
+        .map(|(_, v)| client_network(v))
         .unwrap_or_else(|| "unknown".to_string());
     Ok(Incoming {
         method: method.to_string(),
@@ -297,6 +298,20 @@ async fn read_incoming(
         body,
         client_ip,
     })
+}
+
+/// The key that rate limits and lockouts count by: an IPv4 address as is, an IPv6
+/// address cut to its /64, because one subscriber usually holds a whole /64 and could
+/// otherwise step around a limit by changing the low bits.
+pub fn client_network(ip: &str) -> String {
+    match ip.trim().parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(v6)) => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+        Ok(std::net::IpAddr::V4(v4)) => v4.to_string(),
+        Err(_) => "unknown".to_string(),
+    }
 }
 
 fn to_response(reply: Reply) -> Response {
@@ -325,4 +340,24 @@ fn to_response(reply: Reply) -> Response {
 fn unreachable_response() -> Response {
     // Response::empty() only fails if the JS runtime cannot build a Response at all.
     panic!("cannot construct a Response")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::client_network;
+
+    #[test]
+    fn ipv6_clients_are_counted_per_64() {
+        assert_eq!(
+            client_network("2001:db8:1:2:aaaa::1"),
+            client_network("2001:db8:1:2:ffff:1:2:3")
+        );
+        assert_eq!(client_network("2001:db8:1:2::9"), "2001:db8:1:2::/64");
+        assert_ne!(
+            client_network("2001:db8:1:2::1"),
+            client_network("2001:db8:1:3::1")
+        );
+        assert_eq!(client_network("203.0.113.7"), "203.0.113.7");
+        assert_eq!(client_network("not an ip"), "unknown");
+    }
 }

@@ -136,51 +136,80 @@ impl D1 {
         .await
     }
 
-    /// The latest `locked_until` among `keys` that is still in the future.
-    pub async fn locked_until(&self, keys: &[&str], now: u64) -> Result<Option<u64>, StoreError> {
+    /// Counts one sign-in attempt against each key *before* the password is checked, in
+    /// one batch of single-statement upserts, so parallel guesses cannot slip past the
+    /// limit between a check and a count: the attempt that makes a key's count exceed
+    /// `max` within a lockout-long window locks it. Returns the latest lock still in force.
+    pub async fn reserve_attempt(
+        &self,
+        keys: &[&str],
+        now: u64,
+        max: u64,
+        lockout: u64,
+    ) -> Result<Option<u64>, StoreError> {
         #[derive(Deserialize)]
         struct Row {
-            until: Option<u64>,
+            locked_until: Option<u64>,
         }
-        let row: Option<Row> = self
-            .first(
-                "SELECT MAX(locked_until) AS until FROM login_failures \
-                 WHERE key IN (?1, ?2) AND locked_until > ?3",
-                &[
-                    Arg::T(keys[0]),
-                    Arg::T(keys.get(1).unwrap_or(&keys[0])),
-                    Arg::N(now),
-                ],
-            )
-            .await?;
-        Ok(row.and_then(|r| r.until))
+        // A window restarts only once it is older than `lockout` and no lock is in force.
+        const UPSERT: &str = "INSERT INTO login_failures (key, failures, first_at) \
+             VALUES (?1, 1, ?2) \
+             ON CONFLICT(key) DO UPDATE SET \
+               failures = CASE WHEN first_at <= ?2 - ?3 AND COALESCE(locked_until, 0) <= ?2 \
+                          THEN 1 ELSE failures + 1 END, \
+               first_at = CASE WHEN first_at <= ?2 - ?3 AND COALESCE(locked_until, 0) <= ?2 \
+                          THEN ?2 ELSE first_at END, \
+               locked_until = CASE WHEN COALESCE(locked_until, 0) > ?2 THEN locked_until \
+                          WHEN first_at > ?2 - ?3 AND failures + 1 > ?4 THEN ?2 + ?3 \
+                          ELSE locked_until END \
+             RETURNING locked_until";
+        let batch = keys
+            .iter()
+            .map(|k| {
+                self.stmt(
+                    UPSERT,
+                    &[Arg::T(k), Arg::N(now), Arg::N(lockout), Arg::N(max)],
+                )
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut latest = None;
+        for result in self.0.batch(batch).await.map_err(err)? {
+            for row in result.results::<Row>().map_err(err)? {
+                if let Some(until) = row.locked_until.filter(|u| *u > now) {
+                    latest = latest.max(Some(until));
+                }
+            }
+        }
+        Ok(latest)
     }
 
-    /// Counts a failed sign-in for `key`; locks it for `lockout` seconds when `max`
-    /// failures fall within one lockout-long window. Returns the lock's end, if locked.
-    pub async fn record_failure(
+    /// After a wrong password: locks `key` when its reserved attempts reached `max`.
+    pub async fn lock_if_spent(
         &self,
         key: &str,
         now: u64,
         max: u64,
         lockout: u64,
     ) -> Result<Option<u64>, StoreError> {
-        self.changes(
-            "INSERT INTO login_failures (key, failures, first_at) VALUES (?1, 1, ?2) \
-             ON CONFLICT(key) DO UPDATE SET \
-               failures = CASE WHEN first_at <= ?2 - ?3 THEN 1 ELSE failures + 1 END, \
-               first_at = CASE WHEN first_at <= ?2 - ?3 THEN ?2 ELSE first_at END",
-            &[Arg::T(key), Arg::N(now), Arg::N(lockout)],
-        )
-        .await?;
         let locked = self
             .changes(
                 "UPDATE login_failures SET locked_until = ?2 + ?3 \
-                 WHERE key = ?1 AND failures >= ?4",
+                 WHERE key = ?1 AND failures >= ?4 AND COALESCE(locked_until, 0) <= ?2",
                 &[Arg::T(key), Arg::N(now), Arg::N(lockout), Arg::N(max)],
             )
             .await?;
         Ok((locked > 0).then_some(now + lockout))
+    }
+
+    /// A successful sign-in gives back the attempt it reserved on a shared key (the
+    /// network), without wiping failures others made from there.
+    pub async fn release_attempt(&self, key: &str) -> Result<(), StoreError> {
+        self.changes(
+            "UPDATE login_failures SET failures = MAX(failures - 1, 0) WHERE key = ?1",
+            &[Arg::T(key)],
+        )
+        .await
+        .map(|_| ())
     }
 
     pub async fn clear_failures(&self, key: &str) -> Result<(), StoreError> {
@@ -211,6 +240,21 @@ impl D1 {
             )
             .await?;
         Ok(row.map(|r| r.count).unwrap_or(1))
+    }
+
+    /// A counter's current value, without adding to it (0 when absent or expired).
+    pub async fn hits(&self, key: &str, now: u64) -> Result<u64, StoreError> {
+        #[derive(Deserialize)]
+        struct Row {
+            count: u64,
+        }
+        let row: Option<Row> = self
+            .first(
+                "SELECT count FROM rate_limits WHERE key = ?1 AND expires_at >= ?2",
+                &[Arg::T(key), Arg::N(now)],
+            )
+            .await?;
+        Ok(row.map_or(0, |r| r.count))
     }
 
     // --- grants and refresh tokens ------------------------------------------------------
