@@ -4,6 +4,7 @@
 pub mod config;
 pub mod encoding;
 pub mod http;
+pub mod mcp;
 pub mod oauth;
 pub mod reply;
 pub mod store;

@@ -5,6 +5,8 @@
 pub const LAYOUT: &str = include_str!("../templates/layout.html");
 pub const AUTHORIZE: &str = include_str!("../templates/authorize.html");
 pub const ERROR: &str = include_str!("../templates/error.html");
+pub const NOTE: &str = include_str!("../templates/note.html");
+pub const SIGNIN: &str = include_str!("../templates/signin.html");
 pub const STYLESHEET: &str = include_str!("../templates/style.css");
 
 pub fn escape(text: &str) -> String {

@@ -11,8 +11,9 @@
 //   reg   – REGISTER_RATE_LIMIT=2
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { createPrivateKey, generateKeyPairSync, randomBytes, sign } from "node:crypto";
+import { generateKeyPairSync, randomBytes } from "node:crypto";
 import { startWorker } from "./helpers/worker.mjs";
+import { b64url, decode, jwtHeader, serverKey, signJwt } from "./helpers/jwt.mjs";
 import {
   createUser,
   publicClient,
@@ -102,9 +103,6 @@ after(() => Promise.all([main, short, lock, reg].map((w) => w?.stop())));
 // Small helpers.
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const b64url = (v) => Buffer.from(typeof v === "string" ? v : JSON.stringify(v)).toString("base64url");
-const decode = (jwt) => JSON.parse(Buffer.from(jwt.split(".")[1], "base64url"));
-const jwtHeader = (jwt) => JSON.parse(Buffer.from(jwt.split(".")[0], "base64url"));
 
 /** An /authorize URL from the helper, then edited: `set` values (null deletes), `append` pairs. */
 function editedUrl(base, client, { set = {}, append = [], ...opts } = {}) {
@@ -178,18 +176,6 @@ const postForm = (url, fields, headers = {}) =>
     headers: { "Content-Type": "application/x-www-form-urlencoded", ...headers },
     body: new URLSearchParams(fields).toString(),
   });
-
-/** The Worker's Ed25519 signing key, from the seed it was started with. */
-function serverKey(w) {
-  const prefix = Buffer.from("302e020100300506032b657004220420", "hex");
-  const seed = Buffer.from(w.bindings.JWT_SIGNING_KEY, "base64url");
-  return createPrivateKey({ key: Buffer.concat([prefix, seed]), format: "der", type: "pkcs8" });
-}
-
-function signJwt(header, payload, privateKey) {
-  const input = `${b64url(header)}.${b64url(payload)}`;
-  return `${input}.${sign(null, Buffer.from(input), privateKey).toString("base64url")}`;
-}
 
 /** A 401 whose challenge says the token itself is invalid (RFC 6750 §3.1). */
 async function assertInvalidToken(res, describe) {

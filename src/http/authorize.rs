@@ -16,7 +16,7 @@ use crate::store::d1::{UserRow, D1};
 use crate::templates::{self, escape, render};
 use serde::{Deserialize, Serialize};
 
-const SESSION_SECONDS: u64 = 12 * 3600;
+pub(super) const SESSION_SECONDS: u64 = 12 * 3600;
 
 pub async fn show(ctx: &Ctx, req: &Incoming) -> Reply {
     let pairs = req.query_pairs();
@@ -173,7 +173,7 @@ async fn validated(ctx: &Ctx, pairs: &[(String, String)]) -> Result<AuthorizeReq
 
 /// Checks a password, with lockouts per account and per IP. The error is the status and
 /// the one message a person sees; it never says whether the account exists.
-async fn sign_in(
+pub(super) async fn sign_in(
     ctx: &Ctx,
     db: &D1,
     req: &Incoming,
@@ -251,7 +251,7 @@ struct Session {
     e: u64,
 }
 
-fn session_cookie(ctx: &Ctx, key: &[u8; 32], user_id: &str) -> String {
+pub(super) fn session_cookie(ctx: &Ctx, key: &[u8; 32], user_id: &str) -> String {
     let value = serde_json::to_vec(&Session {
         u: user_id.to_string(),
         e: now() + SESSION_SECONDS,
@@ -286,7 +286,7 @@ fn csrf_token(key: &[u8; 32], cookie: &str, pairs: &[(String, String)]) -> Strin
     b64url(&hmac_sha256(key, message.as_bytes()))
 }
 
-fn cookie_name(ctx: &Ctx, base: &str) -> String {
+pub(super) fn cookie_name(ctx: &Ctx, base: &str) -> String {
     if ctx.secure() {
         format!("__Host-mcp-{base}")
     } else {
@@ -294,7 +294,7 @@ fn cookie_name(ctx: &Ctx, base: &str) -> String {
     }
 }
 
-fn set_cookie(ctx: &Ctx, base: &str, value: &str, max_age: u64) -> String {
+pub(super) fn set_cookie(ctx: &Ctx, base: &str, value: &str, max_age: u64) -> String {
     format!(
         "{}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax{}",
         cookie_name(ctx, base),
@@ -306,7 +306,7 @@ fn clear_cookie(ctx: &Ctx, base: &str) -> String {
     set_cookie(ctx, base, "", 0)
 }
 
-fn read_cookie(req: &Incoming, name: &str) -> Option<String> {
+pub(super) fn read_cookie(req: &Incoming, name: &str) -> Option<String> {
     req.header("cookie")?.split(';').find_map(|c| {
         let (k, v) = c.trim().split_once('=')?;
         (k == name).then(|| v.to_string())

@@ -5,6 +5,8 @@
 pub mod authorize;
 pub mod cimd;
 pub mod discovery;
+pub mod mcp;
+pub mod notes;
 pub mod password;
 pub mod register;
 pub mod route;
@@ -175,6 +177,7 @@ pub async fn handle(mut req: Request, env: Env) -> Response {
     let config = Config::from_lookup(&|name| env.var(name).ok().map(|v| v.to_string()));
     let issuer = config.issuer_for(&origin_of(&url));
     let route = Route::find(url.path());
+    let (config_for_cors, issuer_for_cors) = (config.clone(), issuer.clone());
     let mut reply = match route {
         None => http_error(404, "not_found", "no such endpoint"),
         Some(r) if !r.accepts(&method) => http_error(
@@ -183,6 +186,13 @@ pub async fn handle(mut req: Request, env: Env) -> Response {
             &format!("{} does not accept {}", url.path(), method),
         )
         .header("Allow", &r.allow_header()),
+        Some(Route::Mcp) if method == "OPTIONS" && !mcp_origin_ok(&req, &config, &issuer) => {
+            http_error(
+                403,
+                "forbidden",
+                "this Origin may not call the MCP endpoint",
+            )
+        }
         Some(r) if method == "OPTIONS" => preflight(r),
         Some(r) => match read_incoming(&mut req, &method, &url, r.body_limit()).await {
             Err(reply) => reply,
@@ -197,7 +207,20 @@ pub async fn handle(mut req: Request, env: Env) -> Response {
             }
         },
     };
-    if route.is_some_and(Route::cors) {
+    if route == Some(Route::Mcp) {
+        // Only allowed origins are named, so a page elsewhere cannot read /mcp's answers.
+        if let Some(origin) = req.headers().get("origin").ok().flatten() {
+            if mcp_origin_ok(&req, &config_for_cors, &issuer_for_cors) {
+                reply = reply
+                    .set_header("Access-Control-Allow-Origin", &origin)
+                    .set_header("Vary", "Origin")
+                    .set_header(
+                        "Access-Control-Expose-Headers",
+                        "WWW-Authenticate, Mcp-Session-Id, MCP-Protocol-Version",
+                    );
+            }
+        }
+    } else if route.is_some_and(Route::cors) {
         reply = reply
             .set_header("Access-Control-Allow-Origin", "*")
             .set_header(
@@ -236,7 +259,17 @@ async fn dispatch(route: Route, ctx: &Ctx, req: &Incoming) -> Reply {
             .header("Cache-Control", "public, max-age=3600")
             .body(crate::templates::STYLESHEET.as_bytes().to_vec()),
         Route::Home => Reply::redirect("/.well-known/oauth-authorization-server"),
-        Route::Mcp => http_error(404, "not_found", "the MCP endpoint is not available yet"),
+        Route::Mcp => mcp::handle(ctx, req).await,
+        Route::Note => notes::handle(ctx, req).await,
+    }
+}
+
+fn mcp_origin_ok(req: &Request, config: &Config, issuer: &str) -> bool {
+    match req.headers().get("origin").ok().flatten() {
+        None => true,
+        Some(origin) => {
+            crate::mcp::transport::origin_allowed(&origin, issuer, &config.extra_origins)
+        }
     }
 }
 

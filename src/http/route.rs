@@ -14,6 +14,8 @@ pub enum Route {
     Introspect,
     UserInfo,
     Mcp,
+    /// `/notes/<id>`: a note's page for its owner.
+    Note,
     Stylesheet,
     Home,
 }
@@ -39,6 +41,7 @@ impl Route {
             "/mcp" => Route::Mcp,
             "/style.css" => Route::Stylesheet,
             "/" => Route::Home,
+            p if p.strip_prefix("/notes/").is_some_and(is_note_id) => Route::Note,
             _ => return None,
         })
     }
@@ -47,8 +50,9 @@ impl Route {
     pub fn methods(self) -> &'static [&'static str] {
         match self {
             Route::Register | Route::Token | Route::Revoke | Route::Introspect => &["POST"],
-            Route::Authorize | Route::UserInfo => &["GET", "POST"],
-            Route::Mcp => &["POST", "GET", "DELETE"],
+            Route::Authorize | Route::UserInfo | Route::Note => &["GET", "POST"],
+            // No server-to-client stream is offered, so GET is 405 (MCP transports).
+            Route::Mcp => &["POST", "DELETE"],
             _ => &["GET"],
         }
     }
@@ -56,7 +60,10 @@ impl Route {
     /// Browser clients (MCP Inspector) call these from another origin (item 10 of the
     /// OAuth issue); `/authorize` is a navigation and needs no CORS.
     pub fn cors(self) -> bool {
-        !matches!(self, Route::Authorize | Route::Stylesheet | Route::Home)
+        !matches!(
+            self,
+            Route::Authorize | Route::Stylesheet | Route::Home | Route::Note
+        )
     }
 
     /// The `Allow` header value for a 405.
@@ -85,6 +92,14 @@ impl Route {
     }
 }
 
+/// Note ids are what `memory_store` makes: `n_` and base64url.
+fn is_note_id(id: &str) -> bool {
+    (3..=100).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -93,6 +108,9 @@ mod tests {
     fn unknown_paths_have_no_route() {
         assert_eq!(Route::find("/nope"), None);
         assert_eq!(Route::find("/token/"), None);
+        assert_eq!(Route::find("/notes/n_abc-_9"), Some(Route::Note));
+        assert_eq!(Route::find("/notes/"), None);
+        assert_eq!(Route::find("/notes/a/b"), None);
     }
 
     #[test]

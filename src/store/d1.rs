@@ -73,7 +73,7 @@ pub struct NewRefresh<'a> {
 }
 
 impl D1 {
-    fn stmt(&self, sql: &str, args: &[Arg]) -> Result<D1PreparedStatement, StoreError> {
+    pub(crate) fn stmt(&self, sql: &str, args: &[Arg]) -> Result<D1PreparedStatement, StoreError> {
         let values: Vec<JsValue> = args
             .iter()
             .map(|a| match a {
@@ -85,7 +85,7 @@ impl D1 {
         self.0.prepare(sql).bind(&values).map_err(err)
     }
 
-    async fn first<T: for<'de> Deserialize<'de>>(
+    pub(crate) async fn first<T: for<'de> Deserialize<'de>>(
         &self,
         sql: &str,
         args: &[Arg<'_>],
@@ -93,13 +93,22 @@ impl D1 {
         self.stmt(sql, args)?.first::<T>(None).await.map_err(err)
     }
 
-    async fn changes(&self, sql: &str, args: &[Arg<'_>]) -> Result<usize, StoreError> {
+    pub(crate) async fn changes(&self, sql: &str, args: &[Arg<'_>]) -> Result<usize, StoreError> {
         let result = self.stmt(sql, args)?.run().await.map_err(err)?;
         Ok(result
             .meta()
             .map_err(err)?
             .and_then(|m| m.changes)
             .unwrap_or(0))
+    }
+
+    pub(crate) async fn all<T: for<'de> Deserialize<'de>>(
+        &self,
+        sql: &str,
+        args: &[Arg<'_>],
+    ) -> Result<Vec<T>, StoreError> {
+        let result = self.stmt(sql, args)?.all().await.map_err(err)?;
+        result.results::<T>().map_err(err)
     }
 
     /// Runs a batch as one transaction; true when its first statement changed one row.

@@ -102,3 +102,128 @@ impl ClientRecords for MemoryClients {
         Ok(())
     }
 }
+
+/// `NoteStore` in memory. Search matches any query word as a prefix of a word in the
+/// title, text or tags, ranked by how many words matched (FTS5's bm25 is D1's business;
+/// the e2e tests cover it).
+#[derive(Default)]
+pub struct MemoryNotes {
+    rows: RefCell<Vec<(u64, String, crate::store::notes::Note)>>,
+}
+
+impl MemoryNotes {
+    fn summary(seq: u64, n: &crate::store::notes::Note) -> crate::store::notes::NoteSummary {
+        crate::store::notes::NoteSummary {
+            seq,
+            id: n.id.clone(),
+            title: n.title.clone(),
+            tags: n.tags.clone(),
+            created_at: n.created_at,
+        }
+    }
+}
+
+impl crate::store::notes::NoteStore for MemoryNotes {
+    fn insert<'a>(
+        &'a self,
+        user: &'a str,
+        note: &'a crate::store::notes::Note,
+    ) -> crate::store::notes::StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let mut rows = self.rows.borrow_mut();
+            if rows.iter().any(|(_, _, n)| n.id == note.id) {
+                return Err(StoreError("UNIQUE constraint failed: notes.id".into()));
+            }
+            let seq = rows.len() as u64 + 1;
+            rows.push((seq, user.to_string(), note.clone()));
+            Ok(())
+        })
+    }
+
+    fn search<'a>(
+        &'a self,
+        user: &'a str,
+        query: &'a str,
+        limit: usize,
+    ) -> crate::store::notes::StoreFuture<'a, Vec<crate::store::notes::NoteSummary>> {
+        Box::pin(async move {
+            let words: Vec<&str> = query.split('"').skip(1).step_by(2).collect();
+            let rows = self.rows.borrow();
+            let mut hits: Vec<(usize, u64, &crate::store::notes::Note)> = rows
+                .iter()
+                .filter(|(_, u, _)| u == user)
+                .map(|(seq, _, n)| {
+                    let text =
+                        format!("{} {} {}", n.title, n.text, n.tags.join(" ")).to_lowercase();
+                    let matched = words
+                        .iter()
+                        .filter(|w| {
+                            text.split(|c: char| !c.is_alphanumeric())
+                                .any(|t| t.starts_with(*w))
+                        })
+                        .count();
+                    (matched, *seq, n)
+                })
+                .filter(|(m, _, _)| *m > 0)
+                .collect();
+            hits.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)));
+            Ok(hits
+                .into_iter()
+                .take(limit)
+                .map(|(_, seq, n)| Self::summary(seq, n))
+                .collect())
+        })
+    }
+
+    fn get<'a>(
+        &'a self,
+        user: &'a str,
+        id: &'a str,
+    ) -> crate::store::notes::StoreFuture<'a, Option<crate::store::notes::Note>> {
+        Box::pin(async move {
+            Ok(self
+                .rows
+                .borrow()
+                .iter()
+                .find(|(_, u, n)| u == user && n.id == id)
+                .map(|(_, _, n)| n.clone()))
+        })
+    }
+
+    fn delete<'a>(
+        &'a self,
+        user: &'a str,
+        id: &'a str,
+    ) -> crate::store::notes::StoreFuture<'a, bool> {
+        Box::pin(async move {
+            let mut rows = self.rows.borrow_mut();
+            let before = rows.len();
+            rows.retain(|(_, u, n)| !(u == user && n.id == id));
+            Ok(rows.len() < before)
+        })
+    }
+
+    fn list<'a>(
+        &'a self,
+        user: &'a str,
+        tag: Option<&'a str>,
+        before: Option<u64>,
+        limit: usize,
+    ) -> crate::store::notes::StoreFuture<'a, Vec<crate::store::notes::NoteSummary>> {
+        Box::pin(async move {
+            let rows = self.rows.borrow();
+            let mut found: Vec<_> = rows
+                .iter()
+                .filter(|(seq, u, n)| {
+                    u == user
+                        && tag.is_none_or(|t| n.tags.iter().any(|x| x == t))
+                        && before.is_none_or(|b| *seq < b)
+                })
+                .map(|(seq, _, n)| Self::summary(*seq, n))
+                .collect();
+            found.sort_by_key(|n| std::cmp::Reverse(n.seq));
+            found.truncate(limit);
+            Ok(found)
+        })
+    }
+}

@@ -12,9 +12,11 @@
 
 pub mod clients;
 pub mod d1;
+pub mod d1_notes;
 pub mod kv;
 #[cfg(test)]
 pub mod memory;
+pub mod notes;
 
 /// A storage failure: logged by the edge and answered as `server_error`.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -1,0 +1,381 @@
+//! `/mcp`, the MCP Streamable HTTP endpoint: authenticates the bearer token, applies the
+//! transport rules of `mcp::transport`, keeps session-era sessions (signed ids, ended by a
+//! KV mark), and runs each request through `mcp::server` on the caller's notes in D1.
+
+use super::token::verify_bearer;
+use super::{now, Ctx, Incoming};
+use crate::encoding::secret_hash;
+use crate::mcp::error::{RpcError, METHOD_NOT_FOUND};
+use crate::mcp::jsonrpc::{self, Body, Message};
+use crate::mcp::server::{Caller, Failure, Server, DEFAULT_PAGE_SIZE};
+use crate::mcp::session;
+use crate::mcp::tools::Progress;
+use crate::mcp::transport::{self, Accepts, Era, McpHeaders, Rejection};
+use crate::mcp::version;
+use crate::oauth::access_token::Verified;
+use crate::oauth::metadata::resource_metadata_url;
+use crate::reply::{Reply, NO_STORE};
+use crate::store::KeyValue;
+use serde_json::{json, Map, Value};
+
+/// The KV mark of a session ended by `DELETE`, keyed by the id's hash.
+fn ended_key(session_id: &str) -> String {
+    format!("mcp-session-ended:{}", secret_hash(session_id))
+}
+
+pub async fn handle(ctx: &Ctx, req: &Incoming) -> Reply {
+    if let Some(origin) = req.header("origin") {
+        if !transport::origin_allowed(origin, &ctx.issuer, &ctx.config.extra_origins) {
+            return rejection(Rejection::new(
+                403,
+                RpcError::invalid_request("this Origin may not call the MCP endpoint"),
+            ));
+        }
+    }
+    if req.method == "POST" && !transport::is_json_content_type(req.header("content-type")) {
+        return rejection(Rejection::new(
+            415,
+            RpcError::invalid_request("Content-Type must be application/json"),
+        ));
+    }
+    let Some(accepts) = transport::accepts(req.header("accept")) else {
+        return rejection(Rejection::new(
+            406,
+            RpcError::invalid_request("Accept must allow application/json or text/event-stream"),
+        ));
+    };
+    let verified = match verify_bearer(ctx, req).await {
+        Ok(Some(v)) => v,
+        Ok(None) => return unauthorized(ctx, None),
+        Err(why) => return unauthorized(ctx, Some(why)),
+    };
+    let headers = McpHeaders {
+        protocol_version: req.header("mcp-protocol-version"),
+        session_id: req.header("mcp-session-id"),
+        method: req.header("mcp-method"),
+        name: req.header("mcp-name"),
+    };
+    if req.method == "DELETE" {
+        return end_session(ctx, &verified, &headers).await;
+    }
+    post(ctx, req, &verified, &headers, accepts).await
+}
+
+fn unauthorized(ctx: &Ctx, why: Option<&str>) -> Reply {
+    let challenge = transport::challenge(&resource_metadata_url(&ctx.issuer), why);
+    let description = why.unwrap_or("a bearer token is required");
+    Reply::json(
+        401,
+        &json!({ "error": "invalid_token", "error_description": description }),
+    )
+    .header("WWW-Authenticate", &challenge)
+    .header("Cache-Control", NO_STORE)
+}
+
+fn rejection(r: Rejection) -> Reply {
+    rejection_for(r, &Value::Null)
+}
+
+fn rejection_for(r: Rejection, id: &Value) -> Reply {
+    Reply::json(r.status, &r.error.to_response(id)).header("Cache-Control", NO_STORE)
+}
+
+async fn post(
+    ctx: &Ctx,
+    req: &Incoming,
+    verified: &Verified,
+    headers: &McpHeaders<'_>,
+    accepts: Accepts,
+) -> Reply {
+    let body = match jsonrpc::parse_body(&req.body) {
+        Ok(b) => b,
+        Err(e) => return rejection(Rejection::new(e.http_status(), e)),
+    };
+    let value = match body {
+        Body::Single(v) => v,
+        Body::Batch(items) => {
+            // Batches exist only in 2025-03-26, and only inside a session.
+            let version = match session_version(ctx, verified, headers).await {
+                Ok(v) => v,
+                Err(reply) => return reply,
+            };
+            if !version::allows_batches(version) {
+                return rejection(Rejection::new(
+                    400,
+                    RpcError::invalid_request(format!("batches are not part of MCP {version}")),
+                ));
+            }
+            return run_batch(ctx, verified, version, items).await;
+        }
+    };
+    let value = &value;
+    let id = jsonrpc::id_of(value);
+    let message = match jsonrpc::parse_message(value) {
+        Ok(m) => m,
+        Err(e) => return rejection_for(Rejection::new(400, e), &id),
+    };
+    let params = match &message {
+        Message::Request { params, .. } => Some(params),
+        _ => None,
+    };
+    let era = match transport::era(headers, params) {
+        Ok(e) => e,
+        Err(r) => return rejection_for(r, &id),
+    };
+    match (era, message) {
+        (Era::Stateless, Message::Request { id, method, params }) => {
+            if let Err(r) = transport::check_stateless(headers, &method, &params) {
+                return rejection_for(r, &id);
+            }
+            answer(
+                ctx,
+                verified,
+                version::STATELESS,
+                &id,
+                &method,
+                &params,
+                accepts,
+            )
+            .await
+        }
+        // No client notification is defined for 2026-07-28; accepting them is harmless.
+        (Era::Stateless, _) => Reply::new(202),
+        (Era::Session, Message::Request { id, method, params }) if method == "initialize" => {
+            initialize(ctx, verified, &id, &params)
+        }
+        (Era::Session, message) => {
+            let version = match session_version(ctx, verified, headers).await {
+                Ok(v) => v,
+                Err(reply) => return reply,
+            };
+            match message {
+                Message::Request { id, method, params } => {
+                    answer(ctx, verified, version, &id, &method, &params, accepts).await
+                }
+                // notifications/initialized, cancellations, responses: nothing to send back.
+                _ => Reply::new(202),
+            }
+        }
+    }
+}
+
+fn server<'a>(
+    ctx: &'a Ctx,
+    verified: &'a Verified,
+    db: &'a crate::store::d1::D1,
+    rm: &'a str,
+) -> Server<'a> {
+    Server {
+        caller: Caller {
+            user: &verified.claims.sub,
+            scopes: verified
+                .claims
+                .scope
+                .split(' ')
+                .filter(|s| !s.is_empty())
+                .collect(),
+        },
+        notes: db,
+        base_url: &ctx.issuer,
+        resource_metadata: rm,
+        product_name: &ctx.config.product_name,
+        now: now(),
+        page_size: DEFAULT_PAGE_SIZE,
+    }
+}
+
+fn initialize(ctx: &Ctx, verified: &Verified, id: &Value, params: &Map<String, Value>) -> Reply {
+    let requested = params.get("protocolVersion").and_then(Value::as_str);
+    let negotiated = version::negotiate(requested);
+    let keys = match ctx.keys() {
+        Ok(k) => k,
+        Err(reply) => return reply,
+    };
+    let session_id = session::issue(
+        &keys.mac_key("mcp-session"),
+        &verified.claims.sub,
+        negotiated,
+        now(),
+    );
+    let rm = resource_metadata_url(&ctx.issuer);
+    let Ok(db) = ctx.db() else {
+        return internal(id);
+    };
+    let result = server(ctx, verified, &db, &rm).initialize(negotiated);
+    Reply::json(200, &jsonrpc::success(id, result))
+        .header("Mcp-Session-Id", &session_id)
+        .header("Cache-Control", NO_STORE)
+}
+
+/// The revision of the request's session: 400 without an id, 404 for an id that is not
+/// this user's, has expired, or was ended.
+async fn session_version(
+    ctx: &Ctx,
+    verified: &Verified,
+    headers: &McpHeaders<'_>,
+) -> Result<&'static str, Reply> {
+    let Some(id) = headers.session_id else {
+        return Err(rejection(Rejection::new(
+            400,
+            RpcError::invalid_request(
+                "the Mcp-Session-Id header is required; send initialize first",
+            ),
+        )));
+    };
+    let keys = ctx.keys()?;
+    let not_found = || {
+        rejection(Rejection::new(
+            404,
+            RpcError::invalid_request("unknown or expired session; send initialize again"),
+        ))
+    };
+    let Some(found) = session::check(
+        &keys.mac_key("mcp-session"),
+        id,
+        &verified.claims.sub,
+        now(),
+    ) else {
+        return Err(not_found());
+    };
+    let kv = ctx.kv().map_err(|e| e.to_reply())?;
+    match kv.get_cached(&ended_key(id), 60).await {
+        Ok(None) => {}
+        Ok(Some(_)) => return Err(not_found()),
+        Err(e) => return Err(ctx.internal(e).to_reply()),
+    }
+    match headers.protocol_version {
+        None => Ok(found.version),
+        Some(v) if v == found.version => Ok(found.version),
+        Some(_) => Err(rejection(Rejection::new(
+            400,
+            RpcError::invalid_request(format!(
+                "MCP-Protocol-Version must be the session's version, {}",
+                found.version
+            )),
+        ))),
+    }
+}
+
+async fn end_session(ctx: &Ctx, verified: &Verified, headers: &McpHeaders<'_>) -> Reply {
+    if let Err(reply) = session_version(ctx, verified, headers).await {
+        return reply;
+    }
+    let Some(id) = headers.session_id else {
+        return internal(&Value::Null);
+    };
+    let kv = match ctx.kv() {
+        Ok(kv) => kv,
+        Err(e) => return e.to_reply(),
+    };
+    match kv
+        .put(&ended_key(id), "1", Some(session::MAX_AGE_SECONDS))
+        .await
+    {
+        Ok(()) => Reply::new(204),
+        Err(e) => ctx.internal(e).to_reply(),
+    }
+}
+
+fn internal(id: &Value) -> Reply {
+    Reply::json(500, &RpcError::internal().to_response(id)).header("Cache-Control", NO_STORE)
+}
+
+/// Runs one request and answers it: JSON, or an event stream of its progress and then
+/// its response when the client accepts one and the tool reported progress.
+async fn answer(
+    ctx: &Ctx,
+    verified: &Verified,
+    version: &'static str,
+    id: &Value,
+    method: &str,
+    params: &Map<String, Value>,
+    accepts: Accepts,
+) -> Reply {
+    let db = match ctx.db() {
+        Ok(db) => db,
+        Err(_) => return internal(id),
+    };
+    let rm = resource_metadata_url(&ctx.issuer);
+    let token = params
+        .get("_meta")
+        .and_then(|m| m.get("progressToken"))
+        .cloned();
+    let progress = Progress::for_token(token.filter(|_| accepts.sse));
+    let outcome = server(ctx, verified, &db, &rm)
+        .request(version, method, params, &progress)
+        .await;
+    let (status, response) = match outcome {
+        Ok(result) => (200, jsonrpc::success(id, result)),
+        Err(Failure::Rpc(e)) => {
+            // 2026-07-28 answers an unknown method with 404, telling it from a bad path.
+            let status = if e.code == METHOD_NOT_FOUND && version == version::STATELESS {
+                404
+            } else {
+                e.http_status()
+            };
+            (status, e.to_response(id))
+        }
+        Err(Failure::Internal(cause)) => {
+            ctx.internal(cause);
+            (500, RpcError::internal().to_response(id))
+        }
+    };
+    let notifications = progress.take();
+    if status == 200 && !notifications.is_empty() {
+        let mut stream = String::new();
+        for n in notifications.iter().chain(std::iter::once(&response)) {
+            stream.push_str(&transport::sse_event(n));
+        }
+        return Reply::new(200)
+            .header("Content-Type", "text/event-stream")
+            .header("Cache-Control", "no-store")
+            .header("X-Accel-Buffering", "no")
+            .body(stream.into_bytes());
+    }
+    Reply::json(status, &response).header("Cache-Control", NO_STORE)
+}
+
+/// A 2025-03-26 batch: each request answered in order, in one JSON array; a batch of
+/// only notifications and responses gets 202.
+async fn run_batch(
+    ctx: &Ctx,
+    verified: &Verified,
+    version: &'static str,
+    items: Vec<Value>,
+) -> Reply {
+    let db = match ctx.db() {
+        Ok(db) => db,
+        Err(_) => return internal(&Value::Null),
+    };
+    let rm = resource_metadata_url(&ctx.issuer);
+    let srv = server(ctx, verified, &db, &rm);
+    let mut answers = Vec::new();
+    for item in &items {
+        let id = jsonrpc::id_of(item);
+        match jsonrpc::parse_message(item) {
+            Err(e) => answers.push(e.to_response(&id)),
+            Ok(Message::Request { method, .. }) if method == "initialize" => answers.push(
+                RpcError::invalid_request("initialize must not be part of a batch")
+                    .to_response(&id),
+            ),
+            Ok(Message::Request { id, method, params }) => {
+                match srv
+                    .request(version, &method, &params, &Progress::default())
+                    .await
+                {
+                    Ok(result) => answers.push(jsonrpc::success(&id, result)),
+                    Err(Failure::Rpc(e)) => answers.push(e.to_response(&id)),
+                    Err(Failure::Internal(cause)) => {
+                        ctx.internal(cause);
+                        answers.push(RpcError::internal().to_response(&id));
+                    }
+                }
+            }
+            Ok(_) => {}
+        }
+    }
+    if answers.is_empty() {
+        return Reply::new(202);
+    }
+    Reply::json(200, &Value::Array(answers)).header("Cache-Control", NO_STORE)
+}

@@ -1,0 +1,60 @@
+//! `memory_delete`: deletes one of the caller's notes.
+
+use super::{arg_str, Tool, ToolCtx, ToolError, ToolFuture};
+use crate::oauth::scope::MCP_WRITE;
+use serde_json::{json, Value};
+
+pub struct MemoryDelete;
+
+impl Tool for MemoryDelete {
+    fn name(&self) -> &'static str {
+        "memory_delete"
+    }
+    fn title(&self) -> &'static str {
+        "Delete a note"
+    }
+    fn description(&self) -> &'static str {
+        "Delete one of the user's notes by its id. This cannot be undone."
+    }
+    fn input_schema(&self) -> Value {
+        json!({
+            "type": "object",
+            "properties": {
+                "id": { "type": "string", "minLength": 1, "maxLength": 100, "description": "The note's id." }
+            },
+            "required": ["id"],
+            "additionalProperties": false
+        })
+    }
+    fn output_schema(&self) -> Value {
+        json!({
+            "type": "object",
+            "properties": { "id": { "type": "string" }, "deleted": { "type": "boolean" } },
+            "required": ["id", "deleted"]
+        })
+    }
+    fn annotations(&self) -> Value {
+        json!({
+            "title": self.title(),
+            "readOnlyHint": false,
+            "destructiveHint": true,
+            "idempotentHint": true,
+            "openWorldHint": false
+        })
+    }
+    fn scope(&self) -> &'static str {
+        MCP_WRITE
+    }
+    fn call<'a>(&'a self, ctx: &'a ToolCtx<'a>, args: Value) -> ToolFuture<'a> {
+        Box::pin(async move {
+            let id = arg_str(&args, "id").unwrap_or("");
+            if !ctx.notes.delete(ctx.user, id).await? {
+                return Err(ToolError::Rejected(format!(
+                    "There is no note with id '{}' (it may already be deleted).",
+                    crate::oauth::scope::truncate(id, 100)
+                )));
+            }
+            Ok(json!({ "id": id, "deleted": true }))
+        })
+    }
+}

@@ -1,0 +1,199 @@
+//! The tools `/mcp` offers. Each tool is one file implementing `Tool`; adding one is that
+//! file and one line in `TOOLS`. Tool failures a model can act on (bad arguments, an
+//! unknown id, a missing scope) are results with `isError: true`, never protocol errors
+//! (MCP "Tools", error handling).
+
+pub mod fetch;
+pub mod memory_delete;
+pub mod memory_list;
+pub mod memory_store;
+pub mod search;
+
+use crate::store::notes::NoteStore;
+use crate::store::StoreError;
+use serde_json::{json, Value};
+use std::cell::RefCell;
+use std::future::Future;
+use std::pin::Pin;
+
+/// What a tool call runs with: whose data, where notes live, and how to report progress.
+pub struct ToolCtx<'a> {
+    pub user: &'a str,
+    pub notes: &'a dyn NoteStore,
+    /// This server's origin: the base of each note's `url`.
+    pub base_url: &'a str,
+    pub now: u64,
+    pub progress: &'a Progress,
+}
+
+/// `notifications/progress` a tool sends while it runs, for a request that carried
+/// `_meta.progressToken`; without one, reports are dropped.
+#[derive(Default)]
+pub struct Progress {
+    token: Option<Value>,
+    sent: RefCell<Vec<Value>>,
+}
+
+impl Progress {
+    pub fn for_token(token: Option<Value>) -> Self {
+        Progress {
+            token: token.filter(|t| t.is_string() || t.is_i64() || t.is_u64()),
+            sent: RefCell::default(),
+        }
+    }
+
+    pub fn report(&self, progress: u64, total: u64, message: &str) {
+        if let Some(token) = &self.token {
+            self.sent.borrow_mut().push(json!({
+                "jsonrpc": "2.0",
+                "method": "notifications/progress",
+                "params": { "progressToken": token, "progress": progress, "total": total, "message": message }
+            }));
+        }
+    }
+
+    pub fn take(&self) -> Vec<Value> {
+        self.sent.take()
+    }
+}
+
+pub enum ToolError {
+    /// Told to the model as an `isError` result: what was wrong and how to do better.
+    Rejected(String),
+    /// Logged, answered with -32603.
+    Store(StoreError),
+}
+
+impl From<StoreError> for ToolError {
+    fn from(e: StoreError) -> Self {
+        ToolError::Store(e)
+    }
+}
+
+pub type ToolFuture<'a> = Pin<Box<dyn Future<Output = Result<Value, ToolError>> + 'a>>;
+
+pub trait Tool: Sync {
+    fn name(&self) -> &'static str;
+    fn title(&self) -> &'static str;
+    fn description(&self) -> &'static str;
+    /// JSON Schema of the arguments, checked by `mcp::schema` before `call`.
+    fn input_schema(&self) -> Value;
+    /// JSON Schema of the structured result.
+    fn output_schema(&self) -> Value;
+    /// `readOnlyHint`, `destructiveHint`, ... as they truly are.
+    fn annotations(&self) -> Value;
+    /// The scope a token needs to call this tool.
+    fn scope(&self) -> &'static str;
+    /// Runs with validated arguments; returns the structured result.
+    fn call<'a>(&'a self, ctx: &'a ToolCtx<'a>, args: Value) -> ToolFuture<'a>;
+}
+
+/// Every tool, in the order `tools/list` gives them.
+pub static TOOLS: [&dyn Tool; 5] = [
+    &search::Search,
+    &fetch::Fetch,
+    &memory_store::MemoryStore,
+    &memory_list::MemoryList,
+    &memory_delete::MemoryDelete,
+];
+
+pub fn find(name: &str) -> Option<&'static dyn Tool> {
+    TOOLS.iter().copied().find(|t| t.name() == name)
+}
+
+/// The OpenAI Apps SDK's `securitySchemes` for a tool: OAuth 2 with its scope.
+pub fn security_schemes(tool: &dyn Tool) -> Value {
+    json!([{ "type": "oauth2", "scopes": [tool.scope()] }])
+}
+
+/// A tool's `tools/list` entry. Fields a revision does not know are left out for it.
+pub fn describe(tool: &dyn Tool, structured: bool) -> Value {
+    let schemes = security_schemes(tool);
+    let mut entry = json!({
+        "name": tool.name(),
+        "description": tool.description(),
+        "inputSchema": tool.input_schema(),
+        "annotations": tool.annotations(),
+        "securitySchemes": schemes,
+        "_meta": { "securitySchemes": schemes },
+    });
+    if structured {
+        entry["title"] = json!(tool.title());
+        entry["outputSchema"] = tool.output_schema();
+    }
+    entry
+}
+
+/// A successful call: the structured value as one text item (what ChatGPT's search and
+/// fetch contract reads) and, where the revision has it, as `structuredContent`.
+pub fn success(value: Value, structured: bool) -> Value {
+    let text = value.to_string();
+    let mut result = json!({ "content": [{ "type": "text", "text": text }], "isError": false });
+    if structured {
+        result["structuredContent"] = value;
+    }
+    result
+}
+
+/// A failed call the model should read.
+pub fn failure(message: &str) -> Value {
+    json!({ "content": [{ "type": "text", "text": message }], "isError": true })
+}
+
+/// A failed call for a token without the tool's scope: carries the challenge ChatGPT
+/// turns into "reconnect with more access" (OpenAI Apps SDK, `mcp/www_authenticate`).
+pub fn insufficient_scope(tool: &dyn Tool, granted: &[&str], resource_metadata: &str) -> Value {
+    let mut wanted: Vec<&str> = crate::oauth::scope::RESOURCE_SCOPES
+        .iter()
+        .copied()
+        .filter(|s| granted.contains(s) || *s == tool.scope())
+        .collect();
+    wanted.dedup();
+    let description = format!("the {} tool needs the {} scope", tool.name(), tool.scope());
+    let challenge = format!(
+        "Bearer resource_metadata=\"{resource_metadata}\", error=\"insufficient_scope\", \
+         scope=\"{}\", error_description=\"{description}\"",
+        wanted.join(" ")
+    );
+    let mut result = failure(&format!(
+        "This connection may not use {}: {description}. Reconnect and allow it.",
+        tool.name()
+    ));
+    result["_meta"] = json!({ "mcp/www_authenticate": [challenge] });
+    result
+}
+
+/// A note's page on this Worker, shown to its signed-in owner only.
+pub fn note_url(base_url: &str, id: &str) -> String {
+    format!("{base_url}/notes/{id}")
+}
+
+/// Unix seconds as an RFC 3339 UTC timestamp.
+pub fn timestamp(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Civil date from days since 1970-01-01 (proleptic Gregorian calendar).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// A string argument, already checked against the schema.
+pub fn arg_str<'v>(args: &'v Value, name: &str) -> Option<&'v str> {
+    args.get(name).and_then(Value::as_str)
+}
+
+#[cfg(test)]
+mod tests;

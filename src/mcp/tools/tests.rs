@@ -1,0 +1,419 @@
+//! The tools through `Server`, on the in-memory note store: scopes, argument checks,
+//! result shapes, isolation between users.
+
+use crate::mcp::server::{Caller, Failure, Server, DEFAULT_PAGE_SIZE};
+use crate::mcp::tools::{Progress, TOOLS};
+use crate::store::memory::MemoryNotes;
+use serde_json::{json, Map, Value};
+
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    // The in-memory store never waits, so one poll finishes every future.
+    let waker = std::task::Waker::noop();
+    let mut cx = std::task::Context::from_waker(waker);
+    let mut f = std::pin::pin!(f);
+    match f.as_mut().poll(&mut cx) {
+        std::task::Poll::Ready(v) => v,
+        std::task::Poll::Pending => panic!("the in-memory store does not wait"),
+    }
+}
+
+fn server<'a>(notes: &'a MemoryNotes, user: &'a str, scopes: &[&'a str]) -> Server<'a> {
+    Server {
+        caller: Caller {
+            user,
+            scopes: scopes.to_vec(),
+        },
+        notes,
+        base_url: "https://mcp.example.com",
+        resource_metadata: "https://mcp.example.com/.well-known/oauth-protected-resource/mcp",
+        product_name: "Test",
+        now: 1_700_000_000,
+        page_size: DEFAULT_PAGE_SIZE,
+    }
+}
+
+const RW: [&str; 2] = ["mcp:read", "mcp:write"];
+
+fn call(s: &Server, version: &str, name: &str, args: Value) -> Value {
+    let params: Map<String, Value> = json!({ "name": name, "arguments": args })
+        .as_object()
+        .cloned()
+        .unwrap();
+    match block_on(s.request(version, "tools/call", &params, &Progress::default())) {
+        Ok(v) => v,
+        Err(Failure::Rpc(e)) => panic!("rpc error {e:?}"),
+        Err(Failure::Internal(e)) => panic!("internal {e}"),
+    }
+}
+
+fn structured(result: &Value) -> Value {
+    assert_eq!(result["isError"], false, "{result}");
+    let text: Value = serde_json::from_str(result["content"][0]["text"].as_str().unwrap()).unwrap();
+    assert_eq!(text, result["structuredContent"]);
+    text
+}
+
+#[test]
+fn store_search_fetch_list_delete() {
+    let notes = MemoryNotes::default();
+    let s = server(&notes, "alice", &RW);
+    let v = "2025-06-18";
+    let stored = structured(&call(
+        &s,
+        v,
+        "memory_store",
+        json!({"text": "Dentist on Tuesday at 9\nbring the form", "tags": ["Health"]}),
+    ));
+    let id = stored["id"].as_str().unwrap().to_string();
+    assert_eq!(stored["title"], "Dentist on Tuesday at 9");
+    assert_eq!(stored["url"], format!("https://mcp.example.com/notes/{id}"));
+    structured(&call(
+        &s,
+        v,
+        "memory_store",
+        json!({"text": "Groceries: milk", "title": "Shopping"}),
+    ));
+
+    let found = structured(&call(
+        &s,
+        v,
+        "search",
+        json!({"query": "when is the DENTIST?"}),
+    ));
+    assert_eq!(found["results"].as_array().unwrap().len(), 1);
+    assert_eq!(found["results"][0]["id"], id.as_str());
+
+    let note = structured(&call(&s, v, "fetch", json!({"id": id})));
+    assert_eq!(note["text"], "Dentist on Tuesday at 9\nbring the form");
+    assert_eq!(note["metadata"]["tags"], json!(["health"]));
+    assert_eq!(note["metadata"]["created_at"], "2023-11-14T22:13:20Z");
+
+    let listed = structured(&call(&s, v, "memory_list", json!({"tag": "health"})));
+    assert_eq!(listed["notes"].as_array().unwrap().len(), 1);
+    assert!(listed.get("nextCursor").is_none());
+
+    assert_eq!(
+        structured(&call(&s, v, "memory_delete", json!({"id": id})))["deleted"],
+        true
+    );
+    let again = call(&s, v, "memory_delete", json!({"id": id}));
+    assert_eq!(again["isError"], true);
+    assert_eq!(call(&s, v, "fetch", json!({"id": id}))["isError"], true);
+}
+
+#[test]
+fn one_user_never_sees_another_users_notes() {
+    let notes = MemoryNotes::default();
+    let alice = server(&notes, "alice", &RW);
+    let bob = server(&notes, "bob", &RW);
+    let id = structured(&call(
+        &alice,
+        "2025-11-25",
+        "memory_store",
+        json!({"text": "alice secret plan"}),
+    ))["id"]
+        .clone();
+    assert_eq!(
+        structured(&call(
+            &bob,
+            "2025-11-25",
+            "search",
+            json!({"query": "secret"})
+        ))["results"],
+        json!([])
+    );
+    assert_eq!(
+        call(&bob, "2025-11-25", "fetch", json!({"id": id}))["isError"],
+        true
+    );
+    assert_eq!(
+        call(&bob, "2025-11-25", "memory_delete", json!({"id": id}))["isError"],
+        true
+    );
+    assert_eq!(
+        structured(&call(&bob, "2025-11-25", "memory_list", json!({})))["notes"],
+        json!([])
+    );
+    assert_eq!(
+        structured(&call(&alice, "2025-11-25", "fetch", json!({"id": id})))["id"],
+        id
+    );
+}
+
+#[test]
+fn a_missing_scope_is_a_tool_error_with_a_challenge() {
+    let notes = MemoryNotes::default();
+    let s = server(&notes, "alice", &["mcp:read"]);
+    let r = call(&s, "2025-06-18", "memory_store", json!({"text": "x"}));
+    assert_eq!(r["isError"], true);
+    let challenge = r["_meta"]["mcp/www_authenticate"][0].as_str().unwrap();
+    assert!(challenge.starts_with("Bearer resource_metadata=\"https://mcp.example.com/.well-known/oauth-protected-resource/mcp\""));
+    assert!(challenge.contains("error=\"insufficient_scope\""));
+    assert!(challenge.contains("scope=\"mcp:read mcp:write\""));
+    // Reading is allowed with mcp:read alone.
+    assert_eq!(
+        call(&s, "2025-06-18", "search", json!({"query": "x"}))["isError"],
+        false
+    );
+}
+
+#[test]
+fn bad_arguments_are_tool_errors_that_say_what_is_wrong() {
+    let notes = MemoryNotes::default();
+    let s = server(&notes, "alice", &RW);
+    let cases = [
+        ("memory_store", json!({}), "text is required"),
+        (
+            "memory_store",
+            json!({"text": "   "}),
+            "text must not be blank",
+        ),
+        (
+            "memory_store",
+            json!({"text": "x".repeat(50_001)}),
+            "at most 50000 characters",
+        ),
+        (
+            "memory_store",
+            json!({"text": "x", "tags": ["a b"]}),
+            "tags[0] may only contain",
+        ),
+        (
+            "memory_store",
+            json!({"text": "x", "colour": "red"}),
+            "unknown argument 'colour'",
+        ),
+        ("fetch", json!({"id": 42}), "id must be a string"),
+        (
+            "memory_list",
+            json!({"cursor": "garbage"}),
+            "cursor is not one this tool gave out",
+        ),
+        ("search", json!([1]), "arguments must be an object"),
+    ];
+    for (tool, args, message) in cases {
+        let r = call(&s, "2025-06-18", tool, args);
+        assert_eq!(r["isError"], true, "{tool}");
+        let text = r["content"][0]["text"].as_str().unwrap();
+        assert!(text.contains(message), "{tool}: {text}");
+    }
+}
+
+#[test]
+fn memory_list_pages_with_its_cursor() {
+    let notes = MemoryNotes::default();
+    let s = server(&notes, "alice", &RW);
+    for i in 0..45 {
+        structured(&call(
+            &s,
+            "2025-06-18",
+            "memory_store",
+            json!({"text": format!("note {i}")}),
+        ));
+    }
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let args = cursor.as_ref().map_or(json!({}), |c| json!({"cursor": c}));
+        let page = structured(&call(&s, "2025-06-18", "memory_list", args));
+        seen.extend(
+            page["notes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|n| n["title"].as_str().unwrap().to_string()),
+        );
+        match page.get("nextCursor").and_then(Value::as_str) {
+            Some(c) => cursor = Some(c.to_string()),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 45);
+    assert_eq!(seen[0], "note 44");
+    assert_eq!(seen[44], "note 0");
+}
+
+#[test]
+fn tools_list_pages_and_describes_each_tool_for_its_revision() {
+    let notes = MemoryNotes::default();
+    let mut s = server(&notes, "alice", &RW);
+    s.page_size = 2;
+    let mut names = Vec::new();
+    let mut params = Map::new();
+    loop {
+        let Ok(page) =
+            block_on(s.request("2025-06-18", "tools/list", &params, &Progress::default()))
+        else {
+            panic!()
+        };
+        for t in page["tools"].as_array().unwrap() {
+            names.push(t["name"].as_str().unwrap().to_string());
+            assert_eq!(t["securitySchemes"], t["_meta"]["securitySchemes"]);
+            assert_eq!(t["securitySchemes"][0]["type"], "oauth2");
+            assert!(t["outputSchema"].is_object() && t["title"].is_string());
+        }
+        match page.get("nextCursor") {
+            Some(c) => {
+                params.insert("cursor".into(), c.clone());
+            }
+            None => break,
+        }
+    }
+    assert_eq!(
+        names,
+        [
+            "search",
+            "fetch",
+            "memory_store",
+            "memory_list",
+            "memory_delete"
+        ]
+    );
+    let bad: Map<String, Value> = json!({"cursor": "nope"}).as_object().cloned().unwrap();
+    assert!(
+        matches!(block_on(s.request("2025-06-18", "tools/list", &bad, &Progress::default())), Err(Failure::Rpc(e)) if e.code == -32602)
+    );
+    // 2025-03-26 knows neither outputSchema nor structuredContent.
+    let Ok(old) = block_on(s.request(
+        "2025-03-26",
+        "tools/list",
+        &Map::new(),
+        &Progress::default(),
+    )) else {
+        panic!()
+    };
+    assert!(old["tools"][0].get("outputSchema").is_none());
+    // 2026-07-28: resultType, caching hints, the server's identity in _meta.
+    let Ok(new) = block_on(s.request(
+        "2026-07-28",
+        "tools/list",
+        &Map::new(),
+        &Progress::default(),
+    )) else {
+        panic!()
+    };
+    assert_eq!(new["resultType"], "complete");
+    assert_eq!(new["cacheScope"], "public");
+    assert!(new["ttlMs"].is_u64());
+    assert_eq!(
+        new["_meta"]["io.modelcontextprotocol/serverInfo"]["name"],
+        "mcp-oauth-worker"
+    );
+}
+
+#[test]
+fn every_input_schema_uses_only_what_the_validator_understands() {
+    fn walk(v: &Value) {
+        if let Some(o) = v.as_object() {
+            for k in o.keys() {
+                assert!(
+                    [
+                        "type",
+                        "properties",
+                        "required",
+                        "additionalProperties",
+                        "minLength",
+                        "maxLength",
+                        "items",
+                        "maxItems",
+                        "minimum",
+                        "maximum",
+                        "description"
+                    ]
+                    .contains(&k.as_str()),
+                    "unsupported keyword {k}"
+                );
+            }
+            if let Some(p) = o.get("properties").and_then(Value::as_object) {
+                p.values().for_each(walk);
+            }
+            if let Some(i) = o.get("items") {
+                walk(i);
+            }
+        }
+    }
+    for t in TOOLS {
+        walk(&t.input_schema());
+        let name = t.name();
+        assert!(
+            name.len() <= 64
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"_-./".contains(&b))
+        );
+    }
+}
+
+#[test]
+fn methods_by_revision() {
+    let notes = MemoryNotes::default();
+    let s = server(&notes, "alice", &RW);
+    let p = Map::new();
+    assert!(block_on(s.request("2025-06-18", "ping", &p, &Progress::default())).is_ok());
+    assert!(
+        matches!(block_on(s.request("2026-07-28", "ping", &p, &Progress::default())), Err(Failure::Rpc(e)) if e.code == -32601)
+    );
+    assert!(
+        matches!(block_on(s.request("2025-06-18", "server/discover", &p, &Progress::default())), Err(Failure::Rpc(e)) if e.code == -32601)
+    );
+    let Ok(d) = block_on(s.request("2026-07-28", "server/discover", &p, &Progress::default()))
+    else {
+        panic!()
+    };
+    assert_eq!(
+        d["supportedVersions"].as_array().unwrap().last().unwrap(),
+        "2026-07-28"
+    );
+    assert_eq!(d["resultType"], "complete");
+    assert!(d["capabilities"]["tools"].is_object());
+    let unknown: Map<String, Value> = json!({"name": "nope"}).as_object().cloned().unwrap();
+    assert!(
+        matches!(block_on(s.request("2025-06-18", "tools/call", &unknown, &Progress::default())), Err(Failure::Rpc(e)) if e.code == -32602)
+    );
+}
+
+#[test]
+fn search_reports_progress_when_asked() {
+    let notes = MemoryNotes::default();
+    let s = server(&notes, "alice", &RW);
+    let progress = Progress::for_token(Some(json!("tok-1")));
+    let params: Map<String, Value> = json!({"name": "search", "arguments": {"query": "x"}})
+        .as_object()
+        .cloned()
+        .unwrap();
+    assert!(block_on(s.request("2025-06-18", "tools/call", &params, &progress)).is_ok());
+    let sent = progress.take();
+    assert_eq!(sent.len(), 3);
+    assert_eq!(sent[0]["params"]["progressToken"], "tok-1");
+    let steps: Vec<u64> = sent
+        .iter()
+        .map(|n| n["params"]["progress"].as_u64().unwrap())
+        .collect();
+    assert_eq!(steps, [0, 1, 2]);
+    let silent = Progress::default();
+    assert!(block_on(s.request("2025-06-18", "tools/call", &params, &silent)).is_ok());
+    assert!(silent.take().is_empty());
+}
+
+#[test]
+fn fts_queries_cannot_be_syntax() {
+    use crate::mcp::tools::search::fts_query;
+    assert_eq!(
+        fts_query("Hello, \"world\" OR NEAR(x)*").as_deref(),
+        Some("\"hello\"* OR \"world\"* OR \"or\"* OR \"near\"* OR \"x\"*")
+    );
+    assert_eq!(fts_query("  ?!  "), None);
+    assert_eq!(
+        fts_query("Café Ünïcode").as_deref(),
+        Some("\"café\"* OR \"ünïcode\"*")
+    );
+    assert_eq!(fts_query(&"w ".repeat(100)).as_deref(), Some("\"w\"*"));
+}
+
+#[test]
+fn timestamps_are_rfc3339() {
+    use crate::mcp::tools::timestamp;
+    assert_eq!(timestamp(0), "1970-01-01T00:00:00Z");
+    assert_eq!(timestamp(951_782_400), "2000-02-29T00:00:00Z");
+    assert_eq!(timestamp(1_700_000_000), "2023-11-14T22:13:20Z");
+}
