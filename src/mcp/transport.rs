@@ -215,10 +215,26 @@ pub fn origin_allowed(origin: &str, issuer: &str, extra: &[String]) -> bool {
     if extra.iter().any(|e| e.trim_end_matches('/') == origin) {
         return true;
     }
-    let local = ["http://localhost", "http://127.0.0.1", "http://[::1]"]
+    // A local server (`npm run dev`) is its own origin under any loopback name, and MCP
+    // Inspector's page (port 6274) may call it.
+    let Some(port) = loopback_port(issuer) else {
+        return false;
+    };
+    match loopback_port(origin) {
+        Some(p) => p == port || p == ":6274",
+        None => false,
+    }
+}
+
+/// For an `http` origin on a loopback name, its port part (`":8787"`, or `""`).
+fn loopback_port(origin: &str) -> Option<&str> {
+    ["http://localhost", "http://127.0.0.1", "http://[::1]"]
         .iter()
-        .any(|l| issuer == *l || issuer.starts_with(&format!("{l}:")));
-    local && (origin == "http://localhost:6274" || origin == "http://127.0.0.1:6274")
+        .find_map(|l| origin.strip_prefix(l))
+        .filter(|rest| {
+            rest.is_empty()
+                || (rest.starts_with(':') && rest[1..].bytes().all(|b| b.is_ascii_digit()))
+        })
 }
 
 /// The `WWW-Authenticate` challenge of a 401 at `/mcp` (RFC 6750 §3, RFC 9728 §5.1, MCP
