@@ -9,6 +9,8 @@
 //! - `cimd:<sha256(url)>`: a fetched client ID metadata document, for its cache lifetime.
 //! - `revoked-grant:<grant_id>`: present once a grant is revoked; read at `/mcp` with a
 //!   60-second edge cache, so its access tokens stop within about a minute.
+//! - `mcp-session-ended:<sha256(session id)>`: present once a client ended its MCP session
+//!   with `DELETE /mcp`; read with the same cache, for the session's remaining life.
 
 pub mod clients;
 pub mod d1;
