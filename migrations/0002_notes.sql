@@ -16,7 +16,8 @@ CREATE INDEX notes_by_user ON notes (user_id, seq);
 CREATE VIRTUAL TABLE notes_fts USING fts5(
   title, text, tags,
   content = 'notes', content_rowid = 'seq',
-  tokenize = 'unicode61 remove_diacritics 2'
+  tokenize = 'unicode61 remove_diacritics 2',
+  prefix = '2 3'                        -- search matches each word as a prefix
 );
 
 CREATE TRIGGER notes_after_insert AFTER INSERT ON notes BEGIN

@@ -73,6 +73,15 @@ test("a token in the query string is never read", async () => {
   await res.text();
 });
 
+test("a token with none of the MCP scopes: 403 insufficient_scope with the scopes to ask for", async () => {
+  const { tokens } = await fullFlow(w.url, alice, { scope: "profile" });
+  assert.equal(tokens.scope, "profile");
+  const res = await mcpPost(w.url, tokens.access_token, listTools);
+  assert.equal(res.status, 403);
+  const challenge = res.headers.get("www-authenticate");
+  assert.match(challenge, /^Bearer resource_metadata="[^"]+", error="insufficient_scope", scope="mcp:read mcp:write"/);
+});
+
 test("after /revoke of the grant's refresh token the access token stops at /mcp", async () => {
   const flow = await fullFlow(w.url, alice);
   const session = await initialize(w.url, flow.tokens.access_token);
@@ -190,6 +199,33 @@ test("parse error -32700 with id null; invalid request -32600; unknown method -3
   assert.equal(tool.json.error.code, -32602);
   const cursor = await sessionCall(w.url, aliceToken, s, "tools/list", { cursor: "bogus" });
   assert.equal(cursor.json.error.code, -32602);
+});
+
+test("a body sent without Content-Length is cut off at 1 MiB: 413", async () => {
+  const chunk = new TextEncoder().encode(" ".repeat(64 * 1024));
+  let sent = 0;
+  const body = new ReadableStream({
+    pull(controller) {
+      if (sent++ < 40) controller.enqueue(chunk); // 2.5 MiB in all
+      else controller.close();
+    },
+  });
+  const res = await fetch(w.url + "/mcp", {
+    method: "POST",
+    headers: { "Content-Type": "application/json", Accept: "application/json", Authorization: "Bearer " + aliceToken },
+    body,
+    duplex: "half",
+  });
+  assert.equal(res.status, 413);
+  await res.text();
+});
+
+test("a 2025-03-26 batch of more than 20 messages is refused", async () => {
+  const old = await initialize(w.url, aliceToken, "2025-03-26");
+  const batch = Array.from({ length: 21 }, (_, i) => ({ jsonrpc: "2.0", id: i + 1, method: "ping" }));
+  const res = await mcpPost(w.url, aliceToken, batch, { "Mcp-Session-Id": old.sessionId, "MCP-Protocol-Version": "2025-03-26" });
+  assert.equal(res.status, 400);
+  assert.equal(res.json.error.code, -32600);
 });
 
 test("413 for a body over 1 MiB, 415 for a wrong Content-Type, 406 for an impossible Accept", async () => {

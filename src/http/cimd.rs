@@ -8,7 +8,6 @@ use crate::oauth::client::{validate_metadata, Client, ClientSource};
 use crate::store::d1::D1;
 use crate::store::kv::Kv;
 use crate::store::KeyValue;
-use futures_core::Stream;
 use url::{Host, Url};
 use worker::{
     AbortController, Delay, Fetch, Headers, Method, Request, RequestInit, RequestRedirect,
@@ -104,18 +103,17 @@ async fn fetch_and_read(
         }
     }
     let cache = cache_seconds(response.headers().get("cache-control").ok().flatten());
-    // Read chunk by chunk and stop at the limit: a server that sends no Content-Length
-    // cannot make this Worker buffer more than MAX_BYTES.
-    let mut body = Vec::new();
-    if let Ok(stream) = response.stream() {
-        let mut stream = std::pin::pin!(stream);
-        while let Some(chunk) = std::future::poll_fn(|cx| stream.as_mut().poll_next(cx)).await {
-            body.extend_from_slice(&chunk.map_err(|e| e.to_string())?);
-            if body.len() > MAX_BYTES {
-                return Err("the metadata document is too large".into());
+    // A server that sends no Content-Length cannot make this Worker buffer more.
+    let body = match response.stream() {
+        Ok(stream) => match super::body::read_limited(stream, MAX_BYTES).await {
+            Ok(b) => b,
+            Err(super::body::BodyError::TooLarge) => {
+                return Err("the metadata document is too large".into())
             }
-        }
-    }
+            Err(super::body::BodyError::Read(e)) => return Err(e),
+        },
+        Err(_) => Vec::new(),
+    };
     let text = String::from_utf8(body).map_err(|_| "the metadata document is not UTF-8")?;
     Ok((text, cache))
 }

@@ -2,7 +2,7 @@
 //! transport rules of `mcp::transport`, keeps session-era sessions (signed ids, ended by a
 //! KV mark), and runs each request through `mcp::server` on the caller's notes in D1.
 
-use super::token::verify_bearer;
+use super::token::{unavailable, verify_bearer, BearerError};
 use super::{now, Ctx, Incoming};
 use crate::encoding::secret_hash;
 use crate::mcp::error::{RpcError, METHOD_NOT_FOUND};
@@ -17,6 +17,9 @@ use crate::oauth::metadata::resource_metadata_url;
 use crate::reply::{Reply, NO_STORE};
 use crate::store::KeyValue;
 use serde_json::{json, Map, Value};
+
+/// Messages in one 2025-03-26 batch: each may be a tool call that reaches D1.
+const MAX_BATCH: usize = 20;
 
 /// The KV mark of a session ended by `DELETE`, keyed by the id's hash.
 fn ended_key(session_id: &str) -> String {
@@ -47,8 +50,19 @@ pub async fn handle(ctx: &Ctx, req: &Incoming) -> Reply {
     let verified = match verify_bearer(ctx, req).await {
         Ok(Some(v)) => v,
         Ok(None) => return unauthorized(ctx, None),
-        Err(why) => return unauthorized(ctx, Some(why)),
+        Err(BearerError::Invalid(why)) => return unauthorized(ctx, Some(why)),
+        Err(BearerError::Unavailable) => return unavailable(),
     };
+    // A token for this resource but with none of its scopes can do nothing here: ask for
+    // them (RFC 6750 §3.1, MCP authorization "Scope challenge").
+    if !verified
+        .claims
+        .scope
+        .split(' ')
+        .any(|s| crate::oauth::scope::RESOURCE_SCOPES.contains(&s))
+    {
+        return forbidden_scope(ctx);
+    }
     let headers = McpHeaders {
         protocol_version: req.header("mcp-protocol-version"),
         session_id: req.header("mcp-session-id"),
@@ -67,6 +81,21 @@ fn unauthorized(ctx: &Ctx, why: Option<&str>) -> Reply {
     Reply::json(
         401,
         &json!({ "error": "invalid_token", "error_description": description }),
+    )
+    .header("WWW-Authenticate", &challenge)
+    .header("Cache-Control", NO_STORE)
+}
+
+fn forbidden_scope(ctx: &Ctx) -> Reply {
+    let challenge = format!(
+        "Bearer resource_metadata=\"{}\", error=\"insufficient_scope\", scope=\"{}\", \
+         error_description=\"the token grants none of this server's scopes\"",
+        resource_metadata_url(&ctx.issuer),
+        crate::oauth::scope::RESOURCE_SCOPES.join(" ")
+    );
+    Reply::json(
+        403,
+        &json!({ "error": "insufficient_scope", "error_description": "the token grants none of this server's scopes" }),
     )
     .header("WWW-Authenticate", &challenge)
     .header("Cache-Control", NO_STORE)
@@ -99,6 +128,14 @@ async fn post(
                 Ok(v) => v,
                 Err(reply) => return reply,
             };
+            if items.len() > MAX_BATCH {
+                return rejection(Rejection::new(
+                    400,
+                    RpcError::invalid_request(format!(
+                        "a batch may hold at most {MAX_BATCH} messages"
+                    )),
+                ));
+            }
             if !version::allows_batches(version) {
                 return rejection(Rejection::new(
                     400,

@@ -3,6 +3,7 @@
 //! failures are logged with the request id and answered generically.
 
 pub mod authorize;
+pub mod body;
 pub mod cimd;
 pub mod discovery;
 pub mod mcp;
@@ -310,14 +311,16 @@ async fn read_incoming(
     if declared.is_some_and(|n| n > limit) {
         return Err(too_large());
     }
-    let body = if matches!(method, "POST" | "PUT" | "PATCH" | "DELETE") {
-        req.bytes().await.unwrap_or_default()
-    } else {
-        Vec::new()
+    let body = match req.stream() {
+        Ok(stream) if matches!(method, "POST" | "PUT" | "PATCH" | "DELETE") => {
+            match body::read_limited(stream, limit).await {
+                Ok(b) => b,
+                Err(body::BodyError::TooLarge) => return Err(too_large()),
+                Err(body::BodyError::Read(_)) => Vec::new(),
+            }
+        }
+        _ => Vec::new(),
     };
-    if body.len() > limit {
-        return Err(too_large());
-    }
     let client_ip = headers
         .iter()
         .find(|(n, _)| n == "cf-connecting-ip")

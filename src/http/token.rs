@@ -401,9 +401,19 @@ pub async fn revoke_grant(ctx: &Ctx, db: &D1, grant_id: &str) -> Result<(), OAut
         .map_err(|e| ctx.internal(e))
 }
 
+/// Why a bearer token was not accepted.
+pub enum BearerError {
+    /// The token is missing its scheme, malformed, expired, forged, for another audience
+    /// or revoked: 401 with `error="invalid_token"`.
+    Invalid(&'static str),
+    /// This server could not check it (a missing key, a KV failure): 503, so clients keep
+    /// their tokens and retry instead of starting a new sign-in.
+    Unavailable,
+}
+
 /// A bearer token from the `Authorization` header only (never the query string),
 /// verified for this server's MCP resource, and not revoked.
-pub async fn verify_bearer(ctx: &Ctx, req: &Incoming) -> Result<Option<Verified>, &'static str> {
+pub async fn verify_bearer(ctx: &Ctx, req: &Incoming) -> Result<Option<Verified>, BearerError> {
     let Some(header) = req.header("authorization") else {
         return Ok(None);
     };
@@ -411,24 +421,34 @@ pub async fn verify_bearer(ctx: &Ctx, req: &Incoming) -> Result<Option<Verified>
         Some((scheme, t)) if scheme.eq_ignore_ascii_case("bearer") && !t.trim().is_empty() => {
             t.trim()
         }
-        _ => return Err("the Authorization header must be: Bearer <token>"),
+        _ => {
+            return Err(BearerError::Invalid(
+                "the Authorization header must be: Bearer <token>",
+            ))
+        }
     };
-    let keys = ctx
-        .keys()
-        .map_err(|_| "the server cannot verify tokens right now")?;
+    let keys = ctx.keys().map_err(|_| BearerError::Unavailable)?;
     let verified = access_token::verify(&keys, token, &ctx.issuer, &ctx.resource(), now())
-        .map_err(|e| e.describe())?;
-    let kv = ctx
-        .kv()
-        .map_err(|_| "the server cannot verify tokens right now")?;
+        .map_err(|e| BearerError::Invalid(e.describe()))?;
+    let kv = ctx.kv().map_err(|_| BearerError::Unavailable)?;
     match kv.get_cached(&revoked_key(&verified.claims.gid), 60).await {
         Ok(None) => Ok(Some(verified)),
-        Ok(Some(_)) => Err("the access token has been revoked"),
+        Ok(Some(_)) => Err(BearerError::Invalid("the access token has been revoked")),
         Err(e) => {
             ctx.internal(e);
-            Err("the server cannot verify tokens right now")
+            Err(BearerError::Unavailable)
         }
     }
+}
+
+/// The 503 for `BearerError::Unavailable`.
+pub fn unavailable() -> Reply {
+    Reply::json(
+        503,
+        &json!({"error": "temporarily_unavailable", "error_description": "the server cannot verify tokens right now; retry shortly"}),
+    )
+    .header("Retry-After", "5")
+    .header("Cache-Control", NO_STORE)
 }
 
 pub async fn revoke(ctx: &Ctx, req: &Incoming) -> Reply {
@@ -546,7 +566,8 @@ pub async fn userinfo(ctx: &Ctx, req: &Incoming) -> Reply {
     let verified = match verify_bearer(ctx, req).await {
         Ok(Some(v)) => v,
         Ok(None) => return bearer_error(ctx, None),
-        Err(why) => return bearer_error(ctx, Some(why)),
+        Err(BearerError::Invalid(why)) => return bearer_error(ctx, Some(why)),
+        Err(BearerError::Unavailable) => return unavailable(),
     };
     let user = match ctx.db() {
         Ok(db) => db.user_by_id(&verified.claims.sub).await,

@@ -2,7 +2,7 @@
 
 use crate::store::d1::{Arg, D1};
 use crate::store::notes::{
-    tags_from_text, tags_to_text, Note, NoteStore, NoteSummary, StoreFuture,
+    tags_from_text, tags_to_text, Note, NoteStore, NoteSummary, StoreFuture, MAX_NOTES_PER_USER,
 };
 use serde::Deserialize;
 
@@ -38,24 +38,28 @@ impl From<SummaryRow> for NoteSummary {
 }
 
 impl NoteStore for D1 {
-    fn insert<'a>(&'a self, user: &'a str, note: &'a Note) -> StoreFuture<'a, ()> {
+    fn insert<'a>(&'a self, user: &'a str, note: &'a Note) -> StoreFuture<'a, bool> {
         Box::pin(async move {
             let tags = tags_to_text(&note.tags);
-            self.changes(
-                "INSERT INTO notes (id, user_id, title, text, tags, created_at, updated_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                &[
-                    Arg::T(&note.id),
-                    Arg::T(user),
-                    Arg::T(&note.title),
-                    Arg::T(&note.text),
-                    Arg::T(&tags),
-                    Arg::N(note.created_at),
-                    Arg::N(note.updated_at),
-                ],
-            )
-            .await
-            .map(|_| ())
+            // One statement: the count and the insert cannot be raced apart.
+            let changed = self
+                .changes(
+                    "INSERT INTO notes (id, user_id, title, text, tags, created_at, updated_at) \
+                     SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7 \
+                     WHERE (SELECT COUNT(*) FROM notes WHERE user_id = ?2) < ?8",
+                    &[
+                        Arg::T(&note.id),
+                        Arg::T(user),
+                        Arg::T(&note.title),
+                        Arg::T(&note.text),
+                        Arg::T(&tags),
+                        Arg::N(note.created_at),
+                        Arg::N(note.updated_at),
+                        Arg::N(MAX_NOTES_PER_USER),
+                    ],
+                )
+                .await?;
+            Ok(changed > 0)
         })
     }
 

@@ -128,15 +128,19 @@ impl crate::store::notes::NoteStore for MemoryNotes {
         &'a self,
         user: &'a str,
         note: &'a crate::store::notes::Note,
-    ) -> crate::store::notes::StoreFuture<'a, ()> {
+    ) -> crate::store::notes::StoreFuture<'a, bool> {
         Box::pin(async move {
             let mut rows = self.rows.borrow_mut();
             if rows.iter().any(|(_, _, n)| n.id == note.id) {
                 return Err(StoreError("UNIQUE constraint failed: notes.id".into()));
             }
+            let owned = rows.iter().filter(|(_, u, _)| u == user).count() as u64;
+            if owned >= crate::store::notes::MAX_NOTES_PER_USER {
+                return Ok(false);
+            }
             let seq = rows.len() as u64 + 1;
             rows.push((seq, user.to_string(), note.clone()));
-            Ok(())
+            Ok(true)
         })
     }
 

@@ -9,6 +9,10 @@ use crate::store::StoreError;
 use std::future::Future;
 use std::pin::Pin;
 
+/// How many notes one person may keep: a bound on what one account can make the
+/// database hold (50,000 characters each at most).
+pub const MAX_NOTES_PER_USER: u64 = 20_000;
+
 pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + 'a>>;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -34,8 +38,9 @@ pub struct NoteSummary {
 
 /// Object-safe (boxed futures), so tools take `&dyn NoteStore` and stay one file each.
 pub trait NoteStore {
-    /// Stores a new note for `user`.
-    fn insert<'a>(&'a self, user: &'a str, note: &'a Note) -> StoreFuture<'a, ()>;
+    /// Stores a new note for `user`, unless `user` already has `MAX_NOTES_PER_USER`
+    /// notes: then nothing is written and the answer is `false`.
+    fn insert<'a>(&'a self, user: &'a str, note: &'a Note) -> StoreFuture<'a, bool>;
     /// Up to `limit` of `user`'s notes matching the full-text `query` (FTS5 syntax, built by
     /// `mcp::tools::search::fts_query`), best match first.
     fn search<'a>(

@@ -86,7 +86,13 @@ impl Tool for MemoryStore {
                 created_at: ctx.now,
                 updated_at: ctx.now,
             };
-            ctx.notes.insert(ctx.user, &note).await?;
+            if !ctx.notes.insert(ctx.user, &note).await? {
+                return Err(ToolError::Rejected(format!(
+                    "You already have {} notes, the most one account may keep. Delete some \
+                     with memory_delete, then try again.",
+                    crate::store::notes::MAX_NOTES_PER_USER
+                )));
+            }
             Ok(
                 json!({ "id": note.id, "title": note.title, "url": note_url(ctx.base_url, &note.id) }),
             )

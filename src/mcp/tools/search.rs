@@ -97,6 +97,10 @@ pub fn fts_query(text: &str) -> Option<String> {
             break;
         }
     }
+    // One-letter prefixes match most of the index; keep them only when they are all there is.
+    if words.iter().any(|w| w.chars().count() > 1) {
+        words.retain(|w| w.chars().count() > 1);
+    }
     if words.is_empty() {
         return None;
     }

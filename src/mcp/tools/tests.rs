@@ -400,7 +400,7 @@ fn fts_queries_cannot_be_syntax() {
     use crate::mcp::tools::search::fts_query;
     assert_eq!(
         fts_query("Hello, \"world\" OR NEAR(x)*").as_deref(),
-        Some("\"hello\"* OR \"world\"* OR \"or\"* OR \"near\"* OR \"x\"*")
+        Some("\"hello\"* OR \"world\"* OR \"or\"* OR \"near\"*")
     );
     assert_eq!(fts_query("  ?!  "), None);
     assert_eq!(
@@ -408,6 +408,7 @@ fn fts_queries_cannot_be_syntax() {
         Some("\"café\"* OR \"ünïcode\"*")
     );
     assert_eq!(fts_query(&"w ".repeat(100)).as_deref(), Some("\"w\"*"));
+    assert_eq!(fts_query("a plan b").as_deref(), Some("\"plan\"*"));
 }
 
 #[test]
@@ -416,4 +417,39 @@ fn timestamps_are_rfc3339() {
     assert_eq!(timestamp(0), "1970-01-01T00:00:00Z");
     assert_eq!(timestamp(951_782_400), "2000-02-29T00:00:00Z");
     assert_eq!(timestamp(1_700_000_000), "2023-11-14T22:13:20Z");
+}
+
+#[test]
+fn one_account_keeps_at_most_max_notes() {
+    use crate::store::notes::{Note, NoteStore, MAX_NOTES_PER_USER};
+    let notes = MemoryNotes::default();
+    for i in 0..MAX_NOTES_PER_USER {
+        let note = Note {
+            id: format!("n_{i}"),
+            title: String::new(),
+            text: String::new(),
+            tags: vec![],
+            created_at: 0,
+            updated_at: 0,
+        };
+        assert!(block_on(notes.insert("alice", &note)).unwrap());
+    }
+    let s = server(&notes, "alice", &RW);
+    let full = call(
+        &s,
+        "2025-06-18",
+        "memory_store",
+        json!({"text": "one more"}),
+    );
+    assert_eq!(full["isError"], true);
+    assert!(full["content"][0]["text"]
+        .as_str()
+        .unwrap()
+        .contains("Delete some"));
+    // Someone else is not affected.
+    let bob = server(&notes, "bob", &RW);
+    assert_eq!(
+        call(&bob, "2025-06-18", "memory_store", json!({"text": "mine"}))["isError"],
+        false
+    );
 }
