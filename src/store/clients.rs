@@ -40,24 +40,13 @@ impl<K: KeyValue, S: ClientRecords> ClientDirectory<'_, K, S> {
 mod tests {
     use super::*;
     use crate::oauth::client::{validate_metadata, ClientSource};
-    use crate::store::memory::{Clock, DelayedKv, MemoryClients};
+    use crate::store::memory::{block_on, Clock, DelayedKv, MemoryClients};
     use serde_json::json;
 
     fn client(id: &str) -> Client {
         validate_metadata(&json!({"redirect_uris": ["https://a.example/cb"]}))
             .unwrap()
             .into_client(id.into(), None, 0, ClientSource::Registered)
-    }
-
-    fn block_on<F: std::future::Future>(f: F) -> F::Output {
-        // The memory stores never suspend, so one poll completes the future.
-        let waker = std::task::Waker::noop();
-        let mut cx = std::task::Context::from_waker(waker);
-        let mut f = std::pin::pin!(f);
-        match f.as_mut().poll(&mut cx) {
-            std::task::Poll::Ready(v) => v,
-            std::task::Poll::Pending => panic!("memory store suspended"),
-        }
     }
 
     #[test]

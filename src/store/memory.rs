@@ -6,6 +6,17 @@ use crate::store::{ClientRecords, KeyValue, StoreError};
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 
+/// Runs a future of the memory stores, which never suspend: one poll completes it.
+pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    let waker = std::task::Waker::noop();
+    let mut cx = std::task::Context::from_waker(waker);
+    let mut f = std::pin::pin!(f);
+    match f.as_mut().poll(&mut cx) {
+        std::task::Poll::Ready(v) => v,
+        std::task::Poll::Pending => panic!("a memory store suspended"),
+    }
+}
+
 #[derive(Default)]
 pub struct Clock(Cell<u64>);
 

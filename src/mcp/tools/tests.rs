@@ -3,19 +3,8 @@
 
 use crate::mcp::server::{Caller, Failure, Server, DEFAULT_PAGE_SIZE};
 use crate::mcp::tools::{Progress, TOOLS};
-use crate::store::memory::MemoryNotes;
+use crate::store::memory::{block_on, MemoryNotes};
 use serde_json::{json, Map, Value};
-
-fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    // The in-memory store never waits, so one poll finishes every future.
-    let waker = std::task::Waker::noop();
-    let mut cx = std::task::Context::from_waker(waker);
-    let mut f = std::pin::pin!(f);
-    match f.as_mut().poll(&mut cx) {
-        std::task::Poll::Ready(v) => v,
-        std::task::Poll::Pending => panic!("the in-memory store does not wait"),
-    }
-}
 
 fn server<'a>(notes: &'a MemoryNotes, user: &'a str, scopes: &[&'a str]) -> Server<'a> {
     Server {
