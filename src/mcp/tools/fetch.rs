@@ -18,14 +18,7 @@ impl Tool for Fetch {
         "Read one of the user's notes in full by its id (from search or memory_list)."
     }
     fn input_schema(&self) -> Value {
-        json!({
-            "type": "object",
-            "properties": {
-                "id": { "type": "string", "minLength": 1, "maxLength": 100, "description": "The note's id." }
-            },
-            "required": ["id"],
-            "additionalProperties": false
-        })
+        super::note_id_schema()
     }
     fn output_schema(&self) -> Value {
         json!({
@@ -58,8 +51,8 @@ impl Tool for Fetch {
             let id = arg_str(&args, "id").unwrap_or("");
             let Some(note) = ctx.notes.get(ctx.user, id).await? else {
                 return Err(ToolError::Rejected(format!(
-                    "There is no note with id '{}'. Use search or memory_list to find ids.",
-                    crate::oauth::scope::truncate(id, 100)
+                    "{} Use search or memory_list to find ids.",
+                    super::no_such_note(id)
                 )));
             };
             Ok(json!({

@@ -17,14 +17,7 @@ impl Tool for MemoryDelete {
         "Delete one of the user's notes by its id. This cannot be undone."
     }
     fn input_schema(&self) -> Value {
-        json!({
-            "type": "object",
-            "properties": {
-                "id": { "type": "string", "minLength": 1, "maxLength": 100, "description": "The note's id." }
-            },
-            "required": ["id"],
-            "additionalProperties": false
-        })
+        super::note_id_schema()
     }
     fn output_schema(&self) -> Value {
         json!({
@@ -50,8 +43,8 @@ impl Tool for MemoryDelete {
             let id = arg_str(&args, "id").unwrap_or("");
             if !ctx.notes.delete(ctx.user, id).await? {
                 return Err(ToolError::Rejected(format!(
-                    "There is no note with id '{}' (it may already be deleted).",
-                    crate::oauth::scope::truncate(id, 100)
+                    "{} It may already be deleted.",
+                    super::no_such_note(id)
                 )));
             }
             Ok(json!({ "id": id, "deleted": true }))

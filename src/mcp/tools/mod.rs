@@ -190,6 +190,27 @@ pub fn timestamp(secs: u64) -> String {
     )
 }
 
+/// The arguments of the tools that take one note: its id.
+pub fn note_id_schema() -> Value {
+    json!({
+        "type": "object",
+        "properties": {
+            "id": { "type": "string", "minLength": 1, "maxLength": 100, "description": "The note's id." }
+        },
+        "required": ["id"],
+        "additionalProperties": false
+    })
+}
+
+/// What a tool says for an id that is not one of the caller's notes (also when it is
+/// someone else's: the answer must not tell the two apart).
+pub fn no_such_note(id: &str) -> String {
+    format!(
+        "There is no note with id '{}'.",
+        crate::oauth::scope::truncate(id, 100)
+    )
+}
+
 /// A string argument, already checked against the schema.
 pub fn arg_str<'v>(args: &'v Value, name: &str) -> Option<&'v str> {
     args.get(name).and_then(Value::as_str)
