@@ -58,6 +58,14 @@ install_crate worker-build "$WORKER_BUILD_VERSION" "$cargo_bin/worker-build"
 bindgen_version=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
 install_crate wasm-bindgen-cli "$bindgen_version" "$cargo_bin/wasm-bindgen"
 
+# --- Chromium for the page tests: Debian's package (a test tool's own browser download
+# cannot work here); tests/helpers/chromium.mjs finds it on PATH ------------------------
+if ! command -v chromium >/dev/null 2>&1; then
+  log "installing Debian's chromium (for the page tests)"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+
 # --- the build environment ---------------------------------------------------------------
 root=$(pwd)
 {

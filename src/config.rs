@@ -16,6 +16,16 @@ fn seconds(
         .unwrap_or(default)
 }
 
+/// `value` if it is an absolute https URL with a host and no credentials.
+fn https_url(value: &str) -> Option<String> {
+    let url = url::Url::parse(value.trim()).ok()?;
+    let ok = url.scheme() == "https"
+        && url.host_str().is_some()
+        && url.username().is_empty()
+        && url.password().is_none();
+    ok.then(|| url.to_string())
+}
+
 #[derive(Clone, Debug)]
 pub struct Config {
     /// `ISSUER`: the public origin, e.g. `https://mcp.example.com`. Unset: the request's origin.
@@ -39,6 +49,9 @@ pub struct Config {
     pub extra_origins: Vec<String>,
     /// `PRODUCT_NAME`: shown on the pages a person sees.
     pub product_name: String,
+    /// `PRODUCT_LOGO_URL`: an https image shown beside the name; anything else is ignored,
+    /// so a typo cannot put an insecure or scripted URL on the sign-in page.
+    pub product_logo: Option<String>,
 }
 
 impl Config {
@@ -67,7 +80,14 @@ impl Config {
                 .map(|v| v.trim().to_string())
                 .filter(|v| !v.is_empty())
                 .unwrap_or_else(|| "MCP OAuth Worker".to_string()),
+            product_logo: lookup("PRODUCT_LOGO_URL").and_then(|v| https_url(&v)),
         }
+    }
+
+    /// The logo's origin, the only place pages may load an image from.
+    pub fn logo_origin(&self) -> Option<String> {
+        let url = url::Url::parse(self.product_logo.as_deref()?).ok()?;
+        Some(url.origin().ascii_serialization())
     }
 
     /// The issuer for a request that arrived at `request_origin`.
@@ -100,9 +120,34 @@ mod tests {
         assert_eq!(c.issuer_for("http://x"), "https://mcp.example.com");
         assert_eq!(c.access_token_ttl, 5);
         assert_eq!(c.code_ttl, 300);
+        assert_eq!(c.product_logo, None);
         assert_eq!(
             c.extra_origins,
             vec!["https://a.example", "https://b.example"]
         );
+    }
+
+    #[test]
+    fn only_https_logos() {
+        let logo = |v: &str| {
+            let v = v.to_string();
+            Config::from_lookup(&move |n| (n == "PRODUCT_LOGO_URL").then(|| v.clone()))
+        };
+        let c = logo(" https://cdn.example/logo.png ");
+        assert_eq!(
+            c.product_logo.as_deref(),
+            Some("https://cdn.example/logo.png")
+        );
+        assert_eq!(c.logo_origin().as_deref(), Some("https://cdn.example"));
+        for bad in [
+            "http://cdn.example/logo.png",
+            "javascript:alert(1)",
+            "data:image/png;base64,AAAA",
+            "https://user:pw@cdn.example/x.png",
+            "/logo.png",
+        ] {
+            assert_eq!(logo(bad).product_logo, None, "{bad}");
+            assert_eq!(logo(bad).logo_origin(), None, "{bad}");
+        }
     }
 }

@@ -1,12 +1,22 @@
-//! A tiny template renderer for the pages in `templates/`: `{{name}}` is replaced by the
-//! HTML-escaped value, `{{{name}}}` by a value that is already HTML (built from escaped
-//! parts by this crate). Unknown names render as nothing, so a page never shows `{{`.
+//! A tiny template renderer for the pages in `templates/`. Every word a person reads lives
+//! in a template, so a deployment can reword a page without touching Rust:
+//! - `{{name}}` is replaced by the HTML-escaped value;
+//! - `{{{name}}}` by a value that is already HTML (built by this crate from escaped parts);
+//! - `{{#name}}…{{/name}}` is kept when `name` has a non-empty value, `{{^name}}…{{/name}}`
+//!   when it has none, so one template holds every variant of its page.
+//!
+//! Unknown names render as nothing, so a page never shows `{{`.
+
+use sha2::{Digest, Sha256};
 
 pub const LAYOUT: &str = include_str!("../templates/layout.html");
-pub const AUTHORIZE: &str = include_str!("../templates/authorize.html");
+pub const SIGNIN: &str = include_str!("../templates/signin.html");
+pub const CONSENT: &str = include_str!("../templates/consent.html");
+pub const SCOPES: &str = include_str!("../templates/scopes.html");
+pub const ACCOUNT: &str = include_str!("../templates/account.html");
+pub const ACCOUNT_APP: &str = include_str!("../templates/account-app.html");
 pub const ERROR: &str = include_str!("../templates/error.html");
 pub const NOTE: &str = include_str!("../templates/note.html");
-pub const SIGNIN: &str = include_str!("../templates/signin.html");
 pub const STYLESHEET: &str = include_str!("../templates/style.css");
 
 pub fn escape(text: &str) -> String {
@@ -24,37 +34,127 @@ pub fn escape(text: &str) -> String {
     out
 }
 
+fn lookup<'a>(values: &[(&str, &'a str)], name: &str) -> Option<&'a str> {
+    values
+        .iter()
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| *v)
+        .filter(|v| !v.is_empty())
+}
+
 pub fn render(template: &str, values: &[(&str, &str)]) -> String {
     let mut out = String::with_capacity(template.len() + 256);
+    render_into(&mut out, template, values);
+    out
+}
+
+fn render_into(out: &mut String, template: &str, values: &[(&str, &str)]) {
     let mut rest = template;
     while let Some(start) = rest.find("{{") {
         out.push_str(&rest[..start]);
-        let raw = rest[start..].starts_with("{{{");
+        let tag = &rest[start..];
+        let raw = tag.starts_with("{{{");
         let (open, close) = if raw { (3, "}}}") } else { (2, "}}") };
-        let Some(end) = rest[start + open..].find(close) else {
-            out.push_str(&rest[start..]);
-            return out;
+        let Some(end) = tag[open..].find(close) else {
+            out.push_str(tag);
+            return;
         };
-        let name = rest[start + open..start + open + end].trim();
-        if let Some((_, v)) = values.iter().find(|(k, _)| *k == name) {
+        let name = tag[open..open + end].trim();
+        let after = &tag[open + end + close.len()..];
+        if let Some(section) = name.strip_prefix('#').or_else(|| name.strip_prefix('^')) {
+            let closing = format!("{{{{/{section}}}}}");
+            let Some(inner_end) = after.find(&closing) else {
+                // An unclosed section renders nothing after it rather than half a page.
+                return;
+            };
+            let wanted = name.starts_with('#');
+            if lookup(values, section).is_some() == wanted {
+                render_into(out, &after[..inner_end], values);
+            }
+            rest = &after[inner_end + closing.len()..];
+            continue;
+        }
+        if let Some(v) = lookup(values, name) {
             if raw {
                 out.push_str(v);
             } else {
                 out.push_str(&escape(v));
             }
         }
-        rest = &rest[start + open + end + close.len()..];
+        rest = after;
     }
     out.push_str(rest);
-    out
+}
+
+/// The `<title>`: the text of the page's one `h1`, so the wording stays in the template.
+fn title_of(content: &str) -> String {
+    let Some(start) = content.find("<h1") else {
+        return String::new();
+    };
+    let body = &content[start..];
+    let Some(open_end) = body.find('>') else {
+        return String::new();
+    };
+    let inner = &body[open_end + 1..body.find("</h1>").unwrap_or(body.len())];
+    let mut text = String::new();
+    let mut in_tag = false;
+    for c in inner.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => in_tag = false,
+            c if !in_tag => text.push(c),
+            _ => {}
+        }
+    }
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The `sha256-…` source that lets the inline stylesheet through the CSP.
+pub fn style_hash() -> String {
+    use base64::Engine as _;
+    let digest = Sha256::digest(STYLESHEET.as_bytes());
+    format!(
+        "'sha256-{}'",
+        base64::engine::general_purpose::STANDARD.encode(digest)
+    )
+}
+
+/// The CSP of every page: the inline stylesheet by hash, images only from the logo's
+/// origin, nothing else. No `form-action`: Chromium applies it to the redirect after the
+/// consent POST and would block the return to the app.
+pub fn content_security_policy(logo_origin: Option<&str>) -> String {
+    format!(
+        "default-src 'none'; style-src {}; img-src {}; frame-ancestors 'none'; base-uri 'none'",
+        style_hash(),
+        logo_origin.unwrap_or("'none'")
+    )
 }
 
 /// A whole page: `content` (already rendered) inside the shared layout.
-pub fn page(title: &str, product: &str, content: &str) -> String {
+pub fn page(product: &str, logo: Option<&str>, content: &str) -> String {
     render(
         LAYOUT,
-        &[("title", title), ("product", product), ("content", content)],
+        &[
+            ("title", &title_of(content)),
+            ("product", product),
+            ("logo", logo.unwrap_or("")),
+            ("style", STYLESHEET),
+            ("content", content),
+        ],
     )
+}
+
+/// Plain words for each scope, from `templates/scopes.html`, as `<li>` items.
+pub fn scope_items(scopes: &[&str]) -> String {
+    let flags: Vec<(&str, &str)> = scopes.iter().map(|s| (*s, "1")).collect();
+    render(SCOPES, &flags)
+}
+
+/// A time as a person reads it, in UTC, and as the `datetime` attribute wants it.
+pub fn display_time(secs: u64) -> (String, String) {
+    let iso = crate::mcp::tools::timestamp(secs);
+    let shown = format!("{} {} UTC", &iso[..10], &iso[11..16]);
+    (shown, iso)
 }
 
 #[cfg(test)]
@@ -71,5 +171,66 @@ mod tests {
             "<p>&lt;b&gt;&quot;&#39;&amp;</p><i>"
         );
         assert_eq!(render("a {{ unterminated", &[]), "a {{ unterminated");
+    }
+
+    #[test]
+    fn sections_show_and_hide() {
+        let t = "{{#a}}A{{x}}{{/a}}{{^a}}not a{{/a}}{{#b}}B{{/b}}{{^b}}not b{{/b}}.";
+        assert_eq!(render(t, &[("a", "1"), ("x", "<")]), "A&lt;not b.");
+        assert_eq!(render(t, &[("b", "")]), "not anot b.");
+        // Nested sections, and an unclosed one drops the rest.
+        assert_eq!(
+            render("{{#a}}[{{#b}}b{{/b}}]{{/a}}", &[("a", "1"), ("b", "1")]),
+            "[b]"
+        );
+        assert_eq!(render("x{{#a}}never closed", &[("a", "1")]), "x");
+    }
+
+    #[test]
+    fn every_template_has_one_h1_and_a_title() {
+        for t in [SIGNIN, CONSENT, ACCOUNT, ERROR, NOTE] {
+            assert_eq!(t.matches("<h1").count(), 1, "{t}");
+        }
+        let html = page(
+            "Product",
+            None,
+            "<h1 id=\"x\">Sign in to <em>A &amp; B</em></h1>",
+        );
+        assert!(html.contains("<title>Sign in to A &amp; B · Product</title>"));
+        assert!(html.contains("<html lang=\"en\">"));
+    }
+
+    #[test]
+    fn the_stylesheet_is_inline_and_allowed_by_its_hash_only() {
+        let html = page("P", None, "<h1>x</h1>");
+        assert!(html.contains(&format!("<style>{STYLESHEET}</style>")));
+        let csp = content_security_policy(None);
+        assert!(csp.contains(&style_hash()));
+        assert!(csp.contains("img-src 'none'"));
+        assert!(!csp.contains("form-action"));
+        assert!(!csp.contains("unsafe"));
+        assert!(content_security_policy(Some("https://cdn.example"))
+            .contains("img-src https://cdn.example;"));
+    }
+
+    #[test]
+    fn scope_words_come_from_the_template() {
+        let items = scope_items(&["mcp:read", "offline_access"]);
+        assert_eq!(items.matches("<li>").count(), 2, "{items}");
+        assert_eq!(scope_items(&[]).matches("<li>").count(), 0);
+        for scope in crate::oauth::scope::SUPPORTED {
+            assert_eq!(scope_items(&[scope]).matches("<li>").count(), 1, "{scope}");
+        }
+    }
+
+    #[test]
+    fn times_read_in_utc() {
+        assert_eq!(
+            display_time(1_700_000_000),
+            (
+                "2023-11-14 22:13 UTC".to_string(),
+                "2023-11-14T22:13:20Z".to_string()
+            )
+        );
     }
 }

@@ -23,6 +23,7 @@ import {
   formFields,
   authorizeUrl,
   approve,
+  signIn,
   token,
   fullFlow,
 } from "./helpers/oauth.mjs";
@@ -361,7 +362,7 @@ test("3b2 a burst of parallel wrong passwords gets at most LOGIN_MAX_FAILURES tr
     );
     const statuses = await Promise.all(
       forms.map(async ({ browser, fields }, i) => {
-        const res = await browser.post(w.url + "/authorize", { ...fields, email: user.email, password: "wrong-" + i, action: "approve" });
+        const res = await browser.post(w.url + "/authorize", { ...fields, email: user.email, password: "wrong-" + i, action: "signin" });
         await res.text();
         return res.status;
       }),
@@ -648,7 +649,11 @@ test("8a a metadata-document client completes the flow with client_id = its URL"
   assert.equal(page.status, 200, html.slice(0, 300));
   assert.match(html, /Doc App/);
   assert.match(html, /verified by app\.example/);
-  const res = await browser.post(main.url + "/authorize", { ...formFields(html), email: alice.email, password: alice.password, action: "approve" });
+  const consent = await signIn(main.url, browser, html, alice);
+  const consentHtml = await consent.text();
+  assert.equal(consent.status, 200, consentHtml.slice(0, 300));
+  assert.match(consentHtml, /verified by app\.example/);
+  const res = await browser.post(main.url + "/authorize", { ...formFields(consentHtml), action: "approve" });
   assert.equal(res.status, 302, await res.clone().text());
   const redirect = new URL(res.headers.get("location"));
   assert.equal(redirect.origin + redirect.pathname, "https://app.example/cb");

@@ -2,15 +2,18 @@
 //! handler's `Reply` back into a `worker::Response`. Handlers never return `Err`: internal
 //! failures are logged with the request id and answered generically.
 
+pub mod account;
 pub mod authorize;
 pub mod body;
 pub mod cimd;
 pub mod discovery;
 pub mod mcp;
 pub mod notes;
+pub mod pages;
 pub mod password;
 pub mod register;
 pub mod route;
+pub mod session;
 pub mod token;
 
 use crate::config::Config;
@@ -255,10 +258,7 @@ async fn dispatch(route: Route, ctx: &Ctx, req: &Incoming) -> Reply {
         Route::Revoke => token::revoke(ctx, req).await,
         Route::Introspect => token::introspect(ctx, req).await,
         Route::UserInfo => token::userinfo(ctx, req).await,
-        Route::Stylesheet => Reply::new(200)
-            .header("Content-Type", "text/css; charset=utf-8")
-            .header("Cache-Control", "public, max-age=3600")
-            .body(crate::templates::STYLESHEET.as_bytes().to_vec()),
+        Route::Account => account::handle(ctx, req).await,
         Route::Home => Reply::redirect("/.well-known/oauth-authorization-server"),
         Route::Mcp => mcp::handle(ctx, req).await,
         Route::Note => notes::handle(ctx, req).await,

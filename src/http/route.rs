@@ -16,7 +16,8 @@ pub enum Route {
     Mcp,
     /// `/notes/<id>`: a note's page for its owner.
     Note,
-    Stylesheet,
+    /// `/account`: a person's connected apps.
+    Account,
     Home,
 }
 
@@ -39,7 +40,7 @@ impl Route {
             "/introspect" => Route::Introspect,
             "/userinfo" => Route::UserInfo,
             "/mcp" => Route::Mcp,
-            "/style.css" => Route::Stylesheet,
+            "/account" => Route::Account,
             "/" => Route::Home,
             p if p.strip_prefix("/notes/").is_some_and(is_note_id) => Route::Note,
             _ => return None,
@@ -50,7 +51,7 @@ impl Route {
     pub fn methods(self) -> &'static [&'static str] {
         match self {
             Route::Register | Route::Token | Route::Revoke | Route::Introspect => &["POST"],
-            Route::Authorize | Route::UserInfo | Route::Note => &["GET", "POST"],
+            Route::Authorize | Route::UserInfo | Route::Note | Route::Account => &["GET", "POST"],
             // No server-to-client stream is offered, so GET is 405 (MCP transports).
             Route::Mcp => &["POST", "DELETE"],
             _ => &["GET"],
@@ -62,7 +63,7 @@ impl Route {
     pub fn cors(self) -> bool {
         !matches!(
             self,
-            Route::Authorize | Route::Stylesheet | Route::Home | Route::Note
+            Route::Authorize | Route::Home | Route::Note | Route::Account
         )
     }
 

@@ -394,6 +394,12 @@ pub async fn revoke_grant(ctx: &Ctx, db: &D1, grant_id: &str) -> Result<(), OAut
     db.revoke_grant(grant_id, now())
         .await
         .map_err(|e| ctx.internal(e))?;
+    mark_revoked(ctx, grant_id).await
+}
+
+/// Writes the KV mark that stops a revoked grant's access tokens at `/mcp`; it outlives
+/// the longest-lived of them.
+pub async fn mark_revoked(ctx: &Ctx, grant_id: &str) -> Result<(), OAuthError> {
     let ttl = ctx.config.access_token_ttl + 120;
     ctx.kv()?
         .put(&revoked_key(grant_id), "1", Some(ttl))

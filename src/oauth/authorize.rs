@@ -80,8 +80,17 @@ pub struct AuthorizeRequest {
 /// against the client's registration.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AuthorizeFailure {
-    Page { title: String, detail: String },
+    Page(Refusal),
     Redirect(Redirect),
+}
+
+/// Why a request gets an error page instead of a redirect (RFC 6749 §4.1.2.1: never
+/// redirect when the client or its redirect URI cannot be trusted).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    NoClientId,
+    UnknownClient,
+    UnregisteredRedirect,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -135,13 +144,6 @@ impl Redirect {
     }
 }
 
-fn page(title: &str, detail: impl Into<String>) -> AuthorizeFailure {
-    AuthorizeFailure::Page {
-        title: title.to_string(),
-        detail: detail.into(),
-    }
-}
-
 /// Validates `params` for `client` (already looked up; `None` if unknown).
 pub fn validate(
     params: &AuthorizeParams,
@@ -151,31 +153,16 @@ pub fn validate(
 ) -> Result<AuthorizeRequest, AuthorizeFailure> {
     let client_id = params.client_id.as_deref().unwrap_or("");
     if client_id.is_empty() {
-        return Err(page(
-            "The app did not say who it is",
-            "The sign-in link is missing its client_id, so it cannot be trusted.",
-        ));
+        return Err(AuthorizeFailure::Page(Refusal::NoClientId));
     }
-    let client = client.ok_or_else(|| {
-        page(
-            "This app is not known here",
-            "The app asking you to sign in is not registered with this server. It may have \
-             been removed, or the link may be wrong.",
-        )
-    })?;
+    let client = client.ok_or(AuthorizeFailure::Page(Refusal::UnknownClient))?;
     let redirect_uri = match params.redirect_uri.as_deref() {
         Some(r) => client.match_redirect_uri(r),
         // OAuth 2.1 §4.1.1: optional only when exactly one URI is registered.
         None if client.redirect_uris.len() == 1 => Some(client.redirect_uris[0].clone()),
         None => None,
     }
-    .ok_or_else(|| {
-        page(
-            "This sign-in link cannot be used",
-            "The address the app wants you sent back to is not one it registered, so you \
-             will not be redirected there.",
-        )
-    })?;
+    .ok_or(AuthorizeFailure::Page(Refusal::UnregisteredRedirect))?;
     let fail = |e: OAuthError| {
         AuthorizeFailure::Redirect(
             Redirect::to(&redirect_uri, params.state.as_deref(), issuer).with_error(&e),
@@ -275,13 +262,13 @@ mod tests {
     fn unknown_client_and_unregistered_redirect_never_redirect() {
         assert!(matches!(
             validate(&params(), None, ISS, RES),
-            Err(AuthorizeFailure::Page { .. })
+            Err(AuthorizeFailure::Page(Refusal::UnknownClient))
         ));
         let mut p = params();
         p.redirect_uri = Some("https://evil.example/cb".into());
         assert!(matches!(
             validate(&p, Some(client()), ISS, RES),
-            Err(AuthorizeFailure::Page { .. })
+            Err(AuthorizeFailure::Page(Refusal::UnregisteredRedirect))
         ));
     }
 

@@ -15,7 +15,7 @@ pub fn resource_metadata_url(issuer: &str) -> String {
 }
 
 pub fn authorization_server(issuer: &str) -> Value {
-    let scopes: Vec<&str> = SUPPORTED.iter().map(|(s, _)| *s).collect();
+    let scopes: Vec<&str> = SUPPORTED.to_vec();
     json!({
         "issuer": issuer,
         "authorization_endpoint": format!("{issuer}/authorize"),

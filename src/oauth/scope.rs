@@ -7,17 +7,9 @@ pub const PROFILE: &str = "profile";
 pub const EMAIL: &str = "email";
 pub const OFFLINE_ACCESS: &str = "offline_access";
 
-/// Every scope, in the order pages list them, with the words a person reads on consent.
-pub const SUPPORTED: [(&str, &str); 5] = [
-    (MCP_READ, "Read and search your notes"),
-    (MCP_WRITE, "Add and delete notes"),
-    (PROFILE, "See your name"),
-    (EMAIL, "See your email address"),
-    (
-        OFFLINE_ACCESS,
-        "Stay connected when you are away (refresh tokens)",
-    ),
-];
+/// Every scope, in the order pages list them. The words a person reads for each are in
+/// `templates/scopes.html`.
+pub const SUPPORTED: [&str; 5] = [MCP_READ, MCP_WRITE, PROFILE, EMAIL, OFFLINE_ACCESS];
 
 /// Scopes of the MCP resource, advertised in protected-resource metadata and challenges.
 pub const RESOURCE_SCOPES: [&str; 2] = [MCP_READ, MCP_WRITE];
@@ -40,8 +32,8 @@ impl Scopes {
         }
         let mut found = Vec::new();
         for word in text.split(' ').filter(|w| !w.is_empty()) {
-            match SUPPORTED.iter().find(|(s, _)| *s == word) {
-                Some((s, _)) => found.push(*s),
+            match SUPPORTED.iter().find(|s| **s == word) {
+                Some(s) => found.push(*s),
                 None => return Err(format!("unknown scope '{}'", truncate(word, 40))),
             }
         }
@@ -52,7 +44,7 @@ impl Scopes {
         Scopes(
             SUPPORTED
                 .iter()
-                .map(|(s, _)| *s)
+                .copied()
                 .filter(|s| list.contains(s))
                 .collect(),
         )
@@ -84,13 +76,9 @@ impl Scopes {
         self.0.iter().copied()
     }
 
-    /// Plain-words descriptions, for the consent and account pages.
-    pub fn descriptions(&self) -> Vec<(&'static str, &'static str)> {
-        SUPPORTED
-            .iter()
-            .copied()
-            .filter(|(s, _)| self.contains(s))
-            .collect()
+    /// The scope names, in `SUPPORTED` order.
+    pub fn names(&self) -> &[&'static str] {
+        &self.0
     }
 }
 

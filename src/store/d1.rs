@@ -9,7 +9,7 @@ use worker::{D1Database, D1PreparedStatement};
 
 pub struct D1(pub D1Database);
 
-fn err(e: impl std::fmt::Display) -> StoreError {
+pub(crate) fn err(e: impl std::fmt::Display) -> StoreError {
     StoreError(format!("D1: {e}"))
 }
 

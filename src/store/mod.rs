@@ -14,6 +14,7 @@
 
 pub mod clients;
 pub mod d1;
+pub mod d1_apps;
 pub mod d1_notes;
 pub mod kv;
 #[cfg(test)]

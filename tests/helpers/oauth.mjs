@@ -98,13 +98,29 @@ export function authorizeUrl(base, client, { challenge, redirectUri, state = "st
   return u.toString();
 }
 
-/** Opens /authorize, signs in and approves; returns the redirect's URL. */
+/**
+ * Signs in on the sign-in page `html` of /authorize, as a person would with the form; on
+ * success follows the 303 back to /authorize and returns the consent page's response.
+ * A failed sign-in returns the sign-in page's response (401, 429, ...).
+ */
+export async function signIn(base, browser, html, user) {
+  const res = await browser.post(base + "/authorize", { ...formFields(html), email: user.email, password: user.password, action: "signin" });
+  if (res.status !== 303) return res;
+  await res.text();
+  return browser.get(new URL(res.headers.get("location"), base).toString());
+}
+
+/** Opens /authorize, signs in if asked to, and presses `action` on the consent page. */
 export async function approve(base, browser, url, user, action = "approve") {
   const page = await browser.get(url);
   if (page.status !== 200) throw new Error("authorize page: " + page.status + " " + (await page.text()));
-  const fields = formFields(await page.text());
-  const res = await browser.post(base + "/authorize", { ...fields, email: user.email, password: user.password, action });
-  return res;
+  let html = await page.text();
+  if (/name="password"/.test(html)) {
+    const consent = await signIn(base, browser, html, user);
+    if (consent.status !== 200) return consent;
+    html = await consent.text();
+  }
+  return browser.post(base + "/authorize", { ...formFields(html), action });
 }
 
 export async function token(base, fields, headers = {}) {

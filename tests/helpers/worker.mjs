@@ -53,6 +53,8 @@ function splitSql(sql) {
  */
 export async function startWorker({ bindings = {}, outbound } = {}) {
   const all = { JWT_SIGNING_KEY: newSigningKey(), ...bindings };
+  // The Worker's own log lines (console.log), for tests that follow a request id.
+  const logs = [];
   for (const [k, v] of Object.entries(all)) if (v === null || v === undefined) delete all[k];
   const mf = new Miniflare({
     host: "127.0.0.1",
@@ -67,9 +69,12 @@ export async function startWorker({ bindings = {}, outbound } = {}) {
     outboundService:
       outbound ??
       (() => new Response("tests have no internet", { status: 502 })),
+    handleStructuredLogs: ({ message }) => {
+      logs.push(message);
+    },
   });
   const url = (await mf.ready).toString().replace(/\/$/, "");
   const db = await mf.getD1Database("DB");
   for (const statement of migrationStatements()) await db.prepare(statement).run();
-  return { url, mf, db, bindings: all, stop: () => mf.dispose() };
+  return { url, mf, db, bindings: all, logs, stop: () => mf.dispose() };
 }

@@ -1,0 +1,153 @@
+//! The HTML every page shares: the layout with its headers, the error page for what must
+//! not redirect, and the sign-in form. The words are in `templates/`; this file only picks
+//! which variant a page shows.
+
+use crate::http::session::{CsrfCookie, SignInError};
+use crate::http::Ctx;
+use crate::reply::Reply;
+use crate::templates::{self, render};
+
+/// A page in the shared layout, with the headers every page carries (`Reply::html`) and
+/// this deployment's CSP.
+pub fn html(ctx: &Ctx, status: u16, content: &str) -> Reply {
+    let logo = ctx.config.product_logo.as_deref();
+    let csp = templates::content_security_policy(ctx.config.logo_origin().as_deref());
+    Reply::html(
+        status,
+        templates::page(&ctx.config.product_name, logo, content),
+    )
+    .set_header("Content-Security-Policy", &csp)
+}
+
+/// What went wrong, for a page that must not redirect. Each is a section of
+/// `templates/error.html` with its own words and advice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    NoClientId,
+    UnknownClient,
+    UnregisteredRedirect,
+    BadRequest,
+    Expired,
+    BadForm,
+    Unavailable,
+    NoSuchNote,
+}
+
+impl ErrorKind {
+    fn section(self) -> &'static str {
+        match self {
+            ErrorKind::NoClientId => "no_client_id",
+            ErrorKind::UnknownClient => "unknown_client",
+            ErrorKind::UnregisteredRedirect => "unregistered_redirect",
+            ErrorKind::BadRequest => "bad_request",
+            ErrorKind::Expired => "expired",
+            ErrorKind::BadForm => "bad_form",
+            ErrorKind::Unavailable => "unavailable",
+            ErrorKind::NoSuchNote => "no_such_note",
+        }
+    }
+
+    fn status(self) -> u16 {
+        match self {
+            ErrorKind::Expired => 403,
+            ErrorKind::Unavailable => 503,
+            ErrorKind::NoSuchNote => 404,
+            _ => 400,
+        }
+    }
+}
+
+/// The error page, with a short reference that is also in the Worker's log line. It links
+/// nowhere but this server: no URI from the request is ever rendered as a link.
+pub fn error_page(ctx: &Ctx, kind: ErrorKind, detail: Option<&str>) -> Reply {
+    worker::console_log!(
+        "[{}] error page: {}{}",
+        ctx.request_id,
+        kind.section(),
+        detail.map(|d| format!(" ({d})")).unwrap_or_default()
+    );
+    let content = render(
+        templates::ERROR,
+        &[
+            (kind.section(), "1"),
+            ("detail", detail.unwrap_or("")),
+            ("request_id", &ctx.request_id),
+        ],
+    );
+    html(ctx, kind.status(), &content)
+}
+
+/// Where a sign-in form is shown, which decides its heading and what else it shows.
+pub enum SignInFor<'a> {
+    /// `/authorize`: the app asking, and its request as hidden fields.
+    App {
+        client_name: &'a str,
+        verified_by: &'a str,
+        redirect_host: &'a str,
+        hidden: &'a str,
+    },
+    Account,
+    Note,
+}
+
+/// The sign-in form, posting to `action` with a token for `purpose`.
+pub fn sign_in_page(
+    ctx: &Ctx,
+    csrf: &CsrfCookie,
+    purpose: &str,
+    action: &str,
+    shown_for: SignInFor,
+    email: &str,
+    error: Option<SignInError>,
+) -> Reply {
+    let Some(token) = csrf.token(ctx, purpose) else {
+        return error_page(ctx, ErrorKind::Unavailable, Some("no signing key"));
+    };
+    let locked_minutes;
+    let mut values: Vec<(&str, &str)> =
+        vec![("action", action), ("csrf_token", &token), ("email", email)];
+    match &shown_for {
+        SignInFor::App {
+            client_name,
+            verified_by,
+            redirect_host,
+            hidden,
+        } => values.extend([
+            ("app", "1"),
+            ("client_name", *client_name),
+            ("verified_by", *verified_by),
+            ("redirect_host", *redirect_host),
+            ("hidden", *hidden),
+        ]),
+        SignInFor::Account => values.push(("account", "1")),
+        SignInFor::Note => values.push(("note", "1")),
+    }
+    if let Some(e) = error {
+        values.push(("error", "1"));
+        match e {
+            SignInError::Missing => values.push(("missing", "1")),
+            SignInError::Failed => values.push(("failed", "1")),
+            SignInError::Unavailable => values.push(("unavailable", "1")),
+            SignInError::Locked(minutes) => {
+                locked_minutes = minutes.to_string();
+                values.push(("locked", &locked_minutes));
+                if minutes != 1 {
+                    values.push(("plural", "1"));
+                }
+            }
+        }
+    }
+    let status = error.map(SignInError::status).unwrap_or(200);
+    let mut reply = html(ctx, status, &render(templates::SIGNIN, &values));
+    if let Some(set) = &csrf.set {
+        reply = reply.header("Set-Cookie", set);
+    }
+    reply
+}
+
+/// A 303 back to a page of this server after a form, so a reload does not post again.
+pub fn see_other(location: &str) -> Reply {
+    Reply::new(303)
+        .header("Location", location)
+        .header("Cache-Control", crate::reply::NO_STORE)
+}
