@@ -202,8 +202,8 @@ test("Not you? signs out and shows the sign-in page for the same request", async
   await page.getByRole("button", { name: "Not you?" }).click();
   await page.getByRole("heading", { level: 1, name: "Sign in to continue to Example Notes App" }).waitFor();
   assert.equal(new URL(page.url()).searchParams.get("state"), flow.state);
-  // Signed out: the account page asks for a password too.
-  await page.goto(w.url + "/account");
+  // Signed out: the account page (where the bare domain leads) asks for a password too.
+  await page.goto(w.url + "/");
   await page.getByRole("heading", { level: 1, name: "Sign in to see your connected apps" }).waitFor();
   assertNoProblems(problems);
   await context.close();

@@ -259,7 +259,8 @@ async fn dispatch(route: Route, ctx: &Ctx, req: &Incoming) -> Reply {
         Route::Introspect => token::introspect(ctx, req).await,
         Route::UserInfo => token::userinfo(ctx, req).await,
         Route::Account => account::handle(ctx, req).await,
-        Route::Home => Reply::redirect("/.well-known/oauth-authorization-server"),
+        // A person who opens the bare domain lands on their connected apps.
+        Route::Home => Reply::redirect("/account"),
         Route::Mcp => mcp::handle(ctx, req).await,
         Route::Note => notes::handle(ctx, req).await,
     }
