@@ -303,6 +303,40 @@ test("2c action=deny redirects with error=access_denied, state and iss", async (
   assertErrorRedirect(res, main, client.redirect_uris[0], "access_denied", state);
 });
 
+test("2d Approve on a page shown to one person does not approve as another who signed in since", async () => {
+  const client = await publicClient(main.url);
+  const bea = await createUser(main.db, "bea@example.com", "bea-password-1");
+  const browser = new Browser();
+  const url = editedUrl(main.url, client);
+  const consent = await signIn(main.url, browser, await (await browser.get(url)).text(), alice);
+  const aliceFields = formFields(await consent.text());
+  // Bea signs in from another tab of the same browser ("Not you?", then her password).
+  await (await browser.post(main.url + "/authorize", { ...aliceFields, action: "switch" })).text();
+  const beaConsent = await signIn(main.url, browser, await (await browser.get(url)).text(), bea);
+  assert.match(await beaConsent.text(), /Signed in as <strong>bea@example\.com<\/strong>/);
+  // Approve in the first tab: the form was for Alice, so it has expired; nothing is approved.
+  const res = await browser.post(main.url + "/authorize", { ...aliceFields, action: "approve" });
+  await assertErrorPage(res, 403);
+});
+
+test("2e a state with a line break still signs in and approves (the CSRF binding is form-encoded)", async () => {
+  const client = await publicClient(main.url);
+  const res = await approve(main.url, new Browser(), editedUrl(main.url, client, { state: "a\nb=c\n" }), alice);
+  assert.equal(res.status, 302, await res.clone().text());
+  assert.equal(new URL(res.headers.get("location")).searchParams.get("state"), "a\nb=c\n");
+});
+
+test("2f a code issued before the account was disabled is refused", async () => {
+  const client = await publicClient(main.url);
+  const dee = await createUser(main.db, "dee@example.com", "dee-password-1");
+  const { code, verifier } = await codeFor(main, dee, client);
+  await main.db.prepare("UPDATE users SET disabled_at = ?1 WHERE id = ?2").bind(Math.floor(Date.now() / 1000), dee.id).run();
+  const t = await exchange(main, client, { code, verifier });
+  assert.equal(t.status, 400);
+  assert.equal(t.body.error, "invalid_grant");
+  assert.match(t.body.error_description, /withdrawn/);
+});
+
 // =======================================================================================
 // 3. Sign-in: one message for every failure, lockout, sessions
 

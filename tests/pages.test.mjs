@@ -317,7 +317,15 @@ for (const device of DEVICES) {
     assert.match(text, /Last used\s+\d{4}-\d\d-\d\d \d\d:\d\d UTC/);
     await inspect(page, "account", device);
 
-    await page.getByRole("button", { name: "Disconnect Example Notes App" }).click();
+    // A code the app was given but has not redeemed yet, when the person disconnects it.
+    const pending = startAuthorization();
+    await page.goto(pending.url);
+    await page.getByRole("button", { name: "Approve" }).click();
+    const late = (await waitForLanding(page, landed)).searchParams.get("code");
+    landed.length = 0;
+    await page.goto(w.url + "/account");
+
+    await page.getByRole("button", { name: "Disconnect Example Notes App (app.example)" }).click();
     const status = page.getByRole("status");
     await status.waitFor();
     assert.match(await status.innerText(), /Example Notes App is disconnected/);
@@ -328,6 +336,8 @@ for (const device of DEVICES) {
     const refreshed = await token(w.url, { grant_type: "refresh_token", refresh_token: tokens.refresh_token, client_id: client.client_id });
     assert.equal(refreshed.status, 400);
     assert.equal(refreshed.body.error, "invalid_grant");
+    const redeemed = await token(w.url, { grant_type: "authorization_code", code: late, code_verifier: pending.verifier, client_id: client.client_id, redirect_uri: APP });
+    assert.equal(redeemed.body.error, "invalid_grant", "a code issued before Disconnect is refused");
     const mcp = await modernCall(w.url, tokens.access_token, "tools/list");
     assert.equal(mcp.status, 401);
     assert.match(mcp.headers.get("www-authenticate") ?? "", /invalid_token/);

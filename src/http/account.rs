@@ -3,7 +3,7 @@
 //! to the browser; Disconnect revokes every grant of that app for this person, which stops
 //! its refresh tokens at once and its access tokens at `/mcp` within a minute.
 
-use crate::http::authorize::host_of;
+use crate::http::authorize::{display_name, host_of};
 use crate::http::pages::{self, error_page, see_other, ErrorKind, SignInFor};
 use crate::http::session::{self, field, session_user, CsrfCookie};
 use crate::http::token::mark_revoked;
@@ -51,6 +51,20 @@ async fn disconnect(ctx: &Ctx, req: &Incoming, user: &UserRow, client_id: &str) 
     let Ok(db) = ctx.db() else {
         return error_page(ctx, ErrorKind::Unavailable, Some("no database"));
     };
+    // The KV marks go first, so a failure leaves everything as it was and Disconnect can
+    // simply be pressed again; grants created meanwhile get theirs after the revocation.
+    let live = match db.live_grants(&user.id, client_id).await {
+        Ok(ids) => ids,
+        Err(e) => {
+            ctx.internal(e);
+            return error_page(ctx, ErrorKind::Unavailable, None);
+        }
+    };
+    for grant_id in &live {
+        if mark_revoked(ctx, grant_id).await.is_err() {
+            return error_page(ctx, ErrorKind::Unavailable, None);
+        }
+    }
     let revoked = match db.disconnect(&user.id, client_id, now()).await {
         Ok(ids) => ids,
         Err(e) => {
@@ -58,15 +72,9 @@ async fn disconnect(ctx: &Ctx, req: &Incoming, user: &UserRow, client_id: &str) 
             return error_page(ctx, ErrorKind::Unavailable, None);
         }
     };
-    for grant_id in &revoked {
-        // The refresh tokens are already dead; a missing mark would leave access tokens
-        // working until they expire, so the person is told the disconnect did not finish.
+    for grant_id in revoked.iter().filter(|id| !live.contains(id)) {
         if mark_revoked(ctx, grant_id).await.is_err() {
-            return error_page(
-                ctx,
-                ErrorKind::Unavailable,
-                Some("revocation mark not saved"),
-            );
+            return error_page(ctx, ErrorKind::Unavailable, None);
         }
     }
     let name = app_name(ctx, client_id).await.0;
@@ -83,7 +91,12 @@ async fn app_name(ctx: &Ctx, client_id: &str) -> (String, String) {
                 ClientSource::Registered => String::new(),
                 ClientSource::MetadataDocument => host_of(&c.client_id),
             };
-            let name = c.client_name.unwrap_or_else(|| client_id.to_string());
+            let name = c
+                .client_name
+                .as_deref()
+                .map(display_name)
+                .filter(|n| !n.is_empty())
+                .unwrap_or_else(|| client_id.to_string());
             (name, verified_by)
         }
         _ => (client_id.to_string(), String::new()),
@@ -98,7 +111,10 @@ async fn show(ctx: &Ctx, req: &Incoming, user: &UserRow, disconnected: Option<&s
     let Ok(db) = ctx.db() else {
         return error_page(ctx, ErrorKind::Unavailable, Some("no database"));
     };
-    let apps = match db.connected_apps(&user.id, now()).await {
+    let apps = match db
+        .connected_apps(&user.id, now(), ctx.config.access_token_ttl)
+        .await
+    {
         Ok(apps) => apps,
         Err(e) => {
             ctx.internal(e);

@@ -11,7 +11,7 @@ use crate::http::{now, Ctx, Incoming};
 use crate::oauth::authorize::{
     validate, AuthorizeFailure, AuthorizeParams, AuthorizeRequest, Redirect, Refusal,
 };
-use crate::oauth::client::ClientSource;
+use crate::oauth::client::{Client, ClientSource};
 use crate::oauth::code::{self, CodeGrant};
 use crate::oauth::error::OAuthError;
 use crate::reply::Reply;
@@ -37,7 +37,14 @@ pub async fn submit(ctx: &Ctx, req: &Incoming) -> Reply {
         Ok(r) => r,
         Err(reply) => return reply,
     };
-    if !session::csrf_ok(ctx, req, &purpose(&params), field(&form, "csrf_token")) {
+    let submitted = field(&form, "csrf_token");
+    let user = session_user(ctx, req).await;
+    // The consent page's token also names the person it was shown to, so Approve in a tab
+    // opened before someone else signed in elsewhere cannot approve as them.
+    let for_user = user
+        .as_ref()
+        .is_some_and(|u| session::csrf_ok(ctx, req, &consent_purpose(&params, u), submitted));
+    if !for_user && !session::csrf_ok(ctx, req, &purpose(&params), submitted) {
         return error_page(ctx, ErrorKind::Expired, None);
     }
     let back_here = || format!("/authorize?{}", query(&params));
@@ -61,8 +68,13 @@ pub async fn submit(ctx: &Ctx, req: &Incoming) -> Reply {
                 )
             }
         },
-        "approve" => match session_user(ctx, req).await {
-            Some(user) => approve(ctx, &request, &user),
+        "approve" => match user {
+            Some(user) if for_user => approve(ctx, &request, &user),
+            // A token from the sign-in page, not the consent page: consent is shown first.
+            Some(user) => {
+                let csrf = CsrfCookie::for_page(ctx, req);
+                consent_page(ctx, &request, &params, &csrf, &user).await
+            }
             // The session ended between the pages: sign in again, then see consent again.
             None => {
                 let csrf = CsrfCookie::for_page(ctx, req);
@@ -126,16 +138,15 @@ async fn validated(
     }
 }
 
-/// What a CSRF token on these pages is bound to: this exact authorization request.
+/// What a CSRF token on these pages is bound to: this exact authorization request
+/// (form-encoded, so no value can forge a separator).
 fn purpose(params: &AuthorizeParams) -> String {
-    let mut text = "authorize".to_string();
-    for (k, v) in params.pairs() {
-        text.push('\n');
-        text.push_str(k);
-        text.push('=');
-        text.push_str(v);
-    }
-    text
+    format!("authorize?{}", query(params))
+}
+
+/// The consent page's token: the request and the person it was shown to.
+fn consent_purpose(params: &AuthorizeParams, user: &UserRow) -> String {
+    format!("{}\nuser={}", purpose(params), user.id)
 }
 
 fn query(params: &AuthorizeParams) -> String {
@@ -165,13 +176,28 @@ fn app_identity(request: &AuthorizeRequest) -> (String, String, String) {
     let client = &request.client;
     let name = client
         .client_name
-        .clone()
+        .as_deref()
+        .map(display_name)
+        .filter(|n| !n.is_empty())
         .unwrap_or_else(|| "An unnamed app".to_string());
     let verified_by = match client.source {
         ClientSource::Registered => String::new(),
         ClientSource::MetadataDocument => host_of(&client.client_id),
     };
     (name, verified_by, host_of(&request.redirect_uri))
+}
+
+/// An app's self-chosen name as it may be shown: without control characters and the
+/// bidirectional overrides that could reorder the words around it ("verified by ...").
+pub fn display_name(name: &str) -> String {
+    name.chars()
+        .filter(|c| {
+            !c.is_control()
+                && !matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+        })
+        .collect::<String>()
+        .trim()
+        .to_string()
 }
 
 /// The host a person recognizes in a URI; `scheme:` for an app's own URI scheme.
@@ -219,7 +245,7 @@ async fn consent_page(
     csrf: &CsrfCookie,
     user: &UserRow,
 ) -> Reply {
-    let Some(token) = csrf.token(ctx, &purpose(params)) else {
+    let Some(token) = csrf.token(ctx, &consent_purpose(params, user)) else {
         return error_page(ctx, ErrorKind::Unavailable, Some("no signing key"));
     };
     let first_time = match ctx.db() {
@@ -241,7 +267,13 @@ async fn consent_page(
             ("verified_by", &verified_by),
             ("redirect_host", &redirect_host),
             ("first_time", flag(first_time)),
-            ("loopback_only", flag(request.client.loopback_only())),
+            (
+                "loopback_only",
+                flag(
+                    request.client.loopback_only()
+                        || Client::is_loopback_uri(&request.redirect_uri),
+                ),
+            ),
             ("scopes", &templates::scope_items(request.scopes.names())),
             ("resource", &request.resource),
             ("email", &user.email),

@@ -58,19 +58,26 @@ impl ErrorKind {
 }
 
 /// The error page, with a short reference that is also in the Worker's log line. It links
-/// nowhere but this server: no URI from the request is ever rendered as a link.
+/// nowhere but this server: no URI from the request is ever rendered as a link. `detail`
+/// is logged; it is shown only when it describes the person's own request (what was
+/// malformed), never the server's internals.
 pub fn error_page(ctx: &Ctx, kind: ErrorKind, detail: Option<&str>) -> Reply {
+    // `{:?}` keeps a detail that quotes the request on one log line.
     worker::console_log!(
-        "[{}] error page: {}{}",
+        "[{}] error page: {} {:?}",
         ctx.request_id,
         kind.section(),
-        detail.map(|d| format!(" ({d})")).unwrap_or_default()
+        detail.unwrap_or("")
     );
+    let shown = match kind {
+        ErrorKind::BadRequest | ErrorKind::BadForm => detail.unwrap_or(""),
+        _ => "",
+    };
     let content = render(
         templates::ERROR,
         &[
             (kind.section(), "1"),
-            ("detail", detail.unwrap_or("")),
+            ("detail", shown),
             ("request_id", &ctx.request_id),
         ],
     );

@@ -234,6 +234,7 @@ async fn authorization_code(ctx: &Ctx, form: &Form, client: &Client) -> Result<R
         resource: &grant.resource,
         redirect_uri: &grant.redirect_uri,
         code_hash: &code_hash,
+        code_issued_at: grant.expires_at.saturating_sub(ctx.config.code_ttl),
     };
     let new_refresh = refresh_hash.as_deref().map(|h| NewRefresh {
         token_hash: h,
@@ -255,9 +256,12 @@ async fn authorization_code(ctx: &Ctx, form: &Form, client: &Client) -> Result<R
             .map_err(|e| ctx.internal(e))?
         {
             revoke_grant(ctx, &db, &gid).await?;
+            return Err(invalid(
+                "the authorization code was already used; its tokens are revoked",
+            ));
         }
         return Err(invalid(
-            "the authorization code was already used; its tokens are revoked",
+            "the authorization was withdrawn: the app was disconnected or the account disabled",
         ));
     }
     let access = mint_access(

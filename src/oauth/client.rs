@@ -61,6 +61,11 @@ impl Client {
             .all(|u| Url::parse(u).map(|u| is_loopback(&u)).unwrap_or(false))
     }
 
+    /// Whether `uri` sends the person back to their own device (a loopback host).
+    pub fn is_loopback_uri(uri: &str) -> bool {
+        Url::parse(uri).map(|u| is_loopback(&u)).unwrap_or(false)
+    }
+
     /// The registered redirect URI that `requested` names, if any (loopback port aside).
     pub fn match_redirect_uri(&self, requested: &str) -> Option<String> {
         if self.redirect_uris.iter().any(|r| r == requested) {

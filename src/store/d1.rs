@@ -60,6 +60,9 @@ pub struct NewGrant<'a> {
     pub resource: &'a str,
     pub redirect_uri: &'a str,
     pub code_hash: &'a str,
+    /// When the code was issued: a grant of the same person and client revoked since then
+    /// (Disconnect on the account page) or a disabled account refuses the code.
+    pub code_issued_at: u64,
 }
 
 /// A refresh token row to insert.
@@ -269,7 +272,8 @@ impl D1 {
     // --- grants and refresh tokens ------------------------------------------------------
 
     /// Creates the grant for a code and its first refresh token, atomically and only if
-    /// this code was never redeemed before. `false`: the code is being replayed.
+    /// this code was never redeemed before and its authorization still stands. `false`:
+    /// the code is being replayed (`grant_id_by_code` finds its grant) or was withdrawn.
     pub async fn redeem_code(
         &self,
         g: &NewGrant<'_>,
@@ -278,7 +282,10 @@ impl D1 {
     ) -> Result<bool, StoreError> {
         let mut batch = vec![self.stmt(
             "INSERT INTO grants (id, user_id, client_id, scope, resource, redirect_uri, \
-             code_hash, created_at, last_used_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8) \
+             code_hash, created_at, last_used_at) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8 \
+             WHERE NOT EXISTS (SELECT 1 FROM users WHERE id = ?2 AND disabled_at IS NOT NULL) \
+             AND NOT EXISTS (SELECT 1 FROM grants WHERE user_id = ?2 AND client_id = ?3 \
+               AND revoked_at >= ?9 AND code_hash <> ?7) \
              ON CONFLICT(code_hash) DO NOTHING",
             &[
                 Arg::T(g.id),
@@ -289,6 +296,7 @@ impl D1 {
                 Arg::T(g.redirect_uri),
                 Arg::T(g.code_hash),
                 Arg::N(now),
+                Arg::N(g.code_issued_at),
             ],
         )?];
         if let Some(r) = refresh {

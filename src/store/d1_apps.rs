@@ -24,21 +24,28 @@ pub struct ConnectedApp {
 const MAX_APPS: u64 = 100;
 
 impl D1 {
-    /// Live grants: not revoked, with a refresh token that has not expired.
+    /// Live grants: not revoked, and with a refresh token that has not expired or an
+    /// access token that may still be valid (issued within `access_ttl`).
     pub async fn connected_apps(
         &self,
         user_id: &str,
         now: u64,
+        access_ttl: u64,
     ) -> Result<Vec<ConnectedApp>, StoreError> {
         self.all(
             "SELECT client_id, MAX(redirect_uri) AS redirect_uri, \
              GROUP_CONCAT(scope, ' ') AS scopes, MIN(created_at) AS first_at, \
              MAX(last_used_at) AS last_at \
-             FROM grants g WHERE user_id = ?1 AND revoked_at IS NULL AND EXISTS ( \
-               SELECT 1 FROM refresh_tokens r WHERE r.grant_id = g.id \
-               AND r.revoked_at IS NULL AND r.expires_at > ?2) \
+             FROM grants g WHERE user_id = ?1 AND revoked_at IS NULL AND (last_used_at > ?4 \
+               OR EXISTS (SELECT 1 FROM refresh_tokens r WHERE r.grant_id = g.id \
+               AND r.revoked_at IS NULL AND r.expires_at > ?2)) \
              GROUP BY client_id ORDER BY last_at DESC LIMIT ?3",
-            &[Arg::T(user_id), Arg::N(now), Arg::N(MAX_APPS)],
+            &[
+                Arg::T(user_id),
+                Arg::N(now),
+                Arg::N(MAX_APPS),
+                Arg::N(now.saturating_sub(access_ttl)),
+            ],
         )
         .await
     }
@@ -58,6 +65,25 @@ impl D1 {
             )
             .await?;
         Ok(row.is_some())
+    }
+
+    /// The ids of the grants `disconnect` would revoke now.
+    pub async fn live_grants(
+        &self,
+        user_id: &str,
+        client_id: &str,
+    ) -> Result<Vec<String>, StoreError> {
+        #[derive(Deserialize)]
+        struct Row {
+            id: String,
+        }
+        let rows: Vec<Row> = self
+            .all(
+                "SELECT id FROM grants WHERE user_id = ?1 AND client_id = ?2 AND revoked_at IS NULL",
+                &[Arg::T(user_id), Arg::T(client_id)],
+            )
+            .await?;
+        Ok(rows.into_iter().map(|r| r.id).collect())
     }
 
     /// Revokes every grant of `client_id` for `user_id` and all their refresh tokens, in

@@ -48,10 +48,12 @@ function splitSql(sql) {
  * @param {object} [options]
  * @param {Record<string,string>} [options.bindings] vars and secrets; JWT_SIGNING_KEY
  *   defaults to a fresh key (pass null to leave it unset)
+ * @param {boolean} [options.keepLogs] keep the Worker's log lines in `logs` (default true;
+ *   the benchmark drops them)
  * @param {(req: Request) => Response|Promise<Response>} [options.outbound] answers the
  *   Worker's own outbound fetch calls (no internet in tests)
  */
-export async function startWorker({ bindings = {}, outbound } = {}) {
+export async function startWorker({ bindings = {}, outbound, keepLogs = true } = {}) {
   const all = { JWT_SIGNING_KEY: newSigningKey(), ...bindings };
   // The Worker's own log lines (console.log), for tests that follow a request id.
   const logs = [];
@@ -70,7 +72,7 @@ export async function startWorker({ bindings = {}, outbound } = {}) {
       outbound ??
       (() => new Response("tests have no internet", { status: 502 })),
     handleStructuredLogs: ({ message }) => {
-      logs.push(message);
+      if (keepLogs) logs.push(message);
     },
   });
   const url = (await mf.ready).toString().replace(/\/$/, "");
