@@ -15,8 +15,10 @@ use crate::oauth::scope::Scopes;
 use crate::oauth::seal::hmac_sha256;
 use crate::reply::{Reply, NO_STORE};
 use crate::store::d1::{NewGrant, NewRefresh, D1};
+use crate::store::memo::Memo;
 use crate::store::KeyValue;
 use serde_json::json;
+use std::cell::RefCell;
 
 /// The KV mark that stops a revoked grant's access tokens (see `store`).
 pub fn revoked_key(grant_id: &str) -> String {
@@ -404,6 +406,8 @@ pub async fn revoke_grant(ctx: &Ctx, db: &D1, grant_id: &str) -> Result<(), OAut
 /// Writes the KV mark that stops a revoked grant's access tokens at `/mcp`; it outlives
 /// the longest-lived of them.
 pub async fn mark_revoked(ctx: &Ctx, grant_id: &str) -> Result<(), OAuthError> {
+    // This isolate stops at once; others within the minute, through the mark.
+    NOT_REVOKED.with(|m| m.borrow_mut().remove(&grant_id.to_string()));
     let ttl = ctx.config.access_token_ttl + 120;
     ctx.kv()?
         .put(&revoked_key(grant_id), "1", Some(ttl))
@@ -437,18 +441,54 @@ pub async fn verify_bearer(ctx: &Ctx, req: &Incoming) -> Result<Option<Verified>
             ))
         }
     };
-    let keys = ctx.keys().map_err(|_| BearerError::Unavailable)?;
-    let verified = access_token::verify(&keys, token, &ctx.issuer, &ctx.resource(), now())
-        .map_err(|e| BearerError::Invalid(e.describe()))?;
+    let now = now();
+    let resource = ctx.resource();
+    let memo_key = secret_hash(&format!("{}\n{resource}\n{token}", ctx.issuer));
+    let verified = match VERIFIED.with(|m| m.borrow().get(&memo_key, now)) {
+        Some(v) => v,
+        None => {
+            let keys = ctx.keys().map_err(|_| BearerError::Unavailable)?;
+            let v = access_token::verify(&keys, token, &ctx.issuer, &resource, now)
+                .map_err(|e| BearerError::Invalid(e.describe()))?;
+            VERIFIED.with(|m| m.borrow_mut().put(memo_key, v.clone(), v.expires_at, now));
+            v
+        }
+    };
+    let gid = &verified.claims.gid;
+    if NOT_REVOKED.with(|m| m.borrow().get(gid, now)).is_some() {
+        return Ok(Some(verified));
+    }
     let kv = ctx.kv().map_err(|_| BearerError::Unavailable)?;
-    match kv.get_cached(&revoked_key(&verified.claims.gid), 60).await {
-        Ok(None) => Ok(Some(verified)),
+    match kv
+        .get_cached(&revoked_key(gid), REVOKED_CACHE_SECONDS)
+        .await
+    {
+        Ok(None) => {
+            let until = now + NOT_REVOKED_MEMO_SECONDS;
+            NOT_REVOKED.with(|m| m.borrow_mut().put(gid.clone(), (), until, now));
+            Ok(Some(verified))
+        }
         Ok(Some(_)) => Err(BearerError::Invalid("the access token has been revoked")),
         Err(e) => {
             ctx.internal(e);
             Err(BearerError::Unavailable)
         }
     }
+}
+
+/// How long a location's edge cache may keep a KV answer about a revocation mark, and how
+/// long this isolate then trusts a "not revoked" answer: together at most the minute within
+/// which a revocation is promised to stop access tokens.
+const REVOKED_CACHE_SECONDS: u64 = 40;
+const NOT_REVOKED_MEMO_SECONDS: u64 = 20;
+
+thread_local! {
+    /// Access tokens this isolate has verified (signature, issuer, audience, times), by
+    /// the SHA-256 of the issuer, resource and token, until they expire: a client sends
+    /// the same token with every request, and Ed25519 verification is the costly part.
+    static VERIFIED: RefCell<Memo<String, Verified>> = RefCell::new(Memo::new(1024));
+    /// Grants a KV read found not revoked, for `NOT_REVOKED_MEMO_SECONDS`.
+    static NOT_REVOKED: RefCell<Memo<String, ()>> = RefCell::new(Memo::new(4096));
 }
 
 /// The 503 for `BearerError::Unavailable`.

@@ -37,6 +37,11 @@ impl From<SummaryRow> for NoteSummary {
     }
 }
 
+/// How many of a person's newest matching notes a search ranks by relevance. Beyond this a
+/// search ranks only the newest: a query that matches thousands of notes costs the same as
+/// one that matches this many.
+const SEARCH_WINDOW: u64 = 200;
+
 impl NoteStore for D1 {
     fn insert<'a>(&'a self, user: &'a str, note: &'a Note) -> StoreFuture<'a, bool> {
         Box::pin(async move {
@@ -70,15 +75,31 @@ impl NoteStore for D1 {
         limit: usize,
     ) -> StoreFuture<'a, Vec<NoteSummary>> {
         Box::pin(async move {
-            // bm25 weights: a word in the title counts five times one in the text, a tag
-            // twice.
+            // User ids are base64url; anything else cannot be anyone's and finds nothing.
+            if user.is_empty()
+                || !user
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+            {
+                return Ok(Vec::new());
+            }
+            // The owner's column narrows the match inside FTS5; only the SEARCH_WINDOW
+            // newest matches are ranked, so the cost stays flat as notes accumulate. bm25
+            // weights: a word in the title counts five times one in the text, a tag twice.
+            let matched = format!("user_id:\"{user}\" AND ({query})");
             let rows: Vec<SummaryRow> = self
                 .all(
-                    "SELECT n.seq, n.id, n.title, n.tags, n.created_at \
-                     FROM notes_fts JOIN notes n ON n.seq = notes_fts.rowid \
-                     WHERE notes_fts MATCH ?1 AND n.user_id = ?2 \
-                     ORDER BY bm25(notes_fts, 5.0, 1.0, 2.0), n.seq DESC LIMIT ?3",
-                    &[Arg::T(query), Arg::T(user), Arg::N(limit as u64)],
+                    "SELECT n.seq, n.id, n.title, n.tags, n.created_at FROM ( \
+                       SELECT rowid, bm25(notes_fts, 5.0, 1.0, 2.0, 0.0) AS score \
+                       FROM notes_fts WHERE notes_fts MATCH ?1 ORDER BY rowid DESC LIMIT ?4 \
+                     ) m JOIN notes n ON n.seq = m.rowid \
+                     WHERE n.user_id = ?2 ORDER BY m.score, n.seq DESC LIMIT ?3",
+                    &[
+                        Arg::T(&matched),
+                        Arg::T(user),
+                        Arg::N(limit as u64),
+                        Arg::N(SEARCH_WINDOW),
+                    ],
                 )
                 .await?;
             Ok(rows.into_iter().map(NoteSummary::from).collect())

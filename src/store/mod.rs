@@ -17,6 +17,7 @@ pub mod d1;
 pub mod d1_apps;
 pub mod d1_notes;
 pub mod kv;
+pub mod memo;
 #[cfg(test)]
 pub mod memory;
 pub mod notes;
