@@ -3,12 +3,11 @@
 //! to the browser; Disconnect revokes every grant of that app for this person, which stops
 //! its refresh tokens at once and its access tokens at `/mcp` within a minute.
 
-use crate::http::authorize::{display_name, host_of};
 use crate::http::pages::{self, error_page, see_other, ErrorKind, SignInFor};
 use crate::http::session::{self, field, session_user, CsrfCookie};
 use crate::http::token::mark_revoked;
 use crate::http::{now, Ctx, Incoming};
-use crate::oauth::client::ClientSource;
+use crate::oauth::client::host_of;
 use crate::reply::Reply;
 use crate::store::d1::UserRow;
 use crate::templates::{self, display_time, render};
@@ -83,22 +82,14 @@ async fn disconnect(ctx: &Ctx, req: &Incoming, user: &UserRow, client_id: &str) 
     show(ctx, req, user, Some(&name)).await
 }
 
-/// An app's name and, for a metadata-document client, the host that vouches for it.
+/// An app's name and the host that vouches for it, as the consent page showed them; the
+/// client id when the client is gone or cannot be looked up.
 async fn app_name(ctx: &Ctx, client_id: &str) -> (String, String) {
     match ctx.find_client(client_id).await {
-        Ok(Some(c)) => {
-            let verified_by = match c.source {
-                ClientSource::Registered => String::new(),
-                ClientSource::MetadataDocument => host_of(&c.client_id),
-            };
-            let name = c
-                .client_name
-                .as_deref()
-                .map(display_name)
-                .filter(|n| !n.is_empty())
-                .unwrap_or_else(|| client_id.to_string());
-            (name, verified_by)
-        }
+        Ok(Some(c)) => (
+            c.display_name().unwrap_or_else(|| client_id.to_string()),
+            c.vouched_by().unwrap_or_default(),
+        ),
         _ => (client_id.to_string(), String::new()),
     }
 }
@@ -152,11 +143,7 @@ async fn show(ctx: &Ctx, req: &Incoming, user: &UserRow, disconnected: Option<&s
             ("csrf_token", &token),
         ],
     );
-    let mut reply = pages::html(ctx, 200, &content);
-    if let Some(set) = &csrf.set {
-        reply = reply.header("Set-Cookie", set);
-    }
-    reply
+    csrf.attach(pages::html(ctx, 200, &content))
 }
 
 fn sign_in_page(

@@ -11,7 +11,7 @@ use crate::http::{now, Ctx, Incoming};
 use crate::oauth::authorize::{
     validate, AuthorizeFailure, AuthorizeParams, AuthorizeRequest, Redirect, Refusal,
 };
-use crate::oauth::client::{Client, ClientSource};
+use crate::oauth::client::{host_of, Client};
 use crate::oauth::code::{self, CodeGrant};
 use crate::oauth::error::OAuthError;
 use crate::reply::Reply;
@@ -170,45 +170,15 @@ fn hidden_fields(params: &AuthorizeParams) -> String {
         .collect()
 }
 
-/// How the app is named on the pages: its name, and the host that vouches for it when it
-/// came from a client ID metadata document (empty: the name is self-declared).
+/// How the app is named on the pages: its name, the host that vouches for it (empty: the
+/// name is self-declared), and the host the person will be sent back to.
 fn app_identity(request: &AuthorizeRequest) -> (String, String, String) {
     let client = &request.client;
     let name = client
-        .client_name
-        .as_deref()
-        .map(display_name)
-        .filter(|n| !n.is_empty())
+        .display_name()
         .unwrap_or_else(|| "An unnamed app".to_string());
-    let verified_by = match client.source {
-        ClientSource::Registered => String::new(),
-        ClientSource::MetadataDocument => host_of(&client.client_id),
-    };
+    let verified_by = client.vouched_by().unwrap_or_default();
     (name, verified_by, host_of(&request.redirect_uri))
-}
-
-/// An app's self-chosen name as it may be shown: without control characters and the
-/// bidirectional overrides that could reorder the words around it ("verified by ...").
-pub fn display_name(name: &str) -> String {
-    name.chars()
-        .filter(|c| {
-            !c.is_control()
-                && !matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
-        })
-        .collect::<String>()
-        .trim()
-        .to_string()
-}
-
-/// The host a person recognizes in a URI; `scheme:` for an app's own URI scheme.
-pub fn host_of(uri: &str) -> String {
-    url::Url::parse(uri)
-        .ok()
-        .map(|u| match u.host_str() {
-            Some(h) => h.to_string(),
-            None => format!("{}:", u.scheme()),
-        })
-        .unwrap_or_default()
 }
 
 fn sign_in_page(
@@ -281,9 +251,5 @@ async fn consent_page(
             ("csrf_token", &token),
         ],
     );
-    let mut reply = pages::html(ctx, 200, &content);
-    if let Some(set) = &csrf.set {
-        reply = reply.header("Set-Cookie", set);
-    }
-    reply
+    csrf.attach(pages::html(ctx, 200, &content))
 }

@@ -145,11 +145,7 @@ pub fn sign_in_page(
         }
     }
     let status = error.map(SignInError::status).unwrap_or(200);
-    let mut reply = html(ctx, status, &render(templates::SIGNIN, &values));
-    if let Some(set) = &csrf.set {
-        reply = reply.header("Set-Cookie", set);
-    }
-    reply
+    csrf.attach(html(ctx, status, &render(templates::SIGNIN, &values)))
 }
 
 /// A 303 back to a page of this server after a form, so a reload does not post again.

@@ -162,6 +162,14 @@ impl CsrfCookie {
         }
     }
 
+    /// `reply` with the cookie set, when this page had to create it.
+    pub fn attach(&self, reply: crate::reply::Reply) -> crate::reply::Reply {
+        match &self.set {
+            Some(set) => reply.header("Set-Cookie", set),
+            None => reply,
+        }
+    }
+
     /// The token for a form whose submission means `purpose` (the page, and for
     /// `/authorize` the exact request), or `None` when the server has no key.
     pub fn token(&self, ctx: &Ctx, purpose: &str) -> Option<String> {

@@ -55,6 +55,32 @@ impl Client {
 
     /// True when every redirect URI is on a loopback host: such a client runs on the
     /// person's own machine, and any local program could claim to be it.
+    /// The name pages show: the self-declared `client_name` without control characters
+    /// and the bidirectional overrides that could reorder the words around it ("verified
+    /// by ..."); `None` when nothing printable is left.
+    pub fn display_name(&self) -> Option<String> {
+        let name: String = self
+            .client_name
+            .as_deref()?
+            .chars()
+            .filter(|c| {
+                !c.is_control()
+                    && !matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+            })
+            .collect();
+        let name = name.trim();
+        (!name.is_empty()).then(|| name.to_string())
+    }
+
+    /// The host that vouches for the name: a metadata document's host; `None` for a
+    /// registered client, whose name is its own claim.
+    pub fn vouched_by(&self) -> Option<String> {
+        match self.source {
+            ClientSource::Registered => None,
+            ClientSource::MetadataDocument => Some(host_of(&self.client_id)),
+        }
+    }
+
     pub fn loopback_only(&self) -> bool {
         self.redirect_uris
             .iter()
@@ -108,6 +134,17 @@ impl Client {
         }
         v
     }
+}
+
+/// The host a person recognizes in a URI; `scheme:` for an app's own URI scheme.
+pub fn host_of(uri: &str) -> String {
+    Url::parse(uri)
+        .ok()
+        .map(|u| match u.host_str() {
+            Some(h) => h.to_string(),
+            None => format!("{}:", u.scheme()),
+        })
+        .unwrap_or_default()
 }
 
 fn is_loopback(url: &Url) -> bool {
@@ -300,6 +337,42 @@ impl ClientMetadata {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    fn named(name: Option<&str>, source: ClientSource) -> Client {
+        let mut c = validate_metadata(&json!({"redirect_uris": ["https://app.example/cb"]}))
+            .unwrap()
+            .into_client("https://app.example/client.json".into(), None, 0, source);
+        c.client_name = name.map(str::to_string);
+        c
+    }
+
+    #[test]
+    fn names_are_shown_without_controls_or_direction_overrides() {
+        let c = named(
+            Some(" Good\u{202e}ppA\u{2069} \n"),
+            ClientSource::Registered,
+        );
+        assert_eq!(c.display_name().as_deref(), Some("GoodppA"));
+        assert_eq!(
+            named(Some("\u{200f}\t"), ClientSource::Registered).display_name(),
+            None
+        );
+        assert_eq!(named(None, ClientSource::Registered).display_name(), None);
+    }
+
+    #[test]
+    fn only_metadata_documents_are_vouched_for() {
+        assert_eq!(named(None, ClientSource::Registered).vouched_by(), None);
+        assert_eq!(
+            named(None, ClientSource::MetadataDocument)
+                .vouched_by()
+                .as_deref(),
+            Some("app.example")
+        );
+        assert_eq!(host_of("cursor://anysphere/cb"), "anysphere");
+        assert_eq!(host_of("com.example.app:/cb"), "com.example.app:");
+        assert_eq!(host_of("not a uri"), "");
+    }
 
     #[test]
     fn accepts_the_three_kinds_of_redirect_uri() {

@@ -42,7 +42,8 @@ pub trait NoteStore {
     /// notes: then nothing is written and the answer is `false`.
     fn insert<'a>(&'a self, user: &'a str, note: &'a Note) -> StoreFuture<'a, bool>;
     /// Up to `limit` of `user`'s notes matching the full-text `query` (FTS5 syntax, built by
-    /// `mcp::tools::search::fts_query`), best match first.
+    /// `mcp::tools::search::fts_query`), best match first. A store may rank only the newest
+    /// matches (D1 ranks 200), so the cost does not grow with a person's notes.
     fn search<'a>(
         &'a self,
         user: &'a str,
