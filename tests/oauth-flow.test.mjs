@@ -2,6 +2,7 @@
 // exchange, the JWT's claims, refresh rotation, userinfo, revocation.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
+import { createPublicKey, verify } from "node:crypto";
 import { startWorker } from "./helpers/worker.mjs";
 import { createUser, fullFlow, token, publicClient, register } from "./helpers/oauth.mjs";
 
@@ -35,6 +36,16 @@ test("a public client gets a code with state and iss, then tokens for /mcp", asy
   assert.equal(claims.scope, "mcp:read mcp:write offline_access");
   assert.equal(claims.exp - claims.iat, 3600);
   assert.ok(claims.jti);
+  // The signature verifies with Node's own Ed25519 against the published JWKS key, and
+  // not once the claims are changed.
+  const { keys } = await (await fetch(w.url + "/.well-known/jwks.json")).json();
+  const jwk = keys.find((k) => k.kid === h.kid);
+  assert.ok(jwk, "the token's kid is in the JWKS");
+  const key = createPublicKey({ key: jwk, format: "jwk" });
+  const [head, body, sig] = tokens.access_token.split(".");
+  assert.equal(verify(null, Buffer.from(`${head}.${body}`), key, Buffer.from(sig, "base64url")), true);
+  const changed = Buffer.from(JSON.stringify({ ...claims, scope: "mcp:write" })).toString("base64url");
+  assert.equal(verify(null, Buffer.from(`${head}.${changed}`), key, Buffer.from(sig, "base64url")), false);
 });
 
 test("userinfo answers with the token and refuses without", async () => {

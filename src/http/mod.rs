@@ -15,12 +15,13 @@ pub mod register;
 pub mod route;
 pub mod session;
 pub mod token;
+pub mod webcrypto;
 
 use crate::config::Config;
 use crate::encoding::{b64url, random_bytes};
 use crate::oauth::client::Client;
 use crate::oauth::error::OAuthError;
-use crate::oauth::keys::{self, KeySet, PREVIOUS_KEY_SECRET, SIGNING_KEY_SECRET};
+use crate::oauth::keys::{self, KeyError, KeySet, PREVIOUS_KEY_SECRET, SIGNING_KEY_SECRET};
 use crate::reply::{http_error, Reply};
 use crate::store::clients::ClientDirectory;
 use crate::store::d1::D1;
@@ -28,6 +29,7 @@ use crate::store::kv::Kv;
 use crate::store::StoreError;
 use route::Route;
 use std::rc::Rc;
+use webcrypto::WebCrypto;
 use worker::{console_error, console_log, Env, Headers, Request, Response};
 
 /// A request as plain data: what handlers read.
@@ -70,6 +72,8 @@ pub struct Ctx {
     pub issuer: String,
     pub env: Env,
     pub request_id: String,
+    /// The signing keys, loaded (once per isolate) before the handler runs, or why not.
+    pub keys: Result<Rc<KeySet>, KeyError>,
 }
 
 fn env_string(env: &Env, name: &str) -> Option<String> {
@@ -146,9 +150,7 @@ impl Ctx {
 
     /// The signing keys, or a JSON 500 that names the missing or malformed secret.
     pub fn keys(&self) -> Result<Rc<KeySet>, Reply> {
-        let current = env_string(&self.env, SIGNING_KEY_SECRET);
-        let previous = env_string(&self.env, PREVIOUS_KEY_SECRET);
-        keys::cached(current.as_deref(), previous.as_deref()).map_err(|e| {
+        self.keys.clone().map_err(|e| {
             console_error!(
                 "[{}] signing key unusable: {}",
                 self.request_id,
@@ -201,11 +203,18 @@ pub async fn handle(mut req: Request, env: Env) -> Response {
         Some(r) => match read_incoming(&mut req, &method, &url, r.body_limit()).await {
             Err(reply) => reply,
             Ok(incoming) => {
+                let keys = keys::cached(
+                    &WebCrypto,
+                    env_string(&env, SIGNING_KEY_SECRET).as_deref(),
+                    env_string(&env, PREVIOUS_KEY_SECRET).as_deref(),
+                )
+                .await;
                 let ctx = Ctx {
                     config,
                     issuer,
                     env,
                     request_id: request_id.clone(),
+                    keys,
                 };
                 dispatch(r, &ctx, &incoming).await
             }

@@ -3,6 +3,7 @@
 //! nothing is written until all of them pass.
 
 use crate::encoding::{b64url, constant_time_eq, random_token, secret_hash};
+use crate::http::webcrypto::WebCrypto;
 use crate::http::{now, Ctx, Incoming};
 use crate::oauth::access_token::{self, AccessClaims, Verified};
 use crate::oauth::client::Client;
@@ -164,7 +165,7 @@ fn token_response(access: &str, ttl: u64, refresh: Option<&str>, scope: &Scopes)
         .header("Pragma", "no-cache")
 }
 
-fn mint_access(
+async fn mint_access(
     ctx: &Ctx,
     keys: &KeySet,
     user_id: &str,
@@ -182,7 +183,8 @@ fn mint_access(
         jti: String::new(),
         gid: grant_id.to_string(),
     };
-    access_token::issue(keys, claims, now(), ctx.config.access_token_ttl)
+    access_token::issue(&WebCrypto, keys, claims, now(), ctx.config.access_token_ttl)
+        .await
         .map_err(|e| ctx.internal(e))
 }
 
@@ -274,7 +276,8 @@ async fn authorization_code(ctx: &Ctx, form: &Form, client: &Client) -> Result<R
         &scopes,
         &grant.resource,
         &grant_id,
-    )?;
+    )
+    .await?;
     Ok(token_response(
         &access,
         ctx.config.access_token_ttl,
@@ -385,7 +388,8 @@ async fn refresh(ctx: &Ctx, form: &Form, client: &Client) -> Result<Reply, OAuth
         &scopes,
         &row.resource,
         &row.grant_id,
-    )?;
+    )
+    .await?;
     Ok(token_response(
         &access,
         ctx.config.access_token_ttl,
@@ -448,7 +452,8 @@ pub async fn verify_bearer(ctx: &Ctx, req: &Incoming) -> Result<Option<Verified>
         Some(v) => v,
         None => {
             let keys = ctx.keys().map_err(|_| BearerError::Unavailable)?;
-            let v = access_token::verify(&keys, token, &ctx.issuer, &resource, now)
+            let v = access_token::verify(&WebCrypto, &keys, token, &ctx.issuer, &resource, now)
+                .await
                 .map_err(|e| BearerError::Invalid(e.describe()))?;
             VERIFIED.with(|m| m.borrow_mut().put(memo_key, v.clone(), v.expires_at, now));
             v
@@ -517,12 +522,21 @@ async fn revoke_inner(ctx: &Ctx, req: &Incoming) -> Result<Reply, OAuthError> {
     let grant_id = match row {
         Some(r) if r.client_id == client.client_id => Some(r.grant_id),
         Some(_) => None,
-        None => ctx.keys().ok().and_then(|keys| {
-            access_token::verify(&keys, token, &ctx.issuer, &ctx.resource(), now())
-                .ok()
-                .filter(|v| v.claims.client_id == client.client_id)
-                .map(|v| v.claims.gid)
-        }),
+        None => match ctx.keys() {
+            Ok(keys) => access_token::verify(
+                &WebCrypto,
+                &keys,
+                token,
+                &ctx.issuer,
+                &ctx.resource(),
+                now(),
+            )
+            .await
+            .ok()
+            .filter(|v| v.claims.client_id == client.client_id)
+            .map(|v| v.claims.gid),
+            Err(_) => None,
+        },
     };
     if let Some(gid) = grant_id {
         revoke_grant(ctx, &db, &gid).await?;
@@ -570,7 +584,16 @@ async fn introspect_inner(ctx: &Ctx, req: &Incoming) -> Result<Reply, OAuthError
         .header("Cache-Control", NO_STORE));
     }
     let keys = ctx.oauth_keys()?;
-    let Ok(v) = access_token::verify(&keys, token, &ctx.issuer, &ctx.resource(), now()) else {
+    let Ok(v) = access_token::verify(
+        &WebCrypto,
+        &keys,
+        token,
+        &ctx.issuer,
+        &ctx.resource(),
+        now(),
+    )
+    .await
+    else {
         return inactive();
     };
     if v.claims.client_id != client.client_id

@@ -1,12 +1,16 @@
 //! Access tokens: JWTs per RFC 9068 (`typ: at+jwt`), signed with Ed25519 (`alg: EdDSA`),
 //! and their verification at `/mcp` and `/userinfo`: signature by `kid`, `exp`, `nbf`,
 //! `iss` and `aud`, every time.
+//!
+//! jwt-compact holds the token model (claims with their times, parsing the compact form);
+//! the signature step is ours because WebCrypto's Ed25519 is asynchronous and
+//! jwt-compact's `Algorithm` is not (see `oauth::ed25519`).
 
-use crate::encoding::random_token;
+use crate::encoding::{b64url, random_token};
+use crate::oauth::ed25519::Ed25519;
 use crate::oauth::keys::KeySet;
 use chrono::{DateTime, Duration, Utc};
-use jwt_compact::alg::Ed25519;
-use jwt_compact::{AlgorithmExt, Claims, Header, TimeOptions, UntrustedToken};
+use jwt_compact::{Claims, TimeOptions, UntrustedToken};
 use serde::{Deserialize, Serialize};
 
 /// The claims of our access tokens, besides `exp`, `nbf` and `iat`.
@@ -59,8 +63,17 @@ fn at(seconds: u64) -> DateTime<Utc> {
     DateTime::from_timestamp(seconds as i64, 0).unwrap_or_default()
 }
 
+/// The JOSE header of our tokens, members in the order RFC 7515's examples use.
+#[derive(Serialize)]
+struct JoseHeader<'a> {
+    alg: &'static str,
+    kid: &'a str,
+    typ: &'static str,
+}
+
 /// Signs an access token valid from `now` for `ttl` seconds.
-pub fn issue(
+pub async fn issue(
+    crypto: &impl Ed25519,
     keys: &KeySet,
     mut claims: AccessClaims,
     now: u64,
@@ -69,19 +82,24 @@ pub fn issue(
     if claims.jti.is_empty() {
         claims.jti = random_token();
     }
-    let header = Header::empty()
-        .with_key_id(keys.kid.clone())
-        .with_token_type("at+jwt");
+    let header = JoseHeader {
+        alg: "EdDSA",
+        kid: &keys.kid,
+        typ: "at+jwt",
+    };
     let time = TimeOptions::new(Duration::zero(), move || at(now));
     let claims =
         Claims::new(claims).set_duration_and_issuance(&time, Duration::seconds(ttl as i64));
-    Ed25519
-        .token(&header, &claims, &keys.secret)
-        .map_err(|e| e.to_string())
+    let header = serde_json::to_vec(&header).map_err(|e| e.to_string())?;
+    let claims = serde_json::to_vec(&claims).map_err(|e| e.to_string())?;
+    let signing_input = format!("{}.{}", b64url(&header), b64url(&claims));
+    let signature = crypto.sign(&keys.seed, signing_input.as_bytes()).await?;
+    Ok(format!("{signing_input}.{}", b64url(&signature)))
 }
 
 /// Verifies an access token for `audience` from `issuer`, at time `now`.
-pub fn verify(
+pub async fn verify(
+    crypto: &impl Ed25519,
     keys: &KeySet,
     token: &str,
     issuer: &str,
@@ -97,17 +115,31 @@ pub fn verify(
     {
         return Err(TokenError::WrongType);
     }
+    // Only EdDSA is ever accepted, so `none` and algorithm confusion are out.
+    if untrusted.algorithm() != "EdDSA" {
+        return Err(TokenError::BadSignature);
+    }
     let key = header
         .key_id
         .as_deref()
         .and_then(|kid| keys.verifying_key(kid))
         .ok_or(TokenError::UnknownKey)?;
-    // The validator refuses any `alg` but EdDSA, so `none` and HMAC confusion are out.
-    let token = Ed25519
-        .validator::<AccessClaims>(&key.public)
-        .validate(&untrusted)
-        .map_err(|_| TokenError::BadSignature)?;
-    let claims = token.claims();
+    // The signing input is everything before the last dot; `UntrustedToken::new` has
+    // already checked there are exactly three base64url parts.
+    let signing_input = &token[..token.rfind('.').ok_or(TokenError::Malformed)?];
+    if !crypto
+        .verify(
+            &key.public,
+            signing_input.as_bytes(),
+            untrusted.signature_bytes(),
+        )
+        .await
+    {
+        return Err(TokenError::BadSignature);
+    }
+    let claims = untrusted
+        .deserialize_claims_unchecked::<AccessClaims>()
+        .map_err(|_| TokenError::Malformed)?;
     // 30 seconds of leeway for clock skew between Cloudflare's machines.
     let time = TimeOptions::new(Duration::seconds(30), move || at(now));
     let expires_at = claims.expiration.ok_or(TokenError::Malformed)?;
@@ -130,19 +162,27 @@ pub fn verify(
         return Err(TokenError::WrongAudience);
     }
     Ok(Verified {
-        claims: claims.custom.clone(),
         expires_at: expires_at.timestamp().max(0) as u64,
         issued_at: issued_at.timestamp().max(0) as u64,
+        claims: claims.custom,
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::encoding::b64url;
+    use crate::oauth::ed25519::{block_on, Native};
 
     fn keys(seed: u8) -> KeySet {
-        KeySet::parse(Some(&b64url(&[seed; 32])), None).unwrap()
+        block_on(KeySet::load(&Native, Some(&b64url(&[seed; 32])), None)).unwrap()
+    }
+
+    fn issue(k: &KeySet, c: AccessClaims, now: u64, ttl: u64) -> Result<String, String> {
+        block_on(super::issue(&Native, k, c, now, ttl))
+    }
+
+    fn verify(k: &KeySet, t: &str, iss: &str, aud: &str, now: u64) -> Result<Verified, TokenError> {
+        block_on(super::verify(&Native, k, t, iss, aud, now))
     }
 
     fn claims() -> AccessClaims {
@@ -217,10 +257,48 @@ mod tests {
     }
 
     #[test]
+    fn changed_claims_and_other_algorithms_are_refused() {
+        let k = keys(1);
+        let t = issue(&k, claims(), 1_000, 60).unwrap();
+        let parts: Vec<&str> = t.split('.').collect();
+        let mut c = claims();
+        c.scope = "mcp:read mcp:write".into();
+        let body = b64url(&serde_json::to_vec(&c).unwrap());
+        let changed = format!("{}.{body}.{}", parts[0], parts[2]);
+        assert_eq!(
+            verify(&k, &changed, ISS, AUD, 1_010),
+            Err(TokenError::BadSignature)
+        );
+        let hs256 =
+            b64url(format!(r#"{{"alg":"HS256","typ":"at+jwt","kid":"{}"}}"#, k.kid).as_bytes());
+        let confused = format!("{hs256}.{}.{}", parts[1], parts[2]);
+        assert_eq!(
+            verify(&k, &confused, ISS, AUD, 1_010),
+            Err(TokenError::BadSignature)
+        );
+        let no_typ = b64url(format!(r#"{{"alg":"EdDSA","kid":"{}"}}"#, k.kid).as_bytes());
+        assert_eq!(
+            verify(
+                &k,
+                &format!("{no_typ}.{}.{}", parts[1], parts[2]),
+                ISS,
+                AUD,
+                1_010
+            ),
+            Err(TokenError::WrongType)
+        );
+    }
+
+    #[test]
     fn tokens_from_the_previous_key_still_verify() {
         let old = keys(1);
         let t = issue(&old, claims(), 1_000, 60).unwrap();
-        let rotated = KeySet::parse(Some(&b64url(&[2; 32])), Some(&b64url(&[1; 32]))).unwrap();
+        let rotated = block_on(KeySet::load(
+            &Native,
+            Some(&b64url(&[2; 32])),
+            Some(&b64url(&[1; 32])),
+        ))
+        .unwrap();
         assert!(verify(&rotated, &t, ISS, AUD, 1_010).is_ok());
     }
 }

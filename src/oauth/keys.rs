@@ -3,7 +3,7 @@
 //! request does not re-derive them.
 
 use crate::encoding::{b64url, b64url_decode, sha256};
-use ed25519_compact::{KeyPair, PublicKey, SecretKey, Seed};
+use crate::oauth::ed25519::{Ed25519, PublicKey, Seed};
 use serde_json::{json, Value};
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -25,7 +25,7 @@ pub struct VerifyingKey {
 #[derive(Clone, Debug)]
 pub struct KeySet {
     pub kid: String,
-    pub secret: SecretKey,
+    pub seed: Seed,
     pub verifying: Vec<VerifyingKey>,
 }
 
@@ -57,7 +57,7 @@ impl KeyError {
     }
 }
 
-fn parse_seed(name: &'static str, text: &str) -> Result<KeyPair, KeyError> {
+fn parse_seed(name: &'static str, text: &str) -> Result<Seed, KeyError> {
     let text = text.trim();
     let d = if text.starts_with('{') {
         let jwk: Value = serde_json::from_str(text).map_err(|_| KeyError::Malformed(name))?;
@@ -72,15 +72,29 @@ fn parse_seed(name: &'static str, text: &str) -> Result<KeyPair, KeyError> {
         text.to_string()
     };
     let bytes = b64url_decode(&d).ok_or(KeyError::Malformed(name))?;
-    let seed = Seed::from_slice(&bytes).map_err(|_| KeyError::Malformed(name))?;
-    Ok(KeyPair::from_seed(seed))
+    bytes.try_into().map_err(|_| KeyError::Malformed(name))
+}
+
+async fn verifying_key(
+    crypto: &impl Ed25519,
+    name: &'static str,
+    seed: &Seed,
+) -> Result<VerifyingKey, KeyError> {
+    let public = crypto
+        .public_key(seed)
+        .await
+        .map_err(|_| KeyError::Malformed(name))?;
+    Ok(VerifyingKey {
+        kid: thumbprint(&public),
+        public,
+    })
 }
 
 /// RFC 7638 thumbprint of an Ed25519 public key: the members in lexicographic order.
 pub fn thumbprint(public: &PublicKey) -> String {
     let canonical = format!(
         r#"{{"crv":"Ed25519","kty":"OKP","x":"{}"}}"#,
-        b64url(public.as_ref())
+        b64url(public)
     );
     b64url(&sha256(canonical.as_bytes()))
 }
@@ -90,7 +104,7 @@ pub fn public_jwk(key: &VerifyingKey) -> Value {
     json!({
         "kty": "OKP",
         "crv": "Ed25519",
-        "x": b64url(key.public.as_ref()),
+        "x": b64url(&key.public),
         "kid": key.kid,
         "use": "sig",
         "alg": "EdDSA",
@@ -99,28 +113,28 @@ pub fn public_jwk(key: &VerifyingKey) -> Value {
 
 impl KeySet {
     /// Builds the key set from the two secrets' values.
-    pub fn parse(current: Option<&str>, previous: Option<&str>) -> Result<KeySet, KeyError> {
-        let current = match current {
+    pub async fn load(
+        crypto: &impl Ed25519,
+        current: Option<&str>,
+        previous: Option<&str>,
+    ) -> Result<KeySet, KeyError> {
+        let seed = match current {
             Some(c) if !c.trim().is_empty() => parse_seed(SIGNING_KEY_SECRET, c)?,
             _ => return Err(KeyError::Missing(SIGNING_KEY_SECRET)),
         };
-        let kid = thumbprint(&current.pk);
-        let mut verifying = vec![VerifyingKey {
-            kid: kid.clone(),
-            public: current.pk,
-        }];
-        if let Some(p) = previous.filter(|p| !p.trim().is_empty()) {
-            let prev = parse_seed(PREVIOUS_KEY_SECRET, p)?;
-            if prev.pk != current.pk {
-                verifying.push(VerifyingKey {
-                    kid: thumbprint(&prev.pk),
-                    public: prev.pk,
-                });
-            }
+        let previous = match previous.filter(|p| !p.trim().is_empty()) {
+            Some(p) => Some(parse_seed(PREVIOUS_KEY_SECRET, p)?),
+            None => None,
+        };
+        let current = verifying_key(crypto, SIGNING_KEY_SECRET, &seed).await?;
+        let kid = current.kid.clone();
+        let mut verifying = vec![current];
+        if let Some(prev) = previous.filter(|p| *p != seed) {
+            verifying.push(verifying_key(crypto, PREVIOUS_KEY_SECRET, &prev).await?);
         }
         Ok(KeySet {
             kid,
-            secret: current.sk,
+            seed,
             verifying,
         })
     }
@@ -133,7 +147,7 @@ impl KeySet {
     /// A 256-bit key for one purpose (sealing codes, sessions, CSRF tokens), derived from
     /// the current signing key so that there is one secret to manage and rotate.
     pub fn mac_key(&self, purpose: &str) -> [u8; 32] {
-        crate::oauth::seal::derive_key(self.secret.seed().as_ref(), purpose)
+        crate::oauth::seal::derive_key(&self.seed, purpose)
     }
 
     pub fn verifying_key(&self, kid: &str) -> Option<&VerifyingKey> {
@@ -147,8 +161,12 @@ thread_local! {
     static CACHE: RefCell<Option<(String, Rc<KeySet>)>> = const { RefCell::new(None) };
 }
 
-/// `KeySet::parse`, cached for the life of the isolate.
-pub fn cached(current: Option<&str>, previous: Option<&str>) -> Result<Rc<KeySet>, KeyError> {
+/// `KeySet::load`, cached for the life of the isolate.
+pub async fn cached(
+    crypto: &impl Ed25519,
+    current: Option<&str>,
+    previous: Option<&str>,
+) -> Result<Rc<KeySet>, KeyError> {
     let cache_key = format!("{}\n{}", current.unwrap_or(""), previous.unwrap_or(""));
     if let Some(hit) = CACHE.with(|c| {
         c.borrow()
@@ -158,7 +176,7 @@ pub fn cached(current: Option<&str>, previous: Option<&str>) -> Result<Rc<KeySet
     }) {
         return Ok(hit);
     }
-    let keys = Rc::new(KeySet::parse(current, previous)?);
+    let keys = Rc::new(KeySet::load(crypto, current, previous).await?);
     CACHE.with(|c| *c.borrow_mut() = Some((cache_key, keys.clone())));
     Ok(keys)
 }
@@ -166,6 +184,11 @@ pub fn cached(current: Option<&str>, previous: Option<&str>) -> Result<Rc<KeySet
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::oauth::ed25519::{block_on, Native};
+
+    fn parse(current: Option<&str>, previous: Option<&str>) -> Result<KeySet, KeyError> {
+        block_on(KeySet::load(&Native, current, previous))
+    }
 
     // RFC 8037 appendix A.1-A.3.
     const RFC8037_D: &str = "nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A";
@@ -174,7 +197,7 @@ mod tests {
 
     #[test]
     fn rfc8037_public_key_and_thumbprint() {
-        let keys = KeySet::parse(Some(RFC8037_D), None).unwrap();
+        let keys = parse(Some(RFC8037_D), None).unwrap();
         assert_eq!(keys.kid, RFC8037_THUMBPRINT);
         let jwks = keys.jwks();
         assert_eq!(jwks["keys"][0]["x"], RFC8037_X);
@@ -185,32 +208,29 @@ mod tests {
     #[test]
     fn accepts_a_private_jwk() {
         let jwk = format!(r#"{{"kty":"OKP","crv":"Ed25519","d":"{RFC8037_D}","x":"{RFC8037_X}"}}"#);
-        assert_eq!(
-            KeySet::parse(Some(&jwk), None).unwrap().kid,
-            RFC8037_THUMBPRINT
-        );
+        assert_eq!(parse(Some(&jwk), None).unwrap().kid, RFC8037_THUMBPRINT);
     }
 
     #[test]
     fn missing_and_malformed_keys_name_the_setting() {
         assert_eq!(
-            KeySet::parse(None, None).unwrap_err(),
+            parse(None, None).unwrap_err(),
             KeyError::Missing(SIGNING_KEY_SECRET)
         );
         assert_eq!(
-            KeySet::parse(Some("  "), None).unwrap_err(),
+            parse(Some("  "), None).unwrap_err(),
             KeyError::Missing(SIGNING_KEY_SECRET)
         );
         assert_eq!(
-            KeySet::parse(Some("not a key!"), None).unwrap_err(),
+            parse(Some("not a key!"), None).unwrap_err(),
             KeyError::Malformed(SIGNING_KEY_SECRET)
         );
         assert_eq!(
-            KeySet::parse(Some("AAAA"), None).unwrap_err(),
+            parse(Some("AAAA"), None).unwrap_err(),
             KeyError::Malformed(SIGNING_KEY_SECRET)
         );
         assert_eq!(
-            KeySet::parse(Some(RFC8037_D), Some("bad")).unwrap_err(),
+            parse(Some(RFC8037_D), Some("bad")).unwrap_err(),
             KeyError::Malformed(PREVIOUS_KEY_SECRET)
         );
     }
@@ -218,7 +238,7 @@ mod tests {
     #[test]
     fn previous_key_is_published_but_not_current() {
         let other = b64url(&[7u8; 32]);
-        let keys = KeySet::parse(Some(&other), Some(RFC8037_D)).unwrap();
+        let keys = parse(Some(&other), Some(RFC8037_D)).unwrap();
         assert_eq!(keys.verifying.len(), 2);
         assert_ne!(keys.kid, RFC8037_THUMBPRINT);
         assert!(keys.verifying_key(RFC8037_THUMBPRINT).is_some());

@@ -4,6 +4,7 @@ pub mod access_token;
 pub mod authorize;
 pub mod client;
 pub mod code;
+pub mod ed25519;
 pub mod error;
 pub mod keys;
 pub mod metadata;
