@@ -124,10 +124,7 @@ impl Server<'_> {
         };
         let end = (start + self.page_size.max(1)).min(tools::TOOLS.len());
         let structured = version::has_structured_output(version);
-        let page: Vec<Value> = tools::TOOLS[start..end]
-            .iter()
-            .map(|t| tools::describe(*t, structured))
-            .collect();
+        let page: Vec<Value> = tools::entries(structured)[start..end].to_vec();
         let mut result = json!({ "tools": page });
         if end < tools::TOOLS.len() {
             result["nextCursor"] = json!(encode_cursor(end));
@@ -167,7 +164,7 @@ impl Server<'_> {
             None | Some(Value::Null) => json!({}),
             Some(a) => a.clone(),
         };
-        if let Err(why) = super::schema::validate(&tool.input_schema(), &args) {
+        if let Err(why) = super::schema::validate(&tools::input_schema(tool), &args) {
             return Ok(tools::failure(&format!("Invalid arguments: {why}.")));
         }
         let ctx = ToolCtx {

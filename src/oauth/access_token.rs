@@ -6,11 +6,9 @@
 //! the signature step is ours because WebCrypto's Ed25519 is asynchronous and
 //! jwt-compact's `Algorithm` is not (see `oauth::ed25519`).
 
-use crate::encoding::{b64url, random_token};
+use crate::encoding::{b64url, b64url_decode, random_token};
 use crate::oauth::ed25519::Ed25519;
 use crate::oauth::keys::KeySet;
-use chrono::{DateTime, Duration, Utc};
-use jwt_compact::{Claims, TimeOptions, UntrustedToken};
 use serde::{Deserialize, Serialize};
 
 /// The claims of our access tokens, besides `exp`, `nbf` and `iat`.
@@ -59,40 +57,72 @@ impl TokenError {
     }
 }
 
-fn at(seconds: u64) -> DateTime<Utc> {
-    DateTime::from_timestamp(seconds as i64, 0).unwrap_or_default()
+/// The JOSE header (RFC 7515 §4): what we write and the members we read back.
+#[derive(Serialize, Deserialize)]
+struct JoseHeader {
+    alg: String,
+    #[serde(default)]
+    kid: Option<String>,
+    #[serde(default)]
+    typ: Option<String>,
 }
 
-/// The JOSE header of our tokens, members in the order RFC 7515's examples use.
-#[derive(Serialize)]
-struct JoseHeader<'a> {
-    alg: &'static str,
-    kid: &'a str,
-    typ: &'static str,
+/// The whole payload: our claims plus the registered time claims (RFC 7519 §4.1).
+#[derive(Serialize, Deserialize)]
+struct Payload {
+    iss: String,
+    sub: String,
+    aud: String,
+    client_id: String,
+    scope: String,
+    jti: String,
+    gid: String,
+    exp: u64,
+    iat: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    nbf: Option<u64>,
 }
+
+/// Clock skew allowed between Cloudflare's machines.
+const LEEWAY: u64 = 30;
 
 /// Signs an access token valid from `now` for `ttl` seconds.
 pub async fn issue(
     crypto: &impl Ed25519,
     keys: &KeySet,
-    mut claims: AccessClaims,
+    claims: AccessClaims,
     now: u64,
     ttl: u64,
 ) -> Result<String, String> {
-    if claims.jti.is_empty() {
-        claims.jti = random_token();
-    }
     let header = JoseHeader {
-        alg: "EdDSA",
-        kid: &keys.kid,
-        typ: "at+jwt",
+        alg: "EdDSA".into(),
+        kid: Some(keys.kid.clone()),
+        typ: Some("at+jwt".into()),
     };
-    let time = TimeOptions::new(Duration::zero(), move || at(now));
-    let claims =
-        Claims::new(claims).set_duration_and_issuance(&time, Duration::seconds(ttl as i64));
+    let AccessClaims {
+        iss,
+        sub,
+        aud,
+        client_id,
+        scope,
+        jti,
+        gid,
+    } = claims;
+    let payload = Payload {
+        jti: if jti.is_empty() { random_token() } else { jti },
+        iss,
+        sub,
+        aud,
+        client_id,
+        scope,
+        gid,
+        exp: now + ttl,
+        iat: now,
+        nbf: None,
+    };
     let header = serde_json::to_vec(&header).map_err(|e| e.to_string())?;
-    let claims = serde_json::to_vec(&claims).map_err(|e| e.to_string())?;
-    let signing_input = format!("{}.{}", b64url(&header), b64url(&claims));
+    let payload = serde_json::to_vec(&payload).map_err(|e| e.to_string())?;
+    let signing_input = format!("{}.{}", b64url(&header), b64url(&payload));
     let signature = crypto.sign(&keys.seed, signing_input.as_bytes()).await?;
     Ok(format!("{signing_input}.{}", b64url(&signature)))
 }
@@ -106,65 +136,64 @@ pub async fn verify(
     audience: &str,
     now: u64,
 ) -> Result<Verified, TokenError> {
-    let untrusted = UntrustedToken::new(token).map_err(|_| TokenError::Malformed)?;
-    let header = untrusted.header();
+    let mut parts = token.split('.');
+    let (Some(header), Some(payload), Some(signature), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(TokenError::Malformed);
+    };
+    let decode = |part: &str| b64url_decode(part).ok_or(TokenError::Malformed);
+    let header: JoseHeader =
+        serde_json::from_slice(&decode(header)?).map_err(|_| TokenError::Malformed)?;
     if !header
-        .token_type
+        .typ
         .as_deref()
         .is_some_and(|t| t.eq_ignore_ascii_case("at+jwt"))
     {
         return Err(TokenError::WrongType);
     }
     // Only EdDSA is ever accepted, so `none` and algorithm confusion are out.
-    if untrusted.algorithm() != "EdDSA" {
+    if header.alg != "EdDSA" {
         return Err(TokenError::BadSignature);
     }
     let key = header
-        .key_id
+        .kid
         .as_deref()
         .and_then(|kid| keys.verifying_key(kid))
         .ok_or(TokenError::UnknownKey)?;
-    // The signing input is everything before the last dot; `UntrustedToken::new` has
-    // already checked there are exactly three base64url parts.
-    let signing_input = &token[..token.rfind('.').ok_or(TokenError::Malformed)?];
+    let signing_input = &token[..token.len() - signature.len() - 1];
     if !crypto
-        .verify(
-            &key.public,
-            signing_input.as_bytes(),
-            untrusted.signature_bytes(),
-        )
+        .verify(&key.public, signing_input.as_bytes(), &decode(signature)?)
         .await
     {
         return Err(TokenError::BadSignature);
     }
-    let claims = untrusted
-        .deserialize_claims_unchecked::<AccessClaims>()
-        .map_err(|_| TokenError::Malformed)?;
-    // 30 seconds of leeway for clock skew between Cloudflare's machines.
-    let time = TimeOptions::new(Duration::seconds(30), move || at(now));
-    let expires_at = claims.expiration.ok_or(TokenError::Malformed)?;
-    claims
-        .validate_expiration(&time)
-        .map_err(|_| TokenError::Expired)?;
-    if claims.not_before.is_some() {
-        claims
-            .validate_maturity(&time)
-            .map_err(|_| TokenError::NotYetValid)?;
+    let p: Payload =
+        serde_json::from_slice(&decode(payload)?).map_err(|_| TokenError::Malformed)?;
+    if p.exp.saturating_add(LEEWAY) < now {
+        return Err(TokenError::Expired);
     }
-    let issued_at = claims.issued_at.ok_or(TokenError::Malformed)?;
-    if issued_at > at(now + 30) {
+    if p.nbf.is_some_and(|nbf| nbf > now + LEEWAY) || p.iat > now + LEEWAY {
         return Err(TokenError::NotYetValid);
     }
-    if claims.custom.iss != issuer {
+    if p.iss != issuer {
         return Err(TokenError::WrongIssuer);
     }
-    if claims.custom.aud != audience {
+    if p.aud != audience {
         return Err(TokenError::WrongAudience);
     }
     Ok(Verified {
-        expires_at: expires_at.timestamp().max(0) as u64,
-        issued_at: issued_at.timestamp().max(0) as u64,
-        claims: claims.custom,
+        expires_at: p.exp,
+        issued_at: p.iat,
+        claims: AccessClaims {
+            iss: p.iss,
+            sub: p.sub,
+            aud: p.aud,
+            client_id: p.client_id,
+            scope: p.scope,
+            jti: p.jti,
+            gid: p.gid,
+        },
     })
 }
 
@@ -208,10 +237,27 @@ mod tests {
         assert_eq!(v.claims.sub, "u1");
         assert_eq!(v.expires_at, 4_600);
         assert_eq!(v.claims.jti.len(), 43);
-        let header = UntrustedToken::new(&t).unwrap();
-        assert_eq!(header.algorithm(), "EdDSA");
-        assert_eq!(header.header().token_type.as_deref(), Some("at+jwt"));
-        assert_eq!(header.header().key_id.as_deref(), Some(k.kid.as_str()));
+        let part = |i: usize| -> serde_json::Value {
+            serde_json::from_slice(&b64url_decode(t.split('.').nth(i).unwrap()).unwrap()).unwrap()
+        };
+        let header = part(0);
+        assert_eq!(header["alg"], "EdDSA");
+        assert_eq!(header["typ"], "at+jwt");
+        assert_eq!(header["kid"], k.kid.as_str());
+        let payload = part(1);
+        assert_eq!(
+            (payload["iat"].as_u64(), payload["exp"].as_u64()),
+            (Some(1_000), Some(4_600))
+        );
+        assert!(payload.get("nbf").is_none());
+        // Expiry has the same 30 s of leeway as the other times, and no more.
+        assert!(verify(&k, &t, ISS, AUD, 4_630).is_ok());
+        assert_eq!(verify(&k, &t, ISS, AUD, 4_631), Err(TokenError::Expired));
+        assert_eq!(verify(&k, &t, ISS, AUD, 969), Err(TokenError::NotYetValid));
+        assert_eq!(
+            verify(&k, &format!("{t}.x"), ISS, AUD, 1_500),
+            Err(TokenError::Malformed)
+        );
     }
 
     #[test]

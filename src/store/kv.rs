@@ -32,7 +32,9 @@ impl KeyValue for Kv {
     }
 
     async fn put(&self, key: &str, value: &str, ttl: Option<u64>) -> Result<(), StoreError> {
-        let mut put = self.0.put(key, value).map_err(err)?;
+        // As bytes: `put` with a `&str` takes worker's generic `Serialize` path, which
+        // round-trips the string through serde and links float formatting into the wasm.
+        let mut put = self.0.put_bytes(key, value.as_bytes()).map_err(err)?;
         if let Some(t) = ttl {
             put = put.expiration_ttl(t.max(60));
         }

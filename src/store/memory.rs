@@ -162,7 +162,13 @@ impl crate::store::notes::NoteStore for MemoryNotes {
         limit: usize,
     ) -> crate::store::notes::StoreFuture<'a, Vec<crate::store::notes::NoteSummary>> {
         Box::pin(async move {
-            let words: Vec<&str> = query.split('"').skip(1).step_by(2).collect();
+            // Case-folded on both sides, as FTS5's unicode61 tokenizer does.
+            let words: Vec<String> = query
+                .split('"')
+                .skip(1)
+                .step_by(2)
+                .map(str::to_lowercase)
+                .collect();
             let rows = self.rows.borrow();
             let mut hits: Vec<(usize, u64, &crate::store::notes::Note)> = rows
                 .iter()
@@ -174,7 +180,7 @@ impl crate::store::notes::NoteStore for MemoryNotes {
                         .iter()
                         .filter(|w| {
                             text.split(|c: char| !c.is_alphanumeric())
-                                .any(|t| t.starts_with(*w))
+                                .any(|t| t.starts_with(w.as_str()))
                         })
                         .count();
                     (matched, *seq, n)

@@ -17,28 +17,28 @@ impl Tool for Fetch {
     fn description(&self) -> &'static str {
         "Read one of the user's notes in full by its id (from search or memory_list)."
     }
-    fn input_schema(&self) -> Value {
+    fn input_schema(&self) -> &'static str {
         super::note_id_schema()
     }
-    fn output_schema(&self) -> Value {
-        json!({
+    fn output_schema(&self) -> &'static str {
+        r#"{
             "type": "object",
             "properties": {
-                "id": { "type": "string" },
-                "title": { "type": "string" },
-                "text": { "type": "string" },
-                "url": { "type": "string" },
+                "id": {"type": "string"},
+                "title": {"type": "string"},
+                "text": {"type": "string"},
+                "url": {"type": "string"},
                 "metadata": {
                     "type": "object",
                     "properties": {
-                        "tags": { "type": "array", "items": { "type": "string" } },
-                        "created_at": { "type": "string" },
-                        "updated_at": { "type": "string" }
+                        "tags": {"type": "array", "items": {"type": "string"}},
+                        "created_at": {"type": "string"},
+                        "updated_at": {"type": "string"}
                     }
                 }
             },
             "required": ["id", "title", "text", "url", "metadata"]
-        })
+        }"#
     }
     fn annotations(&self) -> Value {
         json!({ "title": self.title(), "readOnlyHint": true, "openWorldHint": false })

@@ -16,15 +16,15 @@ impl Tool for MemoryDelete {
     fn description(&self) -> &'static str {
         "Delete one of the user's notes by its id. This cannot be undone."
     }
-    fn input_schema(&self) -> Value {
+    fn input_schema(&self) -> &'static str {
         super::note_id_schema()
     }
-    fn output_schema(&self) -> Value {
-        json!({
+    fn output_schema(&self) -> &'static str {
+        r#"{
             "type": "object",
-            "properties": { "id": { "type": "string" }, "deleted": { "type": "boolean" } },
+            "properties": {"id": {"type": "string"}, "deleted": {"type": "boolean"}},
             "required": ["id", "deleted"]
-        })
+        }"#
     }
     fn annotations(&self) -> Value {
         json!({

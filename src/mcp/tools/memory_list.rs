@@ -20,18 +20,27 @@ impl Tool for MemoryList {
         "List the user's notes, newest first, 20 at a time, optionally only those with a \
          tag. Pass nextCursor back as cursor for the next page."
     }
-    fn input_schema(&self) -> Value {
-        json!({
+    fn input_schema(&self) -> &'static str {
+        r#"{
             "type": "object",
             "properties": {
-                "tag": { "type": "string", "minLength": 1, "maxLength": super::memory_store::MAX_TAG, "description": "Only notes with this tag." },
-                "cursor": { "type": "string", "maxLength": 100, "description": "nextCursor from the previous page." }
+                "tag": {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": 32,
+                    "description": "Only notes with this tag."
+                },
+                "cursor": {
+                    "type": "string",
+                    "maxLength": 100,
+                    "description": "nextCursor from the previous page."
+                }
             },
             "additionalProperties": false
-        })
+        }"#
     }
-    fn output_schema(&self) -> Value {
-        json!({
+    fn output_schema(&self) -> &'static str {
+        r#"{
             "type": "object",
             "properties": {
                 "notes": {
@@ -39,19 +48,19 @@ impl Tool for MemoryList {
                     "items": {
                         "type": "object",
                         "properties": {
-                            "id": { "type": "string" },
-                            "title": { "type": "string" },
-                            "tags": { "type": "array", "items": { "type": "string" } },
-                            "created_at": { "type": "string" },
-                            "url": { "type": "string" }
+                            "id": {"type": "string"},
+                            "title": {"type": "string"},
+                            "tags": {"type": "array", "items": {"type": "string"}},
+                            "created_at": {"type": "string"},
+                            "url": {"type": "string"}
                         },
                         "required": ["id", "title", "tags", "created_at", "url"]
                     }
                 },
-                "nextCursor": { "type": "string" }
+                "nextCursor": {"type": "string"}
             },
             "required": ["notes"]
-        })
+        }"#
     }
     fn annotations(&self) -> Value {
         json!({ "title": self.title(), "readOnlyHint": true, "openWorldHint": false })
@@ -61,7 +70,7 @@ impl Tool for MemoryList {
     }
     fn call<'a>(&'a self, ctx: &'a ToolCtx<'a>, args: Value) -> ToolFuture<'a> {
         Box::pin(async move {
-            let tag = arg_str(&args, "tag").map(str::to_lowercase);
+            let tag = arg_str(&args, "tag").map(str::to_ascii_lowercase);
             if tag
                 .as_deref()
                 .is_some_and(|t| !super::memory_store::valid_tag(t))

@@ -27,33 +27,42 @@ impl Tool for MemoryStore {
          optionally a title (else the first line is used) and tags (letters, digits, '-' \
          and '_'). Returns the new note's id."
     }
-    fn input_schema(&self) -> Value {
-        json!({
+    fn input_schema(&self) -> &'static str {
+        r#"{
             "type": "object",
             "properties": {
-                "text": { "type": "string", "minLength": 1, "maxLength": MAX_TEXT, "description": "What to remember." },
-                "title": { "type": "string", "maxLength": MAX_TITLE, "description": "A short title." },
+                "text": {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": 50000,
+                    "description": "What to remember."
+                },
+                "title": {
+                    "type": "string",
+                    "maxLength": 200,
+                    "description": "A short title."
+                },
                 "tags": {
                     "type": "array",
-                    "maxItems": MAX_TAGS,
-                    "items": { "type": "string", "minLength": 1, "maxLength": MAX_TAG },
+                    "maxItems": 10,
+                    "items": {"type": "string", "minLength": 1, "maxLength": 32},
                     "description": "Words to group notes by, e.g. [\"work\", \"ideas\"]."
                 }
             },
             "required": ["text"],
             "additionalProperties": false
-        })
+        }"#
     }
-    fn output_schema(&self) -> Value {
-        json!({
+    fn output_schema(&self) -> &'static str {
+        r#"{
             "type": "object",
             "properties": {
-                "id": { "type": "string" },
-                "title": { "type": "string" },
-                "url": { "type": "string" }
+                "id": {"type": "string"},
+                "title": {"type": "string"},
+                "url": {"type": "string"}
             },
             "required": ["id", "title", "url"]
-        })
+        }"#
     }
     fn annotations(&self) -> Value {
         json!({
@@ -110,7 +119,7 @@ pub fn normalize_tags(value: Option<&Value>) -> Result<Vec<String>, ToolError> {
         .flatten()
         .enumerate()
     {
-        let tag = tag.as_str().unwrap_or("").trim().to_lowercase();
+        let tag = tag.as_str().unwrap_or("").trim().to_ascii_lowercase();
         if !valid_tag(&tag) {
             return Err(ToolError::Rejected(format!(
                 "tags[{i}] may only contain letters, digits, '-' and '_'"

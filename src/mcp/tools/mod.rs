@@ -15,6 +15,7 @@ use serde_json::{json, Value};
 use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;
+use std::rc::Rc;
 
 /// What a tool call runs with: whose data, where notes live, and how to report progress.
 pub struct ToolCtx<'a> {
@@ -76,10 +77,12 @@ pub trait Tool: Sync {
     fn name(&self) -> &'static str;
     fn title(&self) -> &'static str;
     fn description(&self) -> &'static str;
-    /// JSON Schema of the arguments, checked by `mcp::schema` before `call`.
-    fn input_schema(&self) -> Value;
-    /// JSON Schema of the structured result.
-    fn output_schema(&self) -> Value;
+    /// JSON Schema of the arguments, checked by `mcp::schema` before `call`. Schemas are
+    /// JSON text rather than `json!` trees: text is a fraction of the wasm that building
+    /// the tree in code takes, and it is parsed once per isolate (`input_schema`).
+    fn input_schema(&self) -> &'static str;
+    /// JSON Schema of the structured result, as JSON text.
+    fn output_schema(&self) -> &'static str;
     /// `readOnlyHint`, `destructiveHint`, ... as they truly are.
     fn annotations(&self) -> Value;
     /// The scope a token needs to call this tool.
@@ -106,22 +109,67 @@ pub fn security_schemes(tool: &dyn Tool) -> Value {
     json!([{ "type": "oauth2", "scopes": [tool.scope()] }])
 }
 
+/// A schema's JSON text as a value. Every schema is parsed in the unit tests, so `Null`
+/// (which the validator would refuse as a schema) cannot reach a client.
+fn parse(schema: &'static str) -> Value {
+    serde_json::from_str(schema).unwrap_or(Value::Null)
+}
+
+thread_local! {
+    // Parsed schemas and whole `tools/list` entries, per isolate: the list only changes
+    // with a deployment, and rebuilding it was most of the cost of a `tools/list`.
+    static INPUT_SCHEMAS: RefCell<Vec<(&'static str, Rc<Value>)>> = const { RefCell::new(Vec::new()) };
+    static ENTRIES: RefCell<[Option<Rc<Vec<Value>>>; 2]> = const { RefCell::new([None, None]) };
+}
+
+/// `tool`'s input schema, parsed once per isolate.
+pub fn input_schema(tool: &dyn Tool) -> Rc<Value> {
+    let name = tool.name();
+    if let Some(hit) = INPUT_SCHEMAS.with(|c| {
+        c.borrow()
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.clone())
+    }) {
+        return hit;
+    }
+    let schema = Rc::new(parse(tool.input_schema()));
+    INPUT_SCHEMAS.with(|c| c.borrow_mut().push((name, schema.clone())));
+    schema
+}
+
 /// A tool's `tools/list` entry. Fields a revision does not know are left out for it.
 pub fn describe(tool: &dyn Tool, structured: bool) -> Value {
     let schemes = security_schemes(tool);
     let mut entry = json!({
         "name": tool.name(),
         "description": tool.description(),
-        "inputSchema": tool.input_schema(),
+        "inputSchema": *input_schema(tool),
         "annotations": tool.annotations(),
         "securitySchemes": schemes,
         "_meta": { "securitySchemes": schemes },
     });
     if structured {
         entry["title"] = json!(tool.title());
-        entry["outputSchema"] = tool.output_schema();
+        entry["outputSchema"] = parse(tool.output_schema());
     }
     entry
+}
+
+/// Every tool's entry, in `TOOLS` order, built once per isolate for each shape.
+pub fn entries(structured: bool) -> Rc<Vec<Value>> {
+    let slot = usize::from(structured);
+    if let Some(hit) = ENTRIES.with(|c| c.borrow()[slot].clone()) {
+        return hit;
+    }
+    let all = Rc::new(
+        TOOLS
+            .iter()
+            .map(|t| describe(*t, structured))
+            .collect::<Vec<_>>(),
+    );
+    ENTRIES.with(|c| c.borrow_mut()[slot] = Some(all.clone()));
+    all
 }
 
 /// A successful call: the structured value as one text item (what ChatGPT's search and
@@ -191,15 +239,20 @@ pub fn timestamp(secs: u64) -> String {
 }
 
 /// The arguments of the tools that take one note: its id.
-pub fn note_id_schema() -> Value {
-    json!({
+pub fn note_id_schema() -> &'static str {
+    r#"{
         "type": "object",
         "properties": {
-            "id": { "type": "string", "minLength": 1, "maxLength": 100, "description": "The note's id." }
+            "id": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 100,
+                "description": "The note's id."
+            }
         },
         "required": ["id"],
         "additionalProperties": false
-    })
+    }"#
 }
 
 /// What a tool says for an id that is not one of the caller's notes (also when it is

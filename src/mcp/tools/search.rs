@@ -23,18 +23,22 @@ impl Tool for Search {
          10 results (id, title, url), best match first; read one with fetch. An empty query \
          returns the newest notes."
     }
-    fn input_schema(&self) -> Value {
-        json!({
+    fn input_schema(&self) -> &'static str {
+        r#"{
             "type": "object",
             "properties": {
-                "query": { "type": "string", "maxLength": 1000, "description": "Words to look for." }
+                "query": {
+                    "type": "string",
+                    "maxLength": 1000,
+                    "description": "Words to look for."
+                }
             },
             "required": ["query"],
             "additionalProperties": false
-        })
+        }"#
     }
-    fn output_schema(&self) -> Value {
-        json!({
+    fn output_schema(&self) -> &'static str {
+        r#"{
             "type": "object",
             "properties": {
                 "results": {
@@ -42,16 +46,16 @@ impl Tool for Search {
                     "items": {
                         "type": "object",
                         "properties": {
-                            "id": { "type": "string" },
-                            "title": { "type": "string" },
-                            "url": { "type": "string" }
+                            "id": {"type": "string"},
+                            "title": {"type": "string"},
+                            "url": {"type": "string"}
                         },
                         "required": ["id", "title", "url"]
                     }
                 }
             },
             "required": ["results"]
-        })
+        }"#
     }
     fn annotations(&self) -> Value {
         json!({ "title": self.title(), "readOnlyHint": true, "openWorldHint": false })
@@ -89,7 +93,13 @@ pub fn fts_query(text: &str) -> Option<String> {
         .split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
     {
-        let word: String = word.to_lowercase().chars().take(64).collect();
+        // ASCII case only: FTS5's unicode61 tokenizer folds the rest itself, and Unicode
+        // case tables would cost the upload more than they could ever help here.
+        let word: String = word
+            .chars()
+            .take(64)
+            .collect::<String>()
+            .to_ascii_lowercase();
         if !words.contains(&word) {
             words.push(word);
         }

@@ -322,7 +322,7 @@ fn every_input_schema_uses_only_what_the_validator_understands() {
         }
     }
     for t in TOOLS {
-        walk(&t.input_schema());
+        walk(&super::input_schema(t));
         let name = t.name();
         assert!(
             name.len() <= 64
@@ -392,9 +392,10 @@ fn fts_queries_cannot_be_syntax() {
         Some("\"hello\"* OR \"world\"* OR \"or\"* OR \"near\"*")
     );
     assert_eq!(fts_query("  ?!  "), None);
+    // Non-ASCII letters keep their case: FTS5's unicode61 tokenizer folds it.
     assert_eq!(
         fts_query("Café Ünïcode").as_deref(),
-        Some("\"café\"* OR \"ünïcode\"*")
+        Some("\"café\"* OR \"Ünïcode\"*")
     );
     assert_eq!(fts_query(&"w ".repeat(100)).as_deref(), Some("\"w\"*"));
     assert_eq!(fts_query("a plan b").as_deref(), Some("\"plan\"*"));
@@ -441,4 +442,24 @@ fn one_account_keeps_at_most_max_notes() {
         call(&bob, "2025-06-18", "memory_store", json!({"text": "mine"}))["isError"],
         false
     );
+}
+
+#[test]
+fn every_schema_is_a_json_object_and_the_limits_match_the_code() {
+    for t in TOOLS {
+        for (kind, text) in [("input", t.input_schema()), ("output", t.output_schema())] {
+            let v: Value = serde_json::from_str(text)
+                .unwrap_or_else(|e| panic!("{} {kind} schema: {e}", t.name()));
+            assert_eq!(v["type"], "object", "{} {kind} schema", t.name());
+        }
+    }
+    use super::memory_store::{MAX_TAG, MAX_TAGS, MAX_TEXT, MAX_TITLE};
+    let store = super::input_schema(&super::memory_store::MemoryStore);
+    let p = &store["properties"];
+    assert_eq!(p["text"]["maxLength"], MAX_TEXT);
+    assert_eq!(p["title"]["maxLength"], MAX_TITLE);
+    assert_eq!(p["tags"]["maxItems"], MAX_TAGS);
+    assert_eq!(p["tags"]["items"]["maxLength"], MAX_TAG);
+    let list = super::input_schema(&super::memory_list::MemoryList);
+    assert_eq!(list["properties"]["tag"]["maxLength"], MAX_TAG);
 }
