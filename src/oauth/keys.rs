@@ -11,7 +11,10 @@ use std::rc::Rc;
 /// Secret holding the current key: the 32-byte Ed25519 seed, base64url (the `d` of an OKP
 /// JWK), or a whole private OKP JWK as JSON.
 pub const SIGNING_KEY_SECRET: &str = "JWT_SIGNING_KEY";
-/// Secret holding the key before the last rotation; verified but never used to sign.
+/// Secret holding the key before the last rotation; verified but never used to sign. Either
+/// its seed (as for the current key) or only its public OKP JWK (`x`, no `d`), which is
+/// what `npm run key:rotate` stores: Cloudflare never gives a secret back, so the rotation
+/// reads the old key's public half from the deployment's JWKS.
 pub const PREVIOUS_KEY_SECRET: &str = "JWT_SIGNING_KEY_PREVIOUS";
 
 /// A key that can verify tokens.
@@ -75,6 +78,31 @@ fn parse_seed(name: &'static str, text: &str) -> Result<Seed, KeyError> {
     bytes.try_into().map_err(|_| KeyError::Malformed(name))
 }
 
+/// The previous key: a public JWK stands for itself; anything else is a seed.
+enum Previous {
+    Public(PublicKey),
+    Seed(Seed),
+}
+
+fn parse_previous(text: &str) -> Result<Previous, KeyError> {
+    let name = PREVIOUS_KEY_SECRET;
+    let text = text.trim();
+    if text.starts_with('{') {
+        let jwk: Value = serde_json::from_str(text).map_err(|_| KeyError::Malformed(name))?;
+        if jwk.get("d").is_none() {
+            if jwk["kty"] != "OKP" || jwk["crv"] != "Ed25519" {
+                return Err(KeyError::Malformed(name));
+            }
+            let x = jwk["x"].as_str().and_then(b64url_decode);
+            return x
+                .and_then(|x| x.try_into().ok())
+                .map(Previous::Public)
+                .ok_or(KeyError::Malformed(name));
+        }
+    }
+    parse_seed(name, text).map(Previous::Seed)
+}
+
 async fn verifying_key(
     crypto: &impl Ed25519,
     name: &'static str,
@@ -123,14 +151,25 @@ impl KeySet {
             _ => return Err(KeyError::Missing(SIGNING_KEY_SECRET)),
         };
         let previous = match previous.filter(|p| !p.trim().is_empty()) {
-            Some(p) => Some(parse_seed(PREVIOUS_KEY_SECRET, p)?),
+            Some(p) => Some(parse_previous(p)?),
             None => None,
         };
         let current = verifying_key(crypto, SIGNING_KEY_SECRET, &seed).await?;
         let kid = current.kid.clone();
+        let previous = match previous {
+            Some(Previous::Seed(prev)) => {
+                Some(verifying_key(crypto, PREVIOUS_KEY_SECRET, &prev).await?)
+            }
+            Some(Previous::Public(public)) => Some(VerifyingKey {
+                kid: thumbprint(&public),
+                public,
+            }),
+            None => None,
+        };
         let mut verifying = vec![current];
-        if let Some(prev) = previous.filter(|p| *p != seed) {
-            verifying.push(verifying_key(crypto, PREVIOUS_KEY_SECRET, &prev).await?);
+        // The current key first: `npm run key:rotate` reads it from the JWKS.
+        if let Some(prev) = previous.filter(|p| p.public != verifying[0].public) {
+            verifying.push(prev);
         }
         Ok(KeySet {
             kid,
@@ -233,6 +272,29 @@ mod tests {
             parse(Some(RFC8037_D), Some("bad")).unwrap_err(),
             KeyError::Malformed(PREVIOUS_KEY_SECRET)
         );
+    }
+
+    #[test]
+    fn previous_key_may_be_only_its_public_jwk() {
+        let other = b64url(&[7u8; 32]);
+        let public = format!(r#"{{"kty":"OKP","crv":"Ed25519","x":"{RFC8037_X}"}}"#);
+        let keys = parse(Some(&other), Some(&public)).unwrap();
+        assert_eq!(keys.verifying.len(), 2);
+        assert_eq!(keys.verifying[1].kid, RFC8037_THUMBPRINT);
+        assert_ne!(keys.kid, RFC8037_THUMBPRINT);
+        // The same key as current is listed once.
+        let same = parse(Some(RFC8037_D), Some(&public)).unwrap();
+        assert_eq!(same.verifying.len(), 1);
+        for bad in [
+            r#"{"kty":"OKP","crv":"Ed25519","x":"AAAA"}"#,
+            r#"{"kty":"EC","crv":"P-256","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}"#,
+            r#"{"kty":"OKP","crv":"Ed25519"}"#,
+        ] {
+            assert_eq!(
+                parse(Some(&other), Some(bad)).unwrap_err(),
+                KeyError::Malformed(PREVIOUS_KEY_SECRET)
+            );
+        }
     }
 
     #[test]

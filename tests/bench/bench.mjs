@@ -201,8 +201,15 @@ const WORDS = (
   "customer support refund shipping warehouse inventory supplier order payment salary bonus"
 ).split(" ");
 
+// Besides 40 common words, each note has one long-tail word `topicN` (N < 500): the kind
+// of word people actually search their notes for. At 1,000 notes it is in 2 notes, at
+// 10,000 in 20, so the rare-word rows show how search grows when matches grow with the
+// data but stay few; the common-word rows ("budget meeting" is in about two thirds of
+// all notes) are the worst case.
+const RARE_QUERY = "topic123";
+
 function noteText(i) {
-  const words = [];
+  const words = [`topic${i % 500}`];
   let x = (i * 2654435761) >>> 0;
   for (let k = 0; k < 40; k++) {
     x = (x * 1103515245 + 12345) >>> 0;
@@ -348,7 +355,11 @@ async function main() {
     const searchShape = mcpRequest(access, "tools/call", { name: "search", arguments: { query: "budget meeting" } });
     log("search answers: " + (await probe(w, searchShape, /"isError":false|"results"/)).slice(0, 300));
     const search1k = await measure(w, fixedScript("search", searchShape));
-    add("POST /mcp tools/call search, 1,000 notes", "POST /mcp", search1k, floorMcp);
+    add("POST /mcp tools/call search, common words, 1,000 notes", "POST /mcp", search1k, floorMcp);
+    const rareShape = mcpRequest(access, "tools/call", { name: "search", arguments: { query: RARE_QUERY } });
+    log("rare-word search answers: " + (await probe(w, rareShape, /"isError":false|"results"/)).slice(0, 300));
+    const rare1k = await measure(w, fixedScript("search-rare", rareShape));
+    add("POST /mcp tools/call search, a rare word, 1,000 notes", "POST /mcp", rare1k, floorMcp);
 
     log("refresh chains and codes");
     const chains = await refreshTokens(w.url, client, form, CONCURRENCY * 2);
@@ -370,14 +381,19 @@ async function main() {
     log("storing 9,000 more notes");
     await storeNotes(w.url, access, 1000, 10000);
     const search10k = await measure(w, fixedScript("search-10k", searchShape));
-    add("POST /mcp tools/call search, 10,000 notes", "POST /mcp", search10k, floorMcp);
+    add("POST /mcp tools/call search, common words, 10,000 notes", "POST /mcp", search10k, floorMcp);
+    const rare10k = await measure(w, fixedScript("search-rare-10k", rareShape));
+    add("POST /mcp tools/call search, a rare word, 10,000 notes", "POST /mcp", rare10k, floorMcp);
 
     const budgets = [
       budget("tools/list CPU per request ≤ 1.5× floor", rows[2].ours.cpuPerRequest / floorMcp.cpuPerRequest, 1.5, "×"),
-      budget("search at 10,000 notes CPU ≤ 3× floor", search10k.cpuPerRequest / floorMcp.cpuPerRequest, 3, "×"),
-      budget("search at 10,000 notes CPU ≤ 1.5× its cost at 1,000", search10k.cpuPerRequest / search1k.cpuPerRequest, 1.5, "×"),
+      budget("search (a rare word) at 10,000 notes CPU ≤ 3× floor", rare10k.cpuPerRequest / floorMcp.cpuPerRequest, 3, "×"),
+      budget("search (a rare word) at 10,000 notes CPU ≤ 1.5× its cost at 1,000", rare10k.cpuPerRequest / rare1k.cpuPerRequest, 1.5, "×"),
+      budget("search (common words, worst case) at 10,000 notes CPU ≤ 3× floor", search10k.cpuPerRequest / floorMcp.cpuPerRequest, 3, "×"),
+      budget("search (common words, worst case) at 10,000 notes CPU ≤ 1.5× its cost at 1,000", search10k.cpuPerRequest / search1k.cpuPerRequest, 1.5, "×"),
       budget("refresh grant ≤ 2 ms CPU per request", refresh.cpuPerRequest, 2, " ms"),
       budget("code exchange ≤ 2 ms CPU per request", exchange.cpuPerRequest, 2, " ms"),
+      // wrangler prints KiB; the budget is read strictly, as 250,000 bytes.
       budget("upload ≤ 250 KB gzipped (wrangler deploy --dry-run)", (size.uploadGzipKiB * 1024) / 1000, 250, " KB"),
     ];
     const report = render({ rows, floors: { GET: floorGet, "POST /mcp": floorMcp, "POST /token": floorToken }, size, cold, budgets });

@@ -133,11 +133,11 @@ export async function token(base, fields, headers = {}) {
 }
 
 /** The whole flow for a public client: returns { client, tokens, code, redirect }. */
-export async function fullFlow(base, user, { client, scope, redirectUri } = {}) {
+export async function fullFlow(base, user, { client, scope, redirectUri, resource = base + "/mcp" } = {}) {
   client ??= await publicClient(base);
   const { verifier, challenge } = pkcePair();
   const browser = new Browser();
-  const res = await approve(base, browser, authorizeUrl(base, client, { challenge, scope, redirectUri }), user);
+  const res = await approve(base, browser, authorizeUrl(base, client, { challenge, scope, redirectUri, resource }), user);
   if (res.status !== 302) throw new Error("approve: " + res.status + " " + (await res.text()));
   const redirect = new URL(res.headers.get("location"));
   const code = redirect.searchParams.get("code");
@@ -147,7 +147,7 @@ export async function fullFlow(base, user, { client, scope, redirectUri } = {}) 
     code_verifier: verifier,
     client_id: client.client_id,
     redirect_uri: redirectUri ?? client.redirect_uris[0],
-    resource: base + "/mcp",
+    resource,
   });
   return { client, tokens: t.body, status: t.status, code, verifier, redirect, browser };
 }

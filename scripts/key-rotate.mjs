@@ -1,0 +1,106 @@
+#!/usr/bin/env node
+// `npm run key:rotate -- [--remote] [--finish]`: replaces the access-token signing key while
+// tokens signed with the old one keep verifying until they expire.
+//
+// Cloudflare never gives a secret's value back, so the old key is kept by its public half:
+// the rotation reads it from the deployment's JWKS (locally, from .dev.vars), stores it as
+// JWT_SIGNING_KEY_PREVIOUS (a public JWK, which the Worker verifies with but cannot sign
+// with), and only then replaces JWT_SIGNING_KEY with a key made on this machine.
+import { dirname } from "node:path";
+import {
+  CliError, DeployConfig, DevVars, PREVIOUS_KEY, SIGNING_KEY,
+  configPath, jsonFrom, mustWrangler, newSeed, parseFlags, publicJwkOfSeed, run, wrangler,
+} from "./lib/cloudflare.mjs";
+
+const USAGE = `Usage: npm run key:rotate -- [--remote] [--finish] [--config <file>]
+
+Without --finish: the current signing key becomes the previous key (still verified, never
+used to sign) and a new key becomes current. Tokens signed before keep working until they
+expire. Sessions on the sign-in pages and authorization codes in flight end.
+
+With --finish: drops the previous key. Run it once every token signed with it has expired:
+ACCESS_TOKEN_TTL (3,600 seconds unless set) plus a minute, after the rotation.
+
+Options:
+  --remote         the deployed Worker's secrets (default: .dev.vars, for npm run dev)
+  --finish         drop the previous key
+  --config <file>  the deploy configuration (default: wrangler.toml)
+  -h, --help       show this help
+`;
+
+const ttlOf = (config) => Number(config.var("ACCESS_TOKEN_TTL") || 3600);
+
+function local(opts, file, config) {
+  const vars = new DevVars(file);
+  const current = vars.get(SIGNING_KEY);
+  if (!current) throw new CliError(`${SIGNING_KEY} is not in ${vars.path}: run \`npm run dev\` once first.`);
+  if (opts.finish) {
+    if (!vars.get(PREVIOUS_KEY)) return console.log(`Nothing to finish: ${vars.path} has no ${PREVIOUS_KEY}.`);
+    vars.delete(PREVIOUS_KEY);
+    vars.save();
+    return console.log(`Dropped ${PREVIOUS_KEY} from ${vars.path}; tokens signed with it no longer verify.`);
+  }
+  if (vars.get(PREVIOUS_KEY)) throw inProgress(config);
+  vars.set(PREVIOUS_KEY, JSON.stringify(publicJwkOfSeed(current)));
+  vars.set(SIGNING_KEY, newSeed());
+  vars.save();
+  done(config, "restart `npm run dev` to use it", "npm run key:rotate -- --finish");
+}
+
+const inProgress = (config) =>
+  new CliError(
+    `A rotation is already in progress (${PREVIOUS_KEY} is set). Wait until tokens signed with ` +
+      `the previous key have expired (${ttlOf(config)} s after that rotation), run ` +
+      `\`npm run key:rotate -- --finish\`, then rotate again.`,
+  );
+
+function done(config, how, finish) {
+  const minutes = Math.ceil(ttlOf(config) / 60) + 1;
+  console.log(`Rotated: a new signing key is current (${how}); the previous one still verifies.
+Wait ${minutes} minutes (ACCESS_TOKEN_TTL plus a minute), then run: ${finish}`);
+}
+
+async function remote(opts, file, config) {
+  const cwd = dirname(file);
+  if (opts.finish) {
+    const r = await wrangler(["secret", "delete", PREVIOUS_KEY, "--config", file], { cwd });
+    if (r.code !== 0 && !/not found|does not exist|10056/i.test(r.stdout + r.stderr)) {
+      throw new CliError(`Dropping ${PREVIOUS_KEY} failed:\n${(r.stderr || r.stdout).trim()}`);
+    }
+    return console.log(`Dropped the secret ${PREVIOUS_KEY}; tokens signed with it no longer verify.`);
+  }
+  const issuer = config.var("ISSUER") ?? "";
+  if (!/^https?:\/\/[^/]+$/.test(issuer)) {
+    throw new CliError(`ISSUER in ${file} is "${issuer}": run \`npm run setup:cloudflare\` first.`);
+  }
+  let jwks;
+  try {
+    const res = await fetch(`${issuer}/.well-known/jwks.json`, { headers: { accept: "application/json" } });
+    if (!res.ok) throw new Error(`HTTP ${res.status}`);
+    jwks = await res.json();
+  } catch (e) {
+    throw new CliError(`Could not read ${issuer}/.well-known/jwks.json (${e.message}); is the Worker deployed?`);
+  }
+  const keys = Array.isArray(jwks?.keys) ? jwks.keys : [];
+  if (keys.length > 1) throw inProgress(config);
+  const [current] = keys;
+  if (!current || current.kty !== "OKP" || current.crv !== "Ed25519" || typeof current.x !== "string") {
+    throw new CliError(`${issuer}/.well-known/jwks.json has no Ed25519 key to keep.`);
+  }
+  // The previous key first: from this moment both keys verify, whichever version answers.
+  const previous = JSON.stringify({ kty: "OKP", crv: "Ed25519", x: current.x });
+  await mustWrangler(["secret", "put", PREVIOUS_KEY, "--config", file], "Storing the previous key", { cwd, input: previous });
+  await mustWrangler(["secret", "put", SIGNING_KEY, "--config", file], "Storing the new key", { cwd, input: newSeed() });
+  done(config, "Cloudflare deploys a secret change at once", "npm run key:rotate -- --remote --finish");
+}
+
+async function main(argv) {
+  const opts = parseFlags(argv, { remote: "boolean", local: "boolean", finish: "boolean", config: "string" }, USAGE);
+  if (opts.help) return console.log(USAGE);
+  if (opts.remote && opts.local) throw new CliError("Give --remote or --local, not both.", 2);
+  const file = configPath(opts);
+  const config = new DeployConfig(file);
+  return opts.remote ? remote(opts, file, config) : local(opts, file, config);
+}
+
+run(main);

