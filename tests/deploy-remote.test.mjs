@@ -5,12 +5,12 @@
 // Worker's JWKS.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createPrivateKey, createPublicKey } from "node:crypto";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startWorker } from "./helpers/worker.mjs";
+import { runNode } from "./helpers/process.mjs";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const ORIGINAL = readFileSync(join(ROOT, "wrangler.toml"), "utf8");
@@ -19,20 +19,11 @@ let dir, config, stateFile;
 const state = () => JSON.parse(readFileSync(stateFile, "utf8"));
 const account = (s) => writeFileSync(stateFile, JSON.stringify({ loggedIn: true, kv: [], d1: [], migrations: [], secrets: {}, calls: [], ...s }));
 
-function script(name, args) {
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [join(ROOT, "scripts", name), "--config", config, ...args], {
-      cwd: ROOT,
-      env: { ...process.env, WRANGLER_BIN: join(ROOT, "tests/helpers/remote-wrangler.mjs"), REMOTE_WRANGLER_STATE: stateFile },
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (c) => (stdout += c));
-    child.stderr.on("data", (c) => (stderr += c));
-    child.on("error", fail);
-    child.on("close", (code) => done({ code, stdout, stderr }));
+const script = (name, args) =>
+  runNode(join(ROOT, "scripts", name), ["--config", config, ...args], {
+    cwd: ROOT,
+    env: { WRANGLER_BIN: join(ROOT, "tests/helpers/remote-wrangler.mjs"), REMOTE_WRANGLER_STATE: stateFile },
   });
-}
 const setup = () => script("setup-cloudflare.mjs", ["--domain", "mcp.example.com"]);
 const publicX = (d) => createPublicKey(createPrivateKey({ key: { kty: "OKP", crv: "Ed25519", d, x: "" }, format: "jwk" })).export({ format: "jwk" }).x;
 

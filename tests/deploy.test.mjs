@@ -5,34 +5,20 @@
 // remote-only steps are the same wrangler commands with --remote (see tests/deploy-remote).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startWorker } from "./helpers/worker.mjs";
 import { createUser, fullFlow } from "./helpers/oauth.mjs";
 import { modernCall } from "./helpers/mcp.mjs";
+import { runNode } from "./helpers/process.mjs";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const DOMAIN = "mcp.example.com";
 const ISSUER = `https://${DOMAIN}`;
 let dir, config, state, original;
 
-/** Runs a script or wrangler asynchronously (a blocking spawn would stall Miniflare). */
-function run(file, args, { env = {} } = {}) {
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [file, ...args], {
-      cwd: ROOT,
-      env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true", ...env },
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (c) => (stdout += c));
-    child.stderr.on("data", (c) => (stderr += c));
-    child.on("error", fail);
-    child.on("close", (code) => done({ code, stdout, stderr }));
-  });
-}
+const run = (file, args) => runNode(file, args, { cwd: ROOT, env: { WRANGLER_SEND_METRICS: "false", CI: "true" } });
 const script = (name, args) => run(join(ROOT, "scripts", name), args);
 const setup = (...args) => script("setup-cloudflare.mjs", ["--config", config, ...args]);
 const deploy = (...args) => script("deploy.mjs", ["--config", config, ...args]);

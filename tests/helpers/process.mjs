@@ -1,0 +1,16 @@
+// Runs a Node script as a child process without blocking: a synchronous spawn would stall
+// the event loop that Miniflare's workerd needs in the same test process.
+import { spawn } from "node:child_process";
+
+/** Resolves with { code, stdout, stderr }; `env` is added to this process's environment. */
+export function runNode(file, args, { cwd, env = {} } = {}) {
+  return new Promise((done, fail) => {
+    const child = spawn(process.execPath, [file, ...args], { cwd, env: { ...process.env, ...env } });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (c) => (stdout += c));
+    child.stderr.on("data", (c) => (stderr += c));
+    child.on("error", fail);
+    child.on("close", (code) => done({ code, stdout, stderr }));
+  });
+}
