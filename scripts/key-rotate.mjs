@@ -6,10 +6,11 @@
 // the rotation reads it from the deployment's JWKS (locally, from .dev.vars), stores it as
 // JWT_SIGNING_KEY_PREVIOUS (a public JWK, which the Worker verifies with but cannot sign
 // with), and only then replaces JWT_SIGNING_KEY with a key made on this machine.
+import { createHash } from "node:crypto";
 import { dirname } from "node:path";
 import {
   CliError, DeployConfig, DevVars, PREVIOUS_KEY, SIGNING_KEY,
-  configPath, jsonFrom, mustWrangler, newSeed, parseFlags, publicJwkOfSeed, run, wrangler,
+  configPath, mustWrangler, newSeed, parseFlags, publicJwkOfSeed, run, secretNames,
 } from "./lib/cloudflare.mjs";
 
 const USAGE = `Usage: npm run key:rotate -- [--remote] [--finish] [--config <file>]
@@ -28,7 +29,10 @@ Options:
   -h, --help       show this help
 `;
 
-const ttlOf = (config) => Number(config.var("ACCESS_TOKEN_TTL") || 3600);
+const ttlOf = (config) => {
+  const ttl = Number(config.var("ACCESS_TOKEN_TTL") || 3600);
+  return Number.isFinite(ttl) && ttl > 0 ? ttl : 3600;
+};
 
 function local(opts, file, config) {
   const vars = new DevVars(file);
@@ -60,37 +64,54 @@ function done(config, how, finish) {
 Wait ${minutes} minutes (ACCESS_TOKEN_TTL plus a minute), then run: ${finish}`);
 }
 
-async function remote(opts, file, config) {
-  const cwd = dirname(file);
-  if (opts.finish) {
-    const r = await wrangler(["secret", "delete", PREVIOUS_KEY, "--config", file], { cwd });
-    if (r.code !== 0 && !/not found|does not exist|10056/i.test(r.stdout + r.stderr)) {
-      throw new CliError(`Dropping ${PREVIOUS_KEY} failed:\n${(r.stderr || r.stdout).trim()}`);
-    }
-    return console.log(`Dropped the secret ${PREVIOUS_KEY}; tokens signed with it no longer verify.`);
+/** The deployment's current public key, from its JWKS: https only (http for loopback). */
+async function deployedKey(issuer, config) {
+  let url;
+  try {
+    url = new URL(`${issuer}/.well-known/jwks.json`);
+  } catch {
+    url = null;
   }
-  const issuer = config.var("ISSUER") ?? "";
-  if (!/^https?:\/\/[^/]+$/.test(issuer)) {
-    throw new CliError(`ISSUER in ${file} is "${issuer}": run \`npm run setup:cloudflare\` first.`);
+  const loopback = url && ["127.0.0.1", "localhost", "[::1]"].includes(url.hostname);
+  if (!url || !(url.protocol === "https:" || (url.protocol === "http:" && loopback)) || !/^https?:\/\/[^/]+$/.test(issuer)) {
+    throw new CliError(`ISSUER in the configuration is "${issuer}", not https://<your domain>: run \`npm run setup:cloudflare\` first.`);
   }
   let jwks;
   try {
-    const res = await fetch(`${issuer}/.well-known/jwks.json`, { headers: { accept: "application/json" } });
+    const res = await fetch(url, { redirect: "error", signal: AbortSignal.timeout(10_000), headers: { accept: "application/json" } });
     if (!res.ok) throw new Error(`HTTP ${res.status}`);
     jwks = await res.json();
   } catch (e) {
-    throw new CliError(`Could not read ${issuer}/.well-known/jwks.json (${e.message}); is the Worker deployed?`);
+    throw new CliError(`Could not read ${url} (${e.message}); is the Worker deployed there?`);
   }
   const keys = Array.isArray(jwks?.keys) ? jwks.keys : [];
   if (keys.length > 1) throw inProgress(config);
-  const [current] = keys;
-  if (!current || current.kty !== "OKP" || current.crv !== "Ed25519" || typeof current.x !== "string") {
-    throw new CliError(`${issuer}/.well-known/jwks.json has no Ed25519 key to keep.`);
+  const [k] = keys;
+  const x = typeof k?.x === "string" ? Buffer.from(k.x, "base64url") : null;
+  // The kid is the key's RFC 7638 thumbprint: a key that does not match it is not ours.
+  const thumbprint = x && createHash("sha256").update(JSON.stringify({ crv: "Ed25519", kty: "OKP", x: k.x })).digest("base64url");
+  if (k?.kty !== "OKP" || k?.crv !== "Ed25519" || x?.length !== 32 || k.kid !== thumbprint) {
+    throw new CliError(`${url} does not publish one Ed25519 key of this Worker; nothing was changed.`);
   }
-  // The previous key first: from this moment both keys verify, whichever version answers.
-  const previous = JSON.stringify({ kty: "OKP", crv: "Ed25519", x: current.x });
-  await mustWrangler(["secret", "put", PREVIOUS_KEY, "--config", file], "Storing the previous key", { cwd, input: previous });
-  await mustWrangler(["secret", "put", SIGNING_KEY, "--config", file], "Storing the new key", { cwd, input: newSeed() });
+  return { kty: "OKP", crv: "Ed25519", x: k.x };
+}
+
+async function remote(opts, file, config) {
+  const cwd = dirname(file);
+  const names = await secretNames(file, cwd);
+  if (opts.finish) {
+    if (!names.includes(PREVIOUS_KEY)) return console.log(`Nothing to finish: the Worker has no secret ${PREVIOUS_KEY}.`);
+    await mustWrangler(["secret", "delete", PREVIOUS_KEY, "--config", file], `Dropping ${PREVIOUS_KEY}`, { cwd });
+    return console.log(`Dropped the secret ${PREVIOUS_KEY}; tokens signed with it no longer verify.`);
+  }
+  // The secrets, not the JWKS (which an older version may still serve), say whether a
+  // rotation is under way.
+  if (names.includes(PREVIOUS_KEY)) throw inProgress(config);
+  if (!names.includes(SIGNING_KEY)) throw new CliError(`The Worker has no ${SIGNING_KEY}: run \`npm run setup:cloudflare\` first.`);
+  const previous = await deployedKey(config.var("ISSUER") ?? "", config);
+  // Both secrets in one new version, so no version ever has the new key without the old.
+  const secrets = JSON.stringify({ [PREVIOUS_KEY]: JSON.stringify(previous), [SIGNING_KEY]: newSeed() });
+  await mustWrangler(["secret", "bulk", "--config", file], "Storing the keys", { cwd, input: secrets });
   done(config, "Cloudflare deploys a secret change at once", "npm run key:rotate -- --remote --finish");
 }
 

@@ -20,6 +20,8 @@ Options:
   --domain <host>     the host name people will use, e.g. mcp.example.com (a zone on your
                       Cloudflare account must hold it)
   --config <file>     the deploy configuration (default: wrangler.toml)
+  --change-domain     allow a --domain other than the one already configured (every
+                      token issued for the old domain stops working)
   --local             rehearse offline: local D1, and the key in .dev.vars next to the
                       configuration; creates nothing on Cloudflare
   --persist-to <dir>  the local state directory (with --local)
@@ -49,17 +51,17 @@ export function checkDomain(raw) {
 
 const say = (step, what) => console.log(`  ${step.padEnd(22)} ${what}`);
 
-async function ensureLogin(cwd) {
-  const r = await wrangler(["whoami"], { cwd });
+async function ensureLogin(cwd, file) {
+  const r = await wrangler(["whoami", "--config", file], { cwd });
   if (r.code !== 0 || /not authenticated/i.test(r.stdout + r.stderr)) {
     throw new CliError("Wrangler is not logged in to Cloudflare: run `npx wrangler login`, then run this again.");
   }
 }
 
-async function ensureKv(config, cwd) {
+async function ensureKv(config, cwd, file) {
   const current = config.get("kv_namespaces", "OAUTH_KV", "id");
   const title = `${config.top("name")}-OAUTH_KV`;
-  const list = jsonFrom((await mustWrangler(["kv", "namespace", "list"], "Listing KV namespaces", { cwd })).stdout);
+  const list = jsonFrom((await mustWrangler(["kv", "namespace", "list", "--config", file], "Listing KV namespaces", { cwd })).stdout);
   if (!Array.isArray(list)) throw new CliError("Could not read the KV namespace list from wrangler.");
   const known = list.find((n) => n.id === current) ?? list.find((n) => n.title === title);
   if (known) {
@@ -67,17 +69,17 @@ async function ensureKv(config, cwd) {
     say("KV namespace", `reused ${known.title} (${known.id})`);
     return;
   }
-  const r = await mustWrangler(["kv", "namespace", "create", title], "Creating the KV namespace", { cwd });
+  const r = await mustWrangler(["kv", "namespace", "create", title, "--config", file], "Creating the KV namespace", { cwd });
   const id = /\b([0-9a-f]{32})\b/.exec(r.stdout)?.[1];
   if (!id) throw new CliError(`wrangler created the KV namespace but printed no id:\n${r.stdout}`);
   config.set("kv_namespaces", "OAUTH_KV", "id", id);
   say("KV namespace", `created ${title} (${id})`);
 }
 
-async function ensureD1(config, cwd) {
+async function ensureD1(config, cwd, file) {
   const name = config.get("d1_databases", "DB", "database_name");
   const current = config.get("d1_databases", "DB", "database_id");
-  const list = jsonFrom((await mustWrangler(["d1", "list", "--json"], "Listing D1 databases", { cwd })).stdout);
+  const list = jsonFrom((await mustWrangler(["d1", "list", "--json", "--config", file], "Listing D1 databases", { cwd })).stdout);
   if (!Array.isArray(list)) throw new CliError("Could not read the D1 database list from wrangler.");
   const known = list.find((d) => d.uuid === current) ?? list.find((d) => d.name === name);
   if (known) {
@@ -85,7 +87,7 @@ async function ensureD1(config, cwd) {
     say("D1 database", `reused ${known.name} (${known.uuid})`);
     return;
   }
-  const r = await mustWrangler(["d1", "create", name], "Creating the D1 database", { cwd });
+  const r = await mustWrangler(["d1", "create", name, "--config", file], "Creating the D1 database", { cwd });
   const id = /\b([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\b/.exec(r.stdout)?.[1];
   if (!id) throw new CliError(`wrangler created the D1 database but printed no id:\n${r.stdout}`);
   config.set("d1_databases", "DB", "database_id", id);
@@ -118,7 +120,11 @@ async function ensureKey(opts, cwd, file) {
 }
 
 async function main(argv) {
-  const opts = parseFlags(argv, { domain: "string", config: "string", local: "boolean", "persist-to": "string" }, USAGE);
+  const opts = parseFlags(
+    argv,
+    { domain: "string", config: "string", local: "boolean", "persist-to": "string", "change-domain": "boolean" },
+    USAGE,
+  );
   if (opts.help) return console.log(USAGE);
   if (!opts.domain) throw new CliError(`--domain is required.\n\n${USAGE}`, 2);
   if (opts["persist-to"] && !opts.local) throw new CliError("--persist-to only goes with --local.", 2);
@@ -127,12 +133,19 @@ async function main(argv) {
   const cwd = dirname(file);
   const config = new DeployConfig(file);
   const issuer = `https://${domain}`;
+  const configured = config.var("ISSUER") ?? "";
+  if (/^https:\/\//.test(configured) && configured !== issuer && !opts["change-domain"]) {
+    throw new CliError(
+      `${file} is already set up for ${configured}. Moving to ${issuer} ends every token issued ` +
+        `there (their issuer and audience change); pass --change-domain to do it anyway.`,
+    );
+  }
 
   console.log(`Setting up ${issuer} ${opts.local ? "(local rehearsal: nothing is created on Cloudflare)" : "on Cloudflare"}`);
   if (!opts.local) {
-    await ensureLogin(cwd);
-    await ensureKv(config, cwd);
-    await ensureD1(config, cwd);
+    await ensureLogin(cwd, file);
+    await ensureKv(config, cwd, file);
+    await ensureD1(config, cwd, file);
   } else {
     say("KV namespace", `skipped (local); id ${config.get("kv_namespaces", "OAUTH_KV", "id")}`);
     say("D1 database", `skipped (local); id ${config.get("d1_databases", "DB", "database_id")}`);

@@ -136,8 +136,10 @@ test("key:rotate --remote keeps the deployed key's public half, then --finish dr
     const previous = JSON.parse(s.secrets.JWT_SIGNING_KEY_PREVIOUS);
     assert.deepEqual(previous, { kty: "OKP", crv: "Ed25519", x: publicX(oldKey) });
     assert.notEqual(s.secrets.JWT_SIGNING_KEY, oldKey);
-    const puts = s.calls.filter((c) => c.argv[1] === "put").map((c) => c.argv[2]);
-    assert.deepEqual(puts.slice(-2), ["JWT_SIGNING_KEY_PREVIOUS", "JWT_SIGNING_KEY"], "the old key is kept before it is replaced");
+    const bulk = s.calls.filter((c) => c.argv[1] === "bulk");
+    assert.equal(bulk.length, 1, "both keys change in one version");
+    assert.ok(!bulk[0].argv.join(" ").includes(s.secrets.JWT_SIGNING_KEY), "the key was an argument");
+    assert.ok(!(r.stdout + r.stderr).includes(s.secrets.JWT_SIGNING_KEY), "the key was printed");
   } finally {
     await w.stop();
   }
@@ -148,6 +150,13 @@ test("key:rotate --remote keeps the deployed key's public half, then --finish dr
     const again = await script("key-rotate.mjs", ["--remote"]);
     assert.equal(again.code, 1);
     assert.match(again.stderr, /already in progress/);
+    // The secrets say so even when the JWKS (an older version) still shows one key.
+    const s1 = state();
+    writeFileSync(stateFile, JSON.stringify({ ...s1, secrets: { ...s1.secrets } }));
+    writeFileSync(config, readFileSync(config, "utf8").replace(/^ISSUER = ".*"$/m, `ISSUER = "http://127.0.0.1:9"`));
+    const stale = await script("key-rotate.mjs", ["--remote"]);
+    assert.equal(stale.code, 1);
+    assert.match(stale.stderr, /already in progress/);
   } finally {
     await both.stop();
   }
@@ -156,4 +165,33 @@ test("key:rotate --remote keeps the deployed key's public half, then --finish dr
   assert.equal(state().secrets.JWT_SIGNING_KEY_PREVIOUS, undefined);
   const twice = await script("key-rotate.mjs", ["--remote", "--finish"]);
   assert.equal(twice.code, 0, twice.stderr);
+  assert.match(twice.stdout, /Nothing to finish/);
+});
+
+test("key:rotate --remote refuses an http ISSUER and a JWKS that is not this Worker's", async () => {
+  const before = state().secrets;
+  writeFileSync(config, readFileSync(config, "utf8").replace(/^ISSUER = ".*"$/m, 'ISSUER = "http://mcp.example.com"'));
+  const http = await script("key-rotate.mjs", ["--remote"]);
+  assert.equal(http.code, 1);
+  assert.match(http.stderr, /not https:\/\/<your domain>/);
+  // A server whose JWKS key does not match its kid.
+  const w = await startWorker({
+    outbound: undefined,
+    bindings: { JWT_SIGNING_KEY: state().secrets.JWT_SIGNING_KEY },
+  });
+  const { createServer } = await import("node:http");
+  const jwks = await (await fetch(w.url + "/.well-known/jwks.json")).json();
+  await w.stop();
+  jwks.keys[0].kid = "not-the-thumbprint";
+  const server = createServer((_, res) => res.end(JSON.stringify(jwks))).listen(0, "127.0.0.1");
+  await new Promise((r) => server.once("listening", r));
+  try {
+    writeFileSync(config, readFileSync(config, "utf8").replace(/^ISSUER = ".*"$/m, `ISSUER = "http://127.0.0.1:${server.address().port}"`));
+    const wrong = await script("key-rotate.mjs", ["--remote"]);
+    assert.equal(wrong.code, 1);
+    assert.match(wrong.stderr, /does not publish one Ed25519 key of this Worker/);
+  } finally {
+    server.close();
+  }
+  assert.deepEqual(state().secrets, before, "nothing changed");
 });

@@ -108,6 +108,37 @@ test("setup:cloudflare refuses what is not a host name, and changes nothing", as
   assert.equal(readFileSync(config, "utf8"), before);
 });
 
+test("setup:cloudflare does not move to another domain unasked, nor replace routes of your own", async () => {
+  const before = readFileSync(config, "utf8");
+  const other = await setup("--domain", "other.example.com", "--local", "--persist-to", state);
+  assert.equal(other.code, 1);
+  assert.match(other.stderr, /already set up for https:\/\/mcp\.example\.com.*--change-domain/s);
+  assert.equal(readFileSync(config, "utf8"), before);
+
+  const withConfig = (name, text) => {
+    const file = join(dir, name);
+    writeFileSync(file, text);
+    return [file, () => script("setup-cloudflare.mjs", ["--config", file, "--domain", DOMAIN, "--local", "--persist-to", state])];
+  };
+  // A multi-line value at the top level: routes goes after it, before the first table.
+  const [multi, setupMulti] = withConfig(
+    "multi.toml",
+    original.replace('compatibility_date = "2026-06-01"', 'compatibility_date = "2026-06-01"\ncompatibility_flags = [\n  "nodejs_compat",\n]'),
+  );
+  const r = await setupMulti();
+  assert.equal(r.code, 0, r.stderr);
+  const lines = readFileSync(multi, "utf8").split("\n");
+  const routes = lines.findIndex((l) => l.startsWith("routes = "));
+  assert.ok(routes > lines.indexOf("]") && routes < lines.indexOf("[build]"), lines.slice(0, 12).join("\n"));
+
+  const own = original.replace('name = "mcp-oauth-worker"', 'name = "mcp-oauth-worker"\nroutes = [{ pattern = "example.com/api/*", zone_name = "example.com" }]');
+  const [ownFile, setupOwn] = withConfig("own.toml", own);
+  const refused = await setupOwn();
+  assert.equal(refused.code, 1);
+  assert.match(refused.stderr, /will not replace routes of your own/);
+  assert.equal(readFileSync(ownFile, "utf8"), own);
+});
+
 test("deploy refuses until the bindings and the key are configured, then dry-runs", async () => {
   const placeholders = await deploy("--local");
   assert.equal(placeholders.code, 1);

@@ -207,6 +207,10 @@ export class DeployConfig {
   }
 
   setVar(name, value) {
+    const top = tables(this.lines)[0];
+    if (findKey(this.lines, top, "vars") >= 0 || findKey(this.lines, top, "vars.[A-Za-z_]+") >= 0) {
+      throw new CliError(`${this.path} sets vars at the top level; move them to a [vars] table, then run again.`);
+    }
     let t = tables(this.lines).find((t) => t.name === "vars");
     if (!t) {
       this.lines.push("", "[vars]");
@@ -215,31 +219,30 @@ export class DeployConfig {
     this.setIn(t, name, value);
   }
 
-  /** `routes`, as the one custom-domain route this script manages, or its current line. */
-  routesLine() {
-    const top = tables(this.lines)[0];
-    const i = findKey(this.lines, top, "routes");
-    return i < 0 ? undefined : this.lines[i];
-  }
-
   setCustomDomain(domain) {
     const line = `routes = [{ pattern = "${domain}", custom_domain = true }]`;
-    const top = tables(this.lines)[0];
+    const managed = /^routes = \[\{ pattern = "[a-z0-9.-]+", custom_domain = true \}\]$/;
+    const all = tables(this.lines);
+    const top = all[0];
+    const refuse = (what) => {
+      throw new CliError(
+        `${this.path} already has ${what}. This script manages one custom-domain route and ` +
+          `will not replace routes of your own: remove it, or add the route by hand, then run again.`,
+      );
+    };
+    if (all.some((t) => t.name === "routes")) refuse("[[routes]] tables");
+    if (findKey(this.lines, top, "route") >= 0) refuse("a `route` setting");
     const i = findKey(this.lines, top, "routes");
     if (i >= 0) {
-      if (!/\]\s*(#.*)?$/.test(this.lines[i])) {
-        throw new CliError(
-          `${this.path} has a multi-line \`routes\`; replace it with one line or remove it, then run again ` +
-            `(this script manages a single custom-domain route).`,
-        );
-      }
-      this.lines[i] = line;
+      if (!managed.test(this.lines[i].trim())) refuse("a `routes` setting");
+      if (this.lines[i] !== line) this.lines[i] = line;
       return;
     }
-    // After the last top-level setting, so the comments of the next table stay with it.
-    let last = 0;
-    for (let j = top.start; j < top.end; j++) if (/^\s*[A-Za-z_]+\s*=/.test(this.lines[j])) last = j;
-    this.lines.splice(last + 1, 0, line);
+    // Just above the first table and the comments and blank lines that lead into it: never
+    // inside a multi-line value of the top level.
+    let at = all.length > 1 ? all[1].start : this.lines.length;
+    while (at > 0 && /^\s*(#.*)?$/.test(this.lines[at - 1])) at--;
+    this.lines.splice(at, 0, line);
   }
 }
 
@@ -302,7 +305,7 @@ export async function secretNames(file, cwd) {
   if (r.code === 0) {
     const list = jsonFrom(r.stdout);
     if (Array.isArray(list)) return list.map((s) => s.name);
-  } else if (/\b10007\b|does not exist/i.test(r.stdout + r.stderr)) {
+  } else if (/Worker "[^"]+"(?: \(env: [^)]*\))? not found\.|\b10007\b/.test(r.stdout + r.stderr)) {
     return [];
   }
   if (/not authenticated|wrangler login/i.test(r.stdout + r.stderr)) {

@@ -66,7 +66,8 @@ switch (true) {
   }
   case cmd === "secret list":
     if (state.secretListBroken) fail("✘ [ERROR] A request to the Cloudflare API failed. Internal error [code: 10000]");
-    if (state.noWorker) fail("✘ [ERROR] This Worker does not exist on your account. [code: 10007]");
+    // wrangler 4.116's exact words for API error 10007 on `secret list`.
+    if (state.noWorker) fail('✘ [ERROR] Worker "mcp-oauth-worker" not found.');
     out(JSON.stringify(Object.keys(state.secrets).map((name) => ({ name, type: "secret_text" }))));
     break;
   case cmd.startsWith("secret put"):
@@ -74,6 +75,16 @@ switch (true) {
     state.secrets[argv[2]] = stdin.trimEnd();
     out(`🌀 Creating the secret for the Worker "mcp-oauth-worker"\n✨ Success! Uploaded secret ${argv[2]}`);
     break;
+  case cmd === "secret bulk": {
+    // Every secret in one new version, from JSON on standard input; null deletes.
+    delete state.noWorker;
+    for (const [k, v] of Object.entries(JSON.parse(stdin))) {
+      if (v === null) delete state.secrets[k];
+      else state.secrets[k] = v;
+    }
+    out("✨ Success! Uploaded secrets");
+    break;
+  }
   case cmd.startsWith("secret delete"):
     if (!(argv[2] in state.secrets)) fail(`Secret not found [code: 10056]`);
     delete state.secrets[argv[2]];
