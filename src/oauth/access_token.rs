@@ -2,9 +2,9 @@
 //! and their verification at `/mcp` and `/userinfo`: signature by `kid`, `exp`, `nbf`,
 //! `iss` and `aud`, every time.
 //!
-//! jwt-compact holds the token model (claims with their times, parsing the compact form);
-//! the signature step is ours because WebCrypto's Ed25519 is asynchronous and
-//! jwt-compact's `Algorithm` is not (see `oauth::ed25519`).
+//! The compact JWS (RFC 7515 §7.1) is written and read here: WebCrypto's Ed25519 is
+//! asynchronous, which JWT crates' signing traits are not (see `oauth::ed25519`), and the
+//! one header and one payload shape we issue need little code.
 
 use crate::encoding::{b64url, b64url_decode, random_token};
 use crate::oauth::ed25519::Ed25519;

@@ -3,8 +3,7 @@
 //! In the Worker they are WebCrypto's (`http::webcrypto`): native code in the runtime, so
 //! the wasm carries no curve arithmetic and a signature costs a fraction of what it costs
 //! in wasm. WebCrypto is asynchronous, which is why this trait is, and why the token code
-//! drives the signature step itself instead of through jwt-compact's synchronous
-//! `Algorithm`. Native unit tests use the `ed25519-compact` implementation below.
+//! builds the JWS itself. Native unit tests use the `ed25519-compact` implementation below.
 
 /// A 32-byte Ed25519 private key seed (RFC 8032 §5.1.5).
 pub type Seed = [u8; 32];

@@ -24,12 +24,23 @@ pub struct VerifyingKey {
     pub public: PublicKey,
 }
 
-/// The current signing key plus every key that may still verify a live token.
-#[derive(Clone, Debug)]
+/// The current signing key plus every key that may still verify a live token. `Debug`
+/// leaves the seed out, so a log line can never carry the private key.
+#[derive(Clone)]
 pub struct KeySet {
     pub kid: String,
     pub seed: Seed,
     pub verifying: Vec<VerifyingKey>,
+}
+
+impl std::fmt::Debug for KeySet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeySet")
+            .field("kid", &self.kid)
+            .field("seed", &"<redacted>")
+            .field("verifying", &self.verifying)
+            .finish()
+    }
 }
 
 /// Why the keys cannot be used; rendered as a JSON 500 naming the setting.
@@ -53,8 +64,9 @@ impl KeyError {
                  or `npm run setup:cloudflare` for a deployment"
             ),
             KeyError::Malformed(s) => format!(
-                "the secret {s} is not a base64url Ed25519 seed of 32 bytes (or a private OKP JWK); \
-                 generate a new one with `npm run key:rotate`"
+                "the secret {s} is not a base64url Ed25519 seed of 32 bytes or a private OKP JWK \
+                 (the previous key may also be a public OKP JWK); set it again with \
+                 `wrangler secret put {s}` (locally: .dev.vars)"
             ),
         }
     }
