@@ -452,7 +452,7 @@ pub async fn verify_bearer(ctx: &Ctx, req: &Incoming) -> Result<Option<Verified>
         Some(v) => v,
         None => {
             let keys = ctx.keys().map_err(|_| BearerError::Unavailable)?;
-            let v = access_token::verify(&WebCrypto, &keys, token, &ctx.issuer, &resource, now)
+            let v = verify_access(ctx, &keys, token, &resource, now)
                 .await
                 .map_err(|e| BearerError::Invalid(e.describe()))?;
             VERIFIED.with(|m| m.borrow_mut().put(memo_key, v.clone(), v.expires_at, now));
@@ -506,6 +506,17 @@ pub fn unavailable() -> Reply {
     .header("Cache-Control", NO_STORE)
 }
 
+/// An access token issued by this server for `resource`, checked with WebCrypto.
+async fn verify_access(
+    ctx: &Ctx,
+    keys: &KeySet,
+    token: &str,
+    resource: &str,
+    now: u64,
+) -> Result<Verified, access_token::TokenError> {
+    access_token::verify(&WebCrypto, keys, token, &ctx.issuer, resource, now).await
+}
+
 pub async fn revoke(ctx: &Ctx, req: &Incoming) -> Reply {
     respond(revoke_inner(ctx, req).await)
 }
@@ -523,18 +534,11 @@ async fn revoke_inner(ctx: &Ctx, req: &Incoming) -> Result<Reply, OAuthError> {
         Some(r) if r.client_id == client.client_id => Some(r.grant_id),
         Some(_) => None,
         None => match ctx.keys() {
-            Ok(keys) => access_token::verify(
-                &WebCrypto,
-                &keys,
-                token,
-                &ctx.issuer,
-                &ctx.resource(),
-                now(),
-            )
-            .await
-            .ok()
-            .filter(|v| v.claims.client_id == client.client_id)
-            .map(|v| v.claims.gid),
+            Ok(keys) => verify_access(ctx, &keys, token, &ctx.resource(), now())
+                .await
+                .ok()
+                .filter(|v| v.claims.client_id == client.client_id)
+                .map(|v| v.claims.gid),
             Err(_) => None,
         },
     };
@@ -584,16 +588,7 @@ async fn introspect_inner(ctx: &Ctx, req: &Incoming) -> Result<Reply, OAuthError
         .header("Cache-Control", NO_STORE));
     }
     let keys = ctx.oauth_keys()?;
-    let Ok(v) = access_token::verify(
-        &WebCrypto,
-        &keys,
-        token,
-        &ctx.issuer,
-        &ctx.resource(),
-        now(),
-    )
-    .await
-    else {
+    let Ok(v) = verify_access(ctx, &keys, token, &ctx.resource(), now()).await else {
         return inactive();
     };
     if v.claims.client_id != client.client_id

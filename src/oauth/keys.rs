@@ -206,10 +206,13 @@ impl KeySet {
     }
 }
 
+/// The two secrets' values a cached key set was loaded from.
+type Secrets = (Option<String>, Option<String>);
+
 thread_local! {
     // One parsed key set per isolate, keyed by the secrets it came from so a rotation
     // (which starts new isolates anyway) can never serve a stale key.
-    static CACHE: RefCell<Option<(String, Rc<KeySet>)>> = const { RefCell::new(None) };
+    static CACHE: RefCell<Option<(Secrets, Rc<KeySet>)>> = const { RefCell::new(None) };
 }
 
 /// `KeySet::load`, cached for the life of the isolate.
@@ -218,17 +221,18 @@ pub async fn cached(
     current: Option<&str>,
     previous: Option<&str>,
 ) -> Result<Rc<KeySet>, KeyError> {
-    let cache_key = format!("{}\n{}", current.unwrap_or(""), previous.unwrap_or(""));
+    // Compared as they are, without building a key: this runs on every request.
     if let Some(hit) = CACHE.with(|c| {
         c.borrow()
             .as_ref()
-            .filter(|(k, _)| *k == cache_key)
+            .filter(|((c, p), _)| c.as_deref() == current && p.as_deref() == previous)
             .map(|(_, v)| v.clone())
     }) {
         return Ok(hit);
     }
     let keys = Rc::new(KeySet::load(crypto, current, previous).await?);
-    CACHE.with(|c| *c.borrow_mut() = Some((cache_key, keys.clone())));
+    let secrets = (current.map(str::to_string), previous.map(str::to_string));
+    CACHE.with(|c| *c.borrow_mut() = Some((secrets, keys.clone())));
     Ok(keys)
 }
 
