@@ -16,6 +16,18 @@ fn seconds(
         .unwrap_or(default)
 }
 
+/// A comma-separated setting, trimmed, without empty entries.
+fn list(lookup: &dyn Fn(&str) -> Option<String>, name: &str) -> Vec<String> {
+    lookup(name)
+        .map(|v| {
+            v.split(',')
+                .map(|o| o.trim().to_string())
+                .filter(|o| !o.is_empty())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// `value` if it is an absolute https URL with a host and no credentials.
 fn https_url(value: &str) -> Option<String> {
     let url = url::Url::parse(value.trim()).ok()?;
@@ -47,6 +59,9 @@ pub struct Config {
     pub lockout_seconds: u64,
     /// `MCP_ALLOWED_ORIGINS`: extra browser origins allowed at `/mcp`, comma separated.
     pub extra_origins: Vec<String>,
+    /// `PUBLIC_TOOLS`: tools callable without a token, comma separated (OpenAI Apps SDK
+    /// "mixed auth"). Empty (the default): `/mcp` answers 401 without a token.
+    pub public_tools: Vec<String>,
     /// `PRODUCT_NAME`: shown on the pages a person sees.
     pub product_name: String,
     /// `PRODUCT_LOGO_URL`: an https image shown beside the name; anything else is ignored,
@@ -68,14 +83,11 @@ impl Config {
             register_limit: seconds(lookup, "REGISTER_RATE_LIMIT", 20, 1, 100_000),
             login_max_failures: seconds(lookup, "LOGIN_MAX_FAILURES", 5, 1, 1000),
             lockout_seconds: seconds(lookup, "LOGIN_LOCKOUT_SECONDS", 900, 1, 86_400),
-            extra_origins: lookup("MCP_ALLOWED_ORIGINS")
-                .map(|v| {
-                    v.split(',')
-                        .map(|o| o.trim().trim_end_matches('/').to_string())
-                        .filter(|o| !o.is_empty())
-                        .collect()
-                })
-                .unwrap_or_default(),
+            extra_origins: list(lookup, "MCP_ALLOWED_ORIGINS")
+                .into_iter()
+                .map(|o| o.trim_end_matches('/').to_string())
+                .collect(),
+            public_tools: list(lookup, "PUBLIC_TOOLS"),
             product_name: lookup("PRODUCT_NAME")
                 .map(|v| v.trim().to_string())
                 .filter(|v| !v.is_empty())
@@ -115,6 +127,7 @@ mod tests {
             "ACCESS_TOKEN_TTL" => Some("0".into()),
             "AUTH_CODE_TTL" => Some("junk".into()),
             "MCP_ALLOWED_ORIGINS" => Some("https://a.example, ,https://b.example/".into()),
+            "PUBLIC_TOOLS" => Some(" about ,,search".into()),
             _ => None,
         });
         assert_eq!(c.issuer_for("http://x"), "https://mcp.example.com");
@@ -125,6 +138,7 @@ mod tests {
             c.extra_origins,
             vec!["https://a.example", "https://b.example"]
         );
+        assert_eq!(c.public_tools, vec!["about", "search"]);
     }
 
     #[test]

@@ -120,7 +120,7 @@ for (const [label, redirect] of [
     assert.ok(transport.sessionId, "a session id was issued");
 
     const { tools } = await client.listTools();
-    assert.deepEqual(tools.map((t) => t.name).sort(), ["fetch", "memory_delete", "memory_list", "memory_store", "search"]);
+    assert.deepEqual(tools.map((t) => t.name).sort(), ["about", "fetch", "memory_delete", "memory_list", "memory_store", "search"]);
     for (const t of tools) assert.ok(t.inputSchema && t.outputSchema && t.annotations, t.name);
 
     const stored = value(await client.callTool({ name: "memory_store", arguments: { text: `Passport renewal: book an appointment (${label})`, tags: ["admin"] } }));

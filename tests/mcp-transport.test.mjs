@@ -122,7 +122,7 @@ test("after initialize: missing session id 400, another user's or a made-up id 4
   assert.equal(madeUp.status, 404);
   const ok = await sessionCall(w.url, aliceToken, s, "tools/list");
   assert.equal(ok.status, 200);
-  assert.equal(ok.json.result.tools.length, 5);
+  assert.equal(ok.json.result.tools.length, 6);
 });
 
 test("MCP-Protocol-Version: unsupported 400, absent means the session's, other than the session's 400", async () => {
@@ -161,7 +161,7 @@ test("batches are answered at 2025-03-26 only; -32600 otherwise", async () => {
   const res = await mcpPost(w.url, aliceToken, batch, { "Mcp-Session-Id": old.sessionId, "MCP-Protocol-Version": "2025-03-26" });
   assert.equal(res.status, 200);
   assert.deepEqual(res.json.map((m) => m.id), [1, 2, 3]);
-  assert.equal(res.json[1].result.tools.length, 5);
+  assert.equal(res.json[1].result.tools.length, 6);
   assert.equal(res.json[2].error.code, -32601);
   const s = await initialize(w.url, aliceToken, "2025-06-18");
   const refused = await mcpPost(w.url, aliceToken, batch, { "Mcp-Session-Id": s.sessionId, "MCP-Protocol-Version": s.version });
@@ -275,7 +275,7 @@ test("2026-07-28: server/discover, tools/list with caching hints, no session id 
   assert.equal(list.json.result.resultType, "complete");
   assert.ok(Number.isInteger(list.json.result.ttlMs));
   assert.equal(list.json.result.cacheScope, "public");
-  assert.equal(list.json.result.tools.length, 5);
+  assert.equal(list.json.result.tools.length, 6);
 });
 
 test("2026-07-28: a tool call works without any session", async () => {

@@ -9,14 +9,14 @@ use crate::mcp::error::{RpcError, METHOD_NOT_FOUND};
 use crate::mcp::jsonrpc::{self, Body, Message};
 use crate::mcp::server::{Caller, Failure, Server, DEFAULT_PAGE_SIZE};
 use crate::mcp::session;
-use crate::mcp::tools::Progress;
+use crate::mcp::tools::{Progress, Public};
 use crate::mcp::transport::{self, Accepts, Era, McpHeaders, Rejection};
 use crate::mcp::version;
-use crate::oauth::access_token::Verified;
 use crate::oauth::metadata::resource_metadata_url;
 use crate::reply::{Reply, NO_STORE};
 use crate::store::KeyValue;
 use serde_json::{json, Map, Value};
+use worker::console_log;
 
 /// Messages in one 2025-03-26 batch: each may be a tool call that reaches D1.
 const MAX_BATCH: usize = 20;
@@ -47,22 +47,34 @@ pub async fn handle(ctx: &Ctx, req: &Incoming) -> Reply {
             RpcError::invalid_request("Accept must allow application/json or text/event-stream"),
         ));
     };
-    let verified = match verify_bearer(ctx, req).await {
-        Ok(Some(v)) => v,
+    let public = public_tools(ctx);
+    let caller = match verify_bearer(ctx, req).await {
+        Ok(Some(v)) => Some(Principal {
+            user: v.claims.sub,
+            scope: v.claims.scope,
+        }),
+        // With public tools, a request without a token may initialize, list and call
+        // them; otherwise the 401 is what starts a client's sign-in.
+        Ok(None) if public.any() => None,
         Ok(None) => return unauthorized(ctx, None),
         Err(BearerError::Invalid(why)) => return unauthorized(ctx, Some(why)),
         Err(BearerError::Unavailable) => return unavailable(),
     };
     // A token for this resource but with none of its scopes can do nothing here: ask for
     // them (RFC 6750 §3.1, MCP authorization "Scope challenge").
-    if !verified
-        .claims
-        .scope
-        .split(' ')
-        .any(|s| crate::oauth::scope::RESOURCE_SCOPES.contains(&s))
-    {
-        return forbidden_scope(ctx);
+    if let Some(p) = &caller {
+        if !p
+            .scope
+            .split(' ')
+            .any(|s| crate::oauth::scope::RESOURCE_SCOPES.contains(&s))
+        {
+            return forbidden_scope(ctx);
+        }
     }
+    let call = Call {
+        caller: caller.as_ref(),
+        public,
+    };
     let headers = McpHeaders {
         protocol_version: req.header("mcp-protocol-version"),
         session_id: req.header("mcp-session-id"),
@@ -70,9 +82,46 @@ pub async fn handle(ctx: &Ctx, req: &Incoming) -> Reply {
         name: req.header("mcp-name"),
     };
     if req.method == "DELETE" {
-        return end_session(ctx, &verified, &headers).await;
+        return end_session(ctx, &call, &headers).await;
     }
-    post(ctx, req, &verified, &headers, accepts).await
+    post(ctx, req, &call, &headers, accepts).await
+}
+
+/// The person a request acts for, from an access token.
+pub struct Principal {
+    pub user: String,
+    /// Space-separated scopes.
+    pub scope: String,
+}
+
+/// Who is calling (`None`: no token, only with public tools) and which tools are public.
+pub struct Call<'a> {
+    pub caller: Option<&'a Principal>,
+    pub public: Public,
+}
+
+impl Call<'_> {
+    /// What sessions are bound to: the user, or "" for requests without a token (no
+    /// user id is empty), so a session begun anonymously is not one of the user's.
+    fn session_user(&self) -> &str {
+        self.caller.map(|p| p.user.as_str()).unwrap_or("")
+    }
+}
+
+thread_local! {
+    static WARNED_PUBLIC: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// `PUBLIC_TOOLS` as a set; names that cannot be public are logged once per isolate.
+fn public_tools(ctx: &Ctx) -> Public {
+    let (public, ignored) = Public::from_names(&ctx.config.public_tools);
+    if !ignored.is_empty() && !WARNED_PUBLIC.with(|w| w.replace(true)) {
+        console_log!(
+            "PUBLIC_TOOLS: ignored {} (not a tool, or a tool that works on a person's data)",
+            ignored.join(", ")
+        );
+    }
+    public
 }
 
 fn unauthorized(ctx: &Ctx, why: Option<&str>) -> Reply {
@@ -112,7 +161,7 @@ fn rejection_for(r: Rejection, id: &Value) -> Reply {
 async fn post(
     ctx: &Ctx,
     req: &Incoming,
-    verified: &Verified,
+    call: &Call<'_>,
     headers: &McpHeaders<'_>,
     accepts: Accepts,
 ) -> Reply {
@@ -124,7 +173,7 @@ async fn post(
         Body::Single(v) => v,
         Body::Batch(items) => {
             // Batches exist only in 2025-03-26, and only inside a session.
-            let version = match session_version(ctx, verified, headers).await {
+            let version = match session_version(ctx, call, headers).await {
                 Ok(v) => v,
                 Err(reply) => return reply,
             };
@@ -142,7 +191,7 @@ async fn post(
                     RpcError::invalid_request(format!("batches are not part of MCP {version}")),
                 ));
             }
-            return run_batch(ctx, verified, version, items).await;
+            return run_batch(ctx, call, version, items).await;
         }
     };
     let value = &value;
@@ -166,7 +215,7 @@ async fn post(
             }
             answer(
                 ctx,
-                verified,
+                call,
                 version::STATELESS,
                 &id,
                 &method,
@@ -178,16 +227,16 @@ async fn post(
         // No client notification is defined for 2026-07-28; accepting them is harmless.
         (Era::Stateless, _) => Reply::new(202),
         (Era::Session, Message::Request { id, method, params }) if method == "initialize" => {
-            initialize(ctx, verified, &id, &params)
+            initialize(ctx, call, &id, &params)
         }
         (Era::Session, message) => {
-            let version = match session_version(ctx, verified, headers).await {
+            let version = match session_version(ctx, call, headers).await {
                 Ok(v) => v,
                 Err(reply) => return reply,
             };
             match message {
                 Message::Request { id, method, params } => {
-                    answer(ctx, verified, version, &id, &method, &params, accepts).await
+                    answer(ctx, call, version, &id, &method, &params, accepts).await
                 }
                 // notifications/initialized, cancellations, responses: nothing to send back.
                 _ => Reply::new(202),
@@ -198,19 +247,17 @@ async fn post(
 
 fn server<'a>(
     ctx: &'a Ctx,
-    verified: &'a Verified,
+    call: &'a Call<'a>,
     db: &'a crate::store::d1::D1,
     rm: &'a str,
 ) -> Server<'a> {
     Server {
         caller: Caller {
-            user: &verified.claims.sub,
-            scopes: verified
-                .claims
-                .scope
-                .split(' ')
-                .filter(|s| !s.is_empty())
-                .collect(),
+            user: call.caller.map(|p| p.user.as_str()),
+            scopes: call
+                .caller
+                .map(|p| p.scope.split(' ').filter(|s| !s.is_empty()).collect())
+                .unwrap_or_default(),
         },
         notes: db,
         base_url: &ctx.issuer,
@@ -218,10 +265,11 @@ fn server<'a>(
         product_name: &ctx.config.product_name,
         now: now(),
         page_size: DEFAULT_PAGE_SIZE,
+        public: call.public,
     }
 }
 
-fn initialize(ctx: &Ctx, verified: &Verified, id: &Value, params: &Map<String, Value>) -> Reply {
+fn initialize(ctx: &Ctx, call: &Call<'_>, id: &Value, params: &Map<String, Value>) -> Reply {
     let requested = params.get("protocolVersion").and_then(Value::as_str);
     let negotiated = version::negotiate(requested);
     let keys = match ctx.keys() {
@@ -230,7 +278,7 @@ fn initialize(ctx: &Ctx, verified: &Verified, id: &Value, params: &Map<String, V
     };
     let session_id = session::issue(
         &keys.mac_key("mcp-session"),
-        &verified.claims.sub,
+        call.session_user(),
         negotiated,
         now(),
     );
@@ -238,7 +286,7 @@ fn initialize(ctx: &Ctx, verified: &Verified, id: &Value, params: &Map<String, V
     let Ok(db) = ctx.db() else {
         return internal(id);
     };
-    let result = server(ctx, verified, &db, &rm).initialize(negotiated);
+    let result = server(ctx, call, &db, &rm).initialize(negotiated);
     Reply::json(200, &jsonrpc::success(id, result))
         .header("Mcp-Session-Id", &session_id)
         .header("Cache-Control", NO_STORE)
@@ -248,7 +296,7 @@ fn initialize(ctx: &Ctx, verified: &Verified, id: &Value, params: &Map<String, V
 /// this user's, has expired, or was ended.
 async fn session_version(
     ctx: &Ctx,
-    verified: &Verified,
+    call: &Call<'_>,
     headers: &McpHeaders<'_>,
 ) -> Result<&'static str, Reply> {
     let Some(id) = headers.session_id else {
@@ -266,12 +314,8 @@ async fn session_version(
             RpcError::invalid_request("unknown or expired session; send initialize again"),
         ))
     };
-    let Some(found) = session::check(
-        &keys.mac_key("mcp-session"),
-        id,
-        &verified.claims.sub,
-        now(),
-    ) else {
+    let Some(found) = session::check(&keys.mac_key("mcp-session"), id, call.session_user(), now())
+    else {
         return Err(not_found());
     };
     let kv = ctx.kv().map_err(|e| e.to_reply())?;
@@ -293,8 +337,8 @@ async fn session_version(
     }
 }
 
-async fn end_session(ctx: &Ctx, verified: &Verified, headers: &McpHeaders<'_>) -> Reply {
-    if let Err(reply) = session_version(ctx, verified, headers).await {
+async fn end_session(ctx: &Ctx, call: &Call<'_>, headers: &McpHeaders<'_>) -> Reply {
+    if let Err(reply) = session_version(ctx, call, headers).await {
         return reply;
     }
     let Some(id) = headers.session_id else {
@@ -321,7 +365,7 @@ fn internal(id: &Value) -> Reply {
 /// its response when the client accepts one and the tool reported progress.
 async fn answer(
     ctx: &Ctx,
-    verified: &Verified,
+    call: &Call<'_>,
     version: &'static str,
     id: &Value,
     method: &str,
@@ -338,7 +382,7 @@ async fn answer(
         .and_then(|m| m.get("progressToken"))
         .cloned();
     let progress = Progress::for_token(token.filter(|_| accepts.sse));
-    let outcome = server(ctx, verified, &db, &rm)
+    let outcome = server(ctx, call, &db, &rm)
         .request(version, method, params, &progress)
         .await;
     let (status, response) = match outcome {
@@ -374,18 +418,13 @@ async fn answer(
 
 /// A 2025-03-26 batch: each request answered in order, in one JSON array; a batch of
 /// only notifications and responses gets 202.
-async fn run_batch(
-    ctx: &Ctx,
-    verified: &Verified,
-    version: &'static str,
-    items: Vec<Value>,
-) -> Reply {
+async fn run_batch(ctx: &Ctx, call: &Call<'_>, version: &'static str, items: Vec<Value>) -> Reply {
     let db = match ctx.db() {
         Ok(db) => db,
         Err(_) => return internal(&Value::Null),
     };
     let rm = resource_metadata_url(&ctx.issuer);
-    let srv = server(ctx, verified, &db, &rm);
+    let srv = server(ctx, call, &db, &rm);
     let mut answers = Vec::new();
     for item in &items {
         let id = jsonrpc::id_of(item);

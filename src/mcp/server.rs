@@ -4,15 +4,16 @@
 //! (headers, sessions, eras) are in `transport`.
 
 use super::error::RpcError;
-use super::tools::{self, Progress, ToolCtx, ToolError};
+use super::tools::{self, Progress, Public, ToolCtx, ToolError};
 use super::version;
 use crate::encoding::{b64url, b64url_decode};
 use crate::store::notes::NoteStore;
 use serde_json::{json, Map, Value};
 
-/// Who is calling and with what a token granted.
+/// Who is calling and with what a token granted. `user` is `None` for a request without
+/// a token, which only reaches here when some tools are public.
 pub struct Caller<'a> {
-    pub user: &'a str,
+    pub user: Option<&'a str>,
     pub scopes: Vec<&'a str>,
 }
 
@@ -27,6 +28,8 @@ pub struct Server<'a> {
     pub now: u64,
     /// `tools/list` page size.
     pub page_size: usize,
+    /// The tools callable without a token.
+    pub public: Public,
 }
 
 pub const SERVER_NAME: &str = "mcp-oauth-worker";
@@ -124,7 +127,7 @@ impl Server<'_> {
         };
         let end = (start + self.page_size.max(1)).min(tools::TOOLS.len());
         let structured = version::has_structured_output(version);
-        let page: Vec<Value> = tools::entries(structured)[start..end].to_vec();
+        let page: Vec<Value> = tools::entries(structured, self.public)[start..end].to_vec();
         let mut result = json!({ "tools": page });
         if end < tools::TOOLS.len() {
             result["nextCursor"] = json!(encode_cursor(end));
@@ -153,7 +156,11 @@ impl Server<'_> {
             ))
             .into());
         };
-        if !self.caller.scopes.contains(&tool.scope()) {
+        let public = self.public.contains(tool);
+        if !public && self.caller.user.is_none() {
+            return Ok(tools::sign_in_required(tool, self.resource_metadata));
+        }
+        if !public && !self.caller.scopes.contains(&tool.scope()) {
             return Ok(tools::insufficient_scope(
                 tool,
                 &self.caller.scopes,
@@ -170,6 +177,8 @@ impl Server<'_> {
         let ctx = ToolCtx {
             user: self.caller.user,
             notes: self.notes,
+            product_name: self.product_name,
+            public: self.public,
             base_url: self.base_url,
             now: self.now,
             progress,

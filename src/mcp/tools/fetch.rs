@@ -49,7 +49,7 @@ impl Tool for Fetch {
     fn call<'a>(&'a self, ctx: &'a ToolCtx<'a>, args: Value) -> ToolFuture<'a> {
         Box::pin(async move {
             let id = arg_str(&args, "id").unwrap_or("");
-            let Some(note) = ctx.notes.get(ctx.user, id).await? else {
+            let Some(note) = ctx.notes.get(ctx.owner()?, id).await? else {
                 return Err(ToolError::Rejected(format!(
                     "{} Use search or memory_list to find ids.",
                     super::no_such_note(id)

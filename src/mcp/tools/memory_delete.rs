@@ -41,7 +41,7 @@ impl Tool for MemoryDelete {
     fn call<'a>(&'a self, ctx: &'a ToolCtx<'a>, args: Value) -> ToolFuture<'a> {
         Box::pin(async move {
             let id = arg_str(&args, "id").unwrap_or("");
-            if !ctx.notes.delete(ctx.user, id).await? {
+            if !ctx.notes.delete(ctx.owner()?, id).await? {
                 return Err(ToolError::Rejected(format!(
                     "{} It may already be deleted.",
                     super::no_such_note(id)

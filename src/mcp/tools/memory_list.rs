@@ -90,7 +90,7 @@ impl Tool for MemoryList {
             // One extra row says whether there is a next page.
             let mut rows = ctx
                 .notes
-                .list(ctx.user, tag.as_deref(), before, PAGE + 1)
+                .list(ctx.owner()?, tag.as_deref(), before, PAGE + 1)
                 .await?;
             let more = rows.len() > PAGE;
             rows.truncate(PAGE);

@@ -95,7 +95,7 @@ impl Tool for MemoryStore {
                 created_at: ctx.now,
                 updated_at: ctx.now,
             };
-            if !ctx.notes.insert(ctx.user, &note).await? {
+            if !ctx.notes.insert(ctx.owner()?, &note).await? {
                 return Err(ToolError::Rejected(format!(
                     "You already have {} notes, the most one account may keep. Delete some \
                      with memory_delete, then try again.",

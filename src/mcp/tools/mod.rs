@@ -3,6 +3,7 @@
 //! unknown id, a missing scope) are results with `isError: true`, never protocol errors
 //! (MCP "Tools", error handling).
 
+pub mod about;
 pub mod fetch;
 pub mod memory_delete;
 pub mod memory_list;
@@ -19,8 +20,12 @@ use std::rc::Rc;
 
 /// What a tool call runs with: whose data, where notes live, and how to report progress.
 pub struct ToolCtx<'a> {
-    pub user: &'a str,
+    /// The signed-in person; `None` only for a public tool called without a token.
+    pub user: Option<&'a str>,
     pub notes: &'a dyn NoteStore,
+    pub product_name: &'a str,
+    /// Which of `TOOLS` are public (see `Public`).
+    pub public: Public,
     /// This server's origin: the base of each note's `url`.
     pub base_url: &'a str,
     pub now: u64,
@@ -71,6 +76,15 @@ impl From<StoreError> for ToolError {
     }
 }
 
+impl ToolCtx<'_> {
+    /// The person whose data a tool works on. Tools that call this must say
+    /// `needs_user`, which keeps them from ever being public; the error is a second wall.
+    pub fn owner(&self) -> Result<&str, ToolError> {
+        self.user
+            .ok_or_else(|| ToolError::Rejected("Sign in to use this tool.".into()))
+    }
+}
+
 pub type ToolFuture<'a> = Pin<Box<dyn Future<Output = Result<Value, ToolError>> + 'a>>;
 
 pub trait Tool: Sync {
@@ -87,26 +101,71 @@ pub trait Tool: Sync {
     fn annotations(&self) -> Value;
     /// The scope a token needs to call this tool.
     fn scope(&self) -> &'static str;
+    /// Whether the tool works on a person's data. Such a tool can never be public, whatever
+    /// `PUBLIC_TOOLS` says: without a token there is no person.
+    fn needs_user(&self) -> bool {
+        true
+    }
     /// Runs with validated arguments; returns the structured result.
     fn call<'a>(&'a self, ctx: &'a ToolCtx<'a>, args: Value) -> ToolFuture<'a>;
 }
 
 /// Every tool, in the order `tools/list` gives them.
-pub static TOOLS: [&dyn Tool; 5] = [
+pub static TOOLS: [&dyn Tool; 6] = [
     &search::Search,
     &fetch::Fetch,
     &memory_store::MemoryStore,
     &memory_list::MemoryList,
     &memory_delete::MemoryDelete,
+    &about::About,
 ];
 
 pub fn find(name: &str) -> Option<&'static dyn Tool> {
     TOOLS.iter().copied().find(|t| t.name() == name)
 }
 
-/// The OpenAI Apps SDK's `securitySchemes` for a tool: OAuth 2 with its scope.
-pub fn security_schemes(tool: &dyn Tool) -> Value {
-    json!([{ "type": "oauth2", "scopes": [tool.scope()] }])
+/// The tools callable without a token (OpenAI Apps SDK "mixed auth"), as a bit per entry
+/// of `TOOLS`: those `PUBLIC_TOOLS` names that do not need a person.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Public(u32);
+
+impl Public {
+    pub const NONE: Public = Public(0);
+
+    /// The public set for the `PUBLIC_TOOLS` names, and the names that were ignored (not a
+    /// tool, or a tool that works on a person's data) so the edge can log them.
+    pub fn from_names(names: &[String]) -> (Public, Vec<&str>) {
+        let mut bits = 0;
+        let mut ignored = Vec::new();
+        for name in names {
+            match TOOLS.iter().position(|t| t.name() == name) {
+                Some(i) if !TOOLS[i].needs_user() => bits |= 1 << i,
+                _ => ignored.push(name.as_str()),
+            }
+        }
+        (Public(bits), ignored)
+    }
+
+    pub fn any(self) -> bool {
+        self.0 != 0
+    }
+
+    pub fn contains(self, tool: &dyn Tool) -> bool {
+        TOOLS
+            .iter()
+            .position(|t| t.name() == tool.name())
+            .is_some_and(|i| self.0 & (1 << i) != 0)
+    }
+}
+
+/// The OpenAI Apps SDK's `securitySchemes` for a tool: `noauth` for a public tool, else
+/// OAuth 2 with its scope.
+pub fn security_schemes(tool: &dyn Tool, public: Public) -> Value {
+    if public.contains(tool) {
+        json!([{ "type": "noauth" }])
+    } else {
+        json!([{ "type": "oauth2", "scopes": [tool.scope()] }])
+    }
 }
 
 /// A schema's JSON text as a value. Every schema is parsed in the unit tests, so `Null`
@@ -115,11 +174,14 @@ fn parse(schema: &'static str) -> Value {
     serde_json::from_str(schema).unwrap_or(Value::Null)
 }
 
+/// One shape of the `tools/list` entries: structured output or not, and the public set.
+type EntriesKey = (bool, Public);
+
 thread_local! {
     // Parsed schemas and whole `tools/list` entries, per isolate: the list only changes
     // with a deployment, and rebuilding it was most of the cost of a `tools/list`.
     static INPUT_SCHEMAS: RefCell<Vec<(&'static str, Rc<Value>)>> = const { RefCell::new(Vec::new()) };
-    static ENTRIES: RefCell<[Option<Rc<Vec<Value>>>; 2]> = const { RefCell::new([None, None]) };
+    static ENTRIES: RefCell<Vec<(EntriesKey, Rc<Vec<Value>>)>> = const { RefCell::new(Vec::new()) };
 }
 
 /// `tool`'s input schema, parsed once per isolate.
@@ -139,8 +201,8 @@ pub fn input_schema(tool: &dyn Tool) -> Rc<Value> {
 }
 
 /// A tool's `tools/list` entry. Fields a revision does not know are left out for it.
-pub fn describe(tool: &dyn Tool, structured: bool) -> Value {
-    let schemes = security_schemes(tool);
+pub fn describe(tool: &dyn Tool, structured: bool, public: Public) -> Value {
+    let schemes = security_schemes(tool, public);
     let mut entry = json!({
         "name": tool.name(),
         "description": tool.description(),
@@ -157,18 +219,23 @@ pub fn describe(tool: &dyn Tool, structured: bool) -> Value {
 }
 
 /// Every tool's entry, in `TOOLS` order, built once per isolate for each shape.
-pub fn entries(structured: bool) -> Rc<Vec<Value>> {
-    let slot = usize::from(structured);
-    if let Some(hit) = ENTRIES.with(|c| c.borrow()[slot].clone()) {
+pub fn entries(structured: bool, public: Public) -> Rc<Vec<Value>> {
+    let key = (structured, public);
+    if let Some(hit) = ENTRIES.with(|c| {
+        c.borrow()
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.clone())
+    }) {
         return hit;
     }
     let all = Rc::new(
         TOOLS
             .iter()
-            .map(|t| describe(*t, structured))
+            .map(|t| describe(*t, structured, public))
             .collect::<Vec<_>>(),
     );
-    ENTRIES.with(|c| c.borrow_mut()[slot] = Some(all.clone()));
+    ENTRIES.with(|c| c.borrow_mut().push((key, all.clone())));
     all
 }
 
@@ -205,6 +272,24 @@ pub fn insufficient_scope(tool: &dyn Tool, granted: &[&str], resource_metadata: 
     );
     let mut result = failure(&format!(
         "This connection may not use {}: {description}. Reconnect and allow it.",
+        tool.name()
+    ));
+    result["_meta"] = json!({ "mcp/www_authenticate": [challenge] });
+    result
+}
+
+/// A failed call of a protected tool without a token: the challenge ChatGPT starts sign-in
+/// from. The Apps SDK documents `insufficient_scope` for this case (a request with no
+/// token holds no scope), with the scopes to ask for.
+pub fn sign_in_required(tool: &dyn Tool, resource_metadata: &str) -> Value {
+    let challenge = format!(
+        "Bearer resource_metadata=\"{resource_metadata}\", scope=\"{}\", \
+         error=\"insufficient_scope\", error_description=\"the {} tool needs sign-in\"",
+        crate::oauth::scope::RESOURCE_SCOPES.join(" "),
+        tool.name()
+    );
+    let mut result = failure(&format!(
+        "{} needs you to sign in: connect this app to your account, then try again.",
         tool.name()
     ));
     result["_meta"] = json!({ "mcp/www_authenticate": [challenge] });

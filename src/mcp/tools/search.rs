@@ -68,8 +68,8 @@ impl Tool for Search {
             let query = arg_str(&args, "query").unwrap_or("");
             ctx.progress.report(0, 2, "Searching your notes");
             let found = match fts_query(query) {
-                Some(q) => ctx.notes.search(ctx.user, &q, LIMIT).await?,
-                None => ctx.notes.list(ctx.user, None, None, LIMIT).await?,
+                Some(q) => ctx.notes.search(ctx.owner()?, &q, LIMIT).await?,
+                None => ctx.notes.list(ctx.owner()?, None, None, LIMIT).await?,
             };
             ctx.progress
                 .report(1, 2, &format!("Found {} notes", found.len()));

@@ -2,14 +2,14 @@
 //! result shapes, isolation between users.
 
 use crate::mcp::server::{Caller, Failure, Server, DEFAULT_PAGE_SIZE};
-use crate::mcp::tools::{Progress, TOOLS};
+use crate::mcp::tools::{Progress, Public, TOOLS};
 use crate::store::memory::{block_on, MemoryNotes};
 use serde_json::{json, Map, Value};
 
 fn server<'a>(notes: &'a MemoryNotes, user: &'a str, scopes: &[&'a str]) -> Server<'a> {
     Server {
         caller: Caller {
-            user,
+            user: Some(user),
             scopes: scopes.to_vec(),
         },
         notes,
@@ -18,6 +18,7 @@ fn server<'a>(notes: &'a MemoryNotes, user: &'a str, scopes: &[&'a str]) -> Serv
         product_name: "Test",
         now: 1_700_000_000,
         page_size: DEFAULT_PAGE_SIZE,
+        public: Public::NONE,
     }
 }
 
@@ -255,7 +256,8 @@ fn tools_list_pages_and_describes_each_tool_for_its_revision() {
             "fetch",
             "memory_store",
             "memory_list",
-            "memory_delete"
+            "memory_delete",
+            "about"
         ]
     );
     let bad: Map<String, Value> = json!({"cursor": "nope"}).as_object().cloned().unwrap();
@@ -462,4 +464,128 @@ fn every_schema_is_a_json_object_and_the_limits_match_the_code() {
     assert_eq!(p["tags"]["items"]["maxLength"], MAX_TAG);
     let list = super::input_schema(&super::memory_list::MemoryList);
     assert_eq!(list["properties"]["tag"]["maxLength"], MAX_TAG);
+}
+
+fn anonymous<'a>(notes: &'a MemoryNotes, public: Public) -> Server<'a> {
+    let mut s = server(notes, "nobody", &[]);
+    s.caller.user = None;
+    s.public = public;
+    s
+}
+
+#[test]
+fn public_tools_are_only_those_named_that_need_no_person() {
+    let names: Vec<String> = ["about", "search", "nope", "memory_delete"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let (public, ignored) = Public::from_names(&names);
+    assert!(public.any());
+    assert!(public.contains(&super::about::About));
+    assert!(!public.contains(&super::search::Search));
+    assert_eq!(ignored, ["search", "nope", "memory_delete"]);
+    assert!(!Public::from_names(&[]).0.any());
+    // No note tool can be made public, whatever the setting says.
+    let every: Vec<String> = TOOLS.iter().map(|t| t.name().to_string()).collect();
+    let (all, _) = Public::from_names(&every);
+    for t in TOOLS {
+        assert_eq!(all.contains(t), !t.needs_user(), "{}", t.name());
+    }
+}
+
+#[test]
+fn without_a_token_public_tools_run_and_protected_ones_ask_for_sign_in() {
+    let notes = MemoryNotes::default();
+    let owner = server(&notes, "alice", &RW);
+    call(
+        &owner,
+        "2025-06-18",
+        "memory_store",
+        json!({"text": "alice's secret"}),
+    );
+    let (public, _) = Public::from_names(&["about".to_string()]);
+    let s = anonymous(&notes, public);
+
+    let about = structured(&call(&s, "2025-06-18", "about", json!({})));
+    assert_eq!(about["signed_in"], false);
+    let search_entry = about["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "search")
+        .unwrap();
+    assert_eq!(search_entry["needs_sign_in"], true);
+
+    for (name, args) in [
+        ("search", json!({"query": "secret"})),
+        ("memory_list", json!({})),
+        ("memory_store", json!({"text": "x"})),
+    ] {
+        let r = call(&s, "2025-06-18", name, args);
+        assert_eq!(r["isError"], true, "{name}");
+        let challenge = r["_meta"]["mcp/www_authenticate"][0].as_str().unwrap();
+        assert!(
+            challenge.starts_with("Bearer resource_metadata=\""),
+            "{challenge}"
+        );
+        assert!(challenge.contains("error=\"insufficient_scope\""));
+        assert!(challenge.contains("scope=\"mcp:read mcp:write\""));
+        assert!(!r.to_string().contains("alice's secret"));
+    }
+
+    // Listed as noauth when public, oauth2 otherwise.
+    let list = block_on(s.request(
+        "2025-06-18",
+        "tools/list",
+        &Map::new(),
+        &Progress::default(),
+    ))
+    .ok()
+    .unwrap();
+    for t in list["tools"].as_array().unwrap() {
+        let kind = &t["securitySchemes"][0]["type"];
+        let want = if t["name"] == "about" {
+            "noauth"
+        } else {
+            "oauth2"
+        };
+        assert_eq!(kind, want, "{}", t["name"]);
+        assert_eq!(t["_meta"]["securitySchemes"], t["securitySchemes"]);
+    }
+
+    // With no public tools, even `about` needs sign-in.
+    let closed = anonymous(&notes, Public::NONE);
+    assert_eq!(
+        call(&closed, "2025-06-18", "about", json!({}))["isError"],
+        true
+    );
+}
+
+#[test]
+fn a_tool_that_needs_a_person_refuses_to_run_without_one() {
+    // The second wall: even if a note tool were wrongly treated as public, it has no user.
+    let notes = MemoryNotes::default();
+    let progress = Progress::default();
+    let ctx = super::ToolCtx {
+        user: None,
+        notes: &notes,
+        product_name: "Test",
+        public: Public::NONE,
+        base_url: "https://mcp.example.com",
+        now: 0,
+        progress: &progress,
+    };
+    for t in TOOLS.iter().filter(|t| t.needs_user()) {
+        let args = if t.name() == "memory_store" {
+            json!({"text": "x"})
+        } else if t.name() == "search" {
+            json!({"query": "x"})
+        } else {
+            json!({"id": "n_x"})
+        };
+        match block_on(t.call(&ctx, args)) {
+            Err(super::ToolError::Rejected(m)) => assert!(m.contains("Sign in"), "{m}"),
+            _ => panic!("{} ran without a person", t.name()),
+        }
+    }
 }
