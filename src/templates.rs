@@ -15,6 +15,7 @@ pub const CONSENT: &str = include_str!("../templates/consent.html");
 pub const SCOPES: &str = include_str!("../templates/scopes.html");
 pub const ACCOUNT: &str = include_str!("../templates/account.html");
 pub const ACCOUNT_APP: &str = include_str!("../templates/account-app.html");
+pub const ACCOUNT_TOKEN: &str = include_str!("../templates/account-token.html");
 pub const ERROR: &str = include_str!("../templates/error.html");
 pub const NOTE: &str = include_str!("../templates/note.html");
 pub const STYLESHEET: &str = include_str!("../templates/style.css");

@@ -87,3 +87,28 @@ test("/account answers 405 with Allow to other methods", async () => {
   assert.equal(res.status, 405);
   assert.equal(res.headers.get("allow"), "GET, POST, HEAD");
 });
+
+test("personal tokens: bad forms are refused with a message, and no one revokes another's token", async () => {
+  const { browser, fields } = await signedIn();
+  const create = (extra) => browser.post(w.url + "/account", { ...fields, action: "create_token", ...extra });
+  await page(await create({ token_name: "x", token_expires: "30" }), 400, /role="alert">Choose at least one thing the token may do\./);
+  await page(await create({ token_name: "x", token_scope: "mcp:read", token_expires: "365" }), 400, /role="alert">The expiry must be 7, 30 or 90 days, or never\./);
+  await page(await create({ token_name: "x", token_scope: "offline_access", token_expires: "30" }), 400, /is not a scope a personal token can have/);
+  const long = await page(await create({ token_name: "n".repeat(101), token_scope: "mcp:read", token_expires: "30" }), 400, /at most 100 characters/);
+  assert.ok(!long.includes('value="' + "n".repeat(101)), "the refilled name is cut to the limit");
+  assert.equal((await w.db.prepare("SELECT COUNT(*) AS n FROM personal_tokens").first()).n, 0);
+
+  // Without a session, Create is the sign-in form, not a token.
+  const outsider = new Browser();
+  const outFields = await signInForm(outsider);
+  await page(await outsider.post(w.url + "/account", { ...outFields, action: "create_token", token_name: "x", token_scope: "mcp:read", token_expires: "7" }), 200, /Sign in to see your connected apps/);
+  assert.equal((await w.db.prepare("SELECT COUNT(*) AS n FROM personal_tokens").first()).n, 0);
+
+  // Someone else's token id changes nothing.
+  const other = await createUser(w.db, "other@example.com", "other-password-1");
+  await w.db.prepare("INSERT INTO personal_tokens (id, user_id, name, token_hash, scope, created_at) VALUES ('pt_other', ?, 'theirs', 'h', 'mcp:read', 1)").bind(other.id).run();
+  const res = await browser.post(w.url + "/account", { ...fields, action: "revoke_token", token_id: "pt_other" });
+  const html = await page(res, 200, /Personal access tokens/);
+  assert.doesNotMatch(html, /is revoked/);
+  assert.equal((await w.db.prepare("SELECT revoked_at FROM personal_tokens WHERE id = 'pt_other'").first()).revoked_at, null);
+});

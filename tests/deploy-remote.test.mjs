@@ -5,12 +5,15 @@
 // Worker's JWKS.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createPrivateKey, createPublicKey } from "node:crypto";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startWorker } from "./helpers/worker.mjs";
 import { runNode } from "./helpers/process.mjs";
+
+// Every migration in the repository, in order: all of them must be applied.
+const MIGRATIONS = readdirSync(new URL("../migrations/", import.meta.url)).filter((f) => f.endsWith(".sql")).sort();
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const ORIGINAL = readFileSync(join(ROOT, "wrangler.toml"), "utf8");
@@ -57,7 +60,7 @@ test("a new account: creates KV and D1, writes their ids, migrates, stores the k
   assert.match(text, new RegExp(`^database_id = "${s.d1[0].uuid}"$`, "m"));
   assert.match(text, /^routes = \[\{ pattern = "mcp\.example\.com", custom_domain = true \}\]$/m);
   assert.match(text, /^ISSUER = "https:\/\/mcp\.example\.com"$/m);
-  assert.deepEqual(s.migrations, ["0001_init.sql", "0002_notes.sql", "0003_notes_owner_index.sql"]);
+  assert.deepEqual(s.migrations, MIGRATIONS);
   const migrate = s.calls.find((c) => c.argv[1] === "migrations");
   assert.ok(migrate.argv.includes("--remote"));
   const key = s.secrets.JWT_SIGNING_KEY;

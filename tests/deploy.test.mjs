@@ -5,13 +5,16 @@
 // remote-only steps are the same wrangler commands with --remote (see tests/deploy-remote).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startWorker } from "./helpers/worker.mjs";
 import { createUser, fullFlow } from "./helpers/oauth.mjs";
 import { modernCall } from "./helpers/mcp.mjs";
 import { runNode } from "./helpers/process.mjs";
+
+// Every migration in the repository, in order: all of them must be applied.
+const MIGRATIONS = readdirSync(new URL("../migrations/", import.meta.url)).filter((f) => f.endsWith(".sql")).sort();
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const DOMAIN = "mcp.example.com";
@@ -79,7 +82,7 @@ test("setup:cloudflare --local: route, issuer, migrations and a key, leaving the
   ]);
   assert.equal(q.code, 0, q.stderr);
   const names = JSON.parse(q.stdout.slice(q.stdout.search(/^\[/m)))[0].results.map((x) => x.name);
-  assert.deepEqual(names, ["0001_init.sql", "0002_notes.sql", "0003_notes_owner_index.sql"]);
+  assert.deepEqual(names, MIGRATIONS);
 });
 
 test("setup:cloudflare a second time changes nothing", async () => {

@@ -352,6 +352,60 @@ for (const device of DEVICES) {
   });
 }
 
+for (const device of DEVICES) {
+  test(`the account page makes a personal access token, shows it once, and revokes it (${device.name})`, async () => {
+    const person = await createUser(w.db, `tokens-${device.name}@example.com`, "tokens-password-1");
+    const { context, page, problems } = await open(device);
+    await page.goto(w.url + "/account");
+    await signInAs(page, person);
+    const section = page.getByRole("region", { name: "Personal access tokens" });
+    await section.waitFor();
+    assert.match(await section.innerText(), /You have no personal access tokens/);
+
+    // A name is required; the browser's own check stops an empty one, so try a blank one.
+    await typeInto(page, "Name", "   ");
+    await page.getByRole("button", { name: "Create token" }).click();
+    await page.getByRole("alert").waitFor();
+    assert.match(await page.getByRole("alert").innerText(), /Give the token a name/);
+    assert.equal(await page.getByLabel("Name", { exact: true }).getAttribute("aria-invalid"), "true");
+
+    await page.getByLabel("Name", { exact: true }).fill("");
+    await typeInto(page, "Name", "Claude Code");
+    await page.getByLabel("Add and delete notes").check();
+    await page.getByLabel("Expires").selectOption({ label: "in 90 days" });
+    await page.getByRole("button", { name: "Create token" }).click();
+    const shown = page.getByLabel("Token", { exact: true });
+    await shown.waitFor();
+    const token = await shown.inputValue();
+    assert.match(token, /^mcp_pat_[A-Za-z0-9_-]{43}$/);
+    assert.match(await page.getByRole("status").first().innerText(), /will not be shown again/);
+    await inspect(page, "account-token-created", device);
+
+    // The token works at /mcp as a bearer token, with the scopes chosen.
+    const stored = await modernCall(w.url, token, "tools/call", { name: "memory_store", arguments: { text: "from the token" } });
+    assert.equal(stored.status, 200, stored.text);
+    assert.equal(toolValue(stored.json.result).title, "from the token");
+
+    // Shown once: a reload lists it by name, with its last use, and never the token again.
+    await page.goto(w.url + "/account");
+    const text = await section.innerText();
+    assert.ok(!(await page.content()).includes(token));
+    assert.match(text, /Claude Code/);
+    assert.match(text, /Read and search your notes/);
+    assert.match(text, /Add and delete notes/);
+    assert.doesNotMatch(text.split("Last used")[1] ?? "", /^\s*Never/, "the use is shown");
+    await inspect(page, "account-tokens", device);
+
+    await page.getByRole("button", { name: "Revoke the token Claude Code" }).click();
+    await page.getByText("The token “Claude Code” is revoked").waitFor();
+    assert.match(await section.innerText(), /You have no personal access tokens/);
+    const refused = await modernCall(w.url, token, "tools/list");
+    assert.equal(refused.status, 401);
+    assertNoProblems(problems);
+    await context.close();
+  });
+}
+
 test("the whole flow with the keyboard alone, focus always visible", async () => {
   const person = await createUser(w.db, "keys@example.com", "keys-password-1");
   const { context, page, landed, problems } = await open(DEVICES[0]);

@@ -1,8 +1,10 @@
-//! `/account`: a person's connected apps, each with a Disconnect button, and Sign out.
+//! `/account`: a person's connected apps, each with a Disconnect button, their personal
+//! access tokens (`account_tokens`), and Sign out.
 //! Without a session it is the sign-in form. Every change is a POST with a CSRF token bound
 //! to the browser; Disconnect revokes every grant of that app for this person, which stops
 //! its refresh tokens at once and its access tokens at `/mcp` within a minute.
 
+use crate::http::account_tokens;
 use crate::http::pages::{self, error_page, see_other, ErrorKind, SignInFor};
 use crate::http::session::{self, field, session_user, CsrfCookie};
 use crate::http::token::mark_revoked;
@@ -19,7 +21,7 @@ pub async fn handle(ctx: &Ctx, req: &Incoming) -> Reply {
         return submit(ctx, req).await;
     }
     match session_user(ctx, req).await {
-        Some(user) => show(ctx, req, &user, None).await,
+        Some(user) => show(ctx, req, &user, &Notice::default()).await,
         None => sign_in_page(ctx, req, "", None),
     }
 }
@@ -35,10 +37,22 @@ async fn submit(ctx: &Ctx, req: &Incoming) -> Reply {
             Err(e) => sign_in_page(ctx, req, field(&form, "email"), Some(e)),
         },
         "signout" => see_other("/account").header("Set-Cookie", &session::end_session(ctx)),
-        "disconnect" => match session_user(ctx, req).await {
-            Some(user) => disconnect(ctx, req, &user, field(&form, "client_id")).await,
-            None => sign_in_page(ctx, req, "", None),
-        },
+        action @ ("disconnect" | "create_token" | "revoke_token") => {
+            let Some(user) = session_user(ctx, req).await else {
+                return sign_in_page(ctx, req, "", None);
+            };
+            match action {
+                "disconnect" => disconnect(ctx, req, &user, field(&form, "client_id")).await,
+                "create_token" => {
+                    let notice = account_tokens::create(ctx, &user, &form).await;
+                    show(ctx, req, &user, &notice).await
+                }
+                _ => {
+                    let notice = account_tokens::revoke(ctx, &user, &form).await;
+                    show(ctx, req, &user, &notice).await
+                }
+            }
+        }
         _ => error_page(ctx, ErrorKind::BadForm, Some("unknown action")),
     }
 }
@@ -79,7 +93,11 @@ async fn disconnect(ctx: &Ctx, req: &Incoming, user: &UserRow, client_id: &str) 
     let name = app_name(ctx, client_id).await.0;
     // Rendered in answer to the POST rather than redirected, so the notice names the app
     // without putting anything the page shows into a URL.
-    show(ctx, req, user, Some(&name)).await
+    let notice = Notice {
+        disconnected: name,
+        ..Notice::default()
+    };
+    show(ctx, req, user, &notice).await
 }
 
 /// An app's name and the host that vouches for it, as the consent page showed them; the
@@ -94,7 +112,27 @@ async fn app_name(ctx: &Ctx, client_id: &str) -> (String, String) {
     }
 }
 
-async fn show(ctx: &Ctx, req: &Incoming, user: &UserRow, disconnected: Option<&str>) -> Reply {
+/// What the page says about the action it answers; empty fields say nothing.
+#[derive(Default)]
+pub struct Notice {
+    /// The app just disconnected.
+    pub disconnected: String,
+    /// A token just made, shown this once, and its name.
+    pub created: String,
+    pub created_name: String,
+    /// The name of a token just revoked.
+    pub revoked: String,
+    /// Why a token could not be made, and the name to fill in again.
+    pub token_error: String,
+    pub token_name: String,
+    /// A failure to show as the error page instead.
+    pub failed: Option<ErrorKind>,
+}
+
+async fn show(ctx: &Ctx, req: &Incoming, user: &UserRow, notice: &Notice) -> Reply {
+    if let Some(kind) = notice.failed {
+        return error_page(ctx, kind, None);
+    }
     let csrf = CsrfCookie::for_page(ctx, req);
     let Some(token) = csrf.token(ctx, PURPOSE) else {
         return error_page(ctx, ErrorKind::Unavailable, Some("no signing key"));
@@ -134,16 +172,33 @@ async fn show(ctx: &Ctx, req: &Incoming, user: &UserRow, disconnected: Option<&s
             ],
         ));
     }
+    let tokens = match account_tokens::items(ctx, &db, user, &token).await {
+        Ok(t) => t,
+        Err(kind) => return error_page(ctx, kind, None),
+    };
+    let mcp_url = ctx.resource();
     let content = render(
         templates::ACCOUNT,
         &[
             ("email", &user.email),
             ("apps", &items),
-            ("disconnected", disconnected.unwrap_or("")),
+            ("disconnected", &notice.disconnected),
+            ("tokens", &tokens),
+            ("created", &notice.created),
+            ("created_name", &notice.created_name),
+            ("revoked", &notice.revoked),
+            ("token_error", &notice.token_error),
+            ("token_name", &notice.token_name),
+            ("mcp_url", &mcp_url),
             ("csrf_token", &token),
         ],
     );
-    csrf.attach(pages::html(ctx, 200, &content))
+    let status = if notice.token_error.is_empty() {
+        200
+    } else {
+        400
+    };
+    csrf.attach(pages::html(ctx, status, &content))
 }
 
 fn sign_in_page(

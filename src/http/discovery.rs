@@ -11,11 +11,17 @@ fn document(value: &Value) -> Reply {
 }
 
 pub fn authorization_server(ctx: &Ctx) -> Reply {
-    document(&metadata::authorization_server(&ctx.issuer))
+    document(&metadata::authorization_server(
+        &ctx.issuer,
+        ctx.config.dynamic_registration,
+    ))
 }
 
 pub fn openid_configuration(ctx: &Ctx) -> Reply {
-    document(&metadata::openid_configuration(&ctx.issuer))
+    document(&metadata::openid_configuration(
+        &ctx.issuer,
+        ctx.config.dynamic_registration,
+    ))
 }
 
 pub fn protected_resource(ctx: &Ctx) -> Reply {

@@ -2,7 +2,8 @@
 //! transport rules of `mcp::transport`, keeps session-era sessions (signed ids, ended by a
 //! KV mark), and runs each request through `mcp::server` on the caller's notes in D1.
 
-use super::token::{unavailable, verify_bearer, BearerError};
+use super::bearer::{authenticate, Principal};
+use super::token::{unavailable, BearerError};
 use super::{now, Ctx, Incoming};
 use crate::encoding::secret_hash;
 use crate::mcp::error::{RpcError, METHOD_NOT_FOUND};
@@ -26,7 +27,8 @@ fn ended_key(session_id: &str) -> String {
     format!("mcp-session-ended:{}", secret_hash(session_id))
 }
 
-pub async fn handle(ctx: &Ctx, req: &Incoming) -> Reply {
+/// `path_token`: the token of `/mcp/t/<token>` (the edge only routes it when allowed).
+pub async fn handle(ctx: &Ctx, req: &Incoming, path_token: Option<&str>) -> Reply {
     if let Some(origin) = req.header("origin") {
         if !transport::origin_allowed(origin, &ctx.issuer, &ctx.config.extra_origins) {
             return rejection(Rejection::new(
@@ -48,11 +50,8 @@ pub async fn handle(ctx: &Ctx, req: &Incoming) -> Reply {
         ));
     };
     let public = public_tools(ctx);
-    let caller = match verify_bearer(ctx, req).await {
-        Ok(Some(v)) => Some(Principal {
-            user: v.claims.sub,
-            scope: v.claims.scope,
-        }),
+    let caller = match authenticate(ctx, req, path_token).await {
+        Ok(Some(p)) => Some(p),
         // With public tools, a request without a token may initialize, list and call
         // them; otherwise the 401 is what starts a client's sign-in.
         Ok(None) if public.any() => None,
@@ -85,13 +84,6 @@ pub async fn handle(ctx: &Ctx, req: &Incoming) -> Reply {
         return end_session(ctx, &call, &headers).await;
     }
     post(ctx, req, &call, &headers, accepts).await
-}
-
-/// The person a request acts for, from an access token.
-pub struct Principal {
-    pub user: String,
-    /// Space-separated scopes.
-    pub scope: String,
 }
 
 /// Who is calling (`None`: no token, only with public tools) and which tools are public.

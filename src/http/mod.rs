@@ -3,7 +3,9 @@
 //! failures are logged with the request id and answered generically.
 
 pub mod account;
+pub mod account_tokens;
 pub mod authorize;
+pub mod bearer;
 pub mod body;
 pub mod cimd;
 pub mod discovery;
@@ -117,6 +119,19 @@ impl Ctx {
     /// Finds a client: registered ones in KV (D1 when KV misses), metadata-document
     /// clients by fetching their URL. `Ok(None)`: no such client.
     pub async fn find_client(&self, client_id: &str) -> Result<Option<Client>, OAuthError> {
+        self.find_client_from(client_id, false).await
+    }
+
+    /// `find_client`, reading registered clients from D1 only (see `find_strong`).
+    pub async fn find_client_strong(&self, client_id: &str) -> Result<Option<Client>, OAuthError> {
+        self.find_client_from(client_id, true).await
+    }
+
+    async fn find_client_from(
+        &self,
+        client_id: &str,
+        strong: bool,
+    ) -> Result<Option<Client>, OAuthError> {
         let kv = self.kv()?;
         if client_id.starts_with("https://") {
             let db = self.db()?;
@@ -129,13 +144,16 @@ impl Ctx {
             };
         }
         let db = self.db()?;
-        ClientDirectory {
+        let directory = ClientDirectory {
             kv: &kv,
             strong: &db,
-        }
-        .find(client_id)
-        .await
-        .map_err(|e: StoreError| self.internal(e))
+        };
+        let found = if strong {
+            directory.find_strong(client_id).await
+        } else {
+            directory.find(client_id).await
+        };
+        found.map_err(|e: StoreError| self.internal(e))
     }
 
     /// This server's MCP resource identifier.
@@ -192,7 +210,9 @@ pub async fn handle(mut req: Request, env: Env) -> Response {
             &format!("{} does not accept {}", url.path(), method),
         )
         .header("Allow", &r.allow_header()),
-        Some(Route::Mcp) if method == "OPTIONS" && !mcp_origin_ok(&req, &config, &issuer) => {
+        Some(Route::Mcp | Route::McpPathToken)
+            if method == "OPTIONS" && !mcp_origin_ok(&req, &config, &issuer) =>
+        {
             http_error(
                 403,
                 "forbidden",
@@ -220,7 +240,7 @@ pub async fn handle(mut req: Request, env: Env) -> Response {
             }
         },
     };
-    if route == Some(Route::Mcp) {
+    if matches!(route, Some(Route::Mcp | Route::McpPathToken)) {
         // Only allowed origins are named, so a page elsewhere cannot read /mcp's answers.
         if let Some(origin) = req.headers().get("origin").ok().flatten() {
             if mcp_origin_ok(&req, &config_for_cors, &issuer_for_cors) {
@@ -244,11 +264,16 @@ pub async fn handle(mut req: Request, env: Env) -> Response {
     if method == "HEAD" {
         reply.body.clear();
     }
+    // A path token is a secret: the log line names the route, never the token.
+    let logged_path = match route {
+        Some(Route::McpPathToken) => "/mcp/t/[token]",
+        _ => url.path(),
+    };
     console_log!(
         "[{}] {} {} {}",
         request_id,
         method,
-        url.path(),
+        logged_path,
         reply.status
     );
     to_response(reply)
@@ -270,7 +295,11 @@ async fn dispatch(route: Route, ctx: &Ctx, req: &Incoming) -> Reply {
         Route::Account => account::handle(ctx, req).await,
         // A person who opens the bare domain lands on their connected apps.
         Route::Home => Reply::redirect("/account"),
-        Route::Mcp => mcp::handle(ctx, req).await,
+        Route::Mcp => mcp::handle(ctx, req, None).await,
+        Route::McpPathToken => match route::path_token(&req.path) {
+            Some(token) if ctx.config.path_tokens => mcp::handle(ctx, req, Some(token)).await,
+            _ => http_error(404, "not_found", "no such endpoint"),
+        },
         Route::Note => notes::handle(ctx, req).await,
     }
 }

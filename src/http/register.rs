@@ -17,6 +17,15 @@ pub async fn register(ctx: &Ctx, req: &Incoming) -> Reply {
 }
 
 async fn handle(ctx: &Ctx, req: &Incoming) -> Result<Reply, OAuthError> {
+    if !ctx.config.dynamic_registration {
+        // Not advertised in the metadata either; the message says what to do instead.
+        return Ok(crate::reply::http_error(
+            404,
+            "not_found",
+            "dynamic client registration is turned off on this server: ask its operator \
+             for a client ID, or use a client ID metadata document",
+        ));
+    }
     let content_type = req.header("content-type").unwrap_or("");
     if !content_type
         .to_ascii_lowercase()

@@ -14,6 +14,9 @@ pub enum Route {
     Introspect,
     UserInfo,
     Mcp,
+    /// `/mcp/t/<token>`: `/mcp` with a personal access token in the path, for clients that
+    /// cannot send a header (only when `MCP_PATH_TOKENS` allows it).
+    McpPathToken,
     /// `/notes/<id>`: a note's page for its owner.
     Note,
     /// `/account`: a person's connected apps.
@@ -43,6 +46,7 @@ impl Route {
             "/account" => Route::Account,
             "/" => Route::Home,
             p if p.strip_prefix("/notes/").is_some_and(is_note_id) => Route::Note,
+            p if path_token(p).is_some() => Route::McpPathToken,
             _ => return None,
         })
     }
@@ -53,7 +57,7 @@ impl Route {
             Route::Register | Route::Token | Route::Revoke | Route::Introspect => &["POST"],
             Route::Authorize | Route::UserInfo | Route::Note | Route::Account => &["GET", "POST"],
             // No server-to-client stream is offered, so GET is 405 (MCP transports).
-            Route::Mcp => &["POST", "DELETE"],
+            Route::Mcp | Route::McpPathToken => &["POST", "DELETE"],
             _ => &["GET"],
         }
     }
@@ -87,10 +91,19 @@ impl Route {
 
     pub fn body_limit(self) -> usize {
         match self {
-            Route::Mcp => MCP_BODY_LIMIT,
+            Route::Mcp | Route::McpPathToken => MCP_BODY_LIMIT,
             _ => FORM_BODY_LIMIT,
         }
     }
+}
+
+/// The token of a `/mcp/t/<token>` path: one non-empty segment of token characters.
+pub fn path_token(path: &str) -> Option<&str> {
+    path.strip_prefix("/mcp/t/").filter(|t| {
+        (1..=200).contains(&t.len())
+            && t.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    })
 }
 
 /// Note ids are what `memory_store` makes: `n_` and base64url.
@@ -112,6 +125,11 @@ mod tests {
         assert_eq!(Route::find("/notes/n_abc-_9"), Some(Route::Note));
         assert_eq!(Route::find("/notes/"), None);
         assert_eq!(Route::find("/notes/a/b"), None);
+        assert_eq!(Route::find("/mcp/t/mcp_pat_abc"), Some(Route::McpPathToken));
+        assert_eq!(path_token("/mcp/t/mcp_pat_abc"), Some("mcp_pat_abc"));
+        assert_eq!(Route::find("/mcp/t/"), None);
+        assert_eq!(Route::find("/mcp/t/a/b"), None);
+        assert_eq!(Route::find("/mcp/t/a.b"), None);
     }
 
     #[test]

@@ -118,7 +118,10 @@ async fn authenticate_client(ctx: &Ctx, req: &Incoming, form: &Form) -> Result<C
         (None, None) => (form.require("client_id")?.to_string(), None, "none"),
     };
     let unknown = || OAuthError::InvalidClient("client authentication failed".into());
-    let client = ctx.find_client(&client_id).await?.ok_or_else(unknown)?;
+    let client = ctx
+        .find_client_strong(&client_id)
+        .await?
+        .ok_or_else(unknown)?;
     match (&client.secret_hash, secret) {
         (None, None) if method == "none" => Ok(client),
         (Some(hash), Some(s)) if client.token_endpoint_auth_method == method => {
@@ -432,19 +435,29 @@ pub enum BearerError {
 /// A bearer token from the `Authorization` header only (never the query string),
 /// verified for this server's MCP resource, and not revoked.
 pub async fn verify_bearer(ctx: &Ctx, req: &Incoming) -> Result<Option<Verified>, BearerError> {
+    match bearer_token(req)? {
+        Some(token) => verify_access_token(ctx, token).await.map(Some),
+        None => Ok(None),
+    }
+}
+
+/// The token of an `Authorization: Bearer` header; `None` without the header.
+pub fn bearer_token(req: &Incoming) -> Result<Option<&str>, BearerError> {
     let Some(header) = req.header("authorization") else {
         return Ok(None);
     };
-    let token = match header.split_once(' ') {
+    match header.split_once(' ') {
         Some((scheme, t)) if scheme.eq_ignore_ascii_case("bearer") && !t.trim().is_empty() => {
-            t.trim()
+            Ok(Some(t.trim()))
         }
-        _ => {
-            return Err(BearerError::Invalid(
-                "the Authorization header must be: Bearer <token>",
-            ))
-        }
-    };
+        _ => Err(BearerError::Invalid(
+            "the Authorization header must be: Bearer <token>",
+        )),
+    }
+}
+
+/// An access token issued by this server for its MCP resource, not revoked.
+pub async fn verify_access_token(ctx: &Ctx, token: &str) -> Result<Verified, BearerError> {
     let now = now();
     let resource = ctx.resource();
     let memo_key = secret_hash(&format!("{}\n{resource}\n{token}", ctx.issuer));
@@ -461,7 +474,7 @@ pub async fn verify_bearer(ctx: &Ctx, req: &Incoming) -> Result<Option<Verified>
     };
     let gid = &verified.claims.gid;
     if NOT_REVOKED.with(|m| m.borrow().get(gid, now)).is_some() {
-        return Ok(Some(verified));
+        return Ok(verified);
     }
     let kv = ctx.kv().map_err(|_| BearerError::Unavailable)?;
     match kv
@@ -471,7 +484,7 @@ pub async fn verify_bearer(ctx: &Ctx, req: &Incoming) -> Result<Option<Verified>
         Ok(None) => {
             let until = now + NOT_REVOKED_MEMO_SECONDS;
             NOT_REVOKED.with(|m| m.borrow_mut().put(gid.clone(), (), until, now));
-            Ok(Some(verified))
+            Ok(verified)
         }
         Ok(Some(_)) => Err(BearerError::Invalid("the access token has been revoked")),
         Err(e) => {

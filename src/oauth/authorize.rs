@@ -2,7 +2,7 @@
 //! order the spec requires: first the client and its redirect URI, whose failures must
 //! never redirect; only then everything else, whose failures redirect to the validated URI.
 
-use crate::oauth::client::Client;
+use crate::oauth::client::{Client, ClientSource};
 use crate::oauth::error::OAuthError;
 use crate::oauth::pkce;
 use crate::oauth::resource;
@@ -198,8 +198,22 @@ pub fn validate(
             "code_challenge must be 43 to 128 unreserved characters".into(),
         )));
     }
-    let scopes =
+    let mut scopes =
         Scopes::parse(params.scope.as_deref()).map_err(|e| fail(OAuthError::InvalidScope(e)))?;
+    // An operator who registered a client with `--scope` set its limit: it is granted at
+    // most those (RFC 6749 §3.3 lets the server grant less than asked). A self-registered
+    // client's `scope` is only its own claim and limits nothing.
+    if client.source == ClientSource::Preregistered {
+        if let Some(allowed) = client.scope.as_deref() {
+            let allowed = Scopes::parse(Some(allowed)).unwrap_or_default();
+            scopes = scopes.intersect(&allowed);
+            if scopes.is_empty() {
+                return Err(fail(OAuthError::InvalidScope(
+                    "this client may not be granted any of the scopes asked for".into(),
+                )));
+            }
+        }
+    }
     if let Some(r) = params.resource.as_deref() {
         if !resource::matches(r, our_resource) {
             return Err(fail(OAuthError::InvalidTarget(format!(
@@ -256,6 +270,21 @@ mod tests {
     fn a_good_request_validates_with_default_scopes() {
         let r = validate(&params(), Some(client()), ISS, RES).unwrap();
         assert_eq!(r.scopes.to_string(), "mcp:read mcp:write offline_access");
+    }
+
+    #[test]
+    fn an_operator_scope_limit_holds_and_a_self_declared_one_does_not() {
+        let mut limited = client();
+        limited.scope = Some("mcp:read offline_access".into());
+        // Self-registered: its scope is a claim, not a limit.
+        let r = validate(&params(), Some(limited.clone()), ISS, RES).unwrap();
+        assert_eq!(r.scopes.to_string(), "mcp:read mcp:write offline_access");
+        limited.source = ClientSource::Preregistered;
+        let r = validate(&params(), Some(limited.clone()), ISS, RES).unwrap();
+        assert_eq!(r.scopes.to_string(), "mcp:read offline_access");
+        let mut p = params();
+        p.scope = Some("mcp:write".into());
+        assert!(redirect_of(validate(&p, Some(limited), ISS, RES)).contains("error=invalid_scope"));
     }
 
     #[test]

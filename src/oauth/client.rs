@@ -22,6 +22,8 @@ pub enum ClientSource {
     Registered,
     /// A client ID metadata document, fetched from the `client_id` URL's host.
     MetadataDocument,
+    /// Registered by this server's operator (`npm run client -- add`): the name is theirs.
+    Preregistered,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -78,6 +80,7 @@ impl Client {
         match self.source {
             ClientSource::Registered => None,
             ClientSource::MetadataDocument => Some(host_of(&self.client_id)),
+            ClientSource::Preregistered => Some("this server's operator".to_string()),
         }
     }
 

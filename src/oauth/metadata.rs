@@ -14,9 +14,11 @@ pub fn resource_metadata_url(issuer: &str) -> String {
     format!("{issuer}/.well-known/oauth-protected-resource/mcp")
 }
 
-pub fn authorization_server(issuer: &str) -> Value {
+/// `registration`: whether dynamic client registration is on (`DYNAMIC_REGISTRATION`);
+/// when off, no `registration_endpoint` is advertised.
+pub fn authorization_server(issuer: &str, registration: bool) -> Value {
     let scopes: Vec<&str> = SUPPORTED.to_vec();
-    json!({
+    let mut doc = json!({
         "issuer": issuer,
         "authorization_endpoint": format!("{issuer}/authorize"),
         "token_endpoint": format!("{issuer}/token"),
@@ -35,13 +37,19 @@ pub fn authorization_server(issuer: &str) -> Value {
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "authorization_response_iss_parameter_supported": true,
         "client_id_metadata_document_supported": true,
-    })
+    });
+    if !registration {
+        if let Some(d) = doc.as_object_mut() {
+            d.remove("registration_endpoint");
+        }
+    }
+    doc
 }
 
 /// OpenID Provider metadata: the same endpoints, plus the userinfo claims this server
 /// returns. No ID tokens are issued, so none of the id_token fields are claimed.
-pub fn openid_configuration(issuer: &str) -> Value {
-    let mut doc = authorization_server(issuer);
+pub fn openid_configuration(issuer: &str, registration: bool) -> Value {
+    let mut doc = authorization_server(issuer, registration);
     doc["subject_types_supported"] = json!(["public"]);
     doc["claims_supported"] = json!(["sub", "name", "email"]);
     doc
@@ -64,9 +72,16 @@ mod tests {
     #[test]
     fn issuer_is_identical_everywhere() {
         let iss = "https://mcp.example.com";
-        let doc = authorization_server(iss);
+        let doc = authorization_server(iss, true);
         assert_eq!(doc["issuer"], iss);
-        assert_eq!(openid_configuration(iss)["issuer"], iss);
+        assert_eq!(openid_configuration(iss, true)["issuer"], iss);
+        assert_eq!(
+            doc["registration_endpoint"],
+            "https://mcp.example.com/register"
+        );
+        assert!(authorization_server(iss, false)
+            .get("registration_endpoint")
+            .is_none());
         assert_eq!(
             protected_resource(iss, "x")["authorization_servers"][0],
             iss

@@ -8,6 +8,7 @@ pub mod ed25519;
 pub mod error;
 pub mod keys;
 pub mod metadata;
+pub mod personal_token;
 pub mod pkce;
 pub mod resource;
 pub mod scope;

@@ -24,6 +24,16 @@ impl<K: KeyValue, S: ClientRecords> ClientDirectory<'_, K, S> {
         self.kv.put(&kv_key(&client.client_id), &record, None).await
     }
 
+    /// The strongly consistent copy alone: what `/token` trusts, so a client removed or
+    /// given a new secret with `npm run client` stops working there at once everywhere.
+    pub async fn find_strong(&self, client_id: &str) -> Result<Option<Client>, StoreError> {
+        if client_id.is_empty() || client_id.len() > 200 {
+            return Ok(None);
+        }
+        let record = self.strong.load_client(client_id).await?;
+        Ok(record.and_then(|r| serde_json::from_str(&r).ok()))
+    }
+
     pub async fn find(&self, client_id: &str) -> Result<Option<Client>, StoreError> {
         if client_id.is_empty() || client_id.len() > 200 {
             return Ok(None);
@@ -83,5 +93,37 @@ mod tests {
         };
         assert_eq!(block_on(dir.find("nope")).unwrap(), None);
         assert_eq!(block_on(dir.find(&"x".repeat(500))).unwrap(), None);
+    }
+
+    #[test]
+    fn the_strong_read_sees_a_removal_that_kv_has_not_carried_yet() {
+        let clock = Clock::default();
+        let kv = DelayedKv::new(&clock, 60);
+        let d1 = MemoryClients::default();
+        let dir = ClientDirectory {
+            kv: &kv.location("ams"),
+            strong: &d1,
+        };
+        block_on(dir.register(&client("c1"), 0)).unwrap();
+        assert_eq!(block_on(dir.find_strong("c1")).unwrap(), Some(client("c1")));
+        d1.remove("c1");
+        assert!(
+            block_on(dir.find("c1")).unwrap().is_some(),
+            "KV still has it"
+        );
+        assert_eq!(block_on(dir.find_strong("c1")).unwrap(), None);
+    }
+
+    #[test]
+    fn an_operator_record_reads_back_as_preregistered() {
+        // The shape `npm run client -- add` writes (scripts/client.mjs).
+        let record = r#"{"client_id":"abc","secret_hash":"h","redirect_uris":["https://chatgpt.com/connector_platform_oauth_redirect"],
+            "client_name":"ChatGPT","token_endpoint_auth_method":"client_secret_post",
+            "grant_types":["authorization_code","refresh_token"],"response_types":["code"],
+            "client_id_issued_at":1,"source":"preregistered"}"#;
+        let c: Client = serde_json::from_str(record).unwrap();
+        assert_eq!(c.source, ClientSource::Preregistered);
+        assert_eq!(c.vouched_by().as_deref(), Some("this server's operator"));
+        assert!(!c.is_public());
     }
 }

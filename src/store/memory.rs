@@ -102,6 +102,13 @@ impl KeyValue for KvLocation<'_, '_> {
 #[derive(Default)]
 pub struct MemoryClients(RefCell<HashMap<String, String>>);
 
+impl MemoryClients {
+    /// What `npm run client -- remove` does to D1.
+    pub fn remove(&self, client_id: &str) {
+        self.0.borrow_mut().remove(client_id);
+    }
+}
+
 impl ClientRecords for MemoryClients {
     async fn load_client(&self, client_id: &str) -> Result<Option<String>, StoreError> {
         Ok(self.0.borrow().get(client_id).cloned())

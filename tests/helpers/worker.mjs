@@ -52,8 +52,11 @@ function splitSql(sql) {
  *   the benchmark drops them)
  * @param {(req: Request) => Response|Promise<Response>} [options.outbound] answers the
  *   Worker's own outbound fetch calls (no internet in tests)
+ * @param {string} [options.persistTo] share KV and D1 with wrangler's `--local --persist-to`
+ *   directory (the operator commands' local state) instead of fresh in-memory ones; its
+ *   migrations must already be applied
  */
-export async function startWorker({ bindings = {}, outbound, keepLogs = true } = {}) {
+export async function startWorker({ bindings = {}, outbound, keepLogs = true, persistTo } = {}) {
   const all = { JWT_SIGNING_KEY: newSigningKey(), ...bindings };
   // The Worker's own log lines (console.log), for tests that follow a request id.
   const logs = [];
@@ -65,8 +68,10 @@ export async function startWorker({ bindings = {}, outbound, keepLogs = true } =
     scriptPath: path.join(root, "build/index.js"),
     modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
     compatibilityDate: "2026-06-01",
-    kvNamespaces: ["OAUTH_KV"],
-    d1Databases: ["DB"],
+    // The placeholder ids of wrangler.toml, which wrangler's local state is keyed by.
+    kvNamespaces: { OAUTH_KV: "00000000000000000000000000000000" },
+    d1Databases: { DB: "00000000-0000-0000-0000-000000000000" },
+    ...(persistTo ? { kvPersist: path.join(persistTo, "v3", "kv"), d1Persist: path.join(persistTo, "v3", "d1") } : {}),
     bindings: all,
     outboundService:
       outbound ??
@@ -77,6 +82,6 @@ export async function startWorker({ bindings = {}, outbound, keepLogs = true } =
   });
   const url = (await mf.ready).toString().replace(/\/$/, "");
   const db = await mf.getD1Database("DB");
-  for (const statement of migrationStatements()) await db.prepare(statement).run();
+  if (!persistTo) for (const statement of migrationStatements()) await db.prepare(statement).run();
   return { url, mf, db, bindings: all, logs, stop: () => mf.dispose() };
 }

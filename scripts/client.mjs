@@ -1,0 +1,226 @@
+#!/usr/bin/env node
+// `npm run client -- <command>`: OAuth clients registered by the operator, for ChatGPT's
+// "custom OAuth client" setting and people's own apps. Stored where dynamic registration
+// stores clients: D1 first (the copy /token reads), then KV (the fast copy /authorize
+// reads). A secret is printed once; only its SHA-256 is stored.
+import { createHash, randomBytes } from "node:crypto";
+import { CliError } from "./lib/cloudflare.mjs";
+import {
+  execute, isoTime, kvDelete, kvPut, markGrantsRevoked, now, parseCommand, printTable, runCommand, sqlInt, sqlString,
+} from "./lib/d1.mjs";
+
+// The rules of src/oauth/client.rs and src/oauth/scope.rs.
+const MAX_REDIRECT_URIS = 10;
+const MAX_URI_LEN = 2000;
+const MAX_NAME_LEN = 120;
+const SCOPES = ["mcp:read", "mcp:write", "profile", "email", "offline_access"];
+const FORBIDDEN_SCHEMES = ["javascript", "data", "file", "vbscript", "about", "blob", "ftp", "ws", "wss"];
+const AUTH_METHODS = ["client_secret_basic", "client_secret_post"];
+
+const USAGE = `Usage: npm run client -- <command> [options]
+
+Commands:
+  add --name NAME --redirect-uri URI [--redirect-uri URI2 ...] [--confidential]
+      [--auth-method client_secret_basic|client_secret_post] [--scope "S1 S2"]
+                        register a client; prints its client ID and, for a confidential
+                        client, its secret (once)
+  list [--all]          the pre-registered clients (--all: dynamically registered ones too)
+  show <client_id>      a client's settings and how many people it is connected for
+  rotate-secret <client_id>
+                        a new secret for a confidential client; the old one stops at once
+  remove <client_id>    delete a client and revoke every grant it holds
+
+Options:
+  --local               the local database and KV that \`npm run dev\` uses (the default)
+  --remote              the deployed ones
+  --persist-to DIR      the local state's directory (only with --local)
+`;
+
+const COMMANDS = {
+  add: {
+    positionals: [],
+    flags: { name: "value", "redirect-uri": "list", confidential: "boolean", "auth-method": "value", scope: "value" },
+    required: ["name", "redirect-uri"],
+  },
+  list: { positionals: [], flags: { all: "boolean" } },
+  show: { positionals: ["client_id"], flags: {} },
+  "rotate-secret": { positionals: ["client_id"], flags: {} },
+  remove: { positionals: ["client_id"], flags: {} },
+};
+
+const isLoopback = (host) => host === "localhost" || /^127\.\d+\.\d+\.\d+$/.test(host) || host === "[::1]";
+
+function checkRedirectUri(uri) {
+  if (uri.length > MAX_URI_LEN) throw new CliError(`The redirect URI is longer than ${MAX_URI_LEN} characters.`);
+  if (uri.includes("*")) throw new CliError(`Wildcards are not allowed: ${uri}`);
+  // eslint-disable-next-line no-control-regex
+  if (/[\s\u0000-\u001f\u007f]/u.test(uri)) throw new CliError(`The redirect URI contains whitespace: ${uri}`);
+  let url;
+  try {
+    url = new URL(uri);
+  } catch {
+    throw new CliError(`Not an absolute URI: ${uri}`);
+  }
+  if (uri.includes("#")) throw new CliError(`Fragments are not allowed: ${uri}`);
+  if (url.username || url.password) throw new CliError(`User information is not allowed: ${uri}`);
+  const scheme = url.protocol.slice(0, -1);
+  if (scheme === "https" && !url.hostname) throw new CliError(`An https redirect URI needs a host: ${uri}`);
+  if (scheme === "http" && !isLoopback(url.hostname)) {
+    throw new CliError(`http is only allowed on a loopback host (127.0.0.1, [::1], localhost): ${uri}`);
+  }
+  if (FORBIDDEN_SCHEMES.includes(scheme)) throw new CliError(`The ${scheme} scheme is not allowed: ${uri}`);
+  return uri;
+}
+
+function checkName(raw) {
+  const name = String(raw).trim();
+  if (!name) throw new CliError("Give the client a name: people see it on the consent page.");
+  if ([...name].length > MAX_NAME_LEN) throw new CliError(`The name must be at most ${MAX_NAME_LEN} characters.`);
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/u.test(name)) {
+    throw new CliError("The name must not contain control or text-direction characters.");
+  }
+  return name;
+}
+
+function checkScope(raw) {
+  if (raw === undefined) return undefined;
+  const words = String(raw).split(/\s+/).filter(Boolean);
+  const bad = words.find((w) => !SCOPES.includes(w));
+  if (bad) throw new CliError(`Unknown scope '${bad}' (choose from ${SCOPES.join(", ")}).`);
+  if (words.length === 0) throw new CliError("--scope is empty.");
+  return SCOPES.filter((s) => words.includes(s)).join(" ");
+}
+
+const newSecret = () => randomBytes(32).toString("base64url");
+const hashOf = (secret) => createHash("sha256").update(secret).digest("base64url");
+const checkId = (id) => {
+  if (!/^[A-Za-z0-9_-]{1,200}$/.test(id)) throw new CliError(`Not a client ID of this server: ${id}`);
+  return id;
+};
+
+/** Writes the record to D1, then KV: once D1 has it, every location can find it. */
+async function save(target, record, insert) {
+  const json = JSON.stringify(record);
+  const sql = insert
+    ? `INSERT INTO clients (client_id, metadata, created_at) VALUES (${sqlString(record.client_id)}, ${sqlString(json)}, ${sqlInt(record.client_id_issued_at)}) RETURNING client_id`
+    : `UPDATE clients SET metadata = ${sqlString(json)} WHERE client_id = ${sqlString(record.client_id)} RETURNING client_id`;
+  const [rows] = await execute(target, sql);
+  if (rows.length !== 1) throw new CliError(`No client with the ID ${record.client_id}.`);
+  await kvPut(target, [{ key: `client:${record.client_id}`, value: json }]);
+}
+
+async function load(target, id) {
+  const [rows] = await execute(target, `SELECT metadata, created_at FROM clients WHERE client_id = ${sqlString(checkId(id))}`);
+  if (rows.length === 0) throw new CliError(`No client with the ID ${id}.`);
+  return JSON.parse(rows[0].metadata);
+}
+
+async function add(target, opts) {
+  const uris = opts["redirect-uri"].map(checkRedirectUri);
+  if (uris.length > MAX_REDIRECT_URIS) throw new CliError(`At most ${MAX_REDIRECT_URIS} redirect URIs.`);
+  if (new Set(uris).size !== uris.length) throw new CliError("A redirect URI is given twice.");
+  const method = opts["auth-method"] ?? (opts.confidential ? "client_secret_basic" : "none");
+  if (opts["auth-method"] && !opts.confidential) throw new CliError("--auth-method goes with --confidential.");
+  if (opts.confidential && !AUTH_METHODS.includes(method)) throw new CliError(`--auth-method must be ${AUTH_METHODS.join(" or ")}.`);
+  const secret = opts.confidential ? newSecret() : null;
+  const record = {
+    client_id: randomBytes(32).toString("base64url"),
+    ...(secret ? { secret_hash: hashOf(secret) } : {}),
+    redirect_uris: uris,
+    client_name: checkName(opts.name),
+    token_endpoint_auth_method: method,
+    grant_types: ["authorization_code", "refresh_token"],
+    response_types: ["code"],
+    ...(opts.scope !== undefined ? { scope: checkScope(opts.scope) } : {}),
+    client_id_issued_at: now(),
+    source: "preregistered",
+  };
+  await save(target, record, true);
+  console.log(`Registered "${record.client_name}" (${secret ? `confidential, ${method}` : "public, PKCE only"}).`);
+  console.log(`client_id:     ${record.client_id}`);
+  if (secret) {
+    console.log(`client_secret: ${secret}`);
+    console.log("Copy the secret now: only its hash is stored, and it will not be shown again.");
+  }
+}
+
+async function list(target, opts) {
+  const [rows] = await execute(target, "SELECT client_id, metadata, created_at FROM clients ORDER BY created_at, client_id");
+  const clients = rows.map((r) => JSON.parse(r.metadata)).filter((c) => opts.all || c.source === "preregistered");
+  if (clients.length === 0) {
+    console.log(opts.all ? "No clients yet." : "No pre-registered clients yet. Add one with: npm run client -- add --name NAME --redirect-uri URI");
+    return;
+  }
+  printTable(
+    ["CLIENT ID", "NAME", "KIND", "AUTH", "REDIRECT URIS", "CREATED"],
+    clients.map((c) => [c.client_id, c.client_name ?? "-", c.source, c.token_endpoint_auth_method, c.redirect_uris.join(" "), isoTime(c.client_id_issued_at)]),
+  );
+}
+
+async function show(target, id) {
+  const c = await load(target, id);
+  const [[counts]] = await execute(
+    target,
+    `SELECT COUNT(DISTINCT user_id) AS people, COUNT(*) AS grants FROM grants WHERE client_id = ${sqlString(id)} AND revoked_at IS NULL`,
+  );
+  const lines = [
+    ["client_id", c.client_id],
+    ["name", c.client_name ?? "-"],
+    ["kind", c.source],
+    ["authentication", c.token_endpoint_auth_method === "none" ? "none (public client, PKCE)" : `${c.token_endpoint_auth_method} (secret stored as its hash)`],
+    ["redirect URIs", c.redirect_uris.join("\n               ")],
+    ["scope", c.scope ?? "any this server grants"],
+    ["created", `${isoTime(c.client_id_issued_at)} UTC`],
+    ["connected for", `${counts.people} ${counts.people === 1 ? "person" : "people"} (${counts.grants} live grant${counts.grants === 1 ? "" : "s"})`],
+  ];
+  for (const [k, v] of lines) console.log(`${(k + ":").padEnd(15)}${v}`);
+}
+
+async function rotateSecret(target, id) {
+  const c = await load(target, id);
+  if (!c.secret_hash) throw new CliError(`${id} is a public client: it has no secret to rotate.`);
+  const secret = newSecret();
+  c.secret_hash = hashOf(secret);
+  await save(target, c, false);
+  console.log(`New secret for "${c.client_name ?? id}"; the old one is refused at /token from now on.`);
+  console.log(`client_secret: ${secret}`);
+  console.log("Copy it now: only its hash is stored, and it will not be shown again.");
+}
+
+async function remove(target, id) {
+  const c = await load(target, id);
+  const at = now();
+  // Grants revoked within the longest access-token life may have live access tokens: mark
+  // them first, so a failure leaves everything as it was and the command can be run again.
+  const [live] = await execute(target, `SELECT id FROM grants WHERE client_id = ${sqlString(id)} AND (revoked_at IS NULL OR revoked_at >= ${sqlInt(at - 86_400)})`);
+  await markGrantsRevoked(target, live.map((g) => g.id));
+  await execute(
+    target,
+    `UPDATE grants SET revoked_at = ${sqlInt(at)} WHERE client_id = ${sqlString(id)} AND revoked_at IS NULL; ` +
+      `UPDATE refresh_tokens SET revoked_at = ${sqlInt(at)} WHERE client_id = ${sqlString(id)} AND revoked_at IS NULL; ` +
+      `DELETE FROM clients WHERE client_id = ${sqlString(id)}`,
+  );
+  await kvDelete(target, `client:${id}`);
+  console.log(`Removed "${c.client_name ?? id}" and revoked its ${live.length} grant${live.length === 1 ? "" : "s"}: refresh tokens stop at once, access tokens within a minute.`);
+}
+
+async function main(argv) {
+  const parsed = parseCommand(argv, COMMANDS, USAGE);
+  if (parsed.help) return process.stdout.write(USAGE);
+  const { command, args, opts, target } = parsed;
+  switch (command) {
+    case "add":
+      return add(target, opts);
+    case "list":
+      return list(target, opts);
+    case "show":
+      return show(target, args[0]);
+    case "rotate-secret":
+      return rotateSecret(target, args[0]);
+    default:
+      return remove(target, args[0]);
+  }
+}
+
+runCommand(main);

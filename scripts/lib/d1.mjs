@@ -1,0 +1,181 @@
+// What the operator commands (user, client, token, audit) share: running SQL on the local
+// or deployed D1 database and writing KV keys through wrangler, quoting values for SQL,
+// parsing `<command> [positionals] [--flags]`, and printing tables.
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { CliError, wrangler } from "./cloudflare.mjs";
+
+// ---- arguments -----------------------------------------------------------------------
+
+/**
+ * Parses `argv` as `<command> [positionals...] [--flags]`, the command first. `commands`
+ * maps each command to `{ positionals: [names], flags: { name: "value" | "boolean" |
+ * "list" }, required: [flag names] }`; every command also takes --local, --remote and
+ * --persist-to. Returns `{ command, args, opts, target }`, or `{ help: true }`.
+ */
+export function parseCommand(argv, commands, usage) {
+  const usageError = (message) => new CliError(`${message}\n\n${usage}`, 2);
+  if (argv.length === 0) throw usageError("No command given.");
+  const [command, ...rest] = argv;
+  if (["-h", "--help", "help"].includes(command) || rest.includes("-h") || rest.includes("--help")) return { help: true };
+  const spec = commands[command];
+  if (!spec) throw usageError(`Unknown command: ${command}`);
+  const flags = { local: "boolean", remote: "boolean", "persist-to": "value", ...spec.flags };
+  const opts = {};
+  const args = [];
+  for (let i = 0; i < rest.length; i++) {
+    const arg = rest[i];
+    if (!arg.startsWith("--")) {
+      args.push(arg);
+      continue;
+    }
+    const eq = arg.indexOf("=");
+    const name = eq > 0 ? arg.slice(2, eq) : arg.slice(2);
+    const kind = flags[name];
+    if (!kind) throw usageError(`Unknown option for ${command}: --${name}`);
+    if (kind === "boolean") {
+      if (eq > 0) throw usageError(`--${name} takes no value.`);
+      opts[name] = true;
+      continue;
+    }
+    const value = eq > 0 ? arg.slice(eq + 1) : rest[++i];
+    if (value === undefined || value === "" || (eq < 0 && value.startsWith("--"))) throw usageError(`--${name} needs a value.`);
+    if (kind === "list") (opts[name] ??= []).push(value);
+    else if (name in opts) throw usageError(`--${name} was given twice.`);
+    else opts[name] = value;
+  }
+  if (args.length !== spec.positionals.length) {
+    throw usageError(
+      spec.positionals.length
+        ? `${command} needs ${spec.positionals.map((p) => `<${p}>`).join(" ")}.`
+        : `${command} takes no arguments (got: ${args.join(" ")}).`,
+    );
+  }
+  for (const required of spec.required ?? []) {
+    if (opts[required] === undefined) throw usageError(`${command} needs --${required}.`);
+  }
+  if (opts.local && opts.remote) throw usageError("Give either --local or --remote, not both.");
+  if (opts.remote && opts["persist-to"]) throw usageError("--persist-to only goes with --local.");
+  const target = { remote: Boolean(opts.remote), persistTo: opts["persist-to"] ? resolve(process.cwd(), opts["persist-to"]) : null };
+  return { command, args, opts, target };
+}
+
+// ---- values --------------------------------------------------------------------------
+
+export function normalizeEmail(raw) {
+  const email = String(raw).trim().toLowerCase();
+  if (email.length === 0) throw new CliError("The email address is empty.");
+  if (email.length > 254) throw new CliError("The email address is longer than 254 characters.");
+  // eslint-disable-next-line no-control-regex
+  if (/[\s\u0000-\u001f\u007f]/u.test(email)) throw new CliError(`Not a valid email address (no spaces allowed): ${raw}`);
+  const parts = email.split("@");
+  if (parts.length !== 2 || !parts[0] || !parts[1]) {
+    throw new CliError(`Not a valid email address (it needs exactly one @ with text on both sides): ${raw}`);
+  }
+  return email;
+}
+
+export function sqlString(value) {
+  const s = String(value);
+  if (s.includes("\0")) throw new CliError("Values must not contain NUL characters.");
+  return `'${s.replaceAll("'", "''")}'`;
+}
+
+export function sqlInt(value) {
+  if (!Number.isSafeInteger(value)) throw new Error(`not an integer: ${value}`);
+  return String(value);
+}
+
+export const sqlValue = (v) => (v === null || v === undefined ? "NULL" : typeof v === "number" ? sqlInt(v) : sqlString(v));
+export const now = () => Math.floor(Date.now() / 1000);
+
+/** A Unix time as a UTC date and time, "-" for none. */
+export function isoTime(seconds) {
+  if (seconds === null || seconds === undefined) return "-";
+  return new Date(Number(seconds) * 1000).toISOString().slice(0, 16).replace("T", " ");
+}
+
+/** Prints rows (arrays of strings) under a header, in aligned columns. */
+export function printTable(header, rows) {
+  const table = [header, ...rows];
+  const widths = header.map((_, i) => Math.max(...table.map((row) => [...String(row[i])].length)));
+  for (const row of table) {
+    console.log(row.map((cell, i) => (i === row.length - 1 ? String(cell) : String(cell) + " ".repeat(widths[i] - [...String(cell)].length))).join("  "));
+  }
+}
+
+// ---- wrangler ------------------------------------------------------------------------
+
+function where(target) {
+  const args = [target.remote ? "--remote" : "--local"];
+  if (target.persistTo) args.push("--persist-to", target.persistTo);
+  return args;
+}
+
+/** Runs SQL (one or more statements) and returns the result rows of each statement. */
+export async function execute(target, sql) {
+  const args = ["d1", "execute", "DB", ...where(target), ...(target.remote ? ["--yes"] : []), "--json", "--command", sql];
+  const r = await wrangler(args);
+  let parsed;
+  try {
+    const start = r.stdout.search(/^[[{]/m);
+    parsed = start >= 0 ? JSON.parse(r.stdout.slice(start)) : undefined;
+  } catch {
+    parsed = undefined;
+  }
+  if (r.code !== 0) {
+    const detail = parsed?.error?.text ?? parsed?.error?.message ?? (r.stderr.trim() || r.stdout.trim() || `exit code ${r.code}`);
+    const failure = new CliError(`The database query failed: ${detail}`);
+    failure.detail = detail;
+    failure.stderr = r.stderr.trim();
+    throw failure;
+  }
+  if (Array.isArray(parsed)) return parsed.map((x) => x.results ?? []);
+  throw new CliError("The database query failed: wrangler printed no result.");
+}
+
+/** Writes KV entries (`{ key, value, expiration_ttl? }`) to OAUTH_KV in one bulk put. */
+export async function kvPut(target, entries) {
+  if (entries.length === 0) return;
+  const dir = mkdtempSync(join(tmpdir(), "mcp-oauth-kv-"));
+  try {
+    const file = join(dir, "entries.json");
+    writeFileSync(file, JSON.stringify(entries), { mode: 0o600 });
+    const r = await wrangler(["kv", "bulk", "put", file, "--binding", "OAUTH_KV", ...where(target)]);
+    if (r.code !== 0) throw new CliError(`Writing to KV failed: ${(r.stderr.trim() || r.stdout.trim()).split("\n").slice(-4).join("\n")}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Deletes one KV key from OAUTH_KV. */
+export async function kvDelete(target, key) {
+  const r = await wrangler(["kv", "key", "delete", key, "--binding", "OAUTH_KV", ...where(target)]);
+  if (r.code !== 0) throw new CliError(`Deleting from KV failed: ${(r.stderr.trim() || r.stdout.trim()).split("\n").slice(-4).join("\n")}`);
+}
+
+/**
+ * Writes the KV marks that stop revoked grants' access tokens at /mcp within a minute
+ * (the Worker writes the same mark when it revokes a grant itself). They live a day,
+ * the longest ACCESS_TOKEN_TTL allowed, plus the Worker's clock margin.
+ */
+export function markGrantsRevoked(target, grantIds) {
+  return kvPut(target, grantIds.map((id) => ({ key: `revoked-grant:${id}`, value: "1", expiration_ttl: 86_400 + 120 })));
+}
+
+/** Prints a CliError's message (not a stack) and exits with its code. */
+export function runCommand(main) {
+  main(process.argv.slice(2)).then(
+    () => process.exit(0),
+    (e) => {
+      if (e instanceof CliError) {
+        process.stderr.write(`${e.message.trimEnd()}\n`);
+        if (e.stderr && e.stderr !== e.detail) process.stderr.write(`${e.stderr}\n`);
+        process.exit(e.code);
+      }
+      process.stderr.write(`${e?.stack ?? e}\n`);
+      process.exit(1);
+    },
+  );
+}

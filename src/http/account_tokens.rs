@@ -1,0 +1,110 @@
+//! The personal-access-token part of `/account`: the list, Create (the token is shown in
+//! the answer to the POST, once, and stored only as its hash) and Revoke. The CSRF check
+//! and the session are the account page's; every statement names the signed-in person.
+
+use crate::encoding::{b64url, random_bytes, secret_hash};
+use crate::http::account::Notice;
+use crate::http::pages::ErrorKind;
+use crate::http::session::field;
+use crate::http::{now, Ctx};
+use crate::oauth::personal_token::{self, NewToken, MAX_PER_USER};
+use crate::store::d1::{UserRow, D1};
+use crate::templates::{self, display_time, render};
+
+pub async fn create(ctx: &Ctx, user: &UserRow, form: &[(String, String)]) -> Notice {
+    let name = field(form, "token_name");
+    let scopes: Vec<&str> = form
+        .iter()
+        .filter(|(k, _)| k == "token_scope")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    let now = now();
+    let refused = |why: String| Notice {
+        token_error: why,
+        token_name: name.chars().take(personal_token::MAX_NAME_CHARS).collect(),
+        ..Notice::default()
+    };
+    let new = match NewToken::parse(name, &scopes, field(form, "token_expires"), now) {
+        Ok(n) => n,
+        Err(why) => return refused(why),
+    };
+    let Ok(db) = ctx.db() else {
+        return unavailable();
+    };
+    let token = personal_token::generate();
+    let id = format!("pt_{}", b64url(&random_bytes::<9>()));
+    match db
+        .create_personal_token(&id, &user.id, &secret_hash(&token), &new, now)
+        .await
+    {
+        Ok(true) => Notice {
+            created: token,
+            created_name: new.name,
+            ..Notice::default()
+        },
+        Ok(false) => refused(format!(
+            "You already have {MAX_PER_USER} tokens. Revoke one you no longer use first."
+        )),
+        Err(e) => {
+            ctx.internal(e);
+            unavailable()
+        }
+    }
+}
+
+pub async fn revoke(ctx: &Ctx, user: &UserRow, form: &[(String, String)]) -> Notice {
+    let id = field(form, "token_id");
+    let Ok(db) = ctx.db() else {
+        return unavailable();
+    };
+    match db.revoke_personal_token(&user.id, id, now()).await {
+        Ok(Some(name)) => Notice {
+            revoked: name,
+            ..Notice::default()
+        },
+        // Already revoked (pressed twice) or not theirs: the list shows what is left.
+        Ok(None) => Notice::default(),
+        Err(e) => {
+            ctx.internal(e);
+            unavailable()
+        }
+    }
+}
+
+fn unavailable() -> Notice {
+    Notice {
+        failed: Some(ErrorKind::Unavailable),
+        ..Notice::default()
+    }
+}
+
+/// The person's live tokens as `<li>` items.
+pub async fn items(ctx: &Ctx, db: &D1, user: &UserRow, csrf: &str) -> Result<String, ErrorKind> {
+    let tokens = db.personal_tokens(&user.id, now()).await.map_err(|e| {
+        ctx.internal(e);
+        ErrorKind::Unavailable
+    })?;
+    let mut out = String::new();
+    for t in &tokens {
+        let scopes: Vec<&str> = t.scope.split(' ').collect();
+        let (created, created_iso) = display_time(t.created_at);
+        let (expires, expires_iso) = t.expires_at.map(display_time).unwrap_or_default();
+        let (last_used, last_used_iso) = t.last_used_at.map(display_time).unwrap_or_default();
+        out.push_str(&render(
+            templates::ACCOUNT_TOKEN,
+            &[
+                ("id", &t.id),
+                ("name", &t.name),
+                ("scopes", &templates::scope_items(&scopes)),
+                ("created", &created),
+                ("created_iso", &created_iso),
+                ("expires", &expires),
+                ("expires_iso", &expires_iso),
+                ("last_used", &last_used),
+                ("last_used_iso", &last_used_iso),
+                ("csrf_token", csrf),
+            ],
+        ));
+    }
+    Ok(out)
+}
