@@ -6,7 +6,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { CliError } from "./lib/cloudflare.mjs";
 import {
-  execute, isoTime, kvDelete, kvPut, markGrantsRevoked, now, parseCommand, printTable, runCommand, sqlInt, sqlString,
+  auditSql, execute, isoTime, kvDelete, kvPut, markGrantsRevoked, now, parseCommand, printTable, runCommand, sqlInt, sqlString,
 } from "./lib/d1.mjs";
 
 // The rules of src/oauth/client.rs and src/oauth/scope.rs.
@@ -137,6 +137,7 @@ async function add(target, opts) {
     source: "preregistered",
   };
   await save(target, record, true);
+  await execute(target, auditSql("client_registered", { clientId: record.client_id, detail: record.client_name }));
   console.log(`Registered "${record.client_name}" (${secret ? `confidential, ${method}` : "public, PKCE only"}).`);
   console.log(`client_id:     ${record.client_id}`);
   if (secret) {
@@ -183,6 +184,7 @@ async function rotateSecret(target, id) {
   const secret = newSecret();
   c.secret_hash = hashOf(secret);
   await save(target, c, false);
+  await execute(target, auditSql("client_secret_rotated", { clientId: id, detail: c.client_name ?? null }));
   console.log(`New secret for "${c.client_name ?? id}"; the old one is refused at /token from now on.`);
   console.log(`client_secret: ${secret}`);
   console.log("Copy it now: only its hash is stored, and it will not be shown again.");
@@ -199,7 +201,8 @@ async function remove(target, id) {
     target,
     `UPDATE grants SET revoked_at = ${sqlInt(at)} WHERE client_id = ${sqlString(id)} AND revoked_at IS NULL; ` +
       `UPDATE refresh_tokens SET revoked_at = ${sqlInt(at)} WHERE client_id = ${sqlString(id)} AND revoked_at IS NULL; ` +
-      `DELETE FROM clients WHERE client_id = ${sqlString(id)}`,
+      `DELETE FROM clients WHERE client_id = ${sqlString(id)}; ` +
+      auditSql("client_removed", { clientId: id, detail: c.client_name ?? null }),
   );
   await kvDelete(target, `client:${id}`);
   console.log(`Removed "${c.client_name ?? id}" and revoked its ${live.length} grant${live.length === 1 ? "" : "s"}: refresh tokens stop at once, access tokens within a minute.`);

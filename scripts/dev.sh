@@ -31,4 +31,4 @@ MSG
 # ISSUER is emptied for local work, so that after `npm run setup:cloudflare` (which sets it
 # to the deployed https origin) the local server still names itself by its local origin.
 exec env WRANGLER_SEND_METRICS=false "$NODE" node_modules/wrangler/bin/wrangler.js dev \
-  --ip 127.0.0.1 --port "$port" --var "ISSUER:" "$@"
+  --ip 127.0.0.1 --port "$port" --var "ISSUER:" --test-scheduled "$@"

@@ -77,7 +77,10 @@ async function create(target, opts) {
       `SELECT ${sqlString(id)}, u.id, ${sqlString(name)}, ${sqlString(hash)}, ${sqlString(scope)}, ${sqlInt(at)}, ${sqlValue(expires)} ` +
       `FROM users u WHERE u.email = ${sqlString(email)} AND u.disabled_at IS NULL AND ` +
       `(SELECT COUNT(*) FROM personal_tokens WHERE user_id = u.id AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ${sqlInt(at)})) < ${MAX_PER_USER} ` +
-      "RETURNING id",
+      "RETURNING id; " +
+      // Only when the token was made: the row exists only then.
+      "INSERT INTO audit_events (at, event, outcome, user_id, client_id, ip, request_id, detail) " +
+      `SELECT ${sqlInt(at)}, 'token_created', 'ok', user_id, NULL, NULL, 'cli', name FROM personal_tokens WHERE id = ${sqlString(id)}`,
   );
   if (users.length === 0) throw new CliError(`No user with the email ${email}.`);
   if (users[0].disabled_at != null) throw new CliError(`${email} is disabled; enable the account first.`);
@@ -114,7 +117,10 @@ async function revoke(target, id) {
   if (!/^pt_[A-Za-z0-9_-]{1,40}$/.test(id)) throw new CliError(`Not a token id: ${id} (ids look like pt_… and are in \`npm run token -- list\`).`);
   const [rows] = await execute(
     target,
-    `UPDATE personal_tokens SET revoked_at = ${sqlInt(now())} WHERE id = ${sqlString(id)} AND revoked_at IS NULL RETURNING name`,
+    `UPDATE personal_tokens SET revoked_at = ${sqlInt(now())} WHERE id = ${sqlString(id)} AND revoked_at IS NULL RETURNING name; ` +
+      // Only when this revoked it: the subquery finds the row revoked a moment ago.
+      "INSERT INTO audit_events (at, event, outcome, user_id, client_id, ip, request_id, detail) " +
+      `SELECT ${sqlInt(now())}, 'token_revoked', 'ok', user_id, NULL, NULL, 'cli', name FROM personal_tokens WHERE id = ${sqlString(id)} AND changes() > 0`,
   );
   if (rows.length === 0) throw new CliError(`No live token with the id ${id}.`);
   console.log(`Revoked the token "${rows[0].name}" (${id}); it is refused from now on.`);

@@ -69,6 +69,8 @@ pub struct Config {
     /// `DYNAMIC_REGISTRATION`: "off" turns `/register` off, leaving pre-registered
     /// clients (`npm run client`) and metadata-document clients. On by default.
     pub dynamic_registration: bool,
+    /// `AUDIT_RETENTION_DAYS`: how long audit rows are kept (default 90, 1 to 3650).
+    pub audit_retention_days: u64,
     /// `PRODUCT_NAME`: shown on the pages a person sees.
     pub product_name: String,
     /// `PRODUCT_LOGO_URL`: an https image shown beside the name; anything else is ignored,
@@ -95,6 +97,7 @@ impl Config {
                 .map(|o| o.trim_end_matches('/').to_string())
                 .collect(),
             public_tools: list(lookup, "PUBLIC_TOOLS"),
+            audit_retention_days: seconds(lookup, "AUDIT_RETENTION_DAYS", 90, 1, 3650),
             dynamic_registration: !lookup("DYNAMIC_REGISTRATION")
                 .is_some_and(|v| matches!(v.trim(), "off" | "false" | "0")),
             path_tokens: lookup("MCP_PATH_TOKENS")

@@ -1,6 +1,7 @@
 //! mcp-oauth-worker: an OAuth 2.1 authorization server and an MCP Streamable HTTP server in
 //! one Cloudflare Worker. This file is the Worker's entry point and nothing else.
 
+pub mod audit;
 pub mod config;
 pub mod encoding;
 pub mod http;
@@ -10,7 +11,7 @@ pub mod reply;
 pub mod store;
 pub mod templates;
 
-use worker::{event, Context, Env, Request, Response, Result};
+use worker::{event, Context, Env, Request, Response, Result, ScheduleContext, ScheduledEvent};
 
 #[event(start)]
 fn start() {
@@ -20,4 +21,10 @@ fn start() {
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     Ok(http::handle(req, env).await)
+}
+
+/// The cron trigger of `wrangler.toml`: daily upkeep.
+#[event(scheduled)]
+async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+    http::cron::daily(&env).await;
 }

@@ -16,6 +16,7 @@ pub const SCOPES: &str = include_str!("../templates/scopes.html");
 pub const ACCOUNT: &str = include_str!("../templates/account.html");
 pub const ACCOUNT_APP: &str = include_str!("../templates/account-app.html");
 pub const ACCOUNT_TOKEN: &str = include_str!("../templates/account-token.html");
+pub const ACCOUNT_EVENT: &str = include_str!("../templates/account-event.html");
 pub const ERROR: &str = include_str!("../templates/error.html");
 pub const NOTE: &str = include_str!("../templates/note.html");
 pub const STYLESHEET: &str = include_str!("../templates/style.css");

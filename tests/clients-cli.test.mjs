@@ -117,6 +117,8 @@ test("a confidential client (ChatGPT's custom OAuth client) signs in, refreshes,
   assert.equal(await marks.get(`client:${client.client_id}`), null);
   const { results: grants } = await w.db.prepare("SELECT id, revoked_at FROM grants WHERE client_id = ?").bind(client.client_id).all();
   assert.ok(grants.length > 0 && grants.every((g) => g.revoked_at !== null));
+  const { results: logged } = await w.db.prepare("SELECT event, request_id FROM audit_events WHERE client_id = ? AND request_id = 'cli' ORDER BY id").bind(client.client_id).all();
+  assert.deepEqual(logged.map((r) => r.event), ["client_registered", "client_secret_rotated", "client_removed"]);
   assert.equal(await marks.get(`revoked-grant:${grants[0].id}`), "1");
 });
 

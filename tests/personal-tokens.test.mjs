@@ -75,6 +75,9 @@ test("a token from the CLI works at /mcp with the SDK client, only its hash is s
   const after = (await w.db.prepare("SELECT last_used_at FROM personal_tokens").first()).last_used_at;
   assert.ok(after > 0, "the use is recorded");
 
+  const logged = await w.db.prepare("SELECT event, user_id, detail FROM audit_events WHERE request_id = 'cli'").all();
+  assert.deepEqual(logged.results, [{ event: "token_created", user_id: alice.id, detail: "alice@example.com laptop" }]);
+
   const listed = await cli("list", "--user", "alice@example.com");
   assert.equal(listed.code, 0, listed.stderr);
   assert.match(listed.stdout, /alice@example\.com laptop/);

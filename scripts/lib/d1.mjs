@@ -105,6 +105,17 @@ export function printTable(header, rows) {
   }
 }
 
+/**
+ * The statement that appends an operator's action to the audit log (see src/audit.rs);
+ * `userSql` is an SQL expression for the user id (a subquery, or NULL).
+ */
+export function auditSql(event, { userSql = "NULL", clientId = null, detail = null } = {}) {
+  return (
+    "INSERT INTO audit_events (at, event, outcome, user_id, client_id, ip, request_id, detail) VALUES (" +
+    `${sqlInt(now())}, ${sqlString(event)}, 'ok', ${userSql}, ${sqlValue(clientId)}, NULL, 'cli', ${sqlValue(detail === null ? null : String(detail).slice(0, 120))})`
+  );
+}
+
 // ---- wrangler ------------------------------------------------------------------------
 
 function where(target) {

@@ -4,6 +4,7 @@
 //! to the browser; Disconnect revokes every grant of that app for this person, which stops
 //! its refresh tokens at once and its access tokens at `/mcp` within a minute.
 
+use crate::audit::Event;
 use crate::http::account_tokens;
 use crate::http::pages::{self, error_page, see_other, ErrorKind, SignInFor};
 use crate::http::session::{self, field, session_user, CsrfCookie};
@@ -11,7 +12,7 @@ use crate::http::token::mark_revoked;
 use crate::http::{now, Ctx, Incoming};
 use crate::oauth::client::host_of;
 use crate::reply::Reply;
-use crate::store::d1::UserRow;
+use crate::store::d1::{UserRow, D1};
 use crate::templates::{self, display_time, render};
 
 const PURPOSE: &str = "account";
@@ -89,6 +90,10 @@ async fn disconnect(ctx: &Ctx, req: &Incoming, user: &UserRow, client_id: &str) 
         if mark_revoked(ctx, grant_id).await.is_err() {
             return error_page(ctx, ErrorKind::Unavailable, None);
         }
+    }
+    if !revoked.is_empty() || !live.is_empty() {
+        ctx.audit(Event::Disconnect, Some(&user.id), Some(client_id), None)
+            .await;
     }
     let name = app_name(ctx, client_id).await.0;
     // Rendered in answer to the POST rather than redirected, so the notice names the app
@@ -176,6 +181,11 @@ async fn show(ctx: &Ctx, req: &Incoming, user: &UserRow, notice: &Notice) -> Rep
         Ok(t) => t,
         Err(kind) => return error_page(ctx, kind, None),
     };
+    let events = match recent_events(ctx, &db, user).await {
+        Ok(e) => e,
+        Err(kind) => return error_page(ctx, kind, None),
+    };
+    let retention = ctx.config.audit_retention_days.to_string();
     let mcp_url = ctx.resource();
     let content = render(
         templates::ACCOUNT,
@@ -190,6 +200,8 @@ async fn show(ctx: &Ctx, req: &Incoming, user: &UserRow, notice: &Notice) -> Rep
             ("token_error", &notice.token_error),
             ("token_name", &notice.token_name),
             ("mcp_url", &mcp_url),
+            ("events", &events),
+            ("retention", &retention),
             ("csrf_token", &token),
         ],
     );
@@ -199,6 +211,45 @@ async fn show(ctx: &Ctx, req: &Incoming, user: &UserRow, notice: &Notice) -> Rep
         400
     };
     csrf.attach(pages::html(ctx, status, &content))
+}
+
+/// The person's recent audit events as `<li>` items, each app named as the consent page
+/// named it (looked up once per app).
+async fn recent_events(ctx: &Ctx, db: &D1, user: &UserRow) -> Result<String, ErrorKind> {
+    let entries = db.recent_audit(&user.id).await.map_err(|e| {
+        ctx.internal(e);
+        ErrorKind::Unavailable
+    })?;
+    let mut names: Vec<(String, String)> = Vec::new();
+    let mut out = String::new();
+    for e in &entries {
+        let app = match e.client_id.as_deref() {
+            None => String::new(),
+            Some(id) => match names.iter().find(|(k, _)| k == id) {
+                Some((_, n)) => n.clone(),
+                None => {
+                    let n = app_name(ctx, id).await.0;
+                    names.push((id.to_string(), n.clone()));
+                    n
+                }
+            },
+        };
+        let (at, at_iso) = display_time(e.at);
+        let failed = if e.outcome == "failed" { "1" } else { "" };
+        out.push_str(&render(
+            templates::ACCOUNT_EVENT,
+            &[
+                ("at", &at),
+                ("at_iso", &at_iso),
+                ("what", crate::audit::describe(&e.event)),
+                ("failed", failed),
+                ("app", &app),
+                ("detail", e.detail.as_deref().unwrap_or("")),
+                ("ip", e.ip.as_deref().unwrap_or("")),
+            ],
+        ));
+    }
+    Ok(out)
 }
 
 fn sign_in_page(

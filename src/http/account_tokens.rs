@@ -2,6 +2,7 @@
 //! the answer to the POST, once, and stored only as its hash) and Revoke. The CSRF check
 //! and the session are the account page's; every statement names the signed-in person.
 
+use crate::audit::Event;
 use crate::encoding::{b64url, random_bytes, secret_hash};
 use crate::http::account::Notice;
 use crate::http::pages::ErrorKind;
@@ -37,11 +38,15 @@ pub async fn create(ctx: &Ctx, user: &UserRow, form: &[(String, String)]) -> Not
         .create_personal_token(&id, &user.id, &secret_hash(&token), &new, now)
         .await
     {
-        Ok(true) => Notice {
-            created: token,
-            created_name: new.name,
-            ..Notice::default()
-        },
+        Ok(true) => {
+            ctx.audit(Event::TokenCreated, Some(&user.id), None, Some(&new.name))
+                .await;
+            Notice {
+                created: token,
+                created_name: new.name,
+                ..Notice::default()
+            }
+        }
         Ok(false) => refused(format!(
             "You already have {MAX_PER_USER} tokens. Revoke one you no longer use first."
         )),
@@ -58,10 +63,14 @@ pub async fn revoke(ctx: &Ctx, user: &UserRow, form: &[(String, String)]) -> Not
         return unavailable();
     };
     match db.revoke_personal_token(&user.id, id, now()).await {
-        Ok(Some(name)) => Notice {
-            revoked: name,
-            ..Notice::default()
-        },
+        Ok(Some(name)) => {
+            ctx.audit(Event::TokenRevoked, Some(&user.id), None, Some(&name))
+                .await;
+            Notice {
+                revoked: name,
+                ..Notice::default()
+            }
+        }
         // Already revoked (pressed twice) or not theirs: the list shows what is left.
         Ok(None) => Notice::default(),
         Err(e) => {

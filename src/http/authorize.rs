@@ -5,6 +5,7 @@
 //! fields are never trusted. Approving needs a session, so the consent page (which has no
 //! text field) is always seen, and Enter in a password field can only sign in.
 
+use crate::audit::Event;
 use crate::http::pages::{self, error_page, see_other, ErrorKind, SignInFor};
 use crate::http::session::{self, field, session_user, CsrfCookie};
 use crate::http::{now, Ctx, Incoming};
@@ -50,6 +51,14 @@ pub async fn submit(ctx: &Ctx, req: &Incoming) -> Reply {
     let back_here = || format!("/authorize?{}", query(&params));
     match field(&form, "action") {
         "deny" => {
+            let who = user.as_ref().filter(|_| for_user).map(|u| u.id.as_str());
+            ctx.audit(
+                Event::ConsentDenied,
+                who,
+                Some(&request.client.client_id),
+                None,
+            )
+            .await;
             let e = OAuthError::AccessDenied("the person declined to authorize the app".into());
             Reply::redirect(&Redirect::error(&request, &ctx.issuer, &e).location())
         }
@@ -69,7 +78,7 @@ pub async fn submit(ctx: &Ctx, req: &Incoming) -> Reply {
             }
         },
         "approve" => match user {
-            Some(user) if for_user => approve(ctx, &request, &user),
+            Some(user) if for_user => approve(ctx, &request, &user).await,
             // A token from the sign-in page, not the consent page: consent is shown first.
             Some(user) => {
                 let csrf = CsrfCookie::for_page(ctx, req);
@@ -92,7 +101,7 @@ pub async fn submit(ctx: &Ctx, req: &Incoming) -> Reply {
     }
 }
 
-fn approve(ctx: &Ctx, request: &AuthorizeRequest, user: &UserRow) -> Reply {
+async fn approve(ctx: &Ctx, request: &AuthorizeRequest, user: &UserRow) -> Reply {
     let Ok(keys) = ctx.oauth_keys() else {
         return error_page(ctx, ErrorKind::Unavailable, Some("no signing key"));
     };
@@ -106,6 +115,16 @@ fn approve(ctx: &Ctx, request: &AuthorizeRequest, user: &UserRow) -> Reply {
         expires_at: now() + ctx.config.code_ttl,
     };
     let (code, _) = code::mint(&keys.mac_key("code"), &grant);
+    let client = Some(request.client.client_id.as_str());
+    ctx.audit(
+        Event::ConsentGiven,
+        Some(&user.id),
+        client,
+        Some(&grant.scope),
+    )
+    .await;
+    ctx.audit(Event::CodeIssued, Some(&user.id), client, None)
+        .await;
     Reply::redirect(&Redirect::code(request, &ctx.issuer, &code).location())
 }
 

@@ -5,6 +5,7 @@
 
 use super::token::{bearer_token, verify_access_token, BearerError};
 use super::{now, Ctx, Incoming};
+use crate::audit::Event;
 use crate::encoding::secret_hash;
 use crate::oauth::personal_token;
 
@@ -85,8 +86,21 @@ async fn personal(ctx: &Ctx, token: &str) -> Result<Principal, BearerError> {
         .is_none_or(|t| t + crate::store::d1_tokens::LAST_USED_STEP <= now);
     if stale {
         // A failed write costs the person an out-of-date "last used", not the request.
-        if let Err(e) = db.touch_personal_token(&found.id, now).await {
-            ctx.internal(e);
+        // Whoever wrote the new time records the use: at most one row a minute per token.
+        match db.touch_personal_token(&found.id, now).await {
+            Ok(true) => {
+                ctx.audit(
+                    Event::TokenUsed,
+                    Some(&found.user_id),
+                    None,
+                    Some(&found.id),
+                )
+                .await
+            }
+            Ok(false) => {}
+            Err(e) => {
+                ctx.internal(e);
+            }
         }
     }
     Ok(Principal {

@@ -8,6 +8,7 @@ pub mod authorize;
 pub mod bearer;
 pub mod body;
 pub mod cimd;
+pub mod cron;
 pub mod discovery;
 pub mod mcp;
 pub mod notes;
@@ -19,6 +20,7 @@ pub mod session;
 pub mod token;
 pub mod webcrypto;
 
+use crate::audit::{self, Event};
 use crate::config::Config;
 use crate::encoding::{b64url, random_bytes};
 use crate::oauth::client::Client;
@@ -27,6 +29,7 @@ use crate::oauth::keys::{self, KeyError, KeySet, PREVIOUS_KEY_SECRET, SIGNING_KE
 use crate::reply::{http_error, Reply};
 use crate::store::clients::ClientDirectory;
 use crate::store::d1::D1;
+use crate::store::d1_audit::AuditRow;
 use crate::store::kv::Kv;
 use crate::store::StoreError;
 use route::Route;
@@ -76,6 +79,8 @@ pub struct Ctx {
     pub request_id: String,
     /// The signing keys, loaded (once per isolate) before the handler runs, or why not.
     pub keys: Result<Rc<KeySet>, KeyError>,
+    /// The client's address as the audit log keeps it (`audit::truncate_ip`).
+    pub audit_ip: String,
 }
 
 fn env_string(env: &Env, name: &str) -> Option<String> {
@@ -154,6 +159,32 @@ impl Ctx {
             directory.find(client_id).await
         };
         found.map_err(|e: StoreError| self.internal(e))
+    }
+
+    /// Appends an event to the audit log. A failure to write it is logged, and never fails
+    /// the request it describes.
+    pub async fn audit(
+        &self,
+        event: Event,
+        user: Option<&str>,
+        client: Option<&str>,
+        detail: Option<&str>,
+    ) {
+        let Ok(db) = self.db() else { return };
+        let detail = detail.map(audit::detail);
+        let row = AuditRow {
+            at: now(),
+            event: event.name(),
+            failed: event.failed(),
+            user_id: user,
+            client_id: client,
+            ip: &self.audit_ip,
+            request_id: &self.request_id,
+            detail: detail.as_deref(),
+        };
+        if let Err(e) = db.append_audit(&row).await {
+            console_error!("[{}] audit log: {}", self.request_id, e);
+        }
     }
 
     /// This server's MCP resource identifier.
@@ -235,6 +266,9 @@ pub async fn handle(mut req: Request, env: Env) -> Response {
                     env,
                     request_id: request_id.clone(),
                     keys,
+                    audit_ip: audit::truncate_ip(
+                        incoming.header("cf-connecting-ip").unwrap_or_default(),
+                    ),
                 };
                 dispatch(r, &ctx, &incoming).await
             }

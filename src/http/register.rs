@@ -1,5 +1,6 @@
 //! `POST /register`: dynamic client registration (RFC 7591), rate limited per client IP.
 
+use crate::audit::Event;
 use crate::encoding::{random_token, secret_hash};
 use crate::http::{now, Ctx, Incoming};
 use crate::oauth::client::{validate_metadata, ClientSource, MAX_REGISTRATION_BYTES};
@@ -72,6 +73,13 @@ async fn handle(ctx: &Ctx, req: &Incoming) -> Result<Reply, OAuthError> {
     .await
     .map_err(|e| ctx.internal(e))?;
 
+    ctx.audit(
+        Event::ClientRegistered,
+        None,
+        Some(&client.client_id),
+        client.display_name().as_deref(),
+    )
+    .await;
     let mut response = client.registration_response();
     if let Some(s) = secret {
         response["client_secret"] = s.into();

@@ -2,6 +2,7 @@
 //! tokens, and signing in with a password (with lockouts). The pages are `/authorize`,
 //! `/account` and `/notes/<id>`.
 
+use crate::audit::Event;
 use crate::encoding::{b64url, constant_time_eq, random_token};
 use crate::http::{now, password, Ctx, Incoming};
 use crate::oauth::seal::{self, hmac_sha256};
@@ -59,6 +60,8 @@ pub async fn sign_in(
         .await
         .map_err(internal)?
     {
+        ctx.audit(Event::SignInFailed, None, None, Some("while paused"))
+            .await;
         return Err(locked(until));
     }
     let user = db.user_by_email(&email).await.map_err(internal)?;
@@ -73,6 +76,7 @@ pub async fn sign_in(
         Some(u) if ok && u.disabled_at.is_none() => {
             db.clear_failures(&user_key).await.map_err(internal)?;
             db.release_attempt(&ip_key).await.map_err(internal)?;
+            ctx.audit(Event::SignIn, Some(&u.id), None, None).await;
             Ok(u)
         }
         _ => {
@@ -84,9 +88,22 @@ pub async fn sign_in(
                 .lock_if_spent(&ip_key, now, max, lock)
                 .await
                 .map_err(internal)?;
+            // The account's own id when the email is one: its owner sees the attempt.
+            let who = user.as_ref().map(|u| u.id.as_str());
+            let why = match &user {
+                None => "no such account",
+                Some(u) if u.disabled_at.is_some() => "account disabled",
+                Some(_) => "wrong password",
+            };
             match a.or(b) {
-                Some(until) => Err(locked(until)),
-                None => Err(SignInError::Failed),
+                Some(until) => {
+                    ctx.audit(Event::Lockout, who, None, Some(why)).await;
+                    Err(locked(until))
+                }
+                None => {
+                    ctx.audit(Event::SignInFailed, who, None, Some(why)).await;
+                    Err(SignInError::Failed)
+                }
             }
         }
     }

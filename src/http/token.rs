@@ -2,6 +2,7 @@
 //! `POST /introspect` (RFC 7662) and `GET|POST /userinfo`. Checks run in a fixed order and
 //! nothing is written until all of them pass.
 
+use crate::audit::Event;
 use crate::encoding::{b64url, constant_time_eq, random_token, secret_hash};
 use crate::http::webcrypto::WebCrypto;
 use crate::http::{now, Ctx, Incoming};
@@ -263,6 +264,13 @@ async fn authorization_code(ctx: &Ctx, form: &Form, client: &Client) -> Result<R
             .map_err(|e| ctx.internal(e))?
         {
             revoke_grant(ctx, &db, &gid).await?;
+            ctx.audit(
+                Event::CodeReuse,
+                Some(&grant.user_id),
+                Some(&client.client_id),
+                None,
+            )
+            .await;
             return Err(invalid(
                 "the authorization code was already used; its tokens are revoked",
             ));
@@ -271,6 +279,13 @@ async fn authorization_code(ctx: &Ctx, form: &Form, client: &Client) -> Result<R
             "the authorization was withdrawn: the app was disconnected or the account disabled",
         ));
     }
+    ctx.audit(
+        Event::CodeRedeemed,
+        Some(&grant.user_id),
+        Some(&client.client_id),
+        None,
+    )
+    .await;
     let access = mint_access(
         ctx,
         &keys,
@@ -378,10 +393,27 @@ async fn refresh(ctx: &Ctx, form: &Form, client: &Client) -> Result<Reply, OAuth
         });
         if !in_grace {
             revoke_grant(ctx, &db, &row.grant_id).await?;
+            ctx.audit(
+                Event::RefreshReuse,
+                Some(&row.user_id),
+                Some(&row.client_id),
+                None,
+            )
+            .await;
             return Err(invalid(
                 "the refresh token was already used; the grant is revoked",
             ));
         }
+    }
+    if rotated_now {
+        // A retry within the grace period is the same refresh, already recorded.
+        ctx.audit(
+            Event::Refresh,
+            Some(&row.user_id),
+            Some(&row.client_id),
+            None,
+        )
+        .await;
     }
     let access = mint_access(
         ctx,
@@ -543,20 +575,27 @@ async fn revoke_inner(ctx: &Ctx, req: &Incoming) -> Result<Reply, OAuthError> {
         .refresh_token(&secret_hash(token))
         .await
         .map_err(|e| ctx.internal(e))?;
-    let grant_id = match row {
-        Some(r) if r.client_id == client.client_id => Some(r.grant_id),
+    let grant = match row {
+        Some(r) if r.client_id == client.client_id => Some((r.grant_id, r.user_id)),
         Some(_) => None,
         None => match ctx.keys() {
             Ok(keys) => verify_access(ctx, &keys, token, &ctx.resource(), now())
                 .await
                 .ok()
                 .filter(|v| v.claims.client_id == client.client_id)
-                .map(|v| v.claims.gid),
+                .map(|v| (v.claims.gid, v.claims.sub)),
             Err(_) => None,
         },
     };
-    if let Some(gid) = grant_id {
+    if let Some((gid, user)) = grant {
         revoke_grant(ctx, &db, &gid).await?;
+        ctx.audit(
+            Event::Revocation,
+            Some(&user),
+            Some(&client.client_id),
+            None,
+        )
+        .await;
     }
     // RFC 7009 §2.2: 200 whether or not the token was known.
     Ok(Reply::new(200).header("Cache-Control", NO_STORE))

@@ -1,0 +1,73 @@
+//! The audit log in D1 (`migrations/0005`): appended by the edge, read back per person for
+//! the account page, and trimmed to the retention period by the cron trigger.
+
+use crate::store::d1::{Arg, D1};
+use crate::store::StoreError;
+use serde::Deserialize;
+
+/// One row to append.
+pub struct AuditRow<'a> {
+    pub at: u64,
+    pub event: &'a str,
+    pub failed: bool,
+    pub user_id: Option<&'a str>,
+    pub client_id: Option<&'a str>,
+    pub ip: &'a str,
+    pub request_id: &'a str,
+    pub detail: Option<&'a str>,
+}
+
+/// A row as the account page shows it.
+#[derive(Debug, Deserialize)]
+pub struct AuditEntry {
+    pub at: u64,
+    pub event: String,
+    pub outcome: String,
+    pub client_id: Option<String>,
+    pub ip: Option<String>,
+    pub detail: Option<String>,
+}
+
+/// How many of a person's events the account page lists.
+pub const RECENT: u64 = 20;
+
+fn opt(v: Option<&str>) -> Arg<'_> {
+    v.map_or(Arg::Null, Arg::T)
+}
+
+impl D1 {
+    pub async fn append_audit(&self, row: &AuditRow<'_>) -> Result<(), StoreError> {
+        self.changes(
+            "INSERT INTO audit_events (at, event, outcome, user_id, client_id, ip, request_id, detail) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            &[
+                Arg::N(row.at),
+                Arg::T(row.event),
+                Arg::T(if row.failed { "failed" } else { "ok" }),
+                opt(row.user_id),
+                opt(row.client_id),
+                opt(Some(row.ip).filter(|ip| !ip.is_empty())),
+                Arg::T(row.request_id),
+                opt(row.detail),
+            ],
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// A person's most recent events, newest first.
+    pub async fn recent_audit(&self, user_id: &str) -> Result<Vec<AuditEntry>, StoreError> {
+        self.all(
+            "SELECT at, event, outcome, client_id, ip, detail FROM audit_events \
+             WHERE user_id = ?1 ORDER BY at DESC, id DESC LIMIT ?2",
+            &[Arg::T(user_id), Arg::N(RECENT)],
+        )
+        .await
+    }
+
+    /// Deletes the rows older than `before`; returns how many.
+    pub async fn trim_audit(&self, before: u64) -> Result<usize, StoreError> {
+        self.changes("DELETE FROM audit_events WHERE at < ?1", &[Arg::N(before)])
+            .await
+    }
+}

@@ -1,0 +1,169 @@
+// The audit log end to end: real flows against the Worker in workerd write their events to
+// D1, each row with a truncated IP and the request id of the Worker's log line and never a
+// secret; the account page shows a person their own events; `npm run audit` shows them to
+// the operator; the cron trigger deletes rows past the retention period.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { startWorker } from "./helpers/worker.mjs";
+import { runNode } from "./helpers/process.mjs";
+import { approve, authorizeUrl, Browser, createUser, formFields, fullFlow, pkcePair, publicClient, token } from "./helpers/oauth.mjs";
+import { mcpPost } from "./helpers/mcp.mjs";
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const WRANGLER = join(ROOT, "node_modules", "wrangler", "bin", "wrangler.js");
+let dir, w, alice, bob;
+const secrets = [];
+
+const audit = (...args) => runNode(join(ROOT, "scripts", "audit.mjs"), [...args, "--persist-to", dir], { cwd: ROOT });
+const rows = async (where = "1 = 1", ...binds) =>
+  (await w.db.prepare(`SELECT * FROM audit_events WHERE ${where} ORDER BY id`).bind(...binds).all()).results;
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), "audit-"));
+  const m = await runNode(WRANGLER, ["d1", "migrations", "apply", "DB", "--local", "--persist-to", dir], { cwd: ROOT, env: { CI: "true" } });
+  assert.equal(m.code, 0, m.stderr);
+  w = await startWorker({ persistTo: dir, bindings: { LOGIN_MAX_FAILURES: "3" } });
+  alice = await createUser(w.db, "alice@example.com", "alice-password-1", "Alice");
+  bob = await createUser(w.db, "bob@example.com", "bob-password-12", "Bob");
+  secrets.push(alice.password, bob.password);
+});
+after(async () => {
+  await w?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+test("registration, sign-in, consent, code, refresh, reuse and revocation are recorded", async () => {
+  const reg = await fetch(w.url + "/register", {
+    method: "POST",
+    headers: { "Content-Type": "application/json", "CF-Connecting-IP": "203.0.113.77" },
+    body: JSON.stringify({ client_name: "Audit App", redirect_uris: ["https://app.example/cb"], token_endpoint_auth_method: "none" }),
+  });
+  assert.equal(reg.status, 201);
+  const client = await reg.json();
+  const [registered] = await rows("event = 'client_registered' AND client_id = ?", client.client_id);
+  assert.equal(registered.ip, "203.0.113.0/24");
+  assert.equal(registered.detail, "Audit App");
+  assert.equal(registered.outcome, "ok");
+  assert.ok(w.logs.some((l) => l.includes(`[${registered.request_id}] POST /register 201`)), "the request id is in the log line");
+
+  const flow = await fullFlow(w.url, alice, { client });
+  assert.equal(flow.status, 200);
+  secrets.push(flow.code, flow.tokens.access_token, flow.tokens.refresh_token, flow.verifier);
+  const r1 = await token(w.url, { grant_type: "refresh_token", refresh_token: flow.tokens.refresh_token, client_id: client.client_id });
+  assert.equal(r1.status, 200);
+  const r2 = await token(w.url, { grant_type: "refresh_token", refresh_token: r1.body.refresh_token, client_id: client.client_id });
+  assert.equal(r2.status, 200);
+  secrets.push(r1.body.refresh_token, r2.body.refresh_token, r1.body.access_token);
+  // The first refresh token again, after its successor was used: reuse.
+  const reuse = await token(w.url, { grant_type: "refresh_token", refresh_token: flow.tokens.refresh_token, client_id: client.client_id });
+  assert.equal(reuse.body.error, "invalid_grant");
+
+  // A second app, so its grant is not the one the reuse above revoked a moment ago.
+  const other = await publicClient(w.url, "https://app.example/cb");
+  const flow2 = await fullFlow(w.url, alice, { client: other });
+  secrets.push(flow2.code, flow2.tokens.refresh_token);
+  const revoked = await fetch(w.url + "/revoke", {
+    method: "POST",
+    headers: { "Content-Type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({ token: flow2.tokens.refresh_token, client_id: other.client_id }),
+  });
+  assert.equal(revoked.status, 200);
+  // A replayed code.
+  const replay = await token(w.url, { grant_type: "authorization_code", code: flow2.code, code_verifier: flow2.verifier, client_id: other.client_id, redirect_uri: "https://app.example/cb" });
+  assert.equal(replay.body.error, "invalid_grant");
+
+  const events = (await rows("user_id = ? AND client_id IN (?, ?)", alice.id, client.client_id, other.client_id)).map((r) => `${r.event}:${r.outcome}`);
+  for (const e of ["consent_given:ok", "code_issued:ok", "code_redeemed:ok", "refresh:ok", "refresh_reuse:failed", "revocation:ok", "code_reuse:failed"]) {
+    assert.ok(events.includes(e), `${e} in ${events.join(", ")}`);
+  }
+  assert.equal(events.filter((e) => e === "refresh:ok").length, 2);
+  assert.ok((await rows("event = 'sign_in' AND user_id = ?", alice.id)).length >= 1);
+});
+
+test("personal tokens: created, used at most once a minute, revoked", async () => {
+  const browser = new Browser();
+  const fields = formFields(await (await browser.get(w.url + "/account")).text());
+  const signIn = await browser.post(w.url + "/account", { ...fields, action: "signin", email: alice.email, password: alice.password });
+  assert.equal(signIn.status, 303);
+  const page = formFields(await (await browser.get(w.url + "/account")).text());
+  const created = await (await browser.post(w.url + "/account", { ...page, action: "create_token", token_name: "CI", token_scope: "mcp:read", token_expires: "7" })).text();
+  const pat = /value="(mcp_pat_[^"]+)"/.exec(created)[1];
+  secrets.push(pat);
+  for (let i = 0; i < 3; i++) {
+    const res = await mcpPost(w.url, pat, { jsonrpc: "2.0", id: 1, method: "tools/list", params: {} }, { "MCP-Protocol-Version": "2025-06-18" });
+    assert.notEqual(res.status, 401);
+  }
+  assert.equal((await rows("event = 'token_used' AND user_id = ?", alice.id)).length, 1, "one row a minute");
+  const id = (await w.db.prepare("SELECT id FROM personal_tokens WHERE user_id = ?").bind(alice.id).first()).id;
+  await browser.post(w.url + "/account", { ...page, action: "revoke_token", token_id: id });
+  const events = (await rows("user_id = ? AND event LIKE 'token_%'", alice.id)).map((r) => `${r.event}:${r.detail}`);
+  assert.deepEqual(events, ["token_created:CI", `token_used:${id}`, "token_revoked:CI"]);
+
+  // The account page shows Alice her own events, and none of Bob's.
+  const html = await (await browser.get(w.url + "/account")).text();
+  const activity = html.slice(html.indexOf('id="activity"'));
+  assert.match(activity, /Personal access token revoked/);
+  assert.match(activity, /App connected<\/strong> · Audit App/);
+  assert.match(activity, /class="failed"><time[^>]*>[^<]*<\/time> <strong>Reused refresh token/);
+  assert.doesNotMatch(activity, /Declined an app/, "Bob's events are not Alice's");
+});
+
+// Last of the page tests: the lockout pauses this network's sign-ins.
+test("a declined consent, failed sign-ins and a lockout are recorded without the password", async () => {
+  const client = await publicClient(w.url, "https://app.example/cb");
+  const { challenge } = pkcePair();
+  const denied = await approve(w.url, new Browser(), authorizeUrl(w.url, client, { challenge }), bob, "deny");
+  assert.equal(denied.status, 302);
+  assert.equal((await rows("event = 'consent_denied' AND user_id = ?", bob.id)).length, 1);
+
+  const browser = new Browser();
+  const fields = formFields(await (await browser.get(w.url + "/account")).text());
+  for (let i = 0; i < 3; i++) {
+    await browser.post(w.url + "/account", { ...fields, action: "signin", email: bob.email, password: "wrong-password-" + i });
+  }
+  const failed = await rows("user_id = ? AND event IN ('sign_in_failed', 'lockout')", bob.id);
+  assert.deepEqual(failed.map((r) => r.event), ["sign_in_failed", "sign_in_failed", "lockout"]);
+  assert.ok(failed.every((r) => r.outcome === "failed" && r.detail === "wrong password"));
+  const unknown = await browser.post(w.url + "/account", { ...fields, action: "signin", email: "nobody@example.com", password: "whatever-pass" });
+  assert.equal(unknown.status, 429, "the network is paused too");
+  const all = JSON.stringify(await rows());
+  for (const s of ["wrong-password-0", "whatever-pass", ...secrets]) assert.ok(!all.includes(s), "no secret in the log");
+});
+
+test("npm run audit shows the operator the log, with filters and clear errors", async () => {
+  const r = await audit("--user", "bob@example.com", "--since", "1h");
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /TIME\s+EVENT\s+OUTCOME\s+USER/);
+  assert.match(r.stdout, /lockout\s+failed\s+bob@example\.com/);
+  assert.doesNotMatch(r.stdout, /alice@example\.com/);
+  const only = await audit("--event", "refresh_reuse");
+  assert.equal(only.code, 0, only.stderr);
+  assert.match(only.stdout, /1 event$/m);
+  for (const [args, says] of [
+    [["--since", "yesterday"], /--since must be/],
+    [["--limit", "0"], /--limit must be/],
+    [["--event", "DROP TABLE"], /Not an event name/],
+    [["--frob"], /Unknown option/],
+  ]) {
+    const bad = await audit(...args);
+    assert.equal(bad.code, args[0] === "--frob" ? 2 : 1, args.join(" "));
+    assert.match(bad.stderr, says);
+  }
+});
+
+test("the cron trigger deletes rows older than the retention period", async () => {
+  const old = Math.floor(Date.now() / 1000) - 91 * 86_400;
+  await w.db.prepare("INSERT INTO audit_events (at, event, outcome, request_id) VALUES (?, 'sign_in', 'ok', 'old')").bind(old).run();
+  await w.db.prepare("INSERT INTO audit_events (at, event, outcome, request_id) VALUES (?, 'sign_in', 'ok', 'recent')").bind(old + 2 * 86_400).run();
+  const before = (await rows()).length;
+  const worker = await w.mf.getWorker();
+  await worker.scheduled({ cron: "17 3 * * *" });
+  assert.equal((await rows("request_id = 'old'")).length, 0);
+  assert.equal((await rows("request_id = 'recent'")).length, 1);
+  assert.equal((await rows()).length, before - 1);
+  assert.ok(w.logs.some((l) => /cron: deleted 1 audit rows older than 90 days/.test(l)));
+});
