@@ -51,10 +51,10 @@ const COMMANDS = {
 const isLoopback = (host) => host === "localhost" || /^127\.\d+\.\d+\.\d+$/.test(host) || host === "[::1]";
 
 function checkRedirectUri(uri) {
-  if (uri.length > MAX_URI_LEN) throw new CliError(`The redirect URI is longer than ${MAX_URI_LEN} characters.`);
+  if (Buffer.byteLength(uri) > MAX_URI_LEN) throw new CliError(`The redirect URI is longer than ${MAX_URI_LEN} characters.`);
   if (uri.includes("*")) throw new CliError(`Wildcards are not allowed: ${uri}`);
   // eslint-disable-next-line no-control-regex
-  if (/[\s\u0000-\u001f\u007f]/u.test(uri)) throw new CliError(`The redirect URI contains whitespace: ${uri}`);
+  if (/[\s\u0000-\u001f\u007f-\u009f]/u.test(uri)) throw new CliError(`The redirect URI contains whitespace or control characters: ${uri}`);
   let url;
   try {
     url = new URL(uri);
@@ -99,15 +99,27 @@ const checkId = (id) => {
   return id;
 };
 
-/** Writes the record to D1, then KV: once D1 has it, every location can find it. */
-async function save(target, record, insert) {
+/**
+ * Writes the record to D1 (with its audit row), then calls `report` (so the credentials are
+ * printed whatever happens next), then writes KV. D1 is what counts: /token reads only D1
+ * and /authorize falls back to it, so a failed KV write is a warning, not a failure.
+ */
+async function save(target, record, insert, audit, report) {
   const json = JSON.stringify(record);
   const sql = insert
     ? `INSERT INTO clients (client_id, metadata, created_at) VALUES (${sqlString(record.client_id)}, ${sqlString(json)}, ${sqlInt(record.client_id_issued_at)}) RETURNING client_id`
     : `UPDATE clients SET metadata = ${sqlString(json)} WHERE client_id = ${sqlString(record.client_id)} RETURNING client_id`;
-  const [rows] = await execute(target, sql);
+  const [rows] = await execute(target, `${sql}; ${audit}`);
   if (rows.length !== 1) throw new CliError(`No client with the ID ${record.client_id}.`);
-  await kvPut(target, [{ key: `client:${record.client_id}`, value: json }]);
+  report();
+  try {
+    await kvPut(target, [{ key: `client:${record.client_id}`, value: json }]);
+  } catch (e) {
+    process.stderr.write(
+      `Warning: the client is saved in D1 but its KV copy was not written (${e.message.split("\n")[0]}).\n` +
+        "It works as it is (the Worker reads D1 when KV misses); run the command again later to refresh the fast copy.\n",
+    );
+  }
 }
 
 async function load(target, id) {
@@ -136,19 +148,26 @@ async function add(target, opts) {
     client_id_issued_at: now(),
     source: "preregistered",
   };
-  await save(target, record, true);
-  await execute(target, auditSql("client_registered", { clientId: record.client_id, detail: record.client_name }));
-  console.log(`Registered "${record.client_name}" (${secret ? `confidential, ${method}` : "public, PKCE only"}).`);
-  console.log(`client_id:     ${record.client_id}`);
-  if (secret) {
-    console.log(`client_secret: ${secret}`);
-    console.log("Copy the secret now: only its hash is stored, and it will not be shown again.");
-  }
+  await save(target, record, true, auditSql("client_registered", { clientId: record.client_id, detail: record.client_name }), () => {
+    console.log(`Registered "${record.client_name}" (${secret ? `confidential, ${method}` : "public, PKCE only"}).`);
+    console.log(`client_id:     ${record.client_id}`);
+    if (secret) {
+      console.log(`client_secret: ${secret}`);
+      console.log("Copy the secret now: only its hash is stored, and it will not be shown again.");
+    }
+  });
 }
 
 async function list(target, opts) {
   const [rows] = await execute(target, "SELECT client_id, metadata, created_at FROM clients ORDER BY created_at, client_id");
-  const clients = rows.map((r) => JSON.parse(r.metadata)).filter((c) => opts.all || c.source === "preregistered");
+  const parsed = (r) => {
+    try {
+      return JSON.parse(r.metadata);
+    } catch {
+      return { client_id: r.client_id, client_name: "(unreadable record)", source: "unknown", token_endpoint_auth_method: "-", redirect_uris: [] };
+    }
+  };
+  const clients = rows.map(parsed).filter((c) => opts.all || c.source === "preregistered");
   if (clients.length === 0) {
     console.log(opts.all ? "No clients yet." : "No pre-registered clients yet. Add one with: npm run client -- add --name NAME --redirect-uri URI");
     return;
@@ -183,11 +202,11 @@ async function rotateSecret(target, id) {
   if (!c.secret_hash) throw new CliError(`${id} is a public client: it has no secret to rotate.`);
   const secret = newSecret();
   c.secret_hash = hashOf(secret);
-  await save(target, c, false);
-  await execute(target, auditSql("client_secret_rotated", { clientId: id, detail: c.client_name ?? null }));
-  console.log(`New secret for "${c.client_name ?? id}"; the old one is refused at /token from now on.`);
-  console.log(`client_secret: ${secret}`);
-  console.log("Copy it now: only its hash is stored, and it will not be shown again.");
+  await save(target, c, false, auditSql("client_secret_rotated", { clientId: id, detail: c.client_name ?? null }), () => {
+    console.log(`New secret for "${c.client_name ?? id}"; the old one is refused at /token from now on.`);
+    console.log(`client_secret: ${secret}`);
+    console.log("Copy it now: only its hash is stored, and it will not be shown again.");
+  });
 }
 
 async function remove(target, id) {
@@ -197,14 +216,19 @@ async function remove(target, id) {
   // them first, so a failure leaves everything as it was and the command can be run again.
   const [live] = await execute(target, `SELECT id FROM grants WHERE client_id = ${sqlString(id)} AND (revoked_at IS NULL OR revoked_at >= ${sqlInt(at - 86_400)})`);
   await markGrantsRevoked(target, live.map((g) => g.id));
-  await execute(
+  // KV before D1: if this fails, nothing has changed and the command can simply be run again.
+  await kvDelete(target, `client:${id}`);
+  const [, , , , revoked] = await execute(
     target,
     `UPDATE grants SET revoked_at = ${sqlInt(at)} WHERE client_id = ${sqlString(id)} AND revoked_at IS NULL; ` +
       `UPDATE refresh_tokens SET revoked_at = ${sqlInt(at)} WHERE client_id = ${sqlString(id)} AND revoked_at IS NULL; ` +
       `DELETE FROM clients WHERE client_id = ${sqlString(id)}; ` +
-      auditSql("client_removed", { clientId: id, detail: c.client_name ?? null }),
+      auditSql("client_removed", { clientId: id, detail: c.client_name ?? null }) +
+      `; SELECT id FROM grants WHERE client_id = ${sqlString(id)} AND revoked_at = ${sqlInt(at)}`,
   );
-  await kvDelete(target, `client:${id}`);
+  // Grants made while this ran (a sign-in finishing meanwhile) need their marks too.
+  const known = new Set(live.map((g) => g.id));
+  await markGrantsRevoked(target, revoked.filter((g) => !known.has(g.id)).map((g) => g.id));
   console.log(`Removed "${c.client_name ?? id}" and revoked its ${live.length} grant${live.length === 1 ? "" : "s"}: refresh tokens stop at once, access tokens within a minute.`);
 }
 

@@ -234,7 +234,10 @@ async function setDisabled(target, emailArg, disable) {
       // Disabling also revokes every grant, so the person's refresh tokens stop at once.
       (disable
         ? `; UPDATE grants SET revoked_at = ${sqlInt(now())} WHERE revoked_at IS NULL AND user_id IN (SELECT id FROM users ${where})` +
-          `; UPDATE refresh_tokens SET revoked_at = ${sqlInt(now())} WHERE revoked_at IS NULL AND user_id IN (SELECT id FROM users ${where})`
+          `; UPDATE refresh_tokens SET revoked_at = ${sqlInt(now())} WHERE revoked_at IS NULL AND user_id IN (SELECT id FROM users ${where})` +
+          // And every personal access token, for good: enabling the account again after a
+          // compromise must not bring back a token someone else made.
+          `; UPDATE personal_tokens SET revoked_at = ${sqlInt(now())} WHERE revoked_at IS NULL AND user_id IN (SELECT id FROM users ${where})`
         : ""),
   );
   if (before.length === 0) throw new CliError(`No user with the email ${email}.`);
@@ -248,7 +251,7 @@ async function setDisabled(target, emailArg, disable) {
     await markGrantsRevoked(target, grants.map((g) => g.id));
   }
   if (disable) {
-    console.log(wasDisabled ? `${email} was already disabled.` : `Disabled ${email}: they can no longer sign in, and their apps are disconnected.`);
+    console.log(wasDisabled ? `${email} was already disabled.` : `Disabled ${email}: they can no longer sign in, their apps are disconnected and their personal access tokens revoked.`);
   } else {
     console.log(wasDisabled ? `Enabled ${email}: they can sign in again.` : `${email} was already active.`);
   }
@@ -259,14 +262,18 @@ async function resetPassword(target, emailArg) {
   const password = await readNewPassword(email);
   const { hash, salt, iterations } = hashPassword(password);
   const where = `WHERE email = ${sqlString(email)}`;
-  const [updated] = await execute(
+  const [updated, , tokens] = await execute(
     target,
     `UPDATE users SET password_hash = ${sqlString(hash)}, password_salt = ${sqlString(salt)}, ` +
       `iterations = ${sqlInt(iterations)} ${where} RETURNING id; ` +
-      `DELETE FROM login_failures WHERE key = ${sqlString(`user:${email}`)}`,
+      `DELETE FROM login_failures WHERE key = ${sqlString(`user:${email}`)}; ` +
+      // A reset is how an account is recovered: personal tokens made with the old password
+      // (perhaps by someone else) end with it.
+      `UPDATE personal_tokens SET revoked_at = ${sqlInt(now())} WHERE revoked_at IS NULL AND user_id IN (SELECT id FROM users ${where}) RETURNING id`,
   );
   if (updated.length === 0) throw new CliError(`No user with the email ${email}.`);
-  console.log(`Changed the password of ${email} and cleared its failed sign-ins.`);
+  const ended = tokens.length ? ` and revoked its ${tokens.length} personal access token${tokens.length === 1 ? "" : "s"}` : "";
+  console.log(`Changed the password of ${email}, cleared its failed sign-ins${ended}.`);
 }
 
 async function seedDemo(target, opts) {

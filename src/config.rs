@@ -16,6 +16,18 @@ fn seconds(
         .unwrap_or(default)
 }
 
+/// An on/off setting: unset or empty is `default`; on, true, yes, 1 and off, false, no, 0
+/// in any case say what they say; any other value is off, the safe reading for the
+/// switches that open something (`MCP_PATH_TOKENS`) or that close something that is on by
+/// default (`DYNAMIC_REGISTRATION`, which an operator sets only to turn it off).
+fn switch(lookup: &dyn Fn(&str) -> Option<String>, name: &str, default: bool) -> bool {
+    match lookup(name).map(|v| v.trim().to_ascii_lowercase()) {
+        None => default,
+        Some(v) if v.is_empty() => default,
+        Some(v) => matches!(v.as_str(), "on" | "true" | "yes" | "1"),
+    }
+}
+
 /// A comma-separated setting, trimmed, without empty entries.
 fn list(lookup: &dyn Fn(&str) -> Option<String>, name: &str) -> Vec<String> {
     lookup(name)
@@ -98,10 +110,8 @@ impl Config {
                 .collect(),
             public_tools: list(lookup, "PUBLIC_TOOLS"),
             audit_retention_days: seconds(lookup, "AUDIT_RETENTION_DAYS", 90, 1, 3650),
-            dynamic_registration: !lookup("DYNAMIC_REGISTRATION")
-                .is_some_and(|v| matches!(v.trim(), "off" | "false" | "0")),
-            path_tokens: lookup("MCP_PATH_TOKENS")
-                .is_some_and(|v| matches!(v.trim(), "on" | "true" | "1")),
+            dynamic_registration: switch(lookup, "DYNAMIC_REGISTRATION", true),
+            path_tokens: switch(lookup, "MCP_PATH_TOKENS", false),
             product_name: lookup("PRODUCT_NAME")
                 .map(|v| v.trim().to_string())
                 .filter(|v| !v.is_empty())
@@ -153,6 +163,20 @@ mod tests {
             vec!["https://a.example", "https://b.example"]
         );
         assert_eq!(c.public_tools, vec!["about", "search"]);
+        assert!(c.dynamic_registration && !c.path_tokens);
+        for (value, on) in [
+            ("OFF", false),
+            ("no", false),
+            ("disabled", false),
+            ("On", true),
+            ("", true),
+        ] {
+            let c =
+                Config::from_lookup(&|n| (n == "DYNAMIC_REGISTRATION").then(|| value.to_string()));
+            assert_eq!(c.dynamic_registration, on, "{value:?}");
+        }
+        let c = Config::from_lookup(&|n| (n == "MCP_PATH_TOKENS").then(|| " TRUE ".to_string()));
+        assert!(c.path_tokens);
     }
 
     #[test]

@@ -90,12 +90,15 @@ test("/account answers 405 with Allow to other methods", async () => {
 
 test("personal tokens: bad forms are refused with a message, and no one revokes another's token", async () => {
   const { browser, fields } = await signedIn();
-  const create = (extra) => browser.post(w.url + "/account", { ...fields, action: "create_token", ...extra });
+  const create = (extra) => browser.post(w.url + "/account", { ...fields, action: "create_token", token_password: ann.password, ...extra });
   await page(await create({ token_name: "x", token_expires: "30" }), 400, /role="alert">Choose at least one thing the token may do\./);
   await page(await create({ token_name: "x", token_scope: "mcp:read", token_expires: "365" }), 400, /role="alert">The expiry must be 7, 30 or 90 days, or never\./);
   await page(await create({ token_name: "x", token_scope: "offline_access", token_expires: "30" }), 400, /is not a scope a personal token can have/);
   const long = await page(await create({ token_name: "n".repeat(101), token_scope: "mcp:read", token_expires: "30" }), 400, /at most 100 characters/);
   assert.ok(!long.includes('value="' + "n".repeat(101)), "the refilled name is cut to the limit");
+  // The password is asked again: a session alone cannot make a token.
+  await page(await create({ token_name: "x", token_scope: "mcp:read", token_expires: "never", token_password: "" }), 400, /Enter your password to create a token/);
+  await page(await create({ token_name: "x", token_scope: "mcp:read", token_expires: "never", token_password: "guess-guess-1" }), 400, /That password is not right/);
   assert.equal((await w.db.prepare("SELECT COUNT(*) AS n FROM personal_tokens").first()).n, 0);
 
   // Without a session, Create is the sign-in form, not a token.

@@ -90,7 +90,7 @@ test("personal tokens: created, used at most once a minute, revoked", async () =
   const signIn = await browser.post(w.url + "/account", { ...fields, action: "signin", email: alice.email, password: alice.password });
   assert.equal(signIn.status, 303);
   const page = formFields(await (await browser.get(w.url + "/account")).text());
-  const created = await (await browser.post(w.url + "/account", { ...page, action: "create_token", token_name: "CI", token_scope: "mcp:read", token_expires: "7" })).text();
+  const created = await (await browser.post(w.url + "/account", { ...page, action: "create_token", token_name: "CI", token_scope: "mcp:read", token_expires: "7", token_password: alice.password })).text();
   const pat = /value="(mcp_pat_[^"]+)"/.exec(created)[1];
   secrets.push(pat);
   for (let i = 0; i < 3; i++) {

@@ -66,6 +66,13 @@ test("with dynamic registration off, /register says so and the metadata does not
   assert.equal(meta.client_id_metadata_document_supported, true);
   const oidc = await (await fetch(w.url + "/.well-known/openid-configuration")).json();
   assert.equal(oidc.registration_endpoint, undefined);
+  // A client that registered itself while registration was on is unknown now.
+  const earlier = { client_id: "self-registered-earlier", redirect_uris: ["https://app.example/cb"], token_endpoint_auth_method: "none", grant_types: ["authorization_code", "refresh_token"], response_types: ["code"], client_id_issued_at: 1, source: "registered" };
+  await w.db.prepare("INSERT INTO clients (client_id, metadata, created_at) VALUES (?, ?, 1)").bind(earlier.client_id, JSON.stringify(earlier)).run();
+  const { challenge } = pkcePair();
+  const page = await new Browser().get(authorizeUrl(w.url, earlier, { challenge }));
+  assert.equal(page.status, 400);
+  assert.match(await page.text(), /not registered|unknown|don.t know/i);
 });
 
 test("a confidential client (ChatGPT's custom OAuth client) signs in, refreshes, and its name is vouched for", async () => {

@@ -364,6 +364,7 @@ for (const device of DEVICES) {
 
     // A name is required; the browser's own check stops an empty one, so try a blank one.
     await typeInto(page, "Name", "   ");
+    await typeInto(page, "Your password", person.password);
     await page.getByRole("button", { name: "Create token" }).click();
     await page.getByRole("alert").waitFor();
     assert.match(await page.getByRole("alert").innerText(), /Give the token a name/);
@@ -373,6 +374,15 @@ for (const device of DEVICES) {
     await typeInto(page, "Name", "Claude Code");
     await page.getByLabel("Add and delete notes").check();
     await page.getByLabel("Expires").selectOption({ label: "in 90 days" });
+    // A wrong password makes nothing and says so.
+    await typeInto(page, "Your password", "not-my-password");
+    await page.getByRole("button", { name: "Create token" }).click();
+    await page.getByRole("alert").waitFor();
+    assert.match(await page.getByRole("alert").innerText(), /That password is not right/);
+    assert.equal(await page.getByLabel("Name", { exact: true }).inputValue(), "Claude Code", "the name is kept");
+    await page.getByLabel("Add and delete notes").check();
+    await page.getByLabel("Expires").selectOption({ label: "in 90 days" });
+    await typeInto(page, "Your password", person.password);
     await page.getByRole("button", { name: "Create token" }).click();
     const shown = page.getByLabel("Token", { exact: true });
     await shown.waitFor();

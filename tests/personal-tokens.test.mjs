@@ -107,6 +107,9 @@ test("the path form works when allowed, never for OAuth tokens, and never when o
   } finally {
     await client.close();
   }
+  const get = await fetch(`${w.url}/mcp/t/${token}`);
+  assert.equal(get.status, 405);
+  assert.ok(!(await get.text()).includes(token), "an error never repeats the token");
   assert.ok(w.logs.some((l) => l.includes("/mcp/t/[token]")));
   assert.ok(!w.logs.some((l) => l.includes(token)), "the token never reaches the log");
 
@@ -192,6 +195,19 @@ test("revoking stops the token at once; a disabled account's tokens stop too", a
   await w.db.prepare("UPDATE users SET disabled_at = 1 WHERE id = ?").bind(bob.id).run();
   const disabled = await mcpPost(w.url, bobToken, { jsonrpc: "2.0", id: 1, method: "tools/list", params: {} });
   assert.equal(disabled.status, 401);
+});
+
+test("disabling an account revokes its tokens for good; enabling it does not bring them back", async () => {
+  const carol = await createUser(w.db, "carol@example.com", "carol-password-1");
+  const token = await create(carol.email, "mcp:read", ["--expires", "never"]);
+  const user = (...args) => runNode(join(ROOT, "scripts", "user.mjs"), [...args, "--persist-to", dir], { cwd: ROOT });
+  const off = await user("disable", carol.email);
+  assert.equal(off.code, 0, off.stderr);
+  assert.match(off.stdout, /personal access tokens revoked/);
+  const on = await user("enable", carol.email);
+  assert.equal(on.code, 0, on.stderr);
+  const res = await mcpPost(w.url, token, { jsonrpc: "2.0", id: 1, method: "tools/list", params: {} });
+  assert.equal(res.status, 401, "a token from before the disable stays dead");
 });
 
 test("an expired token is refused", async () => {

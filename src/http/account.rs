@@ -45,7 +45,7 @@ async fn submit(ctx: &Ctx, req: &Incoming) -> Reply {
             match action {
                 "disconnect" => disconnect(ctx, req, &user, field(&form, "client_id")).await,
                 "create_token" => {
-                    let notice = account_tokens::create(ctx, &user, &form).await;
+                    let notice = account_tokens::create(ctx, req, &user, &form).await;
                     show(ctx, req, &user, &notice).await
                 }
                 _ => {

@@ -6,13 +6,21 @@ use crate::audit::Event;
 use crate::encoding::{b64url, random_bytes, secret_hash};
 use crate::http::account::Notice;
 use crate::http::pages::ErrorKind;
-use crate::http::session::field;
-use crate::http::{now, Ctx};
+use crate::http::session::{self, field, SignInError};
+use crate::http::{now, Ctx, Incoming};
 use crate::oauth::personal_token::{self, NewToken, MAX_PER_USER};
 use crate::store::d1::{UserRow, D1};
 use crate::templates::{self, display_time, render};
 
-pub async fn create(ctx: &Ctx, user: &UserRow, form: &[(String, String)]) -> Notice {
+/// Makes a token. A token outlives the browser session it was made in, so the person's
+/// password is asked again (with the sign-in page's lockouts): a session cookie alone,
+/// borrowed or stolen, cannot be turned into lasting access.
+pub async fn create(
+    ctx: &Ctx,
+    req: &Incoming,
+    user: &UserRow,
+    form: &[(String, String)],
+) -> Notice {
     let name = field(form, "token_name");
     let scopes: Vec<&str> = form
         .iter()
@@ -32,6 +40,24 @@ pub async fn create(ctx: &Ctx, user: &UserRow, form: &[(String, String)]) -> Not
     let Ok(db) = ctx.db() else {
         return unavailable();
     };
+    match session::sign_in(ctx, &db, req, &user.email, field(form, "token_password")).await {
+        Ok(confirmed) if confirmed.id == user.id => {}
+        Ok(_) | Err(SignInError::Failed) => {
+            return refused(
+                "That password is not right. Enter the password you sign in with.".into(),
+            )
+        }
+        Err(SignInError::Missing) => {
+            return refused("Enter your password to create a token.".into())
+        }
+        Err(SignInError::Locked(minutes)) => {
+            return refused(format!(
+                "Too many failed attempts: try again in {minutes} minute{}.",
+                if minutes == 1 { "" } else { "s" }
+            ))
+        }
+        Err(SignInError::Unavailable) => return unavailable(),
+    }
     let token = personal_token::generate();
     let id = format!("pt_{}", b64url(&random_bytes::<9>()));
     match db

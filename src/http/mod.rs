@@ -158,7 +158,13 @@ impl Ctx {
         } else {
             directory.find(client_id).await
         };
-        found.map_err(|e: StoreError| self.internal(e))
+        // With registration off, only the operator's clients (and metadata documents,
+        // above) are left: one that registered itself earlier is unknown from then on.
+        let found = found.map_err(|e: StoreError| self.internal(e))?;
+        Ok(found.filter(|c| {
+            self.config.dynamic_registration
+                || c.source != crate::oauth::client::ClientSource::Registered
+        }))
     }
 
     /// Appends an event to the audit log. A failure to write it is logged, and never fails
@@ -231,14 +237,20 @@ pub async fn handle(mut req: Request, env: Env) -> Response {
     };
     let config = Config::from_lookup(&|name| env.var(name).ok().map(|v| v.to_string()));
     let issuer = config.issuer_for(&origin_of(&url));
-    let route = Route::find(url.path());
+    // `/mcp/t/<token>` does not exist unless enabled: a 404 like any unknown path.
+    let route = Route::find(url.path()).filter(|r| *r != Route::McpPathToken || config.path_tokens);
+    // A path token is a secret: answers and the log line name the route, never the token.
+    let shown_path = match route {
+        Some(Route::McpPathToken) => "/mcp/t/[token]",
+        _ => url.path(),
+    };
     let (config_for_cors, issuer_for_cors) = (config.clone(), issuer.clone());
     let mut reply = match route {
         None => http_error(404, "not_found", "no such endpoint"),
         Some(r) if !r.accepts(&method) => http_error(
             405,
             "method_not_allowed",
-            &format!("{} does not accept {}", url.path(), method),
+            &format!("{shown_path} does not accept {method}"),
         )
         .header("Allow", &r.allow_header()),
         Some(Route::Mcp | Route::McpPathToken)
@@ -298,16 +310,11 @@ pub async fn handle(mut req: Request, env: Env) -> Response {
     if method == "HEAD" {
         reply.body.clear();
     }
-    // A path token is a secret: the log line names the route, never the token.
-    let logged_path = match route {
-        Some(Route::McpPathToken) => "/mcp/t/[token]",
-        _ => url.path(),
-    };
     console_log!(
         "[{}] {} {} {}",
         request_id,
         method,
-        logged_path,
+        shown_path,
         reply.status
     );
     to_response(reply)
@@ -331,8 +338,8 @@ async fn dispatch(route: Route, ctx: &Ctx, req: &Incoming) -> Reply {
         Route::Home => Reply::redirect("/account"),
         Route::Mcp => mcp::handle(ctx, req, None).await,
         Route::McpPathToken => match route::path_token(&req.path) {
-            Some(token) if ctx.config.path_tokens => mcp::handle(ctx, req, Some(token)).await,
-            _ => http_error(404, "not_found", "no such endpoint"),
+            Some(token) => mcp::handle(ctx, req, Some(token)).await,
+            None => http_error(404, "not_found", "no such endpoint"),
         },
         Route::Note => notes::handle(ctx, req).await,
     }
