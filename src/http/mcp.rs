@@ -105,7 +105,7 @@ thread_local! {
 }
 
 /// `PUBLIC_TOOLS` as a set; names that cannot be public are logged once per isolate.
-fn public_tools(ctx: &Ctx) -> Public {
+pub(crate) fn public_tools(ctx: &Ctx) -> Public {
     let (public, ignored) = Public::from_names(&ctx.config.public_tools);
     if !ignored.is_empty() && !WARNED_PUBLIC.with(|w| w.replace(true)) {
         console_log!(
@@ -116,7 +116,7 @@ fn public_tools(ctx: &Ctx) -> Public {
     public
 }
 
-fn unauthorized(ctx: &Ctx, why: Option<&str>) -> Reply {
+pub(crate) fn unauthorized(ctx: &Ctx, why: Option<&str>) -> Reply {
     let challenge = transport::challenge(&resource_metadata_url(&ctx.issuer), why);
     let description = why.unwrap_or("a bearer token is required");
     Reply::json(
@@ -127,7 +127,7 @@ fn unauthorized(ctx: &Ctx, why: Option<&str>) -> Reply {
     .header("Cache-Control", NO_STORE)
 }
 
-fn forbidden_scope(ctx: &Ctx) -> Reply {
+pub(crate) fn forbidden_scope(ctx: &Ctx) -> Reply {
     let challenge = format!(
         "Bearer resource_metadata=\"{}\", error=\"insufficient_scope\", scope=\"{}\", \
          error_description=\"the token grants none of this server's scopes\"",
@@ -142,7 +142,7 @@ fn forbidden_scope(ctx: &Ctx) -> Reply {
     .header("Cache-Control", NO_STORE)
 }
 
-fn rejection(r: Rejection) -> Reply {
+pub(crate) fn rejection(r: Rejection) -> Reply {
     rejection_for(r, &Value::Null)
 }
 
@@ -237,7 +237,7 @@ async fn post(
     }
 }
 
-fn server<'a>(
+pub(crate) fn server<'a>(
     ctx: &'a Ctx,
     call: &'a Call<'a>,
     db: &'a crate::store::d1::D1,
@@ -349,6 +349,29 @@ async fn end_session(ctx: &Ctx, call: &Call<'_>, headers: &McpHeaders<'_>) -> Re
     }
 }
 
+/// One request's response message, without progress: what a batch and the legacy SSE
+/// transport send back.
+pub(crate) async fn run_one(
+    ctx: &Ctx,
+    srv: &Server<'_>,
+    version: &str,
+    id: &Value,
+    method: &str,
+    params: &Map<String, Value>,
+) -> Value {
+    match srv
+        .request(version, method, params, &Progress::default())
+        .await
+    {
+        Ok(result) => jsonrpc::success(id, result),
+        Err(Failure::Rpc(e)) => e.to_response(id),
+        Err(Failure::Internal(cause)) => {
+            ctx.internal(cause);
+            RpcError::internal().to_response(id)
+        }
+    }
+}
+
 fn internal(id: &Value) -> Reply {
     Reply::json(500, &RpcError::internal().to_response(id)).header("Cache-Control", NO_STORE)
 }
@@ -427,17 +450,7 @@ async fn run_batch(ctx: &Ctx, call: &Call<'_>, version: &'static str, items: Vec
                     .to_response(&id),
             ),
             Ok(Message::Request { id, method, params }) => {
-                match srv
-                    .request(version, &method, &params, &Progress::default())
-                    .await
-                {
-                    Ok(result) => answers.push(jsonrpc::success(&id, result)),
-                    Err(Failure::Rpc(e)) => answers.push(e.to_response(&id)),
-                    Err(Failure::Internal(cause)) => {
-                        ctx.internal(cause);
-                        answers.push(RpcError::internal().to_response(&id));
-                    }
-                }
+                answers.push(run_one(ctx, &srv, version, &id, &method, &params).await)
             }
             Ok(_) => {}
         }

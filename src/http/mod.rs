@@ -17,6 +17,8 @@ pub mod password;
 pub mod register;
 pub mod route;
 pub mod session;
+pub mod sse;
+pub mod sse_session;
 pub mod token;
 pub mod webcrypto;
 
@@ -253,7 +255,7 @@ pub async fn handle(mut req: Request, env: Env) -> Response {
             &format!("{shown_path} does not accept {method}"),
         )
         .header("Allow", &r.allow_header()),
-        Some(Route::Mcp | Route::McpPathToken)
+        Some(Route::Mcp | Route::McpPathToken | Route::Sse | Route::Messages)
             if method == "OPTIONS" && !mcp_origin_ok(&req, &config, &issuer) =>
         {
             http_error(
@@ -282,11 +284,31 @@ pub async fn handle(mut req: Request, env: Env) -> Response {
                         incoming.header("cf-connecting-ip").unwrap_or_default(),
                     ),
                 };
-                dispatch(r, &ctx, &incoming).await
+                if r == Route::Sse {
+                    // The event stream is the session object's own response, streamed
+                    // through as it is.
+                    match sse::open(&ctx, &incoming).await {
+                        Ok(stream) => {
+                            console_log!(
+                                "[{}] {} /sse {}",
+                                request_id,
+                                method,
+                                stream.status_code()
+                            );
+                            return stream;
+                        }
+                        Err(reply) => reply,
+                    }
+                } else {
+                    dispatch(r, &ctx, &incoming).await
+                }
             }
         },
     };
-    if matches!(route, Some(Route::Mcp | Route::McpPathToken)) {
+    if matches!(
+        route,
+        Some(Route::Mcp | Route::McpPathToken | Route::Sse | Route::Messages)
+    ) {
         // Only allowed origins are named, so a page elsewhere cannot read /mcp's answers.
         if let Some(origin) = req.headers().get("origin").ok().flatten() {
             if mcp_origin_ok(&req, &config_for_cors, &issuer_for_cors) {
@@ -337,6 +359,9 @@ async fn dispatch(route: Route, ctx: &Ctx, req: &Incoming) -> Reply {
         // A person who opens the bare domain lands on their connected apps.
         Route::Home => Reply::redirect("/account"),
         Route::Mcp => mcp::handle(ctx, req, None).await,
+        Route::Messages => sse::message(ctx, req).await,
+        // Opened in `handle`, which streams the object's response.
+        Route::Sse => http_error(404, "not_found", "no such endpoint"),
         Route::McpPathToken => match route::path_token(&req.path) {
             Some(token) => mcp::handle(ctx, req, Some(token)).await,
             None => http_error(404, "not_found", "no such endpoint"),

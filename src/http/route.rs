@@ -17,6 +17,10 @@ pub enum Route {
     /// `/mcp/t/<token>`: `/mcp` with a personal access token in the path, for clients that
     /// cannot send a header (only when `MCP_PATH_TOKENS` allows it).
     McpPathToken,
+    /// `/sse`: the legacy HTTP+SSE transport's event stream (MCP 2024-11-05).
+    Sse,
+    /// `/messages?sessionId=`: where legacy SSE clients post their messages.
+    Messages,
     /// `/notes/<id>`: a note's page for its owner.
     Note,
     /// `/account`: a person's connected apps.
@@ -43,6 +47,8 @@ impl Route {
             "/introspect" => Route::Introspect,
             "/userinfo" => Route::UserInfo,
             "/mcp" => Route::Mcp,
+            "/sse" => Route::Sse,
+            "/messages" => Route::Messages,
             "/account" => Route::Account,
             "/" => Route::Home,
             p if p.strip_prefix("/notes/").is_some_and(is_note_id) => Route::Note,
@@ -54,7 +60,11 @@ impl Route {
     /// Methods served, not counting HEAD (answered like GET) and OPTIONS (CORS preflight).
     pub fn methods(self) -> &'static [&'static str] {
         match self {
-            Route::Register | Route::Token | Route::Revoke | Route::Introspect => &["POST"],
+            Route::Register
+            | Route::Token
+            | Route::Revoke
+            | Route::Introspect
+            | Route::Messages => &["POST"],
             Route::Authorize | Route::UserInfo | Route::Note | Route::Account => &["GET", "POST"],
             // No server-to-client stream is offered, so GET is 405 (MCP transports).
             Route::Mcp | Route::McpPathToken => &["POST", "DELETE"],
@@ -91,7 +101,7 @@ impl Route {
 
     pub fn body_limit(self) -> usize {
         match self {
-            Route::Mcp | Route::McpPathToken => MCP_BODY_LIMIT,
+            Route::Mcp | Route::McpPathToken | Route::Messages => MCP_BODY_LIMIT,
             _ => FORM_BODY_LIMIT,
         }
     }

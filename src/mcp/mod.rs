@@ -4,6 +4,7 @@
 
 pub mod error;
 pub mod jsonrpc;
+pub mod legacy;
 pub mod schema;
 pub mod server;
 pub mod session;

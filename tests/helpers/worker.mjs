@@ -71,6 +71,7 @@ export async function startWorker({ bindings = {}, outbound, keepLogs = true, pe
     // The placeholder ids of wrangler.toml, which wrangler's local state is keyed by.
     kvNamespaces: { OAUTH_KV: "00000000000000000000000000000000" },
     d1Databases: { DB: "00000000-0000-0000-0000-000000000000" },
+    durableObjects: { SSE_SESSIONS: { className: "SseSession", useSQLite: true } },
     ...(persistTo ? { kvPersist: path.join(persistTo, "v3", "kv"), d1Persist: path.join(persistTo, "v3", "d1") } : {}),
     bindings: all,
     outboundService:
