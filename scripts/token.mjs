@@ -115,12 +115,14 @@ async function list(target, opts) {
 
 async function revoke(target, id) {
   if (!/^pt_[A-Za-z0-9_-]{1,40}$/.test(id)) throw new CliError(`Not a token id: ${id} (ids look like pt_… and are in \`npm run token -- list\`).`);
+  const at = now();
   const [rows] = await execute(
     target,
-    `UPDATE personal_tokens SET revoked_at = ${sqlInt(now())} WHERE id = ${sqlString(id)} AND revoked_at IS NULL RETURNING name; ` +
-      // Only when this revoked it: the subquery finds the row revoked a moment ago.
+    `UPDATE personal_tokens SET revoked_at = ${sqlInt(at)} WHERE id = ${sqlString(id)} AND revoked_at IS NULL RETURNING name; ` +
+      // Only when this revoked it: an earlier revocation has an earlier time (run twice in
+      // the same second, the second run finds nothing to revoke and fails before logging).
       "INSERT INTO audit_events (at, event, outcome, user_id, client_id, ip, request_id, detail) " +
-      `SELECT ${sqlInt(now())}, 'token_revoked', 'ok', user_id, NULL, NULL, 'cli', name FROM personal_tokens WHERE id = ${sqlString(id)} AND changes() > 0`,
+      `SELECT ${sqlInt(at)}, 'token_revoked', 'ok', user_id, NULL, NULL, 'cli', name FROM personal_tokens WHERE id = ${sqlString(id)} AND revoked_at = ${sqlInt(at)}`,
   );
   if (rows.length === 0) throw new CliError(`No live token with the id ${id}.`);
   console.log(`Revoked the token "${rows[0].name}" (${id}); it is refused from now on.`);

@@ -5,7 +5,7 @@
 // input), never from the command line, and only their PBKDF2 hashes reach the database.
 import { resolve } from "node:path";
 import { CliError } from "./lib/cloudflare.mjs";
-import { execute, markGrantsRevoked, normalizeEmail, now, runCommand, sqlInt, sqlString, sqlValue } from "./lib/d1.mjs";
+import { auditUserSql, execute, markGrantsRevoked, normalizeEmail, now, runCommand, sqlInt, sqlString, sqlValue } from "./lib/d1.mjs";
 import { hashPassword, newUserId, validatePassword } from "./lib/password.mjs";
 const DEMO = { email: "demo@example.com", name: "Demo User", password: "correct-horse-demo" };
 
@@ -194,7 +194,7 @@ async function add(target, emailArg, opts) {
     "INSERT INTO users (id, email, name, password_hash, password_salt, iterations, created_at) VALUES (" +
     [id, email, name, hash, salt, iterations, now()].map(sqlValue).join(", ") +
     ") ON CONFLICT (email) DO NOTHING RETURNING id";
-  const [rows] = await execute(target, sql);
+  const [rows] = await execute(target, sql + "; " + auditUserSql("user_added", "id", id));
   if (rows.length === 0) throw new CliError(`A user with the email ${email} already exists; nothing was changed.`);
   console.log(`Created user ${email}${name ? ` (${name})` : ""}, id ${id}.`);
 }
@@ -230,7 +230,8 @@ async function setDisabled(target, emailArg, disable) {
   const [before] = await execute(
     target,
     `SELECT disabled_at FROM users ${where}; ` +
-      `UPDATE users SET disabled_at = ${disable ? `COALESCE(disabled_at, ${sqlInt(now())})` : "NULL"} ${where}` +
+      `UPDATE users SET disabled_at = ${disable ? `COALESCE(disabled_at, ${sqlInt(now())})` : "NULL"} ${where}; ` +
+      auditUserSql(disable ? "user_disabled" : "user_enabled", "email", email) +
       // Disabling also revokes every grant, so the person's refresh tokens stop at once.
       (disable
         ? `; UPDATE grants SET revoked_at = ${sqlInt(now())} WHERE revoked_at IS NULL AND user_id IN (SELECT id FROM users ${where})` +
@@ -262,11 +263,12 @@ async function resetPassword(target, emailArg) {
   const password = await readNewPassword(email);
   const { hash, salt, iterations } = hashPassword(password);
   const where = `WHERE email = ${sqlString(email)}`;
-  const [updated, , tokens] = await execute(
+  const [updated, , , tokens] = await execute(
     target,
     `UPDATE users SET password_hash = ${sqlString(hash)}, password_salt = ${sqlString(salt)}, ` +
       `iterations = ${sqlInt(iterations)} ${where} RETURNING id; ` +
       `DELETE FROM login_failures WHERE key = ${sqlString(`user:${email}`)}; ` +
+      `${auditUserSql("password_reset", "email", email)}; ` +
       // A reset is how an account is recovered: personal tokens made with the old password
       // (perhaps by someone else) end with it.
       `UPDATE personal_tokens SET revoked_at = ${sqlInt(now())} WHERE revoked_at IS NULL AND user_id IN (SELECT id FROM users ${where}) RETURNING id`,

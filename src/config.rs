@@ -83,11 +83,17 @@ pub struct Config {
     pub dynamic_registration: bool,
     /// `AUDIT_RETENTION_DAYS`: how long audit rows are kept (default 90, 1 to 3650).
     pub audit_retention_days: u64,
+    /// `LEGACY_SSE`: "on" offers the 2024-11-05 HTTP+SSE transport at `/sse` and
+    /// `/messages`. Off by default: every open stream keeps a Durable Object running.
+    pub legacy_sse: bool,
+    /// `SSE_SESSIONS_PER_HOUR`: legacy SSE streams one person may open per hour (default
+    /// 30, 1 to 10,000).
+    pub sse_sessions_per_hour: u64,
     /// `SSE_KEEPALIVE_SECONDS`: how often a quiet legacy SSE stream gets a keep-alive
-    /// comment (default 15, 1 to 300).
+    /// comment (default 30, 1 to 300).
     pub sse_keepalive_seconds: u64,
     /// `SSE_IDLE_SECONDS`: a legacy SSE stream with no message for this long is closed
-    /// (default 600, 2 to 86,400); the client reconnects.
+    /// (default 300, 2 to 86,400); the client reconnects.
     pub sse_idle_seconds: u64,
     /// `PRODUCT_NAME`: shown on the pages a person sees.
     pub product_name: String,
@@ -115,8 +121,10 @@ impl Config {
                 .map(|o| o.trim_end_matches('/').to_string())
                 .collect(),
             public_tools: list(lookup, "PUBLIC_TOOLS"),
-            sse_keepalive_seconds: seconds(lookup, "SSE_KEEPALIVE_SECONDS", 15, 1, 300),
-            sse_idle_seconds: seconds(lookup, "SSE_IDLE_SECONDS", 600, 2, 86_400),
+            legacy_sse: switch(lookup, "LEGACY_SSE", false),
+            sse_sessions_per_hour: seconds(lookup, "SSE_SESSIONS_PER_HOUR", 30, 1, 10_000),
+            sse_keepalive_seconds: seconds(lookup, "SSE_KEEPALIVE_SECONDS", 30, 1, 300),
+            sse_idle_seconds: seconds(lookup, "SSE_IDLE_SECONDS", 300, 2, 86_400),
             audit_retention_days: seconds(lookup, "AUDIT_RETENTION_DAYS", 90, 1, 3650),
             dynamic_registration: switch(lookup, "DYNAMIC_REGISTRATION", true),
             path_tokens: switch(lookup, "MCP_PATH_TOKENS", false),

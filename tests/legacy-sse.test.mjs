@@ -9,15 +9,21 @@ import { SSEClientTransport } from "@modelcontextprotocol/sdk/client/sse.js";
 import { startWorker } from "./helpers/worker.mjs";
 import { createUser, fullFlow } from "./helpers/oauth.mjs";
 
-let w, alice, bob, aliceToken, bobToken;
+let w, off, alice, bob, aliceToken, bobToken;
 before(async () => {
-  w = await startWorker({ bindings: { SSE_KEEPALIVE_SECONDS: "1", SSE_IDLE_SECONDS: "3" } });
+  [w, off] = await Promise.all([
+    startWorker({ bindings: { LEGACY_SSE: "on", SSE_KEEPALIVE_SECONDS: "1", SSE_IDLE_SECONDS: "3", SSE_SESSIONS_PER_HOUR: "8" } }),
+    startWorker(),
+  ]);
   alice = await createUser(w.db, "alice@example.com", "alice-password-1", "Alice");
   bob = await createUser(w.db, "bob@example.com", "bob-password-12", "Bob");
   aliceToken = (await fullFlow(w.url, alice)).tokens.access_token;
   bobToken = (await fullFlow(w.url, bob)).tokens.access_token;
 });
-after(() => w?.stop());
+after(async () => {
+  await w?.stop();
+  await off?.stop();
+});
 
 async function sdk(token) {
   const client = new Client({ name: "legacy-sse-test", version: "1" });
@@ -93,6 +99,9 @@ test("one person's session is 404 to another, and bad requests get clear errors"
   const noToken = await fetch(w.url + endpoint, { method: "POST", headers: { "Content-Type": "application/json" }, body: ping });
   assert.equal(noToken.status, 401);
   assert.match(noToken.headers.get("www-authenticate"), /^Bearer resource_metadata=/);
+  // Alice's other app (another grant) cannot use this session either.
+  const aliceOtherApp = (await fullFlow(w.url, alice)).tokens.access_token;
+  assert.equal((await post(aliceOtherApp, ping)).status, 404, "a session belongs to the credential that opened it");
   const bad = await post(aliceToken, "{not json");
   assert.equal(bad.status, 400);
   assert.equal((await bad.json()).error.code, -32700);
@@ -131,4 +140,37 @@ test("answers arrive on the stream; quiet streams get keep-alives and close when
   // The session is gone with its stream.
   const after = await fetch(w.url + endpoint, { method: "POST", headers: { "Content-Type": "application/json", Authorization: `Bearer ${aliceToken}` }, body: JSON.stringify({ jsonrpc: "2.0", id: 8, method: "ping" }) });
   assert.equal(after.status, 404);
+});
+
+test("off by default; a batch of one is answered with an array; streams per hour are limited", async () => {
+  const closed = await fetch(off.url + "/sse", { headers: { Authorization: `Bearer ${aliceToken}`, Accept: "text/event-stream" } });
+  assert.equal(closed.status, 404);
+  assert.equal((await fetch(off.url + "/messages?sessionId=x", { method: "POST" })).status, 404);
+
+  let endpoint;
+  const result = await readStream(bobToken, (t) => {
+    if (!endpoint && /event: endpoint\ndata: (\S+)/.test(t)) {
+      endpoint = /event: endpoint\ndata: (\S+)/.exec(t)[1];
+      fetch(w.url + endpoint, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", Authorization: `Bearer ${bobToken}` },
+        body: JSON.stringify([{ jsonrpc: "2.0", id: 9, method: "ping" }]),
+      });
+    }
+    return /event: message/.test(t);
+  });
+  result.stop?.();
+  const answer = JSON.parse(/event: message\ndata: (.*)\n\n/.exec(result.text)[1]);
+  assert.deepEqual(answer, [{ jsonrpc: "2.0", id: 9, result: {} }]);
+
+  // SSE_SESSIONS_PER_HOUR is 8 here; Bob has opened 1 above.
+  const statuses = [];
+  for (let i = 0; i < 8; i++) {
+    const controller = new AbortController();
+    const res = await fetch(w.url + "/sse", { headers: { Authorization: `Bearer ${bobToken}`, Accept: "text/event-stream" }, signal: controller.signal });
+    statuses.push(res.status);
+    if (res.status === 429) assert.ok(Number(res.headers.get("retry-after")) > 0);
+    controller.abort();
+  }
+  assert.deepEqual(statuses, [200, 200, 200, 200, 200, 200, 200, 429]);
 });

@@ -158,6 +158,10 @@ test("list shows the user; disable and enable switch the status", () => {
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /Enabled alice@example\.com/);
   assert.equal(userRow("alice@example.com").disabled_at, null);
+  // Each of the operator's actions is in the audit log, against the account.
+  const events = sql(`SELECT event, request_id FROM audit_events WHERE user_id = '${aliceId}' ORDER BY id`)[0];
+  assert.deepEqual(events.map((e) => e.event), ["user_added", "user_disabled", "user_enabled"]);
+  assert.ok(events.every((e) => e.request_id === "cli"));
 
   r = cli(["disable", "nobody@example.com"]);
   assert.equal(r.code, 1);

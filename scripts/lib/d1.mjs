@@ -98,7 +98,11 @@ export function isoTime(seconds) {
 
 /** Prints rows (arrays of strings) under a header, in aligned columns. */
 export function printTable(header, rows) {
-  const table = [header, ...rows];
+  // Values can come from clients (names, ids): no control or text-direction characters
+  // reach the operator's terminal.
+  // eslint-disable-next-line no-control-regex
+  const clean = (cell) => String(cell).replace(/[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/gu, "?");
+  const table = [header, ...rows].map((row) => row.map(clean));
   const widths = header.map((_, i) => Math.max(...table.map((row) => [...String(row[i])].length)));
   for (const row of table) {
     console.log(row.map((cell, i) => (i === row.length - 1 ? String(cell) : String(cell) + " ".repeat(widths[i] - [...String(cell)].length))).join("  "));
@@ -113,6 +117,18 @@ export function auditSql(event, { userSql = "NULL", clientId = null, detail = nu
   return (
     "INSERT INTO audit_events (at, event, outcome, user_id, client_id, ip, request_id, detail) VALUES (" +
     `${sqlInt(now())}, ${sqlString(event)}, 'ok', ${userSql}, ${sqlValue(clientId)}, NULL, 'cli', ${sqlValue(detail === null ? null : String(detail).slice(0, 120))})`
+  );
+}
+
+/**
+ * The same, for an action on a person: one row for the user `column` = `value` names, and
+ * none when there is no such user.
+ */
+export function auditUserSql(event, column, value, detail = null) {
+  if (!["id", "email"].includes(column)) throw new Error(`not a users column: ${column}`);
+  return (
+    "INSERT INTO audit_events (at, event, outcome, user_id, client_id, ip, request_id, detail) " +
+    `SELECT ${sqlInt(now())}, ${sqlString(event)}, 'ok', id, NULL, NULL, 'cli', ${sqlValue(detail)} FROM users WHERE ${column} = ${sqlString(value)}`
   );
 }
 

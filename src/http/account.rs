@@ -181,10 +181,9 @@ async fn show(ctx: &Ctx, req: &Incoming, user: &UserRow, notice: &Notice) -> Rep
         Ok(t) => t,
         Err(kind) => return error_page(ctx, kind, None),
     };
-    let events = match recent_events(ctx, &db, user).await {
-        Ok(e) => e,
-        Err(kind) => return error_page(ctx, kind, None),
-    };
+    // The activity list is a convenience: if it cannot be read, the page (and Disconnect)
+    // still works, with the failure in the log.
+    let events = recent_events(ctx, &db, user).await.unwrap_or_default();
     let retention = ctx.config.audit_retention_days.to_string();
     let mcp_url = ctx.resource();
     let content = render(
@@ -225,6 +224,8 @@ async fn recent_events(ctx: &Ctx, db: &D1, user: &UserRow) -> Result<String, Err
     for e in &entries {
         let app = match e.client_id.as_deref() {
             None => String::new(),
+            // A metadata-document client is named by its host, without fetching it again.
+            Some(id) if id.starts_with("https://") => host_of(id),
             Some(id) => match names.iter().find(|(k, _)| k == id) {
                 Some((_, n)) => n.clone(),
                 None => {

@@ -40,7 +40,9 @@ pub async fn create(
     let Ok(db) = ctx.db() else {
         return unavailable();
     };
-    match session::sign_in(ctx, &db, req, &user.email, field(form, "token_password")).await {
+    let password = field(form, "token_password");
+    let purpose = session::Purpose::ConfirmNewToken;
+    match session::sign_in(ctx, &db, req, &user.email, password, purpose).await {
         Ok(confirmed) if confirmed.id == user.id => {}
         Ok(_) | Err(SignInError::Failed) => {
             return refused(

@@ -51,14 +51,17 @@ pub async fn submit(ctx: &Ctx, req: &Incoming) -> Reply {
     let back_here = || format!("/authorize?{}", query(&params));
     match field(&form, "action") {
         "deny" => {
-            let who = user.as_ref().filter(|_| for_user).map(|u| u.id.as_str());
-            ctx.audit(
-                Event::ConsentDenied,
-                who,
-                Some(&request.client.client_id),
-                None,
-            )
-            .await;
+            // Recorded for a signed-in person only: Cancel on the sign-in page is no one's
+            // decision, and anyone could post it to fill the log.
+            if let Some(u) = user.as_ref().filter(|_| for_user) {
+                ctx.audit(
+                    Event::ConsentDenied,
+                    Some(&u.id),
+                    Some(&request.client.client_id),
+                    None,
+                )
+                .await;
+            }
             let e = OAuthError::AccessDenied("the person declined to authorize the app".into());
             Reply::redirect(&Redirect::error(&request, &ctx.issuer, &e).location())
         }

@@ -6,6 +6,9 @@ use crate::http::now;
 use crate::store::d1::D1;
 use worker::{console_error, console_log, Env};
 
+const BATCH: u64 = 10_000;
+const BATCHES: usize = 100;
+
 pub async fn daily(env: &Env) {
     let config = Config::from_lookup(&|name| env.var(name).ok().map(|v| v.to_string()));
     let db = match env.d1("DB") {
@@ -16,11 +19,24 @@ pub async fn daily(env: &Env) {
         }
     };
     let before = now().saturating_sub(config.audit_retention_days * 86_400);
-    match db.trim_audit(before).await {
-        Ok(n) => console_log!(
-            "cron: deleted {n} audit rows older than {} days",
-            config.audit_retention_days
-        ),
-        Err(e) => console_error!("cron: trimming the audit log: {e}"),
+    let mut deleted = 0;
+    // In chunks, at most a million rows a day; the rest waits for tomorrow.
+    for _ in 0..BATCHES {
+        match db.trim_audit(before, BATCH).await {
+            Ok(n) => {
+                deleted += n;
+                if (n as u64) < BATCH {
+                    break;
+                }
+            }
+            Err(e) => {
+                console_error!("cron: trimming the audit log: {e}");
+                break;
+            }
+        }
     }
+    console_log!(
+        "cron: deleted {deleted} audit rows older than {} days",
+        config.audit_retention_days
+    );
 }

@@ -74,7 +74,7 @@ impl Incoming {
 
 /// Everything a handler needs besides the request.
 pub struct Ctx {
-    pub config: Config,
+    pub config: Rc<Config>,
     /// This server's issuer identifier: `ISSUER`, or the request's origin.
     pub issuer: String,
     pub env: Env,
@@ -83,6 +83,35 @@ pub struct Ctx {
     pub keys: Result<Rc<KeySet>, KeyError>,
     /// The client's address as the audit log keeps it (`audit::truncate_ip`).
     pub audit_ip: String,
+}
+
+/// The settings and the two key secrets, read from the environment once per isolate.
+/// Vars and secrets cannot change under a running isolate (changing either deploys a new
+/// version, which starts new isolates), and reading them is some twenty calls into
+/// JavaScript on every request otherwise.
+struct Settings {
+    config: Rc<Config>,
+    signing_key: Option<String>,
+    previous_key: Option<String>,
+}
+
+thread_local! {
+    static SETTINGS: std::cell::OnceCell<Rc<Settings>> = const { std::cell::OnceCell::new() };
+}
+
+fn settings(env: &Env) -> Rc<Settings> {
+    SETTINGS.with(|s| {
+        s.get_or_init(|| {
+            Rc::new(Settings {
+                config: Rc::new(Config::from_lookup(&|name| {
+                    env.var(name).ok().map(|v| v.to_string())
+                })),
+                signing_key: env_string(env, SIGNING_KEY_SECRET),
+                previous_key: env_string(env, PREVIOUS_KEY_SECRET),
+            })
+        })
+        .clone()
+    })
 }
 
 fn env_string(env: &Env, name: &str) -> Option<String> {
@@ -237,10 +266,15 @@ pub async fn handle(mut req: Request, env: Env) -> Response {
         Ok(u) => u,
         Err(_) => return to_response(http_error(400, "invalid_request", "bad URL")),
     };
-    let config = Config::from_lookup(&|name| env.var(name).ok().map(|v| v.to_string()));
+    let settings = settings(&env);
+    let config = settings.config.clone();
     let issuer = config.issuer_for(&origin_of(&url));
-    // `/mcp/t/<token>` does not exist unless enabled: a 404 like any unknown path.
-    let route = Route::find(url.path()).filter(|r| *r != Route::McpPathToken || config.path_tokens);
+    // Routes behind a switch do not exist while it is off: a 404 like any unknown path.
+    let route = Route::find(url.path()).filter(|r| match r {
+        Route::McpPathToken => config.path_tokens,
+        Route::Sse | Route::Messages => config.legacy_sse,
+        _ => true,
+    });
     // A path token is a secret: answers and the log line name the route, never the token.
     let shown_path = match route {
         Some(Route::McpPathToken) => "/mcp/t/[token]",
@@ -270,8 +304,8 @@ pub async fn handle(mut req: Request, env: Env) -> Response {
             Ok(incoming) => {
                 let keys = keys::cached(
                     &WebCrypto,
-                    env_string(&env, SIGNING_KEY_SECRET).as_deref(),
-                    env_string(&env, PREVIOUS_KEY_SECRET).as_deref(),
+                    settings.signing_key.as_deref(),
+                    settings.previous_key.as_deref(),
                 )
                 .await;
                 let ctx = Ctx {

@@ -33,6 +33,14 @@ impl SignInError {
     }
 }
 
+/// Why a password is checked: to sign in, or to confirm making a personal token (which is
+/// not a sign-in, and is not recorded as one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    SignIn,
+    ConfirmNewToken,
+}
+
 /// Checks a password, with lockouts per account and per network. Attempts are reserved
 /// before the password is checked, so parallel guesses cannot exceed the limit.
 pub async fn sign_in(
@@ -41,6 +49,7 @@ pub async fn sign_in(
     req: &Incoming,
     email: &str,
     pw: &str,
+    purpose: Purpose,
 ) -> Result<UserRow, SignInError> {
     let email = email.trim().to_ascii_lowercase();
     if email.is_empty() || pw.is_empty() {
@@ -60,8 +69,8 @@ pub async fn sign_in(
         .await
         .map_err(internal)?
     {
-        ctx.audit(Event::SignInFailed, None, None, Some("while paused"))
-            .await;
+        // Not recorded: the lockout itself was, once, and attempts while it lasts cost
+        // nothing but could fill the log.
         return Err(locked(until));
     }
     let user = db.user_by_email(&email).await.map_err(internal)?;
@@ -76,7 +85,9 @@ pub async fn sign_in(
         Some(u) if ok && u.disabled_at.is_none() => {
             db.clear_failures(&user_key).await.map_err(internal)?;
             db.release_attempt(&ip_key).await.map_err(internal)?;
-            ctx.audit(Event::SignIn, Some(&u.id), None, None).await;
+            if purpose == Purpose::SignIn {
+                ctx.audit(Event::SignIn, Some(&u.id), None, None).await;
+            }
             Ok(u)
         }
         _ => {
@@ -90,10 +101,11 @@ pub async fn sign_in(
                 .map_err(internal)?;
             // The account's own id when the email is one: its owner sees the attempt.
             let who = user.as_ref().map(|u| u.id.as_str());
-            let why = match &user {
-                None => "no such account",
-                Some(u) if u.disabled_at.is_some() => "account disabled",
-                Some(_) => "wrong password",
+            let why = match (&user, purpose) {
+                (None, _) => "no such account",
+                (Some(u), _) if u.disabled_at.is_some() => "account disabled",
+                (Some(_), Purpose::SignIn) => "wrong password",
+                (Some(_), Purpose::ConfirmNewToken) => "wrong password for a new token",
             };
             match a.or(b) {
                 Some(until) => {
@@ -119,7 +131,15 @@ pub async fn sign_in_then_see(
     location: &str,
 ) -> Result<crate::reply::Reply, SignInError> {
     let db = ctx.db().map_err(|_| SignInError::Unavailable)?;
-    let user = sign_in(ctx, &db, req, field(form, "email"), field(form, "password")).await?;
+    let user = sign_in(
+        ctx,
+        &db,
+        req,
+        field(form, "email"),
+        field(form, "password"),
+        Purpose::SignIn,
+    )
+    .await?;
     let cookie = session_cookie(ctx, &user.id).ok_or(SignInError::Unavailable)?;
     Ok(crate::http::pages::see_other(location).header("Set-Cookie", &cookie))
 }

@@ -4,7 +4,7 @@
 //! as `/mcp` (OAuth access tokens or personal access tokens), and a session answers only
 //! the person who opened it: anyone else gets 404, as for an unknown session.
 
-use super::bearer::{authenticate, Principal};
+use super::bearer::{authenticate, Credential, Principal};
 use super::mcp::{forbidden_scope, public_tools, rejection, run_one, server, unauthorized, Call};
 use super::sse_session::{ENDPOINT, IDLE, KEEPALIVE, USER, VERSION};
 use super::token::{unavailable, BearerError};
@@ -52,6 +52,15 @@ async fn caller(ctx: &Ctx, req: &Incoming) -> Result<Principal, Reply> {
     Ok(principal)
 }
 
+/// Whose session it is: the person and the credential that opened it, so another of the
+/// person's tokens (another app) cannot post into it either.
+fn owner(p: &Principal) -> String {
+    match &p.credential {
+        Credential::Access { grant_id } => format!("{} grant:{grant_id}", p.user),
+        Credential::Personal { token_id } => format!("{} token:{token_id}", p.user),
+    }
+}
+
 fn stub(ctx: &Ctx, session_id: &str) -> Result<Stub, Reply> {
     let found = ctx
         .env
@@ -95,11 +104,10 @@ async fn call(
 /// `GET /sse`: a new session and its event stream, whose first event names the endpoint.
 pub async fn open(ctx: &Ctx, req: &Incoming) -> Result<Response, Reply> {
     if req.method != "GET" {
-        return Err(http_error(
-            405,
-            "method_not_allowed",
-            "open the event stream with GET",
-        ));
+        return Err(
+            http_error(405, "method_not_allowed", "open the event stream with GET")
+                .header("Allow", "GET, OPTIONS"),
+        );
     }
     let accepts = req
         .header("accept")
@@ -111,7 +119,26 @@ pub async fn open(ctx: &Ctx, req: &Incoming) -> Result<Response, Reply> {
         )));
     }
     let principal = caller(ctx, req).await?;
+    // Each open stream keeps a Durable Object running: a person opens a bounded number.
+    let now = super::now();
+    let window_end = (now / 3600 + 1) * 3600;
+    let key = format!("sse:{}:{}", principal.user, now / 3600);
+    let opened = ctx
+        .db()
+        .map_err(|e| e.to_reply())?
+        .count_hit(&key, window_end, now)
+        .await
+        .map_err(|e| ctx.internal(e).to_reply())?;
+    if opened > ctx.config.sse_sessions_per_hour {
+        return Err(http_error(
+            429,
+            "too_many_requests",
+            "too many event streams opened this hour; reuse the one you have",
+        )
+        .header("Retry-After", &(window_end - now).to_string()));
+    }
     let session_id = legacy::new_session_id();
+    let owner = owner(&principal);
     let endpoint = legacy::endpoint_path(&session_id);
     let keepalive = ctx.config.sse_keepalive_seconds.to_string();
     let idle = ctx.config.sse_idle_seconds.to_string();
@@ -121,7 +148,7 @@ pub async fn open(ctx: &Ctx, req: &Incoming) -> Result<Response, Reply> {
         &stub,
         "/open",
         &[
-            (USER, &principal.user),
+            (USER, &owner),
             (ENDPOINT, &endpoint),
             (KEEPALIVE, &keepalive),
             (IDLE, &idle),
@@ -168,7 +195,8 @@ async fn post(ctx: &Ctx, req: &Incoming) -> Result<Reply, Reply> {
         return Err(unknown());
     }
     let stub = stub(ctx, &session_id)?;
-    let user = principal.user.as_str();
+    let owner = owner(&principal);
+    let user = owner.as_str();
     let mut checked = call(ctx, &stub, "/check", &[(USER, user)], None).await?;
     if checked.status_code() != 200 {
         return Err(unknown());
@@ -176,9 +204,9 @@ async fn post(ctx: &Ctx, req: &Incoming) -> Result<Reply, Reply> {
     let known = checked.text().await.unwrap_or_default();
     let mut session_version = version::supported(&known).unwrap_or(LEGACY);
 
-    let items = match jsonrpc::parse_body(&req.body) {
-        Ok(Body::Single(v)) => vec![v],
-        Ok(Body::Batch(items)) if items.len() <= MAX_BATCH => items,
+    let (items, batch) = match jsonrpc::parse_body(&req.body) {
+        Ok(Body::Single(v)) => (vec![v], false),
+        Ok(Body::Batch(items)) if items.len() <= MAX_BATCH => (items, true),
         Ok(Body::Batch(_)) => {
             return Err(rejection(Rejection::new(
                 400,
@@ -213,7 +241,7 @@ async fn post(ctx: &Ctx, req: &Incoming) -> Result<Reply, Reply> {
             Ok(_) => {}
         }
     }
-    let body = if items.len() > 1 && !answers.is_empty() {
+    let body = if batch && !answers.is_empty() {
         Value::Array(answers).to_string()
     } else {
         answers

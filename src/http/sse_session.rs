@@ -7,7 +7,7 @@
 //! too long. Only the Worker can reach it (through the `SSE_SESSIONS` binding), so the
 //! `x-mcp-*` headers it reads are the Worker's own.
 
-use futures_channel::mpsc::{unbounded, UnboundedReceiver, UnboundedSender};
+use futures_channel::mpsc::{channel, Receiver, Sender};
 use futures_core::Stream;
 use std::cell::RefCell;
 use std::pin::Pin;
@@ -17,7 +17,12 @@ use std::time::Duration;
 use worker::wasm_bindgen;
 use worker::{durable_object, DurableObject, Env, Request, Response, Result, State};
 
-/// Headers the Worker sets on its requests to the object.
+/// Events waiting for a client that is not reading: past this many the session ends, so
+/// a stalled client cannot grow the object's memory without bound.
+const QUEUE: usize = 32;
+
+/// Headers the Worker sets on its requests to the object. `USER` names the person and the
+/// credential (grant or personal token) that opened the session.
 pub const USER: &str = "x-mcp-user";
 pub const VERSION: &str = "x-mcp-version";
 pub const ENDPOINT: &str = "x-mcp-endpoint";
@@ -28,7 +33,7 @@ struct Open {
     user: String,
     /// The revision `initialize` settled on; `None` before it.
     version: Option<String>,
-    sender: UnboundedSender<Vec<u8>>,
+    sender: Sender<Vec<u8>>,
     /// When a message last arrived (ms); keep-alives do not count.
     last_activity: u64,
     keepalive_ms: u64,
@@ -55,7 +60,7 @@ fn header_u64(req: &Request, name: &str, default: u64) -> u64 {
 }
 
 /// The stream's bytes as the `TryStream` a `Response` body wants.
-struct Body(UnboundedReceiver<Vec<u8>>);
+struct Body(Receiver<Vec<u8>>);
 
 impl Stream for Body {
     type Item = Result<Vec<u8>>;
@@ -72,10 +77,10 @@ impl SseSession {
         let endpoint = req.headers().get(ENDPOINT)?.unwrap_or_default();
         let keepalive_ms = header_u64(req, KEEPALIVE, 15) * 1000;
         let idle_ms = header_u64(req, IDLE, 600) * 1000;
-        let (sender, receiver) = unbounded();
+        let (mut sender, receiver) = channel(QUEUE);
         // The transport's first event: where to POST messages (MCP 2024-11-05, "HTTP with
         // SSE"). A fresh channel always takes the message.
-        let _ = sender.unbounded_send(crate::mcp::legacy::endpoint_event(&endpoint).into_bytes());
+        let _ = sender.try_send(crate::mcp::legacy::endpoint_event(&endpoint).into_bytes());
         *self.open.borrow_mut() = Some(Open {
             user,
             version: None,
@@ -118,8 +123,9 @@ impl SseSession {
         o.last_activity = now_ms();
         for message in body.lines().filter(|l| !l.is_empty()) {
             let event = crate::mcp::legacy::message_event(message);
-            if o.sender.unbounded_send(event.into_bytes()).is_err() {
-                // The client went away: the session is over.
+            if o.sender.try_send(event.into_bytes()).is_err() {
+                // The client went away, or stopped reading: the session is over.
+                o.sender.close_channel();
                 *slot = None;
                 return Response::error("the event stream is closed", 404);
             }
@@ -154,7 +160,7 @@ impl DurableObject for SseSession {
     async fn alarm(&self) -> Result<Response> {
         let next = {
             let mut slot = self.open.borrow_mut();
-            let Some(o) = slot.as_ref() else {
+            let Some(o) = slot.as_mut() else {
                 return Response::ok("");
             };
             if o.sender.is_closed() {
@@ -164,14 +170,15 @@ impl DurableObject for SseSession {
             if now_ms().saturating_sub(o.last_activity) >= o.idle_ms {
                 let _ = o
                     .sender
-                    .unbounded_send(crate::mcp::legacy::IDLE_CLOSE.as_bytes().to_vec());
+                    .try_send(crate::mcp::legacy::IDLE_CLOSE.as_bytes().to_vec());
                 o.sender.close_channel();
                 *slot = None;
                 return Response::ok("");
             }
+            // A full queue means the client is not reading; the next send ends it.
             let _ = o
                 .sender
-                .unbounded_send(crate::mcp::legacy::KEEPALIVE.as_bytes().to_vec());
+                .try_send(crate::mcp::legacy::KEEPALIVE.as_bytes().to_vec());
             o.keepalive_ms
         };
         self.state

@@ -279,13 +279,6 @@ async fn authorization_code(ctx: &Ctx, form: &Form, client: &Client) -> Result<R
             "the authorization was withdrawn: the app was disconnected or the account disabled",
         ));
     }
-    ctx.audit(
-        Event::CodeRedeemed,
-        Some(&grant.user_id),
-        Some(&client.client_id),
-        None,
-    )
-    .await;
     let access = mint_access(
         ctx,
         &keys,
@@ -296,6 +289,13 @@ async fn authorization_code(ctx: &Ctx, form: &Form, client: &Client) -> Result<R
         &grant_id,
     )
     .await?;
+    ctx.audit(
+        Event::CodeRedeemed,
+        Some(&grant.user_id),
+        Some(&client.client_id),
+        None,
+    )
+    .await;
     Ok(token_response(
         &access,
         ctx.config.access_token_ttl,
@@ -405,16 +405,6 @@ async fn refresh(ctx: &Ctx, form: &Form, client: &Client) -> Result<Reply, OAuth
             ));
         }
     }
-    if rotated_now {
-        // A retry within the grace period is the same refresh, already recorded.
-        ctx.audit(
-            Event::Refresh,
-            Some(&row.user_id),
-            Some(&row.client_id),
-            None,
-        )
-        .await;
-    }
     let access = mint_access(
         ctx,
         &keys,
@@ -425,6 +415,16 @@ async fn refresh(ctx: &Ctx, form: &Form, client: &Client) -> Result<Reply, OAuth
         &row.grant_id,
     )
     .await?;
+    if rotated_now {
+        // A retry within the grace period is the same refresh, already recorded.
+        ctx.audit(
+            Event::Refresh,
+            Some(&row.user_id),
+            Some(&row.client_id),
+            None,
+        )
+        .await;
+    }
     Ok(token_response(
         &access,
         ctx.config.access_token_ttl,
