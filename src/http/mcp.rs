@@ -17,6 +17,8 @@ use crate::oauth::metadata::resource_metadata_url;
 use crate::reply::{Reply, NO_STORE};
 use crate::store::KeyValue;
 use serde_json::{json, Map, Value};
+use std::cell::RefCell;
+use std::rc::Rc;
 use worker::console_log;
 
 /// Messages in one 2025-03-26 batch: each may be a tool call that reaches D1.
@@ -349,6 +351,43 @@ async fn end_session(ctx: &Ctx, call: &Call<'_>, headers: &McpHeaders<'_>) -> Re
     }
 }
 
+/// A `tools/list` result's JSON text, per revision and public set.
+type ToolsPage = ((&'static str, Public), Rc<str>);
+
+thread_local! {
+    static TOOLS_PAGES: RefCell<Vec<ToolsPage>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The first page of `tools/list` as JSON text. It is the same for every caller of this
+/// isolate at a revision (the list names every tool, whatever the token's scopes, and the
+/// server's identity comes from settings), so it is built and serialized once: cloning
+/// and serializing the 4 KB list was most of a `tools/list` request's own cost.
+async fn first_tools_page(
+    ctx: &Ctx,
+    call: &Call<'_>,
+    db: &crate::store::d1::D1,
+    rm: &str,
+    version: &'static str,
+) -> Option<Rc<str>> {
+    let key = (version, call.public);
+    let hit = TOOLS_PAGES.with(|c| {
+        c.borrow()
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.clone())
+    });
+    if hit.is_some() {
+        return hit;
+    }
+    let result = server(ctx, call, db, rm)
+        .request(version, "tools/list", &Map::new(), &Progress::default())
+        .await
+        .ok()?;
+    let text: Rc<str> = Rc::from(result.to_string());
+    TOOLS_PAGES.with(|c| c.borrow_mut().push((key, text.clone())));
+    Some(text)
+}
+
 /// One request's response message, without progress: what a batch and the legacy SSE
 /// transport send back.
 pub(crate) async fn run_one(
@@ -392,6 +431,15 @@ async fn answer(
         Err(_) => return internal(id),
     };
     let rm = resource_metadata_url(&ctx.issuer);
+    if method == "tools/list" && !params.contains_key("cursor") {
+        if let Some(text) = first_tools_page(ctx, call, &db, &rm, version).await {
+            let body = format!(r#"{{"jsonrpc":"2.0","id":{id},"result":{text}}}"#);
+            return Reply::new(200)
+                .header("Content-Type", "application/json")
+                .header("Cache-Control", NO_STORE)
+                .body(body.into_bytes());
+        }
+    }
     let token = params
         .get("_meta")
         .and_then(|m| m.get("progressToken"))
