@@ -352,6 +352,11 @@ async function main() {
     await probe(w, listShape, /"memory_store"/);
     const floorMcp = await measure(floor, fixedScript("floor-mcp", listShape));
     add("POST /mcp tools/list (bearer token)", "POST /mcp", await measure(w, fixedScript("tools-list", listShape)), floorMcp);
+    // A tool call that touches no storage: what search costs beyond it is its D1 query, which
+    // runs in this same workerd process here (SQLite) but outside the Worker on Cloudflare.
+    const aboutShape = mcpRequest(access, "tools/call", { name: "about", arguments: {} });
+    await probe(w, aboutShape, /\\"signed_in\\":true|"signed_in":true/);
+    add("POST /mcp tools/call about (no storage)", "POST /mcp", await measure(w, fixedScript("about", aboutShape)), floorMcp);
     const searchShape = mcpRequest(access, "tools/call", { name: "search", arguments: { query: "budget meeting" } });
     log("search answers: " + (await probe(w, searchShape, /"isError":false|"results"/)).slice(0, 300));
     const search1k = await measure(w, fixedScript("search", searchShape));
