@@ -8,6 +8,8 @@ use super::{now, Ctx, Incoming};
 use crate::audit::Event;
 use crate::encoding::secret_hash;
 use crate::oauth::personal_token;
+use crate::store::memo::Memo;
+use std::cell::RefCell;
 
 /// How the caller proved who they are.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -64,17 +66,35 @@ pub async fn authenticate(
     }))
 }
 
+/// How long this isolate remembers a refused personal token.
+const REFUSED_MEMO_SECONDS: u64 = 300;
+
+thread_local! {
+    static REFUSED_TOKENS: RefCell<Memo<String, ()>> = RefCell::new(Memo::new(1024));
+}
+
 /// A personal access token: looked up by hash in D1 on every request (so a revocation
 /// holds at once), its last use recorded at most once a minute.
 async fn personal(ctx: &Ctx, token: &str) -> Result<Principal, BearerError> {
+    const REFUSED: &str = "the personal access token is unknown, expired or revoked";
     let db = ctx.db().map_err(|_| BearerError::Unavailable)?;
     let now = now();
-    let found = match db.active_personal_token(&secret_hash(token), now).await {
+    let hash = secret_hash(token);
+    if REFUSED_TOKENS
+        .with(|m| m.borrow().get(&hash, now))
+        .is_some()
+    {
+        return Err(BearerError::Invalid(REFUSED));
+    }
+    let found = match db.active_personal_token(&hash, now).await {
         Ok(Some(t)) => t,
         Ok(None) => {
-            return Err(BearerError::Invalid(
-                "the personal access token is unknown, expired or revoked",
-            ))
+            // A refused token stays refused (a revoked or expired one never comes back,
+            // and an unknown one cannot become known: tokens are made fresh), so
+            // repeating it costs this isolate no more D1 reads for a while.
+            let until = now + REFUSED_MEMO_SECONDS;
+            REFUSED_TOKENS.with(|m| m.borrow_mut().put(hash, (), until, now));
+            return Err(BearerError::Invalid(REFUSED));
         }
         Err(e) => {
             ctx.internal(e);
