@@ -28,6 +28,17 @@ pub struct Principal {
     pub credential: Credential,
 }
 
+impl Principal {
+    /// Whether the token grants any of the MCP resource's scopes. One that grants none
+    /// can do nothing at `/mcp` or `/sse`, and is asked for them with a 403 (RFC 6750
+    /// §3.1, MCP authorization "Scope challenge").
+    pub fn has_mcp_scope(&self) -> bool {
+        self.scope
+            .split(' ')
+            .any(|s| crate::oauth::scope::RESOURCE_SCOPES.contains(&s))
+    }
+}
+
 /// The caller of an `/mcp` request; `Ok(None)` when it carries no token at all.
 /// `path_token` is the token of `/mcp/t/<token>`, already allowed by the setting.
 pub async fn authenticate(

@@ -61,16 +61,8 @@ pub async fn handle(ctx: &Ctx, req: &Incoming, path_token: Option<&str>) -> Repl
         Err(BearerError::Invalid(why)) => return unauthorized(ctx, Some(why)),
         Err(BearerError::Unavailable) => return unavailable(),
     };
-    // A token for this resource but with none of its scopes can do nothing here: ask for
-    // them (RFC 6750 §3.1, MCP authorization "Scope challenge").
-    if let Some(p) = &caller {
-        if !p
-            .scope
-            .split(' ')
-            .any(|s| crate::oauth::scope::RESOURCE_SCOPES.contains(&s))
-        {
-            return forbidden_scope(ctx);
-        }
+    if caller.as_ref().is_some_and(|p| !p.has_mcp_scope()) {
+        return forbidden_scope(ctx);
     }
     let call = Call {
         caller: caller.as_ref(),

@@ -15,7 +15,6 @@ use crate::mcp::legacy;
 use crate::mcp::transport::Rejection;
 use crate::mcp::version;
 use crate::oauth::metadata::resource_metadata_url;
-use crate::oauth::scope::RESOURCE_SCOPES;
 use crate::reply::{http_error, Reply, NO_STORE};
 use serde_json::Value;
 use worker::{web_sys, Headers, Request, Response, Stub};
@@ -42,11 +41,7 @@ async fn caller(ctx: &Ctx, req: &Incoming) -> Result<Principal, Reply> {
         Err(BearerError::Invalid(why)) => return Err(unauthorized(ctx, Some(why))),
         Err(BearerError::Unavailable) => return Err(unavailable()),
     };
-    if !principal
-        .scope
-        .split(' ')
-        .any(|s| RESOURCE_SCOPES.contains(&s))
-    {
+    if !principal.has_mcp_scope() {
         return Err(forbidden_scope(ctx));
     }
     Ok(principal)
