@@ -7,7 +7,9 @@ import assert from "node:assert/strict";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { SSEClientTransport } from "@modelcontextprotocol/sdk/client/sse.js";
 import { startWorker } from "./helpers/worker.mjs";
+import { UnauthorizedError } from "@modelcontextprotocol/sdk/client/auth.js";
 import { createUser, fullFlow } from "./helpers/oauth.mjs";
+import { PersonProvider } from "./helpers/person-provider.mjs";
 
 let w, off, alice, bob, aliceToken, bobToken;
 before(async () => {
@@ -173,4 +175,23 @@ test("off by default; a batch of one is answered with an array; streams per hour
     controller.abort();
   }
   assert.deepEqual(statuses, [200, 200, 200, 200, 200, 200, 200, 429]);
+});
+
+test("at /mcp/sse the SDK's SSE client signs in with OAuth by itself", async () => {
+  const provider = new PersonProvider(w.url, "http://127.0.0.1:33419/callback", alice, "Old SSE client");
+  const make = () => new SSEClientTransport(new URL(w.url + "/mcp/sse"), { authProvider: provider });
+  await assert.rejects(new Client({ name: "old", version: "1" }).connect(make()), UnauthorizedError, "the stream meets the 401");
+  assert.ok(provider.code, "the person approved");
+  assert.equal(provider.authorizationUrls[0].searchParams.get("resource"), w.url + "/mcp");
+  const transport = make();
+  await transport.finishAuth(provider.code);
+  const client = new Client({ name: "old", version: "1" });
+  await client.connect(transport);
+  try {
+    const found = await client.callTool({ name: "search", arguments: { query: "legacy transport" } });
+    assert.equal(JSON.parse(found.content[0].text).results.length, 1, "Alice's note from the first test");
+  } finally {
+    await client.close();
+  }
+  assert.ok(w.logs.some((l) => / POST \/mcp\/messages 202$/.test(l)), "messages went to /mcp/messages");
 });

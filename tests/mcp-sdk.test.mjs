@@ -10,7 +10,8 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { UnauthorizedError } from "@modelcontextprotocol/sdk/client/auth.js";
 import { startWorker } from "./helpers/worker.mjs";
-import { createUser, approve, Browser } from "./helpers/oauth.mjs";
+import { createUser } from "./helpers/oauth.mjs";
+import { PersonProvider } from "./helpers/person-provider.mjs";
 
 let w, alice, bob;
 before(async () => {
@@ -21,65 +22,6 @@ before(async () => {
   ]);
 });
 after(() => w?.stop());
-
-/** The SDK's OAuthClientProvider, with a person behind the browser. */
-class PersonProvider {
-  constructor(base, redirectUrl, person, clientName) {
-    this.base = base;
-    this._redirectUrl = redirectUrl;
-    this.person = person;
-    this.clientName = clientName;
-    this.browser = new Browser();
-    this.info = undefined;
-    this.saved = undefined;
-    this.verifier = "";
-    this.code = undefined;
-    this.authorizationUrls = [];
-    this.tokenHistory = [];
-  }
-  get redirectUrl() {
-    return this._redirectUrl;
-  }
-  get clientMetadata() {
-    return {
-      client_name: this.clientName,
-      redirect_uris: [this._redirectUrl],
-      grant_types: ["authorization_code", "refresh_token"],
-      response_types: ["code"],
-      token_endpoint_auth_method: "none",
-    };
-  }
-  clientInformation() {
-    return this.info;
-  }
-  saveClientInformation(info) {
-    this.info = info;
-  }
-  tokens() {
-    return this.saved;
-  }
-  saveTokens(tokens) {
-    this.saved = tokens;
-    this.tokenHistory.push(tokens);
-  }
-  saveCodeVerifier(v) {
-    this.verifier = v;
-  }
-  codeVerifier() {
-    return this.verifier;
-  }
-  /** The person's browser opens the URL, signs in, approves; the redirect carries the code. */
-  async redirectToAuthorization(url) {
-    this.authorizationUrls.push(url);
-    const res = await approve(this.base, this.browser, url.toString(), this.person);
-    assert.equal(res.status, 302, await res.text());
-    const location = new URL(res.headers.get("location"));
-    assert.equal(location.origin + location.pathname, this._redirectUrl);
-    assert.equal(location.searchParams.get("iss"), this.base);
-    assert.equal(location.searchParams.get("state"), url.searchParams.get("state"));
-    this.code = location.searchParams.get("code");
-  }
-}
 
 async function connect(base, provider) {
   const make = () => new StreamableHTTPClientTransport(new URL(base + "/mcp"), { authProvider: provider });

@@ -324,9 +324,10 @@ pub async fn handle(mut req: Request, env: Env) -> Response {
                     match sse::open(&ctx, &incoming).await {
                         Ok(stream) => {
                             console_log!(
-                                "[{}] {} /sse {}",
+                                "[{}] {} {} {}",
                                 request_id,
                                 method,
+                                shown_path,
                                 stream.status_code()
                             );
                             return stream;

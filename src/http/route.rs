@@ -47,8 +47,10 @@ impl Route {
             "/introspect" => Route::Introspect,
             "/userinfo" => Route::UserInfo,
             "/mcp" => Route::Mcp,
-            "/sse" => Route::Sse,
-            "/messages" => Route::Messages,
+            // Also under /mcp, so an OAuth client that checks the protected resource (/mcp)
+            // against the URL it was given accepts the legacy transport's URL.
+            "/sse" | "/mcp/sse" => Route::Sse,
+            "/messages" | "/mcp/messages" => Route::Messages,
             "/account" => Route::Account,
             "/" => Route::Home,
             p if p.strip_prefix("/notes/").is_some_and(is_note_id) => Route::Note,
@@ -140,6 +142,8 @@ mod tests {
         assert_eq!(Route::find("/mcp/t/"), None);
         assert_eq!(Route::find("/mcp/t/a/b"), None);
         assert_eq!(Route::find("/mcp/t/a.b"), None);
+        assert_eq!(Route::find("/mcp/sse"), Some(Route::Sse));
+        assert_eq!(Route::find("/mcp/messages"), Some(Route::Messages));
     }
 
     #[test]

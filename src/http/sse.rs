@@ -134,7 +134,7 @@ pub async fn open(ctx: &Ctx, req: &Incoming) -> Result<Response, Reply> {
     }
     let session_id = legacy::new_session_id();
     let owner = owner(&principal);
-    let endpoint = legacy::endpoint_path(&session_id);
+    let endpoint = legacy::endpoint_path(&req.path, &session_id);
     let keepalive = ctx.config.sse_keepalive_seconds.to_string();
     let idle = ctx.config.sse_idle_seconds.to_string();
     let stub = stub(ctx, &session_id)?;

@@ -25,9 +25,11 @@ pub fn is_session_id(id: &str) -> bool {
 }
 
 /// Where the client posts its messages: a path on this server, which the client resolves
-/// against the stream's URL.
-pub fn endpoint_path(session_id: &str) -> String {
-    format!("/messages?sessionId={session_id}")
+/// against the stream's URL; beside the stream (`/sse` → `/messages`, `/mcp/sse` →
+/// `/mcp/messages`).
+pub fn endpoint_path(stream_path: &str, session_id: &str) -> String {
+    let base = stream_path.strip_suffix("/sse").unwrap_or("");
+    format!("{base}/messages?sessionId={session_id}")
 }
 
 pub fn endpoint_event(endpoint: &str) -> String {
@@ -51,7 +53,11 @@ mod tests {
         assert!(!is_session_id("short"));
         assert!(!is_session_id(&"a".repeat(23)));
         assert!(!is_session_id("aaaaaaaaaaaaaaaaaaaa/a"));
-        assert_eq!(endpoint_path("abc"), "/messages?sessionId=abc");
+        assert_eq!(endpoint_path("/sse", "abc"), "/messages?sessionId=abc");
+        assert_eq!(
+            endpoint_path("/mcp/sse", "abc"),
+            "/mcp/messages?sessionId=abc"
+        );
     }
 
     #[test]
