@@ -65,6 +65,10 @@ struct JoseHeader {
     kid: Option<String>,
     #[serde(default)]
     typ: Option<String>,
+    /// Extensions the signer says a verifier must understand (RFC 7515 §4.1.11). This
+    /// server uses none, so a token that names any is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    crit: Option<serde_json::Value>,
 }
 
 /// The whole payload: our claims plus the registered time claims (RFC 7519 §4.1).
@@ -98,6 +102,7 @@ pub async fn issue(
         alg: "EdDSA".into(),
         kid: Some(keys.kid.clone()),
         typ: Some("at+jwt".into()),
+        crit: None,
     };
     let AccessClaims {
         iss,
@@ -155,6 +160,9 @@ pub async fn verify(
     // Only EdDSA is ever accepted, so `none` and algorithm confusion are out.
     if header.alg != "EdDSA" {
         return Err(TokenError::BadSignature);
+    }
+    if header.crit.is_some() {
+        return Err(TokenError::Malformed);
     }
     let key = header
         .kid
@@ -332,6 +340,27 @@ mod tests {
                 1_010
             ),
             Err(TokenError::WrongType)
+        );
+    }
+
+    #[test]
+    fn a_header_with_critical_extensions_is_refused_even_when_signed() {
+        let k = keys(1);
+        let t = issue(&k, claims(), 1_000, 60).unwrap();
+        let payload = t.split('.').nth(1).unwrap();
+        let header = b64url(
+            format!(
+                r#"{{"alg":"EdDSA","typ":"at+jwt","kid":"{}","crit":["exp"]}}"#,
+                k.kid
+            )
+            .as_bytes(),
+        );
+        let input = format!("{header}.{payload}");
+        let signature = block_on(Native.sign(&k.seed, input.as_bytes())).unwrap();
+        let signed = format!("{input}.{}", b64url(&signature));
+        assert_eq!(
+            verify(&k, &signed, ISS, AUD, 1_010),
+            Err(TokenError::Malformed)
         );
     }
 
