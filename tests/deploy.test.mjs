@@ -85,6 +85,17 @@ test("setup:cloudflare --local: route, issuer, migrations and a key, leaving the
   assert.deepEqual(names, MIGRATIONS);
 });
 
+test("setup:cloudflare reads a key written as `export NAME=` (dotenv's other form) and keeps it", async () => {
+  const original = readFileSync(devVarsPath(), "utf8");
+  const key = devVars().JWT_SIGNING_KEY;
+  writeFileSync(devVarsPath(), original.replace(/^JWT_SIGNING_KEY=/m, "export JWT_SIGNING_KEY = "), { mode: 0o600 });
+  const r = await setup("--domain", DOMAIN, "--local", "--persist-to", state);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /signing key\s+unchanged/);
+  assert.match(readFileSync(devVarsPath(), "utf8"), new RegExp(`export JWT_SIGNING_KEY = '${key}'`));
+  writeFileSync(devVarsPath(), original, { mode: 0o600 });
+});
+
 test("setup:cloudflare a second time changes nothing", async () => {
   const before = [readFileSync(config, "utf8"), readFileSync(devVarsPath(), "utf8")];
   const r = await setup("--domain", DOMAIN, "--local", "--persist-to", state);

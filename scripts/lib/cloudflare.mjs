@@ -256,23 +256,30 @@ export class DevVars {
     if (this.lines.at(-1) === "") this.lines.pop();
   }
 
+  /** The start of `name`'s line as dotenv reads it: `NAME=`, `NAME = `, `export NAME=`. */
+  static #prefix(name) {
+    return new RegExp(`^\\s*(?:export\\s+)?${name}\\s*=`);
+  }
+
   get(name) {
-    const line = this.lines.find((l) => l.startsWith(`${name}=`));
+    const prefix = DevVars.#prefix(name);
+    const line = this.lines.find((l) => prefix.test(l));
     if (line === undefined) return undefined;
-    const v = line.slice(name.length + 1).trim();
+    const v = line.replace(prefix, "").trim();
     return /^'.*'$/.test(v) || /^".*"$/.test(v) ? v.slice(1, -1) : v;
   }
 
   set(name, value) {
     // Single quotes: dotenv takes the value literally (a JSON key has double quotes).
     const line = `${name}='${value}'`;
-    const i = this.lines.findIndex((l) => l.startsWith(`${name}=`));
+    const i = this.lines.findIndex((l) => DevVars.#prefix(name).test(l));
     if (i >= 0) this.lines[i] = line;
     else this.lines.push(line);
   }
 
   delete(name) {
-    this.lines = this.lines.filter((l) => !l.startsWith(`${name}=`));
+    const prefix = DevVars.#prefix(name);
+    this.lines = this.lines.filter((l) => !prefix.test(l));
   }
 
   save() {
