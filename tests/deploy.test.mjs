@@ -49,7 +49,7 @@ before(() => {
     .replace('main = "build/index.js"', `main = "${ROOT}/build/index.js"`)
     .replace('command = "bash scripts/build.sh"', `command = "bash ${ROOT}/scripts/build.sh"`)
     .replace('migrations_dir = "migrations"', `migrations_dir = "${ROOT}/migrations"`)
-    .replace('ISSUER = ""', 'ISSUER = ""\n# my own comment\nPRODUCT_NAME = "Acme Notes"');
+    .replace('ISSUER = ""', 'ISSUER = ""  # the public origin\n# my own comment\nPRODUCT_NAME = "Acme Notes"');
   writeFileSync(config, original);
 });
 
@@ -60,9 +60,9 @@ test("setup:cloudflare --local: route, issuer, migrations and a key, leaving the
   assert.equal(r.code, 0, r.stderr + r.stdout);
   const text = readFileSync(config, "utf8");
   assert.match(text, /^routes = \[\{ pattern = "mcp\.example\.com", custom_domain = true \}\]$/m);
-  assert.match(text, /^ISSUER = "https:\/\/mcp\.example\.com"$/m);
+  assert.match(text, /^ISSUER = "https:\/\/mcp\.example\.com"  # the public origin$/m, "the end-of-line comment stays");
   // Every line of the original is still there but the one ISSUER line, in the same order.
-  const kept = original.split("\n").filter((l) => l !== 'ISSUER = ""');
+  const kept = original.split("\n").filter((l) => !l.startsWith('ISSUER = ""'));
   const now = text.split("\n");
   let at = 0;
   for (const line of kept) {

@@ -141,6 +141,25 @@ function findKey(lines, table, key) {
   return -1;
 }
 
+/** A line's end-of-line comment (`# ...` outside quotes), with the space before it, or "". */
+function trailingComment(line) {
+  let quote = null;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i];
+    if (quote) {
+      if (c === "\\" && quote === '"') i++;
+      else if (c === quote) quote = null;
+    } else if (c === '"' || c === "'") quote = c;
+    else if (c === "#") return line.slice(0, i).match(/\s*$/)[0] + line.slice(i);
+  }
+  return "";
+}
+
+/** `line` with its value replaced, keeping its indentation and end-of-line comment. */
+function rewritten(old, line) {
+  return old.match(/^\s*/)[0] + line + trailingComment(old);
+}
+
 /** A string value of `key` in `table`, or undefined. */
 function stringValue(lines, table, key) {
   const i = findKey(lines, table, key);
@@ -191,7 +210,7 @@ export class DeployConfig {
     const line = `${key} = "${value}"`;
     const i = findKey(this.lines, t, key);
     if (i >= 0) {
-      if (stringValue(this.lines, t, key) !== value) this.lines[i] = line;
+      if (stringValue(this.lines, t, key) !== value) this.lines[i] = rewritten(this.lines[i], line);
     } else {
       this.lines.splice(t.start + 1, 0, line);
     }
@@ -234,8 +253,9 @@ export class DeployConfig {
     if (findKey(this.lines, top, "route") >= 0) refuse("a `route` setting");
     const i = findKey(this.lines, top, "routes");
     if (i >= 0) {
-      if (!managed.test(this.lines[i].trim())) refuse("a `routes` setting");
-      if (this.lines[i] !== line) this.lines[i] = line;
+      const bare = this.lines[i].slice(0, this.lines[i].length - trailingComment(this.lines[i]).length).trim();
+      if (!managed.test(bare)) refuse("a `routes` setting");
+      if (bare !== line) this.lines[i] = rewritten(this.lines[i], line);
       return;
     }
     // Just above the first table and the comments and blank lines that lead into it: never
