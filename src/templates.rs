@@ -89,6 +89,18 @@ fn render_into(out: &mut String, template: &str, values: &[(&str, &str)]) {
 }
 
 /// The `<title>`: the text of the page's one `h1`, so the wording stays in the template.
+/// The page's title: its heading, with "Error: " in front when the page reports a problem
+/// with what the person sent (a form's alert), so a screen reader's first words say so
+/// (WCAG technique G88).
+fn page_title(content: &str) -> String {
+    let title = title_of(content);
+    if content.contains(r#"role="alert""#) {
+        format!("Error: {title}")
+    } else {
+        title
+    }
+}
+
 fn title_of(content: &str) -> String {
     let Some(start) = content.find("<h1") else {
         return String::new();
@@ -137,7 +149,7 @@ pub fn page(product: &str, logo: Option<&str>, content: &str) -> String {
     render(
         LAYOUT,
         &[
-            ("title", &title_of(content)),
+            ("title", &page_title(content)),
             ("product", product),
             ("logo", logo.unwrap_or("")),
             ("style", STYLESHEET),
@@ -162,6 +174,21 @@ pub fn display_time(secs: u64) -> (String, String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_page_that_reports_a_problem_says_so_in_its_title() {
+        let ok = page("P", None, "<h1>Sign in</h1><form></form>");
+        assert!(ok.contains("<title>Sign in · P</title>"), "{ok}");
+        let failed = page(
+            "P",
+            None,
+            r#"<h1>Sign in</h1><p class="error" role="alert">Wrong</p>"#,
+        );
+        assert!(
+            failed.contains("<title>Error: Sign in · P</title>"),
+            "{failed}"
+        );
+    }
 
     #[test]
     fn escapes_by_default() {

@@ -379,6 +379,7 @@ for (const device of DEVICES) {
     await page.getByRole("button", { name: "Create token" }).click();
     await page.getByRole("alert").waitFor();
     assert.match(await page.getByRole("alert").innerText(), /That password is not right/);
+    assert.match(await page.title(), /^Error: Connected apps/, "the title says the page reports a problem");
     assert.equal(await page.getByLabel("Name", { exact: true }).inputValue(), "Claude Code", "the name is kept");
     await page.getByLabel("Add and delete notes").check();
     await page.getByLabel("Expires").selectOption({ label: "in 90 days" });
