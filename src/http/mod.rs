@@ -9,6 +9,7 @@ pub mod bearer;
 pub mod body;
 pub mod cimd;
 pub mod cron;
+pub mod ctx;
 pub mod discovery;
 pub mod mcp;
 pub mod notes;
@@ -22,20 +23,15 @@ pub mod sse_session;
 pub mod token;
 pub mod webcrypto;
 
-use crate::audit::{self, Event};
+use ctx::settings;
+pub use ctx::{now, Ctx};
+
+use crate::audit;
 use crate::config::Config;
 use crate::encoding::{b64url, random_bytes};
-use crate::oauth::client::Client;
-use crate::oauth::error::OAuthError;
-use crate::oauth::keys::{self, KeyError, KeySet, PREVIOUS_KEY_SECRET, SIGNING_KEY_SECRET};
+use crate::oauth::keys;
 use crate::reply::{http_error, Reply};
-use crate::store::clients::ClientDirectory;
-use crate::store::d1::D1;
-use crate::store::d1_audit::AuditRow;
-use crate::store::kv::Kv;
-use crate::store::StoreError;
 use route::Route;
-use std::rc::Rc;
 use webcrypto::WebCrypto;
 use worker::{console_error, console_log, Env, Headers, Request, Response};
 
@@ -69,188 +65,6 @@ impl Incoming {
         url::form_urlencoded::parse(&self.body)
             .into_owned()
             .collect()
-    }
-}
-
-/// Everything a handler needs besides the request.
-pub struct Ctx {
-    pub config: Rc<Config>,
-    /// This server's issuer identifier: `ISSUER`, or the request's origin.
-    pub issuer: String,
-    pub env: Env,
-    pub request_id: String,
-    /// The signing keys, loaded (once per isolate) before the handler runs, or why not.
-    pub keys: Result<Rc<KeySet>, KeyError>,
-    /// The client's address as the audit log keeps it (`audit::truncate_ip`).
-    pub audit_ip: String,
-}
-
-/// The settings and the two key secrets, read from the environment once per isolate.
-/// Vars and secrets cannot change under a running isolate (changing either deploys a new
-/// version, which starts new isolates), and reading them is some twenty calls into
-/// JavaScript on every request otherwise.
-struct Settings {
-    config: Rc<Config>,
-    signing_key: Option<String>,
-    previous_key: Option<String>,
-}
-
-thread_local! {
-    static SETTINGS: std::cell::OnceCell<Rc<Settings>> = const { std::cell::OnceCell::new() };
-}
-
-fn settings(env: &Env) -> Rc<Settings> {
-    SETTINGS.with(|s| {
-        s.get_or_init(|| {
-            Rc::new(Settings {
-                config: Rc::new(Config::from_lookup(&|name| {
-                    env.var(name).ok().map(|v| v.to_string())
-                })),
-                signing_key: env_string(env, SIGNING_KEY_SECRET),
-                previous_key: env_string(env, PREVIOUS_KEY_SECRET),
-            })
-        })
-        .clone()
-    })
-}
-
-fn env_string(env: &Env, name: &str) -> Option<String> {
-    env.secret(name)
-        .ok()
-        .map(|s| s.to_string())
-        .or_else(|| env.var(name).ok().map(|v| v.to_string()))
-}
-
-/// The current time in Unix seconds.
-pub fn now() -> u64 {
-    worker::Date::now().as_millis() / 1000
-}
-
-impl Ctx {
-    /// Logs an internal failure with the request id; the client sees `server_error`.
-    pub fn internal(&self, e: impl std::fmt::Display) -> OAuthError {
-        console_error!("[{}] internal error: {}", self.request_id, e);
-        OAuthError::ServerError
-    }
-
-    pub fn kv(&self) -> Result<Kv, OAuthError> {
-        self.env
-            .kv("OAUTH_KV")
-            .map(Kv)
-            .map_err(|e| self.internal(format!("KV binding OAUTH_KV: {e}")))
-    }
-
-    pub fn db(&self) -> Result<D1, OAuthError> {
-        self.env
-            .d1("DB")
-            .map(D1)
-            .map_err(|e| self.internal(format!("D1 binding DB: {e}")))
-    }
-
-    /// Keys for OAuth handlers: a missing key is a `server_error` that names the secret.
-    pub fn oauth_keys(&self) -> Result<Rc<KeySet>, OAuthError> {
-        self.keys().map_err(|_| OAuthError::ServerError)
-    }
-
-    /// Finds a client: registered ones in KV (D1 when KV misses), metadata-document
-    /// clients by fetching their URL. `Ok(None)`: no such client.
-    pub async fn find_client(&self, client_id: &str) -> Result<Option<Client>, OAuthError> {
-        self.find_client_from(client_id, false).await
-    }
-
-    /// `find_client`, reading registered clients from D1 only (see `find_strong`).
-    pub async fn find_client_strong(&self, client_id: &str) -> Result<Option<Client>, OAuthError> {
-        self.find_client_from(client_id, true).await
-    }
-
-    async fn find_client_from(
-        &self,
-        client_id: &str,
-        strong: bool,
-    ) -> Result<Option<Client>, OAuthError> {
-        let kv = self.kv()?;
-        if client_id.starts_with("https://") {
-            let db = self.db()?;
-            return match cimd::resolve(&kv, &db, client_id).await {
-                Ok(c) => Ok(Some(c)),
-                Err(why) => {
-                    console_log!("[{}] metadata document refused: {}", self.request_id, why);
-                    Ok(None)
-                }
-            };
-        }
-        let db = self.db()?;
-        let directory = ClientDirectory {
-            kv: &kv,
-            strong: &db,
-        };
-        let found = if strong {
-            directory.find_strong(client_id).await
-        } else {
-            directory.find(client_id).await
-        };
-        // With registration off, only the operator's clients (and metadata documents,
-        // above) are left: one that registered itself earlier is unknown from then on.
-        let found = found.map_err(|e: StoreError| self.internal(e))?;
-        Ok(found.filter(|c| {
-            self.config.dynamic_registration
-                || c.source != crate::oauth::client::ClientSource::Registered
-        }))
-    }
-
-    /// Appends an event to the audit log. A failure to write it is logged, and never fails
-    /// the request it describes.
-    pub async fn audit(
-        &self,
-        event: Event,
-        user: Option<&str>,
-        client: Option<&str>,
-        detail: Option<&str>,
-    ) {
-        let Ok(db) = self.db() else { return };
-        let detail = detail.map(audit::detail);
-        let row = AuditRow {
-            at: now(),
-            event: event.name(),
-            failed: event.failed(),
-            user_id: user,
-            client_id: client,
-            ip: &self.audit_ip,
-            request_id: &self.request_id,
-            detail: detail.as_deref(),
-        };
-        if let Err(e) = db.append_audit(&row).await {
-            console_error!("[{}] audit log: {}", self.request_id, e);
-        }
-    }
-
-    /// This server's MCP resource identifier.
-    pub fn resource(&self) -> String {
-        crate::oauth::metadata::mcp_resource(&self.issuer)
-    }
-
-    /// Whether the issuer is https, which decides the cookies' `Secure` and `__Host-`.
-    pub fn secure(&self) -> bool {
-        self.issuer.starts_with("https://")
-    }
-
-    /// The signing keys, or a JSON 500 that names the missing or malformed secret.
-    pub fn keys(&self) -> Result<Rc<KeySet>, Reply> {
-        self.keys.clone().map_err(|e| {
-            console_error!(
-                "[{}] signing key unusable: {}",
-                self.request_id,
-                e.describe()
-            );
-            http_error(
-                500,
-                "server_error",
-                &format!(
-                    "the server's signing key ({}) is not configured correctly",
-                    e.setting()
-                ),
-            )
-        })
     }
 }
 
