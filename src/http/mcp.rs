@@ -3,7 +3,7 @@
 //! KV mark), and runs each request through `mcp::server` on the caller's notes in D1.
 
 use super::bearer::{authenticate, Principal};
-use super::token::{unavailable, BearerError};
+use super::bearer::{unavailable, BearerError};
 use super::{now, Ctx, Incoming};
 use crate::encoding::secret_hash;
 use crate::mcp::error::{RpcError, METHOD_NOT_FOUND};

@@ -5,9 +5,9 @@
 //! the person who opened it: anyone else gets 404, as for an unknown session.
 
 use super::bearer::{authenticate, Credential, Principal};
+use super::bearer::{unavailable, BearerError};
 use super::mcp::{forbidden_scope, public_tools, rejection, run_one, server, unauthorized, Call};
 use super::sse_session::{ENDPOINT, IDLE, KEEPALIVE, USER, VERSION};
-use super::token::{unavailable, BearerError};
 use super::{Ctx, Incoming};
 use crate::mcp::error::RpcError;
 use crate::mcp::jsonrpc::{self, Body, Message};

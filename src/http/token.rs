@@ -4,6 +4,9 @@
 
 use crate::audit::Event;
 use crate::encoding::{b64url, constant_time_eq, random_token, secret_hash};
+use crate::http::bearer::{
+    forget_not_revoked, revoked_key, unavailable, verify_bearer, BearerError,
+};
 use crate::http::webcrypto::WebCrypto;
 use crate::http::{now, Ctx, Incoming};
 use crate::oauth::access_token::{self, AccessClaims, Verified};
@@ -17,15 +20,8 @@ use crate::oauth::scope::Scopes;
 use crate::oauth::seal::hmac_sha256;
 use crate::reply::{Reply, NO_STORE};
 use crate::store::d1::{NewGrant, NewRefresh, D1};
-use crate::store::memo::Memo;
 use crate::store::KeyValue;
 use serde_json::json;
-use std::cell::RefCell;
-
-/// The KV mark that stops a revoked grant's access tokens (see `store`).
-pub fn revoked_key(grant_id: &str) -> String {
-    format!("revoked-grant:{grant_id}")
-}
 
 struct Form(Vec<(String, String)>);
 
@@ -446,7 +442,7 @@ pub async fn revoke_grant(ctx: &Ctx, db: &D1, grant_id: &str) -> Result<(), OAut
 /// the longest-lived of them.
 pub async fn mark_revoked(ctx: &Ctx, grant_id: &str) -> Result<(), OAuthError> {
     // This isolate stops at once; others within the minute, through the mark.
-    NOT_REVOKED.with(|m| m.borrow_mut().remove(&grant_id.to_string()));
+    forget_not_revoked(grant_id);
     let ttl = ctx.config.access_token_ttl + 120;
     ctx.kv()?
         .put(&revoked_key(grant_id), "1", Some(ttl))
@@ -454,105 +450,8 @@ pub async fn mark_revoked(ctx: &Ctx, grant_id: &str) -> Result<(), OAuthError> {
         .map_err(|e| ctx.internal(e))
 }
 
-/// Why a bearer token was not accepted.
-pub enum BearerError {
-    /// The token is missing its scheme, malformed, expired, forged, for another audience
-    /// or revoked: 401 with `error="invalid_token"`.
-    Invalid(&'static str),
-    /// This server could not check it (a missing key, a KV failure): 503, so clients keep
-    /// their tokens and retry instead of starting a new sign-in.
-    Unavailable,
-}
-
-/// A bearer token from the `Authorization` header only (never the query string),
-/// verified for this server's MCP resource, and not revoked.
-pub async fn verify_bearer(ctx: &Ctx, req: &Incoming) -> Result<Option<Verified>, BearerError> {
-    match bearer_token(req)? {
-        Some(token) => verify_access_token(ctx, token).await.map(Some),
-        None => Ok(None),
-    }
-}
-
-/// The token of an `Authorization: Bearer` header; `None` without the header.
-pub fn bearer_token(req: &Incoming) -> Result<Option<&str>, BearerError> {
-    let Some(header) = req.header("authorization") else {
-        return Ok(None);
-    };
-    match header.split_once(' ') {
-        Some((scheme, t)) if scheme.eq_ignore_ascii_case("bearer") && !t.trim().is_empty() => {
-            Ok(Some(t.trim()))
-        }
-        _ => Err(BearerError::Invalid(
-            "the Authorization header must be: Bearer <token>",
-        )),
-    }
-}
-
-/// An access token issued by this server for its MCP resource, not revoked.
-pub async fn verify_access_token(ctx: &Ctx, token: &str) -> Result<Verified, BearerError> {
-    let now = now();
-    let resource = ctx.resource();
-    let memo_key = secret_hash(&format!("{}\n{resource}\n{token}", ctx.issuer));
-    let verified = match VERIFIED.with(|m| m.borrow().get(&memo_key, now)) {
-        Some(v) => v,
-        None => {
-            let keys = ctx.keys().map_err(|_| BearerError::Unavailable)?;
-            let v = verify_access(ctx, &keys, token, &resource, now)
-                .await
-                .map_err(|e| BearerError::Invalid(e.describe()))?;
-            VERIFIED.with(|m| m.borrow_mut().put(memo_key, v.clone(), v.expires_at, now));
-            v
-        }
-    };
-    let gid = &verified.claims.gid;
-    if NOT_REVOKED.with(|m| m.borrow().get(gid, now)).is_some() {
-        return Ok(verified);
-    }
-    let kv = ctx.kv().map_err(|_| BearerError::Unavailable)?;
-    match kv
-        .get_cached(&revoked_key(gid), REVOKED_CACHE_SECONDS)
-        .await
-    {
-        Ok(None) => {
-            let until = now + NOT_REVOKED_MEMO_SECONDS;
-            NOT_REVOKED.with(|m| m.borrow_mut().put(gid.clone(), (), until, now));
-            Ok(verified)
-        }
-        Ok(Some(_)) => Err(BearerError::Invalid("the access token has been revoked")),
-        Err(e) => {
-            ctx.internal(e);
-            Err(BearerError::Unavailable)
-        }
-    }
-}
-
-/// How long a location's edge cache may keep a KV answer about a revocation mark, and how
-/// long this isolate then trusts a "not revoked" answer: together at most the minute within
-/// which a revocation is promised to stop access tokens.
-const REVOKED_CACHE_SECONDS: u64 = 40;
-const NOT_REVOKED_MEMO_SECONDS: u64 = 20;
-
-thread_local! {
-    /// Access tokens this isolate has verified (signature, issuer, audience, times), by
-    /// the SHA-256 of the issuer, resource and token, until they expire: a client sends
-    /// the same token with every request, and Ed25519 verification is the costly part.
-    static VERIFIED: RefCell<Memo<String, Verified>> = RefCell::new(Memo::new(1024));
-    /// Grants a KV read found not revoked, for `NOT_REVOKED_MEMO_SECONDS`.
-    static NOT_REVOKED: RefCell<Memo<String, ()>> = RefCell::new(Memo::new(4096));
-}
-
-/// The 503 for `BearerError::Unavailable`.
-pub fn unavailable() -> Reply {
-    Reply::json(
-        503,
-        &json!({"error": "temporarily_unavailable", "error_description": "the server cannot verify tokens right now; retry shortly"}),
-    )
-    .header("Retry-After", "5")
-    .header("Cache-Control", NO_STORE)
-}
-
 /// An access token issued by this server for `resource`, checked with WebCrypto.
-async fn verify_access(
+pub(crate) async fn verify_access(
     ctx: &Ctx,
     keys: &KeySet,
     token: &str,
