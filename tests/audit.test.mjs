@@ -4,17 +4,15 @@
 // the operator; the cron trigger deletes rows past the retention period.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { startWorker } from "./helpers/worker.mjs";
+import { localState, startWorker } from "./helpers/worker.mjs";
 import { runNode } from "./helpers/process.mjs";
 import { approve, authorizeUrl, Browser, createUser, formFields, fullFlow, pkcePair, publicClient, token } from "./helpers/oauth.mjs";
 import { mcpPost } from "./helpers/mcp.mjs";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const WRANGLER = join(ROOT, "node_modules", "wrangler", "bin", "wrangler.js");
 let dir, w, alice, bob;
 const secrets = [];
 
@@ -23,9 +21,7 @@ const rows = async (where = "1 = 1", ...binds) =>
   (await w.db.prepare(`SELECT * FROM audit_events WHERE ${where} ORDER BY id`).bind(...binds).all()).results;
 
 before(async () => {
-  dir = mkdtempSync(join(tmpdir(), "audit-"));
-  const m = await runNode(WRANGLER, ["d1", "migrations", "apply", "DB", "--local", "--persist-to", dir], { cwd: ROOT, env: { CI: "true" } });
-  assert.equal(m.code, 0, m.stderr);
+  dir = await localState("audit-");
   w = await startWorker({ persistTo: dir, bindings: { LOGIN_MAX_FAILURES: "3" } });
   alice = await createUser(w.db, "alice@example.com", "alice-password-1", "Alice");
   bob = await createUser(w.db, "bob@example.com", "bob-password-12", "Bob");

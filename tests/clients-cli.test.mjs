@@ -5,26 +5,22 @@
 // /token at once.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { startWorker } from "./helpers/worker.mjs";
+import { localState, startWorker } from "./helpers/worker.mjs";
 import { runNode } from "./helpers/process.mjs";
 import { approve, authorizeUrl, Browser, createUser, pkcePair, register, token } from "./helpers/oauth.mjs";
 import { mcpPost } from "./helpers/mcp.mjs";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const WRANGLER = join(ROOT, "node_modules", "wrangler", "bin", "wrangler.js");
 const CHATGPT = "https://chatgpt.com/connector_platform_oauth_redirect";
 let dir, w, ann;
 
 const cli = (...args) => runNode(join(ROOT, "scripts", "client.mjs"), [...args, "--persist-to", dir], { cwd: ROOT });
 
 before(async () => {
-  dir = mkdtempSync(join(tmpdir(), "clients-"));
-  const m = await runNode(WRANGLER, ["d1", "migrations", "apply", "DB", "--local", "--persist-to", dir], { cwd: ROOT, env: { CI: "true" } });
-  assert.equal(m.code, 0, m.stderr);
+  dir = await localState("clients-");
   w = await startWorker({ persistTo: dir, bindings: { DYNAMIC_REGISTRATION: "off" } });
   ann = await createUser(w.db, "ann@example.com", "ann-password-1", "Ann");
 });
@@ -161,6 +157,8 @@ test("bad input gets a clear error and registers nothing", async () => {
     [["add", "--name", "x", "--redirect-uri", "https://a.example/cb", "--scope", "admin"], /Unknown scope/],
     [["add", "--name", "x", "--redirect-uri", "https://a.example/cb", "--auth-method", "client_secret_post"], /goes with --confidential/],
     [["add", "--name", "x"], /needs --redirect-uri/],
+    [["add", "--name", "x", "--redirect-uri", "https://a.example/cb", "--redirect-uri", "https://a.example/cb"], /given twice/],
+    [["add", "--name", "x", ...Array.from({ length: 11 }, (_, i) => ["--redirect-uri", `https://a.example/${i}`]).flat()], /At most 10/],
     [["show", "nope-not-there"], /No client with the ID/],
     [["rotate-secret", "bad id!"], /Not a client ID/],
     [["remove", "nope-not-there"], /No client with the ID/],

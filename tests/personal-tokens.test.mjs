@@ -6,27 +6,23 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { startWorker } from "./helpers/worker.mjs";
+import { localState, startWorker } from "./helpers/worker.mjs";
 import { runNode } from "./helpers/process.mjs";
 import { createUser, fullFlow, register, token as tokenRequest } from "./helpers/oauth.mjs";
 import { mcpPost } from "./helpers/mcp.mjs";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const WRANGLER = join(ROOT, "node_modules", "wrangler", "bin", "wrangler.js");
 let dir, w, closed, alice, bob;
 
 const cli = (...args) => runNode(join(ROOT, "scripts", "token.mjs"), [...args, "--persist-to", dir], { cwd: ROOT });
 
 before(async () => {
-  dir = mkdtempSync(join(tmpdir(), "pat-"));
-  const m = await runNode(WRANGLER, ["d1", "migrations", "apply", "DB", "--local", "--persist-to", dir], { cwd: ROOT, env: { CI: "true" } });
-  assert.equal(m.code, 0, m.stderr);
+  dir = await localState("pat-");
   [w, closed] = await Promise.all([
     startWorker({ persistTo: dir, bindings: { MCP_PATH_TOKENS: "on" } }),
     startWorker(),

@@ -105,6 +105,29 @@ async fn disconnect(ctx: &Ctx, req: &Incoming, user: &UserRow, client_id: &str) 
     show(ctx, req, user, &notice).await
 }
 
+/// App names looked up for one page, so an app in both the connected-apps list and the
+/// recent activity is looked up once.
+#[derive(Default)]
+struct AppNames(Vec<(String, (String, String))>);
+
+impl AppNames {
+    async fn get(&mut self, ctx: &Ctx, client_id: &str) -> (String, String) {
+        if let Some((_, hit)) = self.0.iter().find(|(k, _)| k == client_id) {
+            return hit.clone();
+        }
+        let found = app_name(ctx, client_id).await;
+        self.0.push((client_id.to_string(), found.clone()));
+        found
+    }
+
+    fn known(&self, client_id: &str) -> Option<String> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == client_id)
+            .map(|(_, (name, _))| name.clone())
+    }
+}
+
 /// An app's name and the host that vouches for it, as the consent page showed them; the
 /// client id when the client is gone or cannot be looked up.
 async fn app_name(ctx: &Ctx, client_id: &str) -> (String, String) {
@@ -155,9 +178,10 @@ async fn show(ctx: &Ctx, req: &Incoming, user: &UserRow, notice: &Notice) -> Rep
             return error_page(ctx, ErrorKind::Unavailable, None);
         }
     };
+    let mut names = AppNames::default();
     let mut items = String::new();
     for app in &apps {
-        let (name, verified_by) = app_name(ctx, &app.client_id).await;
+        let (name, verified_by) = names.get(ctx, &app.client_id).await;
         let scopes: Vec<&str> = app.scopes.split(' ').collect();
         let (first, first_iso) = display_time(app.first_at);
         let (last, last_iso) = display_time(app.last_at);
@@ -183,7 +207,9 @@ async fn show(ctx: &Ctx, req: &Incoming, user: &UserRow, notice: &Notice) -> Rep
     };
     // The activity list is a convenience: if it cannot be read, the page (and Disconnect)
     // still works, with the failure in the log.
-    let events = recent_events(ctx, &db, user).await.unwrap_or_default();
+    let events = recent_events(ctx, &db, user, &mut names)
+        .await
+        .unwrap_or_default();
     let retention = ctx.config.audit_retention_days.to_string();
     let mcp_url = ctx.resource();
     let content = render(
@@ -213,26 +239,27 @@ async fn show(ctx: &Ctx, req: &Incoming, user: &UserRow, notice: &Notice) -> Rep
 }
 
 /// The person's recent audit events as `<li>` items, each app named as the consent page
-/// named it (looked up once per app).
-async fn recent_events(ctx: &Ctx, db: &D1, user: &UserRow) -> Result<String, ErrorKind> {
+/// named it (looked up once per page).
+async fn recent_events(
+    ctx: &Ctx,
+    db: &D1,
+    user: &UserRow,
+    names: &mut AppNames,
+) -> Result<String, ErrorKind> {
     let entries = db.recent_audit(&user.id).await.map_err(|e| {
         ctx.internal(e);
         ErrorKind::Unavailable
     })?;
-    let mut names: Vec<(String, String)> = Vec::new();
     let mut out = String::new();
     for e in &entries {
         let app = match e.client_id.as_deref() {
             None => String::new(),
-            // A metadata-document client is named by its host, without fetching it again.
-            Some(id) if id.starts_with("https://") => host_of(id),
-            Some(id) => match names.iter().find(|(k, _)| k == id) {
-                Some((_, n)) => n.clone(),
-                None => {
-                    let n = app_name(ctx, id).await.0;
-                    names.push((id.to_string(), n.clone()));
-                    n
-                }
+            Some(id) => match names.known(id) {
+                Some(name) => name,
+                // A metadata-document client not in the apps list is named by its host,
+                // without fetching its document again.
+                None if id.starts_with("https://") => host_of(id),
+                None => names.get(ctx, id).await.0,
             },
         };
         let (at, at_iso) = display_time(e.at);

@@ -118,16 +118,12 @@ async fn approve(ctx: &Ctx, request: &AuthorizeRequest, user: &UserRow) -> Reply
         expires_at: now() + ctx.config.code_ttl,
     };
     let (code, _) = code::mint(&keys.mac_key("code"), &grant);
+    let events = [
+        (Event::ConsentGiven, Some(grant.scope.as_str())),
+        (Event::CodeIssued, None),
+    ];
     let client = Some(request.client.client_id.as_str());
-    ctx.audit(
-        Event::ConsentGiven,
-        Some(&user.id),
-        client,
-        Some(&grant.scope),
-    )
-    .await;
-    ctx.audit(Event::CodeIssued, Some(&user.id), client, None)
-        .await;
+    ctx.audit_all(&events, Some(&user.id), client).await;
     Reply::redirect(&Redirect::code(request, &ctx.issuer, &code).location())
 }
 

@@ -248,6 +248,18 @@ pub fn unavailable() -> Reply {
     .header("Cache-Control", NO_STORE)
 }
 
+/// A 401 for a missing or refused bearer token (RFC 6750 §3): `challenge` in
+/// `WWW-Authenticate`, and the same reason in an OAuth error body.
+pub fn unauthorized_with(challenge: &str, why: Option<&str>) -> Reply {
+    let description = why.unwrap_or("a bearer token is required");
+    Reply::json(
+        401,
+        &json!({ "error": "invalid_token", "error_description": description }),
+    )
+    .header("WWW-Authenticate", challenge)
+    .header("Cache-Control", NO_STORE)
+}
+
 /// Forgets that a grant was found not revoked, so this isolate refuses its access tokens
 /// at once after revoking it.
 pub(crate) fn forget_not_revoked(grant_id: &str) {

@@ -152,19 +152,35 @@ impl Ctx {
         client: Option<&str>,
         detail: Option<&str>,
     ) {
+        self.audit_all(&[(event, detail)], user, client).await
+    }
+
+    /// Several events of one person and client (each with its detail), in one D1 round trip.
+    pub async fn audit_all(
+        &self,
+        events: &[(Event, Option<&str>)],
+        user: Option<&str>,
+        client: Option<&str>,
+    ) {
         let Ok(db) = self.db() else { return };
-        let detail = detail.map(audit::detail);
-        let row = AuditRow {
-            at: now(),
-            event: event.name(),
-            failed: event.failed(),
-            user_id: user,
-            client_id: client,
-            ip: &self.audit_ip,
-            request_id: &self.request_id,
-            detail: detail.as_deref(),
-        };
-        if let Err(e) = db.append_audit(&row).await {
+        let details: Vec<Option<String>> =
+            events.iter().map(|(_, d)| d.map(audit::detail)).collect();
+        let at = now();
+        let rows: Vec<AuditRow> = events
+            .iter()
+            .zip(&details)
+            .map(|((event, _), detail)| AuditRow {
+                at,
+                event: event.name(),
+                failed: event.failed(),
+                user_id: user,
+                client_id: client,
+                ip: &self.audit_ip,
+                request_id: &self.request_id,
+                detail: detail.as_deref(),
+            })
+            .collect();
+        if let Err(e) = db.append_audit(&rows).await {
             console_error!("[{}] audit log: {}", self.request_id, e);
         }
     }

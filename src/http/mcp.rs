@@ -2,7 +2,7 @@
 //! transport rules of `mcp::transport`, keeps session-era sessions (signed ids, ended by a
 //! KV mark), and runs each request through `mcp::server` on the caller's notes in D1.
 
-use super::bearer::{authenticate, Principal};
+use super::bearer::{authenticate, unauthorized_with, Principal};
 use super::bearer::{unavailable, BearerError};
 use super::{now, Ctx, Incoming};
 use crate::encoding::secret_hash;
@@ -112,13 +112,7 @@ pub(crate) fn public_tools(ctx: &Ctx) -> Public {
 
 pub(crate) fn unauthorized(ctx: &Ctx, why: Option<&str>) -> Reply {
     let challenge = transport::challenge(&resource_metadata_url(&ctx.issuer), why);
-    let description = why.unwrap_or("a bearer token is required");
-    Reply::json(
-        401,
-        &json!({ "error": "invalid_token", "error_description": description }),
-    )
-    .header("WWW-Authenticate", &challenge)
-    .header("Cache-Control", NO_STORE)
+    unauthorized_with(&challenge, why)
 }
 
 pub(crate) fn forbidden_scope(ctx: &Ctx) -> Reply {

@@ -192,6 +192,8 @@ async fn post(ctx: &Ctx, req: &Incoming) -> Result<Reply, Reply> {
     let stub = stub(ctx, &session_id)?;
     let owner = owner(&principal);
     let user = owner.as_str();
+    // Two round trips to the object, on purpose: the session is checked before any tool
+    // runs, so nothing is done for a caller whose session it is not.
     let mut checked = call(ctx, &stub, "/check", &[(USER, user)], None).await?;
     if checked.status_code() != 200 {
         return Err(unknown());

@@ -5,7 +5,7 @@
 use crate::audit::Event;
 use crate::encoding::{b64url, constant_time_eq, random_token, secret_hash};
 use crate::http::bearer::{
-    forget_not_revoked, revoked_key, unavailable, verify_bearer, BearerError,
+    forget_not_revoked, revoked_key, unauthorized_with, unavailable, verify_bearer, BearerError,
 };
 use crate::http::webcrypto::WebCrypto;
 use crate::http::{now, Ctx, Incoming};
@@ -561,7 +561,8 @@ async fn introspect_inner(ctx: &Ctx, req: &Incoming) -> Result<Reply, OAuthError
     .header("Cache-Control", NO_STORE))
 }
 
-/// RFC 6750 §3: a 401 with a challenge that points at the resource metadata.
+/// RFC 6750 §3: a 401 whose challenge points at the resource metadata; no scope is named,
+/// since `/userinfo`'s (profile, email) are not the MCP resource's.
 fn bearer_error(ctx: &Ctx, why: Option<&str>) -> Reply {
     let mut challenge = format!(
         "Bearer resource_metadata=\"{}\"",
@@ -572,13 +573,7 @@ fn bearer_error(ctx: &Ctx, why: Option<&str>) -> Reply {
             ", error=\"invalid_token\", error_description=\"{w}\""
         ));
     }
-    let description = why.unwrap_or("a bearer token is required");
-    Reply::json(
-        401,
-        &json!({"error": "invalid_token", "error_description": description}),
-    )
-    .header("WWW-Authenticate", &challenge)
-    .header("Cache-Control", NO_STORE)
+    unauthorized_with(&challenge, why)
 }
 
 pub async fn userinfo(ctx: &Ctx, req: &Incoming) -> Reply {

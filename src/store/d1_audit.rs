@@ -36,23 +36,41 @@ fn opt(v: Option<&str>) -> Arg<'_> {
 }
 
 impl D1 {
-    pub async fn append_audit(&self, row: &AuditRow<'_>) -> Result<(), StoreError> {
-        self.changes(
-            "INSERT INTO audit_events (at, event, outcome, user_id, client_id, ip, request_id, detail) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            &[
-                Arg::N(row.at),
-                Arg::T(row.event),
-                Arg::T(if row.failed { "failed" } else { "ok" }),
-                opt(row.user_id),
-                opt(row.client_id),
-                opt(Some(row.ip).filter(|ip| !ip.is_empty())),
-                Arg::T(row.request_id),
-                opt(row.detail),
-            ],
-        )
-        .await
-        .map(|_| ())
+    /// Appends rows in one round trip (one batch when there are several).
+    pub async fn append_audit(&self, rows: &[AuditRow<'_>]) -> Result<(), StoreError> {
+        let statements = rows
+            .iter()
+            .map(|row| {
+                self.stmt(
+                    "INSERT INTO audit_events (at, event, outcome, user_id, client_id, ip, request_id, detail) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                    &[
+                        Arg::N(row.at),
+                        Arg::T(row.event),
+                        Arg::T(if row.failed { "failed" } else { "ok" }),
+                        opt(row.user_id),
+                        opt(row.client_id),
+                        opt(Some(row.ip).filter(|ip| !ip.is_empty())),
+                        Arg::T(row.request_id),
+                        opt(row.detail),
+                    ],
+                )
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        match statements.len() {
+            0 => Ok(()),
+            1 => statements[0]
+                .run()
+                .await
+                .map(|_| ())
+                .map_err(super::d1::err),
+            _ => self
+                .0
+                .batch(statements)
+                .await
+                .map(|_| ())
+                .map_err(super::d1::err),
+        }
     }
 
     /// A person's most recent events, newest first, without the per-minute `token_used`

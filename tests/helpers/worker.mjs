@@ -3,7 +3,9 @@
 // port the OS chooses. Every test file starts its own, so tests never share state.
 import { Miniflare } from "miniflare";
 import { generateKeyPairSync } from "node:crypto";
-import { readFileSync, readdirSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { runNode } from "./process.mjs";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
 
@@ -12,6 +14,18 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..")
 /** A fresh Ed25519 signing key in the format the Worker reads: the seed, base64url. */
 export function newSigningKey() {
   return generateKeyPairSync("ed25519").privateKey.export({ format: "jwk" }).d;
+}
+
+/**
+ * A new directory of wrangler's local state (`--persist-to`) with every migration applied
+ * by wrangler itself: the operator commands and `startWorker({ persistTo })` then share it.
+ */
+export async function localState(prefix) {
+  const dir = mkdtempSync(path.join(tmpdir(), prefix));
+  const wrangler = path.join(root, "node_modules", "wrangler", "bin", "wrangler.js");
+  const m = await runNode(wrangler, ["d1", "migrations", "apply", "DB", "--local", "--persist-to", dir], { cwd: root, env: { CI: "true" } });
+  if (m.code !== 0) throw new Error(`migrations failed:\n${m.stdout}\n${m.stderr}`);
+  return dir;
 }
 
 /** The SQL statements of every migration, in order. */
