@@ -220,7 +220,7 @@ async function remove(target, id) {
   await kvDelete(target, `client:${id}`);
   const [, , , , revoked] = await execute(
     target,
-    `UPDATE grants SET revoked_at = ${sqlInt(at)} WHERE client_id = ${sqlString(id)} AND revoked_at IS NULL; ` +
+    `UPDATE grants SET revoked_at = ${sqlInt(at)}, revoked_ms = ${sqlInt(Date.now())} WHERE client_id = ${sqlString(id)} AND revoked_at IS NULL; ` +
       `UPDATE refresh_tokens SET revoked_at = ${sqlInt(at)} WHERE client_id = ${sqlString(id)} AND revoked_at IS NULL; ` +
       `DELETE FROM clients WHERE client_id = ${sqlString(id)}; ` +
       auditSql("client_removed", { clientId: id, detail: c.client_name ?? null }) +

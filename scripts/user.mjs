@@ -234,7 +234,7 @@ async function setDisabled(target, emailArg, disable) {
       auditUserSql(disable ? "user_disabled" : "user_enabled", "email", email) +
       // Disabling also revokes every grant, so the person's refresh tokens stop at once.
       (disable
-        ? `; UPDATE grants SET revoked_at = ${sqlInt(now())} WHERE revoked_at IS NULL AND user_id IN (SELECT id FROM users ${where})` +
+        ? `; UPDATE grants SET revoked_at = ${sqlInt(now())}, revoked_ms = ${sqlInt(Date.now())} WHERE revoked_at IS NULL AND user_id IN (SELECT id FROM users ${where})` +
           `; UPDATE refresh_tokens SET revoked_at = ${sqlInt(now())} WHERE revoked_at IS NULL AND user_id IN (SELECT id FROM users ${where})` +
           // And every personal access token, for good: enabling the account again after a
           // compromise must not bring back a token someone else made.

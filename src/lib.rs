@@ -5,6 +5,7 @@ pub mod audit;
 pub mod config;
 pub mod encoding;
 pub mod http;
+pub mod json;
 pub mod mcp;
 pub mod oauth;
 pub mod reply;

@@ -76,11 +76,11 @@ test("unknown paths are a JSON 404", async () => {
   assert.equal((await json(res)).error, "not_found");
 });
 
-test("a wrong method is a JSON 405 with Allow", async () => {
+test("a wrong method is a JSON 405 with Allow and OAuth's invalid_request", async () => {
   const res = await fetch(w.url + "/.well-known/jwks.json", { method: "POST", body: "x" });
   assert.equal(res.status, 405);
   assert.equal(res.headers.get("allow"), "GET, HEAD, OPTIONS");
-  assert.equal((await json(res)).error, "method_not_allowed");
+  assert.equal((await json(res)).error, "invalid_request");
   const token = await fetch(w.url + "/token");
   assert.equal(token.status, 405);
   assert.equal(token.headers.get("allow"), "POST, OPTIONS");

@@ -9,7 +9,7 @@ use crate::http::account_tokens;
 use crate::http::pages::{self, error_page, see_other, ErrorKind, SignInFor};
 use crate::http::session::{self, field, session_user, CsrfCookie};
 use crate::http::token::mark_revoked;
-use crate::http::{now, Ctx, Incoming};
+use crate::http::{now, now_ms, Ctx, Incoming};
 use crate::oauth::client::host_of;
 use crate::reply::Reply;
 use crate::store::d1::{UserRow, D1};
@@ -79,7 +79,7 @@ async fn disconnect(ctx: &Ctx, req: &Incoming, user: &UserRow, client_id: &str) 
             return error_page(ctx, ErrorKind::Unavailable, None);
         }
     }
-    let revoked = match db.disconnect(&user.id, client_id, now()).await {
+    let revoked = match db.disconnect(&user.id, client_id, now_ms()).await {
         Ok(ids) => ids,
         Err(e) => {
             ctx.internal(e);

@@ -8,9 +8,9 @@
 use crate::audit::Event;
 use crate::http::pages::{self, error_page, see_other, ErrorKind, SignInFor};
 use crate::http::session::{self, field, session_user, CsrfCookie};
-use crate::http::{now, Ctx, Incoming};
+use crate::http::{now, now_ms, Ctx, Incoming};
 use crate::oauth::authorize::{
-    validate, AuthorizeFailure, AuthorizeParams, AuthorizeRequest, Redirect, Refusal,
+    validate, AuthorizeFailure, AuthorizeParams, AuthorizeRequest, Redirect, Refusal, MAX_QUERY_LEN,
 };
 use crate::oauth::client::{host_of, Client};
 use crate::oauth::code::{self, CodeGrant};
@@ -20,6 +20,13 @@ use crate::store::d1::UserRow;
 use crate::templates::{self, escape, render};
 
 pub async fn show(ctx: &Ctx, req: &Incoming) -> Reply {
+    if req.query.len() > MAX_QUERY_LEN {
+        return error_page(
+            ctx,
+            ErrorKind::TooLong,
+            Some(&format!("the link is longer than {MAX_QUERY_LEN} bytes")),
+        );
+    }
     let pairs = req.query_pairs();
     let (request, params) = match validated(ctx, &pairs).await {
         Ok(r) => r,
@@ -116,6 +123,7 @@ async fn approve(ctx: &Ctx, request: &AuthorizeRequest, user: &UserRow) -> Reply
         scope: request.scopes.to_string(),
         resource: request.resource.clone(),
         expires_at: now() + ctx.config.code_ttl,
+        issued_ms: now_ms(),
     };
     let (code, _) = code::mint(&keys.mac_key("code"), &grant);
     let events = [

@@ -142,8 +142,8 @@ where
 }
 
 fn parse_client(url: &str, text: &str) -> Result<Client, String> {
-    let doc: serde_json::Value =
-        serde_json::from_str(text).map_err(|_| "the metadata document is not JSON".to_string())?;
+    let doc = crate::json::parse(text.as_bytes())
+        .map_err(|e| format!("the metadata document cannot be read: {e}"))?;
     if doc["client_id"].as_str() != Some(url) {
         return Err("the metadata document's client_id is not its own URL".into());
     }

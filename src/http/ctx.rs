@@ -68,7 +68,12 @@ fn env_string(env: &Env, name: &str) -> Option<String> {
 
 /// The current time in Unix seconds.
 pub fn now() -> u64 {
-    worker::Date::now().as_millis() / 1000
+    now_ms() / 1000
+}
+
+/// The current time in Unix milliseconds, for events whose order within a second matters.
+pub fn now_ms() -> u64 {
+    worker::Date::now().as_millis()
 }
 
 impl Ctx {

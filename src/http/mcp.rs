@@ -39,18 +39,8 @@ pub async fn handle(ctx: &Ctx, req: &Incoming, path_token: Option<&str>) -> Repl
             ));
         }
     }
-    if req.method == "POST" && !transport::is_json_content_type(req.header("content-type")) {
-        return rejection(Rejection::new(
-            415,
-            RpcError::invalid_request("Content-Type must be application/json"),
-        ));
-    }
-    let Some(accepts) = transport::accepts(req.header("accept")) else {
-        return rejection(Rejection::new(
-            406,
-            RpcError::invalid_request("Accept must allow application/json or text/event-stream"),
-        ));
-    };
+    // The credential first: without one, nothing about the endpoint (its media types,
+    // its limits) is learnt, only the challenge that starts sign-in.
     let public = public_tools(ctx);
     let caller = match authenticate(ctx, req, path_token).await {
         Ok(Some(p)) => Some(p),
@@ -64,6 +54,15 @@ pub async fn handle(ctx: &Ctx, req: &Incoming, path_token: Option<&str>) -> Repl
     if caller.as_ref().is_some_and(|p| !p.has_mcp_scope()) {
         return forbidden_scope(ctx);
     }
+    if let Err(refused) = transport_checks(req) {
+        return rejection(refused);
+    }
+    let Some(accepts) = transport::accepts(req.header("accept")) else {
+        return rejection(Rejection::new(
+            406,
+            RpcError::invalid_request("Accept must allow application/json or text/event-stream"),
+        ));
+    };
     let call = Call {
         caller: caller.as_ref(),
         public,
@@ -78,6 +77,27 @@ pub async fn handle(ctx: &Ctx, req: &Incoming, path_token: Option<&str>) -> Repl
         return end_session(ctx, &call, &headers).await;
     }
     post(ctx, req, &call, &headers, accepts).await
+}
+
+/// What the transport requires of a request's body, checked once the caller is known:
+/// its size (the edge stopped reading at the limit), then its media type.
+pub(crate) fn transport_checks(req: &Incoming) -> Result<(), Rejection> {
+    if req.body_too_large {
+        return Err(Rejection::new(
+            413,
+            RpcError::invalid_request(format!(
+                "the body is larger than {} bytes",
+                super::route::MCP_BODY_LIMIT
+            )),
+        ));
+    }
+    if req.method == "POST" && !transport::is_json_content_type(req.header("content-type")) {
+        return Err(Rejection::new(
+            415,
+            RpcError::invalid_request("Content-Type must be application/json"),
+        ));
+    }
+    Ok(())
 }
 
 /// Who is calling (`None`: no token, only with public tools) and which tools are public.
@@ -178,7 +198,7 @@ async fn post(
     let id = jsonrpc::id_of(value);
     let message = match jsonrpc::parse_message(value) {
         Ok(m) => m,
-        Err(e) => return rejection_for(Rejection::new(400, e), &id),
+        Err(e) => return rejection_for(Rejection::new(e.http_status(), e), &id),
     };
     let params = match &message {
         Message::Request { params, .. } => Some(params),
@@ -252,9 +272,8 @@ pub(crate) fn server<'a>(
 fn initialize(ctx: &Ctx, call: &Call<'_>, id: &Value, params: &Map<String, Value>) -> Reply {
     let requested = params.get("protocolVersion").and_then(Value::as_str);
     let negotiated = version::negotiate(requested);
-    let keys = match ctx.keys() {
-        Ok(k) => k,
-        Err(reply) => return reply,
+    let Ok(keys) = ctx.keys() else {
+        return internal(id);
     };
     let session_id = session::issue(
         &keys.mac_key("mcp-session"),
@@ -287,7 +306,7 @@ async fn session_version(
             ),
         )));
     };
-    let keys = ctx.keys()?;
+    let keys = ctx.keys().map_err(|_| internal(&Value::Null))?;
     let not_found = || {
         rejection(Rejection::new(
             404,
@@ -298,11 +317,11 @@ async fn session_version(
     else {
         return Err(not_found());
     };
-    let kv = ctx.kv().map_err(|e| e.to_reply())?;
+    let kv = ctx.kv().map_err(|_| internal(&Value::Null))?;
     match kv.get_cached(&ended_key(id), 60).await {
         Ok(None) => {}
         Ok(Some(_)) => return Err(not_found()),
-        Err(e) => return Err(ctx.internal(e).to_reply()),
+        Err(e) => return Err(failed(ctx, e)),
     }
     match headers.protocol_version {
         None => Ok(found.version),
@@ -326,14 +345,14 @@ async fn end_session(ctx: &Ctx, call: &Call<'_>, headers: &McpHeaders<'_>) -> Re
     };
     let kv = match ctx.kv() {
         Ok(kv) => kv,
-        Err(e) => return e.to_reply(),
+        Err(_) => return internal(&Value::Null),
     };
     match kv
         .put(&ended_key(id), "1", Some(session::MAX_AGE_SECONDS))
         .await
     {
         Ok(()) => Reply::new(204),
-        Err(e) => ctx.internal(e).to_reply(),
+        Err(e) => failed(ctx, e),
     }
 }
 
@@ -397,7 +416,14 @@ pub(crate) async fn run_one(
     }
 }
 
-fn internal(id: &Value) -> Reply {
+/// A failure of this server (storage, a binding): logged, answered as JSON-RPC's
+/// internal error.
+pub(crate) fn failed(ctx: &Ctx, cause: impl std::fmt::Display) -> Reply {
+    ctx.internal(cause);
+    internal(&Value::Null)
+}
+
+pub(crate) fn internal(id: &Value) -> Reply {
     Reply::json(500, &RpcError::internal().to_response(id)).header("Cache-Control", NO_STORE)
 }
 

@@ -24,11 +24,13 @@ pub mod token;
 pub mod webcrypto;
 
 use ctx::settings;
-pub use ctx::{now, Ctx};
+pub use ctx::{now, now_ms, Ctx};
 
 use crate::audit;
 use crate::config::Config;
 use crate::encoding::{b64url, random_bytes};
+use crate::mcp::error::RpcError;
+use crate::mcp::transport::Rejection;
 use crate::oauth::keys;
 use crate::reply::{http_error, Reply};
 use route::Route;
@@ -43,8 +45,15 @@ pub struct Incoming {
     /// Header names in lower case.
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    /// The body was longer than the route allows, so it was not read (`body` is empty).
+    /// The MCP routes answer 413 only after the caller is authenticated; every other route
+    /// is answered 413 by the edge before its handler runs.
+    pub body_too_large: bool,
     /// `CF-Connecting-IP`, or "unknown" locally.
     pub client_ip: String,
+    /// The request URL's own origin (`scheme://host[:port]`): what a same-origin form
+    /// post's `Origin` header says.
+    pub origin: String,
 }
 
 impl Incoming {
@@ -97,25 +106,27 @@ pub async fn handle(mut req: Request, env: Env) -> Response {
     let (config_for_cors, issuer_for_cors) = (config.clone(), issuer.clone());
     let mut reply = match route {
         None => http_error(404, "not_found", "no such endpoint"),
-        Some(r) if !r.accepts(&method) => http_error(
-            405,
-            "method_not_allowed",
-            &format!("{shown_path} does not accept {method}"),
-        )
-        .header("Allow", &r.allow_header()),
-        Some(Route::Mcp | Route::McpPathToken | Route::Sse | Route::Messages)
-            if method == "OPTIONS" && !mcp_origin_ok(&req, &config, &issuer) =>
-        {
-            http_error(
+        Some(r) if !r.accepts(&method) => {
+            let why = format!("{shown_path} does not accept {method}");
+            // Each protocol's own error: JSON-RPC on the MCP routes, OAuth elsewhere
+            // (RFC 6749 has no method error; a wrong method is an invalid request).
+            let refusal = if r.is_mcp() {
+                mcp::rejection(Rejection::new(405, RpcError::invalid_request(why)))
+            } else {
+                http_error(405, "invalid_request", &why)
+            };
+            refusal.header("Allow", &r.allow_header())
+        }
+        Some(r) if r.is_mcp() && method == "OPTIONS" && !mcp_origin_ok(&req, &config, &issuer) => {
+            mcp::rejection(Rejection::new(
                 403,
-                "forbidden",
-                "this Origin may not call the MCP endpoint",
-            )
+                RpcError::invalid_request("this Origin may not call the MCP endpoint"),
+            ))
         }
         Some(r) if method == "OPTIONS" => preflight(r),
         Some(r) => match read_incoming(&mut req, &method, &url, r.body_limit()).await {
-            Err(reply) => reply,
-            Ok(incoming) => {
+            incoming if incoming.body_too_large && !r.is_mcp() => too_large(r.body_limit()),
+            incoming => {
                 let keys = keys::cached(
                     &WebCrypto,
                     settings.signing_key.as_deref(),
@@ -154,10 +165,7 @@ pub async fn handle(mut req: Request, env: Env) -> Response {
             }
         },
     };
-    if matches!(
-        route,
-        Some(Route::Mcp | Route::McpPathToken | Route::Sse | Route::Messages)
-    ) {
+    if route.is_some_and(Route::is_mcp) {
         // Only allowed origins are named, so a page elsewhere cannot read /mcp's answers.
         if let Some(origin) = req.headers().get("origin").ok().flatten() {
             if mcp_origin_ok(&req, &config_for_cors, &issuer_for_cors) {
@@ -192,6 +200,11 @@ pub async fn handle(mut req: Request, env: Env) -> Response {
 }
 
 async fn dispatch(route: Route, ctx: &Ctx, req: &Incoming) -> Reply {
+    // A login-CSRF defence that does not rest on SameSite cookies alone: a page's form
+    // posted from another site is refused before its CSRF token is even read.
+    if route.is_page() && req.method == "POST" && pages::from_another_site(req) {
+        return pages::error_page(ctx, pages::ErrorKind::CrossSite, None);
+    }
     match route {
         Route::AuthorizationServerMetadata => discovery::authorization_server(ctx),
         Route::OpenIdConfiguration => discovery::openid_configuration(ctx),
@@ -240,19 +253,18 @@ fn preflight(route: Route) -> Reply {
         .header("Access-Control-Max-Age", "86400")
 }
 
-async fn read_incoming(
-    req: &mut Request,
-    method: &str,
-    url: &url::Url,
-    limit: usize,
-) -> Result<Incoming, Reply> {
-    let too_large = || {
-        http_error(
-            413,
-            "invalid_request",
-            &format!("request body larger than {limit} bytes"),
-        )
-    };
+/// The 413 of a route outside MCP (whose 413 is a JSON-RPC error, after authentication).
+fn too_large(limit: usize) -> Reply {
+    http_error(
+        413,
+        "invalid_request",
+        &format!("request body larger than {limit} bytes"),
+    )
+}
+
+/// Reads the request: headers, and the body up to `limit` bytes (a longer body is not
+/// read on, and is flagged as `body_too_large`).
+async fn read_incoming(req: &mut Request, method: &str, url: &url::Url, limit: usize) -> Incoming {
     let headers: Vec<(String, String)> = req
         .headers()
         .entries()
@@ -262,14 +274,15 @@ async fn read_incoming(
         .iter()
         .find(|(n, _)| n == "content-length")
         .and_then(|(_, v)| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > limit) {
-        return Err(too_large());
-    }
+    let mut body_too_large = declared.is_some_and(|n| n > limit);
     let body = match req.stream() {
-        Ok(stream) if matches!(method, "POST" | "PUT" | "PATCH" | "DELETE") => {
+        Ok(stream) if !body_too_large && matches!(method, "POST" | "PUT" | "PATCH" | "DELETE") => {
             match body::read_limited(stream, limit).await {
                 Ok(b) => b,
-                Err(body::BodyError::TooLarge) => return Err(too_large()),
+                Err(body::BodyError::TooLarge) => {
+                    body_too_large = true;
+                    Vec::new()
+                }
                 Err(body::BodyError::Read(_)) => Vec::new(),
             }
         }
@@ -280,14 +293,16 @@ async fn read_incoming(
         .find(|(n, _)| n == "cf-connecting-ip")
         .map(|(_, v)| client_network(v))
         .unwrap_or_else(|| "unknown".to_string());
-    Ok(Incoming {
+    Incoming {
         method: method.to_string(),
         path: url.path().to_string(),
         query: url.query().unwrap_or("").to_string(),
         headers,
         body,
+        body_too_large,
         client_ip,
-    })
+        origin: origin_of(url),
+    }
 }
 
 /// The key that rate limits and lockouts count by: an IPv4 address as is, an IPv6

@@ -3,7 +3,7 @@
 //! which variant a page shows.
 
 use crate::http::session::{CsrfCookie, SignInError};
-use crate::http::Ctx;
+use crate::http::{Ctx, Incoming};
 use crate::reply::Reply;
 use crate::templates::{self, render};
 
@@ -31,6 +31,10 @@ pub enum ErrorKind {
     BadForm,
     Unavailable,
     NoSuchNote,
+    /// A link longer than any real client makes (414).
+    TooLong,
+    /// A form posted from another site (403), refused before its CSRF token is read.
+    CrossSite,
 }
 
 impl ErrorKind {
@@ -44,12 +48,15 @@ impl ErrorKind {
             ErrorKind::BadForm => "bad_form",
             ErrorKind::Unavailable => "unavailable",
             ErrorKind::NoSuchNote => "no_such_note",
+            ErrorKind::TooLong => "bad_request",
+            ErrorKind::CrossSite => "cross_site",
         }
     }
 
     fn status(self) -> u16 {
         match self {
-            ErrorKind::Expired => 403,
+            ErrorKind::Expired | ErrorKind::CrossSite => 403,
+            ErrorKind::TooLong => 414,
             ErrorKind::Unavailable => 503,
             ErrorKind::NoSuchNote => 404,
             _ => 400,
@@ -70,7 +77,7 @@ pub fn error_page(ctx: &Ctx, kind: ErrorKind, detail: Option<&str>) -> Reply {
         detail.unwrap_or("")
     );
     let shown = match kind {
-        ErrorKind::BadRequest | ErrorKind::BadForm => detail.unwrap_or(""),
+        ErrorKind::BadRequest | ErrorKind::BadForm | ErrorKind::TooLong => detail.unwrap_or(""),
         _ => "",
     };
     let content = render(
@@ -146,6 +153,26 @@ pub fn sign_in_page(
     }
     let status = error.map(SignInError::status).unwrap_or(200);
     csrf.attach(html(ctx, status, &render(templates::SIGNIN, &values)))
+}
+
+/// Whether a form post was sent from another site: the browser's Fetch Metadata says
+/// `cross-site` or `same-site` (a sibling subdomain is not this server either), or its
+/// `Origin` is another origin, or `null` (a sandboxed frame, a data: page) without Fetch
+/// Metadata vouching for it. Our own pages carry `Referrer-Policy: no-referrer`, under
+/// which Chromium sends `Origin: null` even for a same-origin post, with
+/// `Sec-Fetch-Site: same-origin`; a page cannot forge that header, so it settles the case.
+/// A post with neither header (older browsers, some privacy settings) is left to the CSRF
+/// token and the SameSite cookie.
+pub fn from_another_site(req: &Incoming) -> bool {
+    let fetch_site = req.header("sec-fetch-site");
+    if matches!(fetch_site, Some("cross-site" | "same-site")) {
+        return true;
+    }
+    match req.header("origin") {
+        None => false,
+        Some("null") => fetch_site != Some("same-origin"),
+        Some(origin) => origin != req.origin,
+    }
 }
 
 /// A 303 back to a page of this server after a form, so a reload does not post again.

@@ -41,8 +41,8 @@ async fn handle(ctx: &Ctx, req: &Incoming) -> Result<Reply, OAuthError> {
             "the body must be at most {MAX_REGISTRATION_BYTES} bytes"
         )));
     }
-    let body: serde_json::Value = serde_json::from_slice(&req.body)
-        .map_err(|_| OAuthError::InvalidClientMetadata("the body is not valid JSON".into()))?;
+    let body = crate::json::parse(&req.body)
+        .map_err(|e| OAuthError::InvalidClientMetadata(e.to_string()))?;
     let metadata = validate_metadata(&body)?;
 
     let now = now();

@@ -101,6 +101,19 @@ impl Route {
             || (method == "OPTIONS" && self.cors())
     }
 
+    /// The MCP transports' routes: their errors are JSON-RPC error objects.
+    pub fn is_mcp(self) -> bool {
+        matches!(
+            self,
+            Route::Mcp | Route::McpPathToken | Route::Sse | Route::Messages
+        )
+    }
+
+    /// The pages a person's browser shows and posts forms to.
+    pub fn is_page(self) -> bool {
+        matches!(self, Route::Authorize | Route::Account | Route::Note)
+    }
+
     pub fn body_limit(self) -> usize {
         match self {
             Route::Mcp | Route::McpPathToken | Route::Messages => MCP_BODY_LIMIT,

@@ -6,7 +6,8 @@
 
 use super::bearer::{authenticate, Credential, Principal};
 use super::bearer::{unavailable, BearerError};
-use super::mcp::{forbidden_scope, public_tools, rejection, run_one, server, unauthorized, Call};
+use super::mcp::{failed, forbidden_scope, internal, public_tools, rejection, run_one, server};
+use super::mcp::{unauthorized, Call};
 use super::sse_session::{ENDPOINT, IDLE, KEEPALIVE, USER, VERSION};
 use super::{Ctx, Incoming};
 use crate::mcp::error::RpcError;
@@ -15,7 +16,7 @@ use crate::mcp::legacy;
 use crate::mcp::transport::Rejection;
 use crate::mcp::version;
 use crate::oauth::metadata::resource_metadata_url;
-use crate::reply::{http_error, Reply, NO_STORE};
+use crate::reply::{Reply, NO_STORE};
 use serde_json::Value;
 use worker::{web_sys, Headers, Request, Response, Stub};
 
@@ -28,11 +29,10 @@ const MAX_BATCH: usize = 20;
 async fn caller(ctx: &Ctx, req: &Incoming) -> Result<Principal, Reply> {
     if let Some(origin) = req.header("origin") {
         if !crate::mcp::transport::origin_allowed(origin, &ctx.issuer, &ctx.config.extra_origins) {
-            return Err(http_error(
+            return Err(rejection(Rejection::new(
                 403,
-                "forbidden",
-                "this Origin may not call the MCP endpoint",
-            ));
+                RpcError::invalid_request("this Origin may not call the MCP endpoint"),
+            )));
         }
     }
     let principal = match authenticate(ctx, req, None).await {
@@ -61,10 +61,7 @@ fn stub(ctx: &Ctx, session_id: &str) -> Result<Stub, Reply> {
         .env
         .durable_object("SSE_SESSIONS")
         .and_then(|ns| ns.id_from_name(session_id).and_then(|id| id.get_stub()));
-    found.map_err(|e| {
-        ctx.internal(format!("SSE_SESSIONS binding: {e}"))
-            .to_reply()
-    })
+    found.map_err(|e| failed(ctx, format!("SSE_SESSIONS binding: {e}")))
 }
 
 /// A request from this Worker to a session's object.
@@ -75,7 +72,7 @@ async fn call(
     headers: &[(&str, &str)],
     body: Option<&str>,
 ) -> Result<Response, Reply> {
-    let failed = |e: String| ctx.internal(format!("SSE session {path}: {e}")).to_reply();
+    let failed = |e: String| failed(ctx, format!("SSE session {path}: {e}"));
     let h = Headers::new();
     for (k, v) in headers {
         h.set(k, v).map_err(|e| failed(e.to_string()))?;
@@ -99,11 +96,13 @@ async fn call(
 /// `GET /sse`: a new session and its event stream, whose first event names the endpoint.
 pub async fn open(ctx: &Ctx, req: &Incoming) -> Result<Response, Reply> {
     if req.method != "GET" {
-        return Err(
-            http_error(405, "method_not_allowed", "open the event stream with GET")
-                .header("Allow", "GET, OPTIONS"),
-        );
+        return Err(rejection(Rejection::new(
+            405,
+            RpcError::invalid_request("open the event stream with GET"),
+        ))
+        .header("Allow", "GET, OPTIONS"));
     }
+    let principal = caller(ctx, req).await?;
     let accepts = req
         .header("accept")
         .is_none_or(|a| a.contains("text/event-stream") || a.contains("*/*"));
@@ -113,23 +112,23 @@ pub async fn open(ctx: &Ctx, req: &Incoming) -> Result<Response, Reply> {
             RpcError::invalid_request("Accept must allow text/event-stream"),
         )));
     }
-    let principal = caller(ctx, req).await?;
     // Each open stream keeps a Durable Object running: a person opens a bounded number.
     let now = super::now();
     let window_end = (now / 3600 + 1) * 3600;
     let key = format!("sse:{}:{}", principal.user, now / 3600);
     let opened = ctx
         .db()
-        .map_err(|e| e.to_reply())?
+        .map_err(|_| internal(&Value::Null))?
         .count_hit(&key, window_end, now)
         .await
-        .map_err(|e| ctx.internal(e).to_reply())?;
+        .map_err(|e| failed(ctx, e))?;
     if opened > ctx.config.sse_sessions_per_hour {
-        return Err(http_error(
+        return Err(rejection(Rejection::new(
             429,
-            "too_many_requests",
-            "too many event streams opened this hour; reuse the one you have",
-        )
+            RpcError::invalid_request(
+                "too many event streams opened this hour; reuse the one you have",
+            ),
+        ))
         .header("Retry-After", &(window_end - now).to_string()));
     }
     let session_id = legacy::new_session_id();
@@ -162,13 +161,8 @@ pub async fn message(ctx: &Ctx, req: &Incoming) -> Reply {
 }
 
 async fn post(ctx: &Ctx, req: &Incoming) -> Result<Reply, Reply> {
-    if !crate::mcp::transport::is_json_content_type(req.header("content-type")) {
-        return Err(rejection(Rejection::new(
-            415,
-            RpcError::invalid_request("Content-Type must be application/json"),
-        )));
-    }
     let principal = caller(ctx, req).await?;
+    super::mcp::transport_checks(req).map_err(rejection)?;
     let session_id = req
         .query_pairs()
         .into_iter()
@@ -212,7 +206,7 @@ async fn post(ctx: &Ctx, req: &Incoming) -> Result<Reply, Reply> {
         }
         Err(e) => return Err(rejection(Rejection::new(e.http_status(), e))),
     };
-    let db = ctx.db().map_err(|e| e.to_reply())?;
+    let db = ctx.db().map_err(|_| internal(&Value::Null))?;
     let rm = resource_metadata_url(&ctx.issuer);
     let call_of = Call {
         caller: Some(&principal),

@@ -8,7 +8,7 @@ use crate::http::bearer::{
     forget_not_revoked, revoked_key, unauthorized_with, unavailable, verify_bearer, BearerError,
 };
 use crate::http::webcrypto::WebCrypto;
-use crate::http::{now, Ctx, Incoming};
+use crate::http::{now, now_ms, Ctx, Incoming};
 use crate::oauth::access_token::{self, AccessClaims, Verified};
 use crate::oauth::client::Client;
 use crate::oauth::code;
@@ -238,7 +238,7 @@ async fn authorization_code(ctx: &Ctx, form: &Form, client: &Client) -> Result<R
         resource: &grant.resource,
         redirect_uri: &grant.redirect_uri,
         code_hash: &code_hash,
-        code_issued_at: grant.expires_at.saturating_sub(ctx.config.code_ttl),
+        code_issued_ms: grant.issued_ms,
     };
     let new_refresh = refresh_hash.as_deref().map(|h| NewRefresh {
         token_hash: h,
@@ -432,7 +432,7 @@ async fn refresh(ctx: &Ctx, form: &Form, client: &Client) -> Result<Reply, OAuth
 /// Revokes a grant: its refresh tokens in D1 at once, its access tokens at `/mcp` within
 /// the minute KV takes to carry the mark everywhere.
 pub async fn revoke_grant(ctx: &Ctx, db: &D1, grant_id: &str) -> Result<(), OAuthError> {
-    db.revoke_grant(grant_id, now())
+    db.revoke_grant(grant_id, now_ms())
         .await
         .map_err(|e| ctx.internal(e))?;
     mark_revoked(ctx, grant_id).await

@@ -2,6 +2,7 @@
 //! 2025-03-26 only) a batch; ids are strings or integers, never null; params are objects.
 
 use super::error::RpcError;
+use crate::json::JsonError;
 use serde_json::{json, Map, Value};
 
 #[derive(Clone, Debug, PartialEq)]
@@ -34,10 +35,14 @@ pub enum Body {
     Batch(Vec<Value>),
 }
 
-/// Parses the bytes of a POST body: not JSON is a parse error; an empty array or a value
-/// that is neither an object nor an array is an invalid request.
+/// Parses the bytes of a POST body: not JSON is a parse error; an object that repeats a
+/// key (two `method`s, two `id`s), an empty array, or a value that is neither an object
+/// nor an array is an invalid request.
 pub fn parse_body(bytes: &[u8]) -> Result<Body, RpcError> {
-    let value: Value = serde_json::from_slice(bytes).map_err(|_| RpcError::parse_error())?;
+    let value = crate::json::parse(bytes).map_err(|e| match e {
+        JsonError::Syntax => RpcError::parse_error(),
+        e @ JsonError::DuplicateKey(_) => RpcError::invalid_request(e.to_string()),
+    })?;
     match value {
         Value::Array(items) if items.is_empty() => Err(RpcError::invalid_request("an empty batch")),
         Value::Array(items) => Ok(Body::Batch(items)),
@@ -74,7 +79,9 @@ pub fn parse_message(value: &Value) -> Result<Message, RpcError> {
     let params = match obj.get("params") {
         None | Some(Value::Null) => Map::new(),
         Some(Value::Object(p)) => p.clone(),
-        Some(_) => return Err(RpcError::invalid_request("\"params\" must be an object")),
+        // A well-formed request whose parameters are not MCP's by-name object: JSON-RPC's
+        // invalid params (§5.1), answered with the request's id.
+        Some(_) => return Err(RpcError::invalid_params("\"params\" must be an object")),
     };
     match obj.get("id") {
         None => Ok(Message::Notification {
@@ -115,6 +122,10 @@ mod tests {
         assert_eq!(parse_body(b"3").unwrap_err().code, -32600);
         assert!(matches!(parse_body(b"[{}]"), Ok(Body::Batch(v)) if v.len() == 1));
         assert!(matches!(parse_body(b"{}"), Ok(Body::Single(_))));
+        let twice = br#"{"jsonrpc":"2.0","id":1,"method":"tools/list","method":"tools/call"}"#;
+        assert_eq!(parse_body(twice).unwrap_err().code, -32600);
+        let nested = br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"arguments":{"a":1,"a":2}}}"#;
+        assert_eq!(parse_body(nested).unwrap_err().code, -32600);
     }
 
     #[test]
@@ -139,10 +150,14 @@ mod tests {
             r#"{"jsonrpc":"2.0","id":null,"method":"ping"}"#,
             r#"{"jsonrpc":"2.0","id":1.5,"method":"ping"}"#,
             r#"{"jsonrpc":"2.0","id":1,"method":3}"#,
-            r#"{"jsonrpc":"2.0","id":1,"method":"x","params":[1]}"#,
             r#"{"jsonrpc":"2.0","id":1}"#,
         ] {
             assert_eq!(parse(bad).unwrap_err().code, -32600, "{bad}");
+        }
+        for params in ["[1]", "\"x\"", "3", "true"] {
+            let text =
+                format!(r#"{{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{params}}}"#);
+            assert_eq!(parse(&text).unwrap_err().code, -32602, "{params}");
         }
         let v: Value = serde_json::from_str(r#"{"jsonrpc":"1","id":"q"}"#).unwrap();
         assert_eq!(id_of(&v), json!("q"));

@@ -156,6 +156,13 @@ impl Server<'_> {
             ))
             .into());
         };
+        // Arguments that are not an object break the request's shape, not a tool's rule:
+        // a protocol error, not a tool result the model would read.
+        let args = match params.get("arguments") {
+            None | Some(Value::Null) => json!({}),
+            Some(a @ Value::Object(_)) => a.clone(),
+            Some(_) => return Err(RpcError::invalid_params("arguments must be an object").into()),
+        };
         let public = self.public.contains(tool);
         if !public && self.caller.user.is_none() {
             return Ok(tools::sign_in_required(tool, self.resource_metadata));
@@ -167,10 +174,6 @@ impl Server<'_> {
                 self.resource_metadata,
             ));
         }
-        let args = match params.get("arguments") {
-            None | Some(Value::Null) => json!({}),
-            Some(a) => a.clone(),
-        };
         if let Err(why) = super::schema::validate(&tools::input_schema(tool), &args) {
             return Ok(tools::failure(&format!("Invalid arguments: {why}.")));
         }

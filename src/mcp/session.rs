@@ -1,14 +1,17 @@
 //! Session ids for the session-era transport (MCP 2025-03-26 to 2025-11-25, "Session
-//! Management"). The Worker keeps no session state: an id is a MAC over the user, the
-//! negotiated revision, the time it was issued and 128 random bits, so it cannot be
-//! guessed or moved to another user, and it names its own revision and age. Ending a
-//! session (`DELETE`) is recorded by the edge as a KV mark on the id's hash.
+//! Management"). The Worker keeps no session state: an id is the negotiated revision and
+//! the time it was issued, sealed (encrypted and MACed, `oauth::seal`) and bound to the
+//! user, so it cannot be guessed, read or moved to another user, and the Worker learns its
+//! revision and age from the id alone. Ending a session (`DELETE`) is recorded by the edge
+//! as a KV mark on the id's hash.
 
-use crate::encoding::{b64url, b64url_decode, constant_time_eq, random_bytes};
-use crate::oauth::seal::hmac_sha256;
+use crate::oauth::seal;
 
 /// Sessions older than this are unknown (404), and the client starts a new one.
 pub const MAX_AGE_SECONDS: u64 = 24 * 3600;
+
+/// Ids longer than this are not ours, and are refused before any work.
+const MAX_ID_LEN: usize = 200;
 
 #[derive(Debug, PartialEq, Eq)]
 pub struct Session {
@@ -16,38 +19,30 @@ pub struct Session {
     pub issued_at: u64,
 }
 
-/// A new id: `<payload>.<mac>`, both base64url, visible ASCII as the transport requires.
+/// A new id: base64url, visible ASCII as the transport requires. The seal's random nonce
+/// makes every id distinct.
 pub fn issue(key: &[u8; 32], user: &str, version: &'static str, now: u64) -> String {
-    let nonce = b64url(&random_bytes::<16>());
-    let payload = format!("{version}.{now}.{nonce}");
-    let mac = hmac_sha256(key, &signed_text(user, &payload));
-    format!("{}.{}", b64url(payload.as_bytes()), b64url(&mac))
+    seal::seal_bound(key, &bound(user), format!("{version}.{now}").as_bytes())
 }
 
 /// The session an id stands for, if it is this user's, well formed and not expired.
 pub fn check(key: &[u8; 32], id: &str, user: &str, now: u64) -> Option<Session> {
-    if id.len() > 200 {
+    if id.len() > MAX_ID_LEN {
         return None;
     }
-    let (payload_b64, mac_b64) = id.split_once('.')?;
-    let payload = String::from_utf8(b64url_decode(payload_b64)?).ok()?;
-    let mac = b64url_decode(mac_b64)?;
-    let expected = hmac_sha256(key, &signed_text(user, &payload));
-    if !constant_time_eq(&mac, &expected) {
-        return None;
-    }
-    let mut parts = payload.split('.');
-    let version = super::version::supported(parts.next()?)?;
-    let issued_at: u64 = parts.next()?.parse().ok()?;
+    let payload = String::from_utf8(seal::open_bound(key, &bound(user), id)?).ok()?;
+    let (version, issued_at) = payload.split_once('.')?;
+    let version = super::version::supported(version)?;
+    let issued_at: u64 = issued_at.parse().ok()?;
     if issued_at > now + 60 || now.saturating_sub(issued_at) > MAX_AGE_SECONDS {
         return None;
     }
     Some(Session { version, issued_at })
 }
 
-/// The user goes into the MAC, not the id: the id reveals nothing about who holds it.
-fn signed_text(user: &str, payload: &str) -> Vec<u8> {
-    format!("mcp-session\0{user}\0{payload}").into_bytes()
+/// The user is bound into the seal, not carried by the id.
+fn bound(user: &str) -> Vec<u8> {
+    format!("mcp-session\0{user}").into_bytes()
 }
 
 #[cfg(test)]
@@ -76,15 +71,19 @@ mod tests {
     #[test]
     fn tampered_or_malformed_ids_are_unknown() {
         let id = issue(&KEY, "alice", "2025-06-18", 1000);
-        let (p, m) = id.split_once('.').unwrap();
-        let forged_payload = b64url(b"2025-11-25.1000.AAAA");
-        assert_eq!(
-            check(&KEY, &format!("{forged_payload}.{m}"), "alice", 1010),
-            None
-        );
-        assert_eq!(check(&KEY, &format!("{p}.{p}"), "alice", 1010), None);
+        let mut bytes = crate::encoding::b64url_decode(&id).unwrap();
+        bytes[14] ^= 1;
+        let forged = crate::encoding::b64url(&bytes);
+        assert_eq!(check(&KEY, &forged, "alice", 1010), None);
         for bad in ["", ".", "abc", "a.b.c", &"x".repeat(500)] {
             assert_eq!(check(&KEY, bad, "alice", 1010), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn an_id_reveals_neither_its_revision_nor_its_time() {
+        let id = issue(&KEY, "alice", "2025-06-18", 1_700_000_000);
+        let raw = crate::encoding::b64url_decode(&id).unwrap();
+        assert!(!raw.windows(5).any(|w| w == b"2025-" || w == b"17000"));
     }
 }

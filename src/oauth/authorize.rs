@@ -22,8 +22,26 @@ pub struct AuthorizeParams {
     pub resource: Option<String>,
 }
 
+/// The longest query string `/authorize` reads; a longer one is refused (414) before it
+/// is parsed. Real clients send well under 2 KB.
+pub const MAX_QUERY_LEN: usize = 8 * 1024;
+
+/// The longest value of each parameter, in bytes: far above what any real client sends,
+/// far below what would make a page or a code large. `client_id` may be a metadata
+/// document's URL; `state` is the client's own opaque value.
+fn max_len(name: &str) -> usize {
+    match name {
+        "client_id" | "redirect_uri" | "resource" => 2048,
+        "state" => 2048,
+        "scope" => 1024,
+        "code_challenge" => 128,
+        _ => 32,
+    }
+}
+
 impl AuthorizeParams {
-    /// Reads the parameters; a repeated parameter is an error (RFC 6749 §3.1).
+    /// Reads the parameters; a repeated parameter (RFC 6749 §3.1) or one longer than its
+    /// bound is an error.
     pub fn from_pairs(pairs: &[(String, String)]) -> Result<AuthorizeParams, String> {
         let mut p = AuthorizeParams::default();
         for (k, v) in pairs {
@@ -40,6 +58,12 @@ impl AuthorizeParams {
             };
             if slot.is_some() {
                 return Err(format!("the parameter {k} appears more than once"));
+            }
+            if v.len() > max_len(k) {
+                return Err(format!(
+                    "the parameter {k} is longer than {} bytes",
+                    max_len(k)
+                ));
             }
             *slot = Some(v.clone());
         }
@@ -193,9 +217,9 @@ pub fn validate(
             "code_challenge_method must be S256".into(),
         )));
     }
-    if !pkce::is_well_formed(&code_challenge) {
+    if !pkce::is_s256_challenge(&code_challenge) {
         return Err(fail(OAuthError::InvalidRequest(
-            "code_challenge must be 43 to 128 unreserved characters".into(),
+            "code_challenge must be the base64url SHA-256 of the verifier: 43 characters".into(),
         )));
     }
     let mut scopes =
@@ -335,5 +359,23 @@ mod tests {
             ("client_id".to_string(), "b".to_string()),
         ];
         assert!(AuthorizeParams::from_pairs(&pairs).is_err());
+    }
+
+    #[test]
+    fn overlong_parameters_are_refused() {
+        for (name, len) in [
+            ("state", 2049),
+            ("scope", 1025),
+            ("resource", 2049),
+            ("redirect_uri", 2049),
+            ("code_challenge", 129),
+            ("response_type", 33),
+        ] {
+            let pairs = vec![(name.to_string(), "a".repeat(len))];
+            let e = AuthorizeParams::from_pairs(&pairs).unwrap_err();
+            assert!(e.contains(name), "{e}");
+            let pairs = vec![(name.to_string(), "a".repeat(len - 1))];
+            assert!(AuthorizeParams::from_pairs(&pairs).is_ok(), "{name}");
+        }
     }
 }

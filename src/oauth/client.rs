@@ -159,8 +159,38 @@ fn is_loopback(url: &Url) -> bool {
     }
 }
 
-/// Checks one redirect URI: an `https` URL, `http` on a loopback host, or a private-use
-/// scheme; never a fragment, a wildcard, or a scheme that runs or reads something.
+/// Schemes that a browser handles itself, so no app can receive a code there, although
+/// they can look like a private-use URI with a host (`javascript://`, `ws://`).
+const BROWSER_SCHEMES: &[&str] = &[
+    "javascript",
+    "data",
+    "file",
+    "filesystem",
+    "vbscript",
+    "about",
+    "blob",
+    "view-source",
+    "ftp",
+    "ws",
+    "wss",
+    "mailto",
+    "tel",
+    "sms",
+    "intent",
+    "chrome",
+    "edge",
+];
+
+/// A native app's private-use URI (RFC 8252 §7.1): a reverse-domain scheme
+/// (`com.example.app:/callback`) or a scheme with an app's handler as its host
+/// (`cursor://anysphere.cursor-retrieval/oauth/callback`). A scheme without either
+/// (`mailto:`, `tel:`, `sms:`, `urn:`) names no app that listens for a code.
+fn is_private_use(url: &Url) -> bool {
+    url.scheme().contains('.') || url.host_str().is_some_and(|h| !h.is_empty())
+}
+
+/// Checks one redirect URI: an `https` URL, `http` on a loopback host, or an app's
+/// private-use URI; never a fragment, a wildcard, or a scheme the browser handles itself.
 pub fn validate_redirect_uri(uri: &str) -> Result<(), String> {
     if uri.len() > MAX_URI_LEN {
         return Err("redirect URI is too long".into());
@@ -187,11 +217,14 @@ pub fn validate_redirect_uri(uri: &str) -> Result<(), String> {
         "http" => Err(format!(
             "http is only allowed on a loopback host (127.0.0.1, [::1], localhost): {uri}"
         )),
-        "javascript" | "data" | "file" | "vbscript" | "about" | "blob" | "ftp" | "ws" | "wss" => {
-            Err(format!("the {} scheme is not allowed: {uri}", url.scheme()))
-        }
-        // A private-use scheme for a native app (RFC 8252 §7.1), e.g. `cursor://...`.
-        _ => Ok(()),
+        scheme if BROWSER_SCHEMES.contains(&scheme) => Err(format!(
+            "the {scheme} scheme cannot receive an authorization code: {uri}"
+        )),
+        _ if is_private_use(&url) => Ok(()),
+        _ => Err(format!(
+            "not a redirect URI an app can receive: use https, http on a loopback host, or \
+             an app's private-use URI (com.example.app:/callback or app://handler/path): {uri}"
+        )),
     }
 }
 
@@ -385,6 +418,8 @@ mod tests {
             "http://[::1]/cb",
             "http://localhost:6274/oauth/callback",
             "cursor://anysphere.cursor-retrieval/oauth/callback",
+            "vscode://vscode.github-authentication/did-authenticate",
+            "com.example.app:/oauth2redirect/example-provider",
         ] {
             assert!(validate_redirect_uri(ok).is_ok(), "{ok}");
         }
@@ -402,6 +437,19 @@ mod tests {
             "https://user:pw@example.com/cb",
             "/relative",
             "https://exa mple.com/",
+            "mailto:a@example.com",
+            "tel:+15551234",
+            "sms:+15551234",
+            "about:blank",
+            "blob:https://app.example/x",
+            "vbscript:msgbox(1)",
+            "view-source:https://app.example/",
+            "ws://127.0.0.1/cb",
+            "wss://app.example/cb",
+            "javascript://%0aalert(1)",
+            "urn:ietf:wg:oauth:2.0:oob",
+            "myapp:callback",
+            "intent://x#Intent;end",
         ] {
             assert!(validate_redirect_uri(bad).is_err(), "{bad}");
         }

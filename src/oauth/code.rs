@@ -1,5 +1,6 @@
-//! Authorization codes. A code is self-contained: the grant it stands for, sealed with a
-//! key only this server has, plus 256 random bits. `/token` can redeem it in any
+//! Authorization codes. A code is self-contained: the grant it stands for, plus 256 random
+//! bits, sealed (encrypted and MACed) with a key only this server has, so whoever sees the
+//! redirect URL learns nothing from it. `/token` can redeem it in any
 //! Cloudflare location the moment it is issued, without waiting for KV to replicate; that
 //! it redeems only once is enforced atomically in D1 by its hash (see `store`).
 
@@ -18,6 +19,8 @@ pub struct CodeGrant {
     pub resource: String,
     /// Unix seconds after which the code is refused.
     pub expires_at: u64,
+    /// When it was issued, in Unix milliseconds: a withdrawal after this refuses it.
+    pub issued_ms: u64,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -61,6 +64,7 @@ mod tests {
             scope: "mcp:read".into(),
             resource: "https://as.example/mcp".into(),
             expires_at: 1_300,
+            issued_ms: 1_240_000,
         }
     }
 

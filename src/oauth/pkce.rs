@@ -1,6 +1,6 @@
 //! PKCE (RFC 7636) with the only method OAuth 2.1 allows here: S256.
 
-use crate::encoding::{b64url, constant_time_eq, sha256};
+use crate::encoding::{b64url, b64url_decode, constant_time_eq, sha256};
 
 /// A verifier or challenge: 43 to 128 characters of the unreserved set (RFC 7636 §4.1).
 pub fn is_well_formed(value: &str) -> bool {
@@ -8,6 +8,13 @@ pub fn is_well_formed(value: &str) -> bool {
         && value
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
+}
+
+/// An S256 challenge: BASE64URL(SHA256(verifier)) is exactly 43 characters that decode
+/// (canonically) to 32 bytes. Anything else could never verify, so `/authorize` refuses it
+/// at once instead of letting the client find out at `/token`.
+pub fn is_s256_challenge(value: &str) -> bool {
+    value.len() == 43 && b64url_decode(value).is_some_and(|b| b.len() == 32)
 }
 
 /// `BASE64URL(SHA256(ASCII(code_verifier))) == code_challenge`, in constant time.
@@ -39,5 +46,21 @@ mod tests {
         assert!(!verify_s256(CHALLENGE, CHALLENGE));
         assert!(!is_well_formed(&"a".repeat(129)));
         assert!(!is_well_formed(&format!("{}!", "a".repeat(43))));
+    }
+
+    #[test]
+    fn only_a_sha256_shaped_challenge_is_one() {
+        assert!(is_s256_challenge(CHALLENGE));
+        for bad in [
+            format!("{CHALLENGE}A"),
+            "A".repeat(128),
+            CHALLENGE[..42].to_string(),
+            CHALLENGE.replace('-', "."),
+            CHALLENGE.replace('-', "~"),
+            // The last character carries two unused bits: 'N' is not canonical here.
+            format!("{}N", &CHALLENGE[..42]),
+        ] {
+            assert!(!is_s256_challenge(&bad), "{bad}");
+        }
     }
 }

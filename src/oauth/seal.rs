@@ -1,8 +1,11 @@
 //! HMAC-SHA256 (RFC 2104) and values sealed with it: self-contained authorization codes,
-//! session cookies and CSRF tokens. A sealed value is `base64url(payload).base64url(mac)`;
-//! its payload is readable by its holder but cannot be changed without the server's key.
+//! session cookies and MCP session ids. A sealed value is encrypted, then MACed
+//! (ChaCha20, RFC 8439, and HMAC-SHA256 truncated to 128 bits, with keys of their own
+//! derived from the purpose's key): `base64url(nonce || ciphertext || tag)`. Its holder can
+//! neither read it nor change it; a browser history or a proxy log learns nothing from it.
 
-use crate::encoding::{b64url, b64url_decode, constant_time_eq, sha256};
+use crate::encoding::{b64url, b64url_decode, constant_time_eq, random_bytes, sha256};
+use crate::oauth::chacha20;
 use sha2::{Digest, Sha256};
 
 pub fn hmac_sha256(key: &[u8; 32], message: &[u8]) -> [u8; 32] {
@@ -33,21 +36,66 @@ pub fn derive_key(secret: &[u8], purpose: &str) -> [u8; 32] {
     sha256(&input)
 }
 
-pub fn seal(key: &[u8; 32], payload: &[u8]) -> String {
-    let body = b64url(payload);
-    let mac = hmac_sha256(key, body.as_bytes());
-    format!("{body}.{}", b64url(&mac))
+const NONCE: usize = 12;
+const TAG: usize = 16;
+
+/// The cipher's and the MAC's keys for one purpose key: never the same key for both.
+fn subkeys(key: &[u8; 32]) -> ([u8; 32], [u8; 32]) {
+    (
+        hmac_sha256(key, b"seal-encrypt"),
+        hmac_sha256(key, b"seal-mac"),
+    )
 }
 
-/// The payload, if the MAC is valid.
+fn tag(mac_key: &[u8; 32], bound_to: &[u8], nonce_and_ciphertext: &[u8]) -> [u8; TAG] {
+    // The bound value's length goes first, so no split of (bound, data) collides.
+    let mut input = Vec::with_capacity(8 + bound_to.len() + nonce_and_ciphertext.len());
+    input.extend_from_slice(&(bound_to.len() as u64).to_be_bytes());
+    input.extend_from_slice(bound_to);
+    input.extend_from_slice(nonce_and_ciphertext);
+    let mut t = [0u8; TAG];
+    t.copy_from_slice(&hmac_sha256(mac_key, &input)[..TAG]);
+    t
+}
+
+pub fn seal(key: &[u8; 32], payload: &[u8]) -> String {
+    seal_bound(key, b"", payload)
+}
+
+/// Seals `payload` so that it opens only together with `bound_to` (say, the user it was
+/// issued to), which the sealed value itself does not carry.
+pub fn seal_bound(key: &[u8; 32], bound_to: &[u8], payload: &[u8]) -> String {
+    let (enc, mac) = subkeys(key);
+    let nonce: [u8; NONCE] = random_bytes();
+    let mut out = Vec::with_capacity(NONCE + payload.len() + TAG);
+    out.extend_from_slice(&nonce);
+    out.extend_from_slice(payload);
+    chacha20::apply(&enc, &nonce, 1, &mut out[NONCE..]);
+    let t = tag(&mac, bound_to, &out);
+    out.extend_from_slice(&t);
+    b64url(&out)
+}
+
+/// The payload, if the value was sealed with this key and its tag is intact.
 pub fn open(key: &[u8; 32], sealed: &str) -> Option<Vec<u8>> {
-    let (body, mac) = sealed.split_once('.')?;
-    let expected = hmac_sha256(key, body.as_bytes());
-    let given = b64url_decode(mac)?;
-    if !constant_time_eq(&expected, &given) {
+    open_bound(key, b"", sealed)
+}
+
+/// The payload of a value from `seal_bound`, if it was sealed for `bound_to`.
+pub fn open_bound(key: &[u8; 32], bound_to: &[u8], sealed: &str) -> Option<Vec<u8>> {
+    let bytes = b64url_decode(sealed)?;
+    if bytes.len() < NONCE + TAG {
         return None;
     }
-    b64url_decode(body)
+    let (body, given) = bytes.split_at(bytes.len() - TAG);
+    let (enc, mac) = subkeys(key);
+    if !constant_time_eq(&tag(&mac, bound_to, body), given) {
+        return None;
+    }
+    let nonce: [u8; NONCE] = body[..NONCE].try_into().ok()?;
+    let mut payload = body[NONCE..].to_vec();
+    chacha20::apply(&enc, &nonce, 1, &mut payload);
+    Some(payload)
 }
 
 #[cfg(test)]
@@ -72,9 +120,32 @@ mod tests {
         assert_eq!(open(&key, &s).unwrap(), b"{\"a\":1}");
         let other = derive_key(b"secret", "session");
         assert!(open(&other, &s).is_none());
-        let (body, mac) = s.split_once('.').unwrap();
-        let forged = format!("{}.{mac}", b64url(b"{\"a\":2}"));
-        assert!(open(&key, &forged).is_none());
-        assert!(open(&key, body).is_none());
+        let mut bytes = b64url_decode(&s).unwrap();
+        for i in [0, 12, bytes.len() - 1] {
+            bytes[i] ^= 1;
+            assert!(open(&key, &b64url(&bytes)).is_none(), "byte {i}");
+            bytes[i] ^= 1;
+        }
+        assert!(open(&key, &s[..s.len() - 2]).is_none());
+        assert!(open(&key, "").is_none());
+    }
+
+    #[test]
+    fn sealed_values_are_unreadable_and_never_repeat() {
+        let key = derive_key(b"secret", "code");
+        let payload = b"{\"client_id\":\"abc\",\"user_id\":\"u_42\"}";
+        let a = seal(&key, payload);
+        assert_ne!(a, seal(&key, payload));
+        let raw = b64url_decode(&a).unwrap();
+        assert!(!raw.windows(4).any(|w| w == b"u_42" || w == b"abc\""));
+    }
+
+    #[test]
+    fn a_bound_value_opens_only_with_what_it_was_bound_to() {
+        let key = derive_key(b"secret", "mcp-session");
+        let s = seal_bound(&key, b"alice", b"2025-06-18");
+        assert_eq!(open_bound(&key, b"alice", &s).unwrap(), b"2025-06-18");
+        assert!(open_bound(&key, b"bob", &s).is_none());
+        assert!(open(&key, &s).is_none());
     }
 }

@@ -60,9 +60,11 @@ pub struct NewGrant<'a> {
     pub resource: &'a str,
     pub redirect_uri: &'a str,
     pub code_hash: &'a str,
-    /// When the code was issued: a grant of the same person and client revoked since then
-    /// (Disconnect on the account page) or a disabled account refuses the code.
-    pub code_issued_at: u64,
+    /// When the code was issued, in milliseconds: a grant of the same person and client
+    /// revoked since then (Disconnect on the account page, a replayed code) or a disabled
+    /// account refuses the code. Milliseconds, so a revocation and a new sign-in within
+    /// one second keep their order.
+    pub code_issued_ms: u64,
 }
 
 /// A refresh token row to insert.
@@ -285,7 +287,7 @@ impl D1 {
              code_hash, created_at, last_used_at) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8 \
              WHERE NOT EXISTS (SELECT 1 FROM users WHERE id = ?2 AND disabled_at IS NOT NULL) \
              AND NOT EXISTS (SELECT 1 FROM grants WHERE user_id = ?2 AND client_id = ?3 \
-               AND revoked_at >= ?9 AND code_hash <> ?7) \
+               AND COALESCE(revoked_ms, revoked_at * 1000 + 999) >= ?9 AND code_hash <> ?7) \
              ON CONFLICT(code_hash) DO NOTHING",
             &[
                 Arg::T(g.id),
@@ -296,7 +298,7 @@ impl D1 {
                 Arg::T(g.redirect_uri),
                 Arg::T(g.code_hash),
                 Arg::N(now),
-                Arg::N(g.code_issued_at),
+                Arg::N(g.code_issued_ms),
             ],
         )?];
         if let Some(r) = refresh {
@@ -335,12 +337,14 @@ impl D1 {
         Ok(row.map(|r| r.id))
     }
 
-    /// Revokes a grant and every refresh token of its family.
-    pub async fn revoke_grant(&self, grant_id: &str, now: u64) -> Result<(), StoreError> {
+    /// Revokes a grant and every refresh token of its family; `now_ms` in milliseconds.
+    pub async fn revoke_grant(&self, grant_id: &str, now_ms: u64) -> Result<(), StoreError> {
+        let now = now_ms / 1000;
         let batch = vec![
             self.stmt(
-                "UPDATE grants SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
-                &[Arg::T(grant_id), Arg::N(now)],
+                "UPDATE grants SET revoked_at = ?2, revoked_ms = ?3 \
+                 WHERE id = ?1 AND revoked_at IS NULL",
+                &[Arg::T(grant_id), Arg::N(now), Arg::N(now_ms)],
             )?,
             self.stmt(
                 "UPDATE refresh_tokens SET revoked_at = ?2 WHERE grant_id = ?1 AND revoked_at IS NULL",

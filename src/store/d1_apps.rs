@@ -87,28 +87,34 @@ impl D1 {
     }
 
     /// Revokes every grant of `client_id` for `user_id` and all their refresh tokens, in
-    /// one transaction. Returns the ids of the grants it revoked, for their KV marks.
+    /// one transaction (`now_ms` in milliseconds). Returns the ids of the grants it
+    /// revoked, for their KV marks.
     pub async fn disconnect(
         &self,
         user_id: &str,
         client_id: &str,
-        now: u64,
+        now_ms: u64,
     ) -> Result<Vec<String>, StoreError> {
         #[derive(Deserialize)]
         struct Row {
             id: String,
         }
-        let args = [Arg::T(user_id), Arg::T(client_id), Arg::N(now)];
+        let args = [
+            Arg::T(user_id),
+            Arg::T(client_id),
+            Arg::N(now_ms / 1000),
+            Arg::N(now_ms),
+        ];
         let batch = vec![
             self.stmt(
-                "UPDATE grants SET revoked_at = ?3 \
+                "UPDATE grants SET revoked_at = ?3, revoked_ms = ?4 \
                  WHERE user_id = ?1 AND client_id = ?2 AND revoked_at IS NULL RETURNING id",
                 &args,
             )?,
             self.stmt(
                 "UPDATE refresh_tokens SET revoked_at = ?3 WHERE revoked_at IS NULL AND \
                  grant_id IN (SELECT id FROM grants WHERE user_id = ?1 AND client_id = ?2)",
-                &args,
+                &args[..3],
             )?,
         ];
         let results = self.0.batch(batch).await.map_err(super::d1::err)?;

@@ -179,13 +179,29 @@ fn bad_arguments_are_tool_errors_that_say_what_is_wrong() {
             json!({"cursor": "garbage"}),
             "cursor is not one this tool gave out",
         ),
-        ("search", json!([1]), "arguments must be an object"),
     ];
     for (tool, args, message) in cases {
         let r = call(&s, "2025-06-18", tool, args);
         assert_eq!(r["isError"], true, "{tool}");
         let text = r["content"][0]["text"].as_str().unwrap();
         assert!(text.contains(message), "{tool}: {text}");
+    }
+}
+
+#[test]
+fn arguments_that_are_not_an_object_are_invalid_params() {
+    let notes = MemoryNotes::default();
+    let s = server(&notes, "alice", &RW);
+    for args in [json!("x"), json!(5), json!([1]), json!(true)] {
+        let params: Map<String, Value> = json!({ "name": "search", "arguments": args })
+            .as_object()
+            .cloned()
+            .unwrap();
+        match block_on(s.request("2025-06-18", "tools/call", &params, &Progress::default())) {
+            Err(Failure::Rpc(e)) => assert_eq!(e.code, -32602, "{args}"),
+            Ok(v) => panic!("{args}: a result {v}"),
+            Err(Failure::Internal(e)) => panic!("{args}: internal {e}"),
+        }
     }
 }
 
