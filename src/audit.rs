@@ -22,6 +22,8 @@ pub enum Event {
     TokenCreated,
     TokenUsed,
     TokenRevoked,
+    /// A tool call through the gateway; the detail is "<upstream> <tool> <outcome>".
+    GatewayCall,
 }
 
 impl Event {
@@ -43,6 +45,7 @@ impl Event {
             Event::TokenCreated => "token_created",
             Event::TokenUsed => "token_used",
             Event::TokenRevoked => "token_revoked",
+            Event::GatewayCall => "gateway_call",
         }
     }
 
@@ -81,6 +84,7 @@ pub fn describe(event: &str) -> &'static str {
         "token_created" => "Personal access token created",
         "token_used" => "Personal access token used",
         "token_revoked" => "Personal access token revoked",
+        "gateway_call" => "A tool of a connected server was used",
         _ => "Other",
     }
 }

@@ -95,6 +95,10 @@ pub struct Config {
     /// `SSE_IDLE_SECONDS`: a legacy SSE stream with no message for this long is closed
     /// (default 300, 2 to 86,400); the client reconnects.
     pub sse_idle_seconds: u64,
+    /// `UPSTREAMS`: the MCP servers this Worker fronts, as JSON (see `gateway::config`).
+    pub upstreams: Option<String>,
+    /// `BUILTIN_TOOLS`: "off" leaves only the upstreams' tools at `/mcp`. On by default.
+    pub builtin_tools: bool,
     /// `PRODUCT_NAME`: shown on the pages a person sees.
     pub product_name: String,
     /// `PRODUCT_LOGO_URL`: an https image shown beside the name; anything else is ignored,
@@ -128,6 +132,8 @@ impl Config {
             audit_retention_days: seconds(lookup, "AUDIT_RETENTION_DAYS", 90, 1, 3650),
             dynamic_registration: switch(lookup, "DYNAMIC_REGISTRATION", true),
             path_tokens: switch(lookup, "MCP_PATH_TOKENS", false),
+            upstreams: lookup("UPSTREAMS").filter(|v| !v.trim().is_empty()),
+            builtin_tools: switch(lookup, "BUILTIN_TOOLS", true),
             product_name: lookup("PRODUCT_NAME")
                 .map(|v| v.trim().to_string())
                 .filter(|v| !v.is_empty())

@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod config;
 pub mod encoding;
+pub mod gateway;
 pub mod http;
 pub mod json;
 pub mod mcp;

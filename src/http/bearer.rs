@@ -19,8 +19,8 @@ use std::cell::RefCell;
 /// How the caller proved who they are.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Credential {
-    /// An OAuth access token of this grant.
-    Access { grant_id: String },
+    /// An OAuth access token of this grant, issued to this client.
+    Access { grant_id: String, client_id: String },
     /// A personal access token, by its id.
     Personal { token_id: String },
 }
@@ -34,6 +34,15 @@ pub struct Principal {
 }
 
 impl Principal {
+    /// The client acting for the person: the OAuth client, or `pat:<id>` for a personal
+    /// access token (what an upstream's user assertion names).
+    pub fn client(&self) -> String {
+        match &self.credential {
+            Credential::Access { client_id, .. } => client_id.clone(),
+            Credential::Personal { token_id } => format!("pat:{token_id}"),
+        }
+    }
+
     /// Whether the token grants any of the MCP resource's scopes. One that grants none
     /// can do nothing at `/mcp` or `/sse`, and is asked for them with a 403 (RFC 6750
     /// §3.1, MCP authorization "Scope challenge").
@@ -78,6 +87,7 @@ pub async fn authenticate(
         scope: verified.claims.scope,
         credential: Credential::Access {
             grant_id: verified.claims.gid,
+            client_id: verified.claims.client_id,
         },
     }))
 }

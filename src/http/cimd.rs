@@ -121,7 +121,7 @@ async fn fetch_and_read(
 }
 
 /// Resolves when the first of two futures does: `Some` for the first, `None` for the second.
-async fn futures_select<A, B, T>(
+pub(crate) async fn futures_select<A, B, T>(
     mut a: std::pin::Pin<&mut A>,
     mut b: std::pin::Pin<&mut B>,
 ) -> Option<T>

@@ -48,15 +48,27 @@ pub(super) fn settings(env: &Env) -> Rc<Settings> {
     SETTINGS.with(|s| {
         s.get_or_init(|| {
             Rc::new(Settings {
-                config: Rc::new(Config::from_lookup(&|name| {
-                    env.var(name).ok().map(|v| v.to_string())
-                })),
+                config: Rc::new(Config::from_lookup(&|name| var_text(env, name))),
                 signing_key: env_string(env, SIGNING_KEY_SECRET),
                 previous_key: env_string(env, PREVIOUS_KEY_SECRET),
             })
         })
         .clone()
     })
+}
+
+/// A var's text: a string as it is, a JSON var (an object or array in `[vars]`) as JSON.
+fn var_text(env: &Env, name: &str) -> Option<String> {
+    let value = worker::js_sys::Reflect::get(env, &name.into()).ok()?;
+    if let Some(s) = value.as_string() {
+        return Some(s);
+    }
+    if value.is_object() {
+        return worker::js_sys::JSON::stringify(&value)
+            .ok()
+            .and_then(|s| s.as_string());
+    }
+    None
 }
 
 fn env_string(env: &Env, name: &str) -> Option<String> {

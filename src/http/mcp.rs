@@ -6,6 +6,7 @@ use super::bearer::{authenticate, unauthorized_with, Principal};
 use super::bearer::{unavailable, BearerError};
 use super::{now, Ctx, Incoming};
 use crate::encoding::secret_hash;
+use crate::gateway::Gateway;
 use crate::mcp::error::{RpcError, METHOD_NOT_FOUND};
 use crate::mcp::jsonrpc::{self, Body, Message};
 use crate::mcp::server::{Caller, Failure, Server, DEFAULT_PAGE_SIZE};
@@ -250,6 +251,7 @@ pub(crate) fn server<'a>(
     call: &'a Call<'a>,
     db: &'a crate::store::d1::D1,
     rm: &'a str,
+    gateway: Option<&'a Gateway<'a>>,
 ) -> Server<'a> {
     Server {
         caller: Caller {
@@ -266,6 +268,9 @@ pub(crate) fn server<'a>(
         now: now(),
         page_size: DEFAULT_PAGE_SIZE,
         public: call.public,
+        builtin: ctx.config.builtin_tools,
+        gateway,
+        upstreams_configured: ctx.config.upstreams.is_some(),
     }
 }
 
@@ -285,7 +290,7 @@ fn initialize(ctx: &Ctx, call: &Call<'_>, id: &Value, params: &Map<String, Value
     let Ok(db) = ctx.db() else {
         return internal(id);
     };
-    let result = server(ctx, call, &db, &rm).initialize(negotiated);
+    let result = server(ctx, call, &db, &rm, None).initialize(negotiated);
     Reply::json(200, &jsonrpc::success(id, result))
         .header("Mcp-Session-Id", &session_id)
         .header("Cache-Control", NO_STORE)
@@ -384,7 +389,7 @@ async fn first_tools_page(
     if hit.is_some() {
         return hit;
     }
-    let result = server(ctx, call, db, rm)
+    let result = server(ctx, call, db, rm, None)
         .request(version, "tools/list", &Map::new(), &Progress::default())
         .await
         .ok()?;
@@ -443,7 +448,18 @@ async fn answer(
         Err(_) => return internal(id),
     };
     let rm = resource_metadata_url(&ctx.issuer);
-    if method == "tools/list" && !params.contains_key("cursor") {
+    let through_gateway = matches!(method, "tools/list" | "tools/call");
+    if through_gateway {
+        if let Some(e) = super::gateway::config_error(ctx) {
+            return Reply::json(
+                200,
+                &RpcError::misconfigured(&e.to_string()).to_response(id),
+            )
+            .header("Cache-Control", NO_STORE);
+        }
+    }
+    let plain_list = ctx.config.builtin_tools && ctx.config.upstreams.is_none();
+    if plain_list && method == "tools/list" && !params.contains_key("cursor") {
         if let Some(text) = first_tools_page(ctx, call, &db, &rm, version).await {
             let body = format!(r#"{{"jsonrpc":"2.0","id":{id},"result":{text}}}"#);
             return Reply::new(200)
@@ -457,9 +473,18 @@ async fn answer(
         .and_then(|m| m.get("progressToken"))
         .cloned();
     let progress = Progress::for_token(token.filter(|_| accepts.sse));
-    let outcome = server(ctx, call, &db, &rm)
+    let keys = ctx.keys().ok();
+    let parts = match (call.caller, keys) {
+        (Some(p), Some(k)) if through_gateway => super::gateway::Parts::new(ctx, p, k),
+        _ => None,
+    };
+    let gw = parts.as_ref().map(super::gateway::Parts::gateway);
+    let outcome = server(ctx, call, &db, &rm, gw.as_ref())
         .request(version, method, params, &progress)
         .await;
+    if let (Some(g), Some(p)) = (&gw, call.caller) {
+        super::gateway::finish(ctx, p, g).await;
+    }
     let (status, response) = match outcome {
         Ok(result) => (200, jsonrpc::success(id, result)),
         Err(Failure::Rpc(e)) => {
@@ -499,7 +524,7 @@ async fn run_batch(ctx: &Ctx, call: &Call<'_>, version: &'static str, items: Vec
         Err(_) => return internal(&Value::Null),
     };
     let rm = resource_metadata_url(&ctx.issuer);
-    let srv = server(ctx, call, &db, &rm);
+    let srv = server(ctx, call, &db, &rm, None);
     let mut answers = Vec::new();
     for item in &items {
         let id = jsonrpc::id_of(item);

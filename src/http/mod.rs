@@ -11,6 +11,7 @@ pub mod cimd;
 pub mod cron;
 pub mod ctx;
 pub mod discovery;
+pub mod gateway;
 pub mod mcp;
 pub mod notes;
 pub mod pages;

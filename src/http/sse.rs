@@ -51,7 +51,7 @@ async fn caller(ctx: &Ctx, req: &Incoming) -> Result<Principal, Reply> {
 /// person's tokens (another app) cannot post into it either.
 fn owner(p: &Principal) -> String {
     match &p.credential {
-        Credential::Access { grant_id } => format!("{} grant:{grant_id}", p.user),
+        Credential::Access { grant_id, .. } => format!("{} grant:{grant_id}", p.user),
         Credential::Personal { token_id } => format!("{} token:{token_id}", p.user),
     }
 }
@@ -212,7 +212,7 @@ async fn post(ctx: &Ctx, req: &Incoming) -> Result<Reply, Reply> {
         caller: Some(&principal),
         public: public_tools(ctx),
     };
-    let srv = server(ctx, &call_of, &db, &rm);
+    let srv = server(ctx, &call_of, &db, &rm, None);
     let mut negotiated = None;
     let mut answers = Vec::new();
     for item in &items {

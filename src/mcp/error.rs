@@ -49,6 +49,15 @@ impl RpcError {
         Self::new(INVALID_PARAMS, format!("Invalid params: {}", why.into()))
     }
 
+    /// The operator's configuration cannot be used; the message names the setting, so
+    /// whoever reads the client's error knows what to tell the operator.
+    pub fn misconfigured(setting: &str) -> Self {
+        Self::new(
+            INTERNAL_ERROR,
+            format!("Internal error: this server's configuration is not valid ({setting})"),
+        )
+    }
+
     /// The cause is logged by the edge, never sent.
     pub fn internal() -> Self {
         Self::new(INTERNAL_ERROR, "Internal error")

@@ -7,6 +7,7 @@ use super::error::RpcError;
 use super::tools::{self, Progress, Public, ToolCtx, ToolError};
 use super::version;
 use crate::encoding::{b64url, b64url_decode};
+use crate::gateway::Gateway;
 use crate::store::notes::NoteStore;
 use serde_json::{json, Map, Value};
 
@@ -30,6 +31,13 @@ pub struct Server<'a> {
     pub page_size: usize,
     /// The tools callable without a token.
     pub public: Public,
+    /// Whether the built-in tools are served (`BUILTIN_TOOLS`).
+    pub builtin: bool,
+    /// The upstreams' tools, for a signed-in caller when upstreams are configured.
+    pub gateway: Option<&'a Gateway<'a>>,
+    /// Upstreams are configured (so a caller without a token is asked to sign in for a
+    /// tool that is not built in, rather than told it does not exist).
+    pub upstreams_configured: bool,
 }
 
 pub const SERVER_NAME: &str = "mcp-oauth-worker";
@@ -37,6 +45,8 @@ pub const DEFAULT_PAGE_SIZE: usize = 50;
 /// How long a client may reuse a `tools/list` answer (2026-07-28 `ttlMs`): the list only
 /// changes when this Worker is redeployed.
 pub const TOOLS_TTL_MS: u64 = 3_600_000;
+/// With upstreams, the list is the person's own and follows the upstreams' changes.
+pub const GATEWAY_TOOLS_TTL_MS: u64 = 60_000;
 
 pub const INSTRUCTIONS: &str = "The user's personal notes. Use search to find notes by \
      words, fetch to read one in full, memory_store to save something the user asks you \
@@ -101,7 +111,10 @@ impl Server<'_> {
             // 2026-07-28 removed `ping` along with the session.
             "ping" if !stateless => json!({}),
             "server/discover" if stateless => self.discover(),
-            "tools/list" => self.list_tools(version, params)?,
+            "tools/list" => match self.gateway {
+                Some(gw) => self.list_with_gateway(gw, version, params).await?,
+                None => self.list_tools(version, params)?,
+            },
             "tools/call" => self.call_tool(version, params, progress).await?,
             _ => return Err(RpcError::method_not_found(method).into()),
         };
@@ -113,6 +126,39 @@ impl Server<'_> {
             if let Some(meta) = meta {
                 meta[super::transport::META_SERVER_INFO] = self.server_info();
             }
+        }
+        Ok(result)
+    }
+
+    /// Built-in and upstream tools in one page: the upstreams' lists are per person and
+    /// may change, so offsets into them would not be stable cursors.
+    async fn list_with_gateway(
+        &self,
+        gw: &Gateway<'_>,
+        version: &str,
+        params: &Map<String, Value>,
+    ) -> Result<Value, RpcError> {
+        if !matches!(params.get("cursor"), None | Some(Value::Null)) {
+            return Err(RpcError::invalid_params("unknown cursor"));
+        }
+        let structured = version::has_structured_output(version);
+        let mut page: Vec<Value> = if self.builtin {
+            tools::entries(structured, self.public).to_vec()
+        } else {
+            Vec::new()
+        };
+        let builtin_names: Vec<&str> = tools::TOOLS.iter().map(|t| t.name()).collect();
+        let upstream_tools = gw.tools(structured).await;
+        page.extend(
+            upstream_tools
+                .into_iter()
+                .filter(|t| !self.builtin || !builtin_names.contains(&t.exposed.as_str()))
+                .map(|t| t.entry),
+        );
+        let mut result = json!({ "tools": page });
+        if version == version::STATELESS {
+            result["ttlMs"] = json!(GATEWAY_TOOLS_TTL_MS);
+            result["cacheScope"] = json!("private");
         }
         Ok(result)
     }
@@ -149,13 +195,6 @@ impl Server<'_> {
         let Some(name) = params.get("name").and_then(Value::as_str) else {
             return Err(RpcError::invalid_params("name must be a tool's name").into());
         };
-        let Some(tool) = tools::find(name) else {
-            return Err(RpcError::invalid_params(format!(
-                "unknown tool '{}'",
-                crate::oauth::scope::truncate(name, 60)
-            ))
-            .into());
-        };
         // Arguments that are not an object break the request's shape, not a tool's rule:
         // a protocol error, not a tool result the model would read.
         let args = match params.get("arguments") {
@@ -163,13 +202,34 @@ impl Server<'_> {
             Some(a @ Value::Object(_)) => a.clone(),
             Some(_) => return Err(RpcError::invalid_params("arguments must be an object").into()),
         };
+        let unknown = || {
+            RpcError::invalid_params(format!(
+                "unknown tool '{}'",
+                crate::oauth::scope::truncate(name, 60)
+            ))
+        };
+        let Some(tool) = tools::find(name).filter(|_| self.builtin) else {
+            return match self.gateway {
+                Some(gw) => self.call_upstream(gw, name, args, progress).await,
+                // Without a person there is no assertion to send: the upstreams' tools
+                // are never public, and asking for sign-in reveals none of their names.
+                None if self.caller.user.is_none() && self.upstreams_configured => {
+                    Ok(tools::sign_in_required(
+                        &crate::oauth::scope::truncate(name, 60),
+                        self.resource_metadata,
+                    ))
+                }
+                None => Err(unknown().into()),
+            };
+        };
         let public = self.public.contains(tool);
         if !public && self.caller.user.is_none() {
-            return Ok(tools::sign_in_required(tool, self.resource_metadata));
+            return Ok(tools::sign_in_required(tool.name(), self.resource_metadata));
         }
         if !public && !self.caller.scopes.contains(&tool.scope()) {
             return Ok(tools::insufficient_scope(
-                tool,
+                tool.name(),
+                tool.scope(),
                 &self.caller.scopes,
                 self.resource_metadata,
             ));
@@ -194,6 +254,39 @@ impl Server<'_> {
             Err(ToolError::Rejected(message)) => Ok(tools::failure(&message)),
             Err(ToolError::Store(e)) => Err(Failure::Internal(e.0)),
         }
+    }
+}
+
+impl Server<'_> {
+    /// A call routed to the upstream that owns `name`, with the same scope rule and the
+    /// same insufficient-scope answer as a built-in tool; a refused call never leaves.
+    async fn call_upstream(
+        &self,
+        gw: &Gateway<'_>,
+        name: &str,
+        args: Value,
+        progress: &Progress,
+    ) -> Result<Value, Failure> {
+        let Some((upstream, tool)) = gw.find(name).await else {
+            return Err(RpcError::invalid_params(format!(
+                "unknown tool '{}'",
+                crate::oauth::scope::truncate(name, 60)
+            ))
+            .into());
+        };
+        if !self.caller.scopes.contains(&tool.scope) {
+            return Ok(tools::insufficient_scope(
+                &tool.exposed,
+                tool.scope,
+                &self.caller.scopes,
+                self.resource_metadata,
+            ));
+        }
+        let (result, notifications) = gw.call(upstream, &tool, args, progress.token()).await;
+        for n in notifications {
+            progress.forward(n);
+        }
+        Ok(result)
     }
 }
 

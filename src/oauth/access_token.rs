@@ -98,12 +98,6 @@ pub async fn issue(
     now: u64,
     ttl: u64,
 ) -> Result<String, String> {
-    let header = JoseHeader {
-        alg: "EdDSA".into(),
-        kid: Some(keys.kid.clone()),
-        typ: Some("at+jwt".into()),
-        crit: None,
-    };
     let AccessClaims {
         iss,
         sub,
@@ -125,9 +119,26 @@ pub async fn issue(
         iat: now,
         nbf: None,
     };
-    let header = serde_json::to_vec(&header).map_err(|e| e.to_string())?;
     let payload = serde_json::to_vec(&payload).map_err(|e| e.to_string())?;
-    let signing_input = format!("{}.{}", b64url(&header), b64url(&payload));
+    sign_jws(crypto, keys, "at+jwt", &payload).await
+}
+
+/// A compact JWS (RFC 7515 §7.1) of `payload` with our current key, `alg: EdDSA`, its
+/// `kid` and the media type `typ`, which keeps one kind of token from passing as another.
+pub async fn sign_jws(
+    crypto: &impl Ed25519,
+    keys: &KeySet,
+    typ: &str,
+    payload: &[u8],
+) -> Result<String, String> {
+    let header = JoseHeader {
+        alg: "EdDSA".into(),
+        kid: Some(keys.kid.clone()),
+        typ: Some(typ.into()),
+        crit: None,
+    };
+    let header = serde_json::to_vec(&header).map_err(|e| e.to_string())?;
+    let signing_input = format!("{}.{}", b64url(&header), b64url(payload));
     let signature = crypto.sign(&keys.seed, signing_input.as_bytes()).await?;
     Ok(format!("{signing_input}.{}", b64url(&signature)))
 }

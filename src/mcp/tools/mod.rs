@@ -58,6 +58,18 @@ impl Progress {
         }
     }
 
+    /// The client's progress token, if it sent one and accepts a stream.
+    pub fn token(&self) -> Option<&Value> {
+        self.token.as_ref()
+    }
+
+    /// A notification already addressed to this request's token (from an upstream).
+    pub fn forward(&self, notification: Value) {
+        if self.token.is_some() {
+            self.sent.borrow_mut().push(notification);
+        }
+    }
+
     pub fn take(&self) -> Vec<Value> {
         self.sent.take()
     }
@@ -257,22 +269,27 @@ pub fn failure(message: &str) -> Value {
 
 /// A failed call for a token without the tool's scope: carries the challenge ChatGPT
 /// turns into "reconnect with more access" (OpenAI Apps SDK, `mcp/www_authenticate`).
-pub fn insufficient_scope(tool: &dyn Tool, granted: &[&str], resource_metadata: &str) -> Value {
+/// `name` and `scope` rather than a `Tool`, so a gateway's tool gets the same answer.
+pub fn insufficient_scope(
+    name: &str,
+    scope: &str,
+    granted: &[&str],
+    resource_metadata: &str,
+) -> Value {
     let mut wanted: Vec<&str> = crate::oauth::scope::RESOURCE_SCOPES
         .iter()
         .copied()
-        .filter(|s| granted.contains(s) || *s == tool.scope())
+        .filter(|s| granted.contains(s) || *s == scope)
         .collect();
     wanted.dedup();
-    let description = format!("the {} tool needs the {} scope", tool.name(), tool.scope());
+    let description = format!("the {name} tool needs the {scope} scope");
     let challenge = format!(
         "Bearer resource_metadata=\"{resource_metadata}\", error=\"insufficient_scope\", \
          scope=\"{}\", error_description=\"{description}\"",
         wanted.join(" ")
     );
     let mut result = failure(&format!(
-        "This connection may not use {}: {description}. Reconnect and allow it.",
-        tool.name()
+        "This connection may not use {name}: {description}. Reconnect and allow it."
     ));
     result["_meta"] = json!({ "mcp/www_authenticate": [challenge] });
     result
@@ -281,16 +298,14 @@ pub fn insufficient_scope(tool: &dyn Tool, granted: &[&str], resource_metadata: 
 /// A failed call of a protected tool without a token: the challenge ChatGPT starts sign-in
 /// from. The Apps SDK documents `insufficient_scope` for this case (a request with no
 /// token holds no scope), with the scopes to ask for.
-pub fn sign_in_required(tool: &dyn Tool, resource_metadata: &str) -> Value {
+pub fn sign_in_required(name: &str, resource_metadata: &str) -> Value {
     let challenge = format!(
         "Bearer resource_metadata=\"{resource_metadata}\", scope=\"{}\", \
-         error=\"insufficient_scope\", error_description=\"the {} tool needs sign-in\"",
+         error=\"insufficient_scope\", error_description=\"the {name} tool needs sign-in\"",
         crate::oauth::scope::RESOURCE_SCOPES.join(" "),
-        tool.name()
     );
     let mut result = failure(&format!(
-        "{} needs you to sign in: connect this app to your account, then try again.",
-        tool.name()
+        "{name} needs you to sign in: connect this app to your account, then try again."
     ));
     result["_meta"] = json!({ "mcp/www_authenticate": [challenge] });
     result

@@ -19,6 +19,9 @@ fn server<'a>(notes: &'a MemoryNotes, user: &'a str, scopes: &[&'a str]) -> Serv
         now: 1_700_000_000,
         page_size: DEFAULT_PAGE_SIZE,
         public: Public::NONE,
+        builtin: true,
+        gateway: None,
+        upstreams_configured: false,
     }
 }
 

@@ -1,0 +1,477 @@
+//! The gateway's MCP client: JSON-RPC to one upstream over Streamable HTTP (MCP
+//! 2025-06-18), behind a `Transport` the edge implements with `fetch` or a service
+//! binding. It opens the upstream's session when the upstream keeps one (per isolate and
+//! per person, never shared between people), opens it again when the upstream forgets it
+//! (404), and reads the answer as JSON or as an event stream. Every answer is untrusted:
+//! bounded, parsed strictly, and reduced to an `UpstreamError` in our own words.
+
+use super::config::Upstream;
+use serde_json::{json, Map, Value};
+use std::cell::RefCell;
+use std::future::Future;
+use std::pin::Pin;
+
+/// The revision the gateway speaks to upstreams; the SDKs' servers all accept it.
+pub const UPSTREAM_VERSION: &str = "2025-06-18";
+/// The largest answer read from an upstream.
+pub const MAX_ANSWER_BYTES: usize = 4 * 1024 * 1024;
+
+/// A request to an upstream: the headers the gateway chose (from an allow-list: nothing
+/// of the client's request is ever copied) and a JSON body. The edge adds the operator's
+/// credential.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outbound {
+    pub headers: Vec<(&'static str, String)>,
+    pub body: String,
+}
+
+/// What the edge passes back of an upstream's answer: only these (a response allow-list).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Answer {
+    pub status: u16,
+    pub content_type: String,
+    pub session_id: Option<String>,
+    pub body: Vec<u8>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TransportError {
+    Timeout,
+    TooLarge,
+    Unreachable(String),
+}
+
+pub type SendFuture<'a> = Pin<Box<dyn Future<Output = Result<Answer, TransportError>> + 'a>>;
+
+/// How the gateway reaches an upstream: `fetch` to its URL or its service binding.
+pub trait Transport {
+    /// Sends `out` to `upstream` within its timeout; the answer's body is read up to
+    /// `MAX_ANSWER_BYTES`.
+    fn send<'a>(&'a self, upstream: &'a Upstream, out: Outbound) -> SendFuture<'a>;
+}
+
+/// Why an upstream gave no usable answer, in the gateway's words (never its body).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum UpstreamError {
+    Timeout(u64),
+    Unreachable,
+    TooLarge,
+    Status(u16),
+    NotMcp(&'static str),
+    /// A JSON-RPC error answer, by code.
+    Rpc(i64),
+    /// The upstream forgot its session (404); handled inside this module.
+    SessionGone,
+}
+
+impl UpstreamError {
+    pub fn describe(&self, upstream: &str) -> String {
+        match self {
+            UpstreamError::Timeout(ms) => {
+                format!("The upstream '{upstream}' did not answer within {ms} ms.")
+            }
+            UpstreamError::Unreachable => format!("The upstream '{upstream}' cannot be reached."),
+            UpstreamError::TooLarge => format!(
+                "The upstream '{upstream}' sent more than {} MiB.",
+                MAX_ANSWER_BYTES >> 20
+            ),
+            UpstreamError::Status(s) => {
+                format!("The upstream '{upstream}' failed: it answered HTTP {s}.")
+            }
+            UpstreamError::NotMcp(why) => {
+                format!("The upstream '{upstream}' did not answer in MCP: {why}.")
+            }
+            UpstreamError::Rpc(code) => {
+                format!("The upstream '{upstream}' refused the request (JSON-RPC error {code}).")
+            }
+            UpstreamError::SessionGone => {
+                format!("The upstream '{upstream}' lost its session twice in a row.")
+            }
+        }
+    }
+
+    /// A short word for the audit log and the Worker's log.
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            UpstreamError::Timeout(_) => "timeout",
+            UpstreamError::Unreachable => "unreachable",
+            UpstreamError::TooLarge => "too_large",
+            UpstreamError::Status(_) => "http_error",
+            UpstreamError::NotMcp(_) => "not_mcp",
+            UpstreamError::Rpc(_) => "rpc_error",
+            UpstreamError::SessionGone => "session_lost",
+        }
+    }
+}
+
+/// An upstream session: its id (`None` for a stateless upstream) and revision.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Session {
+    id: Option<String>,
+    version: String,
+}
+
+/// Sessions kept per isolate, by (upstream, person); the oldest goes past the bound.
+const MAX_SESSIONS: usize = 256;
+
+thread_local! {
+    static SESSIONS: RefCell<Vec<((String, String), Session)>> = const { RefCell::new(Vec::new()) };
+}
+
+fn cached_session(upstream: &str, user: &str) -> Option<Session> {
+    SESSIONS.with(|s| {
+        s.borrow()
+            .iter()
+            .find(|((u, p), _)| u == upstream && p == user)
+            .map(|(_, v)| v.clone())
+    })
+}
+
+fn keep_session(upstream: &str, user: &str, session: Session) {
+    SESSIONS.with(|s| {
+        let mut s = s.borrow_mut();
+        s.retain(|((u, p), _)| !(u == upstream && p == user));
+        if s.len() >= MAX_SESSIONS {
+            s.remove(0);
+        }
+        s.push(((upstream.to_string(), user.to_string()), session));
+    });
+}
+
+fn forget_session(upstream: &str, user: &str) {
+    SESSIONS.with(|s| {
+        s.borrow_mut()
+            .retain(|((u, p), _)| !(u == upstream && p == user))
+    });
+}
+
+/// A request's answer: its result and the notifications the upstream sent before it.
+#[derive(Debug, PartialEq)]
+pub struct Reply {
+    pub result: Map<String, Value>,
+    pub notifications: Vec<Value>,
+}
+
+/// Sends `method` to the upstream for `user`, opening (or reopening) its session.
+pub async fn request(
+    transport: &dyn Transport,
+    upstream: &Upstream,
+    user: &str,
+    assertion: &str,
+    method: &str,
+    params: Value,
+) -> Result<Reply, UpstreamError> {
+    for _ in 0..2 {
+        let session = match cached_session(&upstream.name, user) {
+            Some(s) => s,
+            None => {
+                let s = initialize(transport, upstream, assertion).await?;
+                keep_session(&upstream.name, user, s.clone());
+                s
+            }
+        };
+        let body = json!({ "jsonrpc": "2.0", "id": 1, "method": method, "params": params });
+        match exchange(transport, upstream, Some(&session), assertion, &body).await {
+            Err(UpstreamError::SessionGone) => forget_session(&upstream.name, user),
+            Err(e) => {
+                // A session that failed in another way may be half-alive: start afresh.
+                forget_session(&upstream.name, user);
+                return Err(e);
+            }
+            Ok(answer) => return response(answer),
+        }
+    }
+    Err(UpstreamError::SessionGone)
+}
+
+async fn initialize(
+    transport: &dyn Transport,
+    upstream: &Upstream,
+    assertion: &str,
+) -> Result<Session, UpstreamError> {
+    let body = json!({
+        "jsonrpc": "2.0", "id": 0, "method": "initialize",
+        "params": {
+            "protocolVersion": UPSTREAM_VERSION,
+            "capabilities": {},
+            "clientInfo": { "name": "mcp-oauth-worker-gateway", "version": env!("CARGO_PKG_VERSION") }
+        }
+    });
+    let answer = exchange(transport, upstream, None, assertion, &body).await?;
+    let session_id = answer.session_id.clone();
+    let reply = response(answer)?;
+    let version = reply
+        .result
+        .get("protocolVersion")
+        .and_then(Value::as_str)
+        .filter(|v| crate::mcp::version::supported(v).is_some())
+        .ok_or(UpstreamError::NotMcp(
+            "initialize named no revision this Worker speaks",
+        ))?
+        .to_string();
+    let session = Session {
+        id: session_id,
+        version,
+    };
+    let note = json!({ "jsonrpc": "2.0", "method": "notifications/initialized" });
+    exchange(transport, upstream, Some(&session), assertion, &note).await?;
+    Ok(session)
+}
+
+/// One POST: the headers the gateway sets, and the answer's status checked.
+async fn exchange(
+    transport: &dyn Transport,
+    upstream: &Upstream,
+    session: Option<&Session>,
+    assertion: &str,
+    body: &Value,
+) -> Result<Answer, UpstreamError> {
+    let mut headers = vec![
+        ("Content-Type", "application/json".to_string()),
+        ("Accept", "application/json, text/event-stream".to_string()),
+        (super::ASSERTION_HEADER, assertion.to_string()),
+    ];
+    if let Some(s) = session {
+        headers.push(("MCP-Protocol-Version", s.version.clone()));
+        if let Some(id) = &s.id {
+            headers.push(("Mcp-Session-Id", id.clone()));
+        }
+    }
+    let out = Outbound {
+        headers,
+        body: body.to_string(),
+    };
+    let answer = transport.send(upstream, out).await.map_err(|e| match e {
+        TransportError::Timeout => UpstreamError::Timeout(upstream.timeout_ms),
+        TransportError::TooLarge => UpstreamError::TooLarge,
+        TransportError::Unreachable(_) => UpstreamError::Unreachable,
+    })?;
+    match answer.status {
+        200..=299 => Ok(answer),
+        404 if session.is_some_and(|s| s.id.is_some()) => Err(UpstreamError::SessionGone),
+        s => Err(UpstreamError::Status(s)),
+    }
+}
+
+/// The response to request 1 (or 0, for initialize) in a JSON or event-stream answer.
+fn response(answer: Answer) -> Result<Reply, UpstreamError> {
+    let messages = if answer.content_type.starts_with("text/event-stream") {
+        sse_messages(&answer.body)?
+    } else if answer.content_type.starts_with("application/json") {
+        vec![crate::json::parse(&answer.body)
+            .map_err(|_| UpstreamError::NotMcp("its answer is not JSON"))?]
+    } else {
+        return Err(UpstreamError::NotMcp(
+            "its answer is neither JSON nor an event stream",
+        ));
+    };
+    let mut notifications = Vec::new();
+    for m in messages {
+        if m.get("method").is_some() && m.get("id").is_none() {
+            notifications.push(m);
+            continue;
+        }
+        if let Some(e) = m.get("error") {
+            let code = e.get("code").and_then(Value::as_i64).unwrap_or(0);
+            return Err(UpstreamError::Rpc(code));
+        }
+        if let Some(Value::Object(result)) = m.get("result") {
+            return Ok(Reply {
+                result: result.clone(),
+                notifications,
+            });
+        }
+    }
+    Err(UpstreamError::NotMcp("it sent no response"))
+}
+
+/// The JSON messages of an event stream (the `data` lines of each event, WHATWG HTML
+/// §9.2.6); a data line that is not JSON makes the whole answer unusable.
+fn sse_messages(body: &[u8]) -> Result<Vec<Value>, UpstreamError> {
+    let text = std::str::from_utf8(body).map_err(|_| UpstreamError::NotMcp("not UTF-8"))?;
+    let mut out = Vec::new();
+    let mut data = String::new();
+    for line in text.lines().chain(std::iter::once("")) {
+        if line.is_empty() {
+            if !data.is_empty() {
+                let v = crate::json::parse(data.as_bytes())
+                    .map_err(|_| UpstreamError::NotMcp("an event is not JSON"))?;
+                out.push(v);
+                data.clear();
+            }
+        } else if let Some(d) = line.strip_prefix("data:") {
+            if !data.is_empty() {
+                data.push('\n');
+            }
+            data.push_str(d.strip_prefix(' ').unwrap_or(d));
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gateway::config::{Target, DEFAULT_TIMEOUT_MS};
+
+    fn upstream(name: &str) -> Upstream {
+        Upstream {
+            name: name.into(),
+            target: Target::Url("https://a.example/mcp".into()),
+            credential: None,
+            timeout_ms: DEFAULT_TIMEOUT_MS,
+            tools: vec!["*".into()],
+            scopes: vec![],
+            prefix: None,
+        }
+    }
+
+    /// A scripted upstream: answers in order, and records every request.
+    struct Script {
+        answers: RefCell<Vec<Result<Answer, TransportError>>>,
+        seen: RefCell<Vec<Outbound>>,
+    }
+
+    impl Transport for Script {
+        fn send<'a>(&'a self, _: &'a Upstream, out: Outbound) -> SendFuture<'a> {
+            self.seen.borrow_mut().push(out);
+            let next = self.answers.borrow_mut().remove(0);
+            Box::pin(async move { next })
+        }
+    }
+
+    fn json_answer(
+        status: u16,
+        body: Value,
+        session: Option<&str>,
+    ) -> Result<Answer, TransportError> {
+        Ok(Answer {
+            status,
+            content_type: "application/json".into(),
+            session_id: session.map(str::to_string),
+            body: body.to_string().into_bytes(),
+        })
+    }
+
+    fn init_ok(session: &str) -> Result<Answer, TransportError> {
+        json_answer(
+            200,
+            json!({"jsonrpc":"2.0","id":0,"result":{"protocolVersion":"2025-06-18","capabilities":{}}}),
+            Some(session),
+        )
+    }
+
+    fn accepted() -> Result<Answer, TransportError> {
+        Ok(Answer {
+            status: 202,
+            ..Answer::default()
+        })
+    }
+
+    fn run<T>(f: impl Future<Output = T>) -> T {
+        crate::store::memory::block_on(f)
+    }
+
+    #[test]
+    fn opens_a_session_then_reopens_it_when_the_upstream_forgets_it() {
+        let u = upstream("forgetful");
+        let script = Script {
+            answers: RefCell::new(vec![
+                init_ok("s1"),
+                accepted(),
+                json_answer(
+                    200,
+                    json!({"jsonrpc":"2.0","id":1,"result":{"tools":[]}}),
+                    None,
+                ),
+                json_answer(404, json!({}), None),
+                init_ok("s2"),
+                accepted(),
+                json_answer(
+                    200,
+                    json!({"jsonrpc":"2.0","id":1,"result":{"tools":[1]}}),
+                    None,
+                ),
+            ]),
+            seen: RefCell::default(),
+        };
+        let r = run(request(&script, &u, "alice", "A", "tools/list", json!({}))).unwrap();
+        assert_eq!(r.result["tools"], json!([]));
+        let r = run(request(&script, &u, "alice", "A", "tools/list", json!({}))).unwrap();
+        assert_eq!(r.result["tools"], json!([1]));
+        let seen = script.seen.borrow();
+        let header = |i: usize, name: &str| {
+            seen[i]
+                .headers
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.clone())
+        };
+        assert_eq!(header(2, "Mcp-Session-Id").as_deref(), Some("s1"));
+        assert_eq!(header(6, "Mcp-Session-Id").as_deref(), Some("s2"));
+        assert_eq!(header(0, "Mcp-Session-Id"), None);
+        assert_eq!(
+            header(2, super::super::ASSERTION_HEADER).as_deref(),
+            Some("A")
+        );
+        // Only the headers the gateway chose.
+        assert!(seen.iter().all(|o| o.headers.iter().all(|(n, _)| [
+            "Content-Type",
+            "Accept",
+            "MCP-Protocol-Version",
+            "Mcp-Session-Id",
+            super::super::ASSERTION_HEADER
+        ]
+        .contains(n))));
+    }
+
+    #[test]
+    fn event_streams_and_failures() {
+        let u = upstream("streamer");
+        let stream = "event: message\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\",\"params\":{\"progress\":1}}\n\n\
+                      data: {\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"content\":[]}}\n\n";
+        let script = Script {
+            answers: RefCell::new(vec![
+                init_ok("s"),
+                accepted(),
+                Ok(Answer {
+                    status: 200,
+                    content_type: "text/event-stream".into(),
+                    session_id: None,
+                    body: stream.as_bytes().to_vec(),
+                }),
+                json_answer(500, json!({"secret":"stack trace"}), None),
+                init_ok("s"),
+                accepted(),
+                Err(TransportError::Timeout),
+                init_ok("s"),
+                accepted(),
+                Ok(Answer {
+                    status: 200,
+                    content_type: "text/html".into(),
+                    session_id: None,
+                    body: b"<html>".to_vec(),
+                }),
+                json_answer(
+                    200,
+                    json!({"jsonrpc":"2.0","id":1,"error":{"code":-32602,"message":"m"}}),
+                    None,
+                ),
+            ]),
+            seen: RefCell::default(),
+        };
+        let call = || run(request(&script, &u, "bob", "A", "tools/call", json!({})));
+        let r = call().unwrap();
+        assert_eq!(r.notifications.len(), 1);
+        assert_eq!(call().unwrap_err(), UpstreamError::Status(500));
+        assert_eq!(
+            call().unwrap_err(),
+            UpstreamError::Timeout(DEFAULT_TIMEOUT_MS)
+        );
+        assert!(matches!(call().unwrap_err(), UpstreamError::NotMcp(_)));
+        let e = call().unwrap_err();
+        assert_eq!(e, UpstreamError::Rpc(-32602));
+        assert!(!e.describe("streamer").contains("m\""));
+        assert!(!UpstreamError::Status(500).describe("x").contains("stack"));
+    }
+}

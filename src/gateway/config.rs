@@ -1,0 +1,355 @@
+//! The upstreams an operator declares in `UPSTREAMS` (a JSON array in `wrangler.toml`'s
+//! `[vars]`), validated once per isolate. Nothing else is ever fetched: every URL and
+//! binding the gateway reaches comes from here, never from a request. A mistake is a
+//! `ConfigError` naming the setting, never a silently missing upstream.
+
+use serde_json::Value;
+
+/// Where an upstream is reached.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// An https URL (http only on a loopback host, for local work).
+    Url(String),
+    /// A service binding (`[[services]]`) to another Worker, and the path of its MCP
+    /// endpoint there.
+    Service { binding: String, path: String },
+}
+
+/// The credential this Worker itself presents upstream, read from a Worker secret.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Credential {
+    /// The secret's name (its value is read at the edge, never logged).
+    pub secret: String,
+    /// `Authorization` (sent as `Bearer <secret>`) or a named header (sent as is).
+    pub header: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Upstream {
+    pub name: String,
+    pub target: Target,
+    pub credential: Option<Credential>,
+    pub timeout_ms: u64,
+    /// Globs of the upstream's tool names it exposes (`*` matches any run).
+    pub tools: Vec<String>,
+    /// Globs and the scope a matching tool needs, first match wins; otherwise `mcp:read`
+    /// for a tool annotated read-only and `mcp:write` for any other.
+    pub scopes: Vec<(String, String)>,
+    /// `<name>_` in front of the upstream's names when several sources share `/mcp`.
+    pub prefix: Option<String>,
+}
+
+/// A setting that cannot be used, named as the operator wrote it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigError {
+    pub setting: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.setting, self.message)
+    }
+}
+
+pub const DEFAULT_TIMEOUT_MS: u64 = 10_000;
+const MAX_TIMEOUT_MS: u64 = 60_000;
+const MAX_UPSTREAMS: usize = 20;
+
+/// What the edge can tell about the environment, to check names against it.
+pub struct Environment<'a> {
+    pub has_secret: &'a dyn Fn(&str) -> bool,
+    pub has_service: &'a dyn Fn(&str) -> bool,
+}
+
+/// The upstreams of `UPSTREAMS` (`None` or empty: none). `builtin` says whether the
+/// built-in tools share `/mcp` (then every upstream is prefixed).
+pub fn parse(
+    text: Option<&str>,
+    builtin: bool,
+    env: &Environment,
+) -> Result<Vec<Upstream>, ConfigError> {
+    let Some(text) = text.map(str::trim).filter(|t| !t.is_empty()) else {
+        return Ok(Vec::new());
+    };
+    let err = |setting: String, message: &str| ConfigError {
+        setting,
+        message: message.to_string(),
+    };
+    let list = crate::json::parse(text.as_bytes())
+        .map_err(|e| err("UPSTREAMS".into(), &format!("not JSON: {e}")))?;
+    let Value::Array(items) = list else {
+        return Err(err("UPSTREAMS".into(), "must be a JSON array of upstreams"));
+    };
+    if items.len() > MAX_UPSTREAMS {
+        return Err(err("UPSTREAMS".into(), "at most 20 upstreams"));
+    }
+    let prefixed = items.len() > 1 || builtin;
+    let mut out: Vec<Upstream> = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let at = |key: &str| format!("UPSTREAMS[{i}].{key}");
+        let u = one(item, &at, prefixed, env)?;
+        if out.iter().any(|o| o.name == u.name) {
+            return Err(err(at("name"), "two upstreams have this name (and prefix)"));
+        }
+        out.push(u);
+    }
+    Ok(out)
+}
+
+fn one(
+    item: &Value,
+    at: &dyn Fn(&str) -> String,
+    prefixed: bool,
+    env: &Environment,
+) -> Result<Upstream, ConfigError> {
+    let err = |key: &str, message: &str| ConfigError {
+        setting: at(key),
+        message: message.to_string(),
+    };
+    let obj = item
+        .as_object()
+        .ok_or_else(|| err("", "must be an object"))?;
+    for key in obj.keys() {
+        if ![
+            "name",
+            "url",
+            "service",
+            "path",
+            "credential",
+            "timeout_ms",
+            "tools",
+            "scopes",
+        ]
+        .contains(&key.as_str())
+        {
+            return Err(err(key, "is not a setting of an upstream"));
+        }
+    }
+    let text = |key: &str| obj.get(key).and_then(Value::as_str).map(str::trim);
+    let name = text("name").unwrap_or("");
+    let name_ok = (1..=32).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if !name_ok {
+        return Err(err("name", "must be 1 to 32 of a-z, 0-9 and -"));
+    }
+    let target = match (text("url"), text("service")) {
+        (Some(url), None) => Target::Url(check_url(url).map_err(|m| err("url", &m))?),
+        (None, Some(binding)) => {
+            if !(env.has_service)(binding) {
+                return Err(err(
+                    "service",
+                    &format!("no service binding named {binding} ([[services]] in wrangler.toml)"),
+                ));
+            }
+            let path = text("path").unwrap_or("/mcp");
+            if !path.starts_with('/') || path.contains(['?', '#']) {
+                return Err(err("path", "must be a path such as /mcp"));
+            }
+            Target::Service {
+                binding: binding.to_string(),
+                path: path.to_string(),
+            }
+        }
+        _ => return Err(err("url", "give exactly one of url and service")),
+    };
+    let credential = match obj.get("credential") {
+        None | Some(Value::Null) => None,
+        Some(c) => {
+            let secret = c.get("secret").and_then(Value::as_str).unwrap_or("");
+            if secret.is_empty() || !(env.has_secret)(secret) {
+                return Err(err(
+                    "credential.secret",
+                    &format!("the Worker secret {secret:?} is not set (wrangler secret put)"),
+                ));
+            }
+            let header = c
+                .get("header")
+                .and_then(Value::as_str)
+                .unwrap_or("Authorization");
+            if !is_header_name(header) || is_reserved(header) {
+                return Err(err(
+                    "credential.header",
+                    "is not a header this Worker may set",
+                ));
+            }
+            Some(Credential {
+                secret: secret.to_string(),
+                header: header.to_string(),
+            })
+        }
+    };
+    let timeout_ms = match obj.get("timeout_ms") {
+        None => DEFAULT_TIMEOUT_MS,
+        Some(v) => v
+            .as_u64()
+            .filter(|t| (100..=MAX_TIMEOUT_MS).contains(t))
+            .ok_or_else(|| err("timeout_ms", "must be 100 to 60000"))?,
+    };
+    let tools = match obj.get("tools") {
+        None => vec!["*".to_string()],
+        Some(Value::Array(globs)) => globs
+            .iter()
+            .map(|g| g.as_str().map(str::to_string))
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| err("tools", "must be an array of names or globs"))?,
+        Some(_) => return Err(err("tools", "must be an array of names or globs")),
+    };
+    let scopes = match obj.get("scopes") {
+        None => Vec::new(),
+        Some(Value::Object(m)) => m
+            .iter()
+            .map(|(glob, scope)| match scope.as_str() {
+                Some(s @ ("mcp:read" | "mcp:write")) => Ok((glob.clone(), s.to_string())),
+                _ => Err(err(
+                    &format!("scopes.{glob}"),
+                    "must be mcp:read or mcp:write",
+                )),
+            })
+            .collect::<Result<_, _>>()?,
+        Some(_) => return Err(err("scopes", "must map tool globs to scopes")),
+    };
+    Ok(Upstream {
+        prefix: prefixed.then(|| format!("{}_", name.replace('-', "_"))),
+        name: name.to_string(),
+        target,
+        credential,
+        timeout_ms,
+        tools,
+        scopes,
+    })
+}
+
+/// An https URL with a host and no credentials; http only on a loopback host.
+fn check_url(text: &str) -> Result<String, String> {
+    let url = url::Url::parse(text).map_err(|_| "not an absolute URL".to_string())?;
+    if !url.username().is_empty() || url.password().is_some() || url.fragment().is_some() {
+        return Err("must not hold user information or a fragment".into());
+    }
+    match (url.scheme(), url.host()) {
+        ("https", Some(_)) => Ok(url.to_string()),
+        ("http", Some(url::Host::Ipv4(ip))) if ip.is_loopback() => Ok(url.to_string()),
+        ("http", Some(url::Host::Ipv6(ip))) if ip.is_loopback() => Ok(url.to_string()),
+        ("http", Some(url::Host::Domain("localhost"))) => Ok(url.to_string()),
+        _ => Err("must be https (http only on a loopback host)".into()),
+    }
+}
+
+fn is_header_name(h: &str) -> bool {
+    !h.is_empty()
+        && h.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+/// Headers the gateway sets itself, which a credential may not replace.
+fn is_reserved(h: &str) -> bool {
+    [
+        "content-type",
+        "accept",
+        "mcp-session-id",
+        "mcp-protocol-version",
+        "host",
+        "cookie",
+        "content-length",
+        super::ASSERTION_HEADER,
+    ]
+    .iter()
+    .any(|r| r.eq_ignore_ascii_case(h))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env() -> Environment<'static> {
+        Environment {
+            has_secret: &|s| s == "DOCS_TOKEN",
+            has_service: &|s| s == "DOCS",
+        }
+    }
+
+    fn parse_one(item: &str, builtin: bool) -> Result<Vec<Upstream>, ConfigError> {
+        parse(Some(&format!("[{item}]")), builtin, &env())
+    }
+
+    #[test]
+    fn an_upstream_by_url_or_binding() {
+        let u = parse_one(
+            r#"{"name":"docs","url":"https://mcp.example.com/mcp","credential":{"secret":"DOCS_TOKEN"}}"#,
+            false,
+        )
+        .unwrap();
+        assert_eq!(
+            u[0].target,
+            Target::Url("https://mcp.example.com/mcp".into())
+        );
+        assert_eq!(u[0].credential.as_ref().unwrap().header, "Authorization");
+        assert_eq!(u[0].prefix, None);
+        assert_eq!(u[0].tools, vec!["*"]);
+        let u = parse_one(r#"{"name":"docs-2","service":"DOCS"}"#, true).unwrap();
+        assert_eq!(
+            u[0].target,
+            Target::Service {
+                binding: "DOCS".into(),
+                path: "/mcp".into()
+            }
+        );
+        assert_eq!(u[0].prefix.as_deref(), Some("docs_2_"));
+        assert_eq!(parse(None, true, &env()), Ok(vec![]));
+    }
+
+    #[test]
+    fn bad_settings_name_themselves() {
+        for (item, setting) in [
+            (
+                r#"{"name":"x","url":"http://example.com/mcp"}"#,
+                "UPSTREAMS[0].url",
+            ),
+            (r#"{"name":"x","service":"NOPE"}"#, "UPSTREAMS[0].service"),
+            (
+                r#"{"name":"x","url":"https://a.example","credential":{"secret":"UNSET"}}"#,
+                "UPSTREAMS[0].credential.secret",
+            ),
+            (
+                r#"{"name":"x","url":"https://a.example","credential":{"secret":"DOCS_TOKEN","header":"Cookie"}}"#,
+                "UPSTREAMS[0].credential.header",
+            ),
+            (
+                r#"{"name":"Bad Name","url":"https://a.example"}"#,
+                "UPSTREAMS[0].name",
+            ),
+            (r#"{"name":"x"}"#, "UPSTREAMS[0].url"),
+            (
+                r#"{"name":"x","url":"https://a.example","timeout_ms":5}"#,
+                "UPSTREAMS[0].timeout_ms",
+            ),
+            (
+                r#"{"name":"x","url":"https://a.example","colour":1}"#,
+                "UPSTREAMS[0].colour",
+            ),
+            (
+                r#"{"name":"x","url":"https://a.example","scopes":{"*":"admin"}}"#,
+                "UPSTREAMS[0].scopes.*",
+            ),
+        ] {
+            assert_eq!(
+                parse_one(item, false).unwrap_err().setting,
+                setting,
+                "{item}"
+            );
+        }
+        let twice =
+            r#"[{"name":"a","url":"https://a.example"},{"name":"a","url":"https://b.example"}]"#;
+        assert_eq!(
+            parse(Some(twice), false, &env()).unwrap_err().setting,
+            "UPSTREAMS[1].name"
+        );
+        assert_eq!(
+            parse(Some("{"), false, &env()).unwrap_err().setting,
+            "UPSTREAMS"
+        );
+        assert!(parse_one(r#"{"name":"x","url":"http://127.0.0.1:9/mcp"}"#, false).is_ok());
+    }
+}

@@ -1,0 +1,301 @@
+//! The gateway: this Worker as the OAuth front door of MCP servers it does not run. The
+//! upstreams of `UPSTREAMS` (`config`) are listed and called (`client`) with the
+//! operator's credential and a signed statement of who is calling (`assertion`), never
+//! the client's token; one policy (`policy`) decides both what `tools/list` shows and what
+//! `tools/call` lets through. Plain Rust: the edge (`http::gateway`) supplies the
+//! transport and the signer.
+
+pub mod assertion;
+pub mod client;
+pub mod config;
+pub mod policy;
+
+use client::{Transport, UpstreamError};
+use config::{Target, Upstream};
+use policy::GatewayTool;
+use serde_json::{json, Value};
+use std::cell::RefCell;
+use std::future::Future;
+use std::pin::Pin;
+
+/// The header that carries the user assertion to every upstream.
+pub const ASSERTION_HEADER: &str = "Mcp-User-Assertion";
+
+/// Upstream fetches in flight at once: a Worker may hold six outgoing connections.
+const FAN_OUT: usize = 6;
+/// How long an upstream's tool list is reused when it names no `ttlMs`.
+const DEFAULT_LIST_TTL_MS: u64 = 60_000;
+const MAX_LIST_TTL_MS: u64 = 3_600_000;
+/// Pages of an upstream's `tools/list` followed, and tools kept from one upstream.
+const MAX_PAGES: usize = 10;
+const MAX_TOOLS: usize = 500;
+
+pub type SignFuture<'a> = Pin<Box<dyn Future<Output = Result<String, String>> + 'a>>;
+
+/// Signs the user assertion for one upstream (the edge knows the person and the key).
+pub trait Signer {
+    fn assertion<'a>(&'a self, audience: &'a str) -> SignFuture<'a>;
+}
+
+impl Upstream {
+    /// The `aud` of this upstream's assertions: its URL, or `service:<binding><path>`.
+    pub fn audience(&self) -> String {
+        match &self.target {
+            Target::Url(u) => u.clone(),
+            Target::Service { binding, path } => format!("service:{binding}{path}"),
+        }
+    }
+}
+
+/// One call through the gateway, for the audit log (no arguments, no results).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CallRecord {
+    pub upstream: String,
+    pub tool: String,
+    pub outcome: &'static str,
+}
+
+pub struct Gateway<'a> {
+    pub upstreams: &'a [Upstream],
+    pub transport: &'a dyn Transport,
+    pub signer: &'a dyn Signer,
+    /// The person calling; lists and sessions are kept per person.
+    pub user: &'a str,
+    pub now_ms: u64,
+    /// Calls made while answering this request, for the edge to audit.
+    pub calls: RefCell<Vec<CallRecord>>,
+    /// Upstreams left out of a `tools/list` and why, for the edge to log.
+    pub failures: RefCell<Vec<(String, String)>>,
+}
+
+/// An upstream's raw tool list, per isolate, by (upstream, person), until it expires.
+type ListEntry = ((String, String), (u64, Vec<Value>));
+
+thread_local! {
+    static LISTS: RefCell<Vec<ListEntry>> = const { RefCell::new(Vec::new()) };
+}
+
+const MAX_LISTS: usize = 512;
+
+fn cached_list(upstream: &str, user: &str, now_ms: u64) -> Option<Vec<Value>> {
+    LISTS.with(|l| {
+        l.borrow()
+            .iter()
+            .find(|((u, p), (until, _))| u == upstream && p == user && *until > now_ms)
+            .map(|(_, (_, tools))| tools.clone())
+    })
+}
+
+fn keep_list(upstream: &str, user: &str, until: u64, tools: Vec<Value>) {
+    LISTS.with(|l| {
+        let mut l = l.borrow_mut();
+        l.retain(|((u, p), _)| !(u == upstream && p == user));
+        if l.len() >= MAX_LISTS {
+            l.remove(0);
+        }
+        l.push(((upstream.to_string(), user.to_string()), (until, tools)));
+    });
+}
+
+/// `notifications/tools/list_changed` from an upstream: its lists are stale for everyone.
+fn drop_lists(upstream: &str) {
+    LISTS.with(|l| l.borrow_mut().retain(|((u, _), _)| u != upstream));
+}
+
+impl Gateway<'_> {
+    async fn assertion(&self, upstream: &Upstream) -> Result<String, UpstreamError> {
+        self.signer
+            .assertion(&upstream.audience())
+            .await
+            .map_err(|_| UpstreamError::Unreachable)
+    }
+
+    async fn send(
+        &self,
+        upstream: &Upstream,
+        method: &str,
+        params: Value,
+    ) -> Result<client::Reply, UpstreamError> {
+        let assertion = self.assertion(upstream).await?;
+        let reply = client::request(
+            self.transport,
+            upstream,
+            self.user,
+            &assertion,
+            method,
+            params,
+        )
+        .await?;
+        if reply
+            .notifications
+            .iter()
+            .any(|n| n["method"] == "notifications/tools/list_changed")
+        {
+            drop_lists(&upstream.name);
+        }
+        Ok(reply)
+    }
+
+    /// An upstream's tools as it lists them (cached), following its cursors.
+    async fn raw_tools(&self, upstream: &Upstream) -> Result<Vec<Value>, UpstreamError> {
+        if let Some(hit) = cached_list(&upstream.name, self.user, self.now_ms) {
+            return Ok(hit);
+        }
+        let mut tools = Vec::new();
+        let mut cursor: Option<String> = None;
+        let mut ttl = DEFAULT_LIST_TTL_MS;
+        for _ in 0..MAX_PAGES {
+            let params = match &cursor {
+                Some(c) => json!({ "cursor": c }),
+                None => json!({}),
+            };
+            let reply = self.send(upstream, "tools/list", params).await?;
+            let Some(Value::Array(page)) = reply.result.get("tools") else {
+                return Err(UpstreamError::NotMcp("tools/list gave no tools"));
+            };
+            tools.extend(page.iter().cloned());
+            if let Some(t) = reply.result.get("ttlMs").and_then(Value::as_u64) {
+                ttl = t.min(MAX_LIST_TTL_MS);
+            }
+            cursor = reply
+                .result
+                .get("nextCursor")
+                .and_then(Value::as_str)
+                .map(str::to_string);
+            if cursor.is_none() || tools.len() >= MAX_TOOLS {
+                break;
+            }
+        }
+        tools.truncate(MAX_TOOLS);
+        keep_list(&upstream.name, self.user, self.now_ms + ttl, tools.clone());
+        Ok(tools)
+    }
+
+    /// Every upstream's exposed tools, fetched at most `FAN_OUT` at a time. An upstream
+    /// that fails is left out (and logged through `failures`) until it answers again.
+    pub async fn tools(&self, structured: bool) -> Vec<GatewayTool> {
+        let mut out: Vec<GatewayTool> = Vec::new();
+        for batch in self.upstreams.chunks(FAN_OUT) {
+            let lists = join_all(batch.iter().map(|u| self.raw_tools(u))).await;
+            for (upstream, list) in batch.iter().zip(lists) {
+                match list {
+                    Ok(tools) => {
+                        for t in tools
+                            .iter()
+                            .filter_map(|t| policy::rewrite(upstream, t, structured))
+                        {
+                            if !out.iter().any(|o| o.exposed == t.exposed) {
+                                out.push(t);
+                            }
+                        }
+                    }
+                    Err(e) => self
+                        .failures
+                        .borrow_mut()
+                        .push((upstream.name.clone(), e.describe(&upstream.name))),
+                }
+            }
+        }
+        out
+    }
+
+    /// The upstream and tool an exposed name stands for, as the policy sees it.
+    pub async fn find(&self, exposed: &str) -> Option<(&Upstream, GatewayTool)> {
+        for upstream in self.upstreams {
+            let Some(name) = policy::upstream_name(upstream, exposed) else {
+                continue;
+            };
+            if !policy::is_exposed(upstream, name) {
+                continue;
+            }
+            let Ok(tools) = self.raw_tools(upstream).await else {
+                continue;
+            };
+            let found = tools
+                .iter()
+                .filter(|t| t["name"] == name)
+                .find_map(|t| policy::rewrite(upstream, t, true));
+            if let Some(t) = found {
+                return Some((upstream, t));
+            }
+        }
+        None
+    }
+
+    /// Calls the upstream's tool; the result is the upstream's tool result, or a tool
+    /// error in our words. Progress notifications come back for the client's stream.
+    pub async fn call(
+        &self,
+        upstream: &Upstream,
+        tool: &GatewayTool,
+        arguments: Value,
+        progress_token: Option<&Value>,
+    ) -> (Value, Vec<Value>) {
+        let mut params = json!({ "name": tool.upstream_name, "arguments": arguments });
+        if let Some(t) = progress_token {
+            params["_meta"] = json!({ "progressToken": t });
+        }
+        let outcome = self.send(upstream, "tools/call", params).await;
+        let (result, notifications, word) = match outcome {
+            Ok(reply) => {
+                let is_error = reply.result.get("isError").and_then(Value::as_bool) == Some(true);
+                let progress = reply
+                    .notifications
+                    .into_iter()
+                    .filter(|n| n["method"] == "notifications/progress")
+                    .filter_map(|n| forwarded_progress(&n, progress_token?))
+                    .collect();
+                let word = if is_error { "tool_error" } else { "ok" };
+                (Value::Object(reply.result), progress, word)
+            }
+            Err(e) => (
+                crate::mcp::tools::failure(&e.describe(&upstream.name)),
+                Vec::new(),
+                e.outcome(),
+            ),
+        };
+        self.calls.borrow_mut().push(CallRecord {
+            upstream: upstream.name.clone(),
+            tool: tool.exposed.clone(),
+            outcome: word,
+        });
+        (result, notifications)
+    }
+}
+
+/// An upstream's progress notification as the client receives it: the client's own
+/// token, and only the fields progress has.
+fn forwarded_progress(n: &Value, token: &Value) -> Option<Value> {
+    let p = n.get("params")?;
+    let mut params = json!({ "progressToken": token, "progress": p.get("progress")?.as_f64()? });
+    for key in ["total", "message"] {
+        if let Some(v) = p.get(key) {
+            params[key] = v.clone();
+        }
+    }
+    Some(json!({ "jsonrpc": "2.0", "method": "notifications/progress", "params": params }))
+}
+
+/// Polls every future until all are done; the results in order.
+async fn join_all<F: Future>(futures: impl Iterator<Item = F>) -> Vec<F::Output> {
+    let mut pending: Vec<Pin<Box<F>>> = futures.map(Box::pin).collect();
+    let mut done: Vec<Option<F::Output>> = pending.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut all = true;
+        for (f, slot) in pending.iter_mut().zip(done.iter_mut()) {
+            if slot.is_none() {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => *slot = Some(v),
+                    std::task::Poll::Pending => all = false,
+                }
+            }
+        }
+        if all {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
+    })
+    .await;
+    done.into_iter().flatten().collect()
+}
