@@ -65,11 +65,12 @@ pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::encoding::b64url;
 
-    fn hex(s: &str) -> Vec<u8> {
+    /// RFC test vectors' hex, for this file's tests and the cipher's.
+    pub(crate) fn hex(s: &str) -> Vec<u8> {
         (0..s.len())
             .step_by(2)
             .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
