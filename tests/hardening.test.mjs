@@ -12,7 +12,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { startWorker } from "./helpers/worker.mjs";
-import { createUser, publicClient, register, pkcePair, Browser, formFields, authorizeUrl, approve, token, fullFlow } from "./helpers/oauth.mjs";
+import { createUser, publicClient, register, pkcePair, Browser, formFields, authorizeUrl, approve, token, fullFlow, codeFor, exchange } from "./helpers/oauth.mjs";
 import { mcpPost, initialize, sessionCall, modernCall, toolValue, MODERN } from "./helpers/mcp.mjs";
 
 let main, legacy;
@@ -47,27 +47,6 @@ const modernHeaders = (method, name) => ({
   ...(name ? { "Mcp-Name": name } : {}),
 });
 
-/** Signs in (if needed) and approves in `browser`; returns the code, verifier and redirect. */
-async function codeFor(w, user, client, browser = new Browser(), opts = {}) {
-  const { verifier, challenge } = pkcePair();
-  const res = await approve(w.url, browser, authorizeUrl(w.url, client, { challenge, ...opts }), user);
-  const text = await res.text();
-  assert.equal(res.status, 302, text.slice(0, 300));
-  const redirect = new URL(res.headers.get("location"));
-  const code = redirect.searchParams.get("code");
-  assert.ok(code, redirect.toString());
-  return { code, verifier, redirect };
-}
-
-const exchange = (w, client, { code, verifier }) =>
-  token(w.url, {
-    grant_type: "authorization_code",
-    code,
-    code_verifier: verifier,
-    client_id: client.client_id,
-    redirect_uri: client.redirect_uris[0],
-    resource: w.url + "/mcp",
-  });
 
 /** A POST of a form from `browser` with extra headers (Origin, Sec-Fetch-Site). */
 async function postWith(browser, url, fields, headers = {}) {
@@ -134,13 +113,13 @@ test("1 a replay's revocation, or a Disconnect, never revokes a grant made in th
   const client = await publicClient(main.url);
   const browser = new Browser();
   for (let round = 0; round < 3; round++) {
-    const a = await codeFor(main, bea, client, browser);
+    const a = await codeFor(main, bea, client, { browser });
     const both = await Promise.all([exchange(main, client, a), exchange(main, client, a)]);
     const statuses = both.map((r) => r.status).sort();
     assert.deepEqual(statuses, [200, 400], `round ${round}: ${JSON.stringify(both.map((r) => r.body))}`);
     assert.equal(both.find((r) => r.status === 400).body.error, "invalid_grant");
     // At once, in the same browser (the consent page, approved again): a new grant.
-    const b = await codeFor(main, bea, client, browser);
+    const b = await codeFor(main, bea, client, { browser });
     const fresh = await exchange(main, client, b);
     assert.equal(fresh.status, 200, `round ${round}: code B after the replay: ${JSON.stringify(fresh.body)}`);
     assert.equal(typeof fresh.body.access_token, "string");
@@ -159,7 +138,7 @@ test("1 a replay's revocation, or a Disconnect, never revokes a grant made in th
   const goneHtml = await gone.text();
   assert.equal(gone.status, 200, goneHtml.slice(0, 300));
   assert.match(goneHtml, /is disconnected/);
-  const again = await codeFor(main, bea, client, browser);
+  const again = await codeFor(main, bea, client, { browser });
   const t = await exchange(main, client, again);
   assert.equal(t.status, 200, `code after Disconnect: ${JSON.stringify(t.body)}`);
   assert.equal(typeof t.body.access_token, "string");
@@ -402,7 +381,7 @@ test("8 tools/call with arguments that are not an object, and tools/list with ar
 test("9 codes, session ids and session cookies carry nothing readable", async () => {
   const client = await publicClient(main.url);
   const browser = new Browser();
-  const a = await codeFor(main, cai, client, browser);
+  const a = await codeFor(main, cai, client, { browser });
   const secrets = [client.client_id, cai.id, "redirect", "code_challenge", client.redirect_uris[0]];
   for (const piece of decodedPieces(a.code)) {
     for (const s of secrets) assert.ok(!piece.includes(s), `the code reveals ${JSON.stringify(s)}: ${JSON.stringify(piece.slice(0, 200))}`);

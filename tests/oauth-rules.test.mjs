@@ -26,6 +26,8 @@ import {
   signIn,
   token,
   fullFlow,
+  codeFor,
+  exchange,
 } from "./helpers/oauth.mjs";
 
 // ---------------------------------------------------------------------------------------
@@ -143,27 +145,6 @@ function assertTokenError(r, status, error) {
   assert.match(r.headers.get("cache-control") ?? "", /no-store/);
 }
 
-/** Signs in and approves in `browser` (new by default); returns the code and its verifier. */
-async function codeFor(w, user, client, { scope, redirectUri, browser = new Browser() } = {}) {
-  const { verifier, challenge } = pkcePair();
-  const res = await approve(w.url, browser, authorizeUrl(w.url, client, { challenge, scope, redirectUri }), user);
-  assert.equal(res.status, 302, await res.clone().text());
-  const redirect = new URL(res.headers.get("location"));
-  const code = redirect.searchParams.get("code");
-  assert.ok(code, redirect.toString());
-  return { code, verifier, redirect };
-}
-
-const exchange = (w, client, { code, verifier }, extra = {}) =>
-  token(w.url, {
-    grant_type: "authorization_code",
-    code,
-    code_verifier: verifier,
-    client_id: client.client_id,
-    redirect_uri: client.redirect_uris[0],
-    resource: w.url + "/mcp",
-    ...extra,
-  });
 
 const refreshWith = (w, client, refreshToken, extra = {}) =>
   token(w.url, { grant_type: "refresh_token", refresh_token: refreshToken, client_id: client.client_id, ...extra });

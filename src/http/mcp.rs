@@ -473,9 +473,12 @@ async fn answer(
         .and_then(|m| m.get("progressToken"))
         .cloned();
     let progress = Progress::for_token(token.filter(|_| accepts.sse));
-    let keys = ctx.keys().ok();
-    let parts = match (call.caller, keys) {
-        (Some(p), Some(k)) if through_gateway => super::gateway::Parts::new(ctx, p, k),
+    // Only a signed-in tools request with upstreams configured reaches out.
+    let parts = match call.caller {
+        Some(p) if through_gateway && ctx.config.upstreams.is_some() => ctx
+            .keys()
+            .ok()
+            .and_then(|k| super::gateway::Parts::new(ctx, p, k)),
         _ => None,
     };
     let gw = parts.as_ref().map(super::gateway::Parts::gateway);

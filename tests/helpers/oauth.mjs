@@ -1,4 +1,5 @@
 // A small typed client for the OAuth flow, with named steps, used by the end-to-end tests.
+import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import { hashPassword, newUserId } from "../../scripts/lib/password.mjs";
 
@@ -122,6 +123,32 @@ export async function approve(base, browser, url, user, action = "approve") {
   }
   return browser.post(base + "/authorize", { ...formFields(html), action });
 }
+
+/**
+ * Signs in (if asked to) and approves in `browser` (new by default) for the Worker `w`;
+ * returns the code, its verifier and the redirect.
+ */
+export async function codeFor(w, user, client, { scope, redirectUri, browser = new Browser() } = {}) {
+  const { verifier, challenge } = pkcePair();
+  const res = await approve(w.url, browser, authorizeUrl(w.url, client, { challenge, scope, redirectUri }), user);
+  assert.equal(res.status, 302, await res.clone().text());
+  const redirect = new URL(res.headers.get("location"));
+  const code = redirect.searchParams.get("code");
+  assert.ok(code, redirect.toString());
+  return { code, verifier, redirect };
+}
+
+/** Redeems a code from `codeFor` at `/token` (with `extra` fields). */
+export const exchange = (w, client, { code, verifier }, extra = {}) =>
+  token(w.url, {
+    grant_type: "authorization_code",
+    code,
+    code_verifier: verifier,
+    client_id: client.client_id,
+    redirect_uri: client.redirect_uris[0],
+    resource: w.url + "/mcp",
+    ...extra,
+  });
 
 export async function token(base, fields, headers = {}) {
   const res = await fetch(base + "/token", {
