@@ -66,11 +66,13 @@ function splitSql(sql) {
  *   the benchmark drops them)
  * @param {(req: Request) => Response|Promise<Response>} [options.outbound] answers the
  *   Worker's own outbound fetch calls (no internet in tests)
+ * @param {Record<string,(req: Request) => Response|Promise<Response>>} [options.serviceBindings]
+ *   service bindings (`[[services]]`) by name, each answered by a function in Node
  * @param {string} [options.persistTo] share KV and D1 with wrangler's `--local --persist-to`
  *   directory (the operator commands' local state) instead of fresh in-memory ones; its
  *   migrations must already be applied
  */
-export async function startWorker({ bindings = {}, outbound, keepLogs = true, persistTo } = {}) {
+export async function startWorker({ bindings = {}, outbound, keepLogs = true, persistTo, serviceBindings } = {}) {
   const all = { JWT_SIGNING_KEY: newSigningKey(), ...bindings };
   // The Worker's own log lines (console.log), for tests that follow a request id.
   const logs = [];
@@ -88,6 +90,7 @@ export async function startWorker({ bindings = {}, outbound, keepLogs = true, pe
     durableObjects: { SSE_SESSIONS: { className: "SseSession", useSQLite: true } },
     ...(persistTo ? { kvPersist: path.join(persistTo, "v3", "kv"), d1Persist: path.join(persistTo, "v3", "d1") } : {}),
     bindings: all,
+    ...(serviceBindings ? { serviceBindings } : {}),
     outboundService:
       outbound ??
       (() => new Response("tests have no internet", { status: 502 })),

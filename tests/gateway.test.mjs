@@ -1,0 +1,246 @@
+// The gateway end to end: the built Worker in front of MCP servers it does not run. The
+// upstreams are real MCP servers written with the official TypeScript SDK (McpServer over
+// its Streamable HTTP transport, tests/helpers/upstream.mjs), reached once as an https URL
+// (through Miniflare's outbound handling) and once as a service binding. The official SDK
+// client signs in through the Worker and uses them; the upstreams' own logs prove what
+// reached them.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { createPublicKey, verify } from "node:crypto";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { UnauthorizedError } from "@modelcontextprotocol/sdk/client/auth.js";
+import { startWorker } from "./helpers/worker.mjs";
+import { createUser, fullFlow } from "./helpers/oauth.mjs";
+import { PersonProvider } from "./helpers/person-provider.mjs";
+import { modernCall, mcpPost, initialize, sessionCall } from "./helpers/mcp.mjs";
+import { recordingUpstream } from "./helpers/upstream.mjs";
+import { decode, jwtHeader } from "./helpers/jwt.mjs";
+
+const ACME_URL = "https://tools.acme.test/mcp";
+const FLAKY_URL = "https://flaky.acme.test/mcp";
+const GONE_URL = "https://gone.acme.test/mcp";
+const ACME_SECRET = "acme-operator-credential-1";
+const WIKI_SECRET = "wiki-operator-key-2";
+
+// The headers the gateway may send upstream (an allow-list), lower-case.
+const ALLOWED = new Set([
+  "accept",
+  "content-type",
+  "content-length",
+  "mcp-protocol-version",
+  "mcp-session-id",
+  "mcp-user-assertion",
+  "authorization",
+  "x-api-key",
+  "host",
+  "user-agent",
+  "accept-encoding",
+  "cf-connecting-ip",
+  "cf-ray",
+  "cf-visitor",
+  "cf-worker",
+  "x-forwarded-proto",
+  "x-real-ip",
+]);
+
+let w, alice, bob, acme, wiki, flaky;
+before(async () => {
+  acme = recordingUpstream("acme");
+  wiki = recordingUpstream("wiki");
+  flaky = recordingUpstream("flaky");
+  w = await startWorker({
+    bindings: {
+      ACME_TOKEN: ACME_SECRET,
+      WIKI_KEY: WIKI_SECRET,
+      UPSTREAMS: JSON.stringify([
+        { name: "acme", url: ACME_URL, credential: { secret: "ACME_TOKEN" } },
+        { name: "wiki", service: "WIKI", credential: { secret: "WIKI_KEY", header: "X-Api-Key" }, tools: ["lookup", "report"] },
+        { name: "flaky", url: FLAKY_URL, timeout_ms: 400, scopes: { "*": "mcp:read" } },
+        { name: "gone", url: GONE_URL },
+      ]),
+    },
+    serviceBindings: { WIKI: (req) => wiki.handle(req) },
+    outbound: async (req) => {
+      const host = new URL(req.url).host;
+      if (host === "tools.acme.test") return acme.handle(req);
+      if (host === "flaky.acme.test") return flaky.handle(req);
+      if (host === "gone.acme.test") throw new Error("connection refused");
+      return new Response("tests have no internet", { status: 502 });
+    },
+  });
+  [alice, bob] = await Promise.all([
+    createUser(w.db, "alice@example.com", "alice-password-1", "Alice"),
+    createUser(w.db, "bob@example.com", "bob-password-12", "Bob"),
+  ]);
+});
+after(() => w?.stop());
+
+async function connect(provider) {
+  const make = () => new StreamableHTTPClientTransport(new URL(w.url + "/mcp"), { authProvider: provider });
+  await assert.rejects(new Client({ name: "gw-test", version: "1" }).connect(make()), UnauthorizedError);
+  const transport = make();
+  await transport.finishAuth(provider.code);
+  const client = new Client({ name: "gw-test", version: "1" });
+  await client.connect(transport);
+  return client;
+}
+
+const text = (result) => result.content.map((c) => c.text).join("");
+
+/** Verifies an assertion against the Worker's published keys; returns its claims. */
+async function verifyAssertion(jwt) {
+  const { keys } = await (await fetch(w.url + "/.well-known/jwks.json")).json();
+  const header = jwtHeader(jwt);
+  assert.equal(header.typ, "user-assertion+jwt");
+  assert.equal(header.alg, "EdDSA");
+  const jwk = keys.find((k) => k.kid === header.kid);
+  assert.ok(jwk, "the assertion's key is in the JWKS");
+  const [h, p, s] = jwt.split(".");
+  const ok = verify(null, Buffer.from(`${h}.${p}`), createPublicKey({ key: jwk, format: "jwk" }), Buffer.from(s, "base64url"));
+  assert.ok(ok, "the assertion's signature verifies");
+  return decode(jwt);
+}
+
+test("the SDK client signs in and uses the upstreams' tools, by URL and by service binding", async () => {
+  const provider = new PersonProvider(w.url, "http://127.0.0.1:33418/callback", alice, "Gateway test");
+  const client = await connect(provider);
+  const accessToken = provider.saved.access_token;
+
+  const { tools } = await client.listTools();
+  const names = tools.map((t) => t.name).sort();
+  for (const n of ["about", "search", "acme_lookup", "acme_create_ticket", "acme_report", "wiki_lookup", "wiki_report", "flaky_lookup"]) {
+    assert.ok(names.includes(n), `${n} is listed: ${names}`);
+  }
+  assert.ok(!names.includes("wiki_create_ticket"), "wiki exposes only the tools its globs name");
+  assert.ok(!names.some((n) => n.startsWith("gone_")), "an upstream that cannot be reached is left out");
+  const byName = Object.fromEntries(tools.map((t) => [t.name, t]));
+  assert.deepEqual(byName.acme_lookup._meta.securitySchemes, [{ type: "oauth2", scopes: ["mcp:read"] }]);
+  assert.deepEqual(byName.acme_create_ticket._meta.securitySchemes, [{ type: "oauth2", scopes: ["mcp:write"] }]);
+  assert.deepEqual(byName.flaky_create_ticket._meta.securitySchemes, [{ type: "oauth2", scopes: ["mcp:read"] }], "the operator's scope glob wins");
+  assert.equal(byName.acme_lookup.description, "Finds an order by its number.");
+  assert.deepEqual(byName.acme_lookup.inputSchema.required, ["order"]);
+
+  assert.equal(text(await client.callTool({ name: "acme_lookup", arguments: { order: "42" } })), "order 42: shipped");
+  assert.equal(text(await client.callTool({ name: "acme_create_ticket", arguments: { subject: "Broken" } })), "ticket opened: Broken");
+  assert.equal(text(await client.callTool({ name: "wiki_lookup", arguments: { order: "7" } })), "order 7: shipped");
+  const refused = await client.callTool({ name: "wiki_create_ticket", arguments: { subject: "x" } }).catch((e) => e);
+  assert.ok(refused instanceof Error || refused.isError, "a tool the globs leave out cannot be called");
+  assert.equal(wiki.callsOf("create_ticket").length, 0);
+
+  // What reached the upstreams: never the client's token, always the operator's
+  // credential, only allow-listed headers, and an assertion naming Alice.
+  const claims = decode(accessToken);
+  for (const [upstream, audience, credential] of [
+    [acme, ACME_URL, ["authorization", "Bearer " + ACME_SECRET]],
+    [wiki, "service:WIKI/mcp", ["x-api-key", WIKI_SECRET]],
+  ]) {
+    assert.ok(upstream.requests.length >= 3, "initialize, initialized, tools/list, tools/call");
+    for (const r of upstream.requests) {
+      const all = JSON.stringify(r);
+      assert.ok(!all.includes(accessToken), "the client's token never reaches an upstream");
+      assert.ok(!all.includes(provider.saved.refresh_token));
+      assert.equal(r.headers[credential[0]], credential[1]);
+      if (credential[0] !== "authorization") assert.equal(r.headers.authorization, undefined);
+      assert.equal(r.headers.cookie, undefined);
+      for (const h of Object.keys(r.headers)) assert.ok(ALLOWED.has(h), `header ${h} is on the allow-list`);
+      const a = await verifyAssertion(r.headers["mcp-user-assertion"]);
+      assert.equal(a.iss, w.url);
+      assert.equal(a.aud, audience);
+      assert.equal(a.sub, alice.id);
+      assert.equal(a.client_id, provider.info.client_id);
+      assert.equal(a.scope, claims.scope);
+      assert.ok(a.exp > a.iat && a.exp - a.iat <= 120, "short-lived");
+      assert.ok(a.jti);
+      if (claims.scope.split(" ").includes("email")) assert.equal(a.email, "alice@example.com");
+      else assert.equal(a.email, undefined);
+    }
+  }
+  await client.close();
+});
+
+test("a token without the tool's scope gets the insufficient-scope tool error and never reaches the upstream", async () => {
+  const { tokens } = await fullFlow(w.url, bob, { scope: "mcp:read" });
+  const before = acme.callsOf("create_ticket").length;
+  const res = await modernCall(w.url, tokens.access_token, "tools/call", { name: "acme_create_ticket", arguments: { subject: "x" } });
+  assert.equal(res.status, 200, res.text);
+  assert.equal(res.json.result.isError, true);
+  assert.match(JSON.stringify(res.json.result), /mcp:write/);
+  assert.ok(res.json.result._meta?.["mcp/www_authenticate"], "the same challenge as a built-in tool");
+  assert.equal(acme.callsOf("create_ticket").length, before, "the upstream never saw the call");
+  // The read-only tool goes through with the same token.
+  const ok = await modernCall(w.url, tokens.access_token, "tools/call", { name: "acme_lookup", arguments: { order: "9" } });
+  assert.equal(text(ok.json.result), "order 9: shipped");
+});
+
+test("upstream failures are errors in the gateway's words, naming the upstream", async () => {
+  const { tokens } = await fullFlow(w.url, alice);
+  const call = (name = "flaky_lookup") => modernCall(w.url, tokens.access_token, "tools/call", { name, arguments: { order: "1" } });
+  // The list is cached first, so the failures below are the calls' own.
+  assert.equal(text((await call()).json.result), "order 1: shipped");
+
+  for (const [mode, expected] of [
+    ["slow", /did not answer within 400 ms/],
+    ["error", /answered HTTP 503/],
+    ["html", /did not answer in MCP/],
+    ["huge", /more than 4 MiB/],
+  ]) {
+    flaky.mode = mode;
+    flaky.slowMs = 1500;
+    const res = await call();
+    flaky.mode = "ok";
+    assert.equal(res.status, 200, `${mode}: never a 5xx from this Worker: ${res.text}`);
+    assert.equal(res.json.result.isError, true, mode);
+    const said = text(res.json.result);
+    assert.match(said, expected, mode);
+    assert.match(said, /'flaky'/, mode);
+    assert.ok(!said.includes("secret internals") && !said.includes("Sign in to Acme"), "never the upstream's body");
+  }
+
+  // An upstream that forgets its session is initialized again, and the call goes through.
+  const initsBefore = flaky.requests.filter((r) => r.body?.method === "initialize").length;
+  flaky.mode = "forget";
+  assert.equal(text((await call()).json.result), "order 1: shipped");
+  assert.equal(flaky.requests.filter((r) => r.body?.method === "initialize").length, initsBefore + 1);
+
+  // The unreachable upstream leaves the list whole, and its tools are unknown.
+  const list = await modernCall(w.url, tokens.access_token, "tools/list");
+  assert.ok(list.json.result.tools.some((t) => t.name === "acme_lookup"));
+  const gone = await call("gone_lookup");
+  assert.ok(gone.json.error || gone.json.result?.isError, gone.text);
+  assert.ok(w.logs.some((l) => /upstream gone left out/.test(l)), "the failing upstream is logged");
+});
+
+test("each call through the gateway is in the audit log, without arguments or results", async () => {
+  const rows = await w.db.prepare("SELECT detail, user_id, client_id, outcome FROM audit_events WHERE event = 'gateway_call' ORDER BY id").all();
+  const details = rows.results.map((r) => r.detail);
+  assert.ok(details.includes("acme acme_lookup ok"), details.join("\n"));
+  assert.ok(details.includes("wiki wiki_lookup ok"), details.join("\n"));
+  assert.ok(details.some((d) => /^flaky flaky_lookup (timeout|http_error|not_mcp|too_large)/.test(d)), details.join("\n"));
+  for (const r of rows.results) {
+    assert.ok(r.user_id && r.client_id);
+    assert.ok(!/order|Broken|shipped/.test(r.detail), "no arguments or results");
+  }
+});
+
+test("a mistake in UPSTREAMS is a JSON-RPC error naming the setting, and in the log", async () => {
+  for (const [upstreams, bindings, setting] of [
+    [[{ name: "a", url: "http://tools.example.com/mcp" }], {}, "UPSTREAMS[0].url"],
+    [[{ name: "a", url: ACME_URL, credential: { secret: "MISSING" } }], {}, "UPSTREAMS[0].credential.secret"],
+    [[{ name: "a", service: "NOPE" }], {}, "UPSTREAMS[0].service"],
+    [[{ name: "a-b", url: ACME_URL }, { name: "a_b", url: FLAKY_URL }], {}, "UPSTREAMS[1].name"],
+  ]) {
+    const bad = await startWorker({ bindings: { UPSTREAMS: JSON.stringify(upstreams), ...bindings } });
+    try {
+      const carol = await createUser(bad.db, "carol@example.com", "carol-password-1");
+      const { tokens } = await fullFlow(bad.url, carol);
+      const res = await modernCall(bad.url, tokens.access_token, "tools/list");
+      assert.equal(res.status, 200, res.text);
+      assert.equal(res.json.error?.code, -32603, res.text);
+      assert.ok(res.json.error.message.includes(setting), `${res.json.error.message} names ${setting}`);
+      assert.ok(bad.logs.some((l) => l.includes(setting)), "the Worker's log says what is wrong");
+    } finally {
+      await bad.stop();
+    }
+  }
+});
