@@ -159,6 +159,75 @@ test("the SDK client signs in and uses the upstreams' tools, by URL and by servi
   await client.close();
 });
 
+test("resources and prompts are merged and routed; the notes are resources their owner alone reads; progress streams", async () => {
+  const provider = new PersonProvider(w.url, "http://127.0.0.1:33419/callback", alice, "Gateway resources");
+  const client = await connect(provider);
+  const caps = client.getServerCapabilities();
+  assert.ok(caps.resources && caps.prompts, "the Worker now offers resources and prompts");
+
+  const stored = await client.callTool({ name: "memory_store", arguments: { text: "Pick up the parcel\nbefore noon" } });
+  const noteId = stored.structuredContent.id;
+  const { resources } = await client.listResources();
+  const uris = resources.map((r) => r.uri);
+  assert.ok(uris.includes(`note://${noteId}`), `alice's note is a resource: ${uris}`);
+  assert.equal(uris.filter((u) => u === "docs://handbook").length, 1, "an upstream resource is listed once");
+  const handbook = await client.readResource({ uri: "docs://handbook" });
+  assert.equal(handbook.contents[0].text, "# Handbook\nBe kind.");
+  const order = await client.readResource({ uri: "orders://42" });
+  assert.equal(order.contents[0].text, "order 42", "a URI an upstream's template names is routed to it");
+  const note = await client.readResource({ uri: `note://${noteId}` });
+  assert.equal(note.contents[0].text, "Pick up the parcel\nbefore noon");
+  const unknown = await client.readResource({ uri: "unknown://thing" }).catch((e) => e);
+  assert.equal(unknown.code, -32002);
+  const reads = acme.requests.filter((r) => r.body?.method === "resources/read").map((r) => r.body.params.uri);
+  assert.deepEqual(reads, ["docs://handbook", "orders://42"], "the notes and unknown URIs never leave the Worker");
+
+  const { resourceTemplates } = await client.listResourceTemplates();
+  const templates = resourceTemplates.map((t) => t.uriTemplate);
+  assert.ok(templates.includes("note://{id}") && templates.includes("orders://{number}"), templates.join());
+
+  const { prompts } = await client.listPrompts();
+  const promptNames = prompts.map((p) => p.name).sort();
+  assert.ok(promptNames.includes("acme_summarize") && promptNames.includes("wiki_summarize"), promptNames.join());
+  assert.deepEqual(prompts.find((p) => p.name === "acme_summarize").arguments.map((a) => a.name), ["order"]);
+  const got = await client.getPrompt({ name: "wiki_summarize", arguments: { order: "7" } });
+  assert.equal(got.messages[0].content.text, "Summarize order 7.");
+  const gets = wiki.requests.filter((r) => r.body?.method === "prompts/get");
+  assert.equal(gets.at(-1).body.params.name, "summarize", "the upstream gets its own prompt name");
+  const noPrompt = await client.getPrompt({ name: "acme_nothing" }).catch((e) => e);
+  assert.equal(noPrompt.code, -32602);
+
+  // Bob's session cannot read Alice's note: not found, as if it did not exist.
+  const other = await connect(new PersonProvider(w.url, "http://127.0.0.1:33420/callback", bob, "Bob's app"));
+  const denied = await other.readResource({ uri: `note://${noteId}` }).catch((e) => e);
+  assert.equal(denied.code, -32002);
+  const bobs = await other.listResources();
+  assert.ok(!bobs.resources.some((r) => r.uri.startsWith("note://")), "Bob has no notes");
+  await other.close();
+
+  // A call the upstream answers with an event stream: its progress reaches the client.
+  const seen = [];
+  const report = await client.callTool({ name: "acme_report", arguments: { steps: 3 } }, undefined, {
+    onprogress: (p) => seen.push(p),
+  });
+  assert.equal(text(report), "report of 3 steps");
+  assert.deepEqual(seen.map((p) => [p.progress, p.total, p.message]), [[1, 3, "step 1"], [2, 3, "step 2"], [3, 3, "step 3"]]);
+  await client.close();
+});
+
+test("resources and prompts need a token, and the read scope", async () => {
+  const anonymous = await mcpPost(w.url, null, { jsonrpc: "2.0", id: 1, method: "resources/list", params: {} }, { "mcp-protocol-version": "2026-07-28", "mcp-method": "resources/list" });
+  assert.equal(anonymous.status, 401);
+  const { tokens } = await fullFlow(w.url, bob, { scope: "mcp:write" });
+  for (const [method, params] of [["resources/list", {}], ["resources/read", { uri: "docs://handbook" }], ["prompts/get", { name: "acme_summarize", arguments: { order: "1" } }]]) {
+    const before = acme.requests.length;
+    const res = await modernCall(w.url, tokens.access_token, method, params);
+    assert.equal(res.status, 403, `${method}: ${res.text}`);
+    assert.match(res.headers.get("www-authenticate"), /error="insufficient_scope", scope="mcp:read"/);
+    assert.equal(acme.requests.length, before, `${method} never reaches an upstream`);
+  }
+});
+
 test("a token without the tool's scope gets the insufficient-scope tool error and never reaches the upstream", async () => {
   const { tokens } = await fullFlow(w.url, bob, { scope: "mcp:read" });
   const before = acme.callsOf("create_ticket").length;
@@ -195,6 +264,24 @@ test("upstream failures are errors in the gateway's words, naming the upstream",
     assert.match(said, expected, mode);
     assert.match(said, /'flaky'/, mode);
     assert.ok(!said.includes("secret internals") && !said.includes("Sign in to Acme"), "never the upstream's body");
+  }
+
+  // A resource read and a prompt fail the same way, as JSON-RPC errors in our words.
+  const read = () => modernCall(w.url, tokens.access_token, "resources/read", { uri: "flaky://home" });
+  const prompt = () => modernCall(w.url, tokens.access_token, "prompts/get", { name: "flaky_summarize", arguments: { order: "1" } });
+  assert.equal((await read()).json.result.contents[0].text, "welcome to flaky");
+  assert.equal((await prompt()).json.result.messages.length, 1);
+  for (const [mode, expected] of [["error", /answered HTTP 503/], ["html", /did not answer in MCP/]]) {
+    for (const ask of [read, prompt]) {
+      flaky.mode = mode;
+      const res = await ask();
+      flaky.mode = "ok";
+      assert.equal(res.status, 200, res.text);
+      assert.equal(res.json.error.code, -32603, res.text);
+      assert.match(res.json.error.message, expected);
+      assert.match(res.json.error.message, /'flaky'/);
+      assert.ok(!res.text.includes("secret internals") && !res.text.includes("Sign in to Acme"));
+    }
   }
 
   // An upstream that forgets its session is initialized again, and the call goes through.

@@ -108,7 +108,7 @@ test("initialize negotiates the version, names the server and issues a session i
     assert.match(s.sessionId, /^[\x21-\x7e]{20,}$/);
     assert.equal(s.result.serverInfo.name, "mcp-oauth-worker");
     assert.ok(s.result.serverInfo.version && s.result.serverInfo.title);
-    assert.deepEqual(s.result.capabilities, { tools: { listChanged: false } });
+    assert.deepEqual(s.result.capabilities, { tools: { listChanged: false }, resources: { listChanged: false }, prompts: { listChanged: false } });
     assert.ok(s.result.instructions.length > 20);
   }
 });
@@ -194,7 +194,7 @@ test("parse error -32700 with id null; invalid request -32600; unknown method -3
   const invalid = await mcpPost(w.url, aliceToken, { jsonrpc: "2.0", id: 4, method: 42 });
   assert.deepEqual([invalid.status, invalid.json.id, invalid.json.error.code], [400, 4, -32600]);
   const s = await initialize(w.url, aliceToken);
-  const unknown = await sessionCall(w.url, aliceToken, s, "resources/list");
+  const unknown = await sessionCall(w.url, aliceToken, s, "completion/complete");
   assert.equal(unknown.json.error.code, -32601);
   const tool = await sessionCall(w.url, aliceToken, s, "tools/call", { name: "no_such_tool", arguments: {} });
   assert.equal(tool.json.error.code, -32602);

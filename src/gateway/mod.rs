@@ -9,6 +9,7 @@ pub mod assertion;
 pub mod client;
 pub mod config;
 pub mod policy;
+pub mod resources;
 
 use client::{Transport, UpstreamError};
 use config::{Target, Upstream};
@@ -26,9 +27,9 @@ const FAN_OUT: usize = 6;
 /// How long an upstream's tool list is reused when it names no `ttlMs`.
 const DEFAULT_LIST_TTL_MS: u64 = 60_000;
 const MAX_LIST_TTL_MS: u64 = 3_600_000;
-/// Pages of an upstream's `tools/list` followed, and tools kept from one upstream.
+/// Pages of an upstream's list followed, and items kept from one upstream's list.
 const MAX_PAGES: usize = 10;
-const MAX_TOOLS: usize = 500;
+const MAX_ITEMS: usize = 500;
 
 pub type SignFuture<'a> = Pin<Box<dyn Future<Output = Result<String, String>> + 'a>>;
 
@@ -68,8 +69,9 @@ pub struct Gateway<'a> {
     pub failures: RefCell<Vec<(String, String)>>,
 }
 
-/// An upstream's raw tool list, per isolate, by (upstream, person), until it expires.
-type ListEntry = ((String, String), (u64, Vec<Value>));
+/// An upstream's raw lists (tools, resources, templates, prompts), per isolate, by
+/// (upstream, person, method), until they expire.
+type ListEntry = ((String, String, &'static str), (u64, Vec<Value>));
 
 thread_local! {
     static LISTS: RefCell<Vec<ListEntry>> = const { RefCell::new(Vec::new()) };
@@ -77,30 +79,45 @@ thread_local! {
 
 const MAX_LISTS: usize = 512;
 
-fn cached_list(upstream: &str, user: &str, now_ms: u64) -> Option<Vec<Value>> {
+fn cached_list(upstream: &str, user: &str, method: &str, now_ms: u64) -> Option<Vec<Value>> {
     LISTS.with(|l| {
         l.borrow()
             .iter()
-            .find(|((u, p), (until, _))| u == upstream && p == user && *until > now_ms)
-            .map(|(_, (_, tools))| tools.clone())
+            .find(|((u, p, m), (until, _))| {
+                u == upstream && p == user && *m == method && *until > now_ms
+            })
+            .map(|(_, (_, items))| items.clone())
     })
 }
 
-fn keep_list(upstream: &str, user: &str, until: u64, tools: Vec<Value>) {
+fn keep_list(upstream: &str, user: &str, method: &'static str, until: u64, items: Vec<Value>) {
     LISTS.with(|l| {
         let mut l = l.borrow_mut();
-        l.retain(|((u, p), _)| !(u == upstream && p == user));
+        l.retain(|((u, p, m), _)| !(u == upstream && p == user && *m == method));
         if l.len() >= MAX_LISTS {
             l.remove(0);
         }
-        l.push(((upstream.to_string(), user.to_string()), (until, tools)));
+        l.push((
+            (upstream.to_string(), user.to_string(), method),
+            (until, items),
+        ));
     });
 }
 
-/// `notifications/tools/list_changed` from an upstream: its lists are stale for everyone.
-fn drop_lists(upstream: &str) {
-    LISTS.with(|l| l.borrow_mut().retain(|((u, _), _)| u != upstream));
+/// An upstream's `notifications/*/list_changed`: that list is stale for everyone.
+fn drop_lists(upstream: &str, method: &str) {
+    LISTS.with(|l| {
+        l.borrow_mut()
+            .retain(|((u, _, m), _)| !(u == upstream && *m == method))
+    });
 }
+
+/// The list method each `list_changed` notification makes stale.
+const CHANGES: [(&str, &str); 3] = [
+    ("notifications/tools/list_changed", "tools/list"),
+    ("notifications/resources/list_changed", "resources/list"),
+    ("notifications/prompts/list_changed", "prompts/list"),
+];
 
 impl Gateway<'_> {
     async fn assertion(&self, upstream: &Upstream) -> Result<String, UpstreamError> {
@@ -126,22 +143,29 @@ impl Gateway<'_> {
             params,
         )
         .await?;
-        if reply
-            .notifications
-            .iter()
-            .any(|n| n["method"] == "notifications/tools/list_changed")
-        {
-            drop_lists(&upstream.name);
+        for n in &reply.notifications {
+            for (notification, list) in CHANGES {
+                if n["method"] == notification {
+                    drop_lists(&upstream.name, list);
+                }
+            }
         }
         Ok(reply)
     }
 
-    /// An upstream's tools as it lists them (cached), following its cursors.
-    async fn raw_tools(&self, upstream: &Upstream) -> Result<Vec<Value>, UpstreamError> {
-        if let Some(hit) = cached_list(&upstream.name, self.user, self.now_ms) {
+    /// An upstream's list (`tools/list`, `resources/list`, ...) as it gives it (cached),
+    /// following its cursors; `key` holds the items in each page. An upstream without
+    /// the capability (-32601) has an empty list, not a failure.
+    async fn raw_list(
+        &self,
+        upstream: &Upstream,
+        method: &'static str,
+        key: &str,
+    ) -> Result<Vec<Value>, UpstreamError> {
+        if let Some(hit) = cached_list(&upstream.name, self.user, method, self.now_ms) {
             return Ok(hit);
         }
-        let mut tools = Vec::new();
+        let mut items = Vec::new();
         let mut cursor: Option<String> = None;
         let mut ttl = DEFAULT_LIST_TTL_MS;
         for _ in 0..MAX_PAGES {
@@ -149,11 +173,14 @@ impl Gateway<'_> {
                 Some(c) => json!({ "cursor": c }),
                 None => json!({}),
             };
-            let reply = self.send(upstream, "tools/list", params).await?;
-            let Some(Value::Array(page)) = reply.result.get("tools") else {
-                return Err(UpstreamError::NotMcp("tools/list gave no tools"));
+            let reply = match self.send(upstream, method, params).await {
+                Err(UpstreamError::Rpc(crate::mcp::error::METHOD_NOT_FOUND)) => break,
+                other => other?,
             };
-            tools.extend(page.iter().cloned());
+            let Some(Value::Array(page)) = reply.result.get(key) else {
+                return Err(UpstreamError::NotMcp("a list answer held no list"));
+            };
+            items.extend(page.iter().cloned());
             if let Some(t) = reply.result.get("ttlMs").and_then(Value::as_u64) {
                 ttl = t.min(MAX_LIST_TTL_MS);
             }
@@ -162,33 +189,39 @@ impl Gateway<'_> {
                 .get("nextCursor")
                 .and_then(Value::as_str)
                 .map(str::to_string);
-            if cursor.is_none() || tools.len() >= MAX_TOOLS {
+            if cursor.is_none() || items.len() >= MAX_ITEMS {
                 break;
             }
         }
-        tools.truncate(MAX_TOOLS);
-        keep_list(&upstream.name, self.user, self.now_ms + ttl, tools.clone());
-        Ok(tools)
+        items.truncate(MAX_ITEMS);
+        keep_list(
+            &upstream.name,
+            self.user,
+            method,
+            self.now_ms + ttl,
+            items.clone(),
+        );
+        Ok(items)
     }
 
-    /// Every upstream's exposed tools, fetched at most `FAN_OUT` at a time. An upstream
-    /// that fails is left out (and logged through `failures`) until it answers again.
-    pub async fn tools(&self, structured: bool) -> Vec<GatewayTool> {
-        let mut out: Vec<GatewayTool> = Vec::new();
+    async fn raw_tools(&self, upstream: &Upstream) -> Result<Vec<Value>, UpstreamError> {
+        self.raw_list(upstream, "tools/list", "tools").await
+    }
+
+    /// Every upstream's list `method`, fetched at most `FAN_OUT` at a time and each item
+    /// passed through `keep`; an upstream that fails is left out (and logged).
+    async fn merged<T>(
+        &self,
+        method: &'static str,
+        key: &str,
+        keep: impl Fn(&Upstream, &Value) -> Option<T>,
+    ) -> Vec<T> {
+        let mut out = Vec::new();
         for batch in self.upstreams.chunks(FAN_OUT) {
-            let lists = join_all(batch.iter().map(|u| self.raw_tools(u))).await;
+            let lists = join_all(batch.iter().map(|u| self.raw_list(u, method, key))).await;
             for (upstream, list) in batch.iter().zip(lists) {
                 match list {
-                    Ok(tools) => {
-                        for t in tools
-                            .iter()
-                            .filter_map(|t| policy::rewrite(upstream, t, structured))
-                        {
-                            if !out.iter().any(|o| o.exposed == t.exposed) {
-                                out.push(t);
-                            }
-                        }
-                    }
+                    Ok(items) => out.extend(items.iter().filter_map(|i| keep(upstream, i))),
                     Err(e) => self
                         .failures
                         .borrow_mut()
@@ -197,6 +230,20 @@ impl Gateway<'_> {
             }
         }
         out
+    }
+
+    /// Every upstream's exposed tools, fetched at most `FAN_OUT` at a time. An upstream
+    /// that fails is left out (and logged through `failures`) until it answers again.
+    pub async fn tools(&self, structured: bool) -> Vec<GatewayTool> {
+        let all = self
+            .merged("tools/list", "tools", |u, t| {
+                policy::rewrite(u, t, structured)
+            })
+            .await;
+        let mut seen = std::collections::HashSet::new();
+        all.into_iter()
+            .filter(|t| seen.insert(t.exposed.clone()))
+            .collect()
     }
 
     /// The upstream and tool an exposed name stands for, as the policy sees it.

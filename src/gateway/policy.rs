@@ -92,11 +92,7 @@ pub struct GatewayTool {
 /// not expose or cannot use (no name, an unusable schema, a name too long).
 pub fn rewrite(upstream: &Upstream, tool: &Value, structured: bool) -> Option<GatewayTool> {
     let name = tool.get("name")?.as_str()?;
-    let name_ok = (1..=MAX_NAME).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b));
-    if !name_ok || !is_exposed(upstream, name) {
+    if !usable_name(name) || !is_exposed(upstream, name) {
         return None;
     }
     let schema = tool.get("inputSchema").filter(|s| s.is_object())?;
@@ -134,6 +130,168 @@ pub fn rewrite(upstream: &Upstream, tool: &Value, structured: bool) -> Option<Ga
         scope,
         entry: Value::Object(entry),
     })
+}
+
+/// A prompt the gateway exposes: the client's name for it, the upstream's, its entry.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GatewayPrompt {
+    pub exposed: String,
+    pub upstream_name: String,
+    pub entry: Value,
+}
+
+const MAX_PROMPT_ARGUMENTS: usize = 32;
+const MAX_URI: usize = 2_048;
+
+/// The upstream's `prompts/list` entry as the gateway shows it: named like its tools
+/// (prefixed when sources share `/mcp`), with bounded words and arguments.
+pub fn rewrite_prompt(upstream: &Upstream, prompt: &Value) -> Option<GatewayPrompt> {
+    let name = prompt.get("name")?.as_str()?;
+    if !usable_name(name) {
+        return None;
+    }
+    let exposed = exposed_name(upstream, name);
+    let mut entry = Map::new();
+    entry.insert("name".into(), json!(exposed));
+    copy_words(prompt, &mut entry);
+    if let Some(Value::Array(args)) = prompt.get("arguments") {
+        let kept: Vec<Value> = args
+            .iter()
+            .take(MAX_PROMPT_ARGUMENTS)
+            .filter_map(|a| {
+                let name = a.get("name")?.as_str()?;
+                let mut out = Map::new();
+                out.insert("name".into(), json!(bounded(name, MAX_NAME)));
+                copy_words(a, &mut out);
+                if let Some(r) = a.get("required").and_then(Value::as_bool) {
+                    out.insert("required".into(), json!(r));
+                }
+                Some(Value::Object(out))
+            })
+            .collect();
+        entry.insert("arguments".into(), Value::Array(kept));
+    }
+    Some(GatewayPrompt {
+        exposed,
+        upstream_name: name.to_string(),
+        entry: Value::Object(entry),
+    })
+}
+
+/// An upstream's resource (`key` = "uri") or resource template (`key` = "uriTemplate")
+/// as the gateway lists it: its URI unchanged (a URI names the thing, so it is not
+/// prefixed), its words bounded, and only the fields the specification gives it.
+pub fn rewrite_resource(item: &Value, key: &str) -> Option<Value> {
+    let uri = item.get(key)?.as_str()?;
+    if uri.is_empty() || uri.len() > MAX_URI || uri.starts_with("note:") {
+        // `note:` is the built-in notes' scheme: an upstream cannot stand in for them.
+        return None;
+    }
+    let mut entry = Map::new();
+    entry.insert(key.into(), json!(uri));
+    let name = item.get("name").and_then(Value::as_str).unwrap_or(uri);
+    entry.insert("name".into(), json!(bounded(name, MAX_TITLE)));
+    copy_words(item, &mut entry);
+    for field in ["mimeType", "size", "annotations"] {
+        if let Some(v) = item.get(field) {
+            if v.to_string().len() <= 1_024 {
+                entry.insert(field.into(), v.clone());
+            }
+        }
+    }
+    Some(Value::Object(entry))
+}
+
+/// Whether `uri` is one the RFC 6570 template `template` expands to: `{name}` stands for
+/// a run without `/`, `{+name}` and `{#name}` for any run, `{?a,b}` and `{&a}` for an
+/// optional query part. Enough to route `resources/read` to the upstream that owns it.
+/// Bounded (a template's length and expressions) and memoized, so an upstream's template
+/// cannot make a read cost more than a few thousand steps per expression.
+pub fn template_matches(template: &str, uri: &str) -> bool {
+    let (t, u) = (template.as_bytes(), uri.as_bytes());
+    let expressions = t.iter().filter(|&&b| b == b'{').count();
+    if t.len() > MAX_TEMPLATE || expressions > MAX_EXPRESSIONS || u.len() > MAX_URI {
+        return false;
+    }
+    // Positions (in the template, in the URI) already known not to match, at '{'.
+    let mut failed = std::collections::HashSet::new();
+    matches_from(t, u, 0, 0, &mut failed)
+}
+
+const MAX_TEMPLATE: usize = 512;
+const MAX_EXPRESSIONS: usize = 8;
+
+fn matches_from(
+    t: &[u8],
+    u: &[u8],
+    mut ti: usize,
+    mut ui: usize,
+    failed: &mut std::collections::HashSet<(usize, usize)>,
+) -> bool {
+    // Literal bytes first, one for one.
+    while ti < t.len() && t[ti] != b'{' {
+        if u.get(ui) != Some(&t[ti]) {
+            return false;
+        }
+        ti += 1;
+        ui += 1;
+    }
+    if ti == t.len() {
+        return ui == u.len();
+    }
+    if failed.contains(&(ti, ui)) {
+        return false;
+    }
+    let Some(close) = t[ti..].iter().position(|&b| b == b'}').map(|p| ti + p) else {
+        return false;
+    };
+    let op = t.get(ti + 1).copied();
+    let found = match op {
+        Some(b'?') | Some(b'&') => {
+            let stop = u[ui..]
+                .iter()
+                .position(|&b| b == b'#')
+                .map_or(u.len(), |p| ui + p);
+            let starts = u.get(ui).is_some_and(|&b| b == b'?' || b == b'&');
+            (starts && matches_from(t, u, close + 1, stop, failed))
+                || matches_from(t, u, close + 1, ui, failed)
+        }
+        _ => {
+            let any = matches!(op, Some(b'+') | Some(b'#'));
+            let mut found = false;
+            for end in ui + 1..=u.len() {
+                if !any && u[end - 1] == b'/' {
+                    break;
+                }
+                if matches_from(t, u, close + 1, end, failed) {
+                    found = true;
+                    break;
+                }
+            }
+            found
+        }
+    };
+    if !found {
+        failed.insert((ti, ui));
+    }
+    found
+}
+
+fn usable_name(name: &str) -> bool {
+    (1..=MAX_NAME).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b))
+}
+
+/// `title` and `description`, bounded, where the item has them.
+fn copy_words(from: &Value, to: &mut Map<String, Value>) {
+    if let Some(t) = from.get("title").and_then(Value::as_str) {
+        to.insert("title".into(), json!(bounded(t, MAX_TITLE)));
+    }
+    if let Some(d) = from.get("description").and_then(Value::as_str) {
+        to.insert("description".into(), json!(bounded(d, MAX_DESCRIPTION)));
+    }
 }
 
 fn bounded(text: &str, max: usize) -> String {
@@ -219,5 +377,61 @@ mod tests {
         assert!(rewrite(&u, &huge, true).is_none());
         assert!(rewrite(&u, &json!({"name":"a b","inputSchema":{}}), true).is_none());
         assert!(rewrite(&u, &json!({"name":"x"}), true).is_none());
+    }
+
+    #[test]
+    fn prompts_are_named_like_tools_and_bounded() {
+        let u = upstream(Some("docs_"), &["*"], &[]);
+        let p = json!({"name":"summarize","description":"d".repeat(5_000),
+            "arguments":[{"name":"order","required":true,"evil":"x"}],"icons":[]});
+        let g = rewrite_prompt(&u, &p).unwrap();
+        assert_eq!(g.exposed, "docs_summarize");
+        assert_eq!(g.upstream_name, "summarize");
+        assert_eq!(
+            g.entry["arguments"][0],
+            json!({"name":"order","required":true})
+        );
+        assert!(g.entry["description"].as_str().unwrap().len() <= MAX_DESCRIPTION + 4);
+        assert!(g.entry.get("icons").is_none());
+        assert!(rewrite_prompt(&u, &json!({"name":"a b"})).is_none());
+    }
+
+    #[test]
+    fn resources_keep_their_uri_and_never_take_the_notes_scheme() {
+        let r = json!({"uri":"docs://handbook","name":"handbook","mimeType":"text/markdown","x":1});
+        let e = rewrite_resource(&r, "uri").unwrap();
+        assert_eq!(
+            e,
+            json!({"uri":"docs://handbook","name":"handbook","mimeType":"text/markdown"})
+        );
+        assert!(rewrite_resource(&json!({"uri":"note://abc"}), "uri").is_none());
+        assert!(rewrite_resource(&json!({"uriTemplate":"a://{x}"}), "uriTemplate").is_some());
+        assert!(rewrite_resource(&json!({"uri":""}), "uri").is_none());
+    }
+
+    #[test]
+    fn templates_match_the_uris_they_expand_to() {
+        // Four reserved expansions and no final '!': memoized, not 2,000^4 steps.
+        let long = format!("a://{}", "b".repeat(2_000));
+        for (t, u, m) in [
+            ("orders://{number}", "orders://42", true),
+            ("orders://{number}", "orders://", false),
+            ("orders://{number}", "orders://4/2", false),
+            ("files://{+path}", "files://a/b/c", true),
+            ("users://{id}/profile", "users://7/profile", true),
+            ("users://{id}/profile", "users://7/other", false),
+            (
+                "search://items{?q,limit}",
+                "search://items?q=a&limit=2",
+                true,
+            ),
+            ("search://items{?q,limit}", "search://items", true),
+            ("exact://a", "exact://a", true),
+            ("exact://a", "exact://ab", false),
+            ("broken://{x", "broken://{x", false),
+            ("a://{+x}{+y}{+z}{+w}!", long.as_str(), false),
+        ] {
+            assert_eq!(template_matches(t, u), m, "{t} {u}");
+        }
     }
 }

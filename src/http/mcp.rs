@@ -137,18 +137,40 @@ pub(crate) fn unauthorized(ctx: &Ctx, why: Option<&str>) -> Reply {
 }
 
 pub(crate) fn forbidden_scope(ctx: &Ctx) -> Reply {
+    forbidden(
+        ctx,
+        &crate::oauth::scope::RESOURCE_SCOPES.join(" "),
+        "the token grants none of this server's scopes",
+    )
+}
+
+/// A 403 that names the scope to ask for (RFC 6750 §3.1), which is what lets a client
+/// step up its authorization.
+fn forbidden(ctx: &Ctx, scope: &str, description: &str) -> Reply {
     let challenge = format!(
-        "Bearer resource_metadata=\"{}\", error=\"insufficient_scope\", scope=\"{}\", \
-         error_description=\"the token grants none of this server's scopes\"",
+        "Bearer resource_metadata=\"{}\", error=\"insufficient_scope\", scope=\"{scope}\", \
+         error_description=\"{description}\"",
         resource_metadata_url(&ctx.issuer),
-        crate::oauth::scope::RESOURCE_SCOPES.join(" ")
     );
     Reply::json(
         403,
-        &json!({ "error": "insufficient_scope", "error_description": "the token grants none of this server's scopes" }),
+        &json!({ "error": "insufficient_scope", "error_description": description }),
     )
     .header("WWW-Authenticate", &challenge)
     .header("Cache-Control", NO_STORE)
+}
+
+/// What a request for a method its token does not cover gets: sign-in without a token,
+/// step-up with one.
+fn scope_needed(ctx: &Ctx, call: &Call<'_>, scope: &str) -> Reply {
+    match call.caller {
+        None => unauthorized(ctx, None),
+        Some(_) => forbidden(
+            ctx,
+            scope,
+            "this method needs a scope the token does not grant",
+        ),
+    }
 }
 
 pub(crate) fn rejection(r: Rejection) -> Reply {
@@ -418,6 +440,8 @@ pub(crate) async fn run_one(
             ctx.internal(cause);
             RpcError::internal().to_response(id)
         }
+        // Inside a batch or the legacy stream there is no status to answer with.
+        Err(Failure::Scope(scope)) => RpcError::scope_needed(scope).to_response(id),
     }
 }
 
@@ -448,7 +472,16 @@ async fn answer(
         Err(_) => return internal(id),
     };
     let rm = resource_metadata_url(&ctx.issuer);
-    let through_gateway = matches!(method, "tools/list" | "tools/call");
+    let through_gateway = matches!(
+        method,
+        "tools/list"
+            | "tools/call"
+            | "resources/list"
+            | "resources/templates/list"
+            | "resources/read"
+            | "prompts/list"
+            | "prompts/get"
+    );
     if through_gateway {
         if let Some(e) = super::gateway::config_error(ctx) {
             return Reply::json(
@@ -473,7 +506,8 @@ async fn answer(
         .and_then(|m| m.get("progressToken"))
         .cloned();
     let progress = Progress::for_token(token.filter(|_| accepts.sse));
-    // Only a signed-in tools request with upstreams configured reaches out.
+    // Only a signed-in request for tools, resources or prompts with upstreams configured
+    // reaches out.
     let parts = match call.caller {
         Some(p) if through_gateway && ctx.config.upstreams.is_some() => ctx
             .keys()
@@ -503,6 +537,7 @@ async fn answer(
             ctx.internal(cause);
             (500, RpcError::internal().to_response(id))
         }
+        Err(Failure::Scope(scope)) => return scope_needed(ctx, call, scope),
     };
     let notifications = progress.take();
     if status == 200 && !notifications.is_empty() {

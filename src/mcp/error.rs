@@ -8,6 +8,8 @@ pub const INVALID_REQUEST: i64 = -32600;
 pub const METHOD_NOT_FOUND: i64 = -32601;
 pub const INVALID_PARAMS: i64 = -32602;
 pub const INTERNAL_ERROR: i64 = -32603;
+/// MCP's code for a resource that does not exist (or is not the caller's).
+pub const RESOURCE_NOT_FOUND: i64 = -32002;
 /// MCP 2026-07-28: an HTTP header (`MCP-Protocol-Version`, `Mcp-Method`, `Mcp-Name`) is
 /// missing or disagrees with the body.
 pub const HEADER_MISMATCH: i64 = -32020;
@@ -55,6 +57,26 @@ impl RpcError {
         Self::new(
             INTERNAL_ERROR,
             format!("Internal error: this server's configuration is not valid ({setting})"),
+        )
+    }
+
+    /// An upstream behind the gateway failed; `message` says which and how, in this
+    /// server's words. Its "not found" and "invalid params" answers keep their codes, so
+    /// a client can tell them from an outage; anything else is -32603.
+    pub fn upstream(code: Option<i64>, message: String) -> Self {
+        let code = match code {
+            Some(c @ (INVALID_PARAMS | RESOURCE_NOT_FOUND)) => c,
+            _ => INTERNAL_ERROR,
+        };
+        Self::new(code, message)
+    }
+
+    /// A method the caller's token does not cover, where no HTTP status can say so (in a
+    /// batch, on the legacy stream).
+    pub fn scope_needed(scope: &str) -> Self {
+        Self::new(
+            INVALID_REQUEST,
+            format!("Invalid request: this method needs a token with the scope {scope}"),
         )
     }
 

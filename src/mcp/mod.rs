@@ -5,6 +5,8 @@
 pub mod error;
 pub mod jsonrpc;
 pub mod legacy;
+pub mod prompts;
+pub mod resources;
 pub mod schema;
 pub mod server;
 pub mod session;

@@ -53,11 +53,15 @@ pub const INSTRUCTIONS: &str = "The user's personal notes. Use search to find no
      to remember, memory_list to browse (optionally by tag) and memory_delete to remove a \
      note the user no longer wants.";
 
-/// An error from a tool call that is not the model's to fix.
+/// An error from a request that is not the model's to fix.
 pub enum Failure {
     Rpc(RpcError),
     /// A storage failure: the edge logs it and answers -32603.
     Internal(String),
+    /// The method needs this scope, which the caller's token (or the lack of one) does
+    /// not grant: the edge answers 401 to a caller without a token, 403 to the others,
+    /// with the challenge that names the scope.
+    Scope(&'static str),
 }
 
 impl From<RpcError> for Failure {
@@ -72,7 +76,11 @@ impl Server<'_> {
     }
 
     pub fn capabilities() -> Value {
-        json!({ "tools": { "listChanged": false } })
+        json!({
+            "tools": { "listChanged": false },
+            "resources": { "listChanged": false },
+            "prompts": { "listChanged": false },
+        })
     }
 
     /// `initialize`'s result for the negotiated revision.
@@ -116,6 +124,11 @@ impl Server<'_> {
                 None => self.list_tools(version, params)?,
             },
             "tools/call" => self.call_tool(version, params, progress).await?,
+            "resources/list" => self.list_resources(version, params).await?,
+            "resources/templates/list" => self.list_templates(version).await?,
+            "resources/read" => self.read_resource(version, params).await?,
+            "prompts/list" => self.list_prompts(version).await?,
+            "prompts/get" => self.get_prompt(params).await?,
             _ => return Err(RpcError::method_not_found(method).into()),
         };
         if stateless {
@@ -258,6 +271,15 @@ impl Server<'_> {
 }
 
 impl Server<'_> {
+    /// The person calling, when their token grants `scope`: resources and prompts are
+    /// never public.
+    pub(super) fn person_with(&self, scope: &'static str) -> Result<&str, Failure> {
+        match self.caller.user {
+            Some(user) if self.caller.scopes.contains(&scope) => Ok(user),
+            _ => Err(Failure::Scope(scope)),
+        }
+    }
+
     /// A call routed to the upstream that owns `name`, with the same scope rule and the
     /// same insufficient-scope answer as a built-in tool; a refused call never leaves.
     async fn call_upstream(
@@ -287,6 +309,15 @@ impl Server<'_> {
             progress.forward(n);
         }
         Ok(result)
+    }
+}
+
+/// The 2026-07-28 caching hints (`ttlMs`, `cacheScope`) of a list or read result;
+/// earlier revisions have none.
+pub(super) fn cache_hints(result: &mut Value, version: &str, ttl_ms: u64, scope: &str) {
+    if version == version::STATELESS {
+        result["ttlMs"] = json!(ttl_ms);
+        result["cacheScope"] = json!(scope);
     }
 }
 

@@ -60,7 +60,7 @@ export function modernCall(base, token, method, params = {}, { id = 1, headers =
       },
     },
   };
-  const name = method === "tools/call" ? params.name : undefined;
+  const name = method === "tools/call" || method === "prompts/get" ? params.name : method === "resources/read" ? params.uri : undefined;
   return mcpPost(base, token, body, {
     "MCP-Protocol-Version": MODERN,
     "Mcp-Method": method,

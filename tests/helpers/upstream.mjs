@@ -58,6 +58,12 @@ function buildServer(name) {
     async (uri) => ({ contents: [{ uri: uri.href, mimeType: "text/markdown", text: "# Handbook\nBe kind." }] }),
   );
   server.registerResource(
+    "home",
+    `${name}://home`,
+    { title: `${name} home` },
+    async (uri) => ({ contents: [{ uri: uri.href, text: `welcome to ${name}` }] }),
+  );
+  server.registerResource(
     "order",
     new ResourceTemplate("orders://{number}", { list: undefined }),
     { title: "An order", description: "One order, by number." },

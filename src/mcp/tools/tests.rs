@@ -1,5 +1,5 @@
-//! The tools through `Server`, on the in-memory note store: scopes, argument checks,
-//! result shapes, isolation between users.
+//! The tools, and the notes as resources, through `Server` on the in-memory note store:
+//! scopes, argument checks, result shapes, isolation between users.
 
 use crate::mcp::server::{Caller, Failure, Server, DEFAULT_PAGE_SIZE};
 use crate::mcp::tools::{Progress, Public, TOOLS};
@@ -36,6 +36,7 @@ fn call(s: &Server, version: &str, name: &str, args: Value) -> Value {
         Ok(v) => v,
         Err(Failure::Rpc(e)) => panic!("rpc error {e:?}"),
         Err(Failure::Internal(e)) => panic!("internal {e}"),
+        Err(Failure::Scope(scope)) => panic!("needs {scope}"),
     }
 }
 
@@ -204,6 +205,7 @@ fn arguments_that_are_not_an_object_are_invalid_params() {
             Err(Failure::Rpc(e)) => assert_eq!(e.code, -32602, "{args}"),
             Ok(v) => panic!("{args}: a result {v}"),
             Err(Failure::Internal(e)) => panic!("{args}: internal {e}"),
+            Err(Failure::Scope(scope)) => panic!("{args}: needs {scope}"),
         }
     }
 }
@@ -607,4 +609,198 @@ fn a_tool_that_needs_a_person_refuses_to_run_without_one() {
             _ => panic!("{} ran without a person", t.name()),
         }
     }
+}
+
+fn request(s: &Server, version: &str, method: &str, params: Value) -> Result<Value, Failure> {
+    let params = params.as_object().cloned().unwrap();
+    block_on(s.request(version, method, &params, &Progress::default()))
+}
+
+fn rpc_code(outcome: Result<Value, Failure>) -> i64 {
+    match outcome {
+        Err(Failure::Rpc(e)) => e.code,
+        Ok(v) => panic!("a result {v}"),
+        Err(_) => panic!("not a JSON-RPC error"),
+    }
+}
+
+#[test]
+fn notes_are_resources_their_owner_alone_reads() {
+    let notes = MemoryNotes::default();
+    let alice = server(&notes, "alice", &RW);
+    let id = structured(&call(
+        &alice,
+        "2025-06-18",
+        "memory_store",
+        json!({"text": "Dentist\nTuesday"}),
+    ))["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let uri = format!("note://{id}");
+    let listed = request(&alice, "2025-06-18", "resources/list", json!({}))
+        .ok()
+        .unwrap();
+    assert_eq!(listed["resources"][0]["uri"], uri.as_str());
+    assert_eq!(listed["resources"][0]["name"], "Dentist");
+    assert!(listed.get("nextCursor").is_none());
+    let read = request(&alice, "2025-06-18", "resources/read", json!({"uri": uri}))
+        .ok()
+        .unwrap();
+    assert_eq!(read["contents"][0]["text"], "Dentist\nTuesday");
+    assert_eq!(read["contents"][0]["uri"], uri.as_str());
+
+    let bob = server(&notes, "bob", &RW);
+    let theirs = request(&bob, "2025-06-18", "resources/list", json!({}))
+        .ok()
+        .unwrap();
+    assert_eq!(theirs["resources"], json!([]));
+    for not_his in [
+        uri.clone(),
+        "note://".into(),
+        "note://../x".into(),
+        "docs://x".into(),
+    ] {
+        let e = request(
+            &bob,
+            "2025-06-18",
+            "resources/read",
+            json!({"uri": not_his}),
+        );
+        assert_eq!(rpc_code(e), -32002);
+    }
+    assert_eq!(
+        rpc_code(request(
+            &bob,
+            "2025-06-18",
+            "resources/read",
+            json!({"uri": 5})
+        )),
+        -32602
+    );
+}
+
+#[test]
+fn resources_and_prompts_need_the_read_scope_and_a_person() {
+    let notes = MemoryNotes::default();
+    let write_only = server(&notes, "alice", &["mcp:write"]);
+    let mut nobody = server(&notes, "alice", &RW);
+    nobody.caller.user = None;
+    for s in [&write_only, &nobody] {
+        for method in [
+            "resources/list",
+            "resources/templates/list",
+            "resources/read",
+            "prompts/list",
+            "prompts/get",
+        ] {
+            match request(
+                s,
+                "2025-06-18",
+                method,
+                json!({"uri": "note://x", "name": "p"}),
+            ) {
+                Err(Failure::Scope(scope)) => assert_eq!(scope, "mcp:read", "{method}"),
+                _ => panic!("{method} answered without the scope"),
+            }
+        }
+    }
+}
+
+#[test]
+fn resources_page_by_cursor_newest_first() {
+    let notes = MemoryNotes::default();
+    let s = server(&notes, "alice", &RW);
+    for i in 0..(crate::mcp::resources::PAGE + 7) {
+        structured(&call(
+            &s,
+            "2025-06-18",
+            "memory_store",
+            json!({"text": format!("note {i}")}),
+        ));
+    }
+    let first = request(&s, "2025-06-18", "resources/list", json!({}))
+        .ok()
+        .unwrap();
+    assert_eq!(
+        first["resources"].as_array().unwrap().len(),
+        crate::mcp::resources::PAGE
+    );
+    assert_eq!(
+        first["resources"][0]["name"],
+        format!("note {}", crate::mcp::resources::PAGE + 6)
+    );
+    let cursor = first["nextCursor"].clone();
+    let second = request(
+        &s,
+        "2025-06-18",
+        "resources/list",
+        json!({"cursor": cursor}),
+    )
+    .ok()
+    .unwrap();
+    assert_eq!(second["resources"].as_array().unwrap().len(), 7);
+    assert_eq!(second["resources"][6]["name"], "note 0");
+    assert!(second.get("nextCursor").is_none());
+    for bad in [json!("nope"), json!(7)] {
+        assert_eq!(
+            rpc_code(request(
+                &s,
+                "2025-06-18",
+                "resources/list",
+                json!({"cursor": bad})
+            )),
+            -32602
+        );
+    }
+}
+
+#[test]
+fn templates_prompts_and_their_caching_hints() {
+    let notes = MemoryNotes::default();
+    let s = server(&notes, "alice", &RW);
+    let t = request(&s, "2025-06-18", "resources/templates/list", json!({}))
+        .ok()
+        .unwrap();
+    assert_eq!(t["resourceTemplates"][0]["uriTemplate"], "note://{id}");
+    assert!(t.get("ttlMs").is_none(), "hints are 2026-07-28's");
+    let p = request(&s, "2025-06-18", "prompts/list", json!({}))
+        .ok()
+        .unwrap();
+    assert_eq!(p["prompts"], json!([]));
+    assert_eq!(
+        rpc_code(request(
+            &s,
+            "2025-06-18",
+            "prompts/get",
+            json!({"name": "x"})
+        )),
+        -32602
+    );
+    assert_eq!(
+        rpc_code(request(&s, "2025-06-18", "prompts/get", json!({}))),
+        -32602
+    );
+    let too_many: Map<String, Value> = (0..40).map(|i| (format!("a{i}"), json!("v"))).collect();
+    let e = request(
+        &s,
+        "2025-06-18",
+        "prompts/get",
+        json!({"name": "x", "arguments": too_many}),
+    );
+    assert_eq!(rpc_code(e), -32602);
+    for method in ["resources/list", "resources/templates/list", "prompts/list"] {
+        let r = request(&s, "2026-07-28", method, json!({})).ok().unwrap();
+        assert!(r["ttlMs"].is_u64(), "{method}");
+        assert!(
+            matches!(r["cacheScope"].as_str(), Some("public" | "private")),
+            "{method}"
+        );
+    }
+    assert_eq!(
+        request(&s, "2026-07-28", "resources/list", json!({}))
+            .ok()
+            .unwrap()["cacheScope"],
+        "private"
+    );
 }
