@@ -1,5 +1,5 @@
 // The MCP conformance suite (@modelcontextprotocol/conformance) against the built Worker,
-// for every server scenario that applies to a tools-only server, in both eras. The suite
+// for every server scenario that applies to this server (the notes' tools and resources), in both eras. The suite
 // cannot send a bearer token, so it talks to a local proxy that adds one (a real token
 // from the real authorization-code flow). Known, explained exceptions are in
 // conformance-baseline.yaml; the README lists the scenarios that do not apply and why.
@@ -27,6 +27,7 @@ const SCENARIOS = [
   ["tools-list", ["--spec-version", "2026-07-28"]],
   ["server-stateless", ["--spec-version", "2026-07-28"]],
   ["caching", []],
+  ["sep-2164-resource-not-found", ["--spec-version", "2026-07-28"]],
   ["http-header-validation", ["--suite", "all"]],
   ["dns-rebinding-protection", []],
   ["server-sse-multiple-streams", []],

@@ -18,11 +18,12 @@ pub const LIFETIME_SECONDS: u64 = 60;
 pub struct UserAssertion {
     /// This Worker's issuer.
     pub iss: String,
-    /// `gateway:<upstream name>`: the only audience that accepts it.
+    /// The upstream (`Upstream::audience`: its URL, or `service:<binding><path>`): the
+    /// only audience that accepts it.
     pub aud: String,
     /// The person's stable id here.
     pub sub: String,
-    /// Present when the person has one on record here.
+    /// The person's email, only when their token grants the `email` scope.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
     /// The MCP client the person connected (or `pat:<id>` for a personal access token).
@@ -31,12 +32,9 @@ pub struct UserAssertion {
     pub scope: String,
     pub iat: u64,
     pub exp: u64,
+    /// Unique per client request: the few upstream requests one client request makes
+    /// (an `initialize`, then the call) carry the same assertion.
     pub jti: String,
-}
-
-/// The `aud` an upstream named `name` checks for.
-pub fn audience(name: &str) -> String {
-    format!("gateway:{name}")
 }
 
 pub async fn sign(

@@ -63,11 +63,12 @@ pub async fn list(
     Ok(Ok((entries, next)))
 }
 
-/// `resources/read` of a `note://` URI: the owner's note, or -32002.
+/// `resources/read` of a `note://` URI: the owner's note, or not found.
 pub async fn read(
     notes: &dyn NoteStore,
     user: &str,
     uri: &str,
+    version: &str,
 ) -> Result<Result<Value, RpcError>, StoreError> {
     let id = uri.strip_prefix(SCHEME).unwrap_or_default();
     let usable = !id.is_empty()
@@ -84,7 +85,7 @@ pub async fn read(
         Some(note) => Ok(json!({
             "contents": [{ "uri": uri, "mimeType": "text/plain", "text": note.text }]
         })),
-        None => Err(not_found(uri)),
+        None => Err(not_found(uri, version)),
     })
 }
 
@@ -157,17 +158,17 @@ impl Server<'_> {
             return Err(RpcError::invalid_params("uri must be a string").into());
         };
         let mut result = if uri.starts_with(SCHEME) && self.builtin {
-            read(self.notes, user, uri)
+            read(self.notes, user, uri, version)
                 .await
                 .map_err(|e| Failure::Internal(e.0))??
         } else {
             match self.gateway.filter(|_| !uri.starts_with("note:")) {
-                None => return Err(not_found(uri).into()),
+                None => return Err(not_found(uri, version).into()),
                 Some(gw) => match gw.read(uri).await {
-                    None => return Err(not_found(uri).into()),
+                    None => return Err(not_found(uri, version).into()),
                     Some((_, Ok(contents))) => contents,
                     Some((_, Err(UpstreamError::Rpc(RESOURCE_NOT_FOUND)))) => {
-                        return Err(not_found(uri).into())
+                        return Err(not_found(uri, version).into())
                     }
                     Some((name, Err(e))) => return Err(upstream_failure(&name, &e).into()),
                 },
@@ -187,9 +188,15 @@ pub fn upstream_failure(upstream: &str, e: &UpstreamError) -> RpcError {
     RpcError::upstream(code, e.describe(upstream))
 }
 
-pub fn not_found(uri: &str) -> RpcError {
+/// A URI that names no resource of the caller's: -32002 until 2026-07-28, which
+/// standardizes on -32602 (SEP-2164); the URI in `data` either way.
+pub fn not_found(uri: &str, version: &str) -> RpcError {
     RpcError {
-        code: RESOURCE_NOT_FOUND,
+        code: if version == super::version::STATELESS {
+            super::error::INVALID_PARAMS
+        } else {
+            RESOURCE_NOT_FOUND
+        },
         message: "Resource not found".into(),
         data: Some(json!({ "uri": crate::oauth::scope::truncate(uri, 200) })),
     }

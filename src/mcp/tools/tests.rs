@@ -678,6 +678,14 @@ fn notes_are_resources_their_owner_alone_reads() {
         )),
         -32602
     );
+    // 2026-07-28 (SEP-2164): -32602, still with the URI.
+    match request(&bob, "2026-07-28", "resources/read", json!({"uri": uri})) {
+        Err(Failure::Rpc(e)) => {
+            assert_eq!(e.code, -32602);
+            assert_eq!(e.data.unwrap()["uri"], uri.as_str());
+        }
+        _ => panic!("another person's note was read"),
+    }
 }
 
 #[test]
