@@ -215,6 +215,62 @@ test("resources and prompts are merged and routed; the notes are resources their
   await client.close();
 });
 
+test("an upstream's progress reaches the client while the call is still running", async () => {
+  const { tokens } = await fullFlow(w.url, alice);
+  let open;
+  acme.gate = new Promise((r) => (open = r));
+  const res = await fetch(w.url + "/mcp", {
+    method: "POST",
+    headers: {
+      "Content-Type": "application/json",
+      Accept: "application/json, text/event-stream",
+      Authorization: "Bearer " + tokens.access_token,
+      "MCP-Protocol-Version": "2026-07-28",
+      "Mcp-Method": "tools/call",
+      "Mcp-Name": "acme_report",
+    },
+    body: JSON.stringify({
+      jsonrpc: "2.0",
+      id: 5,
+      method: "tools/call",
+      params: {
+        name: "acme_report",
+        arguments: { steps: 2 },
+        _meta: { progressToken: "p-1", "io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {} },
+      },
+    }),
+  });
+  try {
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get("content-type"), /^text\/event-stream/);
+    const reader = res.body.getReader();
+    const decoder = new TextDecoder();
+    let seen = "";
+    // The upstream is held after its first step: that step must arrive before it goes on.
+    while (!/\n\n/.test(seen)) {
+      const { value, done } = await reader.read();
+      assert.ok(!done, "the stream ended before the first progress event");
+      seen += decoder.decode(value, { stream: true });
+    }
+    const first = JSON.parse(seen.split("\n").find((l) => l.startsWith("data:")).slice(5));
+    assert.deepEqual(first.params, { progressToken: "p-1", progress: 1, total: 2, message: "step 1" });
+    open();
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      seen += decoder.decode(value, { stream: true });
+    }
+    const messages = seen.split("\n").filter((l) => l.startsWith("data:")).map((l) => JSON.parse(l.slice(5)));
+    assert.equal(messages.length, 3, seen);
+    assert.equal(messages[1].params.progress, 2);
+    assert.equal(messages[2].id, 5);
+    assert.equal(messages[2].result.content[0].text, "report of 2 steps");
+  } finally {
+    open?.();
+    acme.gate = undefined;
+  }
+});
+
 test("resources and prompts need a token, and the read scope", async () => {
   const anonymous = await mcpPost(w.url, null, { jsonrpc: "2.0", id: 1, method: "resources/list", params: {} }, { "mcp-protocol-version": "2026-07-28", "mcp-method": "resources/list" });
   assert.equal(anonymous.status, 401);

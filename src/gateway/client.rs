@@ -46,8 +46,59 @@ pub type SendFuture<'a> = Pin<Box<dyn Future<Output = Result<Answer, TransportEr
 /// How the gateway reaches an upstream: `fetch` to its URL or its service binding.
 pub trait Transport {
     /// Sends `out` to `upstream` within its timeout; the answer's body is read up to
-    /// `MAX_ANSWER_BYTES`.
-    fn send<'a>(&'a self, upstream: &'a Upstream, out: Outbound) -> SendFuture<'a>;
+    /// `MAX_ANSWER_BYTES`. While an event-stream answer is read, each chunk goes to
+    /// `chunk` as it arrives (so its progress can be passed on before the answer ends).
+    fn send<'a>(
+        &'a self,
+        upstream: &'a Upstream,
+        out: Outbound,
+        chunk: &'a dyn Fn(&[u8]),
+    ) -> SendFuture<'a>;
+}
+
+/// Splits an event stream into its JSON messages as its chunks arrive (WHATWG HTML
+/// §9.2.6: `data` lines, an empty line ends the event). A message that is not JSON is
+/// skipped here; the whole answer is judged again once it is complete.
+#[derive(Default)]
+pub struct EventReader {
+    line: Vec<u8>,
+    data: String,
+}
+
+/// A line longer than this is not an MCP event this reader will wait for.
+const MAX_LINE: usize = MAX_ANSWER_BYTES;
+
+impl EventReader {
+    pub fn push(&mut self, chunk: &[u8]) -> Vec<Value> {
+        let mut out = Vec::new();
+        for &b in chunk {
+            if b != b'\n' {
+                if self.line.len() < MAX_LINE {
+                    self.line.push(b);
+                }
+                continue;
+            }
+            let mut line = std::mem::take(&mut self.line);
+            if line.last() == Some(&b'\r') {
+                line.pop();
+            }
+            if line.is_empty() {
+                if !self.data.is_empty() {
+                    if let Ok(v) = crate::json::parse(self.data.as_bytes()) {
+                        out.push(v);
+                    }
+                    self.data.clear();
+                }
+            } else if let Some(d) = line.strip_prefix(b"data:") {
+                let d = d.strip_prefix(b" ").unwrap_or(d);
+                if !self.data.is_empty() {
+                    self.data.push('\n');
+                }
+                self.data.push_str(&String::from_utf8_lossy(d));
+            }
+        }
+        out
+    }
 }
 
 /// Why an upstream gave no usable answer, in the gateway's words (never its body).
@@ -153,6 +204,8 @@ pub struct Reply {
 }
 
 /// Sends `method` to the upstream for `user`, opening (or reopening) its session.
+///
+/// `notification` sees each notification of the answer as it arrives.
 pub async fn request(
     transport: &dyn Transport,
     upstream: &Upstream,
@@ -160,7 +213,15 @@ pub async fn request(
     assertion: &str,
     method: &str,
     params: Value,
+    notification: &dyn Fn(&Value),
 ) -> Result<Reply, UpstreamError> {
+    let reader = RefCell::new(EventReader::default());
+    let chunk = |bytes: &[u8]| {
+        let messages = reader.borrow_mut().push(bytes);
+        for m in messages.iter().filter(|m| m.get("id").is_none()) {
+            notification(m);
+        }
+    };
     for _ in 0..2 {
         let session = match cached_session(&upstream.name, user) {
             Some(s) => s,
@@ -171,7 +232,17 @@ pub async fn request(
             }
         };
         let body = json!({ "jsonrpc": "2.0", "id": 1, "method": method, "params": params });
-        match exchange(transport, upstream, Some(&session), assertion, &body).await {
+        *reader.borrow_mut() = EventReader::default();
+        match exchange(
+            transport,
+            upstream,
+            Some(&session),
+            assertion,
+            &body,
+            &chunk,
+        )
+        .await
+        {
             Err(UpstreamError::SessionGone) => forget_session(&upstream.name, user),
             Err(e) => {
                 // A session that failed in another way may be half-alive: start afresh.
@@ -197,7 +268,7 @@ async fn initialize(
             "clientInfo": { "name": "mcp-oauth-worker-gateway", "version": env!("CARGO_PKG_VERSION") }
         }
     });
-    let answer = exchange(transport, upstream, None, assertion, &body).await?;
+    let answer = exchange(transport, upstream, None, assertion, &body, &|_| {}).await?;
     let session_id = answer.session_id.clone();
     let reply = response(answer)?;
     let version = reply
@@ -214,7 +285,15 @@ async fn initialize(
         version,
     };
     let note = json!({ "jsonrpc": "2.0", "method": "notifications/initialized" });
-    exchange(transport, upstream, Some(&session), assertion, &note).await?;
+    exchange(
+        transport,
+        upstream,
+        Some(&session),
+        assertion,
+        &note,
+        &|_| {},
+    )
+    .await?;
     Ok(session)
 }
 
@@ -225,6 +304,7 @@ async fn exchange(
     session: Option<&Session>,
     assertion: &str,
     body: &Value,
+    chunk: &dyn Fn(&[u8]),
 ) -> Result<Answer, UpstreamError> {
     let mut headers = vec![
         ("Content-Type", "application/json".to_string()),
@@ -241,11 +321,14 @@ async fn exchange(
         headers,
         body: body.to_string(),
     };
-    let answer = transport.send(upstream, out).await.map_err(|e| match e {
-        TransportError::Timeout => UpstreamError::Timeout(upstream.timeout_ms),
-        TransportError::TooLarge => UpstreamError::TooLarge,
-        TransportError::Unreachable(_) => UpstreamError::Unreachable,
-    })?;
+    let answer = transport
+        .send(upstream, out, chunk)
+        .await
+        .map_err(|e| match e {
+            TransportError::Timeout => UpstreamError::Timeout(upstream.timeout_ms),
+            TransportError::TooLarge => UpstreamError::TooLarge,
+            TransportError::Unreachable(_) => UpstreamError::Unreachable,
+        })?;
     match answer.status {
         200..=299 => Ok(answer),
         404 if session.is_some_and(|s| s.id.is_some()) => Err(UpstreamError::SessionGone),
@@ -333,9 +416,22 @@ mod tests {
     }
 
     impl Transport for Script {
-        fn send<'a>(&'a self, _: &'a Upstream, out: Outbound) -> SendFuture<'a> {
+        fn send<'a>(
+            &'a self,
+            _: &'a Upstream,
+            out: Outbound,
+            chunk: &'a dyn Fn(&[u8]),
+        ) -> SendFuture<'a> {
             self.seen.borrow_mut().push(out);
             let next = self.answers.borrow_mut().remove(0);
+            // As the edge does: an event stream's bytes go by as they are read.
+            if let Ok(a) = &next {
+                if a.content_type.starts_with("text/event-stream") {
+                    for piece in a.body.chunks(7) {
+                        chunk(piece);
+                    }
+                }
+            }
             Box::pin(async move { next })
         }
     }
@@ -395,9 +491,27 @@ mod tests {
             ]),
             seen: RefCell::default(),
         };
-        let r = run(request(&script, &u, "alice", "A", "tools/list", json!({}))).unwrap();
+        let r = run(request(
+            &script,
+            &u,
+            "alice",
+            "A",
+            "tools/list",
+            json!({}),
+            &|_| {},
+        ))
+        .unwrap();
         assert_eq!(r.result["tools"], json!([]));
-        let r = run(request(&script, &u, "alice", "A", "tools/list", json!({}))).unwrap();
+        let r = run(request(
+            &script,
+            &u,
+            "alice",
+            "A",
+            "tools/list",
+            json!({}),
+            &|_| {},
+        ))
+        .unwrap();
         assert_eq!(r.result["tools"], json!([1]));
         let seen = script.seen.borrow();
         let header = |i: usize, name: &str| {
@@ -423,6 +537,24 @@ mod tests {
             super::super::ASSERTION_HEADER
         ]
         .contains(n))));
+    }
+
+    #[test]
+    fn the_event_reader_splits_events_across_chunks() {
+        let text = "event: message\r\ndata: {\"a\":\n: a comment\ndata: 1}\r\n\r\ndata: not json\n\ndata: {\"b\":2}\n\n";
+        for size in [1, 2, 5, 64] {
+            let mut reader = EventReader::default();
+            let got: Vec<Value> = text
+                .as_bytes()
+                .chunks(size)
+                .flat_map(|c| reader.push(c))
+                .collect();
+            assert_eq!(
+                got,
+                vec![json!({"a": 1}), json!({"b": 2})],
+                "chunks of {size}"
+            );
+        }
     }
 
     #[test]
@@ -460,9 +592,26 @@ mod tests {
             ]),
             seen: RefCell::default(),
         };
-        let call = || run(request(&script, &u, "bob", "A", "tools/call", json!({})));
+        let live = RefCell::new(Vec::new());
+        let call = || {
+            run(request(
+                &script,
+                &u,
+                "bob",
+                "A",
+                "tools/call",
+                json!({}),
+                &|n| live.borrow_mut().push(n.clone()),
+            ))
+        };
         let r = call().unwrap();
         assert_eq!(r.notifications.len(), 1);
+        assert_eq!(
+            live.borrow().len(),
+            1,
+            "the progress went by as it was read"
+        );
+        assert_eq!(live.borrow()[0]["params"]["progress"], 1);
         assert_eq!(call().unwrap_err(), UpstreamError::Status(500));
         assert_eq!(
             call().unwrap_err(),

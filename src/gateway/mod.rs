@@ -11,6 +11,7 @@ pub mod config;
 pub mod policy;
 pub mod resources;
 
+use crate::mcp::tools::Progress;
 use client::{Transport, UpstreamError};
 use config::{Target, Upstream};
 use policy::GatewayTool;
@@ -133,6 +134,18 @@ impl Gateway<'_> {
         method: &str,
         params: Value,
     ) -> Result<client::Reply, UpstreamError> {
+        self.send_live(upstream, method, params, &|_| {}).await
+    }
+
+    /// `send`, with each notification of the answer passed to `notification` as it
+    /// arrives.
+    async fn send_live(
+        &self,
+        upstream: &Upstream,
+        method: &str,
+        params: Value,
+        notification: &dyn Fn(&Value),
+    ) -> Result<client::Reply, UpstreamError> {
         let assertion = self.assertion(upstream).await?;
         let reply = client::request(
             self.transport,
@@ -141,6 +154,7 @@ impl Gateway<'_> {
             &assertion,
             method,
             params,
+            notification,
         )
         .await?;
         for n in &reply.notifications {
@@ -270,34 +284,38 @@ impl Gateway<'_> {
     }
 
     /// Calls the upstream's tool; the result is the upstream's tool result, or a tool
-    /// error in our words. Progress notifications come back for the client's stream.
+    /// error in our words. Its progress goes to `progress` as it arrives (re-addressed to
+    /// the client's own token), so a client reading an event stream sees it at once.
     pub async fn call(
         &self,
         upstream: &Upstream,
         tool: &GatewayTool,
         arguments: Value,
-        progress_token: Option<&Value>,
-    ) -> (Value, Vec<Value>) {
+        progress: &Progress,
+    ) -> Value {
         let mut params = json!({ "name": tool.upstream_name, "arguments": arguments });
-        if let Some(t) = progress_token {
+        if let Some(t) = progress.token() {
             params["_meta"] = json!({ "progressToken": t });
         }
-        let outcome = self.send(upstream, "tools/call", params).await;
-        let (result, notifications, word) = match outcome {
+        let pass_on = |n: &Value| {
+            if n["method"] != "notifications/progress" {
+                return;
+            }
+            if let Some(forwarded) = progress.token().and_then(|t| forwarded_progress(n, t)) {
+                progress.forward(forwarded);
+            }
+        };
+        let outcome = self
+            .send_live(upstream, "tools/call", params, &pass_on)
+            .await;
+        let (result, word) = match outcome {
             Ok(reply) => {
                 let is_error = reply.result.get("isError").and_then(Value::as_bool) == Some(true);
-                let progress = reply
-                    .notifications
-                    .into_iter()
-                    .filter(|n| n["method"] == "notifications/progress")
-                    .filter_map(|n| forwarded_progress(&n, progress_token?))
-                    .collect();
                 let word = if is_error { "tool_error" } else { "ok" };
-                (Value::Object(reply.result), progress, word)
+                (Value::Object(reply.result), word)
             }
             Err(e) => (
                 crate::mcp::tools::failure(&e.describe(&upstream.name)),
-                Vec::new(),
                 e.outcome(),
             ),
         };
@@ -306,7 +324,7 @@ impl Gateway<'_> {
             tool: tool.exposed.clone(),
             outcome: word,
         });
-        (result, notifications)
+        result
     }
 }
 

@@ -28,6 +28,9 @@ pub struct Ctx {
     pub keys: Result<Rc<KeySet>, KeyError>,
     /// The client's address as the audit log keeps it (`audit::truncate_ip`).
     pub audit_ip: String,
+    /// Where notifications go as they come, when this request's answer may be streamed
+    /// (`live`).
+    pub live: Option<crate::mcp::tools::LiveSink>,
 }
 
 /// The settings and the two key secrets, read from the environment once per isolate.

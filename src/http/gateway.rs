@@ -4,7 +4,7 @@
 //! What is routed where is decided in `gateway`; this file only reaches out.
 
 use super::bearer::Principal;
-use super::body::{read_limited, BodyError};
+use super::body::{read_limited_each, BodyError};
 use super::cimd::futures_select;
 use super::webcrypto::WebCrypto;
 use super::{now, now_ms, Ctx};
@@ -194,16 +194,26 @@ struct EdgeTransport<'a> {
 }
 
 impl Transport for EdgeTransport<'_> {
-    fn send<'a>(&'a self, upstream: &'a Upstream, out: Outbound) -> SendFuture<'a> {
-        Box::pin(send(self.ctx, upstream, out))
+    fn send<'a>(
+        &'a self,
+        upstream: &'a Upstream,
+        out: Outbound,
+        chunk: &'a dyn Fn(&[u8]),
+    ) -> SendFuture<'a> {
+        Box::pin(send(self.ctx, upstream, out, chunk))
     }
 }
 
-async fn send(ctx: &Ctx, upstream: &Upstream, out: Outbound) -> Result<Answer, TransportError> {
+async fn send(
+    ctx: &Ctx,
+    upstream: &Upstream,
+    out: Outbound,
+    chunk: &dyn Fn(&[u8]),
+) -> Result<Answer, TransportError> {
     let controller = AbortController::default();
     let signal = controller.signal();
     // One deadline for the headers and the whole body.
-    let work = std::pin::pin!(send_and_read(ctx, upstream, out, &signal));
+    let work = std::pin::pin!(send_and_read(ctx, upstream, out, &signal, chunk));
     let timeout = std::pin::pin!(Delay::from(std::time::Duration::from_millis(
         upstream.timeout_ms
     )));
@@ -221,6 +231,7 @@ async fn send_and_read(
     upstream: &Upstream,
     out: Outbound,
     signal: &worker::AbortSignal,
+    chunk: &dyn Fn(&[u8]),
 ) -> Result<Answer, TransportError> {
     let failed = |e: String| TransportError::Unreachable(e);
     // An allow-list: the gateway's own headers and the operator's credential, nothing
@@ -287,8 +298,16 @@ async fn send_and_read(
         // The transport's rule: visible ASCII; anything else is not kept or sent back.
         s.len() <= 256 && s.bytes().all(|b| (0x21..=0x7e).contains(&b))
     });
+    // An event stream's chunks are shown as they come (progress before the result);
+    // only a success is an answer worth reading early.
+    let live: &dyn Fn(&[u8]) =
+        if (200..300).contains(&status) && content_type.starts_with("text/event-stream") {
+            chunk
+        } else {
+            &|_| {}
+        };
     let body = match response.stream() {
-        Ok(stream) => match read_limited(stream, MAX_ANSWER_BYTES).await {
+        Ok(stream) => match read_limited_each(stream, MAX_ANSWER_BYTES, live).await {
             Ok(b) => b,
             Err(BodyError::TooLarge) => return Err(TransportError::TooLarge),
             Err(BodyError::Read(e)) => return Err(failed(e)),

@@ -505,7 +505,7 @@ async fn answer(
         .get("_meta")
         .and_then(|m| m.get("progressToken"))
         .cloned();
-    let progress = Progress::for_token(token.filter(|_| accepts.sse));
+    let progress = Progress::for_token(token.filter(|_| accepts.sse)).live(ctx.live.clone());
     // Only a signed-in request for tools, resources or prompts with upstreams configured
     // reaches out.
     let parts = match call.caller {
@@ -540,7 +540,8 @@ async fn answer(
         Err(Failure::Scope(scope)) => return scope_needed(ctx, call, scope),
     };
     let notifications = progress.take();
-    if status == 200 && !notifications.is_empty() {
+    // With progress already streamed (`live`), the response is the stream's last event.
+    if status == 200 && (!notifications.is_empty() || progress.streamed()) {
         let mut stream = String::new();
         for n in notifications.iter().chain(std::iter::once(&response)) {
             stream.push_str(&transport::sse_event(n));

@@ -12,6 +12,7 @@ pub mod cron;
 pub mod ctx;
 pub mod discovery;
 pub mod gateway;
+pub mod live;
 pub mod mcp;
 pub mod notes;
 pub mod pages;
@@ -143,6 +144,7 @@ pub async fn handle(mut req: Request, env: Env) -> Response {
                     audit_ip: audit::truncate_ip(
                         incoming.header("cf-connecting-ip").unwrap_or_default(),
                     ),
+                    live: None,
                 };
                 if r == Route::Sse {
                     // The event stream is the session object's own response, streamed
@@ -160,33 +162,28 @@ pub async fn handle(mut req: Request, env: Env) -> Response {
                         }
                         Err(reply) => reply,
                     }
+                } else if live::candidate(r, &ctx, &incoming) {
+                    match live::run(r, ctx, incoming).await {
+                        live::Live::Whole(reply) => reply,
+                        live::Live::Stream(head, events) => {
+                            let head =
+                                with_cors(head, route, &req, &config_for_cors, &issuer_for_cors);
+                            console_log!(
+                                "[{}] {} {} 200 (streamed)",
+                                request_id,
+                                method,
+                                shown_path
+                            );
+                            return streamed(head, events);
+                        }
+                    }
                 } else {
                     dispatch(r, &ctx, &incoming).await
                 }
             }
         },
     };
-    if route.is_some_and(Route::is_mcp) {
-        // Only allowed origins are named, so a page elsewhere cannot read /mcp's answers.
-        if let Some(origin) = req.headers().get("origin").ok().flatten() {
-            if mcp_origin_ok(&req, &config_for_cors, &issuer_for_cors) {
-                reply = reply
-                    .set_header("Access-Control-Allow-Origin", &origin)
-                    .set_header("Vary", "Origin")
-                    .set_header(
-                        "Access-Control-Expose-Headers",
-                        "WWW-Authenticate, Mcp-Session-Id, MCP-Protocol-Version",
-                    );
-            }
-        }
-    } else if route.is_some_and(Route::cors) {
-        reply = reply
-            .set_header("Access-Control-Allow-Origin", "*")
-            .set_header(
-                "Access-Control-Expose-Headers",
-                "WWW-Authenticate, Retry-After, Mcp-Session-Id",
-            );
-    }
+    reply = with_cors(reply, route, &req, &config_for_cors, &issuer_for_cors);
     if method == "HEAD" {
         reply.body.clear();
     }
@@ -317,6 +314,53 @@ pub fn client_network(ip: &str) -> String {
         }
         Ok(std::net::IpAddr::V4(v4)) => v4.to_string(),
         Err(_) => "unknown".to_string(),
+    }
+}
+
+/// The CORS headers of an answer: on the MCP routes only for allowed origins (so a page
+/// elsewhere cannot read /mcp's answers), on the public routes for any.
+fn with_cors(
+    mut reply: Reply,
+    route: Option<Route>,
+    req: &Request,
+    config: &Config,
+    issuer: &str,
+) -> Reply {
+    if route.is_some_and(Route::is_mcp) {
+        // Only allowed origins are named, so a page elsewhere cannot read /mcp's answers.
+        if let Some(origin) = req.headers().get("origin").ok().flatten() {
+            if mcp_origin_ok(req, config, issuer) {
+                reply = reply
+                    .set_header("Access-Control-Allow-Origin", &origin)
+                    .set_header("Vary", "Origin")
+                    .set_header(
+                        "Access-Control-Expose-Headers",
+                        "WWW-Authenticate, Mcp-Session-Id, MCP-Protocol-Version",
+                    );
+            }
+        }
+    } else if route.is_some_and(Route::cors) {
+        reply = reply
+            .set_header("Access-Control-Allow-Origin", "*")
+            .set_header(
+                "Access-Control-Expose-Headers",
+                "WWW-Authenticate, Retry-After, Mcp-Session-Id",
+            );
+    }
+    reply
+}
+
+/// A streamed answer (`live`): its headers now, its events as they come.
+fn streamed(head: Reply, events: live::Events) -> Response {
+    let headers = Headers::new();
+    for (name, value) in &head.headers {
+        if headers.append(name, value).is_err() {
+            console_error!("dropped invalid header {name}");
+        }
+    }
+    match Response::from_stream(events) {
+        Ok(r) => r.with_status(head.status).with_headers(headers),
+        Err(_) => unreachable_response(),
     }
 }
 

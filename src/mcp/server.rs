@@ -304,11 +304,7 @@ impl Server<'_> {
                 self.resource_metadata,
             ));
         }
-        let (result, notifications) = gw.call(upstream, &tool, args, progress.token()).await;
-        for n in notifications {
-            progress.forward(n);
-        }
-        Ok(result)
+        Ok(gw.call(upstream, &tool, args, progress).await)
     }
 }
 

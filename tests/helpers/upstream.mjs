@@ -10,7 +10,7 @@ import * as z from "zod";
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-function buildServer(name) {
+function buildServer(name, state) {
   const server = new McpServer({ name, version: "1.0.0" });
   server.registerTool(
     "lookup",
@@ -46,6 +46,8 @@ function buildServer(name) {
             params: { progressToken: token, progress: i, total: steps, message: `step ${i}` },
           });
         }
+        // A test may hold the call after its first step, to see that step arrive first.
+        if (i === 1 && state.gate) await state.gate;
         await sleep(20);
       }
       return { content: [{ type: "text", text: `report of ${steps} steps` }] };
@@ -90,6 +92,8 @@ export function recordingUpstream(name = "acme") {
     requests: [],
     mode: "ok",
     slowMs: 0,
+    /** A promise `report` waits for after its first step, when set. */
+    gate: undefined,
     async handle(request) {
       const body = request.method === "POST" ? await request.text() : "";
       state.requests.push({
@@ -122,7 +126,7 @@ export function recordingUpstream(name = "acme") {
           sessionIdGenerator: () => randomUUID(),
           onsessioninitialized: (sid) => sessions.set(sid, transport),
         });
-        await buildServer(name).connect(transport);
+        await buildServer(name, state).connect(transport);
       }
       const replay = new Request(request.url, { method: request.method, headers: request.headers, body: body || undefined });
       return transport.handleRequest(replay);
