@@ -30,6 +30,8 @@ const ALLOWED = new Set([
   "content-length",
   "mcp-protocol-version",
   "mcp-session-id",
+  "mcp-method",
+  "mcp-name",
   "mcp-user-assertion",
   "authorization",
   "x-api-key",

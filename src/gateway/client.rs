@@ -1,9 +1,10 @@
-//! The gateway's MCP client: JSON-RPC to one upstream over Streamable HTTP (MCP
-//! 2025-06-18), behind a `Transport` the edge implements with `fetch` or a service
-//! binding. It opens the upstream's session when the upstream keeps one (per isolate and
-//! per person, never shared between people), opens it again when the upstream forgets it
-//! (404), and reads the answer as JSON or as an event stream. Every answer is untrusted:
-//! bounded, parsed strictly, and reduced to an `UpstreamError` in our own words.
+//! The gateway's MCP client: JSON-RPC to one upstream over Streamable HTTP, behind a
+//! `Transport` the edge implements with `fetch` or a service binding. It speaks each
+//! upstream's era: 2026-07-28 without a session when the upstream's `server/discover`
+//! offers it, else 2025-06-18 with the upstream's session (per isolate and per person,
+//! never shared between people, opened again when the upstream forgets it with a 404).
+//! Answers are read as JSON or as an event stream. Every answer is untrusted: bounded,
+//! parsed strictly, and reduced to an `UpstreamError` in our own words.
 
 use super::config::Upstream;
 use serde_json::{json, Map, Value};
@@ -11,8 +12,11 @@ use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;
 
-/// The revision the gateway speaks to upstreams; the SDKs' servers all accept it.
+/// The session-era revision the gateway speaks to upstreams; the SDKs' servers all
+/// accept it.
 pub const UPSTREAM_VERSION: &str = "2025-06-18";
+/// The stateless revision, spoken to an upstream whose `server/discover` lists it.
+use crate::mcp::version::STATELESS;
 /// The largest answer read from an upstream.
 pub const MAX_ANSWER_BYTES: usize = 4 * 1024 * 1024;
 
@@ -169,6 +173,29 @@ thread_local! {
     static SESSIONS: RefCell<Vec<((String, String), Session)>> = const { RefCell::new(Vec::new()) };
 }
 
+thread_local! {
+    /// Upstreams known to speak 2026-07-28 (`true`) or only the session era (`false`),
+    /// so `server/discover` is asked once per upstream and isolate.
+    static ERAS: RefCell<Vec<(String, bool)>> = const { RefCell::new(Vec::new()) };
+}
+
+fn known_era(upstream: &str) -> Option<bool> {
+    ERAS.with(|e| {
+        e.borrow()
+            .iter()
+            .find(|(u, _)| u == upstream)
+            .map(|(_, s)| *s)
+    })
+}
+
+fn keep_era(upstream: &str, stateless: bool) {
+    ERAS.with(|e| {
+        let mut e = e.borrow_mut();
+        e.retain(|(u, _)| u != upstream);
+        e.push((upstream.to_string(), stateless));
+    });
+}
+
 fn cached_session(upstream: &str, user: &str) -> Option<Session> {
     SESSIONS.with(|s| {
         s.borrow()
@@ -226,12 +253,15 @@ pub async fn request(
         let session = match cached_session(&upstream.name, user) {
             Some(s) => s,
             None => {
-                let s = initialize(transport, upstream, assertion).await?;
+                let s = open(transport, upstream, assertion).await?;
                 keep_session(&upstream.name, user, s.clone());
                 s
             }
         };
-        let body = json!({ "jsonrpc": "2.0", "id": 1, "method": method, "params": params });
+        let mut body = json!({ "jsonrpc": "2.0", "id": 1, "method": method, "params": params });
+        if session.version == STATELESS {
+            stateless_meta(&mut body);
+        }
         *reader.borrow_mut() = EventReader::default();
         match exchange(
             transport,
@@ -255,6 +285,77 @@ pub async fn request(
     Err(UpstreamError::SessionGone)
 }
 
+/// What 2026-07-28 carries in every request's `_meta` instead of a session.
+fn stateless_meta(body: &mut Value) {
+    if !body["params"].is_object() {
+        body["params"] = json!({});
+    }
+    let meta = &mut body["params"]["_meta"];
+    if !meta.is_object() {
+        *meta = json!({});
+    }
+    meta["io.modelcontextprotocol/protocolVersion"] = json!(STATELESS);
+    meta["io.modelcontextprotocol/clientCapabilities"] = json!({});
+    meta["io.modelcontextprotocol/clientInfo"] = client_info();
+}
+
+fn client_info() -> Value {
+    json!({ "name": "mcp-oauth-worker-gateway", "version": env!("CARGO_PKG_VERSION") })
+}
+
+/// How to speak to an upstream: stateless when its `server/discover` lists 2026-07-28,
+/// else through a session it opens. An upstream that cannot be reached decides nothing.
+async fn open(
+    transport: &dyn Transport,
+    upstream: &Upstream,
+    assertion: &str,
+) -> Result<Session, UpstreamError> {
+    let stateless = Session {
+        id: None,
+        version: STATELESS.to_string(),
+    };
+    let era = match known_era(&upstream.name) {
+        Some(era) => era,
+        None => {
+            let mut body =
+                json!({ "jsonrpc": "2.0", "id": 0, "method": "server/discover", "params": {} });
+            stateless_meta(&mut body);
+            let answer = exchange(
+                transport,
+                upstream,
+                Some(&stateless),
+                assertion,
+                &body,
+                &|_| {},
+            );
+            let era = match answer.await {
+                Ok(a) => response(a).is_ok_and(|r| {
+                    r.result["supportedVersions"]
+                        .as_array()
+                        .is_some_and(|v| v.iter().any(|v| v == STATELESS))
+                }),
+                Err(
+                    e @ (UpstreamError::Timeout(_)
+                    | UpstreamError::Unreachable
+                    | UpstreamError::TooLarge
+                    | UpstreamError::Status(500..)),
+                ) => return Err(e),
+                // A session-era server refuses the method, the header or the missing
+                // session (a 4xx or a JSON-RPC error): each says it does not speak
+                // 2026-07-28. A failure of the upstream itself says nothing.
+                Err(_) => false,
+            };
+            keep_era(&upstream.name, era);
+            era
+        }
+    };
+    if era {
+        Ok(stateless)
+    } else {
+        initialize(transport, upstream, assertion).await
+    }
+}
+
 async fn initialize(
     transport: &dyn Transport,
     upstream: &Upstream,
@@ -265,7 +366,7 @@ async fn initialize(
         "params": {
             "protocolVersion": UPSTREAM_VERSION,
             "capabilities": {},
-            "clientInfo": { "name": "mcp-oauth-worker-gateway", "version": env!("CARGO_PKG_VERSION") }
+            "clientInfo": client_info()
         }
     });
     let answer = exchange(transport, upstream, None, assertion, &body, &|_| {}).await?;
@@ -316,6 +417,24 @@ async fn exchange(
         if let Some(id) = &s.id {
             headers.push(("Mcp-Session-Id", id.clone()));
         }
+        if s.version == STATELESS {
+            // 2026-07-28 repeats the method and its name in headers, from the body this
+            // Worker wrote (so a renamed tool's header names the upstream's own name).
+            if let Some(method) = body["method"].as_str() {
+                headers.push((
+                    "Mcp-Method",
+                    crate::mcp::transport::encode_header_value(method),
+                ));
+                let name = match method {
+                    "tools/call" | "prompts/get" => body["params"]["name"].as_str(),
+                    "resources/read" => body["params"]["uri"].as_str(),
+                    _ => None,
+                };
+                if let Some(name) = name {
+                    headers.push(("Mcp-Name", crate::mcp::transport::encode_header_value(name)));
+                }
+            }
+        }
     }
     let out = Outbound {
         headers,
@@ -359,8 +478,26 @@ fn response(answer: Answer) -> Result<Reply, UpstreamError> {
             return Err(UpstreamError::Rpc(code));
         }
         if let Some(Value::Object(result)) = m.get("result") {
+            let mut result = result.clone();
+            // 2026-07-28's envelope is the upstream's, not the client's: this Worker
+            // writes its own. A result that asks for more input cannot be relayed.
+            match result.remove("resultType") {
+                None => {}
+                Some(t) if t == "complete" => {}
+                Some(_) => {
+                    return Err(UpstreamError::NotMcp(
+                        "it asked for input the gateway cannot relay",
+                    ))
+                }
+            }
+            if let Some(Value::Object(meta)) = result.get_mut("_meta") {
+                meta.remove("io.modelcontextprotocol/serverInfo");
+                if meta.is_empty() {
+                    result.remove("_meta");
+                }
+            }
             return Ok(Reply {
-                result: result.clone(),
+                result,
                 notifications,
             });
         }
@@ -457,6 +594,15 @@ mod tests {
         )
     }
 
+    /// A session-era server's answer to `server/discover` without a session.
+    fn no_discover() -> Result<Answer, TransportError> {
+        json_answer(
+            400,
+            json!({"jsonrpc":"2.0","id":null,"error":{"code":-32000,"message":"Bad Request: Server not initialized"}}),
+            None,
+        )
+    }
+
     fn accepted() -> Result<Answer, TransportError> {
         Ok(Answer {
             status: 202,
@@ -473,6 +619,7 @@ mod tests {
         let u = upstream("forgetful");
         let script = Script {
             answers: RefCell::new(vec![
+                no_discover(),
                 init_ok("s1"),
                 accepted(),
                 json_answer(
@@ -521,22 +668,113 @@ mod tests {
                 .find(|(n, _)| *n == name)
                 .map(|(_, v)| v.clone())
         };
-        assert_eq!(header(2, "Mcp-Session-Id").as_deref(), Some("s1"));
-        assert_eq!(header(6, "Mcp-Session-Id").as_deref(), Some("s2"));
-        assert_eq!(header(0, "Mcp-Session-Id"), None);
+        assert_eq!(header(0, "Mcp-Method").as_deref(), Some("server/discover"));
+        assert_eq!(header(3, "Mcp-Session-Id").as_deref(), Some("s1"));
+        assert_eq!(header(7, "Mcp-Session-Id").as_deref(), Some("s2"));
+        assert_eq!(header(1, "Mcp-Session-Id"), None);
         assert_eq!(
-            header(2, super::super::ASSERTION_HEADER).as_deref(),
+            header(3, "Mcp-Method"),
+            None,
+            "session-era requests have none"
+        );
+        assert_eq!(
+            header(3, super::super::ASSERTION_HEADER).as_deref(),
             Some("A")
         );
+        assert_eq!(seen.len(), 8, "server/discover is asked once per upstream");
         // Only the headers the gateway chose.
         assert!(seen.iter().all(|o| o.headers.iter().all(|(n, _)| [
             "Content-Type",
             "Accept",
             "MCP-Protocol-Version",
             "Mcp-Session-Id",
+            "Mcp-Method",
             super::super::ASSERTION_HEADER
         ]
         .contains(n))));
+    }
+
+    #[test]
+    fn speaks_2026_07_28_without_a_session_to_an_upstream_that_offers_it() {
+        let u = upstream("modern");
+        let script = Script {
+            answers: RefCell::new(vec![
+                json_answer(
+                    200,
+                    json!({"jsonrpc":"2.0","id":0,"result":{"supportedVersions":["2025-11-25","2026-07-28"],"capabilities":{},"resultType":"complete"}}),
+                    None,
+                ),
+                json_answer(
+                    200,
+                    json!({"jsonrpc":"2.0","id":1,"result":{"content":[],"resultType":"complete","_meta":{"io.modelcontextprotocol/serverInfo":{"name":"x"}}}}),
+                    None,
+                ),
+                json_answer(
+                    200,
+                    json!({"jsonrpc":"2.0","id":1,"result":{"resultType":"input_required","inputRequests":{}}}),
+                    None,
+                ),
+            ]),
+            seen: RefCell::default(),
+        };
+        let params = json!({"name": "café", "arguments": {}, "_meta": {"progressToken": 3}});
+        let r = run(request(
+            &script,
+            &u,
+            "alice",
+            "A",
+            "tools/call",
+            params.clone(),
+            &|_| {},
+        ))
+        .unwrap();
+        assert_eq!(
+            Value::Object(r.result),
+            json!({"content": []}),
+            "the upstream's envelope is not passed on"
+        );
+        let e = run(request(
+            &script,
+            &u,
+            "alice",
+            "A",
+            "tools/call",
+            params,
+            &|_| {},
+        ))
+        .unwrap_err();
+        assert!(matches!(e, UpstreamError::NotMcp(_)));
+        let seen = script.seen.borrow();
+        assert_eq!(seen.len(), 3, "no initialize, no session");
+        let header = |i: usize, name: &str| {
+            seen[i]
+                .headers
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.clone())
+        };
+        assert_eq!(
+            header(1, "MCP-Protocol-Version").as_deref(),
+            Some("2026-07-28")
+        );
+        assert_eq!(header(1, "Mcp-Method").as_deref(), Some("tools/call"));
+        assert_eq!(
+            header(1, "Mcp-Name")
+                .as_deref()
+                .and_then(crate::mcp::transport::decode_header_value)
+                .as_deref(),
+            Some("café")
+        );
+        assert_eq!(header(1, "Mcp-Session-Id"), None);
+        let body: Value = serde_json::from_str(&seen[1].body).unwrap();
+        assert_eq!(
+            body["params"]["_meta"]["io.modelcontextprotocol/protocolVersion"],
+            "2026-07-28"
+        );
+        assert_eq!(
+            body["params"]["_meta"]["progressToken"], 3,
+            "the request's own _meta is kept"
+        );
     }
 
     #[test]
@@ -564,6 +802,7 @@ mod tests {
                       data: {\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"content\":[]}}\n\n";
         let script = Script {
             answers: RefCell::new(vec![
+                no_discover(),
                 init_ok("s"),
                 accepted(),
                 Ok(Answer {

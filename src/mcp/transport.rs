@@ -154,6 +154,24 @@ pub fn decode_header_value(raw: &str) -> Option<String> {
     }
 }
 
+/// A header value in the form `decode_header_value` reads: as is when it is plain
+/// visible ASCII without surrounding spaces, else `=?base64?...?=`.
+pub fn encode_header_value(value: &str) -> String {
+    let plain = !value.is_empty()
+        && value.trim() == value
+        && value.bytes().all(|b| (0x20..0x7f).contains(&b))
+        && !value.starts_with("=?base64?");
+    if plain {
+        value.to_string()
+    } else {
+        use base64::Engine;
+        format!(
+            "=?base64?{}?=",
+            base64::engine::general_purpose::STANDARD.encode(value)
+        )
+    }
+}
+
 /// What the client's `Accept` allows: `None` when it allows neither JSON nor an event
 /// stream (406). An absent header allows both.
 pub fn accepts(accept: Option<&str>) -> Option<Accepts> {
