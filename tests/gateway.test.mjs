@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { createPublicKey, verify } from "node:crypto";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { SSEClientTransport } from "@modelcontextprotocol/sdk/client/sse.js";
 import { UnauthorizedError } from "@modelcontextprotocol/sdk/client/auth.js";
 import { startWorker } from "./helpers/worker.mjs";
 import { createUser, fullFlow } from "./helpers/oauth.mjs";
@@ -55,6 +56,7 @@ before(async () => {
     bindings: {
       ACME_TOKEN: ACME_SECRET,
       WIKI_KEY: WIKI_SECRET,
+      LEGACY_SSE: "on",
       UPSTREAMS: JSON.stringify([
         { name: "acme", url: ACME_URL, credential: { secret: "ACME_TOKEN" } },
         { name: "wiki", service: "WIKI", credential: { secret: "WIKI_KEY", header: "X-Api-Key" }, tools: ["lookup", "report"] },
@@ -284,6 +286,33 @@ test("resources and prompts need a token, and the read scope", async () => {
     assert.match(res.headers.get("www-authenticate"), /error="insufficient_scope", scope="mcp:read"/);
     assert.equal(acme.requests.length, before, `${method} never reaches an upstream`);
   }
+});
+
+test("the legacy SSE transport and 2025-03-26 batches reach the upstreams too", async () => {
+  const { tokens } = await fullFlow(w.url, alice);
+  const legacy = new Client({ name: "legacy", version: "1" });
+  await legacy.connect(new SSEClientTransport(new URL(w.url + "/sse"), { requestInit: { headers: { Authorization: `Bearer ${tokens.access_token}` } } }));
+  const names = (await legacy.listTools()).tools.map((t) => t.name);
+  assert.ok(names.includes("acme_lookup") && names.includes("wiki_report"), names.join());
+  assert.equal(text(await legacy.callTool({ name: "acme_lookup", arguments: { order: "11" } })), "order 11: shipped");
+  assert.equal((await legacy.readResource({ uri: "docs://handbook" })).contents[0].text, "# Handbook\nBe kind.");
+  await legacy.close();
+
+  const { sessionId } = await initialize(w.url, tokens.access_token, "2025-03-26");
+  const batch = await mcpPost(
+    w.url,
+    tokens.access_token,
+    [
+      { jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "acme_lookup", arguments: { order: "12" } } },
+      { jsonrpc: "2.0", id: 2, method: "prompts/get", params: { name: "acme_summarize", arguments: { order: "12" } } },
+    ],
+    { "mcp-session-id": sessionId, "mcp-protocol-version": "2025-03-26" },
+  );
+  assert.equal(batch.status, 200, batch.text);
+  assert.equal(text(batch.json[0].result), "order 12: shipped");
+  assert.equal(batch.json[1].result.messages[0].content.text, "Summarize order 12.");
+  const rows = await w.db.prepare("SELECT detail FROM audit_events WHERE event = 'gateway_call' AND detail LIKE 'acme acme_lookup%'").all();
+  assert.ok(rows.results.length >= 2, "calls over both transports are audited");
 });
 
 test("a token without the tool's scope gets the insufficient-scope tool error and never reaches the upstream", async () => {

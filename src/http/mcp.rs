@@ -420,6 +420,38 @@ async fn first_tools_page(
     Some(text)
 }
 
+/// The methods the gateway's upstreams take part in.
+fn through_gateway(method: &str) -> bool {
+    matches!(
+        method,
+        "tools/list"
+            | "tools/call"
+            | "resources/list"
+            | "resources/templates/list"
+            | "resources/read"
+            | "prompts/list"
+            | "prompts/get"
+    )
+}
+
+/// The error for a gateway method while `UPSTREAMS` cannot be used: it names the setting.
+fn misconfigured(ctx: &Ctx, method: &str) -> Option<RpcError> {
+    if !through_gateway(method) {
+        return None;
+    }
+    super::gateway::config_error(ctx).map(|e| RpcError::misconfigured(&e.to_string()))
+}
+
+/// What the gateway needs for a signed-in caller, when upstreams are configured.
+pub(crate) fn gateway_parts<'a>(
+    ctx: &'a Ctx,
+    caller: Option<&'a Principal>,
+) -> Option<super::gateway::Parts<'a>> {
+    let caller = caller.filter(|_| ctx.config.upstreams.is_some())?;
+    let keys = ctx.keys().ok()?;
+    super::gateway::Parts::new(ctx, caller, keys)
+}
+
 /// One request's response message, without progress: what a batch and the legacy SSE
 /// transport send back.
 pub(crate) async fn run_one(
@@ -430,6 +462,9 @@ pub(crate) async fn run_one(
     method: &str,
     params: &Map<String, Value>,
 ) -> Value {
+    if let Some(e) = misconfigured(ctx, method) {
+        return e.to_response(id);
+    }
     match srv
         .request(version, method, params, &Progress::default())
         .await
@@ -472,24 +507,9 @@ async fn answer(
         Err(_) => return internal(id),
     };
     let rm = resource_metadata_url(&ctx.issuer);
-    let through_gateway = matches!(
-        method,
-        "tools/list"
-            | "tools/call"
-            | "resources/list"
-            | "resources/templates/list"
-            | "resources/read"
-            | "prompts/list"
-            | "prompts/get"
-    );
-    if through_gateway {
-        if let Some(e) = super::gateway::config_error(ctx) {
-            return Reply::json(
-                200,
-                &RpcError::misconfigured(&e.to_string()).to_response(id),
-            )
-            .header("Cache-Control", NO_STORE);
-        }
+    let through_gateway = through_gateway(method);
+    if let Some(e) = misconfigured(ctx, method) {
+        return Reply::json(200, &e.to_response(id)).header("Cache-Control", NO_STORE);
     }
     let plain_list = ctx.config.builtin_tools && ctx.config.upstreams.is_none();
     if plain_list && method == "tools/list" && !params.contains_key("cursor") {
@@ -508,13 +528,7 @@ async fn answer(
     let progress = Progress::for_token(token.filter(|_| accepts.sse)).live(ctx.live.clone());
     // Only a signed-in request for tools, resources or prompts with upstreams configured
     // reaches out.
-    let parts = match call.caller {
-        Some(p) if through_gateway && ctx.config.upstreams.is_some() => ctx
-            .keys()
-            .ok()
-            .and_then(|k| super::gateway::Parts::new(ctx, p, k)),
-        _ => None,
-    };
+    let parts = gateway_parts(ctx, call.caller.filter(|_| through_gateway));
     let gw = parts.as_ref().map(super::gateway::Parts::gateway);
     let outcome = server(ctx, call, &db, &rm, gw.as_ref())
         .request(version, method, params, &progress)
@@ -563,7 +577,9 @@ async fn run_batch(ctx: &Ctx, call: &Call<'_>, version: &'static str, items: Vec
         Err(_) => return internal(&Value::Null),
     };
     let rm = resource_metadata_url(&ctx.issuer);
-    let srv = server(ctx, call, &db, &rm, None);
+    let parts = gateway_parts(ctx, call.caller);
+    let gw = parts.as_ref().map(super::gateway::Parts::gateway);
+    let srv = server(ctx, call, &db, &rm, gw.as_ref());
     let mut answers = Vec::new();
     for item in &items {
         let id = jsonrpc::id_of(item);
@@ -578,6 +594,9 @@ async fn run_batch(ctx: &Ctx, call: &Call<'_>, version: &'static str, items: Vec
             }
             Ok(_) => {}
         }
+    }
+    if let (Some(g), Some(p)) = (&gw, call.caller) {
+        super::gateway::finish(ctx, p, g).await;
     }
     if answers.is_empty() {
         return Reply::new(202);

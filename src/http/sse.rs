@@ -6,7 +6,9 @@
 
 use super::bearer::{authenticate, Credential, Principal};
 use super::bearer::{unavailable, BearerError};
-use super::mcp::{failed, forbidden_scope, internal, public_tools, rejection, run_one, server};
+use super::mcp::{
+    failed, forbidden_scope, gateway_parts, internal, public_tools, rejection, run_one, server,
+};
 use super::mcp::{unauthorized, Call};
 use super::sse_session::{ENDPOINT, IDLE, KEEPALIVE, USER, VERSION};
 use super::{Ctx, Incoming};
@@ -212,7 +214,9 @@ async fn post(ctx: &Ctx, req: &Incoming) -> Result<Reply, Reply> {
         caller: Some(&principal),
         public: public_tools(ctx),
     };
-    let srv = server(ctx, &call_of, &db, &rm, None);
+    let parts = gateway_parts(ctx, Some(&principal));
+    let gw = parts.as_ref().map(super::gateway::Parts::gateway);
+    let srv = server(ctx, &call_of, &db, &rm, gw.as_ref());
     let mut negotiated = None;
     let mut answers = Vec::new();
     for item in &items {
@@ -231,6 +235,9 @@ async fn post(ctx: &Ctx, req: &Incoming) -> Result<Reply, Reply> {
             }
             Ok(_) => {}
         }
+    }
+    if let Some(g) = &gw {
+        super::gateway::finish(ctx, &principal, g).await;
     }
     let body = if batch && !answers.is_empty() {
         Value::Array(answers).to_string()
