@@ -1,19 +1,29 @@
 // `npm run bench`: what each request costs in workerd, side by side with a no-op floor
-// Worker measured in the same run. scripts/bench.sh builds both Workers first.
+// Worker and with the peer (tests/bench/peer: the same service written with
+// @cloudflare/workers-oauth-provider and the MCP TypeScript SDK), all measured in the same
+// run. scripts/bench.sh builds the Rust Workers first; the peer is bundled here, with esbuild.
 //
-// Both run in workerd through Miniflare's API (no dev proxy, no request logging), on ports
-// the OS chooses. State is prepared through the real endpoints; each scenario is driven by
-// wrk at a fixed concurrency for a fixed time after a warm-up. CPU per request is the
-// utime+stime of that Worker's workerd process over the run divided by its requests.
+// Each runs in workerd through Miniflare's API (no dev proxy, no inspector, logs dropped),
+// on ports the OS chooses. State is prepared through the real endpoints; each scenario is
+// driven by wrk at a fixed concurrency for a fixed time after a warm-up. CPU per request is
+// the utime+stime of that Worker's workerd process over the run divided by its requests.
+// For the token grants, each side also runs in a variant with its storage answered in
+// memory (tests/bench/split), which measures its own CPU without the KV/D1 simulators.
 // The table goes to tests/bench/RESULTS.md and to stdout. Not part of `npm test`.
+//
+// BENCH_ONLY=<regex> runs only the rows whose name matches (and what they need), and
+// writes the table to tests/bench/.work/RESULTS.md instead, for shorter runs while working.
 import { Miniflare } from "miniflare";
+import { build } from "esbuild";
 import { spawn, execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync, mkdirSync, readdirSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { createHash } from "node:crypto";
 import { gzipSync } from "node:zlib";
 import { fileURLToPath } from "node:url";
 import os from "node:os";
 import path from "node:path";
-import { startWorker } from "../helpers/worker.mjs";
+import { startWorker, migrationStatements, newSigningKey } from "../helpers/worker.mjs";
 import { createUser, publicClient, pkcePair, authorizeUrl, Browser, formFields, signIn, token } from "../helpers/oauth.mjs";
 import { modernCall, MODERN, ACCEPT } from "../helpers/mcp.mjs";
 
@@ -24,6 +34,13 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const WARMUP = Number(process.env.BENCH_WARMUP_SECONDS ?? 2);
 const CONCURRENCY = 16;
 const CLK_TCK = 100; // Linux's USER_HZ: /proc times are in hundredths of a second
+const ONLY = process.env.BENCH_ONLY ? new RegExp(process.env.BENCH_ONLY, "i") : null;
+const wanted = (name) => !ONLY || ONLY.test(name);
+// The newest MCP version the SDK's transport accepts (it refuses 2026-07-28 with a 400);
+// the peer's requests carry it, and are otherwise the same as ours.
+const PEER_MCP_VERSION = "2025-11-25";
+const PEER_USER = { email: "peer@example.com", password: "peer-password-1" };
+const PEER_SCOPE = "mcp:read mcp:write offline_access";
 
 rmSync(work, { recursive: true, force: true });
 mkdirSync(work, { recursive: true });
@@ -79,6 +96,95 @@ async function startFloor() {
   return { url, mf, stop: () => mf.dispose() };
 }
 
+/** Bundles the peer as wrangler would (esbuild, ES module, not minified). */
+async function buildPeer() {
+  await build({
+    entryPoints: [path.join(here, "peer/src/index.js")],
+    outfile: path.join(here, "peer/build/index.js"),
+    bundle: true,
+    format: "esm",
+    platform: "browser",
+    conditions: ["workerd", "worker", "browser"],
+    mainFields: ["browser", "module", "main"],
+    target: "es2022",
+    external: ["cloudflare:*"],
+    logLevel: "warning",
+  });
+}
+
+/** A port the OS says is free: the peer must know its origin when it starts. */
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.on("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** The peer in workerd, with a fresh KV namespace and D1 database (its notes schema). */
+async function startPeer({ inMemory = false } = {}) {
+  const port = await freePort();
+  const origin = `http://127.0.0.1:${port}`;
+  const mf = new Miniflare({
+    host: "127.0.0.1",
+    port,
+    modules: true,
+    modulesRoot: here,
+    scriptPath: path.join(here, inMemory ? "split/peer.mjs" : "peer/build/index.js"),
+    modulesRules: [{ type: "ESModule", include: ["**/*.js", "**/*.mjs"] }],
+    compatibilityDate: "2026-06-01",
+    kvNamespaces: { OAUTH_KV: "peer-oauth-kv" },
+    d1Databases: { DB: "peer-notes" },
+    bindings: {
+      PUBLIC_ORIGIN: origin,
+      PEER_EMAIL: PEER_USER.email,
+      PEER_PASSWORD_SHA256: createHash("sha256").update(PEER_USER.password).digest("hex"),
+    },
+    outboundService: () => new Response("the bench has no internet", { status: 502 }),
+    handleStructuredLogs: () => {},
+  });
+  const url = (await mf.ready).toString().replace(/\/$/, "");
+  if (url !== origin) throw new Error(`the peer listens at ${url}, not ${origin}`);
+  const db = await mf.getD1Database("DB");
+  for (const statement of readFileSync(path.join(here, "peer/schema.sql"), "utf8").split(/\n\s*\n/)) {
+    const sql = statement.replace(/^--.*$/gm, "").trim();
+    if (sql) await db.prepare(sql).run();
+  }
+  return { url, mf, db, stop: () => mf.dispose() };
+}
+
+/**
+ * This Worker with its storage answered in memory (split/ours.mjs): the options are those of
+ * tests/helpers/worker.mjs's startWorker, with the wrapper as the entry module.
+ */
+async function startOursInMemory() {
+  const mf = new Miniflare({
+    host: "127.0.0.1",
+    port: 0,
+    modules: true,
+    modulesRoot: root,
+    scriptPath: path.join(here, "split/ours.mjs"),
+    modulesRules: [
+      { type: "ESModule", include: ["**/*.js", "**/*.mjs"] },
+      { type: "CompiledWasm", include: ["**/*.wasm"] },
+    ],
+    compatibilityDate: "2026-06-01",
+    kvNamespaces: { OAUTH_KV: "00000000000000000000000000000000" },
+    d1Databases: { DB: "00000000-0000-0000-0000-000000000000" },
+    durableObjects: { SSE_SESSIONS: { className: "SseSession", useSQLite: true } },
+    bindings: { JWT_SIGNING_KEY: newSigningKey() },
+    outboundService: () => new Response("the bench has no internet", { status: 502 }),
+    handleStructuredLogs: () => {},
+  });
+  const url = (await mf.ready).toString().replace(/\/$/, "");
+  const db = await mf.getD1Database("DB");
+  for (const statement of migrationStatements()) await db.prepare(statement).run();
+  return { url, mf, db, stop: () => mf.dispose() };
+}
+
 // --- wrk -----------------------------------------------------------------------------------
 
 function luaString(s) {
@@ -99,8 +205,15 @@ function fixedScript(name, { method = "GET", path: p, headers = {}, body }) {
   return { file, path: p };
 }
 
+/** Lua table fields for request headers. */
+function luaHeaders(headers) {
+  return Object.entries({ "Content-Type": "application/x-www-form-urlencoded", ...headers })
+    .map(([k, v]) => `[ ${luaString(k)} ] = ${luaString(v)}`)
+    .join(", ");
+}
+
 /** A wrk script where each thread (one connection each) follows its own refresh chain. */
-function refreshScript(name, clientId, tokens) {
+function refreshScript(name, clientId, tokens, headers = {}) {
   const file = path.join(work, name + ".lua");
   writeFileSync(
     file,
@@ -108,12 +221,14 @@ function refreshScript(name, clientId, tokens) {
 local n = 0
 function setup(thread) n = n + 1; thread:set("token", tokens[n]) end
 function request()
-  return wrk.format("POST", "/token", {["Content-Type"] = "application/x-www-form-urlencoded"},
+  return wrk.format("POST", "/token", {${luaHeaders(headers)}},
     "grant_type=refresh_token&client_id=${clientId}&refresh_token=" .. token)
 end
+local shown = false
 function response(status, headers, body)
   local t = body:match('"refresh_token":"([^"]+)"')
   if t then token = t end
+  if status ~= 200 and not shown then shown = true; print("FAIL " .. status .. " " .. body:sub(1, 300)) end
 end
 `,
   );
@@ -121,7 +236,7 @@ end
 }
 
 /** A wrk script where the threads share out prepared authorization codes. */
-function codeScript(name, { clientId, verifier, redirectUri }, codes) {
+function codeScript(name, { clientId, verifier, redirectUri }, codes, headers = {}) {
   const file = path.join(work, name + ".lua");
   const redirect = encodeURIComponent(redirectUri);
   writeFileSync(
@@ -131,9 +246,14 @@ local n = 0
 function setup(thread) n = n + 1; thread:set("next", n) end
 function request()
   local code = codes[next] or "exhausted"
+  last = code
   next = next + ${CONCURRENCY}
-  return wrk.format("POST", "/token", {["Content-Type"] = "application/x-www-form-urlencoded"},
+  return wrk.format("POST", "/token", {${luaHeaders(headers)}},
     "grant_type=authorization_code&client_id=${clientId}&code_verifier=${verifier}&redirect_uri=${redirect}&code=" .. code)
+end
+local shown = false
+function response(status, headers, body)
+  if status ~= 200 and not shown then shown = true; print("FAIL " .. status .. " " .. body:sub(1, 300) .. " (code " .. last .. ")") end
 end
 `,
   );
@@ -258,6 +378,28 @@ async function consentForm(url, client, user) {
   };
 }
 
+/**
+ * The peer's authorization page, signed in and approved once per code: its consent handle
+ * works once, so each code is a GET and a POST of /authorize, as a browser would do them.
+ */
+function peerConsent(url, client) {
+  const { verifier, challenge } = pkcePair();
+  const start = authorizeUrl(url, client, { challenge, state: "bench", scope: PEER_SCOPE });
+  return {
+    verifier,
+    async code() {
+      const browser = new Browser();
+      const page = await browser.get(start);
+      const html = await page.text();
+      if (page.status !== 200) throw new Error("peer authorize page: " + page.status + " " + html.slice(0, 300));
+      const res = await browser.post(url + "/authorize", { ...formFields(html), email: PEER_USER.email, password: PEER_USER.password, decision: "approve" });
+      const location = res.headers.get("location");
+      if (res.status !== 302 || !location) throw new Error("peer approve failed: " + res.status + " " + (await res.text()).slice(0, 300));
+      return new URL(location).searchParams.get("code");
+    },
+  };
+}
+
 async function refreshTokens(url, client, form, count) {
   return inParallel(count, async () => {
     const t = await token(url, { grant_type: "authorization_code", code: await form.code(), code_verifier: form.verifier, client_id: client.client_id, redirect_uri: client.redirect_uris[0], resource: url + "/mcp" });
@@ -268,17 +410,17 @@ async function refreshTokens(url, client, form, count) {
 
 // --- the run -------------------------------------------------------------------------------
 
-function mcpRequest(accessToken, method, params) {
-  const body = JSON.stringify({ jsonrpc: "2.0", id: 1, method, params: { ...params, _meta: { "io.modelcontextprotocol/protocolVersion": MODERN, "io.modelcontextprotocol/clientCapabilities": {} } } });
-  const headers = { "Content-Type": "application/json", Accept: ACCEPT, Authorization: "Bearer " + accessToken, "MCP-Protocol-Version": MODERN, "Mcp-Method": method };
+function mcpRequest(accessToken, method, params, version = MODERN) {
+  const body = JSON.stringify({ jsonrpc: "2.0", id: 1, method, params: { ...params, _meta: { "io.modelcontextprotocol/protocolVersion": version, "io.modelcontextprotocol/clientCapabilities": {} } } });
+  const headers = { "Content-Type": "application/json", Accept: ACCEPT, Authorization: "Bearer " + accessToken, "MCP-Protocol-Version": version, "Mcp-Method": method };
   if (method === "tools/call") headers["Mcp-Name"] = params.name;
   return { method: "POST", path: "/mcp", headers, body };
 }
 
-async function coldStart(start) {
+async function coldStart(start, first = "/.well-known/jwks.json") {
   const t = await withPid(start);
   const t0 = performance.now();
-  const res = await fetch(t.url + "/.well-known/jwks.json");
+  const res = await fetch(t.url + first);
   await res.arrayBuffer();
   const firstMs = performance.now() - t0;
   await t.stop();
@@ -289,6 +431,7 @@ function sizes() {
   const wasm = readFileSync(path.join(root, "build/index_bg.wasm"));
   const js = readFileSync(path.join(root, "build/index.js"));
   const floorWasm = readFileSync(path.join(here, "floor/build/index_bg.wasm"));
+  const peerJs = readFileSync(path.join(here, "peer/build/index.js"));
   const dry = execFileSync(process.execPath, [path.join(root, "node_modules/wrangler/bin/wrangler.js"), "deploy", "--dry-run"], {
     cwd: root,
     env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
@@ -302,6 +445,8 @@ function sizes() {
     jsRaw: js.length,
     floorWasmRaw: floorWasm.length,
     floorWasmGzip: gzipSync(floorWasm, { level: 9 }).length,
+    peerJsRaw: peerJs.length,
+    peerJsGzip: gzipSync(peerJs, { level: 9 }).length,
     uploadKiB: Number(upload?.[1]),
     uploadGzipKiB: Number(upload?.[2]),
   };
@@ -315,17 +460,79 @@ function version(cmd, args) {
   }
 }
 
-async function main() {
-  log("sizes and cold starts");
-  const size = sizes();
-  const cold = {
-    worker: await coldStart(() => startWorker({ keepLogs: false })),
-    floor: await coldStart(startFloor),
-  };
+/**
+ * The token grants against one Worker: refresh chains (one per connection) and codes minted
+ * beforehand. `headers` go with every measured request (the in-memory variants' switch).
+ */
+async function grants(t, client, form, { label, refresh: doRefresh, code: doCode, headers = {}, estimateRps = 1000, beforeMeasuring }) {
+  const out = { refresh: null, exchange: null };
+  if (doRefresh) {
+    const chains = await refreshTokens(t.url, client, form, CONCURRENCY * 2);
+    await beforeMeasuring?.();
+    const ids = (list) => list.map((x) => x.refresh_token);
+    out.refresh = await measure(
+      t,
+      refreshScript(`${label}-refresh`, client.client_id, ids(chains.slice(0, CONCURRENCY)), headers),
+      refreshScript(`${label}-refresh-warm`, client.client_id, ids(chains.slice(CONCURRENCY)), headers),
+    );
+  } else {
+    await beforeMeasuring?.();
+  }
+  if (doCode) {
+    // Code exchanges run at up to about twice the refresh rate of the same Worker; each
+    // connection has its own share of the codes, and connections do not keep pace.
+    const rps = out.refresh?.rps ?? estimateRps;
+    const needed = Math.ceil(rps * 2.5 * SECONDS) + 400;
+    const warm = Math.ceil(rps * 2.5 * WARMUP) + 200;
+    log(`${label}: minting ${needed + warm} authorization codes`);
+    const codes = await inParallel(needed + warm, () => form.code());
+    const info = { clientId: client.client_id, verifier: form.verifier, redirectUri: client.redirect_uris[0] };
+    out.exchange = await measure(t, codeScript(`${label}-code`, info, codes.slice(0, needed), headers), codeScript(`${label}-code-warm`, info, codes.slice(needed), headers));
+  }
+  return out;
+}
 
-  log("starting both Workers");
+const NAMES = {
+  metadata: "GET /.well-known/oauth-authorization-server",
+  jwks: "GET /.well-known/jwks.json",
+  list: "POST /mcp tools/list (bearer token)",
+  about: "POST /mcp tools/call about (no storage)",
+  search1k: "POST /mcp tools/call search, common words, 1,000 notes",
+  rare1k: "POST /mcp tools/call search, a rare word, 1,000 notes",
+  refresh: "POST /token refresh_token (rotation chain per connection)",
+  code: "POST /token authorization_code exchange",
+  search10k: "POST /mcp tools/call search, common words, 10,000 notes",
+  rare10k: "POST /mcp tools/call search, a rare word, 10,000 notes",
+  split: "token grants with storage in memory (the Worker's own CPU)",
+  size: "size and cold start",
+};
+
+async function main() {
+  if (ONLY) log(`only the rows matching ${ONLY}`);
+  log("bundling the peer");
+  await buildPeer();
+
+  let size = null;
+  let cold = null;
+  if (wanted(NAMES.size)) {
+    log("sizes and cold starts");
+    size = sizes();
+    cold = {
+      worker: await coldStart(() => startWorker({ keepLogs: false })),
+      floor: await coldStart(startFloor),
+      // The peer has no JWKS: its first answer is its metadata.
+      peer: await coldStart(() => startPeer(), "/.well-known/oauth-authorization-server"),
+    };
+  }
+
+  log("starting the Workers");
   const w = await withPid(() => startWorker({ keepLogs: false }));
   const floor = await withPid(startFloor);
+  const peer = await withPid(() => startPeer());
+  const stops = [w, floor, peer];
+  const rows = {};
+  const floors = {};
+  let split = null;
   try {
     log("preparing state through the endpoints");
     const user = await createUser(w.db, "bench@example.com", "bench-password-1");
@@ -333,80 +540,145 @@ async function main() {
     const form = await consentForm(w.url, client, user);
     const [first] = await refreshTokens(w.url, client, form, 1);
     const access = first.access_token;
-    log("storing 1,000 notes");
-    await storeNotes(w.url, access, 0, 1000);
+    const peerClient = await publicClient(peer.url, "https://app.example/callback", { client_name: "Bench" });
+    const peerForm = peerConsent(peer.url, peerClient);
+    const [peerFirst] = await refreshTokens(peer.url, peerClient, peerForm, 1);
+    const peerAccess = peerFirst.access_token;
 
-    const rows = [];
-    const add = (name, shape, ours, floorResult) => {
-      rows.push({ name, shape, ours, floor: floorResult });
-      log(`${name}: ${ours.rps.toFixed(0)} req/s, ${ours.cpuPerRequest.toFixed(3)} ms CPU/req (floor ${floorResult.cpuPerRequest.toFixed(3)})`);
+    const floorFor = async (shape, script) => (floors[shape] ??= await measure(floor, script));
+    const add = (key, shape, floorResult, ours, peerResult = null, peerNote = null) => {
+      rows[key] = { name: NAMES[key], shape, ours, floor: floorResult, peer: peerResult, peerNote };
+      const p = peerResult ? `, peer ${peerResult.cpuPerRequest.toFixed(3)}` : "";
+      log(`${NAMES[key]}: ${ours.rps.toFixed(0)} req/s, ${ours.cpuPerRequest.toFixed(3)} ms CPU/req (floor ${floorResult.cpuPerRequest.toFixed(3)}${p})`);
     };
 
     const get = (p) => ({ path: p });
-    await probe(w, get("/.well-known/jwks.json"), /"keys"/);
-    const floorGet = await measure(floor, fixedScript("floor-get", get("/.well-known/oauth-authorization-server")));
-    add("GET /.well-known/oauth-authorization-server", "GET", await measure(w, fixedScript("metadata", get("/.well-known/oauth-authorization-server"))), floorGet);
-    add("GET /.well-known/jwks.json", "GET", await measure(w, fixedScript("jwks", get("/.well-known/jwks.json"))), floorGet);
+    const floorGet = () => floorFor("GET", fixedScript("floor-get", get("/.well-known/oauth-authorization-server")));
+    if (wanted(NAMES.metadata)) {
+      await probe(peer, get("/.well-known/oauth-authorization-server"), /"issuer"/);
+      add("metadata", "GET", await floorGet(), await measure(w, fixedScript("metadata", get("/.well-known/oauth-authorization-server"))), await measure(peer, fixedScript("peer-metadata", get("/.well-known/oauth-authorization-server"))));
+    }
+    if (wanted(NAMES.jwks)) {
+      await probe(w, get("/.well-known/jwks.json"), /"keys"/);
+      const none = await fetch(peer.url + "/.well-known/jwks.json");
+      await none.arrayBuffer();
+      add("jwks", "GET", await floorGet(), await measure(w, fixedScript("jwks", get("/.well-known/jwks.json"))), null, `none (${none.status}): its access tokens are opaque, checked against KV`);
+    }
 
     const listShape = mcpRequest(access, "tools/list", {});
-    await probe(w, listShape, /"memory_store"/);
-    const floorMcp = await measure(floor, fixedScript("floor-mcp", listShape));
-    add("POST /mcp tools/list (bearer token)", "POST /mcp", await measure(w, fixedScript("tools-list", listShape)), floorMcp);
+    const floorMcp = () => floorFor("POST /mcp", fixedScript("floor-mcp", listShape));
+    if (wanted(NAMES.list)) {
+      await probe(w, listShape, /"memory_store"/);
+      const peerList = mcpRequest(peerAccess, "tools/list", {}, PEER_MCP_VERSION);
+      await probe(peer, peerList, /"memory_store"/);
+      add("list", "POST /mcp", await floorMcp(), await measure(w, fixedScript("tools-list", listShape)), await measure(peer, fixedScript("peer-tools-list", peerList)));
+    }
     // A tool call that touches no storage: what search costs beyond it is its D1 query, which
     // runs in this same workerd process here (SQLite) but outside the Worker on Cloudflare.
-    const aboutShape = mcpRequest(access, "tools/call", { name: "about", arguments: {} });
-    await probe(w, aboutShape, /\\"signed_in\\":true|"signed_in":true/);
-    add("POST /mcp tools/call about (no storage)", "POST /mcp", await measure(w, fixedScript("about", aboutShape)), floorMcp);
+    if (wanted(NAMES.about)) {
+      const aboutShape = mcpRequest(access, "tools/call", { name: "about", arguments: {} });
+      await probe(w, aboutShape, /\\"signed_in\\":true|"signed_in":true/);
+      const peerAbout = mcpRequest(peerAccess, "tools/call", { name: "about", arguments: {} }, PEER_MCP_VERSION);
+      await probe(peer, peerAbout, /\\"signed_in\\":true|"signed_in":true/);
+      add("about", "POST /mcp", await floorMcp(), await measure(w, fixedScript("about", aboutShape)), await measure(peer, fixedScript("peer-about", peerAbout)));
+    }
+
     const searchShape = mcpRequest(access, "tools/call", { name: "search", arguments: { query: "budget meeting" } });
-    log("search answers: " + (await probe(w, searchShape, /"isError":false|"results"/)).slice(0, 300));
-    const search1k = await measure(w, fixedScript("search", searchShape));
-    add("POST /mcp tools/call search, common words, 1,000 notes", "POST /mcp", search1k, floorMcp);
     const rareShape = mcpRequest(access, "tools/call", { name: "search", arguments: { query: RARE_QUERY } });
-    log("rare-word search answers: " + (await probe(w, rareShape, /"isError":false|"results"/)).slice(0, 300));
-    const rare1k = await measure(w, fixedScript("search-rare", rareShape));
-    add("POST /mcp tools/call search, a rare word, 1,000 notes", "POST /mcp", rare1k, floorMcp);
+    const searchKeys = ["search1k", "rare1k", "search10k", "rare10k"].filter((k) => wanted(NAMES[k]));
+    if (searchKeys.length) {
+      log("storing 1,000 notes");
+      await storeNotes(w.url, access, 0, 1000);
+    }
+    if (wanted(NAMES.search1k)) {
+      log("search answers: " + (await probe(w, searchShape, /"isError":false|"results"/)).slice(0, 300));
+      add("search1k", "POST /mcp", await floorMcp(), await measure(w, fixedScript("search", searchShape)));
+    }
+    if (wanted(NAMES.rare1k)) {
+      log("rare-word search answers: " + (await probe(w, rareShape, /"isError":false|"results"/)).slice(0, 300));
+      add("rare1k", "POST /mcp", await floorMcp(), await measure(w, fixedScript("search-rare", rareShape)));
+    }
 
-    log("refresh chains and codes");
-    const chains = await refreshTokens(w.url, client, form, CONCURRENCY * 2);
-    const refreshScriptFile = refreshScript("refresh", client.client_id, chains.slice(0, CONCURRENCY).map((t) => t.refresh_token));
-    const refreshWarm = refreshScript("refresh-warm", client.client_id, chains.slice(CONCURRENCY).map((t) => t.refresh_token));
     const tokenShape = { method: "POST", path: "/token", headers: { "Content-Type": "application/x-www-form-urlencoded" }, body: "grant_type=refresh_token&refresh_token=x&client_id=y" };
-    const floorToken = await measure(floor, fixedScript("floor-token", tokenShape));
-    const refresh = await measure(w, refreshScriptFile, refreshWarm);
-    add("POST /token refresh_token (rotation chain per connection)", "POST /token", refresh, floorToken);
+    const floorToken = () => floorFor("POST /token", fixedScript("floor-token", tokenShape));
+    const which = { refresh: wanted(NAMES.refresh), code: wanted(NAMES.code) };
+    if (which.refresh || which.code) {
+      log("token grants");
+      const ft = await floorToken();
+      const ours = await grants(w, client, form, { label: "ours", ...which });
+      const theirs = await grants(peer, peerClient, peerForm, { label: "peer", ...which });
+      if (ours.refresh) add("refresh", "POST /token", ft, ours.refresh, theirs.refresh);
+      if (ours.exchange) add("code", "POST /token", ft, ours.exchange, theirs.exchange);
+    }
+    if (wanted(NAMES.split)) {
+      log("token grants with storage in memory");
+      const ft = await floorToken();
+      split = { ours: await splitGrants("ours-memory", startOursInMemory, async (t) => {
+        const u = await createUser(t.db, "bench@example.com", "bench-password-1");
+        const c = await publicClient(t.url, "https://app.example/callback", { client_name: "Bench" });
+        return { client: c, form: await consentForm(t.url, c, u) };
+      }), peer: await splitGrants("peer-memory", () => startPeer({ inMemory: true }), async (t) => {
+        const c = await publicClient(t.url, "https://app.example/callback", { client_name: "Bench" });
+        return { client: c, form: peerConsent(t.url, c) };
+      }), floor: ft };
+    }
 
-    const needed = Math.ceil(refresh.rps * 2 * SECONDS) + 200;
-    const warmCodes = Math.ceil(refresh.rps * 2 * WARMUP) + 100;
-    log(`minting ${needed + warmCodes} authorization codes`);
-    const codes = await inParallel(needed + warmCodes, () => form.code());
-    const codeInfo = { clientId: client.client_id, verifier: form.verifier, redirectUri: client.redirect_uris[0] };
-    const exchange = await measure(w, codeScript("code", codeInfo, codes.slice(0, needed)), codeScript("code-warm", codeInfo, codes.slice(needed)));
-    add("POST /token authorization_code exchange", "POST /token", exchange, floorToken);
+    if (searchKeys.some((k) => k.endsWith("10k"))) {
+      log("storing 9,000 more notes");
+      await storeNotes(w.url, access, 1000, 10000);
+    }
+    if (wanted(NAMES.search10k)) add("search10k", "POST /mcp", await floorMcp(), await measure(w, fixedScript("search-10k", searchShape)));
+    if (wanted(NAMES.rare10k)) add("rare10k", "POST /mcp", await floorMcp(), await measure(w, fixedScript("search-rare-10k", rareShape)));
 
-    log("storing 9,000 more notes");
-    await storeNotes(w.url, access, 1000, 10000);
-    const search10k = await measure(w, fixedScript("search-10k", searchShape));
-    add("POST /mcp tools/call search, common words, 10,000 notes", "POST /mcp", search10k, floorMcp);
-    const rare10k = await measure(w, fixedScript("search-rare-10k", rareShape));
-    add("POST /mcp tools/call search, a rare word, 10,000 notes", "POST /mcp", rare10k, floorMcp);
-
+    const cpu = (k) => rows[k]?.ours.cpuPerRequest;
     const budgets = [
-      budget("tools/list CPU per request ≤ 1.5× floor", rows[2].ours.cpuPerRequest / floorMcp.cpuPerRequest, 1.5, "×"),
-      budget("search (a rare word) at 10,000 notes CPU ≤ 3× floor", rare10k.cpuPerRequest / floorMcp.cpuPerRequest, 3, "×"),
-      budget("search (a rare word) at 10,000 notes CPU ≤ 1.5× its cost at 1,000", rare10k.cpuPerRequest / rare1k.cpuPerRequest, 1.5, "×"),
-      budget("search (common words, worst case) at 10,000 notes CPU ≤ 3× floor", search10k.cpuPerRequest / floorMcp.cpuPerRequest, 3, "×"),
-      budget("search (common words, worst case) at 10,000 notes CPU ≤ 1.5× its cost at 1,000", search10k.cpuPerRequest / search1k.cpuPerRequest, 1.5, "×"),
-      budget("refresh grant ≤ 2 ms CPU per request", refresh.cpuPerRequest, 2, " ms"),
-      budget("code exchange ≤ 2 ms CPU per request", exchange.cpuPerRequest, 2, " ms"),
+      budget("tools/list CPU per request ≤ 1.5× floor", cpu("list") / floors["POST /mcp"]?.cpuPerRequest, 1.5, "×"),
+      budget("search (a rare word) at 10,000 notes CPU ≤ 3× floor", cpu("rare10k") / floors["POST /mcp"]?.cpuPerRequest, 3, "×"),
+      budget("search (a rare word) at 10,000 notes CPU ≤ 1.5× its cost at 1,000", cpu("rare10k") / cpu("rare1k"), 1.5, "×"),
+      budget("search (common words, worst case) at 10,000 notes CPU ≤ 3× floor", cpu("search10k") / floors["POST /mcp"]?.cpuPerRequest, 3, "×"),
+      budget("search (common words, worst case) at 10,000 notes CPU ≤ 1.5× its cost at 1,000", cpu("search10k") / cpu("search1k"), 1.5, "×"),
+      budget("refresh grant ≤ 2 ms CPU per request", cpu("refresh"), 2, " ms"),
+      budget("code exchange ≤ 2 ms CPU per request", cpu("code"), 2, " ms"),
       // wrangler prints KiB; the budget is read strictly, as 250,000 bytes.
-      budget("upload ≤ 250 KB gzipped (wrangler deploy --dry-run)", (size.uploadGzipKiB * 1024) / 1000, 250, " KB"),
-    ];
-    const report = render({ rows, floors: { GET: floorGet, "POST /mcp": floorMcp, "POST /token": floorToken }, size, cold, budgets });
-    writeFileSync(path.join(here, "RESULTS.md"), report);
+      budget("upload ≤ 250 KB gzipped (wrangler deploy --dry-run)", size ? (size.uploadGzipKiB * 1024) / 1000 : NaN, 250, " KB"),
+    ].filter((b) => Number.isFinite(b.value));
+    const report = render({ rows: Object.values(rows), floors, split, size, cold, budgets });
+    writeFileSync(ONLY ? path.join(work, "RESULTS.md") : path.join(here, "RESULTS.md"), report);
     console.log(report);
+    if (ONLY) log("a partial run: the table is in tests/bench/.work/RESULTS.md");
   } finally {
-    await w.stop();
-    await floor.stop();
+    for (const t of stops) await t.stop();
+  }
+}
+
+/**
+ * One side's grants with its storage in memory (split/): its own workerd, state prepared
+ * through its endpoints with the real storage answering D1, then both grants measured
+ * with the replaying storage. Returns the two results and what the replay did.
+ */
+async function splitGrants(label, start, prepare) {
+  const t = await withPid(start);
+  try {
+    const { client, form } = await prepare(t);
+    const result = await grants(t, client, form, {
+      label,
+      refresh: true,
+      code: true,
+      headers: { "X-Bench-Storage": "replay" },
+      // The answers to replay: one refresh and one code exchange, in the shapes measured.
+      beforeMeasuring: async () => {
+        const [one] = await refreshTokens(t.url, client, form, 1);
+        const r = await token(t.url, { grant_type: "refresh_token", refresh_token: one.refresh_token, client_id: client.client_id });
+        if (r.status !== 200) throw new Error(`${label}: the recorded refresh failed: ${JSON.stringify(r.body)}`);
+      },
+    });
+    const stats = await (await fetch(t.url + "/__bench/stats")).json();
+    log(`${label}: ${stats.replayed} answers replayed, ${stats.misses.length} statements missed${stats.misses.length ? ": " + stats.misses.join(" | ") : ""}`);
+    if (stats.misses.length) throw new Error(`${label}: statements reached the database during a replayed run`);
+    log(`${label}: refresh ${result.refresh.cpuPerRequest.toFixed(3)} ms, code ${result.exchange.cpuPerRequest.toFixed(3)} ms CPU/req`);
+    return { ...result, stats };
+  } finally {
+    await t.stop();
   }
 }
 
@@ -416,39 +688,80 @@ function budget(name, value, limit, unit) {
 
 const f = (n, d = 2) => (Number.isFinite(n) ? n.toFixed(d) : "n/a");
 
-function render({ rows, floors, size, cold, budgets }) {
+function render({ rows, floors, split, size, cold, budgets }) {
   const cpus = os.cpus();
   const lines = [];
   lines.push("# Benchmark results", "");
-  lines.push(`Written by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}. Do not edit by hand.`, "");
+  lines.push(`Written by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}. Do not edit by hand.${ONLY ? ` A partial run: BENCH_ONLY=${process.env.BENCH_ONLY}.` : ""}`, "");
   lines.push("## Machine and versions", "");
   lines.push(`- ${cpus[0]?.model ?? "unknown CPU"}, ${cpus.length} cores, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB, ${os.type()} ${os.release()}`);
-  lines.push(`- Node ${process.versions.node}; workerd ${version(path.join(root, "node_modules/workerd/bin/workerd"), ["--version"])}; wrangler ${JSON.parse(readFileSync(path.join(root, "node_modules/wrangler/package.json"))).version}; miniflare ${JSON.parse(readFileSync(path.join(root, "node_modules/miniflare/package.json"))).version}`);
+  lines.push(`- Node ${process.versions.node}; workerd ${version(path.join(root, "node_modules/workerd/bin/workerd"), ["--version"])}; wrangler ${pkgVersion("wrangler")}; miniflare ${pkgVersion("miniflare")}`);
   lines.push(`- ${version("rustc", ["--version"])}; ${version("wrk", ["--version"])}`);
+  lines.push(`- the peer: @cloudflare/workers-oauth-provider ${pkgVersion("@cloudflare/workers-oauth-provider")}, @modelcontextprotocol/sdk ${pkgVersion("@modelcontextprotocol/sdk")}, zod ${pkgVersion("zod")}, bundled with esbuild ${pkgVersion("esbuild")}`);
   lines.push("");
   lines.push("## How", "");
   lines.push(`\`npm run bench\` (BENCH_SECONDS=${SECONDS}, BENCH_WARMUP_SECONDS=${WARMUP}). Each row: \`wrk -t ${CONCURRENCY} -c ${CONCURRENCY} -d ${SECONDS}s --latency -s <script>\` after a ${WARMUP} s warm-up with the same script. CPU is the workerd process's utime+stime over the run divided by the requests; for this Worker that includes the local KV and D1 simulators (SQLite) running in the same process, so it is an upper bound on the CPU Cloudflare bills. The floor is a no-op Rust Worker (tests/bench/floor) built the same way, measured with the same request shape in the same run.`);
   lines.push("");
+  lines.push(`**The peer** (tests/bench/peer) is the same service as its users would write it with the TypeScript stack: \`@cloudflare/workers-oauth-provider\` (\`OAuthProvider\`, with dynamic registration at \`/register\` and its KV namespace) in front of the MCP SDK's \`McpServer\` over its Web-standard Streamable HTTP transport, stateless (a server and transport per request, JSON answers), with the same six tools (names, schemas and result shapes as ours; zod schemas, notes in D1) and a sign-in form for one user at \`/authorize\`. It is bundled by the bench with esbuild as wrangler would (not minified) and runs in the same Miniflare set-up, each Worker in its own workerd. Its state is prepared through its endpoints too: a client registered at \`/register\`, the \`/authorize\` form for each code, tokens from \`/token\`. The requests are the same except the MCP version: the SDK's transport answers 400 to \`2026-07-28\`, so the peer's carry \`${PEER_MCP_VERSION}\` (stateless, no initialize). \`completeAuthorization\` is called with \`revokeExistingGrants: false\`, since the bench holds many grants of one user and client at once. The peer has no JWKS (its tokens are opaque, looked up in KV). "× peer" is this Worker's CPU over the peer's.`);
+  lines.push("");
+  lines.push(`**The Worker's own CPU in the token grants** is measured by running each Worker a second time, in its own workerd, with its storage bindings answered in memory inside the isolate (tests/bench/split): KV is a Map behind the KV API; D1 statements pass through to the real database while state is prepared, and each answer is recorded by its SQL text; the measured requests (marked by a header) get the last recorded answer for their statement text, recorded from a real refresh and real code exchanges of the same shapes, so the Worker's code runs the same path with the same answers but no simulator work. A statement never recorded would go to the database and fail the run. The simulator's part is the difference between the two runs. The binding's own client code in the isolate (a few microseconds a call; on Cloudflare it is billed as the Worker's) is skipped too, so the Worker's own figures are slightly low and the simulator's slightly high, on both sides alike.`);
+  lines.push("");
   lines.push("## Requests", "");
-  lines.push("| scenario | req/s | p50 ms | p99 ms | CPU ms/req | floor CPU ms/req | CPU × floor | errors¹ |");
-  lines.push("|---|---:|---:|---:|---:|---:|---:|---:|");
-  for (const [shape, r] of Object.entries(floors)) lines.push(`| floor, ${shape} | ${f(r.rps, 0)} | ${f(r.p50)} | ${f(r.p99)} | ${f(r.cpuPerRequest, 3)} | | | ${r.errors} |`);
-  for (const r of rows) lines.push(`| ${r.name} | ${f(r.ours.rps, 0)} | ${f(r.ours.p50)} | ${f(r.ours.p99)} | ${f(r.ours.cpuPerRequest, 3)} | ${f(r.floor.cpuPerRequest, 3)} | ${f(r.ours.cpuPerRequest / r.floor.cpuPerRequest)} | ${r.ours.errors} |`);
+  lines.push("| scenario | req/s | p50 ms | p99 ms | CPU ms/req | floor CPU ms/req | CPU × floor | peer CPU ms/req | CPU × peer | errors¹ |");
+  lines.push("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+  for (const [shape, r] of Object.entries(floors)) lines.push(`| floor, ${shape} | ${f(r.rps, 0)} | ${f(r.p50)} | ${f(r.p99)} | ${f(r.cpuPerRequest, 3)} | | | | | ${r.errors} |`);
+  for (const r of rows) {
+    const peerCpu = r.peer ? f(r.peer.cpuPerRequest, 3) : r.peerNote ?? "";
+    const ratio = r.peer ? f(r.ours.cpuPerRequest / r.peer.cpuPerRequest) : "";
+    lines.push(`| ${r.name} | ${f(r.ours.rps, 0)} | ${f(r.ours.p50)} | ${f(r.ours.p99)} | ${f(r.ours.cpuPerRequest, 3)} | ${f(r.floor.cpuPerRequest, 3)} | ${f(r.ours.cpuPerRequest / r.floor.cpuPerRequest)} | ${peerCpu} | ${ratio} | ${r.ours.errors} |`);
+  }
   lines.push("", "¹ HTTP statuses of 400 and above plus wrk's socket errors (connect, read, write, timeout: wrk gives up on an answer after 2 s).");
+  const peerRows = rows.filter((r) => r.peer);
+  if (peerRows.length) {
+    lines.push("", "The peer's rows in full:", "");
+    lines.push("| scenario | req/s | p50 ms | p99 ms | CPU ms/req | CPU × floor | errors¹ |", "|---|---:|---:|---:|---:|---:|---:|");
+    for (const r of peerRows) lines.push(`| ${r.name} | ${f(r.peer.rps, 0)} | ${f(r.peer.p50)} | ${f(r.peer.p99)} | ${f(r.peer.cpuPerRequest, 3)} | ${f(r.peer.cpuPerRequest / r.floor.cpuPerRequest)} | ${r.peer.errors} |`);
+  }
   lines.push("");
-  lines.push("## Size and cold start", "");
-  lines.push("| | this Worker | floor |", "|---|---:|---:|");
-  lines.push(`| wasm, raw | ${(size.wasmRaw / 1024).toFixed(1)} KiB | ${(size.floorWasmRaw / 1024).toFixed(1)} KiB |`);
-  lines.push(`| wasm, gzip -9 | ${(size.wasmGzip / 1024).toFixed(1)} KiB | ${(size.floorWasmGzip / 1024).toFixed(1)} KiB |`);
-  lines.push(`| upload (wrangler deploy --dry-run) | ${size.uploadKiB} KiB / gzip ${size.uploadGzipKiB} KiB | |`);
-  lines.push(`| workerd start to ready | ${f(cold.worker.readyMs, 0)} ms | ${f(cold.floor.readyMs, 0)} ms |`);
-  lines.push(`| first answer after ready (GET /.well-known/jwks.json) | ${f(cold.worker.firstMs, 1)} ms | ${f(cold.floor.firstMs, 1)} ms |`);
-  lines.push("");
-  lines.push("## Budgets", "");
-  lines.push("| budget | measured | met |", "|---|---:|:---:|");
-  for (const b of budgets) lines.push(`| ${b.name} | ${f(b.value)}${b.unit} | ${b.met ? "yes" : "**no**"} |`);
-  lines.push("");
+  if (split) {
+    const total = (key, side) => rows.find((r) => r.name === NAMES[key])?.[side]?.cpuPerRequest;
+    lines.push("## Token grants: the Worker's own CPU and the simulator's", "");
+    lines.push(`CPU ms per request. "In total" is the row above (real storage, simulator included); "own" is the same scenario with storage answered in memory; "simulator" is the difference. Floor: ${f(split.floor.cpuPerRequest, 3)} ms.`, "");
+    lines.push("| grant | side | in total | own | simulator | own × floor | own req/s | errors¹ |", "|---|---|---:|---:|---:|---:|---:|---:|");
+    for (const [key, field] of [["refresh", "refresh"], ["code", "exchange"]]) {
+      for (const side of ["ours", "peer"]) {
+        const own = split[side][field];
+        const all = total(key, side);
+        lines.push(`| ${key === "refresh" ? "refresh_token" : "authorization_code"} | ${side === "ours" ? "this Worker" : "the peer"} | ${f(all, 3)} | ${f(own.cpuPerRequest, 3)} | ${f(all - own.cpuPerRequest, 3)} | ${f(own.cpuPerRequest / split.floor.cpuPerRequest)} | ${f(own.rps, 0)} | ${own.errors} |`);
+      }
+      lines.push(`| | own, this Worker × the peer | | ${f(split.ours[field].cpuPerRequest / split.peer[field].cpuPerRequest)} | | | | |`);
+    }
+    lines.push("");
+  }
+  if (size) {
+    lines.push("## Size and cold start", "");
+    lines.push("| | this Worker | floor | peer |", "|---|---:|---:|---:|");
+    lines.push(`| wasm, raw | ${kib(size.wasmRaw)} | ${kib(size.floorWasmRaw)} | |`);
+    lines.push(`| wasm, gzip -9 | ${kib(size.wasmGzip)} | ${kib(size.floorWasmGzip)} | |`);
+    lines.push(`| JavaScript bundle, raw / gzip -9 | ${kib(size.jsRaw)} / ${kib(gzipSync(readFileSync(path.join(root, "build/index.js")), { level: 9 }).length)} | | ${kib(size.peerJsRaw)} / ${kib(size.peerJsGzip)} |`);
+    lines.push(`| upload (wrangler deploy --dry-run) | ${size.uploadKiB} KiB / gzip ${size.uploadGzipKiB} KiB | | |`);
+    lines.push(`| workerd start to ready | ${f(cold.worker.readyMs, 0)} ms | ${f(cold.floor.readyMs, 0)} ms | ${f(cold.peer.readyMs, 0)} ms |`);
+    lines.push(`| first answer after ready (JWKS; the peer: its metadata) | ${f(cold.worker.firstMs, 1)} ms | ${f(cold.floor.firstMs, 1)} ms | ${f(cold.peer.firstMs, 1)} ms |`);
+    lines.push("");
+  }
+  if (budgets.length) {
+    lines.push("## Budgets", "");
+    lines.push("| budget | measured | met |", "|---|---:|:---:|");
+    for (const b of budgets) lines.push(`| ${b.name} | ${f(b.value)}${b.unit} | ${b.met ? "yes" : "**no**"} |`);
+    lines.push("");
+  }
   return lines.join("\n");
+}
+
+const kib = (bytes) => `${(bytes / 1024).toFixed(1)} KiB`;
+
+function pkgVersion(name) {
+  return JSON.parse(readFileSync(path.join(root, "node_modules", name, "package.json"))).version;
 }
 
 await main();
