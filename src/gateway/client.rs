@@ -328,25 +328,34 @@ async fn open(
                 &body,
                 &|_| {},
             );
-            let era = match answer.await {
-                Ok(a) => response(a).is_ok_and(|r| {
-                    r.result["supportedVersions"]
-                        .as_array()
-                        .is_some_and(|v| v.iter().any(|v| v == STATELESS))
-                }),
+            // Only an answer about the protocol decides: a list of revisions, or a
+            // session-era server's refusal of the method, the header or the missing
+            // session (400, 404, 405, or a JSON-RPC protocol error). A refusal of this
+            // person (401, 403), a rate limit or an outage says nothing of the era, so
+            // it is not kept: this once, the session era is tried.
+            let decided = match answer.await {
+                Ok(a) => match response(a) {
+                    Ok(r) => Some(
+                        r.result["supportedVersions"]
+                            .as_array()
+                            .is_some_and(|v| v.iter().any(|v| v == STATELESS)),
+                    ),
+                    Err(UpstreamError::Rpc(-32601 | -32600 | -32602 | -32000)) => Some(false),
+                    Err(_) => None,
+                },
+                Err(UpstreamError::Status(400 | 404 | 405)) => Some(false),
                 Err(
                     e @ (UpstreamError::Timeout(_)
                     | UpstreamError::Unreachable
                     | UpstreamError::TooLarge
                     | UpstreamError::Status(500..)),
                 ) => return Err(e),
-                // A session-era server refuses the method, the header or the missing
-                // session (a 4xx or a JSON-RPC error): each says it does not speak
-                // 2026-07-28. A failure of the upstream itself says nothing.
-                Err(_) => false,
+                Err(_) => None,
             };
-            keep_era(&upstream.name, era);
-            era
+            if let Some(era) = decided {
+                keep_era(&upstream.name, era);
+            }
+            decided.unwrap_or(false)
         }
     };
     if era {
@@ -490,11 +499,18 @@ fn response(answer: Answer) -> Result<Reply, UpstreamError> {
                     ))
                 }
             }
-            if let Some(Value::Object(meta)) = result.get_mut("_meta") {
-                meta.remove("io.modelcontextprotocol/serverInfo");
-                if meta.is_empty() {
+            // A `_meta` that is not an object is not one.
+            match result.get_mut("_meta") {
+                Some(Value::Object(meta)) => {
+                    meta.remove("io.modelcontextprotocol/serverInfo");
+                    if meta.is_empty() {
+                        result.remove("_meta");
+                    }
+                }
+                Some(_) => {
                     result.remove("_meta");
                 }
+                None => {}
             }
             return Ok(Reply {
                 result,
@@ -775,6 +791,86 @@ mod tests {
             body["params"]["_meta"]["progressToken"], 3,
             "the request's own _meta is kept"
         );
+    }
+
+    #[test]
+    fn an_upstream_envelope_is_not_passed_on_whatever_its_shape() {
+        for meta in [
+            json!("x"),
+            json!(1),
+            json!([]),
+            json!({"io.modelcontextprotocol/serverInfo": {}}),
+        ] {
+            let answer = json_answer(
+                200,
+                json!({"jsonrpc":"2.0","id":1,"result":{"content":[],"_meta":meta}}),
+                None,
+            );
+            let reply = response(answer.unwrap()).unwrap();
+            assert!(!reply.result.contains_key("_meta"), "{meta}");
+        }
+        let kept = json_answer(
+            200,
+            json!({"jsonrpc":"2.0","id":1,"result":{"content":[],"_meta":{"a":1}}}),
+            None,
+        );
+        assert_eq!(
+            response(kept.unwrap()).unwrap().result["_meta"],
+            json!({"a": 1})
+        );
+    }
+
+    #[test]
+    fn only_a_protocol_answer_decides_the_era() {
+        let u = upstream("picky");
+        // A refusal of this caller (403) decides nothing: the session era is tried this
+        // once, and the next caller's first request asks again.
+        let script = Script {
+            answers: RefCell::new(vec![
+                json_answer(403, json!({}), None),
+                init_ok("s"),
+                accepted(),
+                json_answer(
+                    200,
+                    json!({"jsonrpc":"2.0","id":1,"result":{"tools":[]}}),
+                    None,
+                ),
+                json_answer(
+                    200,
+                    json!({"jsonrpc":"2.0","id":0,"result":{"supportedVersions":["2026-07-28"]}}),
+                    None,
+                ),
+                json_answer(
+                    200,
+                    json!({"jsonrpc":"2.0","id":1,"result":{"tools":[2]}}),
+                    None,
+                ),
+            ]),
+            seen: RefCell::default(),
+        };
+        run(request(
+            &script,
+            &u,
+            "alice",
+            "A",
+            "tools/list",
+            json!({}),
+            &|_| {},
+        ))
+        .unwrap();
+        assert_eq!(known_era("picky"), None);
+        let r = run(request(
+            &script,
+            &u,
+            "bob",
+            "A",
+            "tools/list",
+            json!({}),
+            &|_| {},
+        ))
+        .unwrap();
+        assert_eq!(r.result["tools"], json!([2]));
+        assert_eq!(known_era("picky"), Some(true));
     }
 
     #[test]

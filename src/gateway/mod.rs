@@ -19,6 +19,7 @@ use serde_json::{json, Value};
 use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;
+use std::rc::Rc;
 
 /// The header that carries the user assertion to every upstream.
 pub const ASSERTION_HEADER: &str = "Mcp-User-Assertion";
@@ -61,7 +62,8 @@ pub struct Gateway<'a> {
     pub upstreams: &'a [Upstream],
     pub transport: &'a dyn Transport,
     pub signer: &'a dyn Signer,
-    /// The person calling; lists and sessions are kept per person.
+    /// Whom lists and upstream sessions are kept for: one person through one client
+    /// with one scope (a session opened with one assertion is never used with another).
     pub user: &'a str,
     pub now_ms: u64,
     /// Calls made while answering this request, for the edge to audit.
@@ -71,36 +73,45 @@ pub struct Gateway<'a> {
 }
 
 /// An upstream's raw lists (tools, resources, templates, prompts), per isolate, by
-/// (upstream, person, method), until they expire.
-type ListEntry = ((String, String, &'static str), (u64, Vec<Value>));
+/// (upstream, caller, method), until they expire; with their size, to bound the whole.
+type ListEntry = ((String, String, &'static str), (u64, usize, Rc<Vec<Value>>));
 
 thread_local! {
     static LISTS: RefCell<Vec<ListEntry>> = const { RefCell::new(Vec::new()) };
 }
 
 const MAX_LISTS: usize = 512;
+/// A list larger than this (as JSON) is used but not kept; all kept lists together stay
+/// under `MAX_CACHED_BYTES`, the oldest going first. An isolate has 128 MB.
+const MAX_LIST_BYTES: usize = 1 << 20;
+const MAX_CACHED_BYTES: usize = 8 << 20;
 
-fn cached_list(upstream: &str, user: &str, method: &str, now_ms: u64) -> Option<Vec<Value>> {
+fn cached_list(upstream: &str, user: &str, method: &str, now_ms: u64) -> Option<Rc<Vec<Value>>> {
     LISTS.with(|l| {
         l.borrow()
             .iter()
-            .find(|((u, p, m), (until, _))| {
+            .find(|((u, p, m), (until, _, _))| {
                 u == upstream && p == user && *m == method && *until > now_ms
             })
-            .map(|(_, (_, items))| items.clone())
+            .map(|(_, (_, _, items))| items.clone())
     })
 }
 
-fn keep_list(upstream: &str, user: &str, method: &'static str, until: u64, items: Vec<Value>) {
+fn keep_list(upstream: &str, user: &str, method: &'static str, until: u64, items: Rc<Vec<Value>>) {
+    let bytes: usize = items.iter().map(|i| i.to_string().len()).sum();
     LISTS.with(|l| {
         let mut l = l.borrow_mut();
         l.retain(|((u, p, m), _)| !(u == upstream && p == user && *m == method));
-        if l.len() >= MAX_LISTS {
-            l.remove(0);
+        if bytes > MAX_LIST_BYTES {
+            return;
+        }
+        let mut total: usize = l.iter().map(|(_, (_, b, _))| b).sum();
+        while !l.is_empty() && (l.len() >= MAX_LISTS || total + bytes > MAX_CACHED_BYTES) {
+            total -= l.remove(0).1 .1;
         }
         l.push((
             (upstream.to_string(), user.to_string(), method),
-            (until, items),
+            (until, bytes, items),
         ));
     });
 }
@@ -175,7 +186,7 @@ impl Gateway<'_> {
         upstream: &Upstream,
         method: &'static str,
         key: &str,
-    ) -> Result<Vec<Value>, UpstreamError> {
+    ) -> Result<Rc<Vec<Value>>, UpstreamError> {
         if let Some(hit) = cached_list(&upstream.name, self.user, method, self.now_ms) {
             return Ok(hit);
         }
@@ -208,6 +219,7 @@ impl Gateway<'_> {
             }
         }
         items.truncate(MAX_ITEMS);
+        let items = Rc::new(items);
         keep_list(
             &upstream.name,
             self.user,
@@ -218,7 +230,7 @@ impl Gateway<'_> {
         Ok(items)
     }
 
-    async fn raw_tools(&self, upstream: &Upstream) -> Result<Vec<Value>, UpstreamError> {
+    async fn raw_tools(&self, upstream: &Upstream) -> Result<Rc<Vec<Value>>, UpstreamError> {
         self.raw_list(upstream, "tools/list", "tools").await
     }
 
@@ -312,7 +324,7 @@ impl Gateway<'_> {
             Ok(reply) => {
                 let is_error = reply.result.get("isError").and_then(Value::as_bool) == Some(true);
                 let word = if is_error { "tool_error" } else { "ok" };
-                (Value::Object(reply.result), word)
+                (for_client(reply.result), word)
             }
             Err(e) => (
                 crate::mcp::tools::failure(&e.describe(&upstream.name)),
@@ -328,15 +340,24 @@ impl Gateway<'_> {
     }
 }
 
+/// An upstream's result as the client gets it: the caching hints are this Worker's to
+/// give (a person's result must not come back `public`).
+pub(crate) fn for_client(mut result: serde_json::Map<String, Value>) -> Value {
+    result.remove("ttlMs");
+    result.remove("cacheScope");
+    Value::Object(result)
+}
+
 /// An upstream's progress notification as the client receives it: the client's own
 /// token, and only the fields progress has.
 fn forwarded_progress(n: &Value, token: &Value) -> Option<Value> {
     let p = n.get("params")?;
     let mut params = json!({ "progressToken": token, "progress": p.get("progress")?.as_f64()? });
-    for key in ["total", "message"] {
-        if let Some(v) = p.get(key) {
-            params[key] = v.clone();
-        }
+    if let Some(total) = p.get("total").and_then(Value::as_f64) {
+        params["total"] = json!(total);
+    }
+    if let Some(message) = p.get("message").and_then(Value::as_str) {
+        params["message"] = json!(crate::oauth::scope::truncate(message, 500));
     }
     Some(json!({ "jsonrpc": "2.0", "method": "notifications/progress", "params": params }))
 }

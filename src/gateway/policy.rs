@@ -109,7 +109,7 @@ pub fn rewrite(upstream: &Upstream, tool: &Value, structured: bool) -> Option<Ga
         entry.insert("description".into(), json!(bounded(d, MAX_DESCRIPTION)));
     }
     entry.insert("inputSchema".into(), schema.clone());
-    if let Some(a) = annotations {
+    if let Some(a) = annotations.filter(|a| a.to_string().len() <= 2_048) {
         entry.insert("annotations".into(), a.clone());
     }
     entry.insert("securitySchemes".into(), schemes.clone());
@@ -183,7 +183,7 @@ pub fn rewrite_prompt(upstream: &Upstream, prompt: &Value) -> Option<GatewayProm
 /// prefixed), its words bounded, and only the fields the specification gives it.
 pub fn rewrite_resource(item: &Value, key: &str) -> Option<Value> {
     let uri = item.get(key)?.as_str()?;
-    if uri.is_empty() || uri.len() > MAX_URI || uri.starts_with("note:") {
+    if uri.is_empty() || uri.len() > MAX_URI || is_note_uri(uri) {
         // `note:` is the built-in notes' scheme: an upstream cannot stand in for them.
         return None;
     }
@@ -202,6 +202,13 @@ pub fn rewrite_resource(item: &Value, key: &str) -> Option<Value> {
     Some(Value::Object(entry))
 }
 
+/// The built-in notes' scheme, in any case (a scheme is case-insensitive, RFC 3986
+/// §3.1): an upstream can neither list nor be asked for such a URI.
+pub fn is_note_uri(uri: &str) -> bool {
+    uri.get(..5)
+        .is_some_and(|s| s.eq_ignore_ascii_case("note:"))
+}
+
 /// Whether `uri` is one the RFC 6570 template `template` expands to: `{name}` stands for
 /// a run without `/`, `{+name}` and `{#name}` for any run, `{?a,b}` and `{&a}` for an
 /// optional query part. Enough to route `resources/read` to the upstream that owns it.
@@ -210,7 +217,7 @@ pub fn rewrite_resource(item: &Value, key: &str) -> Option<Value> {
 pub fn template_matches(template: &str, uri: &str) -> bool {
     let (t, u) = (template.as_bytes(), uri.as_bytes());
     let expressions = t.iter().filter(|&&b| b == b'{').count();
-    if t.len() > MAX_TEMPLATE || expressions > MAX_EXPRESSIONS || u.len() > MAX_URI {
+    if t.len() > MAX_TEMPLATE || expressions > MAX_EXPRESSIONS || u.len() > MAX_ROUTED_URI {
         return false;
     }
     // Positions (in the template, in the URI) already known not to match, at '{'.
@@ -219,6 +226,10 @@ pub fn template_matches(template: &str, uri: &str) -> bool {
 }
 
 const MAX_TEMPLATE: usize = 512;
+/// The longest URI routed by template: the work is about expressions × length².
+const MAX_ROUTED_URI: usize = 1_024;
+/// Templates of one upstream a read is matched against.
+pub const MAX_ROUTED_TEMPLATES: usize = 50;
 const MAX_EXPRESSIONS: usize = 8;
 
 fn matches_from(

@@ -56,7 +56,7 @@ impl Gateway<'_> {
         for upstream in self.upstreams {
             let templates = self.raw_list(upstream, TEMPLATES.0, TEMPLATES.1).await;
             let expands = templates.is_ok_and(|l| {
-                l.iter().any(|t| {
+                l.iter().take(policy::MAX_ROUTED_TEMPLATES).any(|t| {
                     t["uriTemplate"]
                         .as_str()
                         .is_some_and(|t| policy::template_matches(t, uri))
@@ -71,7 +71,7 @@ impl Gateway<'_> {
 
     /// `resources/read` at the upstream that owns `uri`; `None` when none does.
     pub async fn read(&self, uri: &str) -> Option<(String, Result<Value, UpstreamError>)> {
-        if uri.starts_with("note:") {
+        if policy::is_note_uri(uri) {
             return None;
         }
         let upstream = self.owner_of(uri).await?;
@@ -79,7 +79,7 @@ impl Gateway<'_> {
             .send(upstream, "resources/read", json!({ "uri": uri }))
             .await
             .and_then(|r| match r.result.get("contents") {
-                Some(Value::Array(_)) => Ok(Value::Object(r.result)),
+                Some(Value::Array(_)) => Ok(super::for_client(r.result)),
                 _ => Err(UpstreamError::NotMcp("resources/read gave no contents")),
             });
         self.record(upstream, "resources/read", &outcome);
@@ -112,7 +112,7 @@ impl Gateway<'_> {
                 .send(upstream, "prompts/get", params)
                 .await
                 .and_then(|r| match r.result.get("messages") {
-                    Some(Value::Array(_)) => Ok(Value::Object(r.result)),
+                    Some(Value::Array(_)) => Ok(super::for_client(r.result)),
                     _ => Err(UpstreamError::NotMcp("prompts/get gave no messages")),
                 });
             self.record(upstream, &p.exposed, &outcome);

@@ -55,7 +55,9 @@ pub struct Parts<'a> {
     upstreams: Upstreams,
     transport: EdgeTransport<'a>,
     signer: EdgeSigner<'a>,
-    user: &'a str,
+    /// Whom upstream sessions and lists are kept for: the person, the client (or
+    /// personal token) and the scope, as the assertion that opened them says.
+    caller_key: String,
 }
 
 impl<'a> Parts<'a> {
@@ -75,7 +77,12 @@ impl<'a> Parts<'a> {
                 email: RefCell::new(None),
                 signed: RefCell::new(Vec::new()),
             },
-            user: &caller.user,
+            caller_key: format!(
+                "{}\u{1f}{}\u{1f}{}",
+                caller.user,
+                caller.client(),
+                caller.scope
+            ),
         })
     }
 
@@ -87,7 +94,7 @@ impl<'a> Parts<'a> {
             },
             transport: &self.transport,
             signer: &self.signer,
-            user: self.user,
+            user: &self.caller_key,
             now_ms: now_ms(),
             calls: RefCell::new(Vec::new()),
             failures: RefCell::new(Vec::new()),
@@ -132,9 +139,13 @@ struct EdgeSigner<'a> {
     keys: Rc<KeySet>,
     /// The person's email, read at most once per request (and only with `email`).
     email: RefCell<Option<Option<String>>>,
-    /// Assertions already signed in this request, by audience.
-    signed: RefCell<Vec<(String, String)>>,
+    /// Assertions already signed in this request: audience, when, the JWT.
+    signed: RefCell<Vec<(String, u64, String)>>,
 }
+
+/// An assertion is reused within one client request for at most this long, so none is
+/// sent with less than half its lifetime left.
+const REUSE_SECONDS: u64 = assertion::LIFETIME_SECONDS / 2;
 
 impl EdgeSigner<'_> {
     async fn email(&self) -> Option<String> {
@@ -160,10 +171,16 @@ impl EdgeSigner<'_> {
     }
 
     async fn sign(&self, audience: &str) -> Result<String, String> {
-        if let Some((_, a)) = self.signed.borrow().iter().find(|(aud, _)| aud == audience) {
-            return Ok(a.clone());
-        }
         let now = now();
+        let reusable = self
+            .signed
+            .borrow()
+            .iter()
+            .find(|(aud, iat, _)| aud == audience && now < iat + REUSE_SECONDS)
+            .map(|(_, _, a)| a.clone());
+        if let Some(a) = reusable {
+            return Ok(a);
+        }
         let claims = UserAssertion {
             iss: self.ctx.issuer.clone(),
             aud: audience.to_string(),
@@ -176,9 +193,9 @@ impl EdgeSigner<'_> {
             jti: random_token(),
         };
         let signed = assertion::sign(&WebCrypto, &self.keys, &claims).await?;
-        self.signed
-            .borrow_mut()
-            .push((audience.to_string(), signed.clone()));
+        let mut kept = self.signed.borrow_mut();
+        kept.retain(|(aud, _, _)| aud != audience);
+        kept.push((audience.to_string(), now, signed.clone()));
         Ok(signed)
     }
 }

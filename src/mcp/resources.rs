@@ -162,7 +162,10 @@ impl Server<'_> {
                 .await
                 .map_err(|e| Failure::Internal(e.0))??
         } else {
-            match self.gateway.filter(|_| !uri.starts_with("note:")) {
+            match self
+                .gateway
+                .filter(|_| !crate::gateway::policy::is_note_uri(uri))
+            {
                 None => return Err(not_found(uri, version).into()),
                 Some(gw) => match gw.read(uri).await {
                     None => return Err(not_found(uri, version).into()),

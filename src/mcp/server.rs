@@ -133,10 +133,12 @@ impl Server<'_> {
         };
         if stateless {
             result["resultType"] = json!("complete");
-            let meta = result
-                .as_object_mut()
-                .map(|r| r.entry("_meta").or_insert_with(|| json!({})));
-            if let Some(meta) = meta {
+            if let Some(r) = result.as_object_mut() {
+                let meta = r.entry("_meta").or_insert_with(|| json!({}));
+                // An upstream's result may carry any `_meta`; only an object is one.
+                if !meta.is_object() {
+                    *meta = json!({});
+                }
                 meta[super::transport::META_SERVER_INFO] = self.server_info();
             }
         }
