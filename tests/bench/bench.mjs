@@ -79,10 +79,13 @@ async function withPid(start) {
   const readyMs = performance.now() - t0;
   const pid = workerdPids().find((p) => !before.has(p));
   if (!pid) throw new Error("could not find the workerd process");
-  return { ...instance, pid, readyMs };
+  // A start that times its own ready (Miniflare's ready, before the harness writes any
+  // schema) says so; otherwise the whole start counts.
+  return { ...instance, pid, readyMs: instance.readyMs ?? readyMs };
 }
 
 async function startFloor() {
+  const t0 = performance.now();
   const mf = new Miniflare({
     host: "127.0.0.1",
     port: 0,
@@ -93,7 +96,7 @@ async function startFloor() {
     handleStructuredLogs: () => {},
   });
   const url = (await mf.ready).toString().replace(/\/$/, "");
-  return { url, mf, stop: () => mf.dispose() };
+  return { url, mf, readyMs: performance.now() - t0, stop: () => mf.dispose() };
 }
 
 /** Bundles the peer as wrangler would (esbuild, ES module, not minified). */
@@ -128,13 +131,16 @@ function freePort() {
 async function startPeer({ inMemory = false } = {}) {
   const port = await freePort();
   const origin = `http://127.0.0.1:${port}`;
+  const t0 = performance.now();
+  const bundle = path.join(here, "peer/build/index.js");
   const mf = new Miniflare({
     host: "127.0.0.1",
     port,
-    modules: true,
-    modulesRoot: here,
-    scriptPath: path.join(here, inMemory ? "split/peer.mjs" : "peer/build/index.js"),
-    modulesRules: [{ type: "ESModule", include: ["**/*.js", "**/*.mjs"] }],
+    // The bundle is one module, given as it is: left to find its imports, Miniflare would
+    // parse its megabyte in Node first, which is no part of workerd's start.
+    ...(inMemory
+      ? { modules: true, modulesRoot: here, scriptPath: path.join(here, "split/peer.mjs"), modulesRules: [{ type: "ESModule", include: ["**/*.js", "**/*.mjs"] }] }
+      : { modules: [{ type: "ESModule", path: bundle, contents: readFileSync(bundle, "utf8") }] }),
     compatibilityDate: "2026-06-01",
     kvNamespaces: { OAUTH_KV: "peer-oauth-kv" },
     d1Databases: { DB: "peer-notes" },
@@ -147,26 +153,29 @@ async function startPeer({ inMemory = false } = {}) {
     handleStructuredLogs: () => {},
   });
   const url = (await mf.ready).toString().replace(/\/$/, "");
+  const readyMs = performance.now() - t0;
   if (url !== origin) throw new Error(`the peer listens at ${url}, not ${origin}`);
   const db = await mf.getD1Database("DB");
   for (const statement of readFileSync(path.join(here, "peer/schema.sql"), "utf8").split(/\n\s*\n/)) {
     const sql = statement.replace(/^--.*$/gm, "").trim();
     if (sql) await db.prepare(sql).run();
   }
-  return { url, mf, db, stop: () => mf.dispose() };
+  return { url, mf, db, readyMs, stop: () => mf.dispose() };
 }
 
 /**
- * This Worker with its storage answered in memory (split/ours.mjs): the options are those of
- * tests/helpers/worker.mjs's startWorker, with the wrapper as the entry module.
+ * This Worker in workerd with the options of tests/helpers/worker.mjs's startWorker, but
+ * with another entry module (split/ours.mjs: its storage answered in memory) or without the
+ * D1 migrations (for the cold start, which times Miniflare's ready alone).
  */
-async function startOursInMemory() {
+async function startOurs({ scriptPath = path.join(root, "build/index.js"), migrate = true } = {}) {
+  const t0 = performance.now();
   const mf = new Miniflare({
     host: "127.0.0.1",
     port: 0,
     modules: true,
     modulesRoot: root,
-    scriptPath: path.join(here, "split/ours.mjs"),
+    scriptPath,
     modulesRules: [
       { type: "ESModule", include: ["**/*.js", "**/*.mjs"] },
       { type: "CompiledWasm", include: ["**/*.wasm"] },
@@ -180,10 +189,13 @@ async function startOursInMemory() {
     handleStructuredLogs: () => {},
   });
   const url = (await mf.ready).toString().replace(/\/$/, "");
-  const db = await mf.getD1Database("DB");
-  for (const statement of migrationStatements()) await db.prepare(statement).run();
-  return { url, mf, db, stop: () => mf.dispose() };
+  const readyMs = performance.now() - t0;
+  const db = migrate ? await mf.getD1Database("DB") : null;
+  if (migrate) for (const statement of migrationStatements()) await db.prepare(statement).run();
+  return { url, mf, db, readyMs, stop: () => mf.dispose() };
 }
+
+const startOursInMemory = () => startOurs({ scriptPath: path.join(here, "split/ours.mjs") });
 
 // --- wrk -----------------------------------------------------------------------------------
 
@@ -243,7 +255,8 @@ function codeScript(name, { clientId, verifier, redirectUri }, codes, headers = 
     file,
     `local codes = {${codes.map(luaString).join(",\n")}}
 local n = 0
-function setup(thread) n = n + 1; thread:set("next", n) end
+local threads = {}
+function setup(thread) n = n + 1; thread:set("next", n); threads[n] = thread end
 function request()
   local code = codes[next] or "exhausted"
   last = code
@@ -254,6 +267,13 @@ end
 local shown = false
 function response(status, headers, body)
   if status ~= 200 and not shown then shown = true; print("FAIL " .. status .. " " .. body:sub(1, 300) .. " (code " .. last .. ")") end
+  -- A connection that has used its share of the codes stops, rather than send bad ones.
+  if codes[next] == nil then wrk.thread:stop() end
+end
+function done(summary, latency, requests)
+  local stopped = 0
+  for _, t in ipairs(threads) do if codes[t:get("next")] == nil then stopped = stopped + 1 end end
+  if stopped > 0 then print("STOPPED " .. stopped .. " connections ran out of codes") end
 end
 `,
   );
@@ -307,6 +327,8 @@ async function measure(target, script, warmupScript = script) {
   if (/\.lua: /.test(out)) throw new Error(`wrk could not run ${script.file}: ${out.split("\n")[0]}`);
   const failures = out.split("\n").filter((l) => l.startsWith("FAIL "));
   if (failures.length) log(`${script.path}: ${r.errors} errors, for example: ${failures[0]}`);
+  const stopped = /^STOPPED (.*)$/m.exec(out);
+  if (stopped) log(`${path.basename(script.file)}: ${stopped[1]} before the end`);
   return { ...r, cpuPerRequest: r.requests ? cpu / r.requests : NaN };
 }
 
@@ -432,7 +454,14 @@ function sizes() {
   const js = readFileSync(path.join(root, "build/index.js"));
   const floorWasm = readFileSync(path.join(here, "floor/build/index_bg.wasm"));
   const peerJs = readFileSync(path.join(here, "peer/build/index.js"));
-  const dry = execFileSync(process.execPath, [path.join(root, "node_modules/wrangler/bin/wrangler.js"), "deploy", "--dry-run"], {
+  // wrangler.toml without its [build] table: a dry run would otherwise run the custom build
+  // (scripts/build.sh) again, over the Worker scripts/bench.sh has just built.
+  const config = readFileSync(path.join(root, "wrangler.toml"), "utf8")
+    .replace(/^\[build\]\n(?:(?!\[).*\n)*/m, "")
+    .replace(/^(main|migrations_dir) = "(.*)"$/gm, (_, key, value) => `${key} = ${JSON.stringify(path.join(root, value))}`);
+  if (/^\[build\]/m.test(config)) throw new Error("could not take [build] out of wrangler.toml");
+  writeFileSync(path.join(work, "wrangler.toml"), config);
+  const dry = execFileSync(process.execPath, [path.join(root, "node_modules/wrangler/bin/wrangler.js"), "deploy", "--dry-run", "--config", path.join(work, "wrangler.toml")], {
     cwd: root,
     env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
     encoding: "utf8",
@@ -479,13 +508,16 @@ async function grants(t, client, form, { label, refresh: doRefresh, code: doCode
     await beforeMeasuring?.();
   }
   if (doCode) {
-    // Code exchanges run at up to about twice the refresh rate of the same Worker; each
-    // connection has its own share of the codes, and connections do not keep pace.
+    // Code exchanges run at up to about twice the refresh rate of the same Worker. Each
+    // connection has its own share of the codes, and connections do not keep pace (one
+    // has been seen to make twice the average): one that runs out stops (codeScript),
+    // and the table shows the requests made, over the whole run.
     const rps = out.refresh?.rps ?? estimateRps;
     const needed = Math.ceil(rps * 2.5 * SECONDS) + 400;
     const warm = Math.ceil(rps * 2.5 * WARMUP) + 200;
-    log(`${label}: minting ${needed + warm} authorization codes`);
+    const t0 = performance.now();
     const codes = await inParallel(needed + warm, () => form.code());
+    log(`${label}: minted ${needed + warm} authorization codes in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     const info = { clientId: client.client_id, verifier: form.verifier, redirectUri: client.redirect_uris[0] };
     out.exchange = await measure(t, codeScript(`${label}-code`, info, codes.slice(0, needed), headers), codeScript(`${label}-code-warm`, info, codes.slice(needed), headers));
   }
@@ -518,7 +550,7 @@ async function main() {
     log("sizes and cold starts");
     size = sizes();
     cold = {
-      worker: await coldStart(() => startWorker({ keepLogs: false })),
+      worker: await coldStart(() => startOurs({ migrate: false })),
       floor: await coldStart(startFloor),
       // The peer has no JWKS: its first answer is its metadata.
       peer: await coldStart(() => startPeer(), "/.well-known/oauth-authorization-server"),
@@ -658,6 +690,7 @@ async function main() {
  */
 async function splitGrants(label, start, prepare) {
   const t = await withPid(start);
+  let calls = null;
   try {
     const { client, form } = await prepare(t);
     const result = await grants(t, client, form, {
@@ -665,21 +698,48 @@ async function splitGrants(label, start, prepare) {
       refresh: true,
       code: true,
       headers: { "X-Bench-Storage": "replay" },
-      // The answers to replay: one refresh and one code exchange, in the shapes measured.
       beforeMeasuring: async () => {
+        // The answers to replay: a refresh (code exchanges are already recorded).
         const [one] = await refreshTokens(t.url, client, form, 1);
         const r = await token(t.url, { grant_type: "refresh_token", refresh_token: one.refresh_token, client_id: client.client_id });
         if (r.status !== 200) throw new Error(`${label}: the recorded refresh failed: ${JSON.stringify(r.body)}`);
+        calls = await storageCalls(t, client, form);
       },
     });
     const stats = await (await fetch(t.url + "/__bench/stats")).json();
     log(`${label}: ${stats.replayed} answers replayed, ${stats.misses.length} statements missed${stats.misses.length ? ": " + stats.misses.join(" | ") : ""}`);
     if (stats.misses.length) throw new Error(`${label}: statements reached the database during a replayed run`);
     log(`${label}: refresh ${result.refresh.cpuPerRequest.toFixed(3)} ms, code ${result.exchange.cpuPerRequest.toFixed(3)} ms CPU/req`);
-    return { ...result, stats };
+    return { ...result, stats, calls };
   } finally {
     await t.stop();
   }
+}
+
+/**
+ * The storage calls of one replayed refresh and one replayed code exchange, counted by the
+ * in-memory storage over a few sequential requests of each.
+ */
+async function storageCalls(t, client, form, n = 20) {
+  const replay = { "X-Bench-Storage": "replay" };
+  const snapshot = async () => (await (await fetch(t.url + "/__bench/stats")).json()).calls.replay;
+  const perRequest = (before, after) =>
+    Object.fromEntries(Object.entries(after).map(([op, v]) => [op, (v - (before[op] ?? 0)) / n]).filter(([, v]) => v > 0));
+  let [{ refresh_token: refreshToken }] = await refreshTokens(t.url, client, form, 1);
+  const codes = await inParallel(n, () => form.code());
+  let before = await snapshot();
+  for (let i = 0; i < n; i++) {
+    const r = await token(t.url, { grant_type: "refresh_token", refresh_token: refreshToken, client_id: client.client_id }, replay);
+    if (r.status !== 200) throw new Error("a replayed refresh failed: " + JSON.stringify(r.body));
+    refreshToken = r.body.refresh_token;
+  }
+  const refresh = perRequest(before, await snapshot());
+  before = await snapshot();
+  for (const code of codes) {
+    const r = await token(t.url, { grant_type: "authorization_code", code, code_verifier: form.verifier, client_id: client.client_id, redirect_uri: client.redirect_uris[0] }, replay);
+    if (r.status !== 200) throw new Error("a replayed code exchange failed: " + JSON.stringify(r.body));
+  }
+  return { refresh, exchange: perRequest(before, await snapshot()) };
 }
 
 function budget(name, value, limit, unit) {
@@ -700,7 +760,7 @@ function render({ rows, floors, split, size, cold, budgets }) {
   lines.push(`- the peer: @cloudflare/workers-oauth-provider ${pkgVersion("@cloudflare/workers-oauth-provider")}, @modelcontextprotocol/sdk ${pkgVersion("@modelcontextprotocol/sdk")}, zod ${pkgVersion("zod")}, bundled with esbuild ${pkgVersion("esbuild")}`);
   lines.push("");
   lines.push("## How", "");
-  lines.push(`\`npm run bench\` (BENCH_SECONDS=${SECONDS}, BENCH_WARMUP_SECONDS=${WARMUP}). Each row: \`wrk -t ${CONCURRENCY} -c ${CONCURRENCY} -d ${SECONDS}s --latency -s <script>\` after a ${WARMUP} s warm-up with the same script. CPU is the workerd process's utime+stime over the run divided by the requests; for this Worker that includes the local KV and D1 simulators (SQLite) running in the same process, so it is an upper bound on the CPU Cloudflare bills. The floor is a no-op Rust Worker (tests/bench/floor) built the same way, measured with the same request shape in the same run.`);
+  lines.push(`\`npm run bench\` (BENCH_SECONDS=${SECONDS}, BENCH_WARMUP_SECONDS=${WARMUP}). Each row: \`wrk -t ${CONCURRENCY} -c ${CONCURRENCY} -d ${SECONDS}s --latency -s <script>\` after a ${WARMUP} s warm-up with the same script. CPU is the workerd process's utime+stime over the run divided by the requests; for this Worker and the peer that includes the local KV and D1 simulators (SQLite) running in the same process, so it is an upper bound on the CPU Cloudflare bills. The floor is a no-op Rust Worker (tests/bench/floor) built the same way, measured with the same request shape in the same run. "workerd start to ready" runs from creating the Miniflare instance to its ready promise; the D1 schema the harness then applies from Node, statement by statement (for this Worker, its migrations), is not counted.`);
   lines.push("");
   lines.push(`**The peer** (tests/bench/peer) is the same service as its users would write it with the TypeScript stack: \`@cloudflare/workers-oauth-provider\` (\`OAuthProvider\`, with dynamic registration at \`/register\` and its KV namespace) in front of the MCP SDK's \`McpServer\` over its Web-standard Streamable HTTP transport, stateless (a server and transport per request, JSON answers), with the same six tools (names, schemas and result shapes as ours; zod schemas, notes in D1) and a sign-in form for one user at \`/authorize\`. It is bundled by the bench with esbuild as wrangler would (not minified) and runs in the same Miniflare set-up, each Worker in its own workerd. Its state is prepared through its endpoints too: a client registered at \`/register\`, the \`/authorize\` form for each code, tokens from \`/token\`. The requests are the same except the MCP version: the SDK's transport answers 400 to \`2026-07-28\`, so the peer's carry \`${PEER_MCP_VERSION}\` (stateless, no initialize). \`completeAuthorization\` is called with \`revokeExistingGrants: false\`, since the bench holds many grants of one user and client at once. The peer has no JWKS (its tokens are opaque, looked up in KV). "× peer" is this Worker's CPU over the peer's.`);
   lines.push("");
@@ -727,14 +787,15 @@ function render({ rows, floors, split, size, cold, budgets }) {
     const total = (key, side) => rows.find((r) => r.name === NAMES[key])?.[side]?.cpuPerRequest;
     lines.push("## Token grants: the Worker's own CPU and the simulator's", "");
     lines.push(`CPU ms per request. "In total" is the row above (real storage, simulator included); "own" is the same scenario with storage answered in memory; "simulator" is the difference. Floor: ${f(split.floor.cpuPerRequest, 3)} ms.`, "");
-    lines.push("| grant | side | in total | own | simulator | own × floor | own req/s | errors¹ |", "|---|---|---:|---:|---:|---:|---:|---:|");
+    lines.push("| grant | side | in total | own | simulator | own × floor | own req/s | errors¹ | storage calls per request |", "|---|---|---:|---:|---:|---:|---:|---:|---|");
     for (const [key, field] of [["refresh", "refresh"], ["code", "exchange"]]) {
       for (const side of ["ours", "peer"]) {
         const own = split[side][field];
         const all = total(key, side);
-        lines.push(`| ${key === "refresh" ? "refresh_token" : "authorization_code"} | ${side === "ours" ? "this Worker" : "the peer"} | ${f(all, 3)} | ${f(own.cpuPerRequest, 3)} | ${f(all - own.cpuPerRequest, 3)} | ${f(own.cpuPerRequest / split.floor.cpuPerRequest)} | ${f(own.rps, 0)} | ${own.errors} |`);
+        const calls = Object.entries(split[side].calls?.[field] ?? {}).map(([op, n]) => `${Number(n.toFixed(2))} ${op}`).join(", ");
+        lines.push(`| ${key === "refresh" ? "refresh_token" : "authorization_code"} | ${side === "ours" ? "this Worker" : "the peer"} | ${f(all, 3)} | ${f(own.cpuPerRequest, 3)} | ${f(all - own.cpuPerRequest, 3)} | ${f(own.cpuPerRequest / split.floor.cpuPerRequest)} | ${f(own.rps, 0)} | ${own.errors} | ${calls} |`);
       }
-      lines.push(`| | own, this Worker × the peer | | ${f(split.ours[field].cpuPerRequest / split.peer[field].cpuPerRequest)} | | | | |`);
+      lines.push(`| | own, this Worker × the peer | | ${f(split.ours[field].cpuPerRequest / split.peer[field].cpuPerRequest)} | | | | | |`);
     }
     lines.push("");
   }

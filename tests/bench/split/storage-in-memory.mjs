@@ -49,9 +49,25 @@ function asType(stored, type) {
   }
 }
 
+const stats = { recorded: 0, replayed: 0, misses: [], calls: { record: {}, replay: {} } };
+const answers = new Map();
+
+/** Counts one storage call, by mode: the bench reads the replayed ones per request. */
+function count(replay, op, n = 1) {
+  const calls = stats.calls[replay ? "replay" : "record"];
+  calls[op] = (calls[op] ?? 0) + n;
+}
+
 // Named as the runtime's class is: the Rust `worker` crate checks the constructor's name.
+// Each view counts its calls; all views share one set of entries.
 export class KvNamespace {
-  #entries = new Map();
+  #entries;
+  #replay;
+
+  constructor(entries, replay) {
+    this.#entries = entries;
+    this.#replay = replay;
+  }
 
   #live(key) {
     const e = this.#entries.get(key);
@@ -63,6 +79,7 @@ export class KvNamespace {
   }
 
   async get(key, options) {
+    count(this.#replay, "KV get");
     const type = typeof options === "string" ? options : options?.type;
     if (Array.isArray(key)) return new Map(key.map((k) => [k, this.#live(k) ? asType(this.#live(k).value, type) : null]));
     const e = this.#live(key);
@@ -70,20 +87,24 @@ export class KvNamespace {
   }
 
   async getWithMetadata(key, options) {
+    count(this.#replay, "KV get");
     const type = typeof options === "string" ? options : options?.type;
     const e = this.#live(key);
     return e ? { value: asType(e.value, type), metadata: clone(e.metadata) ?? null, cacheStatus: null } : { value: null, metadata: null, cacheStatus: null };
   }
 
   async put(key, value, options = {}) {
+    count(this.#replay, "KV put");
     this.#entries.set(key, { value: await asStored(value), expiration: expiryOf(options), metadata: clone(options.metadata) });
   }
 
   async delete(key) {
+    count(this.#replay, "KV delete");
     this.#entries.delete(key);
   }
 
   async list({ prefix = "", limit = 1000, cursor } = {}) {
+    count(this.#replay, "KV list");
     const names = [...this.#entries.keys()].filter((k) => k.startsWith(prefix) && this.#live(k)).sort();
     const start = cursor ? Number(cursor) : 0;
     const page = names.slice(start, start + limit);
@@ -99,15 +120,13 @@ export class KvNamespace {
   }
 }
 
-const stats = { recorded: 0, replayed: 0, misses: [] };
-const answers = new Map();
-
 function miss(key) {
   if (stats.misses.length < 20) stats.misses.push(key.slice(0, 200));
   else stats.misses[19] = "…and more";
 }
 
 async function answer(replay, key, run) {
+  count(replay, `D1 ${key.slice(0, key.indexOf(" "))}`);
   if (replay) {
     if (answers.has(key)) {
       stats.replayed++;
@@ -158,6 +177,7 @@ export class D1Database {
     return new Statement(this, sql);
   }
   batch(statements) {
+    count(this.replay, "D1 statements in batches", statements.length);
     return answer(this.replay, `batch ${statements.map((s) => s.sql).join(" ;; ")}`, () => this.real.batch(statements.map((s) => s.real())));
   }
   exec(sql) {
@@ -165,8 +185,8 @@ export class D1Database {
   }
 }
 
-// One namespace per isolate, whatever env object a request comes with.
-const kv = new KvNamespace();
+// One set of KV entries per isolate, whatever env object a request comes with.
+const entries = new Map();
 const wrapped = new WeakMap();
 
 /**
@@ -177,7 +197,7 @@ const wrapped = new WeakMap();
 export function inMemory(env, request) {
   let pair = wrapped.get(env);
   if (!pair) {
-    const make = (replay) => ({ ...env, OAUTH_KV: kv, ...(env.DB ? { DB: new D1Database(env.DB, replay) } : {}) });
+    const make = (replay) => ({ ...env, OAUTH_KV: new KvNamespace(entries, replay), ...(env.DB ? { DB: new D1Database(env.DB, replay) } : {}) });
     pair = { record: make(false), replay: make(true) };
     wrapped.set(env, pair);
   }

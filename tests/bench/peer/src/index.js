@@ -37,9 +37,6 @@ function providerFor(env) {
       resource: env.PUBLIC_ORIGIN + "/mcp",
       authorization_servers: [env.PUBLIC_ORIGIN],
     },
-    // The provider logs a warning for each error response by default; a server in use
-    // would send them to its own logs. The bench drops logs either way.
-    onError: () => {},
   });
   return provider;
 }
