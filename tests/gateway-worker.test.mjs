@@ -5,12 +5,9 @@
 // upstream's notes tools through it, renamed with the upstream's prefix.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { UnauthorizedError } from "@modelcontextprotocol/sdk/client/auth.js";
 import { startWorker } from "./helpers/worker.mjs";
 import { createUser, fullFlow } from "./helpers/oauth.mjs";
-import { PersonProvider } from "./helpers/person-provider.mjs";
+import { PersonProvider, connectSignedIn } from "./helpers/person-provider.mjs";
 import { modernCall } from "./helpers/mcp.mjs";
 
 let front, upstream, alice, serviceToken;
@@ -47,12 +44,7 @@ after(async () => {
 
 test("a 2026-07-28 upstream is spoken to without a session, its tools renamed and their Mcp-Name rewritten", async () => {
   const provider = new PersonProvider(front.url, "http://127.0.0.1:33431/callback", alice, "Stateless upstream");
-  const make = () => new StreamableHTTPClientTransport(new URL(front.url + "/mcp"), { authProvider: provider });
-  await assert.rejects(new Client({ name: "t", version: "1" }).connect(make()), UnauthorizedError);
-  const transport = make();
-  await transport.finishAuth(provider.code);
-  const client = new Client({ name: "t", version: "1" });
-  await client.connect(transport);
+  const client = await connectSignedIn(front.url, provider);
 
   const names = (await client.listTools()).tools.map((t) => t.name);
   for (const n of ["search", "memory_store", "notes_search", "notes_memory_store", "notes_fetch"]) assert.ok(names.includes(n), `${n}: ${names}`);

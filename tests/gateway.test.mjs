@@ -8,12 +8,10 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createPublicKey, verify } from "node:crypto";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { SSEClientTransport } from "@modelcontextprotocol/sdk/client/sse.js";
-import { UnauthorizedError } from "@modelcontextprotocol/sdk/client/auth.js";
 import { startWorker } from "./helpers/worker.mjs";
 import { createUser, fullFlow } from "./helpers/oauth.mjs";
-import { PersonProvider } from "./helpers/person-provider.mjs";
+import { PersonProvider, connectSignedIn } from "./helpers/person-provider.mjs";
 import { modernCall, mcpPost, initialize, sessionCall } from "./helpers/mcp.mjs";
 import { recordingUpstream } from "./helpers/upstream.mjs";
 import { decode, jwtHeader } from "./helpers/jwt.mjs";
@@ -80,15 +78,7 @@ before(async () => {
 });
 after(() => w?.stop());
 
-async function connect(provider) {
-  const make = () => new StreamableHTTPClientTransport(new URL(w.url + "/mcp"), { authProvider: provider });
-  await assert.rejects(new Client({ name: "gw-test", version: "1" }).connect(make()), UnauthorizedError);
-  const transport = make();
-  await transport.finishAuth(provider.code);
-  const client = new Client({ name: "gw-test", version: "1" });
-  await client.connect(transport);
-  return client;
-}
+const connect = (provider) => connectSignedIn(w.url, provider, "gw-test");
 
 const text = (result) => result.content.map((c) => c.text).join("");
 

@@ -654,28 +654,19 @@ mod tests {
             ]),
             seen: RefCell::default(),
         };
-        let r = run(request(
-            &script,
-            &u,
-            "alice",
-            "A",
-            "tools/list",
-            json!({}),
-            &|_| {},
-        ))
-        .unwrap();
-        assert_eq!(r.result["tools"], json!([]));
-        let r = run(request(
-            &script,
-            &u,
-            "alice",
-            "A",
-            "tools/list",
-            json!({}),
-            &|_| {},
-        ))
-        .unwrap();
-        assert_eq!(r.result["tools"], json!([1]));
+        let list = || {
+            run(request(
+                &script,
+                &u,
+                "alice",
+                "A",
+                "tools/list",
+                json!({}),
+                &|_| {},
+            ))
+        };
+        assert_eq!(list().unwrap().result["tools"], json!([]));
+        assert_eq!(list().unwrap().result["tools"], json!([1]));
         let seen = script.seen.borrow();
         let header = |i: usize, name: &str| {
             seen[i]

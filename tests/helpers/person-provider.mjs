@@ -2,6 +2,9 @@
 // the SDK sends the person to /authorize, they sign in and approve as a person would; the
 // redirect's code is kept for the test to finish the flow with.
 import assert from "node:assert/strict";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { UnauthorizedError } from "@modelcontextprotocol/sdk/client/auth.js";
 import { approve, Browser } from "./oauth.mjs";
 
 export class PersonProvider {
@@ -62,3 +65,21 @@ export class PersonProvider {
   }
 }
 
+/**
+ * The official SDK client signed in through `provider` and connected to `<base>/mcp`: the
+ * first connect meets the 401 and runs the authorization flow, the second uses the code.
+ */
+export async function connectSignedIn(base, provider, name = "test") {
+  const make = () => new StreamableHTTPClientTransport(new URL(base + "/mcp"), { authProvider: provider });
+  try {
+    await new Client({ name, version: "1" }).connect(make());
+    throw new Error("the first connect was not asked to sign in");
+  } catch (e) {
+    if (!(e instanceof UnauthorizedError)) throw e;
+  }
+  const transport = make();
+  await transport.finishAuth(provider.code);
+  const client = new Client({ name, version: "1" });
+  await client.connect(transport);
+  return client;
+}
