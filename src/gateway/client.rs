@@ -61,12 +61,14 @@ pub trait Transport {
 }
 
 /// Splits an event stream into its JSON messages as its chunks arrive (WHATWG HTML
-/// §9.2.6: `data` lines, an empty line ends the event). A message that is not JSON is
-/// skipped here; the whole answer is judged again once it is complete.
+/// §9.2.6: `data` lines, an empty line ends the event). An event that is not JSON (or
+/// not UTF-8) is skipped and marks the answer unusable, which `sse_messages` reports
+/// once the whole answer is in.
 #[derive(Default)]
 pub struct EventReader {
     line: Vec<u8>,
     data: String,
+    unusable: bool,
 }
 
 /// A line longer than this is not an MCP event this reader will wait for.
@@ -79,6 +81,8 @@ impl EventReader {
             if b != b'\n' {
                 if self.line.len() < MAX_LINE {
                     self.line.push(b);
+                } else {
+                    self.unusable = true;
                 }
                 continue;
             }
@@ -88,8 +92,9 @@ impl EventReader {
             }
             if line.is_empty() {
                 if !self.data.is_empty() {
-                    if let Ok(v) = crate::json::parse(self.data.as_bytes()) {
-                        out.push(v);
+                    match crate::json::parse(self.data.as_bytes()) {
+                        Ok(v) => out.push(v),
+                        Err(_) => self.unusable = true,
                     }
                     self.data.clear();
                 }
@@ -98,7 +103,10 @@ impl EventReader {
                 if !self.data.is_empty() {
                     self.data.push('\n');
                 }
-                self.data.push_str(&String::from_utf8_lossy(d));
+                match std::str::from_utf8(d) {
+                    Ok(text) => self.data.push_str(text),
+                    Err(_) => self.unusable = true,
+                }
             }
         }
         out
@@ -521,26 +529,15 @@ fn response(answer: Answer) -> Result<Reply, UpstreamError> {
     Err(UpstreamError::NotMcp("it sent no response"))
 }
 
-/// The JSON messages of an event stream (the `data` lines of each event, WHATWG HTML
-/// §9.2.6); a data line that is not JSON makes the whole answer unusable.
+/// The JSON messages of a whole event-stream answer; an event that is not JSON makes
+/// the whole answer unusable.
 fn sse_messages(body: &[u8]) -> Result<Vec<Value>, UpstreamError> {
-    let text = std::str::from_utf8(body).map_err(|_| UpstreamError::NotMcp("not UTF-8"))?;
-    let mut out = Vec::new();
-    let mut data = String::new();
-    for line in text.lines().chain(std::iter::once("")) {
-        if line.is_empty() {
-            if !data.is_empty() {
-                let v = crate::json::parse(data.as_bytes())
-                    .map_err(|_| UpstreamError::NotMcp("an event is not JSON"))?;
-                out.push(v);
-                data.clear();
-            }
-        } else if let Some(d) = line.strip_prefix("data:") {
-            if !data.is_empty() {
-                data.push('\n');
-            }
-            data.push_str(d.strip_prefix(' ').unwrap_or(d));
-        }
+    let mut reader = EventReader::default();
+    let mut out = reader.push(body);
+    // The last event may end with the stream rather than with its blank line.
+    out.extend(reader.push(b"\n\n"));
+    if reader.unusable {
+        return Err(UpstreamError::NotMcp("an event is not JSON"));
     }
     Ok(out)
 }
@@ -630,6 +627,19 @@ mod tests {
         crate::store::memory::block_on(f)
     }
 
+    /// A `tools/list` through the scripted upstream for `user`.
+    fn list(script: &Script, u: &Upstream, user: &str) -> Result<Reply, UpstreamError> {
+        run(request(
+            script,
+            u,
+            user,
+            "A",
+            "tools/list",
+            json!({}),
+            &|_| {},
+        ))
+    }
+
     #[test]
     fn opens_a_session_then_reopens_it_when_the_upstream_forgets_it() {
         let u = upstream("forgetful");
@@ -654,19 +664,14 @@ mod tests {
             ]),
             seen: RefCell::default(),
         };
-        let list = || {
-            run(request(
-                &script,
-                &u,
-                "alice",
-                "A",
-                "tools/list",
-                json!({}),
-                &|_| {},
-            ))
-        };
-        assert_eq!(list().unwrap().result["tools"], json!([]));
-        assert_eq!(list().unwrap().result["tools"], json!([1]));
+        assert_eq!(
+            list(&script, &u, "alice").unwrap().result["tools"],
+            json!([])
+        );
+        assert_eq!(
+            list(&script, &u, "alice").unwrap().result["tools"],
+            json!([1])
+        );
         let seen = script.seen.borrow();
         let header = |i: usize, name: &str| {
             seen[i]
@@ -839,27 +844,9 @@ mod tests {
             ]),
             seen: RefCell::default(),
         };
-        run(request(
-            &script,
-            &u,
-            "alice",
-            "A",
-            "tools/list",
-            json!({}),
-            &|_| {},
-        ))
-        .unwrap();
+        list(&script, &u, "alice").unwrap();
         assert_eq!(known_era("picky"), None);
-        let r = run(request(
-            &script,
-            &u,
-            "bob",
-            "A",
-            "tools/list",
-            json!({}),
-            &|_| {},
-        ))
-        .unwrap();
+        let r = list(&script, &u, "bob").unwrap();
         assert_eq!(r.result["tools"], json!([2]));
         assert_eq!(known_era("picky"), Some(true));
     }
@@ -880,6 +867,13 @@ mod tests {
                 "chunks of {size}"
             );
         }
+        // A whole answer: its last event may end with the stream; a bad event spoils it.
+        assert_eq!(
+            sse_messages(b"data: {\"c\":3}").unwrap(),
+            vec![json!({"c": 3})]
+        );
+        assert!(sse_messages(b"data: {\"c\":3}\n\ndata: nope\n\n").is_err());
+        assert!(sse_messages(b"data: {\"c\":\"\xff\"}\n\n").is_err());
     }
 
     #[test]

@@ -17,21 +17,20 @@ const PROMPTS: (&str, &str) = ("prompts/list", "prompts");
 impl Gateway<'_> {
     /// Every upstream's resources; the first upstream to list a URI owns it.
     pub async fn resources(&self) -> Vec<Value> {
-        let all = self
-            .merged(RESOURCES.0, RESOURCES.1, |_, r| {
-                policy::rewrite_resource(r, "uri")
-            })
-            .await;
-        first_of_each(all, "uri")
+        self.addressed(RESOURCES, "uri").await
     }
 
     pub async fn templates(&self) -> Vec<Value> {
+        self.addressed(TEMPLATES, "uriTemplate").await
+    }
+
+    /// A merged list of items named by their `key` (a URI or a URI template), each
+    /// bounded by the policy, the first of each name kept.
+    async fn addressed(&self, (method, items): (&'static str, &str), key: &str) -> Vec<Value> {
         let all = self
-            .merged(TEMPLATES.0, TEMPLATES.1, |_, r| {
-                policy::rewrite_resource(r, "uriTemplate")
-            })
+            .merged(method, items, |_, r| policy::rewrite_resource(r, key))
             .await;
-        first_of_each(all, "uriTemplate")
+        first_of_each(all, key)
     }
 
     pub async fn prompts(&self) -> Vec<GatewayPrompt> {

@@ -146,8 +146,8 @@ impl Server<'_> {
     }
 
     /// `resources/read`: a note of the person's, or the upstream resource that an
-    /// upstream's list or template names. Anything else is -32002, as is another
-    /// person's note.
+    /// upstream's list or template names. Anything else is "not found" (`not_found`), as
+    /// is another person's note.
     pub(super) async fn read_resource(
         &self,
         version: &str,
