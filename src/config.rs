@@ -99,6 +99,15 @@ pub struct Config {
     pub upstreams: Option<String>,
     /// `BUILTIN_TOOLS`: "off" leaves only the upstreams' tools at `/mcp`. On by default.
     pub builtin_tools: bool,
+    /// `SIGNIN_PROVIDERS`: the identity providers people may sign in with, as JSON (see
+    /// `signin::config`).
+    pub signin_providers: Option<String>,
+    /// `LOCAL_PASSWORDS`: "off" stops passwords stored in this Worker (`npm run user`)
+    /// from signing anyone in. On by default.
+    pub local_passwords: bool,
+    /// `ACCESS_CONTACT`: whom a person without access should ask (an email address or a
+    /// sentence), shown on the "no access" page.
+    pub access_contact: Option<String>,
     /// `PRODUCT_NAME`: shown on the pages a person sees.
     pub product_name: String,
     /// `PRODUCT_LOGO_URL`: an https image shown beside the name; anything else is ignored,
@@ -134,6 +143,11 @@ impl Config {
             path_tokens: switch(lookup, "MCP_PATH_TOKENS", false),
             upstreams: lookup("UPSTREAMS").filter(|v| !v.trim().is_empty()),
             builtin_tools: switch(lookup, "BUILTIN_TOOLS", true),
+            signin_providers: lookup("SIGNIN_PROVIDERS").filter(|v| !v.trim().is_empty()),
+            local_passwords: switch(lookup, "LOCAL_PASSWORDS", true),
+            access_contact: lookup("ACCESS_CONTACT")
+                .map(|v| v.trim().chars().take(200).collect::<String>())
+                .filter(|v| !v.is_empty()),
             product_name: lookup("PRODUCT_NAME")
                 .map(|v| v.trim().to_string())
                 .filter(|v| !v.is_empty())

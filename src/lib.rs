@@ -10,6 +10,7 @@ pub mod json;
 pub mod mcp;
 pub mod oauth;
 pub mod reply;
+pub mod signin;
 pub mod store;
 pub mod templates;
 

@@ -11,6 +11,7 @@ use sha2::{Digest, Sha256};
 
 pub const LAYOUT: &str = include_str!("../templates/layout.html");
 pub const SIGNIN: &str = include_str!("../templates/signin.html");
+pub const SIGNIN_PROVIDER: &str = include_str!("../templates/signin-provider.html");
 pub const CONSENT: &str = include_str!("../templates/consent.html");
 pub const SCOPES: &str = include_str!("../templates/scopes.html");
 pub const ACCOUNT: &str = include_str!("../templates/account.html");

@@ -223,7 +223,7 @@ fn one(
 }
 
 /// An https URL with a host and no credentials; http only on a loopback host.
-fn check_url(text: &str) -> Result<String, String> {
+pub(crate) fn check_url(text: &str) -> Result<String, String> {
     let url = url::Url::parse(text).map_err(|_| "not an absolute URL".to_string())?;
     if !url.username().is_empty() || url.password().is_some() || url.fragment().is_some() {
         return Err("must not hold user information or a fragment".into());

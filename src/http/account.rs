@@ -292,6 +292,7 @@ fn sign_in_page(
         &csrf,
         PURPOSE,
         "/account",
+        "/account",
         SignInFor::Account,
         email,
         error,

@@ -228,6 +228,7 @@ fn sign_in_page(
         csrf,
         &purpose(params),
         "/authorize",
+        &format!("/authorize?{}", query(params)),
         shown_for,
         email,
         error,

@@ -1,5 +1,5 @@
 //! The daily cron trigger (`[triggers] crons` in `wrangler.toml`): deletes audit rows older
-//! than `AUDIT_RETENTION_DAYS`.
+//! than `AUDIT_RETENTION_DAYS` and sign-ins that were started and never finished.
 
 use crate::config::Config;
 use crate::http::now;
@@ -34,6 +34,10 @@ pub async fn daily(env: &Env) {
                 break;
             }
         }
+    }
+    // Sign-ins started and never finished; each was refused after ten minutes anyway.
+    if let Err(e) = db.trim_pending(now()).await {
+        console_error!("cron: trimming pending sign-ins: {e}");
     }
     console_log!(
         "cron: deleted {deleted} audit rows older than {} days",

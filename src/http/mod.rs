@@ -15,11 +15,13 @@ pub mod gateway;
 pub mod live;
 pub mod mcp;
 pub mod notes;
+pub mod outbound;
 pub mod pages;
 pub mod password;
 pub mod register;
 pub mod route;
 pub mod session;
+pub mod signin;
 pub mod sse;
 pub mod sse_session;
 pub mod token;
@@ -200,7 +202,7 @@ pub async fn handle(mut req: Request, env: Env) -> Response {
 async fn dispatch(route: Route, ctx: &Ctx, req: &Incoming) -> Reply {
     // A login-CSRF defence that does not rest on SameSite cookies alone: a page's form
     // posted from another site is refused before its CSRF token is even read.
-    if route.is_page() && req.method == "POST" && pages::from_another_site(req) {
+    if route.takes_page_forms() && req.method == "POST" && pages::from_another_site(req) {
         return pages::error_page(ctx, pages::ErrorKind::CrossSite, None);
     }
     match route {
@@ -227,6 +229,10 @@ async fn dispatch(route: Route, ctx: &Ctx, req: &Incoming) -> Reply {
             None => http_error(404, "not_found", "no such endpoint"),
         },
         Route::Note => notes::handle(ctx, req).await,
+        Route::SignInStart => signin::start(ctx, req).await,
+        Route::SignInCallback => signin::callback(ctx, req).await,
+        Route::SignInHandoff => signin::handoff(ctx, req).await,
+        Route::SignInReturn => signin::handoff_return(ctx, req).await,
     }
 }
 

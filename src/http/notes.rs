@@ -70,6 +70,7 @@ fn sign_in_page(
         &csrf,
         &purpose,
         &action(id),
+        &action(id),
         SignInFor::Note,
         email,
         error,

@@ -3,6 +3,7 @@
 //! which variant a page shows.
 
 use crate::http::session::{CsrfCookie, SignInError};
+use crate::http::signin;
 use crate::http::{Ctx, Incoming};
 use crate::reply::Reply;
 use crate::templates::{self, render};
@@ -35,6 +36,18 @@ pub enum ErrorKind {
     TooLong,
     /// A form posted from another site (403), refused before its CSRF token is read.
     CrossSite,
+    /// A provider's return with an unknown, used or expired state, or in another browser.
+    SignInExpired,
+    /// The provider said no (`?error=`).
+    ProviderRefused,
+    /// The provider's answer could not be used or verified.
+    ProviderFailed,
+    /// The provider did not answer in time, or answered with a server error.
+    ProviderUnavailable,
+    NoAccess,
+    EmailUnverified,
+    AccountExists,
+    AccountDisabled,
 }
 
 impl ErrorKind {
@@ -50,12 +63,26 @@ impl ErrorKind {
             ErrorKind::NoSuchNote => "no_such_note",
             ErrorKind::TooLong => "bad_request",
             ErrorKind::CrossSite => "cross_site",
+            ErrorKind::SignInExpired => "signin_expired",
+            ErrorKind::ProviderRefused => "provider_refused",
+            ErrorKind::ProviderFailed => "provider_failed",
+            ErrorKind::ProviderUnavailable => "provider_unavailable",
+            ErrorKind::NoAccess => "no_access",
+            ErrorKind::EmailUnverified => "email_unverified",
+            ErrorKind::AccountExists => "account_exists",
+            ErrorKind::AccountDisabled => "account_disabled",
         }
     }
 
     fn status(self) -> u16 {
         match self {
             ErrorKind::Expired | ErrorKind::CrossSite => 403,
+            // Refusals of a person the provider vouched for; a provider's own failure is
+            // the sign-in's failure (400), never this server's (5xx).
+            ErrorKind::NoAccess
+            | ErrorKind::EmailUnverified
+            | ErrorKind::AccountExists
+            | ErrorKind::AccountDisabled => 403,
             ErrorKind::TooLong => 414,
             ErrorKind::Unavailable => 503,
             ErrorKind::NoSuchNote => 404,
@@ -77,14 +104,26 @@ pub fn error_page(ctx: &Ctx, kind: ErrorKind, detail: Option<&str>) -> Reply {
         detail.unwrap_or("")
     );
     let shown = match kind {
-        ErrorKind::BadRequest | ErrorKind::BadForm | ErrorKind::TooLong => detail.unwrap_or(""),
+        // A provider's error code is filtered to [A-Za-z0-9_] by `signin`.
+        ErrorKind::BadRequest
+        | ErrorKind::BadForm
+        | ErrorKind::TooLong
+        | ErrorKind::ProviderRefused => detail.unwrap_or(""),
+        _ => "",
+    };
+    let contact = match kind {
+        ErrorKind::NoAccess | ErrorKind::AccountExists | ErrorKind::AccountDisabled => {
+            ctx.config.access_contact.as_deref().unwrap_or("")
+        }
         _ => "",
     };
     let content = render(
         templates::ERROR,
         &[
             (kind.section(), "1"),
+            ("kind", kind.section()),
             ("detail", shown),
+            ("contact", contact),
             ("request_id", &ctx.request_id),
         ],
     );
@@ -104,22 +143,55 @@ pub enum SignInFor<'a> {
     Note,
 }
 
-/// The sign-in form, posting to `action` with a token for `purpose`.
+/// The sign-in page: a "Continue with" button per provider (a form to `/signin/start`
+/// that brings the person back to `return_to`), and the password form posting to `action`
+/// with a token for `purpose` where passwords are on.
+#[allow(clippy::too_many_arguments)]
 pub fn sign_in_page(
     ctx: &Ctx,
     csrf: &CsrfCookie,
     purpose: &str,
     action: &str,
+    return_to: &str,
     shown_for: SignInFor,
     email: &str,
     error: Option<SignInError>,
 ) -> Reply {
-    let Some(token) = csrf.token(ctx, purpose) else {
+    let (Some(token), Some(start_token)) = (
+        csrf.token(ctx, purpose),
+        csrf.token(ctx, &signin::start_purpose(return_to)),
+    ) else {
         return error_page(ctx, ErrorKind::Unavailable, Some("no signing key"));
     };
+    let all = signin::providers(ctx);
+    let providers = signin::list(&all);
+    let buttons: String = providers
+        .iter()
+        .filter(|p| p.is_redirect())
+        .map(|p| {
+            render(
+                templates::SIGNIN_PROVIDER,
+                &[("id", &p.id), ("name", &p.name)],
+            )
+        })
+        .collect();
+    let passwords = ctx.config.local_passwords || providers.iter().any(|p| !p.is_redirect());
+    let app = matches!(shown_for, SignInFor::App { .. });
+    let flag = |on: bool| if on { "1" } else { "" };
     let locked_minutes;
-    let mut values: Vec<(&str, &str)> =
-        vec![("action", action), ("csrf_token", &token), ("email", email)];
+    let refusal_contact = ctx.config.access_contact.as_deref().unwrap_or("");
+    let mut values: Vec<(&str, &str)> = vec![
+        ("action", action),
+        ("csrf_token", &token),
+        ("email", email),
+        ("providers", &buttons),
+        ("start_token", &start_token),
+        ("return_to", return_to),
+        ("passwords", flag(passwords)),
+        ("form", flag(passwords || app)),
+        ("no_sign_in", flag(!passwords && buttons.is_empty())),
+        ("contact", refusal_contact),
+    ];
     match &shown_for {
         SignInFor::App {
             client_name,
@@ -142,6 +214,7 @@ pub fn sign_in_page(
             SignInError::Missing => values.push(("missing", "1")),
             SignInError::Failed => values.push(("failed", "1")),
             SignInError::Unavailable => values.push(("unavailable", "1")),
+            SignInError::NoAccess => values.push(("no_access", "1")),
             SignInError::Locked(minutes) => {
                 locked_minutes = minutes.to_string();
                 values.push(("locked", &locked_minutes));

@@ -26,6 +26,14 @@ pub enum Route {
     /// `/account`: a person's connected apps.
     Account,
     Home,
+    /// `/signin/start`: a "Continue with" button, off to a sign-in provider.
+    SignInStart,
+    /// `/signin/callback/<provider id>`: where OpenID Connect providers and GitHub return.
+    SignInCallback,
+    /// `/signin/handoff`: the operator's app completing a hand-off, server to server.
+    SignInHandoff,
+    /// `/signin/return`: a person back from the operator's app.
+    SignInReturn,
 }
 
 /// Bodies larger than this are refused with 413 before they are read.
@@ -53,6 +61,15 @@ impl Route {
             "/messages" | "/mcp/messages" => Route::Messages,
             "/account" => Route::Account,
             "/" => Route::Home,
+            "/signin/start" => Route::SignInStart,
+            "/signin/handoff" => Route::SignInHandoff,
+            "/signin/return" => Route::SignInReturn,
+            p if p
+                .strip_prefix("/signin/callback/")
+                .is_some_and(is_provider_id) =>
+            {
+                Route::SignInCallback
+            }
             p if p.strip_prefix("/notes/").is_some_and(is_note_id) => Route::Note,
             p if path_token(p).is_some() => Route::McpPathToken,
             _ => return None,
@@ -66,7 +83,9 @@ impl Route {
             | Route::Token
             | Route::Revoke
             | Route::Introspect
-            | Route::Messages => &["POST"],
+            | Route::Messages
+            | Route::SignInStart
+            | Route::SignInHandoff => &["POST"],
             Route::Authorize | Route::UserInfo | Route::Note | Route::Account => &["GET", "POST"],
             // No server-to-client stream is offered, so GET is 405 (MCP transports).
             Route::Mcp | Route::McpPathToken => &["POST", "DELETE"],
@@ -79,7 +98,14 @@ impl Route {
     pub fn cors(self) -> bool {
         !matches!(
             self,
-            Route::Authorize | Route::Home | Route::Note | Route::Account
+            Route::Authorize
+                | Route::Home
+                | Route::Note
+                | Route::Account
+                | Route::SignInStart
+                | Route::SignInCallback
+                | Route::SignInHandoff
+                | Route::SignInReturn
         )
     }
 
@@ -109,9 +135,14 @@ impl Route {
         )
     }
 
-    /// The pages a person's browser shows and posts forms to.
+    /// The pages a person's browser shows and posts forms to (and can sign in on).
     pub fn is_page(self) -> bool {
         matches!(self, Route::Authorize | Route::Account | Route::Note)
+    }
+
+    /// Forms a page posts, refused when they come from another site.
+    pub fn takes_page_forms(self) -> bool {
+        self.is_page() || self == Route::SignInStart
     }
 
     pub fn body_limit(self) -> usize {
@@ -129,6 +160,14 @@ pub fn path_token(path: &str) -> Option<&str> {
             && t.bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
     })
+}
+
+/// Provider ids as `SIGNIN_PROVIDERS` allows them.
+fn is_provider_id(id: &str) -> bool {
+    (1..=32).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
 }
 
 /// Note ids are what `memory_store` makes: `n_` and base64url.
@@ -157,6 +196,14 @@ mod tests {
         assert_eq!(Route::find("/mcp/t/a.b"), None);
         assert_eq!(Route::find("/mcp/sse"), Some(Route::Sse));
         assert_eq!(Route::find("/mcp/messages"), Some(Route::Messages));
+        assert_eq!(
+            Route::find("/signin/callback/corp-sso"),
+            Some(Route::SignInCallback)
+        );
+        assert_eq!(Route::find("/signin/callback/"), None);
+        assert_eq!(Route::find("/signin/callback/a/b"), None);
+        assert_eq!(Route::find("/signin/callback/Corp"), None);
+        assert!(Route::SignInStart.takes_page_forms() && !Route::SignInStart.is_page());
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use crate::audit::Event;
 use crate::encoding::{b64url, constant_time_eq, random_token};
-use crate::http::{now, password, Ctx, Incoming};
+use crate::http::{now, password, signin, Ctx, Incoming};
 use crate::oauth::seal::{self, hmac_sha256};
 use crate::store::d1::{UserRow, D1};
 use serde::{Deserialize, Serialize};
@@ -20,6 +20,8 @@ pub enum SignInError {
     /// Locked for this many more minutes.
     Locked(u64),
     Unavailable,
+    /// The operator's app vouched for the password, and the person may not sign in here.
+    NoAccess,
 }
 
 impl SignInError {
@@ -29,6 +31,7 @@ impl SignInError {
             SignInError::Failed => 401,
             SignInError::Locked(_) => 429,
             SignInError::Unavailable => 503,
+            SignInError::NoAccess => 403,
         }
     }
 }
@@ -42,7 +45,10 @@ pub enum Purpose {
 }
 
 /// Checks a password, with lockouts per account and per network. Attempts are reserved
-/// before the password is checked, so parallel guesses cannot exceed the limit.
+/// before the password is checked, so parallel guesses cannot exceed the limit. The
+/// password is this Worker's own (`npm run user`, unless `LOCAL_PASSWORDS` is off) or,
+/// for an email without one, the operator's password-check endpoint's to judge: the
+/// lockouts apply before any call goes out.
 pub async fn sign_in(
     ctx: &Ctx,
     db: &D1,
@@ -55,69 +61,158 @@ pub async fn sign_in(
     if email.is_empty() || pw.is_empty() {
         return Err(SignInError::Missing);
     }
-    let user_key = format!("user:{email}");
-    let ip_key = format!("ip:{}", req.client_ip);
+    let keys = Keys {
+        user: format!("user:{email}"),
+        ip: format!("ip:{}", req.client_ip),
+    };
     let now = now();
     let internal = |e| {
         ctx.internal(e);
         SignInError::Unavailable
     };
-    let locked = |until: u64| SignInError::Locked(until.saturating_sub(now).div_ceil(60).max(1));
     let (max, lock) = (ctx.config.login_max_failures, ctx.config.lockout_seconds);
     if let Some(until) = db
-        .reserve_attempt(&[&user_key, &ip_key], now, max, lock)
+        .reserve_attempt(&[&keys.user, &keys.ip], now, max, lock)
         .await
         .map_err(internal)?
     {
         // Not recorded: the lockout itself was, once, and attempts while it lasts cost
         // nothing but could fill the log.
-        return Err(locked(until));
+        return Err(locked(until, now));
     }
     let user = db.user_by_email(&email).await.map_err(internal)?;
+    let local = ctx.config.local_passwords;
+    let has_local = user.as_ref().is_some_and(|u| !u.password_hash.is_empty());
+    if purpose == Purpose::SignIn && !(local && has_local) {
+        if let Some(p) = signin::password_checker(ctx) {
+            return checked_elsewhere(ctx, db, &keys, &email, pw, &p).await;
+        }
+    }
     let ok = match &user {
-        Some(u) => password::verify(pw, &u.password_salt, &u.password_hash, u.iterations).await,
-        None => {
+        Some(u) if local && has_local => {
+            password::verify(pw, &u.password_salt, &u.password_hash, u.iterations).await
+        }
+        _ => {
+            // The same work as a real check, so "no such account" takes as long.
             password::verify(pw, password::DUMMY_SALT, password::DUMMY_HASH, 100_000).await;
             false
         }
     };
     match user {
         Some(u) if ok && u.disabled_at.is_none() => {
-            db.clear_failures(&user_key).await.map_err(internal)?;
-            db.release_attempt(&ip_key).await.map_err(internal)?;
-            if purpose == Purpose::SignIn {
-                ctx.audit(Event::SignIn, Some(&u.id), None, None).await;
-            }
+            succeeded(ctx, db, &keys, &u, purpose, "password").await?;
             Ok(u)
         }
         _ => {
-            let a = db
-                .lock_if_spent(&user_key, now, max, lock)
-                .await
-                .map_err(internal)?;
-            let b = db
-                .lock_if_spent(&ip_key, now, max, lock)
-                .await
-                .map_err(internal)?;
             // The account's own id when the email is one: its owner sees the attempt.
             let who = user.as_ref().map(|u| u.id.as_str());
             let why = match (&user, purpose) {
                 (None, _) => "no such account",
                 (Some(u), _) if u.disabled_at.is_some() => "account disabled",
+                (Some(_), _) if !local => "local passwords are off",
+                (Some(_), _) if !has_local => "the account has no local password",
                 (Some(_), Purpose::SignIn) => "wrong password",
                 (Some(_), Purpose::ConfirmNewToken) => "wrong password for a new token",
             };
-            match a.or(b) {
-                Some(until) => {
-                    ctx.audit(Event::Lockout, who, None, Some(why)).await;
-                    Err(locked(until))
-                }
-                None => {
-                    ctx.audit(Event::SignInFailed, who, None, Some(why)).await;
-                    Err(SignInError::Failed)
-                }
-            }
+            Err(failed(ctx, db, &keys, who, why).await)
         }
+    }
+}
+
+/// The lockout keys of one attempt: the account and the network.
+struct Keys {
+    user: String,
+    ip: String,
+}
+
+fn locked(until: u64, now: u64) -> SignInError {
+    SignInError::Locked(until.saturating_sub(now).div_ceil(60).max(1))
+}
+
+async fn succeeded(
+    ctx: &Ctx,
+    db: &D1,
+    keys: &Keys,
+    u: &UserRow,
+    purpose: Purpose,
+    how: &str,
+) -> Result<(), SignInError> {
+    let internal = |e| {
+        ctx.internal(e);
+        SignInError::Unavailable
+    };
+    db.clear_failures(&keys.user).await.map_err(internal)?;
+    db.release_attempt(&keys.ip).await.map_err(internal)?;
+    if purpose == Purpose::SignIn {
+        ctx.audit(Event::SignIn, Some(&u.id), None, Some(how)).await;
+    }
+    Ok(())
+}
+
+/// A failed attempt: counted against both keys (locking them when spent) and recorded.
+async fn failed(ctx: &Ctx, db: &D1, keys: &Keys, who: Option<&str>, why: &str) -> SignInError {
+    let now = now();
+    let (max, lock) = (ctx.config.login_max_failures, ctx.config.lockout_seconds);
+    let (a, b) = (
+        db.lock_if_spent(&keys.user, now, max, lock).await,
+        db.lock_if_spent(&keys.ip, now, max, lock).await,
+    );
+    let (a, b) = match (a, b) {
+        (Ok(a), Ok(b)) => (a, b),
+        (Err(e), _) | (_, Err(e)) => {
+            ctx.internal(e);
+            return SignInError::Unavailable;
+        }
+    };
+    match a.or(b) {
+        Some(until) => {
+            ctx.audit(Event::Lockout, who, None, Some(why)).await;
+            locked(until, now)
+        }
+        None => {
+            ctx.audit(Event::SignInFailed, who, None, Some(why)).await;
+            SignInError::Failed
+        }
+    }
+}
+
+/// The operator's endpoint judges the password (`SIGNIN_PROVIDERS`, type password_check).
+async fn checked_elsewhere(
+    ctx: &Ctx,
+    db: &D1,
+    keys: &Keys,
+    email: &str,
+    pw: &str,
+    p: &crate::signin::config::Provider,
+) -> Result<UserRow, SignInError> {
+    let how = format!("provider {}", p.id);
+    match signin::check_password(ctx, db, p, email, pw).await {
+        signin::Checked::Person(u) => {
+            succeeded(ctx, db, keys, &u, Purpose::SignIn, &how).await?;
+            Ok(u)
+        }
+        signin::Checked::Wrong => {
+            let who = db.user_by_email(email).await.ok().flatten().map(|u| u.id);
+            Err(failed(
+                ctx,
+                db,
+                keys,
+                who.as_deref(),
+                &format!("{how}: wrong password"),
+            )
+            .await)
+        }
+        signin::Checked::Denied(r, who) => {
+            let why = format!("{how}: {}", r.why());
+            ctx.audit(Event::SignInFailed, who.as_deref(), None, Some(&why))
+                .await;
+            // A disabled account reads like a wrong password, as it does here.
+            Err(match r {
+                crate::signin::policy::Refusal::Disabled => SignInError::Failed,
+                _ => SignInError::NoAccess,
+            })
+        }
+        signin::Checked::Unavailable => Err(SignInError::Unavailable),
     }
 }
 

@@ -339,6 +339,17 @@ async fn refresh(ctx: &Ctx, form: &Form, client: &Client) -> Result<Reply, OAuth
     if row.expires_at < now {
         return Err(invalid("the refresh token has expired"));
     }
+    // A GitHub org or team that admitted the person is asked again: membership changes.
+    // Nothing is asked when no provider has such a rule.
+    match super::signin::still_member(ctx, &db, &row.user_id).await {
+        Ok(true) => {}
+        Ok(false) => {
+            return Err(invalid(
+                "the person is no longer in the GitHub organisation or team this server requires",
+            ))
+        }
+        Err(e) => return Err(ctx.internal(format!("membership check: {e}"))),
+    }
     let granted = Scopes::parse(Some(&row.scope)).map_err(|_| invalid("bad scope"))?;
     let scopes = match requested {
         None => granted.clone(),

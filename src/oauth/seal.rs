@@ -9,6 +9,19 @@ use crate::oauth::chacha20;
 use sha2::{Digest, Sha256};
 
 pub fn hmac_sha256(key: &[u8; 32], message: &[u8]) -> [u8; 32] {
+    hmac_sha256_bytes(key, message)
+}
+
+/// HMAC-SHA256 with a key of any length (a secret an operator chose): longer than the
+/// block, it is hashed first (RFC 2104 §2).
+pub fn hmac_sha256_bytes(key: &[u8], message: &[u8]) -> [u8; 32] {
+    let hashed;
+    let key = if key.len() > 64 {
+        hashed = sha256(key);
+        &hashed[..]
+    } else {
+        key
+    };
     let mut ipad = [0x36u8; 64];
     let mut opad = [0x5cu8; 64];
     for (i, k) in key.iter().enumerate() {

@@ -1,0 +1,502 @@
+//! The sign-in providers an operator declares in `SIGNIN_PROVIDERS` (a JSON array in
+//! `wrangler.toml`'s `[vars]`), validated once per isolate. Every URL this Worker sends a
+//! person to or fetches during a sign-in comes from here or from the discovery document of
+//! an issuer named here, never from a request. A mistake is a `ConfigError` naming the
+//! setting; the sign-in page then leaves that provider out and the log says why.
+
+use crate::gateway::config::{check_url, ConfigError};
+use serde_json::{Map, Value};
+
+/// How a provider proves who a person is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// OpenID Connect by issuer (Google is this with its issuer filled in).
+    Oidc { issuer: String },
+    /// GitHub's OAuth apps (OAuth 2.0, not OIDC): its API says who signed in.
+    GitHub {
+        web: String,
+        api: String,
+        /// Secret name of a token that can read org and team membership, needed when
+        /// `allow` names orgs or teams (they are checked again at every refresh).
+        membership_token: Option<String>,
+    },
+    /// The operator's app signs the person in on its own login page and completes the
+    /// sign-in server to server (`POST /signin/handoff`).
+    Handoff { login_url: String },
+    /// The operator's endpoint checks the password typed into this Worker's form.
+    PasswordCheck { url: String },
+}
+
+/// Who may sign in through a provider. Any one rule that matches admits the person.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Allow {
+    pub everyone: bool,
+    /// Verified emails, lower case.
+    pub emails: Vec<String>,
+    /// Domains of verified emails, lower case.
+    pub email_domains: Vec<String>,
+    /// The ID token's `hd` claim (Google Workspace), lower case.
+    pub hosted_domains: Vec<String>,
+    /// The provider's own identifiers (OIDC `sub`, GitHub's numeric id, the app's user id).
+    pub subjects: Vec<String>,
+    pub github_orgs: Vec<String>,
+    /// `org/team-slug`.
+    pub github_teams: Vec<(String, String)>,
+}
+
+impl Allow {
+    pub fn needs_membership(&self) -> bool {
+        !self.github_orgs.is_empty() || !self.github_teams.is_empty()
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Provider {
+    /// In URLs (`/signin/callback/<id>`), forms and the audit log.
+    pub id: String,
+    /// "Continue with <name>".
+    pub name: String,
+    pub kind: Kind,
+    pub client_id: String,
+    /// Secret names (their values are read at the edge, never logged).
+    pub client_secret: Option<String>,
+    pub shared_secret: Option<String>,
+    pub scopes: Vec<String>,
+    pub timeout_ms: u64,
+    /// `None`: only people already here (mapped, or linked by email) may sign in.
+    pub allow: Option<Allow>,
+    /// Link a first sign-in to the person here with the same verified email.
+    pub link_by_email: bool,
+}
+
+impl Provider {
+    /// The namespace of this provider's subjects in the identities table: the issuer for
+    /// OIDC (so two entries for one issuer are one identity), GitHub's host, the app's id.
+    pub fn identity_namespace(&self) -> String {
+        match &self.kind {
+            Kind::Oidc { issuer } => format!("oidc:{issuer}"),
+            Kind::GitHub { web, .. } => format!(
+                "github:{}",
+                url::Url::parse(web)
+                    .ok()
+                    .and_then(|u| u.host_str().map(str::to_string))
+                    .unwrap_or_default()
+            ),
+            Kind::Handoff { .. } | Kind::PasswordCheck { .. } => format!("app:{}", self.id),
+        }
+    }
+
+    /// Whether the person leaves for the provider (a "Continue with" button) rather than
+    /// typing a password here.
+    pub fn is_redirect(&self) -> bool {
+        !matches!(self.kind, Kind::PasswordCheck { .. })
+    }
+}
+
+pub const GOOGLE_ISSUER: &str = "https://accounts.google.com";
+pub const DEFAULT_TIMEOUT_MS: u64 = 5_000;
+const MAX_PROVIDERS: usize = 10;
+const SETTING: &str = "SIGNIN_PROVIDERS";
+
+/// What the edge can tell about the environment, to check secret names against it.
+pub struct Environment<'a> {
+    pub has_secret: &'a dyn Fn(&str) -> bool,
+}
+
+/// The providers of `SIGNIN_PROVIDERS` (unset or empty: none).
+pub fn parse(text: Option<&str>, env: &Environment) -> Result<Vec<Provider>, ConfigError> {
+    let Some(text) = text.map(str::trim).filter(|t| !t.is_empty()) else {
+        return Ok(Vec::new());
+    };
+    let list = crate::json::parse(text.as_bytes())
+        .map_err(|e| error(SETTING.into(), &format!("not JSON: {e}")))?;
+    let Value::Array(items) = list else {
+        return Err(error(SETTING.into(), "must be a JSON array of providers"));
+    };
+    if items.len() > MAX_PROVIDERS {
+        return Err(error(SETTING.into(), "at most 10 providers"));
+    }
+    let mut out: Vec<Provider> = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let at = |key: &str| format!("{SETTING}[{i}].{key}");
+        let p = one(item, &at, env)?;
+        if out.iter().any(|o| o.id == p.id) {
+            return Err(error(at("id"), "two providers have this id"));
+        }
+        if !p.is_redirect() && out.iter().any(|o| !o.is_redirect()) {
+            return Err(error(at("type"), "at most one password_check provider"));
+        }
+        out.push(p);
+    }
+    Ok(out)
+}
+
+fn error(setting: String, message: &str) -> ConfigError {
+    ConfigError {
+        setting,
+        message: message.to_string(),
+    }
+}
+
+const KEYS: &[&str] = &[
+    "id",
+    "type",
+    "name",
+    "issuer",
+    "client_id",
+    "client_secret",
+    "scopes",
+    "timeout_ms",
+    "allow",
+    "link_by_email",
+    "membership_token",
+    "github_url",
+    "github_api_url",
+    "login_url",
+    "url",
+    "shared_secret",
+];
+
+fn one(
+    item: &Value,
+    at: &dyn Fn(&str) -> String,
+    env: &Environment,
+) -> Result<Provider, ConfigError> {
+    let err = |key: &str, message: &str| error(at(key), message);
+    let obj = item
+        .as_object()
+        .ok_or_else(|| err("", "must be an object"))?;
+    if let Some(key) = obj.keys().find(|k| !KEYS.contains(&k.as_str())) {
+        return Err(err(key, "is not a setting of a provider"));
+    }
+    let text = |key: &str| -> Result<Option<String>, ConfigError> {
+        match obj.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) if !s.trim().is_empty() => Ok(Some(s.trim().to_string())),
+            Some(_) => Err(err(key, "must be a non-empty string")),
+        }
+    };
+    let required = |key: &str| text(key)?.ok_or_else(|| err(key, "is required"));
+    let url = |key: &str| -> Result<String, ConfigError> {
+        check_url(&required(key)?).map_err(|m| err(key, &m))
+    };
+    let secret = |key: &str| -> Result<Option<String>, ConfigError> {
+        let Some(v) = obj.get(key) else {
+            return Ok(None);
+        };
+        let name = v
+            .get("secret")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| err(key, "must be {\"secret\": \"<name of a Worker secret>\"}"))?;
+        if !(env.has_secret)(name) {
+            return Err(err(
+                &format!("{key}.secret"),
+                &format!("no Worker secret named {name}"),
+            ));
+        }
+        Ok(Some(name.to_string()))
+    };
+
+    let id = required("id")?;
+    let id_ok = id.len() <= 32
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+    if !id_ok {
+        return Err(err("id", "must be 1 to 32 of a-z, 0-9, - and _"));
+    }
+    let kind_name = required("type")?;
+    let client_secret = secret("client_secret")?;
+    let shared_secret = secret("shared_secret")?;
+    let membership_token = secret("membership_token")?;
+    let allow = match obj.get("allow") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(a)) => Some(allow(a, &|k| at(&format!("allow.{k}")))?),
+        Some(_) => return Err(err("allow", "must be an object")),
+    };
+    let (kind, default_name, default_scopes): (Kind, Option<&str>, &[&str]) = match kind_name
+        .as_str()
+    {
+        "oidc" | "google" => {
+            let issuer = if kind_name == "google" {
+                if obj.contains_key("issuer") {
+                    return Err(err("issuer", "is Google's own for type google"));
+                }
+                GOOGLE_ISSUER.to_string()
+            } else {
+                // Kept as written (less a trailing slash): the discovery document must
+                // name exactly this issuer, and ID tokens carry it in `iss`.
+                let issuer = required("issuer")?;
+                check_url(&issuer).map_err(|m| err("issuer", &m))?;
+                let parsed = url::Url::parse(&issuer).map_err(|_| err("issuer", "not a URL"))?;
+                if parsed.query().is_some() {
+                    return Err(err("issuer", "must not have a query"));
+                }
+                issuer.trim_end_matches('/').to_string()
+            };
+            let name = (kind_name == "google").then_some("Google");
+            (Kind::Oidc { issuer }, name, &["openid", "email", "profile"])
+        }
+        "github" => {
+            let web = match text("github_url")? {
+                Some(_) => url("github_url")?,
+                None => "https://github.com".to_string(),
+            };
+            let api = match text("github_api_url")? {
+                Some(_) => url("github_api_url")?,
+                None => "https://api.github.com".to_string(),
+            };
+            let needs = allow.as_ref().is_some_and(Allow::needs_membership);
+            if needs && membership_token.is_none() {
+                return Err(err(
+                        "membership_token",
+                        "is required when allow names GitHub orgs or teams (membership is checked again at every refresh)",
+                    ));
+            }
+            let kind = Kind::GitHub {
+                web: web.trim_end_matches('/').to_string(),
+                api: api.trim_end_matches('/').to_string(),
+                membership_token,
+            };
+            (kind, Some("GitHub"), &["read:user", "user:email"])
+        }
+        "handoff" => (
+            Kind::Handoff {
+                login_url: url("login_url")?,
+            },
+            None,
+            &[],
+        ),
+        "password_check" => (Kind::PasswordCheck { url: url("url")? }, None, &[]),
+        _ => {
+            return Err(err(
+                "type",
+                "must be oidc, google, github, handoff or password_check",
+            ))
+        }
+    };
+    let redirect_flow = matches!(kind, Kind::Oidc { .. } | Kind::GitHub { .. });
+    let client_id = if redirect_flow {
+        required("client_id")?
+    } else {
+        String::new()
+    };
+    if redirect_flow && client_secret.is_none() {
+        return Err(err("client_secret", "is required"));
+    }
+    if !redirect_flow && shared_secret.is_none() {
+        return Err(err("shared_secret", "is required"));
+    }
+    if allow.as_ref().is_some_and(Allow::needs_membership) && !matches!(kind, Kind::GitHub { .. }) {
+        return Err(err(
+            "allow",
+            "github_orgs and github_teams are for type github",
+        ));
+    }
+    let name = match text("name")? {
+        Some(n) if n.chars().count() <= 40 => n,
+        Some(_) => return Err(err("name", "at most 40 characters")),
+        None => default_name
+            .map(str::to_string)
+            .ok_or_else(|| err("name", "is required"))?,
+    };
+    let scopes = match obj.get("scopes") {
+        None => default_scopes.iter().map(|s| s.to_string()).collect(),
+        Some(v) => strings(v).ok_or_else(|| err("scopes", "must be an array of strings"))?,
+    };
+    if matches!(kind, Kind::Oidc { .. }) && !scopes.iter().any(|s| s == "openid") {
+        return Err(err("scopes", "must include openid"));
+    }
+    let timeout_ms = match obj.get("timeout_ms") {
+        None => DEFAULT_TIMEOUT_MS,
+        Some(v) => v
+            .as_u64()
+            .filter(|t| (500..=15_000).contains(t))
+            .ok_or_else(|| {
+                err(
+                    "timeout_ms",
+                    "must be a number of milliseconds from 500 to 15000",
+                )
+            })?,
+    };
+    let link_by_email = match obj.get("link_by_email") {
+        None => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err(err("link_by_email", "must be true or false")),
+    };
+    Ok(Provider {
+        id,
+        name,
+        kind,
+        client_id,
+        client_secret,
+        shared_secret,
+        scopes,
+        timeout_ms,
+        allow,
+        link_by_email,
+    })
+}
+
+fn strings(v: &Value) -> Option<Vec<String>> {
+    v.as_array()?
+        .iter()
+        .map(|s| {
+            s.as_str()
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+        })
+        .collect()
+}
+
+fn allow(a: &Map<String, Value>, at: &dyn Fn(&str) -> String) -> Result<Allow, ConfigError> {
+    let mut out = Allow::default();
+    for (key, v) in a {
+        let list = || strings(v).ok_or_else(|| error(at(key), "must be an array of strings"));
+        let lower = || list().map(|l| l.iter().map(|s| s.to_ascii_lowercase()).collect());
+        match key.as_str() {
+            "everyone" => {
+                out.everyone = v
+                    .as_bool()
+                    .ok_or_else(|| error(at(key), "must be true or false"))?
+            }
+            "emails" => out.emails = lower()?,
+            "email_domains" => out.email_domains = lower()?,
+            "hosted_domains" => out.hosted_domains = lower()?,
+            "subjects" => out.subjects = list()?,
+            "github_orgs" => out.github_orgs = list()?,
+            "github_teams" => {
+                out.github_teams = list()?
+                    .into_iter()
+                    .map(|t| match t.split_once('/') {
+                        Some((org, team))
+                            if !org.is_empty() && !team.is_empty() && !team.contains('/') =>
+                        {
+                            Ok((org.to_string(), team.to_string()))
+                        }
+                        _ => Err(error(at(key), "each must be \"org/team-slug\"")),
+                    })
+                    .collect::<Result<_, _>>()?
+            }
+            _ => return Err(error(at(key), "is not an allow rule")),
+        }
+    }
+    // GitHub names are used in API paths: only the characters GitHub allows.
+    let slug = |s: &str| {
+        !s.is_empty()
+            && s.len() <= 100
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+    };
+    if !out.github_orgs.iter().all(|o| slug(o))
+        || !out.github_teams.iter().all(|(o, t)| slug(o) && slug(t))
+    {
+        return Err(error(
+            at("github_orgs"),
+            "GitHub names hold only letters, digits, - _ .",
+        ));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env() -> Environment<'static> {
+        Environment {
+            has_secret: &|n| n.ends_with("_SECRET") || n == "GH_TOKEN",
+        }
+    }
+
+    fn parse_one(item: &str) -> Result<Provider, ConfigError> {
+        parse(Some(&format!("[{item}]")), &env()).map(|mut v| v.remove(0))
+    }
+
+    #[test]
+    fn presets_fill_in_what_they_know() {
+        let g = parse_one(
+            r#"{"id":"google","type":"google","client_id":"c","client_secret":{"secret":"G_SECRET"},"allow":{"hosted_domains":["Example.com"]}}"#,
+        )
+        .unwrap();
+        assert_eq!(g.name, "Google");
+        assert_eq!(
+            g.kind,
+            Kind::Oidc {
+                issuer: GOOGLE_ISSUER.into()
+            }
+        );
+        assert_eq!(g.identity_namespace(), "oidc:https://accounts.google.com");
+        assert_eq!(g.allow.unwrap().hosted_domains, vec!["example.com"]);
+        let gh = parse_one(
+            r#"{"id":"github","type":"github","client_id":"c","client_secret":{"secret":"GH_SECRET"},"allow":{"github_teams":["acme/eng"]},"membership_token":{"secret":"GH_TOKEN"}}"#,
+        )
+        .unwrap();
+        assert_eq!(gh.identity_namespace(), "github:github.com");
+        assert_eq!(gh.scopes, vec!["read:user", "user:email"]);
+        let o = parse_one(
+            r#"{"id":"corp","type":"oidc","name":"Corp","issuer":"http://127.0.0.1:9000/","client_id":"c","client_secret":{"secret":"C_SECRET"}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            o.kind,
+            Kind::Oidc {
+                issuer: "http://127.0.0.1:9000".into()
+            }
+        );
+        assert_eq!(o.allow, None);
+        assert!(parse(None, &env()).unwrap().is_empty());
+    }
+
+    #[test]
+    fn mistakes_name_their_setting() {
+        let cases = [
+            (
+                r#"{"id":"x","type":"oidc","name":"X","issuer":"http://idp.example","client_id":"c","client_secret":{"secret":"C_SECRET"}}"#,
+                "SIGNIN_PROVIDERS[0].issuer",
+            ),
+            (
+                r#"{"id":"x","type":"oidc","name":"X","issuer":"https://idp.example","client_id":"c","client_secret":{"secret":"UNSET"}}"#,
+                "SIGNIN_PROVIDERS[0].client_secret.secret",
+            ),
+            (
+                r#"{"id":"x","type":"oidc","issuer":"https://idp.example","client_id":"c","client_secret":{"secret":"C_SECRET"}}"#,
+                "SIGNIN_PROVIDERS[0].name",
+            ),
+            (
+                r#"{"id":"X Y","type":"google","client_id":"c","client_secret":{"secret":"C_SECRET"}}"#,
+                "SIGNIN_PROVIDERS[0].id",
+            ),
+            (
+                r#"{"id":"g","type":"github","client_id":"c","client_secret":{"secret":"C_SECRET"},"allow":{"github_orgs":["acme"]}}"#,
+                "SIGNIN_PROVIDERS[0].membership_token",
+            ),
+            (
+                r#"{"id":"g","type":"google","client_id":"c","client_secret":{"secret":"C_SECRET"},"allow":{"domains":["a"]}}"#,
+                "SIGNIN_PROVIDERS[0].allow.domains",
+            ),
+            (
+                r#"{"id":"h","type":"handoff","name":"App","login_url":"https://app.example/login"}"#,
+                "SIGNIN_PROVIDERS[0].shared_secret",
+            ),
+            (
+                r#"{"id":"g","type":"google","client_id":"c","client_secret":{"secret":"C_SECRET"},"colour":1}"#,
+                "SIGNIN_PROVIDERS[0].colour",
+            ),
+            (
+                r#"{"id":"g","type":"oidc","name":"X","issuer":"https://idp.example","client_id":"c","client_secret":{"secret":"C_SECRET"},"scopes":["email"]}"#,
+                "SIGNIN_PROVIDERS[0].scopes",
+            ),
+        ];
+        for (item, setting) in cases {
+            let e = parse_one(item).unwrap_err();
+            assert_eq!(e.setting, setting, "{item}: {e}");
+        }
+        let two = r#"[{"id":"a","type":"google","client_id":"c","client_secret":{"secret":"C_SECRET"}},{"id":"a","type":"google","client_id":"c","client_secret":{"secret":"C_SECRET"}}]"#;
+        assert_eq!(
+            parse(Some(two), &env()).unwrap_err().setting,
+            "SIGNIN_PROVIDERS[1].id"
+        );
+    }
+}
