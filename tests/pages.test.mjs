@@ -494,3 +494,59 @@ test("the note page and its sign-in form pass the same checks", async () => {
     await context.close();
   }
 });
+
+// Sign-in providers: the same page with "Continue with" buttons, and without the password
+// form when local passwords are off. The providers' own sites are never loaded.
+const PROVIDERS = JSON.stringify([
+  { id: "github", type: "github", client_id: "gh-client", client_secret: { secret: "GH_SECRET" }, allow: { everyone: true } },
+  { id: "acme", type: "handoff", name: "Acme Workspace", login_url: "https://app.acme.example/mcp-signin", shared_secret: { secret: "ACME_SECRET" }, allow: { everyone: true } },
+]);
+
+for (const device of DEVICES) {
+  test(`with sign-in providers the page offers Continue with beside the password form, and only the buttons when passwords are off (${device.name})`, async () => {
+    for (const local of ["on", "off"]) {
+      const pw = await startWorker({ bindings: { SIGNIN_PROVIDERS: PROVIDERS, GH_SECRET: "s", ACME_SECRET: "h", LOCAL_PASSWORDS: local } });
+      try {
+        const app = await publicClient(pw.url, APP, { client_name: "Example Notes App" });
+        const context = await browser.newContext({ ...device.options });
+        const seen = [];
+        for (const host of ["https://github.com/**", "https://app.acme.example/**"]) {
+          await context.route(host, (route) => {
+            seen.push(new URL(route.request().url()));
+            return route.fulfill({ status: 200, contentType: "text/html", body: "<!doctype html><title>provider</title><h1>provider</h1>" });
+          });
+        }
+        const page = await context.newPage();
+        const problems = watchConsole(page);
+        const { challenge } = pkcePair();
+        await page.goto(authorizeUrl(pw.url, app, { challenge }));
+        const github = page.getByRole("button", { name: "Continue with GitHub" });
+        await github.waitFor();
+        assert.equal(await page.getByRole("button", { name: "Continue with Acme Workspace" }).count(), 1);
+        assert.equal(await page.getByLabel("Password", { exact: true }).count(), local === "on" ? 1 : 0, `password field with LOCAL_PASSWORDS=${local}`);
+        assert.equal(await page.getByRole("button", { name: "Cancel and go back" }).count(), 1, "Cancel stays for the app");
+        await inspect(page, `signin-providers-${local}`, device);
+        await github.click();
+        await page.waitForURL((u) => u.hostname === "github.com");
+        await page.waitForLoadState();
+        assert.equal(seen.length, 1, "the browser went to GitHub");
+        const q = seen[0].searchParams;
+        assert.equal(seen[0].pathname, "/login/oauth/authorize");
+        assert.equal(q.get("client_id"), "gh-client");
+        assert.equal(q.get("redirect_uri"), `${pw.url}/signin/callback/github`);
+        assert.equal(q.get("code_challenge_method"), "S256");
+        assert.match(q.get("state"), /^[A-Za-z0-9_-]{43}$/);
+        // Coming back with a state this browser never started is its own error page.
+        const res = await page.goto(`${pw.url}/signin/callback/github?code=c&state=${"x".repeat(43)}`);
+        assert.equal(res.status(), 400);
+        assert.equal(await page.locator("h1").getAttribute("data-error"), "signin_expired");
+        await page.getByRole("heading", { level: 1, name: "This sign-in has expired" }).waitFor();
+        await inspect(page, "error-signin_expired", device);
+        assertNoProblems(problems);
+        await context.close();
+      } finally {
+        await pw.stop();
+      }
+    }
+  });
+}
