@@ -18,6 +18,7 @@ use crate::oauth::error::OAuthError;
 use crate::reply::Reply;
 use crate::store::d1::UserRow;
 use crate::templates::{self, escape, render};
+use worker::console_log;
 
 pub async fn show(ctx: &Ctx, req: &Incoming) -> Reply {
     if req.query.len() > MAX_QUERY_LEN {
@@ -115,6 +116,24 @@ async fn approve(ctx: &Ctx, request: &AuthorizeRequest, user: &UserRow) -> Reply
     let Ok(keys) = ctx.oauth_keys() else {
         return error_page(ctx, ErrorKind::Unavailable, Some("no signing key"));
     };
+    // A session outlives a GitHub org membership: the org or team that admitted the
+    // person is asked again before any new code (nothing is asked without such a rule).
+    if let Ok(db) = ctx.db() {
+        match crate::http::signin::still_member(ctx, &db, &user.id).await {
+            Ok(true) => {}
+            Ok(false) => {
+                return error_page(
+                    ctx,
+                    ErrorKind::NoAccess,
+                    Some("no longer in the GitHub org or team"),
+                )
+            }
+            Err(e) => {
+                console_log!("[{}] membership check: {e}", ctx.request_id);
+                return error_page(ctx, ErrorKind::ProviderUnavailable, None);
+            }
+        }
+    }
     let grant = CodeGrant {
         client_id: request.client.client_id.clone(),
         redirect_uri: request.redirect_uri.clone(),

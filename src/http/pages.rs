@@ -44,6 +44,8 @@ pub enum ErrorKind {
     ProviderFailed,
     /// The provider did not answer in time, or answered with a server error.
     ProviderUnavailable,
+    /// Too many sign-ins started from one network (429).
+    TooManySignIns,
     NoAccess,
     EmailUnverified,
     AccountExists,
@@ -67,6 +69,7 @@ impl ErrorKind {
             ErrorKind::ProviderRefused => "provider_refused",
             ErrorKind::ProviderFailed => "provider_failed",
             ErrorKind::ProviderUnavailable => "provider_unavailable",
+            ErrorKind::TooManySignIns => "too_many_signins",
             ErrorKind::NoAccess => "no_access",
             ErrorKind::EmailUnverified => "email_unverified",
             ErrorKind::AccountExists => "account_exists",
@@ -84,6 +87,7 @@ impl ErrorKind {
             | ErrorKind::AccountExists
             | ErrorKind::AccountDisabled => 403,
             ErrorKind::TooLong => 414,
+            ErrorKind::TooManySignIns => 429,
             ErrorKind::Unavailable => 503,
             ErrorKind::NoSuchNote => 404,
             _ => 400,

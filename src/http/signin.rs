@@ -22,7 +22,9 @@ use crate::reply::{http_error, Reply};
 use crate::signin::config::{self as provider_config, Kind, Provider};
 use crate::signin::id_token::{self, Expected, IdTokenError};
 use crate::signin::oidc::{self, Discovery, Outgoing};
-use crate::signin::policy::{admits, decide, Claimed, Decision, Person, Refusal};
+use crate::signin::policy::{
+    admits, clean_email, clean_name, decide, Claimed, Decision, Person, Refusal,
+};
 use crate::signin::signature;
 use crate::store::d1::{UserRow, D1};
 use crate::store::d1_identities::{Identity, NewPending, PendingRow};
@@ -32,6 +34,8 @@ use std::rc::Rc;
 use worker::{console_error, console_log};
 
 const PENDING_SECONDS: u64 = 600;
+/// Sign-ins one network may start in ten minutes.
+const STARTS_PER_WINDOW: u64 = 60;
 /// Discovery documents, JWKS and token answers are small; anything larger is refused.
 const ANSWER_LIMIT: usize = 64 * 1024;
 const DISCOVERY_SECONDS: u64 = 3600;
@@ -55,7 +59,7 @@ pub fn providers(ctx: &Ctx) -> Providers {
     PROVIDERS.with(|cell| {
         cell.get_or_init(|| {
             let env = provider_config::Environment {
-                has_secret: &|name| ctx.env.secret(name).is_ok(),
+                secret_len: &|name| ctx.env.secret(name).ok().map(|s| s.to_string().len()),
             };
             let parsed = provider_config::parse(ctx.config.signin_providers.as_deref(), &env);
             if let Err(e) = &parsed {
@@ -84,7 +88,8 @@ pub fn start_purpose(return_to: &str) -> String {
 /// Only this server's own sign-in pages are returned to.
 fn is_return_path(p: &str) -> bool {
     let path = p.split('?').next().unwrap_or("");
-    p.len() <= 4096
+    // Room for the longest /authorize link the server accepts.
+    p.len() <= crate::oauth::authorize::MAX_QUERY_LEN + 16
         && !p.chars().any(|c| c.is_control() || c == '\\')
         && super::route::Route::find(path).is_some_and(super::route::Route::is_page)
 }
@@ -194,6 +199,24 @@ pub async fn start(ctx: &Ctx, req: &Incoming) -> Reply {
     else {
         return error_page(ctx, ErrorKind::BadForm, Some("no such sign-in provider"));
     };
+    // Each start writes a row (and its return may write an audit row): bounded per
+    // network, as registrations are.
+    let now = now();
+    let window = now / 600;
+    let key = format!("signin-start:{}:{window}", req.client_ip);
+    match ctx.db() {
+        Ok(db) => match db.count_hit(&key, (window + 1) * 600, now).await {
+            Ok(n) if n > STARTS_PER_WINDOW => {
+                return error_page(ctx, ErrorKind::TooManySignIns, None);
+            }
+            Ok(_) => {}
+            Err(e) => {
+                ctx.internal(e);
+                return error_page(ctx, ErrorKind::Unavailable, None);
+            }
+        },
+        Err(_) => return error_page(ctx, ErrorKind::Unavailable, Some("no database")),
+    }
     // csrf_ok has just read it.
     let Some(cookie) = read_cookie(req, &cookie_name(ctx, "csrf")) else {
         return error_page(ctx, ErrorKind::Expired, None);
@@ -227,7 +250,7 @@ pub async fn start(ctx: &Ctx, req: &Incoming) -> Reply {
                 verifier: &verifier,
                 nonce: &nonce,
                 return_to,
-                expires_at: now() + PENDING_SECONDS,
+                expires_at: now + PENDING_SECONDS,
             })
             .await
             .map_err(|e| e.0),
@@ -357,14 +380,14 @@ async fn oidc_person(
         &redirect_uri,
         &pending.verifier,
         &client_secret,
-        d.basic_auth,
+        p.token_auth_basic.unwrap_or(d.basic_auth),
     );
     let basic = oidc::basic_auth(&p.client_id, &client_secret);
     let mut headers = vec![
         ("Content-Type", "application/x-www-form-urlencoded"),
         ("Accept", "application/json"),
     ];
-    if d.basic_auth {
+    if p.token_auth_basic.unwrap_or(d.basic_auth) {
         headers.push(("Authorization", basic.as_str()));
     }
     let answer = provider_fetch(
@@ -390,12 +413,13 @@ async fn oidc_person(
     };
     let claims = id_token::check_claims(&jws.claims, &expected)
         .map_err(|e| Failure::Failed(e.to_string()))?;
-    let email = claims.email.map(|e| e.trim().to_ascii_lowercase());
+    let email = claims.email.as_deref().and_then(clean_email);
+    let verified = claims.email_verified || p.emails_verified;
     Ok(Claimed {
         subject: claims.sub,
-        unverified_email: email.is_some() && !claims.email_verified,
-        verified_email: email.filter(|_| claims.email_verified),
-        name: claims.name,
+        unverified_email: email.is_some() && !verified,
+        verified_email: email.filter(|_| verified),
+        name: claims.name.as_deref().and_then(clean_name),
         hosted_domain: claims.hd,
         login: None,
     })
@@ -453,7 +477,10 @@ async fn discovered(issuer: &str, timeout_ms: u64) -> Result<Discovery, Failure>
     if let Some(d) = hit {
         return Ok(d);
     }
-    let url = format!("{issuer}/.well-known/openid-configuration");
+    let url = format!(
+        "{}/.well-known/openid-configuration",
+        issuer.trim_end_matches('/')
+    );
     let doc = fetch_json(&url, timeout_ms, "the discovery document").await?;
     let d = oidc::discovery(issuer, &doc).map_err(Failure::Failed)?;
     DISCOVERED.with(|c| {
@@ -542,12 +569,13 @@ async fn github_person(
     let gh = oidc::github_user(&user).map_err(|e| Failure::Failed(e.to_string()))?;
     let emails = github_api(p, &format!("{api}/user/emails"), &auth).await?;
     let email = oidc::github_primary_email(&github_json(&emails, "/user/emails")?)
-        .map(|e| e.to_ascii_lowercase());
+        .as_deref()
+        .and_then(clean_email);
     Ok(Claimed {
         subject: gh.id,
         unverified_email: email.is_none(),
         verified_email: email,
-        name: gh.name,
+        name: gh.name.as_deref().and_then(clean_name),
         hosted_domain: None,
         login: Some(gh.login),
     })
@@ -633,6 +661,30 @@ pub async fn github_member(ctx: &Ctx, p: &Provider, login: &str) -> Result<bool,
     Ok(false)
 }
 
+/// The current login of GitHub's user `id` (`None`: no such user any more), asked with the
+/// membership token.
+async fn github_login(ctx: &Ctx, p: &Provider, id: &str) -> Result<Option<String>, Failure> {
+    let (
+        Kind::GitHub {
+            api,
+            membership_token: Some(token),
+            ..
+        },
+        true,
+    ) = (&p.kind, id.bytes().all(|b| b.is_ascii_digit()))
+    else {
+        return Ok(None);
+    };
+    let auth = format!("Bearer {}", secret(ctx, Some(token))?);
+    let f = github_api(p, &format!("{api}/user/{id}"), &auth).await?;
+    if f.status == 404 {
+        return Ok(None);
+    }
+    let user = github_json(&f, "/user/<id>")?;
+    let gh = oidc::github_user(&user).map_err(Failure::Failed)?;
+    Ok((gh.id == id).then_some(gh.login))
+}
+
 /// At a refresh: whether a person with a GitHub identity is still in the org or team
 /// their provider requires. `Ok(true)` for everyone else.
 pub async fn still_member(ctx: &Ctx, db: &D1, user_id: &str) -> Result<bool, String> {
@@ -648,11 +700,26 @@ pub async fn still_member(ctx: &Ctx, db: &D1, user_id: &str) -> Result<bool, Str
         else {
             continue;
         };
-        // Rules that do not need GitHub (a listed person) still admit them.
-        if allow.everyone || allow.subjects.contains(&identity.subject) {
+        // Rules that do not need GitHub (a listed person, a verified email's domain)
+        // still admit them.
+        let known = Claimed {
+            subject: identity.subject.clone(),
+            verified_email: identity.email.clone(),
+            unverified_email: false,
+            name: None,
+            hosted_domain: None,
+            login: None,
+        };
+        if admits(allow, &known) == Some(true) {
             continue;
         }
-        let login = identity.login.unwrap_or_default();
+        // The login as it is now, from the numeric id: a renamed account keeps its
+        // membership, and someone who took over an old login name is not this person.
+        let login = match github_login(ctx, p, &identity.subject).await {
+            Ok(Some(login)) => login,
+            Ok(None) => return Ok(false),
+            Err(f) => return Err(format!("{f:?}")),
+        };
         match github_member(ctx, p, &login).await {
             Ok(true) => {}
             Ok(false) => return Ok(false),
@@ -676,6 +743,16 @@ pub async fn resolve(ctx: &Ctx, db: &D1, p: &Provider, who: &Claimed) -> Result<
         (None, Some(email)) => db.user_by_email(email).await?,
         _ => None,
     };
+    // A person who already has another identity at this provider is not linked to a
+    // second one by email: one account there, one person here.
+    if let Some(person) = &by_email {
+        if p.link_by_email && db.identity_of(&person.id, &ns).await?.is_some() {
+            return Err(Failure::Denied(
+                Refusal::AccountExists,
+                Some(person.id.clone()),
+            ));
+        }
+    }
     let admitted = match &p.allow {
         None => None,
         Some(a) => Some(match admits(a, who) {
@@ -714,6 +791,14 @@ pub async fn resolve(ctx: &Ctx, db: &D1, p: &Provider, who: &Claimed) -> Result<
             let email = identity.email.unwrap_or_default();
             let name = who.name.as_deref();
             if !db.create_person(&id, email, name, &identity, now).await? {
+                // Two first sign-ins at once (two tabs): the other one created them.
+                if let Some(row) = db.identity(&ns, &who.subject).await? {
+                    if let Some(user) = db.user_by_id(&row.user_id).await? {
+                        if user.disabled_at.is_none() {
+                            return Ok(user);
+                        }
+                    }
+                }
                 return Err(Failure::Denied(Refusal::AccountExists, None));
             }
             db.user_by_id(&id)
@@ -794,10 +879,10 @@ pub async fn handoff(ctx: &Ctx, req: &Incoming) -> Reply {
     let Some(user_id) = text("user_id", 255) else {
         return bad("user_id (the app's stable id for the person) is required");
     };
-    let Some(email) = text("email", 254).filter(|e| e.contains('@')) else {
+    let Some(email) = text("email", 254).as_deref().and_then(clean_email) else {
         return bad("email is required");
     };
-    let name = text("name", 100);
+    let name = text("name", 400).as_deref().and_then(clean_name);
     let identity =
         json!({"sub": user_id, "email": email.to_ascii_lowercase(), "name": name}).to_string();
     let code = random_token();
@@ -976,7 +1061,7 @@ pub async fn check_password(
     };
     let (Some(user_id), Some(email)) = (
         get("user_id").filter(|u| !u.is_empty() && u.len() <= 255),
-        get("email").filter(|e| e.contains('@') && e.len() <= 254),
+        get("email").as_deref().and_then(clean_email),
     ) else {
         console_error!(
             "[{}] password check: the answer has no user_id and email",
@@ -988,7 +1073,7 @@ pub async fn check_password(
         subject: user_id,
         verified_email: Some(email.to_ascii_lowercase()),
         unverified_email: false,
-        name: get("name").map(|n| crate::oauth::scope::truncate(&n, 100).to_string()),
+        name: get("name").as_deref().and_then(clean_name),
         hosted_domain: None,
         login: None,
     };

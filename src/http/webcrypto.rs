@@ -210,8 +210,8 @@ impl Ed25519 for WebCrypto {
 }
 
 /// Whether `signature` over `message` verifies with `jwk` (a key of a provider's JWKS) as
-/// `alg`. Only the key's own members are imported: `alg`, `use` and `key_ops` were
-/// already checked by `id_token::select_key`, and WebCrypto refuses some spellings of them.
+/// `alg`. Only the key's own members are imported: its `alg` and `use` were already
+/// checked by `id_token::select_key`, and WebCrypto refuses some spellings of them.
 pub async fn verify_jwk(
     alg: crate::signin::id_token::Alg,
     jwk: &serde_json::Value,

@@ -67,6 +67,12 @@ pub struct Provider {
     pub allow: Option<Allow>,
     /// Link a first sign-in to the person here with the same verified email.
     pub link_by_email: bool,
+    /// The operator vouches that every email this OIDC provider sends is verified (one
+    /// that sends no `email_verified`, such as Entra ID in the operator's own tenant).
+    pub emails_verified: bool,
+    /// `token_endpoint_auth_method`: `Some(true)` client_secret_basic, `Some(false)`
+    /// client_secret_post; `None`: as the provider's metadata says (basic first).
+    pub token_auth_basic: Option<bool>,
 }
 
 impl Provider {
@@ -98,10 +104,15 @@ pub const DEFAULT_TIMEOUT_MS: u64 = 5_000;
 const MAX_PROVIDERS: usize = 10;
 const SETTING: &str = "SIGNIN_PROVIDERS";
 
-/// What the edge can tell about the environment, to check secret names against it.
+/// What the edge can tell about the environment, to check secret names against it: the
+/// length of a secret's value (`None`: no such secret; the value itself is never read here).
 pub struct Environment<'a> {
-    pub has_secret: &'a dyn Fn(&str) -> bool,
+    pub secret_len: &'a dyn Fn(&str) -> Option<usize>,
 }
+
+/// A shared secret shorter than this could be guessed; anyone who knows it can sign
+/// people in as anyone of the operator's app.
+const MIN_SHARED_SECRET: usize = 32;
 
 /// The providers of `SIGNIN_PROVIDERS` (unset or empty: none).
 pub fn parse(text: Option<&str>, env: &Environment) -> Result<Vec<Provider>, ConfigError> {
@@ -149,6 +160,8 @@ const KEYS: &[&str] = &[
     "timeout_ms",
     "allow",
     "link_by_email",
+    "emails_verified",
+    "token_endpoint_auth_method",
     "membership_token",
     "github_url",
     "github_api_url",
@@ -189,11 +202,22 @@ fn one(
             .and_then(Value::as_str)
             .filter(|s| !s.is_empty())
             .ok_or_else(|| err(key, "must be {\"secret\": \"<name of a Worker secret>\"}"))?;
-        if !(env.has_secret)(name) {
-            return Err(err(
-                &format!("{key}.secret"),
-                &format!("no Worker secret named {name}"),
-            ));
+        match (env.secret_len)(name) {
+            None => {
+                return Err(err(
+                    &format!("{key}.secret"),
+                    &format!("no Worker secret named {name}"),
+                ))
+            }
+            Some(n) if key == "shared_secret" && n < MIN_SHARED_SECRET => {
+                return Err(err(
+                    &format!("{key}.secret"),
+                    &format!(
+                        "{name} must be at least {MIN_SHARED_SECRET} characters (a random value)"
+                    ),
+                ))
+            }
+            Some(_) => {}
         }
         Ok(Some(name.to_string()))
     };
@@ -225,15 +249,15 @@ fn one(
                 }
                 GOOGLE_ISSUER.to_string()
             } else {
-                // Kept as written (less a trailing slash): the discovery document must
-                // name exactly this issuer, and ID tokens carry it in `iss`.
+                // Kept exactly as written: the discovery document must name this issuer,
+                // and ID tokens carry it in `iss` (some issuers end in a slash).
                 let issuer = required("issuer")?;
                 check_url(&issuer).map_err(|m| err("issuer", &m))?;
                 let parsed = url::Url::parse(&issuer).map_err(|_| err("issuer", "not a URL"))?;
                 if parsed.query().is_some() {
                     return Err(err("issuer", "must not have a query"));
                 }
-                issuer.trim_end_matches('/').to_string()
+                issuer
             };
             let name = (kind_name == "google").then_some("Google");
             (Kind::Oidc { issuer }, name, &["openid", "email", "profile"])
@@ -325,8 +349,34 @@ fn one(
         Some(Value::Bool(b)) => *b,
         Some(_) => return Err(err("link_by_email", "must be true or false")),
     };
+    // Only for a generic OIDC provider, and never with linking: an email the provider
+    // does not verify, trusted for linking, would let whoever sets it take the account.
+    let emails_verified = match obj.get("emails_verified") {
+        None | Some(Value::Bool(false)) => false,
+        Some(Value::Bool(true)) if kind_name == "oidc" && !link_by_email => true,
+        Some(Value::Bool(true)) if kind_name == "oidc" => {
+            return Err(err(
+                "emails_verified",
+                "cannot be combined with link_by_email",
+            ))
+        }
+        Some(_) => return Err(err("emails_verified", "is true or false, for type oidc")),
+    };
+    let token_auth_basic = match text("token_endpoint_auth_method")?.as_deref() {
+        None => None,
+        Some("client_secret_basic") if redirect_flow => Some(true),
+        Some("client_secret_post") if redirect_flow => Some(false),
+        Some(_) => {
+            return Err(err(
+                "token_endpoint_auth_method",
+                "is client_secret_basic or client_secret_post",
+            ))
+        }
+    };
     Ok(Provider {
         id,
+        emails_verified,
+        token_auth_basic,
         name,
         kind,
         client_id,
@@ -406,7 +456,11 @@ mod tests {
 
     fn env() -> Environment<'static> {
         Environment {
-            has_secret: &|n| n.ends_with("_SECRET") || n == "GH_TOKEN",
+            secret_len: &|n| match n {
+                "SHORT_SECRET" => Some(8),
+                n if n.ends_with("_SECRET") || n == "GH_TOKEN" => Some(40),
+                _ => None,
+            },
         }
     }
 
@@ -442,7 +496,7 @@ mod tests {
         assert_eq!(
             o.kind,
             Kind::Oidc {
-                issuer: "http://127.0.0.1:9000".into()
+                issuer: "http://127.0.0.1:9000/".into()
             }
         );
         assert_eq!(o.allow, None);
@@ -479,6 +533,22 @@ mod tests {
             (
                 r#"{"id":"h","type":"handoff","name":"App","login_url":"https://app.example/login"}"#,
                 "SIGNIN_PROVIDERS[0].shared_secret",
+            ),
+            (
+                r#"{"id":"h","type":"handoff","name":"App","login_url":"https://app.example/login","shared_secret":{"secret":"SHORT_SECRET"}}"#,
+                "SIGNIN_PROVIDERS[0].shared_secret.secret",
+            ),
+            (
+                r#"{"id":"g","type":"google","client_id":"c","client_secret":{"secret":"C_SECRET"},"emails_verified":true}"#,
+                "SIGNIN_PROVIDERS[0].emails_verified",
+            ),
+            (
+                r#"{"id":"g","type":"oidc","name":"X","issuer":"https://idp.example","client_id":"c","client_secret":{"secret":"C_SECRET"},"emails_verified":true,"link_by_email":true}"#,
+                "SIGNIN_PROVIDERS[0].emails_verified",
+            ),
+            (
+                r#"{"id":"g","type":"oidc","name":"X","issuer":"https://idp.example","client_id":"c","client_secret":{"secret":"C_SECRET"},"token_endpoint_auth_method":"none"}"#,
+                "SIGNIN_PROVIDERS[0].token_endpoint_auth_method",
             ),
             (
                 r#"{"id":"g","type":"google","client_id":"c","client_secret":{"secret":"C_SECRET"},"colour":1}"#,

@@ -32,6 +32,11 @@ pub fn discovery(issuer: &str, doc: &Value) -> Result<Discovery, String> {
             .and_then(Value::as_str)
             .ok_or_else(|| format!("the discovery document has no {name}"))?;
         check_url(v).map_err(|e| format!("{name} {e}"))?;
+        // An https issuer's endpoints are https too: never a loopback http service, which
+        // would receive the client secret.
+        if issuer.starts_with("https://") && !v.starts_with("https://") {
+            return Err(format!("{name} is not https like the issuer"));
+        }
         Ok(v.to_string())
     };
     let methods: Vec<&str> = doc
@@ -243,6 +248,8 @@ mod tests {
         let mut http = doc();
         http["token_endpoint"] = json!("http://idp.example/token");
         assert!(discovery("https://idp.example", &http).is_err());
+        http["token_endpoint"] = json!("http://127.0.0.1:9000/token");
+        assert!(discovery("https://idp.example", &http).is_err());
         let mut plain = doc();
         plain["code_challenge_methods_supported"] = json!(["plain"]);
         assert!(discovery("https://idp.example", &plain).is_err());
@@ -260,7 +267,7 @@ mod tests {
     fn urls_carry_state_nonce_and_pkce() {
         let p = crate::signin::config::parse(
             Some(r#"[{"id":"g","type":"google","client_id":"c 1","client_secret":{"secret":"S"},"allow":{"hosted_domains":["example.com"]}}]"#),
-            &crate::signin::config::Environment { has_secret: &|_| true },
+            &crate::signin::config::Environment { secret_len: &|_| Some(40) },
         )
         .unwrap()
         .remove(0);

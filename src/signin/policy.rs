@@ -22,6 +22,40 @@ pub struct Claimed {
     pub login: Option<String>,
 }
 
+/// An email address as a provider sent it, if it looks like one: lower case, one `@` with
+/// something on each side and a dot in the domain, nothing invisible. Anything else is
+/// treated as no email (it could never be matched, disabled or typed by an operator).
+pub fn clean_email(raw: &str) -> Option<String> {
+    let e = raw.trim().to_ascii_lowercase();
+    let (local, domain) = e.split_once('@')?;
+    let ok = e.len() <= 254
+        && !local.is_empty()
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !domain.contains('@')
+        && !e
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || is_invisible(c));
+    ok.then_some(e)
+}
+
+/// A display name from a provider: no control or direction-changing characters (which
+/// could rewrite an operator's terminal or reorder a page's text), at most 100 characters.
+pub fn clean_name(raw: &str) -> Option<String> {
+    let n: String = raw
+        .chars()
+        .filter(|c| !c.is_control() && !is_invisible(*c))
+        .take(100)
+        .collect();
+    let n = n.trim();
+    (!n.is_empty()).then(|| n.to_string())
+}
+
+fn is_invisible(c: char) -> bool {
+    matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}')
+}
+
 /// Whether `allow` admits the person without asking GitHub; `None` when only an org or
 /// team membership could still admit them (the edge then asks).
 pub fn admits(allow: &Allow, who: &Claimed) -> Option<bool> {
@@ -138,7 +172,7 @@ mod tests {
         parse(
             Some(&text),
             &Environment {
-                has_secret: &|_| true,
+                secret_len: &|_| Some(40),
             },
         )
         .unwrap()
@@ -180,6 +214,33 @@ mod tests {
         let mut s = who(None);
         s.subject = "sub-9".into();
         assert_eq!(admits(a, &s), Some(true));
+    }
+
+    #[test]
+    fn emails_and_names_are_cleaned() {
+        assert_eq!(
+            clean_email(" Ann@Example.COM ").as_deref(),
+            Some("ann@example.com")
+        );
+        for bad in [
+            "",
+            "ann",
+            "@example.com",
+            "ann@",
+            "ann@localhost",
+            "a@b@example.com",
+            "a b@example.com",
+            "ann@example.com.",
+            "a\u{202e}@example.com",
+        ] {
+            assert_eq!(clean_email(bad), None, "{bad:?}");
+        }
+        assert_eq!(
+            clean_name(" Ann\u{1b}]52;c;x\u{7} \u{202e}Lee ").as_deref(),
+            Some("Ann]52;c;x Lee")
+        );
+        assert_eq!(clean_name("\u{7}"), None);
+        assert_eq!(clean_name(&"x".repeat(500)).map(|n| n.len()), Some(100));
     }
 
     #[test]

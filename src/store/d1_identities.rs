@@ -41,6 +41,7 @@ pub struct IdentityRow {
     pub user_id: String,
     pub subject: String,
     pub login: Option<String>,
+    pub email: Option<String>,
 }
 
 const PENDING_COLUMNS: &str =
@@ -132,7 +133,7 @@ impl D1 {
         subject: &str,
     ) -> Result<Option<IdentityRow>, StoreError> {
         self.first(
-            "SELECT user_id, subject, login FROM identities WHERE provider = ?1 AND subject = ?2",
+            "SELECT user_id, subject, login, email FROM identities WHERE provider = ?1 AND subject = ?2",
             &[Arg::T(provider), Arg::T(subject)],
         )
         .await
@@ -145,7 +146,7 @@ impl D1 {
         provider: &str,
     ) -> Result<Option<IdentityRow>, StoreError> {
         self.first(
-            "SELECT user_id, subject, login FROM identities WHERE user_id = ?1 AND provider = ?2 \
+            "SELECT user_id, subject, login, email FROM identities WHERE user_id = ?1 AND provider = ?2 \
              ORDER BY last_used_at DESC LIMIT 1",
             &[Arg::T(user_id), Arg::T(provider)],
         )
