@@ -5,7 +5,7 @@
 // input), never from the command line, and only their PBKDF2 hashes reach the database.
 import { resolve } from "node:path";
 import { CliError } from "./lib/cloudflare.mjs";
-import { auditUserSql, execute, markGrantsRevoked, normalizeEmail, now, runCommand, sqlInt, sqlString, sqlValue } from "./lib/d1.mjs";
+import { auditUserSql, execute, markGrantsRevoked, normalizeEmail, now, printTable, runCommand, sqlInt, sqlString, sqlValue } from "./lib/d1.mjs";
 import { hashPassword, newUserId, validatePassword } from "./lib/password.mjs";
 const DEMO = { email: "demo@example.com", name: "Demo User", password: "correct-horse-demo" };
 
@@ -213,14 +213,12 @@ async function list(target) {
     console.log("No users yet. Add one with: npm run user -- add <email>");
     return;
   }
-  const table = [["EMAIL", "NAME", "CREATED", "STATUS"]];
-  for (const r of rows) {
-    table.push([r.email, r.name || "-", isoDate(r.created_at), r.disabled_at == null ? "active" : "disabled"]);
-  }
-  const widths = table[0].map((_, i) => Math.max(...table.map((row) => [...row[i]].length)));
-  for (const row of table) {
-    console.log(row.map((cell, i) => (i === row.length - 1 ? cell : cell + " ".repeat(widths[i] - [...cell].length))).join("  "));
-  }
+  // Names can come from sign-in providers: printTable keeps control characters out of the
+  // operator's terminal.
+  printTable(
+    ["EMAIL", "NAME", "CREATED", "STATUS"],
+    rows.map((r) => [r.email, r.name || "-", isoDate(r.created_at), r.disabled_at == null ? "active" : "disabled"]),
+  );
   console.log(`${rows.length} user${rows.length === 1 ? "" : "s"}`);
 }
 
