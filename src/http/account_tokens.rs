@@ -44,7 +44,7 @@ pub async fn create(
     let purpose = session::Purpose::ConfirmNewToken;
     match session::sign_in(ctx, &db, req, &user.email, password, purpose).await {
         Ok(confirmed) if confirmed.id == user.id => {}
-        Ok(_) | Err(SignInError::Failed | SignInError::NoAccess) => {
+        Ok(_) | Err(SignInError::Failed | SignInError::Refused(_)) => {
             return refused(
                 "That password is not right. Enter the password you sign in with.".into(),
             )

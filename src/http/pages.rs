@@ -6,6 +6,7 @@ use crate::http::session::{CsrfCookie, SignInError};
 use crate::http::signin;
 use crate::http::{Ctx, Incoming};
 use crate::reply::Reply;
+use crate::signin::policy::Refusal;
 use crate::templates::{self, render};
 
 /// A page in the shared layout, with the headers every page carries (`Reply::html`) and
@@ -218,7 +219,11 @@ pub fn sign_in_page(
             SignInError::Missing => values.push(("missing", "1")),
             SignInError::Failed => values.push(("failed", "1")),
             SignInError::Unavailable => values.push(("unavailable", "1")),
-            SignInError::NoAccess => values.push(("no_access", "1")),
+            SignInError::Refused(r) => values.push(match r {
+                Refusal::AccountExists => ("account_exists", "1"),
+                Refusal::EmailUnverified => ("email_unverified", "1"),
+                _ => ("no_access", "1"),
+            }),
             SignInError::Locked(minutes) => {
                 locked_minutes = minutes.to_string();
                 values.push(("locked", &locked_minutes));

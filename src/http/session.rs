@@ -20,8 +20,9 @@ pub enum SignInError {
     /// Locked for this many more minutes.
     Locked(u64),
     Unavailable,
-    /// The operator's app vouched for the password, and the person may not sign in here.
-    NoAccess,
+    /// The operator's app vouched for the password, and the person may not sign in here
+    /// (never `Disabled`, which reads as `Failed`).
+    Refused(crate::signin::policy::Refusal),
 }
 
 impl SignInError {
@@ -31,7 +32,7 @@ impl SignInError {
             SignInError::Failed => 401,
             SignInError::Locked(_) => 429,
             SignInError::Unavailable => 503,
-            SignInError::NoAccess => 403,
+            SignInError::Refused(_) => 403,
         }
     }
 }
@@ -209,7 +210,7 @@ async fn checked_elsewhere(
             // A disabled account reads like a wrong password, as it does here.
             Err(match r {
                 crate::signin::policy::Refusal::Disabled => SignInError::Failed,
-                _ => SignInError::NoAccess,
+                r => SignInError::Refused(r),
             })
         }
         signin::Checked::Unavailable => Err(SignInError::Unavailable),

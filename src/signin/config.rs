@@ -292,7 +292,12 @@ fn one(
             None,
             &[],
         ),
-        "password_check" => (Kind::PasswordCheck { url: url("url")? }, None, &[]),
+        // Never shown: its password form is the page's own.
+        "password_check" => (
+            Kind::PasswordCheck { url: url("url")? },
+            Some("password check"),
+            &[],
+        ),
         _ => {
             return Err(err(
                 "type",
