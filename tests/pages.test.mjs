@@ -505,7 +505,7 @@ const PROVIDERS = JSON.stringify([
 for (const device of DEVICES) {
   test(`with sign-in providers the page offers Continue with beside the password form, and only the buttons when passwords are off (${device.name})`, async () => {
     for (const local of ["on", "off"]) {
-      const pw = await startWorker({ bindings: { SIGNIN_PROVIDERS: PROVIDERS, GH_SECRET: "s", ACME_SECRET: "h", LOCAL_PASSWORDS: local } });
+      const pw = await startWorker({ bindings: { SIGNIN_PROVIDERS: PROVIDERS, GH_SECRET: "s", ACME_SECRET: "a-shared-secret-of-at-least-32-characters", LOCAL_PASSWORDS: local } });
       try {
         const app = await publicClient(pw.url, APP, { client_name: "Example Notes App" });
         const context = await browser.newContext({ ...device.options });
