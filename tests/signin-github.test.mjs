@@ -44,6 +44,8 @@ const PROVIDERS = [
     client_secret: { secret: "GITHUB_CLIENT_SECRET" },
     allow: { github_orgs: ["acme"], github_teams: ["partners/platform"] },
     membership_token: { secret: "GITHUB_MEMBERSHIP_TOKEN" },
+    // Memberships change between the steps of these tests: GitHub is asked every time.
+    membership_cache_seconds: 0,
   },
   {
     id: "ghe",

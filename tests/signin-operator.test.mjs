@@ -90,9 +90,9 @@ before(async () => {
         JWT_SIGNING_KEY: sharedKey,
         REGISTER_RATE_LIMIT: "100000",
         SIGNIN_PROVIDERS: JSON.stringify([
-          { id: "acme", type: "handoff", name: "Acme", login_url: LOGIN_URL, shared_secret: { secret: "ACME_SECRET" }, allow: { everyone: true } },
+          { id: "acme", type: "handoff", name: "Acme", login_url: LOGIN_URL, shared_secret: { secret: "ACME_SECRET" }, allow: { everyone: true }, emails_verified: true },
           { id: "acmeonly", type: "handoff", name: "Acme Staff", login_url: "https://staff.example.com/login", shared_secret: { secret: "ACME_ONLY_SECRET" }, link_by_email: true },
-          { id: "apppw", type: "password_check", name: "Acme accounts", url: CHECK_URL, shared_secret: { secret: "ACME_PW_SECRET" }, allow: { everyone: true } },
+          { id: "apppw", type: "password_check", name: "Acme accounts", url: CHECK_URL, shared_secret: { secret: "ACME_PW_SECRET" }, allow: { everyone: true }, emails_verified: true },
         ]),
         ACME_SECRET,
         ACME_ONLY_SECRET,
@@ -106,7 +106,7 @@ before(async () => {
         LOGIN_MAX_FAILURES: "3",
         REGISTER_RATE_LIMIT: "100000",
         SIGNIN_PROVIDERS: JSON.stringify([
-          { id: "acmepw", type: "password_check", name: "Acme accounts", url: CHECK_URL, shared_secret: { secret: "ACME_PW_SECRET" }, allow: { everyone: true }, timeout_ms: 3000 },
+          { id: "acmepw", type: "password_check", name: "Acme accounts", url: CHECK_URL, shared_secret: { secret: "ACME_PW_SECRET" }, allow: { everyone: true }, emails_verified: true, timeout_ms: 3000 },
         ]),
         ACME_PW_SECRET: PW_SECRET,
       },
@@ -118,7 +118,7 @@ before(async () => {
         REGISTER_RATE_LIMIT: "100000",
         LOCAL_PASSWORDS: "off",
         SIGNIN_PROVIDERS: JSON.stringify([
-          { id: "acme", type: "handoff", name: "Acme", login_url: LOGIN_URL, shared_secret: { secret: "ACME_SECRET" }, allow: { everyone: true } },
+          { id: "acme", type: "handoff", name: "Acme", login_url: LOGIN_URL, shared_secret: { secret: "ACME_SECRET" }, allow: { everyone: true }, emails_verified: true },
         ]),
         ACME_SECRET,
       },
@@ -459,7 +459,11 @@ test("login CSRF: a hand-off the attacker started and the victim completed at th
 
 test("hand-off without allow: only people already here; link_by_email links the local person with that email", async () => {
   const local = await createUser(hw.db, "staffer@acme.example", "staffer-password-1", "Staffer");
-  const linked = await signInByHandoff(hw, { user_id: "staff-7", email: "Staffer@acme.example", name: "Staffer" }, { provider: "acmeonly", secret: ACME_ONLY_SECRET });
+  // Without the app vouching for the address, nothing is linked.
+  const unvouched = await signInByHandoff(hw, { user_id: "staff-6", email: "Staffer@acme.example", name: "Staffer" }, { provider: "acmeonly", secret: ACME_ONLY_SECRET });
+  await assertErrorPage(unvouched.back, "email_unverified", 403);
+  assert.equal(await one(hw, "SELECT * FROM identities WHERE subject = 'staff-6'"), null);
+  const linked = await signInByHandoff(hw, { user_id: "staff-7", email: "Staffer@acme.example", email_verified: true, name: "Staffer" }, { provider: "acmeonly", secret: ACME_ONLY_SECRET });
   assert.equal(linked.back.status, 303, (await linked.back.clone().text()).slice(0, 400));
   const consent = await linked.browser.get(new URL(linked.back.headers.get("location"), hw.url).toString());
   const { sub } = await approveAndRedeem(hw, linked.browser, consent, linked.client, linked.pkce);
@@ -467,10 +471,22 @@ test("hand-off without allow: only people already here; link_by_email links the 
   const row = await one(hw, "SELECT * FROM identities WHERE provider = 'app:acmeonly' AND subject = 'staff-7'");
   assert.equal(row?.user_id, local.id);
 
-  const stranger = await signInByHandoff(hw, { user_id: "staff-8", email: "stranger@acme.example", name: "Stranger" }, { provider: "acmeonly", secret: ACME_ONLY_SECRET });
+  const stranger = await signInByHandoff(hw, { user_id: "staff-8", email: "stranger@acme.example", email_verified: true, name: "Stranger" }, { provider: "acmeonly", secret: ACME_ONLY_SECRET });
   await assertErrorPage(stranger.back, "no_access", 403);
   assert.equal(stranger.browser.cookies.has("mcp-session"), false);
   assert.equal(await one(hw, "SELECT id FROM users WHERE email = ?", "stranger@acme.example"), null);
+});
+
+test("link_by_email joins only people the operator added, never a person another provider created", async () => {
+  // A person created through the Acme hand-off (which vouches for every address) ...
+  const first = await signInByHandoff(hw, { user_id: "acme-made", email: "made@acme.example", name: "Made" });
+  assert.equal(first.back.status, 303, (await first.back.clone().text()).slice(0, 400));
+  const made = await one(hw, "SELECT id, password_hash FROM users WHERE email = ?", "made@acme.example");
+  assert.equal(made.password_hash, "");
+  // ... is not joined by the staff hand-off's link_by_email, even with a vouched address.
+  const s = await signInByHandoff(hw, { user_id: "staff-made", email: "made@acme.example", email_verified: true, name: "Made" }, { provider: "acmeonly", secret: ACME_ONLY_SECRET });
+  await assertErrorPage(s.back, "account_exists", 403);
+  assert.equal(await one(hw, "SELECT * FROM identities WHERE subject = 'staff-made'"), null);
 });
 
 test("hand-off with the email of a local person, not linked (link_by_email off): account_exists", async () => {
@@ -651,7 +667,7 @@ test("DESIGN.md's own password_check entry (no name) is a valid SIGNIN_PROVIDERS
     bindings: {
       LOCAL_PASSWORDS: "off",
       SIGNIN_PROVIDERS: JSON.stringify([
-        { id: "acmepw", type: "password_check", url: CHECK_URL, shared_secret: { secret: "ACME_PW_SECRET" }, allow: { everyone: true }, timeout_ms: 3000 },
+        { id: "acmepw", type: "password_check", url: CHECK_URL, shared_secret: { secret: "ACME_PW_SECRET" }, allow: { everyone: true }, emails_verified: true, timeout_ms: 3000 },
       ]),
       ACME_PW_SECRET: PW_SECRET,
     },

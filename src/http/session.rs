@@ -213,7 +213,13 @@ async fn checked_elsewhere(
                 r => SignInError::Refused(r),
             })
         }
-        signin::Checked::Unavailable => Err(SignInError::Unavailable),
+        // Not a guess that failed: the attempt is given back, so an endpoint that is down
+        // does not lock people out.
+        signin::Checked::Unavailable => {
+            let _ = db.release_attempt(&keys.user).await;
+            let _ = db.release_attempt(&keys.ip).await;
+            Err(SignInError::Unavailable)
+        }
     }
 }
 

@@ -28,6 +28,7 @@ use crate::signin::policy::{
 use crate::signin::signature;
 use crate::store::d1::{UserRow, D1};
 use crate::store::d1_identities::{Identity, NewPending, PendingRow};
+use crate::store::memo::Memo;
 use serde_json::{json, Value};
 use std::cell::{OnceCell, RefCell};
 use std::rc::Rc;
@@ -51,6 +52,12 @@ thread_local! {
     static PROVIDERS: OnceCell<Providers> = const { OnceCell::new() };
     static DISCOVERED: RefCell<Vec<(String, Discovery, u64)>> = const { RefCell::new(Vec::new()) };
     static KEYSETS: RefCell<Vec<(String, Rc<Value>, u64)>> = const { RefCell::new(Vec::new()) };
+    // GitHub's answers about memberships and logins, kept per isolate for the provider's
+    // membership_cache_seconds: sign-ins, approvals and refreshes cannot spend the
+    // membership token's rate limit, and a person removed from the org loses access at
+    // most that much later.
+    static MEMBERS: RefCell<Memo<String, bool>> = RefCell::new(Memo::new(1024));
+    static LOGINS: RefCell<Memo<String, Option<String>>> = RefCell::new(Memo::new(1024));
 }
 
 /// The configured providers (checked once per isolate; a mistake is logged once and no
@@ -604,6 +611,20 @@ fn github_json(f: &Fetched, what: &str) -> Result<Value, Failure> {
 /// Whether `login` is in one of the provider's GitHub orgs or teams, asked with the
 /// operator's membership token (so it can be asked again at a refresh, without the person).
 pub async fn github_member(ctx: &Ctx, p: &Provider, login: &str) -> Result<bool, Failure> {
+    let key = format!("{}\u{1f}{login}", p.id);
+    let now = now();
+    if let Some(yes) = MEMBERS.with(|m| m.borrow().get(&key, now)) {
+        return Ok(yes);
+    }
+    let yes = ask_membership(ctx, p, login).await?;
+    if p.membership_cache_seconds > 0 {
+        let until = now + p.membership_cache_seconds;
+        MEMBERS.with(|m| m.borrow_mut().put(key, yes, until, now));
+    }
+    Ok(yes)
+}
+
+async fn ask_membership(ctx: &Ctx, p: &Provider, login: &str) -> Result<bool, Failure> {
     let (
         Kind::GitHub {
             api,
@@ -664,6 +685,20 @@ pub async fn github_member(ctx: &Ctx, p: &Provider, login: &str) -> Result<bool,
 /// The current login of GitHub's user `id` (`None`: no such user any more), asked with the
 /// membership token.
 async fn github_login(ctx: &Ctx, p: &Provider, id: &str) -> Result<Option<String>, Failure> {
+    let key = format!("{}\u{1f}{id}", p.id);
+    let now = now();
+    if let Some(login) = LOGINS.with(|m| m.borrow().get(&key, now)) {
+        return Ok(login);
+    }
+    let login = ask_login(ctx, p, id).await?;
+    if p.membership_cache_seconds > 0 {
+        let until = now + p.membership_cache_seconds;
+        LOGINS.with(|m| m.borrow_mut().put(key, login.clone(), until, now));
+    }
+    Ok(login)
+}
+
+async fn ask_login(ctx: &Ctx, p: &Provider, id: &str) -> Result<Option<String>, Failure> {
     let (
         Kind::GitHub {
             api,
@@ -743,10 +778,14 @@ pub async fn resolve(ctx: &Ctx, db: &D1, p: &Provider, who: &Claimed) -> Result<
         (None, Some(email)) => db.user_by_email(email).await?,
         _ => None,
     };
-    // A person who already has another identity at this provider is not linked to a
-    // second one by email: one account there, one person here.
+    // Linking by email joins only people the operator added (`npm run user`, so with a
+    // local password), never a person another provider created: whoever created them
+    // through a provider that vouched for an address they do not own must not be joined
+    // by its real owner. And a person who already has another identity at this provider
+    // is not linked to a second one: one account there, one person here.
     if let Some(person) = &by_email {
-        if p.link_by_email && db.identity_of(&person.id, &ns).await?.is_some() {
+        let provider_made = person.password_hash.is_empty();
+        if p.link_by_email && (provider_made || db.identity_of(&person.id, &ns).await?.is_some()) {
             return Err(Failure::Denied(
                 Refusal::AccountExists,
                 Some(person.id.clone()),
@@ -883,8 +922,12 @@ pub async fn handoff(ctx: &Ctx, req: &Incoming) -> Reply {
         return bad("email is required");
     };
     let name = text("name", 400).as_deref().and_then(clean_name);
+    // The app vouches for the address only when it says so (or the provider's
+    // emails_verified says it always does): many apps let people sign up unverified.
+    let verified = doc.get("email_verified") == Some(&Value::Bool(true)) || p.emails_verified;
     let identity =
-        json!({"sub": user_id, "email": email.to_ascii_lowercase(), "name": name}).to_string();
+        json!({"sub": user_id, "email": email, "name": name, "email_verified": verified})
+            .to_string();
     let code = random_token();
     let Ok(db) = ctx.db() else {
         return http_error(503, "temporarily_unavailable", "no database");
@@ -970,9 +1013,9 @@ pub async fn handoff_return(ctx: &Ctx, req: &Incoming) -> Reply {
     let s = |k: &str| identity.get(k).and_then(Value::as_str).map(str::to_string);
     let who = Claimed {
         subject: s("sub").unwrap_or_default(),
-        // The operator's own app vouches for its users' addresses.
-        verified_email: s("email"),
-        unverified_email: false,
+        verified_email: s("email")
+            .filter(|_| identity.get("email_verified") == Some(&Value::Bool(true))),
+        unverified_email: identity.get("email_verified") != Some(&Value::Bool(true)),
         name: s("name"),
         hosted_domain: None,
         login: None,
@@ -1069,10 +1112,12 @@ pub async fn check_password(
         );
         return Checked::Unavailable;
     };
+    let verified = doc.as_ref().and_then(|d| d.get("email_verified")) == Some(&Value::Bool(true))
+        || p.emails_verified;
     let who = Claimed {
         subject: user_id,
-        verified_email: Some(email.to_ascii_lowercase()),
-        unverified_email: false,
+        verified_email: Some(email).filter(|_| verified),
+        unverified_email: !verified,
         name: get("name").as_deref().and_then(clean_name),
         hosted_domain: None,
         login: None,

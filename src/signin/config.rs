@@ -67,12 +67,16 @@ pub struct Provider {
     pub allow: Option<Allow>,
     /// Link a first sign-in to the person here with the same verified email.
     pub link_by_email: bool,
-    /// The operator vouches that every email this OIDC provider sends is verified (one
-    /// that sends no `email_verified`, such as Entra ID in the operator's own tenant).
+    /// The operator vouches that every email this provider sends is verified (an OIDC
+    /// provider that sends no `email_verified`, such as Entra ID in the operator's own
+    /// tenant, or an app that verifies every address); never with `link_by_email`.
     pub emails_verified: bool,
     /// `token_endpoint_auth_method`: `Some(true)` client_secret_basic, `Some(false)`
     /// client_secret_post; `None`: as the provider's metadata says (basic first).
     pub token_auth_basic: Option<bool>,
+    /// `membership_cache_seconds`: how long GitHub's answer about an org or team
+    /// membership is reused (default 300, 0 to 3600).
+    pub membership_cache_seconds: u64,
 }
 
 impl Provider {
@@ -162,6 +166,7 @@ const KEYS: &[&str] = &[
     "link_by_email",
     "emails_verified",
     "token_endpoint_auth_method",
+    "membership_cache_seconds",
     "membership_token",
     "github_url",
     "github_api_url",
@@ -356,16 +361,22 @@ fn one(
     };
     // Only for a generic OIDC provider, and never with linking: an email the provider
     // does not verify, trusted for linking, would let whoever sets it take the account.
+    let vouches = matches!(kind_name.as_str(), "oidc" | "handoff" | "password_check");
     let emails_verified = match obj.get("emails_verified") {
         None | Some(Value::Bool(false)) => false,
-        Some(Value::Bool(true)) if kind_name == "oidc" && !link_by_email => true,
-        Some(Value::Bool(true)) if kind_name == "oidc" => {
+        Some(Value::Bool(true)) if vouches && !link_by_email => true,
+        Some(Value::Bool(true)) if vouches => {
             return Err(err(
                 "emails_verified",
                 "cannot be combined with link_by_email",
             ))
         }
-        Some(_) => return Err(err("emails_verified", "is true or false, for type oidc")),
+        Some(_) => {
+            return Err(err(
+                "emails_verified",
+                "is true or false, for types oidc, handoff and password_check",
+            ))
+        }
     };
     let token_auth_basic = match text("token_endpoint_auth_method")?.as_deref() {
         None => None,
@@ -378,8 +389,18 @@ fn one(
             ))
         }
     };
+    let membership_cache_seconds = match obj.get("membership_cache_seconds") {
+        None => 300,
+        Some(v) => v.as_u64().filter(|s| *s <= 3600).ok_or_else(|| {
+            err(
+                "membership_cache_seconds",
+                "must be a number of seconds from 0 to 3600",
+            )
+        })?,
+    };
     Ok(Provider {
         id,
+        membership_cache_seconds,
         emails_verified,
         token_auth_basic,
         name,

@@ -179,11 +179,11 @@ pub fn check_claims(
         ));
     }
     let exp = n("exp").ok_or(IdTokenError::Claim("expiry (exp) is missing"))?;
-    if exp + SKEW <= want.now {
+    if exp.saturating_add(SKEW) <= want.now {
         return Err(IdTokenError::Claim("expiry (exp) has passed"));
     }
     let iat = n("iat").ok_or(IdTokenError::Claim("issue time (iat) is missing"))?;
-    if iat > want.now + SKEW || iat + MAX_AGE + SKEW < want.now {
+    if iat > want.now + SKEW || iat.saturating_add(MAX_AGE + SKEW) < want.now {
         return Err(IdTokenError::Claim("issue time (iat) is not now"));
     }
     match s("nonce") {

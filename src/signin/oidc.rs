@@ -202,7 +202,8 @@ pub fn github_user(doc: &Value) -> Result<GitHubUser, String> {
         .filter(|l| {
             !l.is_empty()
                 && l.len() <= 100
-                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                // Enterprise Managed Users' logins end in `_<shortcode>`.
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         })
         .ok_or("GitHub's /user has no usable login")?;
     Ok(GitHubUser {
@@ -321,6 +322,7 @@ mod tests {
         assert_eq!((u.id.as_str(), u.login.as_str()), ("42", "octo-cat"));
         assert!(github_user(&json!({"id": "42", "login": "x"})).is_err());
         assert!(github_user(&json!({"id": 1, "login": "../orgs"})).is_err());
+        assert!(github_user(&json!({"id": 1, "login": "octocat_acme"})).is_ok());
         let emails = json!([{"email":"x@a.example","primary":false,"verified":true},{"email":"p@a.example","primary":true,"verified":true}]);
         assert_eq!(
             github_primary_email(&emails).as_deref(),

@@ -48,7 +48,7 @@ pub fn verify(
     if v1.is_empty() {
         return Err(SignatureError::Malformed);
     }
-    if t + WINDOW < now || t > now + WINDOW {
+    if t.saturating_add(WINDOW) < now || t > now.saturating_add(WINDOW) {
         return Err(SignatureError::Stale);
     }
     let expected = mac(secret, t, body);
