@@ -14,7 +14,7 @@ pub mod signin;
 pub mod store;
 pub mod templates;
 
-use worker::{event, Context, Env, Request, Response, Result, ScheduleContext, ScheduledEvent};
+use worker::{event, Context, Env, Result, ScheduleContext, ScheduledEvent};
 
 #[event(start)]
 fn start() {
@@ -22,7 +22,11 @@ fn start() {
 }
 
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
+async fn fetch(
+    req: worker::web_sys::Request,
+    env: Env,
+    _ctx: Context,
+) -> Result<worker::web_sys::Response> {
     Ok(http::handle(req, env).await)
 }
 

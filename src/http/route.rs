@@ -140,6 +140,21 @@ impl Route {
         matches!(self, Route::Authorize | Route::Account | Route::Note)
     }
 
+    /// Routes whose successful answers get no request log line (`http::handle`): the
+    /// hot paths, whose line would cost as much as their answer.
+    pub fn quietly_logged(self) -> bool {
+        matches!(
+            self,
+            Route::Mcp
+                | Route::McpPathToken
+                | Route::Token
+                | Route::AuthorizationServerMetadata
+                | Route::OpenIdConfiguration
+                | Route::ProtectedResourceMetadata
+                | Route::Jwks
+        )
+    }
+
     /// Forms a page posts, refused when they come from another site.
     pub fn takes_page_forms(self) -> bool {
         self.is_page() || self == Route::SignInStart
