@@ -163,3 +163,25 @@ test("the cron trigger deletes rows older than the retention period", async () =
   assert.equal((await rows()).length, before - 1);
   assert.ok(w.logs.some((l) => /cron: deleted 1 audit rows older than 90 days/.test(l)));
 });
+
+test("every request an audit row names is in the Worker's log; quiet successes at /mcp are not, failures always are", async (t) => {
+  // A Worker of its own: the tests above lock this network out of signing in.
+  const w = await startWorker();
+  t.after(() => w.stop());
+  const bob = await createUser(w.db, "bob@example.com", "bob-password-12", "Bob");
+  const rows = async (where, ...binds) => (await w.db.prepare(`SELECT * FROM audit_events WHERE ${where} ORDER BY id`).bind(...binds).all()).results;
+  const flow = await fullFlow(w.url, bob);
+  const refresh = await token(w.url, { grant_type: "refresh_token", refresh_token: flow.tokens.refresh_token, client_id: flow.client.client_id });
+  assert.equal(refresh.status, 200);
+  const [renewed] = (await rows("event = 'refresh' AND client_id = ?", flow.client.client_id)).slice(-1);
+  assert.ok(w.logs.some((l) => l.includes(`[${renewed.request_id}] POST /token 200`)), "the audited refresh has its line");
+  const before = w.logs.length;
+  const list = await mcpPost(w.url, flow.tokens.access_token, { jsonrpc: "2.0", id: 1, method: "tools/list", params: { _meta: { "io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {} } } }, { "MCP-Protocol-Version": "2026-07-28", "Mcp-Method": "tools/list" });
+  assert.equal(list.status, 200, list.text);
+  const meta = await fetch(w.url + "/.well-known/oauth-authorization-server");
+  assert.equal(meta.status, 200);
+  assert.deepEqual(w.logs.slice(before).filter((l) => / (POST \/mcp|GET \/\.well-known\/oauth-authorization-server) 200$/.test(l)), [], "no line for a quiet success");
+  const refused = await mcpPost(w.url, "not-a-token", { jsonrpc: "2.0", id: 1, method: "tools/list" });
+  assert.equal(refused.status, 401);
+  assert.ok(w.logs.slice(before).some((l) => / POST \/mcp 401$/.test(l)), "a failure is always logged");
+});

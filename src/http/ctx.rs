@@ -31,6 +31,9 @@ pub struct Ctx {
     /// Where notifications go as they come, when this request's answer may be streamed
     /// (`live`).
     pub live: Option<crate::mcp::tools::LiveSink>,
+    /// Set once the request wrote to the audit log: its request log line is then always
+    /// written, since the rows name the request by its id.
+    pub audited: Rc<std::cell::Cell<bool>>,
 }
 
 /// The settings and the two key secrets, read from the environment once per isolate.
@@ -182,6 +185,7 @@ impl Ctx {
         user: Option<&str>,
         client: Option<&str>,
     ) {
+        self.audited.set(true);
         let Ok(db) = self.db() else { return };
         let details: Vec<Option<String>> =
             events.iter().map(|(_, d)| d.map(audit::detail)).collect();

@@ -112,6 +112,7 @@ pub async fn handle(req: web_sys::Request, env: Env) -> web_sys::Response {
         _ => url.path(),
     };
     let (config_for_cors, issuer_for_cors) = (config.clone(), issuer.clone());
+    let audited = std::rc::Rc::new(std::cell::Cell::new(false));
     let mut reply = match route {
         None => http_error(404, "not_found", "no such endpoint"),
         Some(r) if !r.accepts(&method) => {
@@ -155,6 +156,7 @@ pub async fn handle(req: web_sys::Request, env: Env) -> web_sys::Response {
                         incoming.header("cf-connecting-ip").unwrap_or_default(),
                     ),
                     live: None,
+                    audited: audited.clone(),
                 };
                 if r == Route::Sse {
                     // The event stream is the session object's own response, streamed
@@ -209,10 +211,11 @@ pub async fn handle(req: web_sys::Request, env: Env) -> web_sys::Response {
         reply.body.clear();
     }
     // One line per request, except the successful answers of the paths clients call most
-    // (MCP, discovery, the token grants): the line costs about as much as the rest of a
-    // `tools/list`, and Cloudflare's own request logs already hold those. Failures are
-    // always logged, with the id their error bodies and pages show.
-    if reply.status >= 400 || !route.is_some_and(Route::quietly_logged) {
+    // (MCP, discovery, the token grants) that wrote no audit row: the line costs about as
+    // much as the rest of a `tools/list`, and Cloudflare's own request logs already hold
+    // those. Failures are always logged, with the id their error bodies and pages show,
+    // and so is every request an audit row names by its id.
+    if reply.status >= 400 || audited.get() || !route.is_some_and(Route::quietly_logged) {
         console_log!(
             "[{}] {} {} {}",
             request_id,
