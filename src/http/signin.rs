@@ -338,6 +338,17 @@ fn check_pending(
     Ok(row)
 }
 
+/// The code of an authorization response, or the provider's refusal, or its absence.
+fn returned_code(q: &[(String, String)]) -> Result<&str, Failure> {
+    if let Some(code) = error_code(q) {
+        return Err(Failure::Refused(code));
+    }
+    match field(q, "code") {
+        "" => Err(Failure::Failed("the response has no code".into())),
+        code => Ok(code),
+    }
+}
+
 /// A provider's `error` code, as safe to show: only its own characters.
 fn error_code(q: &[(String, String)]) -> Option<String> {
     let e = field(q, "error");
@@ -372,13 +383,7 @@ async fn oidc_person(
         }
         _ => {}
     }
-    if let Some(code) = error_code(q) {
-        return Err(Failure::Refused(code));
-    }
-    let code = field(q, "code");
-    if code.is_empty() {
-        return Err(Failure::Failed("the response has no code".into()));
-    }
+    let code = returned_code(q)?;
     let client_secret = secret(ctx, p.client_secret.as_ref())?;
     let redirect_uri = callback_uri(ctx, p);
     let body = oidc::token_request(
@@ -545,13 +550,7 @@ async fn github_person(
     let Kind::GitHub { web, api, .. } = &p.kind else {
         return Err(Failure::Internal("not a GitHub provider".into()));
     };
-    if let Some(code) = error_code(q) {
-        return Err(Failure::Refused(code));
-    }
-    let code = field(q, "code");
-    if code.is_empty() {
-        return Err(Failure::Failed("the response has no code".into()));
-    }
+    let code = returned_code(q)?;
     let client_secret = secret(ctx, p.client_secret.as_ref())?;
     let body = url::form_urlencoded::Serializer::new(String::new())
         .append_pair("client_id", &p.client_id)
