@@ -9,7 +9,6 @@ use crate::store::d1::D1;
 use crate::store::kv::Kv;
 use crate::store::KeyValue;
 use url::{Host, Url};
-use worker::{web_sys, AbortController, Delay, Fetch, Headers, Request};
 
 const MAX_BYTES: usize = 5 * 1024;
 const TIMEOUT_MS: u64 = 3_000;
@@ -58,66 +57,15 @@ fn cache_seconds(cache_control: Option<String>) -> Option<u64> {
 }
 
 async fn fetch_document(url: &str) -> Result<(String, Option<u64>), String> {
-    let controller = AbortController::default();
-    let signal = controller.signal();
-    // One deadline for the headers and the body, so a slow drip cannot hold the request.
-    let work = std::pin::pin!(fetch_and_read(url, &signal));
-    let timeout = std::pin::pin!(Delay::from(std::time::Duration::from_millis(TIMEOUT_MS)));
-    match futures_select(work, timeout).await {
-        Some(result) => result,
-        None => {
-            controller.abort();
-            Err("the metadata document did not arrive in time".into())
-        }
-    }
-}
-
-async fn fetch_and_read(
-    url: &str,
-    signal: &worker::AbortSignal,
-) -> Result<(String, Option<u64>), String> {
-    let headers = Headers::new();
-    headers
-        .set("Accept", "application/json")
-        .map_err(|e| e.to_string())?;
-    // web_sys's RequestInit, not worker's: worker's converts its `cf` options (image
-    // resizing and more) with serde, which links ~10 KB of wasm this fetch never uses.
-    let init = web_sys::RequestInit::new();
-    init.set_method("GET");
-    init.set_headers(headers.as_ref());
-    init.set_redirect(web_sys::RequestRedirect::Manual);
-    let request: Request = web_sys::Request::new_with_str_and_init(url, &init)
-        .map_err(|e| format!("{e:?}"))?
-        .into();
-    let mut response = Fetch::Request(request)
-        .send_with_signal(signal)
+    let headers = [("Accept", "application/json")];
+    let f = super::outbound::fetch("GET", url, &headers, None, TIMEOUT_MS, MAX_BYTES)
         .await
-        .map_err(|e| e.to_string())?;
-    if response.status_code() != 200 {
-        return Err(format!(
-            "the metadata document answered {}",
-            response.status_code()
-        ));
+        .map_err(|why| format!("the metadata document: {why}"))?;
+    if f.status != 200 {
+        return Err(format!("the metadata document answered {}", f.status));
     }
-    if let Ok(Some(len)) = response.headers().get("content-length") {
-        if len.parse::<usize>().map_or(true, |n| n > MAX_BYTES) {
-            return Err("the metadata document is too large".into());
-        }
-    }
-    let cache = cache_seconds(response.headers().get("cache-control").ok().flatten());
-    // A server that sends no Content-Length cannot make this Worker buffer more.
-    let body = match response.stream() {
-        Ok(stream) => match super::body::read_limited(stream, MAX_BYTES).await {
-            Ok(b) => b,
-            Err(super::body::BodyError::TooLarge) => {
-                return Err("the metadata document is too large".into())
-            }
-            Err(super::body::BodyError::Read(e)) => return Err(e),
-        },
-        Err(_) => Vec::new(),
-    };
-    let text = String::from_utf8(body).map_err(|_| "the metadata document is not UTF-8")?;
-    Ok((text, cache))
+    let text = String::from_utf8(f.body).map_err(|_| "the metadata document is not UTF-8")?;
+    Ok((text, cache_seconds(f.cache_control)))
 }
 
 /// Resolves when the first of two futures does: `Some` for the first, `None` for the second.

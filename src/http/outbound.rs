@@ -10,6 +10,8 @@ use worker::{web_sys, AbortController, Delay, Fetch, Headers, Request};
 pub struct Fetched {
     pub status: u16,
     pub body: Vec<u8>,
+    /// The answer's `Cache-Control`, for callers that cache what they fetched.
+    pub cache_control: Option<String>,
 }
 
 /// Why nothing usable came back: the words for the log (never the body, which may quote
@@ -64,6 +66,7 @@ async fn send(
         .await
         .map_err(|e| format!("unreachable: {e}"))?;
     let status = response.status_code();
+    let cache_control = response.headers().get("cache-control").ok().flatten();
     if let Ok(Some(len)) = response.headers().get("content-length") {
         if len.parse::<usize>().map_or(true, |n| n > limit) {
             return Err(format!("the answer is larger than {limit} bytes"));
@@ -79,5 +82,9 @@ async fn send(
         },
         Err(_) => Vec::new(),
     };
-    Ok(Fetched { status, body })
+    Ok(Fetched {
+        status,
+        body,
+        cache_control,
+    })
 }
