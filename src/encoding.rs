@@ -24,15 +24,22 @@ pub fn secret_hash(secret: &str) -> String {
     b64url(&sha256(secret.as_bytes()))
 }
 
-/// Compares two byte strings in time that depends only on their lengths.
+/// Compares two byte strings in time that depends only on their lengths. The
+/// accumulator passes through `black_box` at every byte, an optimisation barrier: without
+/// it the compiler may turn the loop into one that stops at the first difference.
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    let diff = a
+        .iter()
+        .zip(b)
+        .fold(0u8, |acc, (x, y)| std::hint::black_box(acc | (x ^ y)));
+    std::hint::black_box(diff) == 0
 }
 
 /// `n` bytes from the platform's CSPRNG (WebCrypto in a Worker, the OS natively).
+#[allow(clippy::expect_used)]
 pub fn random_bytes<const N: usize>() -> [u8; N] {
     let mut buf = [0u8; N];
     // getrandom only fails when the platform has no entropy source at all; a Worker

@@ -47,6 +47,27 @@ pub fn parse(bytes: &[u8]) -> Result<Value, JsonError> {
     }
 }
 
+/// `value[key] = new` when `value` is an object, and nothing otherwise: serde_json's
+/// `IndexMut` panics on an array, number or string, and a panic aborts the isolate.
+pub fn set(value: &mut Value, key: &str, new: impl Into<Value>) {
+    if let Some(object) = value.as_object_mut() {
+        object.insert(key.to_string(), new.into());
+    }
+}
+
+/// The object under `key` of the object `value`, made an empty object first when it is
+/// absent or not an object; `None` when `value` itself is not an object.
+pub fn object_at<'a>(value: &'a mut Value, key: &str) -> Option<&'a mut Map<String, Value>> {
+    let slot = value
+        .as_object_mut()?
+        .entry(key)
+        .or_insert_with(|| Value::Object(Map::new()));
+    if !slot.is_object() {
+        *slot = Value::Object(Map::new());
+    }
+    slot.as_object_mut()
+}
+
 const DUPLICATE: &str = "duplicate key ";
 
 struct Strict(Value);

@@ -1,6 +1,24 @@
 //! mcp-oauth-worker: an OAuth 2.1 authorization server and an MCP Streamable HTTP server in
 //! one Cloudflare Worker. This file is the Worker's entry point and nothing else.
 
+// No request may panic: with `panic = "abort"` a panic aborts the whole isolate (its
+// caches, and every request in flight in it). Outside tests, the ways indexing, slicing and
+// unwrapping panic are refused by clippy (`npm test` runs it with `-D warnings`); the few
+// places that index fixed-size arrays by constants say so where they allow it.
+#![cfg_attr(
+    not(test),
+    warn(
+        clippy::string_slice,
+        clippy::indexing_slicing,
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::unreachable,
+        clippy::todo,
+        clippy::unimplemented
+    )
+)]
+
 pub mod audit;
 pub mod config;
 pub mod encoding;
@@ -13,6 +31,7 @@ pub mod reply;
 pub mod signin;
 pub mod store;
 pub mod templates;
+pub mod text;
 
 use worker::{event, Context, Env, Result, ScheduleContext, ScheduledEvent};
 

@@ -53,28 +53,26 @@ pub fn render(template: &str, values: &[(&str, &str)]) -> String {
 
 fn render_into(out: &mut String, template: &str, values: &[(&str, &str)]) {
     let mut rest = template;
-    while let Some(start) = rest.find("{{") {
-        out.push_str(&rest[..start]);
-        let tag = &rest[start..];
+    while let Some((before, tag)) = rest.find("{{").and_then(|at| rest.split_at_checked(at)) {
+        out.push_str(before);
         let raw = tag.starts_with("{{{");
-        let (open, close) = if raw { (3, "}}}") } else { (2, "}}") };
-        let Some(end) = tag[open..].find(close) else {
+        let (open, close) = if raw { ("{{{", "}}}") } else { ("{{", "}}") };
+        let Some((name, after)) = tag.strip_prefix(open).and_then(|t| t.split_once(close)) else {
             out.push_str(tag);
             return;
         };
-        let name = tag[open..open + end].trim();
-        let after = &tag[open + end + close.len()..];
+        let name = name.trim();
         if let Some(section) = name.strip_prefix('#').or_else(|| name.strip_prefix('^')) {
             let closing = format!("{{{{/{section}}}}}");
-            let Some(inner_end) = after.find(&closing) else {
+            let Some((inner, next)) = after.split_once(&closing) else {
                 // An unclosed section renders nothing after it rather than half a page.
                 return;
             };
             let wanted = name.starts_with('#');
             if lookup(values, section).is_some() == wanted {
-                render_into(out, &after[..inner_end], values);
+                render_into(out, inner, values);
             }
-            rest = &after[inner_end + closing.len()..];
+            rest = next;
             continue;
         }
         if let Some(v) = lookup(values, name) {
@@ -103,14 +101,16 @@ fn page_title(content: &str) -> String {
 }
 
 fn title_of(content: &str) -> String {
-    let Some(start) = content.find("<h1") else {
+    let Some((_, body)) = content
+        .find("<h1")
+        .and_then(|at| content.split_at_checked(at))
+    else {
         return String::new();
     };
-    let body = &content[start..];
-    let Some(open_end) = body.find('>') else {
+    let Some((_, inner)) = body.split_once('>') else {
         return String::new();
     };
-    let inner = &body[open_end + 1..body.find("</h1>").unwrap_or(body.len())];
+    let inner = inner.split_once("</h1>").map_or(inner, |(text, _)| text);
     let mut text = String::new();
     let mut in_tag = false;
     for c in inner.chars() {
@@ -168,7 +168,8 @@ pub fn scope_items(scopes: &[&str]) -> String {
 /// A time as a person reads it, in UTC, and as the `datetime` attribute wants it.
 pub fn display_time(secs: u64) -> (String, String) {
     let iso = crate::mcp::tools::timestamp(secs);
-    let shown = format!("{} {} UTC", &iso[..10], &iso[11..16]);
+    let part = |range: std::ops::Range<usize>| iso.get(range).unwrap_or_default();
+    let shown = format!("{} {} UTC", part(0..10), part(11..16));
     (shown, iso)
 }
 

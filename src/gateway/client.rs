@@ -295,16 +295,20 @@ pub async fn request(
 
 /// What 2026-07-28 carries in every request's `_meta` instead of a session.
 fn stateless_meta(body: &mut Value) {
-    if !body["params"].is_object() {
-        body["params"] = json!({});
-    }
-    let meta = &mut body["params"]["_meta"];
+    let Some(params) = crate::json::object_at(body, "params") else {
+        return;
+    };
+    let meta = params.entry("_meta").or_insert(Value::Null);
     if !meta.is_object() {
         *meta = json!({});
     }
-    meta["io.modelcontextprotocol/protocolVersion"] = json!(STATELESS);
-    meta["io.modelcontextprotocol/clientCapabilities"] = json!({});
-    meta["io.modelcontextprotocol/clientInfo"] = client_info();
+    crate::json::set(meta, "io.modelcontextprotocol/protocolVersion", STATELESS);
+    crate::json::set(
+        meta,
+        "io.modelcontextprotocol/clientCapabilities",
+        json!({}),
+    );
+    crate::json::set(meta, "io.modelcontextprotocol/clientInfo", client_info());
 }
 
 fn client_info() -> Value {
@@ -344,8 +348,9 @@ async fn open(
             let decided = match answer.await {
                 Ok(a) => match response(a) {
                     Ok(r) => Some(
-                        r.result["supportedVersions"]
-                            .as_array()
+                        r.result
+                            .get("supportedVersions")
+                            .and_then(Value::as_array)
                             .is_some_and(|v| v.iter().any(|v| v == STATELESS)),
                     ),
                     Err(UpstreamError::Rpc(-32601 | -32600 | -32602 | -32000)) => Some(false),
@@ -443,10 +448,11 @@ async fn exchange(
                     crate::mcp::transport::encode_header_value(method),
                 ));
                 let name = match method {
-                    "tools/call" | "prompts/get" => body["params"]["name"].as_str(),
-                    "resources/read" => body["params"]["uri"].as_str(),
+                    "tools/call" | "prompts/get" => body.pointer("/params/name"),
+                    "resources/read" => body.pointer("/params/uri"),
                     _ => None,
-                };
+                }
+                .and_then(Value::as_str);
                 if let Some(name) = name {
                     headers.push(("Mcp-Name", crate::mcp::transport::encode_header_value(name)));
                 }

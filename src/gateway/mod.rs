@@ -307,7 +307,7 @@ impl Gateway<'_> {
     ) -> Value {
         let mut params = json!({ "name": tool.upstream_name, "arguments": arguments });
         if let Some(t) = progress.token() {
-            params["_meta"] = json!({ "progressToken": t });
+            crate::json::set(&mut params, "_meta", json!({ "progressToken": t }));
         }
         let pass_on = |n: &Value| {
             if n["method"] != "notifications/progress" {
@@ -354,10 +354,14 @@ fn forwarded_progress(n: &Value, token: &Value) -> Option<Value> {
     let p = n.get("params")?;
     let mut params = json!({ "progressToken": token, "progress": p.get("progress")?.as_f64()? });
     if let Some(total) = p.get("total").and_then(Value::as_f64) {
-        params["total"] = json!(total);
+        crate::json::set(&mut params, "total", json!(total));
     }
     if let Some(message) = p.get("message").and_then(Value::as_str) {
-        params["message"] = json!(crate::oauth::scope::truncate(message, 500));
+        crate::json::set(
+            &mut params,
+            "message",
+            json!(crate::oauth::scope::truncate(message, 500)),
+        );
     }
     Some(json!({ "jsonrpc": "2.0", "method": "notifications/progress", "params": params }))
 }

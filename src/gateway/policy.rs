@@ -18,10 +18,11 @@ pub fn glob_matches(glob: &str, name: &str) -> bool {
     let (mut gi, mut ni) = (0, 0);
     let mut star: Option<(usize, usize)> = None;
     while ni < n.len() {
-        if gi < g.len() && g[gi] == b'*' {
+        let here = g.get(gi);
+        if here == Some(&b'*') {
             star = Some((gi, ni));
             gi += 1;
-        } else if gi < g.len() && g[gi] == n[ni] {
+        } else if here.is_some() && here == n.get(ni) {
             gi += 1;
             ni += 1;
         } else if let Some((sg, sn)) = star {
@@ -32,7 +33,7 @@ pub fn glob_matches(glob: &str, name: &str) -> bool {
             return false;
         }
     }
-    g[gi..].iter().all(|&b| b == b'*')
+    g.get(gi..).unwrap_or_default().iter().all(|&b| b == b'*')
 }
 
 /// The name a client sees for the upstream's tool `name`.
@@ -240,26 +241,29 @@ fn matches_from(
     failed: &mut std::collections::HashSet<(usize, usize)>,
 ) -> bool {
     // Literal bytes first, one for one.
-    while ti < t.len() && t[ti] != b'{' {
-        if u.get(ui) != Some(&t[ti]) {
+    while let Some(&literal) = t.get(ti).filter(|&&b| b != b'{') {
+        if u.get(ui) != Some(&literal) {
             return false;
         }
         ti += 1;
         ui += 1;
     }
-    if ti == t.len() {
+    if ti >= t.len() {
         return ui == u.len();
     }
     if failed.contains(&(ti, ui)) {
         return false;
     }
-    let Some(close) = t[ti..].iter().position(|&b| b == b'}').map(|p| ti + p) else {
+    let rest = t.get(ti..).unwrap_or_default();
+    let Some(close) = rest.iter().position(|&b| b == b'}').map(|p| ti + p) else {
         return false;
     };
     let op = t.get(ti + 1).copied();
     let found = match op {
         Some(b'?') | Some(b'&') => {
-            let stop = u[ui..]
+            let stop = u
+                .get(ui..)
+                .unwrap_or_default()
                 .iter()
                 .position(|&b| b == b'#')
                 .map_or(u.len(), |p| ui + p);
@@ -271,7 +275,7 @@ fn matches_from(
             let any = matches!(op, Some(b'+') | Some(b'#'));
             let mut found = false;
             for end in ui + 1..=u.len() {
-                if !any && u[end - 1] == b'/' {
+                if !any && u.get(end - 1) == Some(&b'/') {
                     break;
                 }
                 if matches_from(t, u, close + 1, end, failed) {

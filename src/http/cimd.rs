@@ -92,7 +92,7 @@ where
 fn parse_client(url: &str, text: &str) -> Result<Client, String> {
     let doc = crate::json::parse(text.as_bytes())
         .map_err(|e| format!("the metadata document cannot be read: {e}"))?;
-    if doc["client_id"].as_str() != Some(url) {
+    if doc.get("client_id").and_then(serde_json::Value::as_str) != Some(url) {
         return Err("the metadata document's client_id is not its own URL".into());
     }
     let mut meta = validate_metadata(&doc).map_err(|e| e.description())?;

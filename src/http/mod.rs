@@ -447,10 +447,11 @@ fn to_response(mut reply: Reply) -> web_sys::Response {
     }
 }
 
+/// `Response.error()`, which cannot fail: the runtime could not build an answer at all,
+/// and the client sees a network error rather than the isolate aborting.
 #[cold]
 fn unreachable_response() -> web_sys::Response {
-    // Response::empty() only fails if the JS runtime cannot build a Response at all.
-    panic!("cannot construct a Response")
+    web_sys::Response::error()
 }
 
 #[cfg(test)]

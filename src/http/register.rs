@@ -82,8 +82,8 @@ async fn handle(ctx: &Ctx, req: &Incoming) -> Result<Reply, OAuthError> {
     .await;
     let mut response = client.registration_response();
     if let Some(s) = secret {
-        response["client_secret"] = s.into();
-        response["client_secret_expires_at"] = 0.into();
+        crate::json::set(&mut response, "client_secret", s);
+        crate::json::set(&mut response, "client_secret_expires_at", 0);
     }
     Ok(Reply::json(201, &response).header("Cache-Control", NO_STORE))
 }

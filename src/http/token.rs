@@ -85,11 +85,12 @@ async fn token_inner(ctx: &Ctx, req: &Incoming) -> Result<Reply, OAuthError> {
 /// Client authentication (RFC 6749 §2.3): HTTP Basic or the form's client_secret for
 /// confidential clients, client_id alone for public ones; exactly one method per request.
 async fn authenticate_client(ctx: &Ctx, req: &Incoming, form: &Form) -> Result<Client, OAuthError> {
-    let basic = match req.header("authorization") {
-        Some(h) if h.len() > 6 && h[..6].eq_ignore_ascii_case("basic ") => {
-            Some(parse_basic(&h[6..])?)
-        }
-        _ => None,
+    let basic = match req
+        .header("authorization")
+        .and_then(|h| crate::text::strip_prefix_ignore_case(h, "basic "))
+    {
+        Some(credentials) => Some(parse_basic(credentials)?),
+        None => None,
     };
     let form_id = form.get("client_id")?;
     let form_secret = form.get("client_secret")?;
@@ -158,7 +159,7 @@ fn token_response(access: &str, ttl: u64, refresh: Option<&str>, scope: &Scopes)
         "scope": scope.to_string(),
     });
     if let Some(r) = refresh {
-        body["refresh_token"] = r.into();
+        crate::json::set(&mut body, "refresh_token", r);
     }
     Reply::json(200, &body)
         .header("Cache-Control", NO_STORE)
@@ -606,10 +607,10 @@ pub async fn userinfo(ctx: &Ctx, req: &Incoming) -> Reply {
     let scopes = Scopes::parse(Some(&verified.claims.scope)).unwrap_or_default();
     let mut body = json!({ "sub": user.id });
     if scopes.contains(crate::oauth::scope::EMAIL) {
-        body["email"] = user.email.into();
+        crate::json::set(&mut body, "email", user.email);
     }
     if scopes.contains(crate::oauth::scope::PROFILE) {
-        body["name"] = user.name.into();
+        crate::json::set(&mut body, "name", user.name);
     }
     Reply::json(200, &body).header("Cache-Control", NO_STORE)
 }

@@ -110,7 +110,7 @@ impl RpcError {
     pub fn to_response(&self, id: &Value) -> Value {
         let mut error = json!({ "code": self.code, "message": self.message });
         if let Some(data) = &self.data {
-            error["data"] = data.clone();
+            crate::json::set(&mut error, "data", data.clone());
         }
         json!({ "jsonrpc": "2.0", "id": id, "error": error })
     }

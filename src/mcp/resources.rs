@@ -117,7 +117,7 @@ impl Server<'_> {
         }
         let mut result = json!({ "resources": page });
         if let Some(next) = next {
-            result["nextCursor"] = json!(next);
+            crate::json::set(&mut result, "nextCursor", json!(next));
         }
         // A person's own notes, which change whenever they write one.
         cache_hints(&mut result, version, 0, "private");

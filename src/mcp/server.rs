@@ -132,7 +132,7 @@ impl Server<'_> {
             _ => return Err(RpcError::method_not_found(method).into()),
         };
         if stateless {
-            result["resultType"] = json!("complete");
+            crate::json::set(&mut result, "resultType", json!("complete"));
             if let Some(r) = result.as_object_mut() {
                 let meta = r.entry("_meta").or_insert_with(|| json!({}));
                 // An upstream's result may carry any `_meta`; only an object is one.
@@ -172,8 +172,8 @@ impl Server<'_> {
         );
         let mut result = json!({ "tools": page });
         if version == version::STATELESS {
-            result["ttlMs"] = json!(GATEWAY_TOOLS_TTL_MS);
-            result["cacheScope"] = json!("private");
+            crate::json::set(&mut result, "ttlMs", json!(GATEWAY_TOOLS_TTL_MS));
+            crate::json::set(&mut result, "cacheScope", json!("private"));
         }
         Ok(result)
     }
@@ -188,15 +188,18 @@ impl Server<'_> {
         };
         let end = (start + self.page_size.max(1)).min(tools::TOOLS.len());
         let structured = version::has_structured_output(version);
-        let page: Vec<Value> = tools::entries(structured, self.public)[start..end].to_vec();
+        let page: Vec<Value> = tools::entries(structured, self.public)
+            .get(start..end)
+            .unwrap_or_default()
+            .to_vec();
         let mut result = json!({ "tools": page });
         if end < tools::TOOLS.len() {
-            result["nextCursor"] = json!(encode_cursor(end));
+            crate::json::set(&mut result, "nextCursor", json!(encode_cursor(end)));
         }
         if version == version::STATELESS {
             // The same list for everyone: any cache may keep it.
-            result["ttlMs"] = json!(TOOLS_TTL_MS);
-            result["cacheScope"] = json!("public");
+            crate::json::set(&mut result, "ttlMs", json!(TOOLS_TTL_MS));
+            crate::json::set(&mut result, "cacheScope", json!("public"));
         }
         Ok(result)
     }

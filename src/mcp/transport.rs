@@ -251,7 +251,9 @@ fn loopback_port(origin: &str) -> Option<&str> {
         .find_map(|l| origin.strip_prefix(l))
         .filter(|rest| {
             rest.is_empty()
-                || (rest.starts_with(':') && rest[1..].bytes().all(|b| b.is_ascii_digit()))
+                || rest
+                    .strip_prefix(':')
+                    .is_some_and(|port| port.bytes().all(|b| b.is_ascii_digit()))
         })
 }
 

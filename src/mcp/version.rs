@@ -3,7 +3,9 @@
 //! revision itself.
 
 /// Session-era revisions, oldest first.
-pub const SESSION_ERA: [&str; 4] = ["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"];
+pub const SESSION_ERA: [&str; 4] = ["2024-11-05", "2025-03-26", "2025-06-18", NEWEST_SESSION_ERA];
+/// The last revision with sessions: what `initialize` offers a client asking for another.
+pub const NEWEST_SESSION_ERA: &str = "2025-11-25";
 /// The stateless revision.
 pub const STATELESS: &str = "2026-07-28";
 /// Every revision, oldest first, as `server/discover` and version errors list them.
@@ -27,7 +29,7 @@ pub fn supported(version: &str) -> Option<&'static str> {
 pub fn negotiate(requested: Option<&str>) -> &'static str {
     requested
         .and_then(|r| SESSION_ERA.iter().copied().find(|v| *v == r))
-        .unwrap_or(SESSION_ERA[SESSION_ERA.len() - 1])
+        .unwrap_or(NEWEST_SESSION_ERA)
 }
 
 /// Batches (a JSON array of messages) exist only in 2025-03-26.

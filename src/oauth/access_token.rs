@@ -180,7 +180,7 @@ pub async fn verify(
         .as_deref()
         .and_then(|kid| keys.verifying_key(kid))
         .ok_or(TokenError::UnknownKey)?;
-    let signing_input = &token[..token.len() - signature.len() - 1];
+    let (signing_input, _) = token.rsplit_once('.').ok_or(TokenError::Malformed)?;
     if !crypto
         .verify(&key.public, signing_input.as_bytes(), &decode(signature)?)
         .await

@@ -183,8 +183,10 @@ pub fn validate(
     let redirect_uri = match params.redirect_uri.as_deref() {
         Some(r) => client.match_redirect_uri(r),
         // OAuth 2.1 §4.1.1: optional only when exactly one URI is registered.
-        None if client.redirect_uris.len() == 1 => Some(client.redirect_uris[0].clone()),
-        None => None,
+        None => match client.redirect_uris.as_slice() {
+            [only] => Some(only.clone()),
+            _ => None,
+        },
     }
     .ok_or(AuthorizeFailure::Page(Refusal::UnregisteredRedirect))?;
     let fail = |e: OAuthError| {

@@ -132,7 +132,7 @@ impl Client {
             ("scope", &self.scope),
         ] {
             if let Some(x) = val {
-                v[k] = Value::String(x.clone());
+                crate::json::set(&mut v, k, Value::String(x.clone()));
             }
         }
         v

@@ -76,11 +76,11 @@ fn parse_seed(name: &'static str, text: &str) -> Result<Seed, KeyError> {
     let text = text.trim();
     let d = if text.starts_with('{') {
         let jwk: Value = serde_json::from_str(text).map_err(|_| KeyError::Malformed(name))?;
-        if jwk["kty"] != "OKP" || jwk["crv"] != "Ed25519" {
+        if !is_ed25519_jwk(&jwk) {
             return Err(KeyError::Malformed(name));
         }
-        jwk["d"]
-            .as_str()
+        jwk.get("d")
+            .and_then(Value::as_str)
             .ok_or(KeyError::Malformed(name))?
             .to_string()
     } else {
@@ -88,6 +88,11 @@ fn parse_seed(name: &'static str, text: &str) -> Result<Seed, KeyError> {
     };
     let bytes = b64url_decode(&d).ok_or(KeyError::Malformed(name))?;
     bytes.try_into().map_err(|_| KeyError::Malformed(name))
+}
+
+fn is_ed25519_jwk(jwk: &Value) -> bool {
+    let field = |name| jwk.get(name).and_then(Value::as_str);
+    field("kty") == Some("OKP") && field("crv") == Some("Ed25519")
 }
 
 /// The previous key: a public JWK stands for itself; anything else is a seed.
@@ -102,10 +107,10 @@ fn parse_previous(text: &str) -> Result<Previous, KeyError> {
     if text.starts_with('{') {
         let jwk: Value = serde_json::from_str(text).map_err(|_| KeyError::Malformed(name))?;
         if jwk.get("d").is_none() {
-            if jwk["kty"] != "OKP" || jwk["crv"] != "Ed25519" {
+            if !is_ed25519_jwk(&jwk) {
                 return Err(KeyError::Malformed(name));
             }
-            let x = jwk["x"].as_str().and_then(b64url_decode);
+            let x = jwk.get("x").and_then(Value::as_str).and_then(b64url_decode);
             return x
                 .and_then(|x| x.try_into().ok())
                 .map(Previous::Public)
@@ -178,9 +183,10 @@ impl KeySet {
             }),
             None => None,
         };
+        let current_public = current.public;
         let mut verifying = vec![current];
         // The current key first: `npm run key:rotate` reads it from the JWKS.
-        if let Some(prev) = previous.filter(|p| p.public != verifying[0].public) {
+        if let Some(prev) = previous.filter(|p| p.public != current_public) {
             verifying.push(prev);
         }
         Ok(KeySet {

@@ -50,8 +50,12 @@ pub fn authorization_server(issuer: &str, registration: bool) -> Value {
 /// returns. No ID tokens are issued, so none of the id_token fields are claimed.
 pub fn openid_configuration(issuer: &str, registration: bool) -> Value {
     let mut doc = authorization_server(issuer, registration);
-    doc["subject_types_supported"] = json!(["public"]);
-    doc["claims_supported"] = json!(["sub", "name", "email"]);
+    crate::json::set(&mut doc, "subject_types_supported", json!(["public"]));
+    crate::json::set(
+        &mut doc,
+        "claims_supported",
+        json!(["sub", "name", "email"]),
+    );
     doc
 }
 

@@ -24,9 +24,10 @@ pub fn hmac_sha256_bytes(key: &[u8], message: &[u8]) -> [u8; 32] {
     };
     let mut ipad = [0x36u8; 64];
     let mut opad = [0x5cu8; 64];
-    for (i, k) in key.iter().enumerate() {
-        ipad[i] ^= k;
-        opad[i] ^= k;
+    // `key` is at most 64 bytes here, so zip covers it whole.
+    for ((i, o), k) in ipad.iter_mut().zip(opad.iter_mut()).zip(key) {
+        *i ^= k;
+        *o ^= k;
     }
     let inner = Sha256::new()
         .chain_update(ipad)
@@ -80,10 +81,11 @@ pub fn seal(key: &[u8; 32], payload: &[u8]) -> String {
 pub fn seal_bound(key: &[u8; 32], bound_to: &[u8], payload: &[u8]) -> String {
     let (enc, mac) = subkeys(key);
     let nonce: [u8; NONCE] = random_bytes();
+    let mut sealed = payload.to_vec();
+    chacha20::apply(&enc, &nonce, 1, &mut sealed);
     let mut out = Vec::with_capacity(NONCE + payload.len() + TAG);
     out.extend_from_slice(&nonce);
-    out.extend_from_slice(payload);
-    chacha20::apply(&enc, &nonce, 1, &mut out[NONCE..]);
+    out.extend_from_slice(&sealed);
     let t = tag(&mac, bound_to, &out);
     out.extend_from_slice(&t);
     b64url(&out)
@@ -105,8 +107,8 @@ pub fn open_bound(key: &[u8; 32], bound_to: &[u8], sealed: &str) -> Option<Vec<u
     if !constant_time_eq(&tag(&mac, bound_to, body), given) {
         return None;
     }
-    let nonce: [u8; NONCE] = body[..NONCE].try_into().ok()?;
-    let mut payload = body[NONCE..].to_vec();
+    let (nonce, payload) = body.split_first_chunk::<NONCE>()?;
+    let (nonce, mut payload) = (*nonce, payload.to_vec());
     chacha20::apply(&enc, &nonce, 1, &mut payload);
     Some(payload)
 }

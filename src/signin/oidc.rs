@@ -114,7 +114,7 @@ pub fn authorization_url(p: &Provider, endpoint: &str, out: &Outgoing) -> String
         .allow
         .as_ref()
         .filter(|a| a.hosted_domains.len() == 1)
-        .map(|a| a.hosted_domains[0].clone());
+        .and_then(|a| a.hosted_domains.first().cloned());
     if let Some(hd) = &hd {
         pairs.push(("hd", hd));
     }

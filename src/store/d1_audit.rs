@@ -57,13 +57,9 @@ impl D1 {
                 )
             })
             .collect::<Result<Vec<_>, _>>()?;
-        match statements.len() {
-            0 => Ok(()),
-            1 => statements[0]
-                .run()
-                .await
-                .map(|_| ())
-                .map_err(super::d1::err),
+        match statements.as_slice() {
+            [] => Ok(()),
+            [one] => one.run().await.map(|_| ()).map_err(super::d1::err),
             _ => self
                 .0
                 .batch(statements)

@@ -108,7 +108,7 @@ impl Tool for MemoryList {
                 .collect();
             let mut out = json!({ "notes": notes });
             if let (true, Some(last)) = (more, rows.last()) {
-                out["nextCursor"] = json!(encode_cursor(last.seq));
+                crate::json::set(&mut out, "nextCursor", json!(encode_cursor(last.seq)));
             }
             Ok(out)
         })

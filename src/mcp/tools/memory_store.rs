@@ -152,7 +152,7 @@ fn derive_title(text: &str) -> String {
     }
     let cut: String = line.chars().take(DERIVED_TITLE).collect();
     let cut = match cut.rfind(' ') {
-        Some(i) if i > DERIVED_TITLE / 2 => &cut[..i],
+        Some(i) if i > DERIVED_TITLE / 2 => cut.get(..i).unwrap_or(&cut),
         _ => &cut,
     };
     format!("{}…", cut.trim_end())

@@ -178,7 +178,7 @@ impl Public {
         let mut ignored = Vec::new();
         for name in names {
             match TOOLS.iter().position(|t| t.name() == name) {
-                Some(i) if !TOOLS[i].needs_user() => bits |= 1 << i,
+                Some(i) if TOOLS.get(i).is_some_and(|t| !t.needs_user()) => bits |= 1 << i,
                 _ => ignored.push(name.as_str()),
             }
         }
@@ -251,8 +251,8 @@ pub fn describe(tool: &dyn Tool, structured: bool, public: Public) -> Value {
         "_meta": { "securitySchemes": schemes },
     });
     if structured {
-        entry["title"] = json!(tool.title());
-        entry["outputSchema"] = parse(tool.output_schema());
+        crate::json::set(&mut entry, "title", json!(tool.title()));
+        crate::json::set(&mut entry, "outputSchema", parse(tool.output_schema()));
     }
     entry
 }
@@ -284,7 +284,7 @@ pub fn success(value: Value, structured: bool) -> Value {
     let text = value.to_string();
     let mut result = json!({ "content": [{ "type": "text", "text": text }], "isError": false });
     if structured {
-        result["structuredContent"] = value;
+        crate::json::set(&mut result, "structuredContent", value);
     }
     result
 }
@@ -318,7 +318,11 @@ pub fn insufficient_scope(
     let mut result = failure(&format!(
         "This connection may not use {name}: {description}. Reconnect and allow it."
     ));
-    result["_meta"] = json!({ "mcp/www_authenticate": [challenge] });
+    crate::json::set(
+        &mut result,
+        "_meta",
+        json!({ "mcp/www_authenticate": [challenge] }),
+    );
     result
 }
 
@@ -334,7 +338,11 @@ pub fn sign_in_required(name: &str, resource_metadata: &str) -> Value {
     let mut result = failure(&format!(
         "{name} needs you to sign in: connect this app to your account, then try again."
     ));
-    result["_meta"] = json!({ "mcp/www_authenticate": [challenge] });
+    crate::json::set(
+        &mut result,
+        "_meta",
+        json!({ "mcp/www_authenticate": [challenge] }),
+    );
     result
 }
 

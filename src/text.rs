@@ -1,0 +1,37 @@
+//! Text helpers for values that came from outside (headers, query strings, forms, JSON,
+//! upstream and provider answers): none of them can panic on any input, because a panic
+//! in a Worker aborts the whole isolate. Byte offsets into such text are taken only with
+//! `str::get`, never with `&s[a..b]`, which panics inside a multi-byte character.
+
+/// `text` without `prefix`, compared without regard to ASCII case (an HTTP auth scheme,
+/// RFC 9110 §11.1). `None` when `text` does not start with it, including when the byte
+/// at the prefix's length falls inside a multi-byte character.
+pub fn strip_prefix_ignore_case<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
+    let head = text.get(..prefix.len())?;
+    head.eq_ignore_ascii_case(prefix)
+        .then(|| text.get(prefix.len()..))
+        .flatten()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixes_are_stripped_whatever_the_bytes() {
+        assert_eq!(strip_prefix_ignore_case("Basic abc", "basic "), Some("abc"));
+        assert_eq!(strip_prefix_ignore_case("BEARER x", "bearer "), Some("x"));
+        assert_eq!(strip_prefix_ignore_case("Basic", "basic "), None);
+        // The byte after "Basic" starts a two-byte character: offset 6 is inside it.
+        assert_eq!(strip_prefix_ignore_case("Basic\u{e9}x", "basic "), None);
+        assert_eq!(
+            strip_prefix_ignore_case("\u{e9}\u{e9}\u{e9}x", "basic "),
+            None
+        );
+        assert_eq!(
+            strip_prefix_ignore_case("Basic \u{e9}", "basic "),
+            Some("\u{e9}")
+        );
+        assert_eq!(strip_prefix_ignore_case("", "basic "), None);
+    }
+}
