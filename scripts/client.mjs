@@ -212,24 +212,20 @@ async function rotateSecret(target, id) {
 async function remove(target, id) {
   const c = await load(target, id);
   const at = now();
-  // Grants revoked within the longest access-token life may have live access tokens: mark
-  // them first, so a failure leaves everything as it was and the command can be run again.
-  const [live] = await execute(target, `SELECT id FROM grants WHERE client_id = ${sqlString(id)} AND (revoked_at IS NULL OR revoked_at >= ${sqlInt(at - 86_400)})`);
-  await markGrantsRevoked(target, live.map((g) => g.id));
-  // KV before D1: if this fails, nothing has changed and the command can simply be run again.
-  await kvDelete(target, `client:${id}`);
-  const [, , , , revoked] = await execute(
+  // Revocation first, in D1, where it happens: it never depends on KV (whose daily write
+  // quota may be spent). The KV marks are written next; grants whose marks are missing
+  // are read from D1 at /mcp until the daily cron writes them.
+  const [, revoked] = await execute(
     target,
-    `UPDATE grants SET revoked_at = ${sqlInt(at)}, revoked_ms = ${sqlInt(Date.now())} WHERE client_id = ${sqlString(id)} AND revoked_at IS NULL; ` +
-      `UPDATE refresh_tokens SET revoked_at = ${sqlInt(at)} WHERE client_id = ${sqlString(id)} AND revoked_at IS NULL; ` +
-      `DELETE FROM clients WHERE client_id = ${sqlString(id)}; ` +
-      auditSql("client_removed", { clientId: id, detail: c.client_name ?? null }) +
-      `; SELECT id FROM grants WHERE client_id = ${sqlString(id)} AND revoked_at = ${sqlInt(at)}`,
+    `UPDATE refresh_tokens SET revoked_at = ${sqlInt(at)} WHERE client_id = ${sqlString(id)} AND revoked_at IS NULL; ` +
+      `UPDATE grants SET revoked_at = ${sqlInt(at)}, revoked_ms = ${sqlInt(Date.now())} WHERE client_id = ${sqlString(id)} AND revoked_at IS NULL RETURNING id`,
   );
-  // Grants made while this ran (a sign-in finishing meanwhile) need their marks too.
-  const known = new Set(live.map((g) => g.id));
-  await markGrantsRevoked(target, revoked.filter((g) => !known.has(g.id)).map((g) => g.id));
-  console.log(`Removed "${c.client_name ?? id}" and revoked its ${live.length} grant${live.length === 1 ? "" : "s"}: refresh tokens stop at once, access tokens within a minute.`);
+  await markGrantsRevoked(target, revoked.map((g) => g.id));
+  // The client's KV record before its D1 row: if KV refuses, its grants are revoked all
+  // the same and the command can simply be run again.
+  await kvDelete(target, `client:${id}`);
+  await execute(target, `DELETE FROM clients WHERE client_id = ${sqlString(id)}; ` + auditSql("client_removed", { clientId: id, detail: c.client_name ?? null }));
+  console.log(`Removed "${c.client_name ?? id}" and revoked its ${revoked.length} grant${revoked.length === 1 ? "" : "s"}: refresh tokens stop at once, access tokens within a minute.`);
 }
 
 async function main(argv) {

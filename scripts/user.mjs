@@ -15,10 +15,14 @@ Commands:
   add <email> [--name NAME]  create a user; the password is asked twice on a terminal,
                              else read from the first line of standard input
   list                       list the users: email, name, created, status
-  disable <email>            stop a user from signing in
-  enable <email>             let a disabled user sign in again
-  reset-password <email>     set a new password (read as for add) and clear the
-                             account's failed sign-ins
+  disable <email>            stop a user from signing in: ends their sessions,
+                             disconnects their apps, revokes their personal tokens
+  enable <email>             let a disabled user sign in again (sessions from before
+                             stay ended)
+  reset-password <email>     set a new password (read as for add), clear the account's
+                             failed sign-ins, and end everything the old password
+                             could have given someone: every session, every connected
+                             app, every personal access token
   seed-demo --local          create the demo user ${DEMO.email} if absent (local only)
 
 Options:
@@ -228,7 +232,10 @@ async function setDisabled(target, emailArg, disable) {
   const [before] = await execute(
     target,
     `SELECT disabled_at FROM users ${where}; ` +
-      `UPDATE users SET disabled_at = ${disable ? `COALESCE(disabled_at, ${sqlInt(now())})` : "NULL"} ${where}; ` +
+      // Both ways every session cookie issued so far ends: enabling an account after a
+      // compromise must not bring back a session someone else held.
+      `UPDATE users SET disabled_at = ${disable ? `COALESCE(disabled_at, ${sqlInt(now())})` : "NULL"}, ` +
+      `sessions_after = MAX(sessions_after, ${sqlInt(Date.now())}) ${where}; ` +
       auditUserSql(disable ? "user_disabled" : "user_enabled", "email", email) +
       // Disabling also revokes every grant, so the person's refresh tokens stop at once.
       (disable
@@ -261,19 +268,26 @@ async function resetPassword(target, emailArg) {
   const password = await readNewPassword(email);
   const { hash, salt, iterations } = hashPassword(password);
   const where = `WHERE email = ${sqlString(email)}`;
-  const [updated, , , tokens] = await execute(
+  const [updated, , , tokens, , grants] = await execute(
     target,
+    // A reset is how an account is recovered, so it ends whatever the old password gave
+    // someone else: every session cookie, every personal token, every connected app (whose
+    // refresh tokens stop at once, and access tokens at /mcp within a minute).
     `UPDATE users SET password_hash = ${sqlString(hash)}, password_salt = ${sqlString(salt)}, ` +
-      `iterations = ${sqlInt(iterations)} ${where} RETURNING id; ` +
+      `iterations = ${sqlInt(iterations)}, sessions_after = MAX(sessions_after, ${sqlInt(Date.now())}) ${where} RETURNING id; ` +
       `DELETE FROM login_failures WHERE key = ${sqlString(`user:${email}`)}; ` +
       `${auditUserSql("password_reset", "email", email)}; ` +
-      // A reset is how an account is recovered: personal tokens made with the old password
-      // (perhaps by someone else) end with it.
-      `UPDATE personal_tokens SET revoked_at = ${sqlInt(now())} WHERE revoked_at IS NULL AND user_id IN (SELECT id FROM users ${where}) RETURNING id`,
+      `UPDATE personal_tokens SET revoked_at = ${sqlInt(now())} WHERE revoked_at IS NULL AND user_id IN (SELECT id FROM users ${where}) RETURNING id; ` +
+      `UPDATE refresh_tokens SET revoked_at = ${sqlInt(now())} WHERE revoked_at IS NULL AND user_id IN (SELECT id FROM users ${where}); ` +
+      `UPDATE grants SET revoked_at = ${sqlInt(now())}, revoked_ms = ${sqlInt(Date.now())} WHERE revoked_at IS NULL AND user_id IN (SELECT id FROM users ${where}) RETURNING id`,
   );
   if (updated.length === 0) throw new CliError(`No user with the email ${email}.`);
-  const ended = tokens.length ? ` and revoked its ${tokens.length} personal access token${tokens.length === 1 ? "" : "s"}` : "";
-  console.log(`Changed the password of ${email}, cleared its failed sign-ins${ended}.`);
+  await markGrantsRevoked(target, grants.map((g) => g.id));
+  const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
+  console.log(
+    `Changed the password of ${email}, cleared its failed sign-ins, signed it out everywhere, ` +
+      `disconnected ${plural(grants.length, "app authorization")} and revoked ${plural(tokens.length, "personal access token")}.`,
+  );
 }
 
 async function seedDemo(target, opts) {

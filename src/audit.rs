@@ -22,6 +22,8 @@ pub enum Event {
     TokenCreated,
     TokenUsed,
     TokenRevoked,
+    /// The person ended every session of theirs ("sign out everywhere").
+    SignedOutEverywhere,
     /// A tool call through the gateway; the detail is "<upstream> <tool> <outcome>".
     GatewayCall,
 }
@@ -45,6 +47,7 @@ impl Event {
             Event::TokenCreated => "token_created",
             Event::TokenUsed => "token_used",
             Event::TokenRevoked => "token_revoked",
+            Event::SignedOutEverywhere => "signed_out_everywhere",
             Event::GatewayCall => "gateway_call",
         }
     }
@@ -84,6 +87,7 @@ pub fn describe(event: &str) -> &'static str {
         "token_created" => "Personal access token created",
         "token_used" => "Personal access token used",
         "token_revoked" => "Personal access token revoked",
+        "signed_out_everywhere" => "Signed out everywhere",
         "gateway_call" => "A tool of a connected server was used",
         _ => "Other",
     }
@@ -145,6 +149,7 @@ mod tests {
             Event::TokenCreated,
             Event::TokenUsed,
             Event::TokenRevoked,
+            Event::SignedOutEverywhere,
         ] {
             assert_ne!(describe(e.name()), "Other", "{e:?}");
         }

@@ -81,6 +81,17 @@ pub struct Config {
     /// `DYNAMIC_REGISTRATION`: "off" turns `/register` off, leaving pre-registered
     /// clients (`npm run client`) and metadata-document clients. On by default.
     pub dynamic_registration: bool,
+    /// `CLIENT_METADATA_DOCUMENTS`: "off" refuses `client_id`s that are metadata-document
+    /// URLs (nothing is fetched or cached for them). On by default: ChatGPT and Claude
+    /// use them.
+    pub metadata_documents: bool,
+    /// `METADATA_FETCHES_PER_MINUTE`: metadata documents fetched (cache misses) per client
+    /// network per minute (default 10, 1 to 10,000); six times as many from everyone.
+    pub metadata_fetches_per_minute: u64,
+    /// `METADATA_CACHE_FILLS_PER_DAY`: metadata documents written to KV's cache per UTC day
+    /// in all (default 200, 0 to 100,000; a twentieth of it per client network per hour,
+    /// at least one). KV's free plan allows 1,000 writes a day.
+    pub metadata_cache_fills_per_day: u64,
     /// `AUDIT_RETENTION_DAYS`: how long audit rows are kept (default 90, 1 to 3650).
     pub audit_retention_days: u64,
     /// `LEGACY_SSE`: "on" offers the 2024-11-05 HTTP+SSE transport at `/sse` and
@@ -140,6 +151,21 @@ impl Config {
             sse_idle_seconds: seconds(lookup, "SSE_IDLE_SECONDS", 300, 2, 86_400),
             audit_retention_days: seconds(lookup, "AUDIT_RETENTION_DAYS", 90, 1, 3650),
             dynamic_registration: switch(lookup, "DYNAMIC_REGISTRATION", true),
+            metadata_documents: switch(lookup, "CLIENT_METADATA_DOCUMENTS", true),
+            metadata_fetches_per_minute: seconds(
+                lookup,
+                "METADATA_FETCHES_PER_MINUTE",
+                10,
+                1,
+                10_000,
+            ),
+            metadata_cache_fills_per_day: seconds(
+                lookup,
+                "METADATA_CACHE_FILLS_PER_DAY",
+                200,
+                0,
+                100_000,
+            ),
             path_tokens: switch(lookup, "MCP_PATH_TOKENS", false),
             upstreams: lookup("UPSTREAMS").filter(|v| !v.trim().is_empty()),
             builtin_tools: switch(lookup, "BUILTIN_TOOLS", true),
@@ -153,6 +179,14 @@ impl Config {
                 .filter(|v| !v.is_empty())
                 .unwrap_or_else(|| "MCP OAuth Worker".to_string()),
             product_logo: lookup("PRODUCT_LOGO_URL").and_then(|v| https_url(&v)),
+        }
+    }
+
+    /// How clients may come to be known here, as the metadata advertises it.
+    pub fn client_intake(&self) -> crate::oauth::metadata::ClientIntake {
+        crate::oauth::metadata::ClientIntake {
+            registration: self.dynamic_registration,
+            metadata_documents: self.metadata_documents,
         }
     }
 

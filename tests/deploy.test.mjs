@@ -137,7 +137,7 @@ test("setup:cloudflare does not move to another domain unasked, nor replace rout
   // A multi-line value at the top level: routes goes after it, before the first table.
   const [multi, setupMulti] = withConfig(
     "multi.toml",
-    original.replace('compatibility_date = "2026-06-01"', 'compatibility_date = "2026-06-01"\ncompatibility_flags = [\n  "nodejs_compat",\n]'),
+    original.replace('compatibility_flags = ["global_fetch_strictly_public"]', 'compatibility_flags = [\n  "global_fetch_strictly_public",\n]'),
   );
   const r = await setupMulti();
   assert.equal(r.code, 0, r.stderr);

@@ -12,7 +12,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { startWorker } from "./helpers/worker.mjs";
-import { createUser, publicClient, register, pkcePair, Browser, formFields, authorizeUrl, approve, token, fullFlow, codeFor, exchange } from "./helpers/oauth.mjs";
+import { createUser, publicClient, register, pkcePair, Browser, formFields, authorizeUrl, approve, token, fullFlow, codeFor, exchange, signedInBrowser } from "./helpers/oauth.mjs";
 import { mcpPost, initialize, sessionCall, modernCall, toolValue, MODERN } from "./helpers/mcp.mjs";
 
 let main, legacy;
@@ -330,8 +330,9 @@ test("6 /authorize refuses an overlong query, state, scope or resource with a pa
 // =======================================================================================
 // 7. PKCE challenge shape
 
-test("7 a code_challenge that is not 43 base64url characters is an error redirect", async () => {
+test("7 a code_challenge that is not 43 base64url characters is an error redirect (once signed in)", async () => {
   const client = await publicClient(main.url);
+  const browser = await signedInBrowser(main, alice);
   const good = pkcePair().challenge;
   assert.equal(good.length, 43);
   const cases = {
@@ -342,7 +343,7 @@ test("7 a code_challenge that is not 43 base64url characters is an error redirec
   };
   for (const [why, challenge] of Object.entries(cases)) {
     const state = "pkce-" + why.replace(/\W/g, "");
-    const res = await new Browser().get(authorizeUrl(main.url, client, { challenge, state }));
+    const res = await browser.get(authorizeUrl(main.url, client, { challenge, state }));
     const text = await res.text();
     assert.equal(res.status, 302, `${why}: ${res.status} ${text.slice(0, 300)}`);
     const loc = new URL(res.headers.get("location"));

@@ -28,6 +28,7 @@ import {
   fullFlow,
   codeFor,
   exchange,
+  signedInBrowser,
 } from "./helpers/oauth.mjs";
 
 // ---------------------------------------------------------------------------------------
@@ -89,7 +90,7 @@ let main, short, lock, reg;
 let alice, sam, lou;
 before(async () => {
   [main, short, lock, reg] = await Promise.all([
-    startWorker({ bindings: { REGISTER_RATE_LIMIT: "100000" }, outbound }),
+    startWorker({ bindings: { REGISTER_RATE_LIMIT: "100000", METADATA_FETCHES_PER_MINUTE: "10000" }, outbound }),
     startWorker({ bindings: { AUTH_CODE_TTL: "1", REFRESH_GRACE_SECONDS: "0", REGISTER_RATE_LIMIT: "100000" } }),
     startWorker({ bindings: { LOGIN_MAX_FAILURES: "2", LOGIN_LOCKOUT_SECONDS: "60", REGISTER_RATE_LIMIT: "100000" } }),
     startWorker({ bindings: { REGISTER_RATE_LIMIT: "2" } }),
@@ -198,9 +199,10 @@ test("1c /authorize with a repeated parameter shows the error page", async () =>
   }
 });
 
-test("1d /authorize errors after the client and redirect URI are known redirect with error, state and iss", async () => {
-  const client = await publicClient(main.url);
+test("1d /authorize errors after the client and redirect URI are known redirect with error, state and iss once the person has signed in, and are shown as a page before (RFC 9700 §4.11.2)", async () => {
+  const client = await publicClient(main.url, "https://elsewhere.example/cb", { client_name: "Bounce App" });
   const cb = client.redirect_uris[0];
+  const signedIn = await signedInBrowser(main, alice);
   for (const [set, error] of [
     [{ code_challenge: null }, "invalid_request"],
     [{ code_challenge_method: "plain" }, "invalid_request"],
@@ -211,7 +213,14 @@ test("1d /authorize errors after the client and redirect URI are known redirect 
     [{ resource: "https://other.example/mcp" }, "invalid_target"],
   ]) {
     const state = "st-" + randomBytes(6).toString("hex");
-    const res = await new Browser().get(editedUrl(main.url, client, { state, set }));
+    // Signed out: no redirect to a host anyone could have registered, but a page that
+    // names the app and where it wanted to send the person.
+    const page = await assertErrorPage(await new Browser().get(editedUrl(main.url, client, { state, set })));
+    assert.match(page, /data-error="app_request"/);
+    assert.match(page, /<strong>Bounce App<\/strong>/);
+    assert.match(page, /<strong>elsewhere\.example<\/strong>/);
+    assert.doesNotMatch(page, /href="https:\/\/elsewhere/);
+    const res = await signedIn.get(editedUrl(main.url, client, { state, set }));
     await res.text();
     assertErrorRedirect(res, main, cb, error, state);
   }

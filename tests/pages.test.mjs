@@ -342,7 +342,7 @@ for (const device of DEVICES) {
     assert.equal(mcp.status, 401);
     assert.match(mcp.headers.get("www-authenticate") ?? "", /invalid_token/);
 
-    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.getByRole("button", { name: "Sign out", exact: true }).click();
     await page.getByRole("heading", { level: 1, name: "Sign in to see your connected apps" }).waitFor();
     await inspect(page, "account-signin", device);
     await signInAs(page, person);

@@ -184,11 +184,25 @@ export async function kvDelete(target, key) {
 
 /**
  * Writes the KV marks that stop revoked grants' access tokens at /mcp within a minute
- * (the Worker writes the same mark when it revokes a grant itself). They live a day,
- * the longest ACCESS_TOKEN_TTL allowed, plus the Worker's clock margin.
+ * (the Worker writes the same mark when it revokes a grant itself), then records them in
+ * D1 (`grants.marked_at`). They live a day, the longest ACCESS_TOKEN_TTL allowed, plus the
+ * Worker's clock margin. The grants are already revoked in D1: when KV refuses the write
+ * (its daily write quota), /mcp reads the revocation from D1 until the Worker's daily
+ * cron writes the marks, so this warns rather than fails. Returns whether they were written.
  */
-export function markGrantsRevoked(target, grantIds) {
-  return kvPut(target, grantIds.map((id) => ({ key: `revoked-grant:${id}`, value: "1", expiration_ttl: 86_400 + 120 })));
+export async function markGrantsRevoked(target, grantIds) {
+  if (grantIds.length === 0) return true;
+  try {
+    await kvPut(target, grantIds.map((id) => ({ key: `revoked-grant:${id}`, value: "1", expiration_ttl: 86_400 + 120 })));
+  } catch (e) {
+    if (!(e instanceof CliError)) throw e;
+    process.stderr.write(
+      `Warning: ${e.message}\nThe revocation stands in D1, and /mcp reads it from there until the daily cron writes the KV marks.\n`,
+    );
+    return false;
+  }
+  await execute(target, `UPDATE grants SET marked_at = ${sqlInt(now())} WHERE id IN (${grantIds.map(sqlString).join(", ")})`);
+  return true;
 }
 
 /** Prints a CliError's message (not a stack) and exits with its code. */

@@ -38,6 +38,27 @@ async fn submit(ctx: &Ctx, req: &Incoming) -> Reply {
             Err(e) => sign_in_page(ctx, req, field(&form, "email"), Some(e)),
         },
         "signout" => see_other("/account").header("Set-Cookie", &session::end_session(ctx)),
+        // Every session of this person, in every browser: what to press after signing in
+        // on a computer that is not yours, or when a session cookie may have been taken.
+        // Connected apps keep working (Disconnect is theirs).
+        "signout_everywhere" => {
+            let Some(user) = session_user(ctx, req).await else {
+                return sign_in_page(ctx, req, "", None);
+            };
+            let ended = match ctx.db() {
+                Ok(db) => db
+                    .end_sessions(&user.id, now_ms())
+                    .await
+                    .map_err(|e| ctx.internal(e)),
+                Err(e) => Err(e),
+            };
+            if ended.is_err() {
+                return error_page(ctx, ErrorKind::Unavailable, None);
+            }
+            ctx.audit(Event::SignedOutEverywhere, Some(&user.id), None, None)
+                .await;
+            see_other("/account").header("Set-Cookie", &session::end_session(ctx))
+        }
         action @ ("disconnect" | "create_token" | "revoke_token") => {
             let Some(user) = session_user(ctx, req).await else {
                 return sign_in_page(ctx, req, "", None);
@@ -65,20 +86,9 @@ async fn disconnect(ctx: &Ctx, req: &Incoming, user: &UserRow, client_id: &str) 
     let Ok(db) = ctx.db() else {
         return error_page(ctx, ErrorKind::Unavailable, Some("no database"));
     };
-    // The KV marks go first, so a failure leaves everything as it was and Disconnect can
-    // simply be pressed again; grants created meanwhile get theirs after the revocation.
-    let live = match db.live_grants(&user.id, client_id).await {
-        Ok(ids) => ids,
-        Err(e) => {
-            ctx.internal(e);
-            return error_page(ctx, ErrorKind::Unavailable, None);
-        }
-    };
-    for grant_id in &live {
-        if mark_revoked(ctx, grant_id).await.is_err() {
-            return error_page(ctx, ErrorKind::Unavailable, None);
-        }
-    }
+    // D1 first, where revocation happens: the refresh tokens stop at once, and the access
+    // tokens at /mcp through the KV marks written next, or through D1 when KV refuses
+    // them (its write quota spent), so a KV failure can never undo a Disconnect.
     let revoked = match db.disconnect(&user.id, client_id, now_ms()).await {
         Ok(ids) => ids,
         Err(e) => {
@@ -86,12 +96,10 @@ async fn disconnect(ctx: &Ctx, req: &Incoming, user: &UserRow, client_id: &str) 
             return error_page(ctx, ErrorKind::Unavailable, None);
         }
     };
-    for grant_id in revoked.iter().filter(|id| !live.contains(id)) {
-        if mark_revoked(ctx, grant_id).await.is_err() {
-            return error_page(ctx, ErrorKind::Unavailable, None);
-        }
+    for grant_id in &revoked {
+        mark_revoked(ctx, &db, grant_id).await;
     }
-    if !revoked.is_empty() || !live.is_empty() {
+    if !revoked.is_empty() {
         ctx.audit(Event::Disconnect, Some(&user.id), Some(client_id), None)
             .await;
     }

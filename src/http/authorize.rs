@@ -10,7 +10,8 @@ use crate::http::pages::{self, error_page, see_other, ErrorKind, SignInFor};
 use crate::http::session::{self, field, session_user, CsrfCookie};
 use crate::http::{now, now_ms, Ctx, Incoming};
 use crate::oauth::authorize::{
-    validate, AuthorizeFailure, AuthorizeParams, AuthorizeRequest, Redirect, Refusal, MAX_QUERY_LEN,
+    validate, AuthorizeFailure, AuthorizeParams, AuthorizeRequest, Delivery, Redirect, Refusal,
+    MAX_QUERY_LEN,
 };
 use crate::oauth::client::{host_of, Client};
 use crate::oauth::code::{self, CodeGrant};
@@ -29,7 +30,7 @@ pub async fn show(ctx: &Ctx, req: &Incoming) -> Reply {
         );
     }
     let pairs = req.query_pairs();
-    let (request, params) = match validated(ctx, &pairs).await {
+    let (request, params) = match validated(ctx, req, &pairs).await {
         Ok(r) => r,
         Err(reply) => return reply,
     };
@@ -42,7 +43,7 @@ pub async fn show(ctx: &Ctx, req: &Incoming) -> Reply {
 
 pub async fn submit(ctx: &Ctx, req: &Incoming) -> Reply {
     let form = req.form_pairs();
-    let (request, params) = match validated(ctx, &form).await {
+    let (request, params) = match validated(ctx, req, &form).await {
         Ok(r) => r,
         Err(reply) => return reply,
     };
@@ -157,6 +158,7 @@ async fn approve(ctx: &Ctx, request: &AuthorizeRequest, user: &UserRow) -> Reply
 /// Parses and validates; failures become the page or the redirect the spec requires.
 async fn validated(
     ctx: &Ctx,
+    req: &Incoming,
     pairs: &[(String, String)],
 ) -> Result<(AuthorizeRequest, AuthorizeParams), Reply> {
     let params = AuthorizeParams::from_pairs(pairs)
@@ -179,7 +181,13 @@ async fn validated(
             },
             None,
         )),
-        Err(AuthorizeFailure::Redirect(r)) => Err(Reply::redirect(&r.location())),
+        Err(AuthorizeFailure::Redirect(failure)) => {
+            let signed_in = session_user(ctx, req).await.is_some();
+            Err(match failure.deliver(signed_in) {
+                Delivery::Redirect(r) => Reply::redirect(&r.location()),
+                Delivery::Page(unsent) => pages::unsent_error_page(ctx, &unsent),
+            })
+        }
     }
 }
 

@@ -15,6 +15,9 @@ use crate::reply::{Reply, NO_STORE};
 use crate::store::memo::Memo;
 use serde_json::json;
 use std::cell::RefCell;
+use std::collections::HashSet;
+use std::rc::Rc;
+use worker::console_error;
 
 /// How the caller proved who they are.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -215,20 +218,76 @@ pub async fn verify_access_token(ctx: &Ctx, token: &str) -> Result<Verified, Bea
     if NOT_REVOKED.with(|m| m.borrow().get(gid, now)).is_some() {
         return Ok(verified);
     }
-    let kv = ctx.kv().map_err(|_| BearerError::Unavailable)?;
-    match kv
-        .get_cached(&revoked_key(gid), REVOKED_CACHE_SECONDS)
-        .await
-    {
+    const REVOKED: BearerError = BearerError::Invalid("the access token has been revoked");
+    let db = ctx.db().map_err(|_| BearerError::Unavailable)?;
+    let mark = match ctx.kv() {
+        Ok(kv) => kv
+            .get_cached(&revoked_key(gid), REVOKED_CACHE_SECONDS)
+            .await
+            .map_err(|e| e.to_string()),
+        Err(_) => Err("no KV binding".to_string()),
+    };
+    match mark {
+        Ok(Some(_)) => return Err(REVOKED),
+        // No mark: revoked all the same if D1 holds a revocation whose mark could not be
+        // written (KV's write quota spent, or KV failing).
         Ok(None) => {
-            let until = now + NOT_REVOKED_MEMO_SECONDS;
-            NOT_REVOKED.with(|m| m.borrow_mut().put(gid.clone(), (), until, now));
-            Ok(verified)
+            if unmarked_revocations(ctx, &db, now).await.contains(gid) {
+                return Err(REVOKED);
+            }
         }
-        Ok(Some(_)) => Err(BearerError::Invalid("the access token has been revoked")),
+        // KV cannot be read: D1, where revocation happens, decides for this grant.
         Err(e) => {
-            ctx.internal(e);
-            Err(BearerError::Unavailable)
+            console_error!(
+                "[{}] revocation mark unreadable, asking D1: {e}",
+                ctx.request_id
+            );
+            match db.grant_stands(gid).await {
+                Ok(true) => {}
+                Ok(false) => return Err(REVOKED),
+                Err(e) => {
+                    ctx.internal(e);
+                    return Err(BearerError::Unavailable);
+                }
+            }
+        }
+    }
+    let until = now + NOT_REVOKED_MEMO_SECONDS;
+    NOT_REVOKED.with(|m| m.borrow_mut().put(gid.clone(), (), until, now));
+    Ok(verified)
+}
+
+/// The grants D1 holds as revoked without a KV mark, read at most every
+/// `NOT_REVOKED_MEMO_SECONDS` per isolate and only when a grant's mark is looked up (the
+/// list is almost always empty: a mark is written with every revocation, and a missing
+/// one by the daily cron). If D1 cannot be read the last list read stands.
+async fn unmarked_revocations(
+    ctx: &Ctx,
+    db: &crate::store::d1::D1,
+    now: u64,
+) -> Rc<HashSet<String>> {
+    let fresh = UNMARKED.with(|u| {
+        u.borrow()
+            .as_ref()
+            .filter(|(read_at, _)| read_at + NOT_REVOKED_MEMO_SECONDS > now)
+            .map(|(_, set)| set.clone())
+    });
+    if let Some(set) = fresh {
+        return set;
+    }
+    // An unmarked grant matters only while its access tokens can live.
+    let since = now.saturating_sub(ctx.config.access_token_ttl + 120);
+    match db.unmarked_revocations(since).await {
+        Ok(ids) => {
+            let set = Rc::new(ids.into_iter().collect::<HashSet<_>>());
+            UNMARKED.with(|u| *u.borrow_mut() = Some((now, set.clone())));
+            set
+        }
+        Err(e) => {
+            console_error!("[{}] unmarked revocations: {e}", ctx.request_id);
+            UNMARKED
+                .with(|u| u.borrow().as_ref().map(|(_, set)| set.clone()))
+                .unwrap_or_default()
         }
     }
 }
@@ -246,6 +305,9 @@ thread_local! {
     static VERIFIED: RefCell<Memo<String, Verified>> = RefCell::new(Memo::new(1024));
     /// Grants a KV read found not revoked, for `NOT_REVOKED_MEMO_SECONDS`.
     static NOT_REVOKED: RefCell<Memo<String, ()>> = RefCell::new(Memo::new(4096));
+    /// The last list of revocations D1 holds without a KV mark, and when it was read
+    /// (at most `MAX_UNMARKED` ids, see `store::d1_revocations`).
+    static UNMARKED: RefCell<Option<(u64, Rc<HashSet<String>>)>> = const { RefCell::new(None) };
 }
 
 /// The 503 for `BearerError::Unavailable`.

@@ -1,13 +1,17 @@
 //! Client ID metadata documents: a `client_id` that is an `https` URL is the address of
 //! the client's own metadata (what ChatGPT and Claude Code use instead of registering).
-//! Fetched with strict limits, cached in KV per its `Cache-Control` (bounded), and never
-//! cached when it fails.
+//! Fetched with strict limits, only from public names, cached in KV per its
+//! `Cache-Control` (bounded), and never cached when it fails. Anyone can make this Worker
+//! fetch a URL and write to KV by naming one, so fetches and cache fills are counted per
+//! client network and in total (in D1, whose write allowance is a hundred times KV's):
+//! KV's 1,000 writes a day on the free plan are never this path's to spend.
 
 use crate::encoding::{b64url, sha256};
 use crate::oauth::client::{validate_metadata, Client, ClientSource};
 use crate::store::d1::D1;
 use crate::store::kv::Kv;
 use crate::store::KeyValue;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use url::{Host, Url};
 
 const MAX_BYTES: usize = 5 * 1024;
@@ -18,8 +22,33 @@ const MAX_CACHE: u64 = 24 * 3600;
 /// make this Worker hammer someone else's server.
 const FAILURES_PER_MINUTE: u64 = 5;
 
+/// How many fetches and KV cache fills this path may make (`METADATA_FETCHES_PER_MINUTE`,
+/// `METADATA_CACHE_FILLS_PER_DAY`). Counted per client network and in total, never per
+/// URL: a new query string or path is a new URL, not a new allowance. Past the fill
+/// allowance a fetched document is used but not cached.
+#[derive(Clone, Copy, Debug)]
+pub struct Allowance {
+    pub fetches_per_network_per_minute: u64,
+    pub fetches_per_minute: u64,
+    pub fills_per_network_per_hour: u64,
+    pub fills_per_day: u64,
+}
+
+impl Allowance {
+    pub fn from_config(config: &crate::config::Config) -> Allowance {
+        let fetches = config.metadata_fetches_per_minute;
+        let fills = config.metadata_cache_fills_per_day;
+        Allowance {
+            fetches_per_network_per_minute: fetches,
+            fetches_per_minute: fetches.saturating_mul(6),
+            fills_per_network_per_hour: (fills / 20).max(1).min(fills),
+            fills_per_day: fills,
+        }
+    }
+}
+
 /// Is `client_id` a metadata-document URL: https, a host that is a public name, a path,
-/// no user information, no fragment?
+/// no user information, no query, no fragment?
 pub fn is_document_url(client_id: &str) -> bool {
     let Ok(url) = Url::parse(client_id) else {
         return false;
@@ -27,21 +56,96 @@ pub fn is_document_url(client_id: &str) -> bool {
     url.scheme() == "https"
         && url.username().is_empty()
         && url.password().is_none()
+        && url.query().is_none()
         && url.fragment().is_none()
         && url.path().len() > 1
         && match url.host() {
-            Some(Host::Domain(d)) => {
-                let d = d.to_ascii_lowercase();
-                // A trailing dot would slip past the suffix checks.
-                !d.ends_with('.')
-                    && d.contains('.')
-                    && !d.ends_with(".localhost")
-                    && !d.ends_with(".local")
-                    && !d.ends_with(".internal")
-            }
+            Some(Host::Domain(d)) => is_public_name(&d.to_ascii_lowercase()),
             // IP literals are refused: they could name private addresses.
             _ => false,
         }
+}
+
+/// A host name that may be public: not a private-use name, and not one of the names that
+/// spell a private or loopback address for wildcard DNS services (`127.0.0.1.nip.io`,
+/// `10-0-0-1.sslip.io`, `7f000001.nip.io`, `--1.sslip.io`) or always resolve to loopback
+/// (`localtest.me`, `lvh.me`). What a name resolves to cannot be seen from a Worker
+/// without a lookup of its own; Cloudflare's fetch (with `global_fetch_strictly_public`)
+/// reaches only the public internet either way.
+fn is_public_name(d: &str) -> bool {
+    const PRIVATE_SUFFIXES: [&str; 8] = [
+        ".localhost",
+        ".local",
+        ".internal",
+        ".home.arpa",
+        ".lan",
+        ".localtest.me",
+        ".lvh.me",
+        ".vcap.me",
+    ];
+    let dotted = format!(".{d}");
+    // A trailing dot would slip past the suffix checks.
+    !d.ends_with('.')
+        && d.contains('.')
+        && !PRIVATE_SUFFIXES.iter().any(|s| dotted.ends_with(s))
+        && !spells_private_address(d)
+}
+
+/// Whether any run of labels, or one label, spells an address that is not public.
+fn spells_private_address(d: &str) -> bool {
+    let labels: Vec<&str> = d.split('.').collect();
+    let dotted_v4 = labels
+        .windows(4)
+        .filter_map(|w| w.join(".").parse::<Ipv4Addr>().ok())
+        .map(IpAddr::V4);
+    let in_one_label = labels.iter().filter_map(|label| {
+        let dashed = label.split('-').collect::<Vec<_>>();
+        let v4 = dashed
+            .windows(4)
+            .find_map(|w| w.join(".").parse::<Ipv4Addr>().ok());
+        let hex = (label.len() == 8)
+            .then(|| u32::from_str_radix(label, 16).ok())
+            .flatten()
+            .map(Ipv4Addr::from);
+        let v6 = label
+            .contains("--")
+            .then(|| label.replace('-', ":").parse::<Ipv6Addr>().ok())
+            .flatten()
+            .map(IpAddr::V6);
+        v4.or(hex).map(IpAddr::V4).or(v6)
+    });
+    dotted_v4.chain(in_one_label).any(|ip| !is_global(ip))
+}
+
+/// A public unicast address (what `IpAddr::is_global` will say once it is stable).
+fn is_global(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(a) => {
+            let [first, second, ..] = a.octets();
+            !(a.is_private()
+                || a.is_loopback()
+                || a.is_link_local()
+                || a.is_unspecified()
+                || a.is_broadcast()
+                || a.is_documentation()
+                || a.is_multicast()
+                || first == 0
+                || first >= 240
+                // Shared address space (RFC 6598) and benchmarking (RFC 2544).
+                || (first == 100 && (64..128).contains(&second))
+                || (first == 198 && (18..20).contains(&second)))
+        }
+        IpAddr::V6(a) => {
+            let first = a.segments().first().copied().unwrap_or(0);
+            !(a.is_loopback()
+                || a.is_unspecified()
+                || a.is_multicast()
+                || (first & 0xfe00) == 0xfc00
+                || (first & 0xffc0) == 0xfe80
+                || a.to_ipv4_mapped()
+                    .is_some_and(|v4| !is_global(IpAddr::V4(v4))))
+        }
+    }
 }
 
 fn cache_seconds(cache_control: Option<String>) -> Option<u64> {
@@ -56,7 +160,34 @@ fn cache_seconds(cache_control: Option<String>) -> Option<u64> {
     Some(max_age.clamp(MIN_CACHE, MAX_CACHE))
 }
 
-async fn fetch_document(url: &str) -> Result<(String, Option<u64>), String> {
+/// A document as fetched: its text, and whether it was served as JSON.
+struct Document {
+    text: String,
+    json: bool,
+}
+
+impl Document {
+    /// The KV form: a line saying how it was served, then the text.
+    fn cached(&self) -> String {
+        let served = if self.json { "json" } else { "other" };
+        format!("{served}\n{}", self.text)
+    }
+
+    fn from_cache(value: &str) -> Option<Document> {
+        let (served, text) = value.split_once('\n')?;
+        let json = match served {
+            "json" => true,
+            "other" => false,
+            _ => return None,
+        };
+        Some(Document {
+            text: text.to_string(),
+            json,
+        })
+    }
+}
+
+async fn fetch_document(url: &str) -> Result<(Document, Option<u64>), String> {
     let headers = [("Accept", "application/json")];
     let f = super::outbound::fetch("GET", url, &headers, None, TIMEOUT_MS, MAX_BYTES)
         .await
@@ -64,8 +195,17 @@ async fn fetch_document(url: &str) -> Result<(String, Option<u64>), String> {
     if f.status != 200 {
         return Err(format!("the metadata document answered {}", f.status));
     }
+    let json = f.content_type.as_deref().is_some_and(is_json_media_type);
     let text = String::from_utf8(f.body).map_err(|_| "the metadata document is not UTF-8")?;
-    Ok((text, cache_seconds(f.cache_control)))
+    Ok((Document { text, json }, cache_seconds(f.cache_control)))
+}
+
+/// `application/json`, with or without parameters (RFC 8259 §11).
+fn is_json_media_type(content_type: &str) -> bool {
+    content_type
+        .split(';')
+        .next()
+        .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"))
 }
 
 /// Resolves when the first of two futures does: `Some` for the first, `None` for the second.
@@ -89,33 +229,71 @@ where
     .await
 }
 
-fn parse_client(url: &str, text: &str) -> Result<Client, String> {
-    let doc = crate::json::parse(text.as_bytes())
+fn parse_client(url: &str, doc: &Document) -> Result<Client, String> {
+    let value = crate::json::parse(doc.text.as_bytes())
         .map_err(|e| format!("the metadata document cannot be read: {e}"))?;
-    if doc.get("client_id").and_then(serde_json::Value::as_str) != Some(url) {
+    if value.get("client_id").and_then(serde_json::Value::as_str) != Some(url) {
         return Err("the metadata document's client_id is not its own URL".into());
     }
-    let mut meta = validate_metadata(&doc).map_err(|e| e.description())?;
+    let mut meta = validate_metadata(&value).map_err(|e| e.description())?;
     // A document cannot hold a secret: such clients are public.
     if meta.token_endpoint_auth_method == "client_secret_basic"
-        && doc.get("token_endpoint_auth_method").is_none()
+        && value.get("token_endpoint_auth_method").is_none()
     {
         meta.token_endpoint_auth_method = "none".into();
     }
     if meta.token_endpoint_auth_method != "none" {
         return Err("a metadata-document client must use token_endpoint_auth_method none".into());
     }
-    Ok(meta.into_client(url.to_string(), None, 0, ClientSource::MetadataDocument))
+    let source = if doc.json && redirects_stay_home(url, &meta.redirect_uris) {
+        ClientSource::MetadataDocument
+    } else {
+        ClientSource::UnverifiedDocument
+    };
+    Ok(meta.into_client(url.to_string(), None, 0, source))
 }
 
-/// The client a metadata-document URL describes, or why it cannot be used.
-pub async fn resolve(kv: &Kv, db: &D1, url: &str) -> Result<Client, String> {
+/// Whether every redirect URI is on the document's host, a name under it, or a name it
+/// is under (its own domain, `app.example.com` for `cdn.app.example.com`, never a bare
+/// top-level name): only then does the host's word about the app's name mean anything.
+/// Without the Public Suffix List, a document on `a.github.io` can vouch for `github.io`
+/// and no further, which names no other customer.
+fn redirects_stay_home(document_url: &str, redirect_uris: &[String]) -> bool {
+    let Some(home) = host_name(document_url) else {
+        return false;
+    };
+    redirect_uris.iter().all(|uri| {
+        host_name(uri).is_some_and(|host| {
+            host == home
+                || host.ends_with(&format!(".{home}"))
+                || (home.ends_with(&format!(".{host}")) && host.contains('.'))
+        })
+    })
+}
+
+fn host_name(uri: &str) -> Option<String> {
+    match Url::parse(uri).ok()?.host()? {
+        Host::Domain(d) => Some(d.to_ascii_lowercase()),
+        _ => None,
+    }
+}
+
+/// The client a metadata-document URL describes, or why it cannot be used. `network` is
+/// the asking client's network (`client_network`), which the fetch allowance counts by.
+pub async fn resolve(
+    kv: &Kv,
+    db: &D1,
+    url: &str,
+    network: &str,
+    limits: Allowance,
+) -> Result<Client, String> {
     if !is_document_url(url) || url.len() > 1000 {
         return Err("the client_id is not a usable metadata-document URL".into());
     }
     let cache_key = format!("cimd:{}", b64url(&sha256(url.as_bytes())));
     if let Ok(Some(cached)) = kv.get(&cache_key).await {
-        if let Ok(client) = parse_client(url, &cached) {
+        if let Some(client) = Document::from_cache(&cached).and_then(|d| parse_client(url, &d).ok())
+        {
             return Ok(client);
         }
     }
@@ -126,24 +304,77 @@ pub async fn resolve(kv: &Kv, db: &D1, url: &str) -> Result<Client, String> {
             "fetching this metadata document failed too often; not trying for a minute".into(),
         );
     }
+    let minute = (now / 60 + 1) * 60;
+    allow(
+        db,
+        &format!("cimd-fetch:{network}:{}", now / 60),
+        limits.fetches_per_network_per_minute,
+        minute,
+        now,
+    )
+    .await
+    .map_err(|_| "too many metadata documents fetched for this network; try in a minute")?;
+    allow(
+        db,
+        &format!("cimd-fetch:*:{}", now / 60),
+        limits.fetches_per_minute,
+        minute,
+        now,
+    )
+    .await
+    .map_err(|_| "too many metadata documents fetched; try in a minute")?;
     let fetched = fetch_document(url).await;
-    let (text, client, cache) = match fetched
-        .and_then(|(text, cache)| parse_client(url, &text).map(|client| (text, client, cache)))
+    let (doc, client, cache) = match fetched
+        .and_then(|(doc, cache)| parse_client(url, &doc).map(|client| (doc, client, cache)))
     {
         Ok(found) => found,
         Err(why) => {
-            if let Err(e) = db.count_hit(&failures_key, (now / 60 + 1) * 60, now).await {
+            if let Err(e) = db.count_hit(&failures_key, minute, now).await {
                 worker::console_error!("counting a failed metadata fetch: {e}");
             }
             return Err(why);
         }
     };
     if let Some(ttl) = cache {
-        if let Err(e) = kv.put(&cache_key, &text, Some(ttl)).await {
-            worker::console_error!("caching a metadata document failed: {e}");
+        let hour = (now / 3600 + 1) * 3600;
+        let day = (now / 86_400 + 1) * 86_400;
+        let per_network = format!("cimd-fill:{network}:{}", now / 3600);
+        let in_total = format!("cimd-fill:*:{}", now / 86_400);
+        // Used but not cached past either allowance: the next use fetches it again.
+        if allow(
+            db,
+            &per_network,
+            limits.fills_per_network_per_hour,
+            hour,
+            now,
+        )
+        .await
+        .is_ok()
+            && allow(db, &in_total, limits.fills_per_day, day, now)
+                .await
+                .is_ok()
+        {
+            if let Err(e) = kv.put(&cache_key, &doc.cached(), Some(ttl)).await {
+                worker::console_error!("caching a metadata document failed: {e}");
+            }
         }
     }
     Ok(client)
+}
+
+/// Counts one use of the allowance `key` (a D1 counter until `expires_at`); `Err` when
+/// `limit` uses were already counted. A D1 failure allows (and is logged): the limits
+/// bound someone else's server and KV's quota, never this server's own availability.
+async fn allow(db: &D1, key: &str, limit: u64, expires_at: u64, now: u64) -> Result<(), ()> {
+    match db.hits(key, now).await {
+        Ok(n) if n >= limit => return Err(()),
+        Ok(_) => {}
+        Err(e) => worker::console_error!("reading the allowance {key}: {e}"),
+    }
+    if let Err(e) = db.count_hit(key, expires_at, now).await {
+        worker::console_error!("counting the allowance {key}: {e}");
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -164,9 +395,103 @@ mod tests {
             "https://intranet/c.json",
             "https://metadata.google.internal./c.json",
             "abc123",
+            // A query makes a new URL (and a new cache entry) out of the same document.
+            "https://chatgpt.com/c.json?x=1",
+            "https://chatgpt.com/c.json?",
+            // Names that spell private or loopback addresses for wildcard DNS services.
+            "https://127.0.0.1.nip.io/c.json",
+            "https://app.10.0.0.8.sslip.io/c.json",
+            "https://192-168-1-1.sslip.io/c.json",
+            "https://ip-10-1-2-3.example.com/c.json",
+            "https://7f000001.nip.io/c.json",
+            "https://a9fea9fe.nip.io/c.json",
+            "https://--1.sslip.io/c.json",
+            "https://fe80--1.sslip.io/c.json",
+            "https://169.254.169.254.nip.io/c.json",
+            "https://100.64.0.1.nip.io/c.json",
+            "https://0.0.0.0.nip.io/c.json",
+            "https://localtest.me.localtest.me/c.json",
+            "https://x.lvh.me/c.json",
+            "https://router.home.arpa/c.json",
+            "https://nas.lan/c.json",
+            "https://api.localhost/c.json",
         ] {
             assert!(!is_document_url(bad), "{bad}");
         }
+        for good in [
+            "https://claude.ai/oauth/claude-code-client-metadata",
+            "https://8.8.8.8.nip.io/c.json",
+            "https://app-1-2.example.com/c.json",
+            "https://cafe-babe.example.com/c.json",
+        ] {
+            assert!(is_document_url(good), "{good}");
+        }
+    }
+
+    fn doc(text: &str, json: bool) -> Document {
+        Document {
+            text: text.to_string(),
+            json,
+        }
+    }
+
+    #[test]
+    fn only_a_json_document_sending_people_home_is_vouched_for() {
+        let url = "https://app.example/client.json";
+        let with = |redirects: &str, json| {
+            let text = format!(r#"{{"client_id":"{url}","redirect_uris":[{redirects}]}}"#);
+            parse_client(url, &doc(&text, json)).unwrap().source
+        };
+        let home = r#""https://app.example/cb""#;
+        assert_eq!(with(home, true), ClientSource::MetadataDocument);
+        assert_eq!(with(home, false), ClientSource::UnverifiedDocument);
+        for (redirects, source) in [
+            (
+                r#""https://cb.app.example/x""#,
+                ClientSource::MetadataDocument,
+            ),
+            (
+                r#""https://app.example/a","https://evil.example/b""#,
+                ClientSource::UnverifiedDocument,
+            ),
+            (
+                r#""https://evil.example/cb""#,
+                ClientSource::UnverifiedDocument,
+            ),
+            (
+                r#""https://notapp.example/cb""#,
+                ClientSource::UnverifiedDocument,
+            ),
+            (
+                r#""http://127.0.0.1:9/cb""#,
+                ClientSource::UnverifiedDocument,
+            ),
+        ] {
+            assert_eq!(with(redirects, true), source, "{redirects}");
+        }
+        // A document on a subdomain vouches for its own domain, never a bare top-level name.
+        assert!(redirects_stay_home(
+            "https://cdn.app.example/c.json",
+            &["https://app.example/cb".to_string()]
+        ));
+        assert!(!redirects_stay_home(
+            "https://app.example/c.json",
+            &["https://example/cb".to_string()]
+        ));
+        assert!(is_json_media_type("application/json; charset=utf-8"));
+        assert!(is_json_media_type("Application/JSON"));
+        assert!(!is_json_media_type("text/plain"));
+        assert!(!is_json_media_type("application/jsonp"));
+    }
+
+    #[test]
+    fn cached_documents_keep_how_they_were_served() {
+        for json in [true, false] {
+            let d = Document::from_cache(&doc("{\"a\":1}\nx", json).cached()).unwrap();
+            assert_eq!((d.text.as_str(), d.json), ("{\"a\":1}\nx", json));
+        }
+        // What an earlier version cached (the bare document) is fetched again.
+        assert!(Document::from_cache("{\"client_id\":\"x\"}").is_none());
     }
 
     #[test]
@@ -186,14 +511,16 @@ mod tests {
         let url = "https://app.example/client.json";
         let ok = format!(r#"{{"client_id":"{url}","redirect_uris":["https://app.example/cb"]}}"#);
         assert_eq!(
-            parse_client(url, &ok).unwrap().token_endpoint_auth_method,
+            parse_client(url, &doc(&ok, true))
+                .unwrap()
+                .token_endpoint_auth_method,
             "none"
         );
         let other = r#"{"client_id":"https://evil.example/c.json","redirect_uris":["https://app.example/cb"]}"#;
-        assert!(parse_client(url, other).is_err());
+        assert!(parse_client(url, &doc(other, true)).is_err());
         let secret = format!(
             r#"{{"client_id":"{url}","redirect_uris":["https://app.example/cb"],"token_endpoint_auth_method":"client_secret_post"}}"#
         );
-        assert!(parse_client(url, &secret).is_err());
+        assert!(parse_client(url, &doc(&secret, true)).is_err());
     }
 }

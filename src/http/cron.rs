@@ -1,10 +1,50 @@
 //! The daily cron trigger (`[triggers] crons` in `wrangler.toml`): deletes audit rows older
-//! than `AUDIT_RETENTION_DAYS` and sign-ins that were started and never finished.
+//! than `AUDIT_RETENTION_DAYS`, sign-ins that were started and never finished and failed
+//! sign-in counts whose window is over, and writes the KV revocation marks that could not
+//! be written when their grants were revoked (KV's daily write quota resets at 00:00 UTC).
 
 use crate::config::Config;
 use crate::http::now;
 use crate::store::d1::D1;
+use crate::store::kv::Kv;
+use crate::store::KeyValue;
 use worker::{console_error, console_log, Env};
+
+/// The KV marks of revoked grants that D1 holds as unmarked (see `store::d1_revocations`):
+/// once written, `/mcp` no longer needs D1 to know of them.
+async fn write_missing_marks(env: &Env, db: &D1, config: &Config) {
+    let ttl = config.access_token_ttl + 120;
+    let ids = match db.unmarked_revocations(now().saturating_sub(ttl)).await {
+        Ok(ids) => ids,
+        Err(e) => {
+            console_error!("cron: reading unmarked revocations: {e}");
+            return;
+        }
+    };
+    let Ok(kv) = env.kv("OAUTH_KV").map(Kv) else {
+        console_error!("cron: KV binding OAUTH_KV");
+        return;
+    };
+    let mut written = 0;
+    for id in &ids {
+        let key = crate::http::bearer::revoked_key(id);
+        match kv.put(&key, "1", Some(ttl)).await {
+            Ok(()) => {
+                if db.set_marked(id, now()).await.is_ok() {
+                    written += 1;
+                }
+            }
+            Err(e) => {
+                console_error!("cron: writing a revocation mark: {e}");
+                break;
+            }
+        }
+    }
+    console_log!(
+        "cron: wrote {written} of {} missing revocation marks",
+        ids.len()
+    );
+}
 
 const BATCH: u64 = 10_000;
 const BATCHES: usize = 100;
@@ -39,6 +79,11 @@ pub async fn daily(env: &Env) {
     if let Err(e) = db.trim_pending(now()).await {
         console_error!("cron: trimming pending sign-ins: {e}");
     }
+    match db.trim_failures(now(), config.lockout_seconds).await {
+        Ok(n) => console_log!("cron: deleted {n} expired failed sign-in counts"),
+        Err(e) => console_error!("cron: trimming failed sign-ins: {e}"),
+    }
+    write_missing_marks(env, &db, &config).await;
     console_log!(
         "cron: deleted {deleted} audit rows older than {} days",
         config.audit_retention_days

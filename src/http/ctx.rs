@@ -28,6 +28,8 @@ pub struct Ctx {
     pub keys: Result<Rc<KeySet>, KeyError>,
     /// The client's address as the audit log keeps it (`audit::truncate_ip`).
     pub audit_ip: String,
+    /// The client's network as rate limits count it (`client_network`).
+    pub client_network: String,
     /// Where notifications go as they come, when this request's answer may be streamed
     /// (`live`).
     pub live: Option<crate::mcp::tools::LiveSink>,
@@ -138,8 +140,20 @@ impl Ctx {
     ) -> Result<Option<Client>, OAuthError> {
         let kv = self.kv()?;
         if client_id.starts_with("https://") {
+            if !self.config.metadata_documents {
+                console_log!("[{}] metadata documents are off", self.request_id);
+                return Ok(None);
+            }
             let db = self.db()?;
-            return match cimd::resolve(&kv, &db, client_id).await {
+            return match cimd::resolve(
+                &kv,
+                &db,
+                client_id,
+                &self.client_network,
+                cimd::Allowance::from_config(&self.config),
+            )
+            .await
+            {
                 Ok(c) => Ok(Some(c)),
                 Err(why) => {
                     console_log!("[{}] metadata document refused: {}", self.request_id, why);

@@ -13,14 +13,14 @@ fn document(value: &Value) -> Reply {
 pub fn authorization_server(ctx: &Ctx) -> Reply {
     document(&metadata::authorization_server(
         &ctx.issuer,
-        ctx.config.dynamic_registration,
+        ctx.config.client_intake(),
     ))
 }
 
 pub fn openid_configuration(ctx: &Ctx) -> Reply {
     document(&metadata::openid_configuration(
         &ctx.issuer,
-        ctx.config.dynamic_registration,
+        ctx.config.client_intake(),
     ))
 }
 

@@ -155,6 +155,7 @@ pub async fn handle(req: web_sys::Request, env: Env) -> web_sys::Response {
                     audit_ip: audit::truncate_ip(
                         incoming.header("cf-connecting-ip").unwrap_or_default(),
                     ),
+                    client_network: incoming.client_ip.clone(),
                     live: None,
                     audited: audited.clone(),
                 };

@@ -12,6 +12,8 @@ pub struct Fetched {
     pub body: Vec<u8>,
     /// The answer's `Cache-Control`, for callers that cache what they fetched.
     pub cache_control: Option<String>,
+    /// The answer's `Content-Type`.
+    pub content_type: Option<String>,
 }
 
 /// Why nothing usable came back: the words for the log (never the body, which may quote
@@ -67,6 +69,7 @@ async fn send(
         .map_err(|e| format!("unreachable: {e}"))?;
     let status = response.status_code();
     let cache_control = response.headers().get("cache-control").ok().flatten();
+    let content_type = response.headers().get("content-type").ok().flatten();
     if let Ok(Some(len)) = response.headers().get("content-length") {
         if len.parse::<usize>().map_or(true, |n| n > limit) {
             return Err(format!("the answer is larger than {limit} bytes"));
@@ -86,5 +89,6 @@ async fn send(
         status,
         body,
         cache_control,
+        content_type,
     })
 }

@@ -5,6 +5,7 @@
 use crate::http::session::{CsrfCookie, SignInError};
 use crate::http::signin;
 use crate::http::{Ctx, Incoming};
+use crate::oauth::authorize::UnsentError;
 use crate::reply::Reply;
 use crate::signin::policy::Refusal;
 use crate::templates::{self, render};
@@ -133,6 +134,28 @@ pub fn error_page(ctx: &Ctx, kind: ErrorKind, detail: Option<&str>) -> Reply {
         ],
     );
     html(ctx, kind.status(), &content)
+}
+
+/// An authorization error found before the person signed in (RFC 9700 §4.11.2): shown
+/// here, naming the app and the host it wanted to send the person to, never redirected.
+pub fn unsent_error_page(ctx: &Ctx, unsent: &UnsentError) -> Reply {
+    worker::console_log!(
+        "[{}] error page: app_request {:?}",
+        ctx.request_id,
+        unsent.description
+    );
+    let content = render(
+        templates::ERROR,
+        &[
+            ("app_request", "1"),
+            ("kind", "app_request"),
+            ("app", &unsent.app),
+            ("redirect_host", &unsent.redirect_host),
+            ("detail", &unsent.description),
+            ("request_id", &ctx.request_id),
+        ],
+    );
+    html(ctx, 400, &content)
 }
 
 /// Where a sign-in form is shown, which decides its heading and what else it shows.

@@ -4,7 +4,7 @@
 
 use crate::audit::Event;
 use crate::encoding::{b64url, constant_time_eq, random_token};
-use crate::http::{now, password, signin, Ctx, Incoming};
+use crate::http::{now, now_ms, password, signin, Ctx, Incoming};
 use crate::oauth::seal::{self, hmac_sha256};
 use crate::store::d1::{UserRow, D1};
 use serde::{Deserialize, Serialize};
@@ -250,6 +250,21 @@ pub async fn sign_in_then_see(
 struct Session {
     u: String,
     e: u64,
+    /// Issued at, in milliseconds (0 in cookies from before it was written).
+    #[serde(default)]
+    i: u64,
+}
+
+impl Session {
+    /// Whether this cookie still signs `user` in at `now` (seconds): unexpired, issued
+    /// after the person's "sessions valid after" time (moved by a password reset, by
+    /// enabling the account again and by "sign out everywhere"), the account enabled.
+    fn stands_for(&self, user: &UserRow, now: u64) -> bool {
+        self.u == user.id
+            && self.e >= now
+            && self.i >= user.sessions_after
+            && user.disabled_at.is_none()
+    }
 }
 
 /// The `Set-Cookie` value of a new session for `user_id`.
@@ -258,6 +273,7 @@ pub fn session_cookie(ctx: &Ctx, user_id: &str) -> Option<String> {
     let value = serde_json::to_vec(&Session {
         u: user_id.to_string(),
         e: now() + SESSION_SECONDS,
+        i: now_ms(),
     })
     .ok()?;
     let sealed = seal::seal(&keys.mac_key("session"), &value);
@@ -274,7 +290,7 @@ pub async fn session_user(ctx: &Ctx, req: &Incoming) -> Option<UserRow> {
         return None;
     }
     let user = ctx.db().ok()?.user_by_id(&session.u).await.ok()??;
-    user.disabled_at.is_none().then_some(user)
+    session.stands_for(&user, now()).then_some(user)
 }
 
 pub fn end_session(ctx: &Ctx) -> String {
@@ -365,4 +381,49 @@ pub fn field<'a>(form: &'a [(String, String)], name: &str) -> &'a str {
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.as_str())
         .unwrap_or("")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn person(sessions_after: u64, disabled_at: Option<u64>) -> UserRow {
+        UserRow {
+            id: "u1".into(),
+            email: "a@example.com".into(),
+            name: None,
+            password_hash: String::new(),
+            password_salt: String::new(),
+            iterations: 1,
+            disabled_at,
+            sessions_after,
+        }
+    }
+
+    fn session(issued_ms: u64, expires: u64) -> Session {
+        Session {
+            u: "u1".into(),
+            e: expires,
+            i: issued_ms,
+        }
+    }
+
+    #[test]
+    fn a_session_stands_until_it_expires_or_recovery_moves_the_line() {
+        let now = 1_000;
+        assert!(session(900_000, now + 10).stands_for(&person(0, None), now));
+        assert!(!session(900_000, now - 1).stands_for(&person(0, None), now));
+        // A reset, an enable or "sign out everywhere" after it was issued ends it...
+        assert!(!session(900_000, now + 10).stands_for(&person(900_001, None), now));
+        // ...but not one issued after it (in the same millisecond included).
+        assert!(session(900_001, now + 10).stands_for(&person(900_001, None), now));
+        // A cookie from before sessions carried their time stands only until the first
+        // recovery.
+        assert!(session(0, now + 10).stands_for(&person(0, None), now));
+        assert!(!session(0, now + 10).stands_for(&person(1, None), now));
+        assert!(!session(900_000, now + 10).stands_for(&person(0, Some(5)), now));
+        let mut other = session(900_000, now + 10);
+        other.u = "u2".into();
+        assert!(!other.stands_for(&person(0, None), now));
+    }
 }

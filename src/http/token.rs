@@ -442,24 +442,38 @@ async fn refresh(ctx: &Ctx, form: &Form, client: &Client) -> Result<Reply, OAuth
 }
 
 /// Revokes a grant: its refresh tokens in D1 at once, its access tokens at `/mcp` within
-/// the minute KV takes to carry the mark everywhere.
+/// the minute KV takes to carry the mark everywhere (or D1's list of unmarked
+/// revocations, when the mark cannot be written).
 pub async fn revoke_grant(ctx: &Ctx, db: &D1, grant_id: &str) -> Result<(), OAuthError> {
     db.revoke_grant(grant_id, now_ms())
         .await
         .map_err(|e| ctx.internal(e))?;
-    mark_revoked(ctx, grant_id).await
+    mark_revoked(ctx, db, grant_id).await;
+    Ok(())
 }
 
-/// Writes the KV mark that stops a revoked grant's access tokens at `/mcp`; it outlives
-/// the longest-lived of them.
-pub async fn mark_revoked(ctx: &Ctx, grant_id: &str) -> Result<(), OAuthError> {
+/// Writes the KV mark that stops a revoked grant's access tokens at `/mcp` (it outlives
+/// the longest-lived of them), then records in D1 that it was written. The grant is
+/// already revoked in D1: when KV refuses the write (its daily write quota, an outage),
+/// the revocation stands and `/mcp` reads it from D1 until the cron writes the mark.
+pub async fn mark_revoked(ctx: &Ctx, db: &D1, grant_id: &str) {
     // This isolate stops at once; others within the minute, through the mark.
     forget_not_revoked(grant_id);
     let ttl = ctx.config.access_token_ttl + 120;
-    ctx.kv()?
-        .put(&revoked_key(grant_id), "1", Some(ttl))
-        .await
-        .map_err(|e| ctx.internal(e))
+    let written = match ctx.kv() {
+        Ok(kv) => kv.put(&revoked_key(grant_id), "1", Some(ttl)).await,
+        Err(_) => return,
+    };
+    let recorded = match written {
+        Ok(()) => db.set_marked(grant_id, now()).await,
+        Err(e) => Err(e),
+    };
+    if let Err(e) = recorded {
+        worker::console_error!(
+            "[{}] revocation mark for a revoked grant not written (D1 stands in): {e}",
+            ctx.request_id
+        );
+    }
 }
 
 /// An access token issued by this server for `resource`, checked with WebCrypto.

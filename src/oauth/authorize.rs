@@ -2,7 +2,7 @@
 //! order the spec requires: first the client and its redirect URI, whose failures must
 //! never redirect; only then everything else, whose failures redirect to the validated URI.
 
-use crate::oauth::client::{Client, ClientSource};
+use crate::oauth::client::{host_of, Client, ClientSource};
 use crate::oauth::error::OAuthError;
 use crate::oauth::pkce;
 use crate::oauth::resource;
@@ -101,11 +101,50 @@ pub struct AuthorizeRequest {
 
 /// Why a request failed, and therefore where the answer goes. A `Page` is shown to the
 /// person and never redirects; a `Redirect` goes only to a redirect URI already matched
-/// against the client's registration.
+/// against the client's registration, and only once the person has signed in here
+/// (`ErrorRedirect::deliver`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AuthorizeFailure {
     Page(Refusal),
+    Redirect(ErrorRedirect),
+}
+
+/// An error for a trusted client and redirect URI, not yet sent anywhere.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ErrorRedirect {
+    redirect: Redirect,
+    unsent: UnsentError,
+}
+
+/// What the person is shown instead of a redirect: the app, where it wanted to send them,
+/// and what was wrong with its request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnsentError {
+    pub app: String,
+    pub redirect_host: String,
+    pub description: String,
+}
+
+/// Where an authorization error goes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Delivery {
     Redirect(Redirect),
+    Page(UnsentError),
+}
+
+impl ErrorRedirect {
+    /// RFC 9700 §4.11.2: the server authenticates the person before it redirects. Anyone
+    /// can register a redirect URI (dynamic registration, a metadata document), so without
+    /// this a link anyone makes would bounce a browser through this server's trusted name
+    /// to any host, without a click. Before sign-in the error is shown here; after it, the
+    /// standard error redirect (RFC 6749 §4.1.2.1) that clients rely on.
+    pub fn deliver(self, signed_in: bool) -> Delivery {
+        if signed_in {
+            Delivery::Redirect(self.redirect)
+        } else {
+            Delivery::Page(self.unsent)
+        }
+    }
 }
 
 /// Why a request gets an error page instead of a redirect (RFC 6749 §4.1.2.1: never
@@ -190,9 +229,16 @@ pub fn validate(
     }
     .ok_or(AuthorizeFailure::Page(Refusal::UnregisteredRedirect))?;
     let fail = |e: OAuthError| {
-        AuthorizeFailure::Redirect(
-            Redirect::to(&redirect_uri, params.state.as_deref(), issuer).with_error(&e),
-        )
+        AuthorizeFailure::Redirect(ErrorRedirect {
+            unsent: UnsentError {
+                app: client
+                    .display_name()
+                    .unwrap_or_else(|| "An unnamed app".to_string()),
+                redirect_host: host_of(&redirect_uri),
+                description: e.description(),
+            },
+            redirect: Redirect::to(&redirect_uri, params.state.as_deref(), issuer).with_error(&e),
+        })
     };
     match params.response_type.as_deref() {
         Some("code") => {}
@@ -287,8 +333,30 @@ mod tests {
 
     fn redirect_of(r: Result<AuthorizeRequest, AuthorizeFailure>) -> String {
         match r {
-            Err(AuthorizeFailure::Redirect(r)) => r.location(),
+            Err(AuthorizeFailure::Redirect(r)) => match r.deliver(true) {
+                Delivery::Redirect(r) => r.location(),
+                other => panic!("a signed-in person is redirected, got {other:?}"),
+            },
             other => panic!("expected a redirect, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn errors_before_sign_in_are_shown_not_redirected() {
+        let mut p = params();
+        p.response_type = Some("x".into());
+        let mut named = client();
+        named.client_name = Some("Sketchy App".into());
+        let Err(AuthorizeFailure::Redirect(r)) = validate(&p, Some(named), ISS, RES) else {
+            panic!("expected an error for a trusted redirect URI");
+        };
+        match r.deliver(false) {
+            Delivery::Page(unsent) => {
+                assert_eq!(unsent.app, "Sketchy App");
+                assert_eq!(unsent.redirect_host, "app.example");
+                assert!(unsent.description.contains("response_type x"));
+            }
+            other => panic!("a signed-out person sees a page, got {other:?}"),
         }
     }
 

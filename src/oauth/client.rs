@@ -20,8 +20,14 @@ const MAX_NAME_LEN: usize = 120;
 pub enum ClientSource {
     /// Dynamic client registration: every field is self-declared.
     Registered,
-    /// A client ID metadata document, fetched from the `client_id` URL's host.
+    /// A client ID metadata document, fetched from the `client_id` URL's host, served as
+    /// JSON, and sending people only to that host or its own domain: the host vouches for
+    /// the name.
     MetadataDocument,
+    /// A client ID metadata document that the host does not vouch for: served as something
+    /// other than JSON, or naming redirect URIs elsewhere (anyone can put a file on a host
+    /// that serves files, naming any app).
+    UnverifiedDocument,
     /// Registered by this server's operator (`npm run client -- add`): the name is theirs.
     Preregistered,
 }
@@ -78,7 +84,7 @@ impl Client {
     /// registered client, whose name is its own claim.
     pub fn vouched_by(&self) -> Option<String> {
         match self.source {
-            ClientSource::Registered => None,
+            ClientSource::Registered | ClientSource::UnverifiedDocument => None,
             ClientSource::MetadataDocument => Some(host_of(&self.client_id)),
             ClientSource::Preregistered => Some("this server's operator".to_string()),
         }
@@ -104,14 +110,15 @@ impl Client {
         if req.scheme() != "http" || !is_loopback(&req) {
             return None;
         }
+        // RFC 8252 §7.3 lets the port vary and nothing else: the requested URI, with the
+        // registered URI's port, must be that URI exactly (so no user information and no
+        // fragment, which registration refuses too).
         self.redirect_uris
             .iter()
             .filter_map(|r| Url::parse(r).ok())
             .any(|reg| {
-                reg.scheme() == "http"
-                    && reg.host() == req.host()
-                    && reg.path() == req.path()
-                    && reg.query() == req.query()
+                let mut same_port = req.clone();
+                same_port.set_port(reg.port()).is_ok() && same_port == reg
             })
             .then(|| requested.to_string())
     }
@@ -514,5 +521,24 @@ mod tests {
             .is_none());
         assert!(!c.loopback_only());
         assert!(client(&["http://localhost:1/cb"]).loopback_only());
+        // Only the port may vary: no user information, no fragment, nothing else.
+        for other in [
+            "http://u:p@127.0.0.1:9/callback",
+            "http://u@127.0.0.1:9/callback",
+            "http://127.0.0.1:9/callback#x",
+            "http://127.0.0.1:9/callback#",
+            "http://u:p@127.0.0.1:9/callback#x",
+            "http://127.0.0.1:9/callback?",
+            "http://127.0.0.1:9/Callback",
+        ] {
+            assert!(c.match_redirect_uri(other).is_none(), "{other}");
+        }
+        let with_port = client(&["http://127.0.0.1:8080/cb?a=1"]);
+        assert!(with_port
+            .match_redirect_uri("http://127.0.0.1/cb?a=1")
+            .is_some());
+        assert!(with_port
+            .match_redirect_uri("http://127.0.0.1:9/cb?a=2")
+            .is_none());
     }
 }

@@ -14,9 +14,17 @@ pub fn resource_metadata_url(issuer: &str) -> String {
     format!("{issuer}/.well-known/oauth-protected-resource/mcp")
 }
 
-/// `registration`: whether dynamic client registration is on (`DYNAMIC_REGISTRATION`);
-/// when off, no `registration_endpoint` is advertised.
-pub fn authorization_server(issuer: &str, registration: bool) -> Value {
+/// How clients may come to be known here, which the metadata advertises.
+#[derive(Clone, Copy, Debug)]
+pub struct ClientIntake {
+    /// Dynamic client registration (`DYNAMIC_REGISTRATION`); when off, no
+    /// `registration_endpoint` is advertised.
+    pub registration: bool,
+    /// Client ID metadata documents (`CLIENT_METADATA_DOCUMENTS`).
+    pub metadata_documents: bool,
+}
+
+pub fn authorization_server(issuer: &str, intake: ClientIntake) -> Value {
     let scopes: Vec<&str> = SUPPORTED.to_vec();
     let mut doc = json!({
         "issuer": issuer,
@@ -36,9 +44,9 @@ pub fn authorization_server(issuer: &str, registration: bool) -> Value {
         "revocation_endpoint_auth_methods_supported": ["none", "client_secret_basic", "client_secret_post"],
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "authorization_response_iss_parameter_supported": true,
-        "client_id_metadata_document_supported": true,
+        "client_id_metadata_document_supported": intake.metadata_documents,
     });
-    if !registration {
+    if !intake.registration {
         if let Some(d) = doc.as_object_mut() {
             d.remove("registration_endpoint");
         }
@@ -48,8 +56,8 @@ pub fn authorization_server(issuer: &str, registration: bool) -> Value {
 
 /// OpenID Provider metadata: the same endpoints, plus the userinfo claims this server
 /// returns. No ID tokens are issued, so none of the id_token fields are claimed.
-pub fn openid_configuration(issuer: &str, registration: bool) -> Value {
-    let mut doc = authorization_server(issuer, registration);
+pub fn openid_configuration(issuer: &str, intake: ClientIntake) -> Value {
+    let mut doc = authorization_server(issuer, intake);
     crate::json::set(&mut doc, "subject_types_supported", json!(["public"]));
     crate::json::set(
         &mut doc,
@@ -73,19 +81,30 @@ pub fn protected_resource(issuer: &str, resource_name: &str) -> Value {
 mod tests {
     use super::*;
 
+    const OPEN: ClientIntake = ClientIntake {
+        registration: true,
+        metadata_documents: true,
+    };
+
     #[test]
     fn issuer_is_identical_everywhere() {
         let iss = "https://mcp.example.com";
-        let doc = authorization_server(iss, true);
+        let doc = authorization_server(iss, OPEN);
         assert_eq!(doc["issuer"], iss);
-        assert_eq!(openid_configuration(iss, true)["issuer"], iss);
+        assert_eq!(openid_configuration(iss, OPEN)["issuer"], iss);
         assert_eq!(
             doc["registration_endpoint"],
             "https://mcp.example.com/register"
         );
-        assert!(authorization_server(iss, false)
-            .get("registration_endpoint")
-            .is_none());
+        assert!(authorization_server(
+            iss,
+            ClientIntake {
+                registration: false,
+                ..OPEN
+            }
+        )
+        .get("registration_endpoint")
+        .is_none());
         assert_eq!(
             protected_resource(iss, "x")["authorization_servers"][0],
             iss

@@ -29,6 +29,9 @@ pub struct UserRow {
     pub password_salt: String,
     pub iterations: u32,
     pub disabled_at: Option<u64>,
+    /// Milliseconds: session cookies issued before this are refused (account recovery).
+    #[serde(default)]
+    pub sessions_after: u64,
 }
 
 #[derive(Deserialize, Clone, Debug)]
@@ -134,7 +137,8 @@ impl D1 {
 
     pub async fn user_by_email(&self, email: &str) -> Result<Option<UserRow>, StoreError> {
         self.first(
-            "SELECT id, email, name, password_hash, password_salt, iterations, disabled_at \
+            "SELECT id, email, name, password_hash, password_salt, iterations, disabled_at, \
+                    sessions_after \
              FROM users WHERE email = ?1",
             &[Arg::T(email)],
         )
@@ -143,7 +147,8 @@ impl D1 {
 
     pub async fn user_by_id(&self, id: &str) -> Result<Option<UserRow>, StoreError> {
         self.first(
-            "SELECT id, email, name, password_hash, password_salt, iterations, disabled_at \
+            "SELECT id, email, name, password_hash, password_salt, iterations, disabled_at, \
+                    sessions_after \
              FROM users WHERE id = ?1",
             &[Arg::T(id)],
         )
@@ -224,6 +229,28 @@ impl D1 {
         )
         .await
         .map(|_| ())
+    }
+
+    /// Ends every session cookie of a person issued before `now_ms` ("sign out
+    /// everywhere").
+    pub async fn end_sessions(&self, user_id: &str, now_ms: u64) -> Result<(), StoreError> {
+        self.changes(
+            "UPDATE users SET sessions_after = MAX(sessions_after, ?2) WHERE id = ?1",
+            &[Arg::T(user_id), Arg::N(now_ms)],
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// Deletes the failure counts that no longer count: their window (`lockout` seconds)
+    /// is over and no lock is in force, so the next failure would start afresh anyway.
+    pub async fn trim_failures(&self, now: u64, lockout: u64) -> Result<usize, StoreError> {
+        self.changes(
+            "DELETE FROM login_failures \
+             WHERE first_at <= ?1 - ?2 AND COALESCE(locked_until, 0) <= ?1",
+            &[Arg::N(now), Arg::N(lockout)],
+        )
+        .await
     }
 
     pub async fn clear_failures(&self, key: &str) -> Result<(), StoreError> {

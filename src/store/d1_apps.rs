@@ -67,25 +67,6 @@ impl D1 {
         Ok(row.is_some())
     }
 
-    /// The ids of the grants `disconnect` would revoke now.
-    pub async fn live_grants(
-        &self,
-        user_id: &str,
-        client_id: &str,
-    ) -> Result<Vec<String>, StoreError> {
-        #[derive(Deserialize)]
-        struct Row {
-            id: String,
-        }
-        let rows: Vec<Row> = self
-            .all(
-                "SELECT id FROM grants WHERE user_id = ?1 AND client_id = ?2 AND revoked_at IS NULL",
-                &[Arg::T(user_id), Arg::T(client_id)],
-            )
-            .await?;
-        Ok(rows.into_iter().map(|r| r.id).collect())
-    }
-
     /// Revokes every grant of `client_id` for `user_id` and all their refresh tokens, in
     /// one transaction (`now_ms` in milliseconds). Returns the ids of the grants it
     /// revoked, for their KV marks.

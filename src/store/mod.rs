@@ -18,6 +18,7 @@ pub mod d1_apps;
 pub mod d1_audit;
 pub mod d1_identities;
 pub mod d1_notes;
+pub mod d1_revocations;
 pub mod d1_tokens;
 pub mod kv;
 pub mod memo;

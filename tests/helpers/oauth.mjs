@@ -111,6 +111,21 @@ export async function signIn(base, browser, html, user) {
   return browser.get(new URL(res.headers.get("location"), base).toString());
 }
 
+/**
+ * A browser in which `user` has signed in on the Worker `w` (through /authorize's own
+ * sign-in page, for a throwaway client), for requests that behave differently once the
+ * person is known.
+ */
+export async function signedInBrowser(w, user) {
+  const browser = new Browser();
+  const client = await publicClient(w.url);
+  const page = await browser.get(authorizeUrl(w.url, client, { challenge: pkcePair().challenge }));
+  const consent = await signIn(w.url, browser, await page.text(), user);
+  assert.equal(consent.status, 200, "sign-in for signedInBrowser");
+  await consent.text();
+  return browser;
+}
+
 /** Opens /authorize, signs in if asked to, and presses `action` on the consent page. */
 export async function approve(base, browser, url, user, action = "approve") {
   const page = await browser.get(url);

@@ -84,6 +84,8 @@ export async function startWorker({ bindings = {}, outbound, keepLogs = true, pe
     scriptPath: path.join(root, "build/index.js"),
     modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
     compatibilityDate: "2026-06-01",
+    // As wrangler.toml sets it.
+    compatibilityFlags: ["global_fetch_strictly_public"],
     // The placeholder ids of wrangler.toml, which wrangler's local state is keyed by.
     kvNamespaces: { OAUTH_KV: "00000000000000000000000000000000" },
     d1Databases: { DB: "00000000-0000-0000-0000-000000000000" },
