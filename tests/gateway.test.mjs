@@ -367,11 +367,14 @@ test("upstream failures are errors in the gateway's words, naming the upstream",
   assert.equal(text((await call()).json.result), "order 1: shipped");
   assert.equal(flaky.requests.filter((r) => r.body?.method === "initialize").length, initsBefore + 1);
 
-  // The unreachable upstream leaves the list whole, and its tools are unknown.
+  // The unreachable upstream leaves the list whole, and a call of one of its names (by its
+  // prefix) reports the outage in the Worker's words, never "unknown tool".
   const list = await modernCall(w.url, tokens.access_token, "tools/list");
   assert.ok(list.json.result.tools.some((t) => t.name === "acme_lookup"));
   const gone = await call("gone_lookup");
   assert.ok(gone.json.error || gone.json.result?.isError, gone.text);
+  assert.equal(gone.json.result?.isError, true, gone.text);
+  assert.match(text(gone.json.result), /The upstream 'gone' (cannot be reached|did not answer|failed)/, gone.text);
   assert.ok(w.logs.some((l) => /upstream gone left out/.test(l)), "the failing upstream is logged");
 });
 
@@ -381,6 +384,8 @@ test("each call through the gateway is in the audit log, without arguments or re
   assert.ok(details.includes("acme acme_lookup ok"), details.join("\n"));
   assert.ok(details.includes("wiki wiki_lookup ok"), details.join("\n"));
   assert.ok(details.some((d) => /^flaky flaky_lookup (timeout|http_error|not_mcp|too_large)/.test(d)), details.join("\n"));
+  // A call to an upstream that cannot be listed is audited too.
+  assert.ok(details.some((d) => /^gone gone_lookup (unreachable|timeout|http_error)/.test(d)), details.join("\n"));
   for (const r of rows.results) {
     assert.ok(r.user_id && r.client_id);
     assert.ok(!/order|Broken|shipped/.test(r.detail), "no arguments or results");

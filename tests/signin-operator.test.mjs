@@ -38,7 +38,10 @@ const appCalls = [];
 const appFaults = new Map();
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-/** The app's check of Mcp-Signature: t=<unix seconds>,v1=<base64url HMAC-SHA256(secret, "<t>.<raw body>")>. */
+/**
+ * The app's check of Mcp-Signature on a password check:
+ * t=<unix seconds>,v2=<base64url HMAC-SHA256(secret, "<t>.password_check.<raw body>")>.
+ */
 function signatureOk(header, raw, secret) {
   const parts = Object.fromEntries(
     (header ?? "").split(",").map((p) => {
@@ -46,10 +49,10 @@ function signatureOk(header, raw, secret) {
       return [p.slice(0, i).trim(), p.slice(i + 1).trim()];
     }),
   );
-  if (!/^\d+$/.test(parts.t ?? "") || !/^[A-Za-z0-9_-]{43}$/.test(parts.v1 ?? "")) return false;
+  if (!/^\d+$/.test(parts.t ?? "") || !/^[A-Za-z0-9_-]{43}$/.test(parts.v2 ?? "")) return false;
   if (Math.abs(Date.now() / 1000 - Number(parts.t)) > 300) return false;
-  const expected = createHmac("sha256", secret).update(`${parts.t}.${raw}`).digest();
-  const got = Buffer.from(parts.v1, "base64url");
+  const expected = createHmac("sha256", secret).update(`${parts.t}.password_check.${raw}`).digest();
+  const got = Buffer.from(parts.v2, "base64url");
   return got.length === expected.length && timingSafeEqual(got, expected);
 }
 
@@ -212,9 +215,9 @@ async function storedText(w) {
   return out;
 }
 
-/** The Mcp-Signature header the app sends. */
-function sign(secret, raw, t = Math.floor(Date.now() / 1000)) {
-  return `t=${t},v1=${createHmac("sha256", secret).update(`${t}.${raw}`).digest("base64url")}`;
+/** The Mcp-Signature header the app sends with a hand-off (`purpose` signed too). */
+function sign(secret, raw, t = Math.floor(Date.now() / 1000), purpose = "handoff") {
+  return `t=${t},v2=${createHmac("sha256", secret).update(`${t}.${purpose}.${raw}`).digest("base64url")}`;
 }
 
 /** The app's server-to-server POST /signin/handoff. `signature: null` sends none. */
@@ -346,13 +349,18 @@ test("hand-off signature: wrong secret, none, malformed, over another body, stal
     ["signed with another secret", sign("not-the-secret", body, now)],
     ["no header", null],
     ["an empty header", ""],
-    ["no v1", `t=${now}`],
+    ["no v2", `t=${now}`],
     ["no t", good.replace(/^t=\d+,/, "")],
-    ["v1 of another body", sign(ACME_SECRET, body.replace("acme-sig", "acme-admin"), now)],
-    ["a changed t with the old v1", good.replace(`t=${now}`, `t=${now - 1}`)],
+    ["v2 of another body", sign(ACME_SECRET, body.replace("acme-sig", "acme-admin"), now)],
+    ["a changed t with the old v2", good.replace(`t=${now}`, `t=${now - 1}`)],
     ["stale: t 10 minutes ago", sign(ACME_SECRET, body, now - 600)],
     ["in the future: t in 10 minutes", sign(ACME_SECRET, body, now + 600)],
-    ["hex instead of base64url", `t=${now},v1=${createHmac("sha256", ACME_SECRET).update(`${now}.${body}`).digest("hex")}`],
+    ["hex instead of base64url", `t=${now},v2=${createHmac("sha256", ACME_SECRET).update(`${now}.handoff.${body}`).digest("hex")}`],
+    // The purpose is signed: a password check's signature (which this Worker sends, and an
+    // attacker may capture) is never a hand-off's, even under one secret.
+    ["signed as a password check", sign(ACME_SECRET, body, now, "password_check")],
+    // v1 signed no purpose, so it is refused outright.
+    ["a v1 signature (no purpose)", `t=${now},v1=${createHmac("sha256", ACME_SECRET).update(`${now}.${body}`).digest("base64url")}`],
   ];
   for (const [label, signature] of cases) {
     const res = await handoff(hw, body, { signature });
@@ -530,7 +538,7 @@ test("password check: the form's email and password go to the app, signed; its 2
   assert.equal(call.method, "POST");
   assert.match(call.headers["content-type"] ?? "", /^application\/json/);
   assert.ok(call.signatureOk, "Mcp-Signature verifies over the raw body: " + call.headers["mcp-signature"]);
-  assert.match(call.headers["mcp-signature"], /^t=\d+,v1=[A-Za-z0-9_-]{43}$/);
+  assert.match(call.headers["mcp-signature"], /^t=\d+,v2=[A-Za-z0-9_-]{43}$/);
   assert.deepEqual(Object.keys(call.body).sort(), ["email", "password"]);
   assert.equal(call.body.password, password);
 

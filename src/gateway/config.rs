@@ -92,9 +92,48 @@ pub fn parse(
         if out.iter().any(|o| o.name == u.name) {
             return Err(err(at("name"), "two upstreams have this name (and prefix)"));
         }
+        if let Some(message) = colliding_prefix(&out, &u, builtin) {
+            return Err(err(at("name"), &message));
+        }
         out.push(u);
     }
     Ok(out)
+}
+
+/// Why `u`'s prefix could give one of its tools the exposed name of another upstream's
+/// tool or of a built-in tool, if it could: `flaky_` + `x_ping` and `flaky_x_` + `ping`
+/// are both `flaky_x_ping`, and one of the two would be lost without a word. Names are
+/// only known at run time, so prefixes where one starts with the other are refused.
+fn colliding_prefix(earlier: &[Upstream], u: &Upstream, builtin: bool) -> Option<String> {
+    let mine = u.prefix.as_deref()?;
+    for other in earlier {
+        let Some(theirs) = other.prefix.as_deref() else {
+            continue;
+        };
+        if mine.starts_with(theirs) || theirs.starts_with(mine) {
+            return Some(format!(
+                "the upstreams '{}' and '{}' expose tools under the prefixes '{theirs}' and \
+                 '{mine}', so a tool of one could take the name of a tool of the other; \
+                 rename one of them",
+                other.name, u.name
+            ));
+        }
+    }
+    if builtin {
+        if let Some(tool) = crate::mcp::tools::TOOLS
+            .iter()
+            .find(|t| t.name().starts_with(mine))
+        {
+            return Some(format!(
+                "the upstream '{}' exposes tools under the prefix '{mine}', so one could take \
+                 the name of the built-in tool '{}'; rename the upstream (or set \
+                 BUILTIN_TOOLS=off)",
+                u.name,
+                tool.name()
+            ));
+        }
+    }
+    None
 }
 
 fn one(
@@ -351,5 +390,35 @@ mod tests {
             "UPSTREAMS"
         );
         assert!(parse_one(r#"{"name":"x","url":"http://127.0.0.1:9/mcp"}"#, false).is_ok());
+    }
+
+    #[test]
+    fn prefixes_that_could_give_two_tools_one_name_are_refused() {
+        let two = |a: &str, b: &str| {
+            format!(
+                r#"[{{"name":"{a}","url":"https://a.example"}},{{"name":"{b}","url":"https://b.example"}}]"#
+            )
+        };
+        // flaky_ + x_ping and flaky_x_ + ping: both flaky_x_ping.
+        let e = parse(Some(&two("flaky", "flaky-x")), false, &env()).unwrap_err();
+        assert_eq!(e.setting, "UPSTREAMS[1].name");
+        assert!(
+            e.message.contains("'flaky'") && e.message.contains("'flaky-x'"),
+            "{}",
+            e.message
+        );
+        let e = parse(Some(&two("flaky-x", "flaky")), false, &env()).unwrap_err();
+        assert!(
+            e.message.contains("'flaky_x_' and 'flaky_'"),
+            "{}",
+            e.message
+        );
+        assert!(parse(Some(&two("a", "a-b")), false, &env()).is_err());
+        assert!(parse(Some(&two("docs", "doc")), false, &env()).is_ok());
+        assert!(parse(Some(&two("docs", "files")), false, &env()).is_ok());
+        // Beside the built-in tools: memory_ + store would be the built-in memory_store.
+        let e = parse_one(r#"{"name":"memory","url":"https://a.example"}"#, true).unwrap_err();
+        assert!(e.message.contains("memory_store"), "{}", e.message);
+        assert!(parse_one(r#"{"name":"memory","url":"https://a.example"}"#, false).is_ok());
     }
 }

@@ -10,6 +10,8 @@ pub mod client;
 pub mod config;
 pub mod policy;
 pub mod resources;
+#[cfg(test)]
+mod tests;
 
 use crate::mcp::tools::Progress;
 use client::{Transport, UpstreamError};
@@ -78,6 +80,54 @@ type ListEntry = ((String, String, &'static str), (u64, usize, Rc<Vec<Value>>));
 
 thread_local! {
     static LISTS: RefCell<Vec<ListEntry>> = const { RefCell::new(Vec::new()) };
+}
+
+/// How long an upstream that gave no answer (unreachable, a timeout, a 5xx) is not asked
+/// for a list again in this isolate: meanwhile lists answer at once from the upstreams
+/// that work, instead of every `tools/list` waiting out the same timeout.
+const DOWN_FOR_MS: u64 = 30_000;
+
+thread_local! {
+    /// Upstreams found down, by name: until when, and how they failed (at most one entry
+    /// per configured upstream, so at most 20).
+    static DOWN: RefCell<Vec<(String, u64, UpstreamError)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// How `upstream` failed if it was found down within `DOWN_FOR_MS` of `now_ms`.
+fn down(upstream: &str, now_ms: u64) -> Option<UpstreamError> {
+    DOWN.with(|d| {
+        d.borrow()
+            .iter()
+            .find(|(u, until, _)| u == upstream && *until > now_ms)
+            .map(|(_, _, e)| e.clone())
+    })
+}
+
+/// Remembers an outage (and forgets one when the upstream answers again). A refusal of
+/// this person (401, 403) or a protocol error is not an outage: others may be served.
+fn note_health(upstream: &str, outcome: Option<&UpstreamError>, now_ms: u64) {
+    let outage = outcome.filter(|e| {
+        matches!(
+            e,
+            UpstreamError::Timeout(_) | UpstreamError::Unreachable | UpstreamError::Status(500..)
+        )
+    });
+    DOWN.with(|d| {
+        let mut d = d.borrow_mut();
+        d.retain(|(u, _, _)| u != upstream);
+        if let Some(e) = outage {
+            d.push((upstream.to_string(), now_ms + DOWN_FOR_MS, e.clone()));
+        }
+    });
+}
+
+/// Where an exposed tool name leads.
+pub enum Route<'u> {
+    Tool(&'u Upstream, GatewayTool),
+    /// The upstream this name belongs to (its prefix says so, or it is the only upstream
+    /// that could have it) cannot be listed: the call reports that, in our words.
+    Down(&'u Upstream, UpstreamError),
+    Unknown,
 }
 
 const MAX_LISTS: usize = 512;
@@ -190,6 +240,23 @@ impl Gateway<'_> {
         if let Some(hit) = cached_list(&upstream.name, self.user, method, self.now_ms) {
             return Ok(hit);
         }
+        if let Some(e) = down(&upstream.name, self.now_ms) {
+            return Err(e);
+        }
+        let fetched = self.fetch_list(upstream, method, key).await;
+        note_health(&upstream.name, fetched.as_ref().err(), self.now_ms);
+        if let (Ok(items), "resources/list") = (&fetched, method) {
+            resources::remember_listed(&upstream.name, items);
+        }
+        fetched
+    }
+
+    async fn fetch_list(
+        &self,
+        upstream: &Upstream,
+        method: &'static str,
+        key: &str,
+    ) -> Result<Rc<Vec<Value>>, UpstreamError> {
         let mut items = Vec::new();
         let mut cursor: Option<String> = None;
         let mut ttl = DEFAULT_LIST_TTL_MS;
@@ -272,8 +339,13 @@ impl Gateway<'_> {
             .collect()
     }
 
-    /// The upstream and tool an exposed name stands for, as the policy sees it.
-    pub async fn find(&self, exposed: &str) -> Option<(&Upstream, GatewayTool)> {
+    /// The upstream and tool an exposed name stands for, as the policy sees it. A name
+    /// whose upstream cannot be listed leads to that upstream's outage, not to "unknown
+    /// tool": its prefix names it, or (unprefixed, so the only upstream) it is the one
+    /// that could have it. A name is unknown only when every upstream it could belong to
+    /// answered without it.
+    pub async fn find(&self, exposed: &str) -> Route<'_> {
+        let mut outage = None;
         for upstream in self.upstreams {
             let Some(name) = policy::upstream_name(upstream, exposed) else {
                 continue;
@@ -281,18 +353,37 @@ impl Gateway<'_> {
             if !policy::is_exposed(upstream, name) {
                 continue;
             }
-            let Ok(tools) = self.raw_tools(upstream).await else {
-                continue;
-            };
-            let found = tools
-                .iter()
-                .filter(|t| t["name"] == name)
-                .find_map(|t| policy::rewrite(upstream, t, true));
-            if let Some(t) = found {
-                return Some((upstream, t));
+            match self.raw_tools(upstream).await {
+                Ok(tools) => {
+                    let found = tools
+                        .iter()
+                        .filter(|t| t.get("name").and_then(Value::as_str) == Some(name))
+                        .find_map(|t| policy::rewrite(upstream, t, true));
+                    if let Some(t) = found {
+                        return Route::Tool(upstream, t);
+                    }
+                }
+                Err(e) if upstream.prefix.is_some() => return Route::Down(upstream, e),
+                Err(e) => {
+                    outage.get_or_insert((upstream, e));
+                }
             }
         }
-        None
+        match outage {
+            Some((upstream, e)) => Route::Down(upstream, e),
+            None => Route::Unknown,
+        }
+    }
+
+    /// The answer to a call of `exposed` at an upstream that is down: a tool error in our
+    /// words, recorded for the audit log like any call.
+    pub fn unreachable(&self, upstream: &Upstream, exposed: &str, e: &UpstreamError) -> Value {
+        self.calls.borrow_mut().push(CallRecord {
+            upstream: upstream.name.clone(),
+            tool: exposed.to_string(),
+            outcome: e.outcome(),
+        });
+        crate::mcp::tools::failure(&e.describe(&upstream.name))
     }
 
     /// Calls the upstream's tool; the result is the upstream's tool result, or a tool
@@ -320,6 +411,7 @@ impl Gateway<'_> {
         let outcome = self
             .send_live(upstream, "tools/call", params, &pass_on)
             .await;
+        note_health(&upstream.name, outcome.as_ref().err(), self.now_ms);
         let (result, word) = match outcome {
             Ok(reply) => {
                 let is_error = reply.result.get("isError").and_then(Value::as_bool) == Some(true);

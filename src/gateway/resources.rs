@@ -44,36 +44,63 @@ impl Gateway<'_> {
     }
 
     /// The upstream that owns `uri`: the first whose list names it, else the first whose
-    /// template expands to it. `None`: no upstream claims it.
-    async fn owner_of(&self, uri: &str) -> Option<&Upstream> {
+    /// template expands to it. `Err(None)`: no upstream claims it; `Err(Some(..))`: the
+    /// upstream that listed it last (in this isolate), or the only upstream there is, could
+    /// not be listed now, so the read reports its outage rather than "not found". (URIs
+    /// carry no prefix: with several upstreams, a URI first asked for in an isolate that
+    /// never saw it listed is not found while its upstream is down.)
+    #[allow(clippy::type_complexity)]
+    async fn owner_of(&self, uri: &str) -> Result<&Upstream, Option<(&Upstream, UpstreamError)>> {
+        let mut outage = None;
         for upstream in self.upstreams {
-            let listed = self.raw_list(upstream, RESOURCES.0, RESOURCES.1).await;
-            if listed.is_ok_and(|l| l.iter().any(|r| r["uri"] == uri)) {
-                return Some(upstream);
+            match self.raw_list(upstream, RESOURCES.0, RESOURCES.1).await {
+                Ok(l)
+                    if l.iter()
+                        .any(|r| r.get("uri").and_then(Value::as_str) == Some(uri)) =>
+                {
+                    return Ok(upstream)
+                }
+                Ok(_) => {}
+                Err(e) if self.upstreams.len() == 1 || last_listed(&upstream.name, uri) => {
+                    outage.get_or_insert((upstream, e));
+                }
+                Err(_) => {}
             }
         }
         for upstream in self.upstreams {
-            let templates = self.raw_list(upstream, TEMPLATES.0, TEMPLATES.1).await;
-            let expands = templates.is_ok_and(|l| {
-                l.iter().take(policy::MAX_ROUTED_TEMPLATES).any(|t| {
-                    t["uriTemplate"]
-                        .as_str()
+            let Ok(templates) = self.raw_list(upstream, TEMPLATES.0, TEMPLATES.1).await else {
+                continue;
+            };
+            let expands = templates
+                .iter()
+                .take(policy::MAX_ROUTED_TEMPLATES)
+                .any(|t| {
+                    t.get("uriTemplate")
+                        .and_then(Value::as_str)
                         .is_some_and(|t| policy::template_matches(t, uri))
-                })
-            });
+                });
             if expands {
-                return Some(upstream);
+                return Ok(upstream);
             }
         }
-        None
+        Err(outage)
     }
 
-    /// `resources/read` at the upstream that owns `uri`; `None` when none does.
+    /// `resources/read` at the upstream that owns `uri`; `None` when none does. When none
+    /// that answered does and an upstream is down, the read reports that outage.
     pub async fn read(&self, uri: &str) -> Option<(String, Result<Value, UpstreamError>)> {
         if policy::is_note_uri(uri) {
             return None;
         }
-        let upstream = self.owner_of(uri).await?;
+        let upstream = match self.owner_of(uri).await {
+            Ok(upstream) => upstream,
+            Err(None) => return None,
+            Err(Some((upstream, e))) => {
+                let outcome = Err(e);
+                self.record(upstream, "resources/read", &outcome);
+                return Some((upstream.name.clone(), outcome));
+            }
+        };
         let outcome = self
             .send(upstream, "resources/read", json!({ "uri": uri }))
             .await
@@ -86,18 +113,28 @@ impl Gateway<'_> {
     }
 
     /// `prompts/get` of an exposed prompt name at the upstream it belongs to; `None` when
-    /// no upstream lists it.
+    /// no upstream lists it. A name whose upstream is down (by its prefix, or the only
+    /// one that could have it) reports that outage, as a tool call does.
     pub async fn prompt(
         &self,
         exposed: &str,
         arguments: Value,
     ) -> Option<(String, Result<Value, UpstreamError>)> {
+        let mut outage = None;
         for upstream in self.upstreams {
             if policy::upstream_name(upstream, exposed).is_none() {
                 continue;
             }
-            let Ok(list) = self.raw_list(upstream, PROMPTS.0, PROMPTS.1).await else {
-                continue;
+            let list = match self.raw_list(upstream, PROMPTS.0, PROMPTS.1).await {
+                Ok(list) => list,
+                Err(e) if upstream.prefix.is_some() => {
+                    outage = Some((upstream, e));
+                    break;
+                }
+                Err(e) => {
+                    outage.get_or_insert((upstream, e));
+                    continue;
+                }
             };
             let Some(p) = list
                 .iter()
@@ -117,7 +154,10 @@ impl Gateway<'_> {
             self.record(upstream, &p.exposed, &outcome);
             return Some((upstream.name.clone(), outcome));
         }
-        None
+        let (upstream, e) = outage?;
+        let outcome = Err(e);
+        self.record(upstream, exposed, &outcome);
+        Some((upstream.name.clone(), outcome))
     }
 
     fn record<T>(&self, upstream: &Upstream, what: &str, outcome: &Result<T, UpstreamError>) {
@@ -130,6 +170,40 @@ impl Gateway<'_> {
             },
         });
     }
+}
+
+/// Resource URIs at most this long are remembered as last listed by their upstream.
+const MAX_REMEMBERED_URI: usize = 1024;
+
+thread_local! {
+    /// The URIs each upstream listed last (per isolate; at most `MAX_ITEMS` URIs of at
+    /// most `MAX_REMEMBERED_URI` bytes per configured upstream): a read of one of them
+    /// while its upstream is down reports the outage.
+    static LISTED: std::cell::RefCell<Vec<(String, HashSet<String>)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Remembers the URIs `upstream` listed, replacing what it listed before.
+pub(super) fn remember_listed(upstream: &str, items: &[Value]) {
+    let uris: HashSet<String> = items
+        .iter()
+        .filter_map(|r| r.get("uri").and_then(Value::as_str))
+        .filter(|u| u.len() <= MAX_REMEMBERED_URI)
+        .map(str::to_string)
+        .collect();
+    LISTED.with(|l| {
+        let mut l = l.borrow_mut();
+        l.retain(|(u, _)| u != upstream);
+        l.push((upstream.to_string(), uris));
+    });
+}
+
+fn last_listed(upstream: &str, uri: &str) -> bool {
+    LISTED.with(|l| {
+        l.borrow()
+            .iter()
+            .any(|(u, uris)| u == upstream && uris.contains(uri))
+    })
 }
 
 /// The first item for each value of `key`, in order.

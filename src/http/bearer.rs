@@ -39,6 +39,16 @@ pub struct Principal {
 impl Principal {
     /// The client acting for the person: the OAuth client, or `pat:<id>` for a personal
     /// access token (what an upstream's user assertion names).
+    /// What an MCP session is bound to: the person and the credential the session began
+    /// with (the grant, which outlives refreshes, or the personal token), so app A's
+    /// session id is refused with app B's token for the same person.
+    pub fn session_holder(&self) -> String {
+        match &self.credential {
+            Credential::Access { grant_id, .. } => format!("{}\0grant:{grant_id}", self.user),
+            Credential::Personal { token_id } => format!("{}\0pat:{token_id}", self.user),
+        }
+    }
+
     pub fn client(&self) -> String {
         match &self.credential {
             Credential::Access { client_id, .. } => client_id.clone(),
@@ -330,6 +340,21 @@ pub fn unauthorized_with(challenge: &str, why: Option<&str>) -> Reply {
     )
     .header("WWW-Authenticate", challenge)
     .header("Cache-Control", NO_STORE)
+}
+
+/// Adds a grant revoked in D1 whose KV mark could not be written to this isolate's list
+/// of unmarked revocations, so this isolate refuses its access tokens at once (the list it
+/// read before the revocation does not hold it; other isolates read it within the
+/// minute).
+pub(crate) fn note_unmarked(grant_id: &str) {
+    UNMARKED.with(|u| {
+        let mut u = u.borrow_mut();
+        if let Some((read_at, set)) = u.take() {
+            let mut set = Rc::unwrap_or_clone(set);
+            set.insert(grant_id.to_string());
+            *u = Some((read_at, Rc::new(set)));
+        }
+    });
 }
 
 /// Forgets that a grant was found not revoked, so this isolate refuses its access tokens

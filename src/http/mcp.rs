@@ -108,10 +108,11 @@ pub struct Call<'a> {
 }
 
 impl Call<'_> {
-    /// What sessions are bound to: the user, or "" for requests without a token (no
-    /// user id is empty), so a session begun anonymously is not one of the user's.
-    fn session_user(&self) -> &str {
-        self.caller.map(|p| p.user.as_str()).unwrap_or("")
+    /// What sessions are bound to: the person and their grant or personal token, or ""
+    /// for requests without a token (no holder is empty), so a session begun anonymously
+    /// is not one of the person's.
+    fn session_holder(&self) -> String {
+        self.caller.map(|p| p.session_holder()).unwrap_or_default()
     }
 }
 
@@ -304,7 +305,7 @@ fn initialize(ctx: &Ctx, call: &Call<'_>, id: &Value, params: &Map<String, Value
     };
     let session_id = session::issue(
         &keys.mac_key("mcp-session"),
-        call.session_user(),
+        &call.session_holder(),
         negotiated,
         now(),
     );
@@ -340,8 +341,12 @@ async fn session_version(
             RpcError::invalid_request("unknown or expired session; send initialize again"),
         ))
     };
-    let Some(found) = session::check(&keys.mac_key("mcp-session"), id, call.session_user(), now())
-    else {
+    let Some(found) = session::check(
+        &keys.mac_key("mcp-session"),
+        id,
+        &call.session_holder(),
+        now(),
+    ) else {
         return Err(not_found());
     };
     let kv = ctx.kv().map_err(|_| internal(&Value::Null))?;

@@ -886,7 +886,7 @@ pub async fn handoff(ctx: &Ctx, req: &Incoming) -> Reply {
         let Ok(s) = secret(ctx, p.shared_secret.as_ref()) else {
             continue;
         };
-        if signature::verify(&s, header, &req.body, now).is_ok() {
+        if signature::verify(&s, signature::Purpose::Handoff, header, &req.body, now).is_ok() {
             signed_by = Some(p);
             break;
         }
@@ -1060,7 +1060,12 @@ pub async fn check_password(
         return Checked::Unavailable;
     };
     let body = json!({ "email": email, "password": password }).to_string();
-    let sig = signature::sign(&s, now(), body.as_bytes());
+    let sig = signature::sign(
+        &s,
+        signature::Purpose::PasswordCheck,
+        now(),
+        body.as_bytes(),
+    );
     let headers = [
         ("Content-Type", "application/json"),
         ("Accept", "application/json"),

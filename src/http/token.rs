@@ -5,7 +5,8 @@
 use crate::audit::Event;
 use crate::encoding::{b64url, constant_time_eq, random_token, secret_hash};
 use crate::http::bearer::{
-    forget_not_revoked, revoked_key, unauthorized_with, unavailable, verify_bearer, BearerError,
+    forget_not_revoked, note_unmarked, revoked_key, unauthorized_with, unavailable, verify_bearer,
+    BearerError,
 };
 use crate::http::webcrypto::WebCrypto;
 use crate::http::{now, now_ms, Ctx, Incoming};
@@ -469,6 +470,7 @@ pub async fn mark_revoked(ctx: &Ctx, db: &D1, grant_id: &str) {
         Err(e) => Err(e),
     };
     if let Err(e) = recorded {
+        note_unmarked(grant_id);
         worker::console_error!(
             "[{}] revocation mark for a revoked grant not written (D1 stands in): {e}",
             ctx.request_id

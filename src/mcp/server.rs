@@ -294,12 +294,18 @@ impl Server<'_> {
         args: Value,
         progress: &Progress,
     ) -> Result<Value, Failure> {
-        let Some((upstream, tool)) = gw.find(name).await else {
-            return Err(RpcError::invalid_params(format!(
-                "unknown tool '{}'",
-                crate::oauth::scope::truncate(name, 60)
-            ))
-            .into());
+        let (upstream, tool) = match gw.find(name).await {
+            crate::gateway::Route::Tool(upstream, tool) => (upstream, tool),
+            crate::gateway::Route::Down(upstream, e) => {
+                return Ok(gw.unreachable(upstream, name, &e));
+            }
+            crate::gateway::Route::Unknown => {
+                return Err(RpcError::invalid_params(format!(
+                    "unknown tool '{}'",
+                    crate::oauth::scope::truncate(name, 60)
+                ))
+                .into())
+            }
         };
         if !self.caller.scopes.contains(&tool.scope) {
             return Ok(tools::insufficient_scope(

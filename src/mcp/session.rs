@@ -1,7 +1,8 @@
 //! Session ids for the session-era transport (MCP 2025-03-26 to 2025-11-25, "Session
 //! Management"). The Worker keeps no session state: an id is the negotiated revision and
 //! the time it was issued, sealed (encrypted and MACed, `oauth::seal`) and bound to the
-//! user, so it cannot be guessed, read or moved to another user, and the Worker learns its
+//! person and the grant (or personal token) that began it, so it cannot be guessed, read,
+//! moved to another person or used by another app of the same person, and the Worker learns its
 //! revision and age from the id alone. Ending a session (`DELETE`) is recorded by the edge
 //! as a KV mark on the id's hash.
 
@@ -20,17 +21,18 @@ pub struct Session {
 }
 
 /// A new id: base64url, visible ASCII as the transport requires. The seal's random nonce
-/// makes every id distinct.
-pub fn issue(key: &[u8; 32], user: &str, version: &'static str, now: u64) -> String {
-    seal::seal_bound(key, &bound(user), format!("{version}.{now}").as_bytes())
+/// makes every id distinct. `holder` is who may use it: the person and the grant or
+/// personal token the session began with (`Principal::session_holder`).
+pub fn issue(key: &[u8; 32], holder: &str, version: &'static str, now: u64) -> String {
+    seal::seal_bound(key, &bound(holder), format!("{version}.{now}").as_bytes())
 }
 
-/// The session an id stands for, if it is this user's, well formed and not expired.
-pub fn check(key: &[u8; 32], id: &str, user: &str, now: u64) -> Option<Session> {
+/// The session an id stands for, if it is this holder's, well formed and not expired.
+pub fn check(key: &[u8; 32], id: &str, holder: &str, now: u64) -> Option<Session> {
     if id.len() > MAX_ID_LEN {
         return None;
     }
-    let payload = String::from_utf8(seal::open_bound(key, &bound(user), id)?).ok()?;
+    let payload = String::from_utf8(seal::open_bound(key, &bound(holder), id)?).ok()?;
     let (version, issued_at) = payload.split_once('.')?;
     let version = super::version::supported(version)?;
     let issued_at: u64 = issued_at.parse().ok()?;
@@ -40,9 +42,9 @@ pub fn check(key: &[u8; 32], id: &str, user: &str, now: u64) -> Option<Session> 
     Some(Session { version, issued_at })
 }
 
-/// The user is bound into the seal, not carried by the id.
-fn bound(user: &str) -> Vec<u8> {
-    format!("mcp-session\0{user}").into_bytes()
+/// The holder is bound into the seal, not carried by the id.
+fn bound(holder: &str) -> Vec<u8> {
+    format!("mcp-session\0{holder}").into_bytes()
 }
 
 #[cfg(test)]
@@ -63,6 +65,11 @@ mod tests {
             })
         );
         assert_eq!(check(&KEY, &id, "bob", 1010), None);
+        // Bound to the grant too: the same person through another app is not its holder.
+        let id = issue(&KEY, "alice\0grant:g1", "2025-06-18", 1000);
+        assert!(check(&KEY, &id, "alice\0grant:g1", 1010).is_some());
+        assert_eq!(check(&KEY, &id, "alice\0grant:g2", 1010), None);
+        assert_eq!(check(&KEY, &id, "alice\0pat:g1", 1010), None);
         assert_eq!(check(&[8; 32], &id, "alice", 1010), None);
         assert_eq!(check(&KEY, &id, "alice", 1000 + MAX_AGE_SECONDS + 1), None);
         assert_ne!(id, issue(&KEY, "alice", "2025-06-18", 1000));

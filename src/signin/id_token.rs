@@ -186,6 +186,15 @@ pub fn check_claims(
     if iat > want.now + SKEW || iat.saturating_add(MAX_AGE + SKEW) < want.now {
         return Err(IdTokenError::Claim("issue time (iat) is not now"));
     }
+    // RFC 7519 §4.1.5: not to be accepted before `nbf` (optional; one that is not a
+    // number is refused rather than ignored).
+    if claims.contains_key("nbf") {
+        match n("nbf") {
+            Some(nbf) if nbf <= want.now + SKEW => {}
+            Some(_) => return Err(IdTokenError::Claim("not valid yet (nbf)")),
+            None => return Err(IdTokenError::Claim("nbf is not a number")),
+        }
+    }
     match s("nonce") {
         Some(nonce)
             if crate::encoding::constant_time_eq(nonce.as_bytes(), want.nonce.as_bytes()) => {}
@@ -292,6 +301,15 @@ mod tests {
         }));
         assert!(bad(&|c| {
             c.insert("iat".into(), json!(100));
+        }));
+        assert!(bad(&|c| {
+            c.insert("nbf".into(), json!(5000));
+        }));
+        assert!(bad(&|c| {
+            c.insert("nbf".into(), json!("soon"));
+        }));
+        assert!(!bad(&|c| {
+            c.insert("nbf".into(), json!(1000));
         }));
         assert!(bad(&|c| {
             c.insert("nonce".into(), json!("n2"));

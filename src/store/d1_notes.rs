@@ -2,7 +2,8 @@
 
 use crate::store::d1::{Arg, D1};
 use crate::store::notes::{
-    tags_from_text, tags_to_text, Note, NoteStore, NoteSummary, StoreFuture, MAX_NOTES_PER_USER,
+    tags_from_text, tags_to_text, Note, NoteStore, NoteSummary, StoreFuture, Stored,
+    MAX_BYTES_PER_USER, MAX_NOTES_PER_USER,
 };
 use serde::Deserialize;
 
@@ -43,15 +44,18 @@ impl From<SummaryRow> for NoteSummary {
 const SEARCH_WINDOW: u64 = 200;
 
 impl NoteStore for D1 {
-    fn insert<'a>(&'a self, user: &'a str, note: &'a Note) -> StoreFuture<'a, bool> {
+    fn insert<'a>(&'a self, user: &'a str, note: &'a Note) -> StoreFuture<'a, Stored> {
         Box::pin(async move {
             let tags = tags_to_text(&note.tags);
-            // One statement: the count and the insert cannot be raced apart.
+            // One statement: the bounds and the insert cannot be raced apart.
             let changed = self
                 .changes(
-                    "INSERT INTO notes (id, user_id, title, text, tags, created_at, updated_at) \
-                     SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7 \
-                     WHERE (SELECT COUNT(*) FROM notes WHERE user_id = ?2) < ?8",
+                    "INSERT INTO notes (id, user_id, title, text, tags, created_at, updated_at, \
+                                        bytes) \
+                     SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?9 \
+                     WHERE (SELECT COUNT(*) FROM notes WHERE user_id = ?2) < ?8 \
+                       AND (SELECT COALESCE(SUM(bytes), 0) FROM notes WHERE user_id = ?2) \
+                           + ?9 <= ?10",
                     &[
                         Arg::T(&note.id),
                         Arg::T(user),
@@ -61,10 +65,28 @@ impl NoteStore for D1 {
                         Arg::N(note.created_at),
                         Arg::N(note.updated_at),
                         Arg::N(MAX_NOTES_PER_USER),
+                        Arg::N(note.bytes()),
+                        Arg::N(MAX_BYTES_PER_USER),
                     ],
                 )
                 .await?;
-            Ok(changed > 0)
+            if changed > 0 {
+                return Ok(Stored::Yes);
+            }
+            #[derive(serde::Deserialize)]
+            struct Usage {
+                notes: u64,
+            }
+            let usage: Option<Usage> = self
+                .first(
+                    "SELECT COUNT(*) AS notes FROM notes WHERE user_id = ?1",
+                    &[Arg::T(user)],
+                )
+                .await?;
+            Ok(match usage {
+                Some(u) if u.notes >= MAX_NOTES_PER_USER => Stored::TooManyNotes,
+                _ => Stored::OutOfSpace,
+            })
         })
     }
 

@@ -146,19 +146,25 @@ impl crate::store::notes::NoteStore for MemoryNotes {
         &'a self,
         user: &'a str,
         note: &'a crate::store::notes::Note,
-    ) -> crate::store::notes::StoreFuture<'a, bool> {
+    ) -> crate::store::notes::StoreFuture<'a, crate::store::notes::Stored> {
+        use crate::store::notes::{Stored, MAX_BYTES_PER_USER, MAX_NOTES_PER_USER};
         Box::pin(async move {
             let mut rows = self.rows.borrow_mut();
             if rows.iter().any(|(_, _, n)| n.id == note.id) {
                 return Err(StoreError("UNIQUE constraint failed: notes.id".into()));
             }
-            let owned = rows.iter().filter(|(_, u, _)| u == user).count() as u64;
-            if owned >= crate::store::notes::MAX_NOTES_PER_USER {
-                return Ok(false);
+            let owned = rows.iter().filter(|(_, u, _)| u == user);
+            let (count, bytes) =
+                owned.fold((0u64, 0u64), |(c, b), (_, _, n)| (c + 1, b + n.bytes()));
+            if count >= MAX_NOTES_PER_USER {
+                return Ok(Stored::TooManyNotes);
+            }
+            if bytes + note.bytes() > MAX_BYTES_PER_USER {
+                return Ok(Stored::OutOfSpace);
             }
             let seq = rows.len() as u64 + 1;
             rows.push((seq, user.to_string(), note.clone()));
-            Ok(true)
+            Ok(Stored::Yes)
         })
     }
 

@@ -9,9 +9,30 @@ use crate::store::StoreError;
 use std::future::Future;
 use std::pin::Pin;
 
-/// How many notes one person may keep: a bound on what one account can make the
-/// database hold (50,000 characters each at most).
+/// How many notes one person may keep.
 pub const MAX_NOTES_PER_USER: u64 = 20_000;
+/// The most one note may hold, in bytes of UTF-8 (title, text and tags).
+pub const MAX_NOTE_BYTES: u64 = 100_000;
+/// The most one person's notes may hold in all, in bytes: the bound on what one account
+/// can make the database hold, which every sign-in, refresh and audit row also needs.
+pub const MAX_BYTES_PER_USER: u64 = 50_000_000;
+
+/// What `NoteStore::insert` did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stored {
+    Yes,
+    /// The person already has `MAX_NOTES_PER_USER` notes.
+    TooManyNotes,
+    /// The note would take the person past `MAX_BYTES_PER_USER`.
+    OutOfSpace,
+}
+
+impl Note {
+    /// The note's size as stored: title, text and tags in UTF-8.
+    pub fn bytes(&self) -> u64 {
+        (self.title.len() + self.text.len() + tags_to_text(&self.tags).len()) as u64
+    }
+}
 
 pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + 'a>>;
 
@@ -38,9 +59,10 @@ pub struct NoteSummary {
 
 /// Object-safe (boxed futures), so tools take `&dyn NoteStore` and stay one file each.
 pub trait NoteStore {
-    /// Stores a new note for `user`, unless `user` already has `MAX_NOTES_PER_USER`
-    /// notes: then nothing is written and the answer is `false`.
-    fn insert<'a>(&'a self, user: &'a str, note: &'a Note) -> StoreFuture<'a, bool>;
+    /// Stores a new note for `user`, unless `user` already has `MAX_NOTES_PER_USER` notes
+    /// or the note would take their notes past `MAX_BYTES_PER_USER` bytes: then nothing is
+    /// written, and the answer says which.
+    fn insert<'a>(&'a self, user: &'a str, note: &'a Note) -> StoreFuture<'a, Stored>;
     /// Up to `limit` of `user`'s notes matching the full-text `query` (FTS5 syntax, built by
     /// `mcp::tools::search::fts_query`), best match first. A store may rank only the newest
     /// matches (D1 ranks 200), so the cost does not grow with a person's notes.

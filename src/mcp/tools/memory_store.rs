@@ -3,7 +3,7 @@
 use super::{arg_str, note_url, Tool, ToolCtx, ToolError, ToolFuture};
 use crate::encoding::{b64url, random_bytes};
 use crate::oauth::scope::MCP_WRITE;
-use crate::store::notes::Note;
+use crate::store::notes::{Note, Stored, MAX_BYTES_PER_USER, MAX_NOTES_PER_USER, MAX_NOTE_BYTES};
 use serde_json::{json, Value};
 
 pub struct MemoryStore;
@@ -95,12 +95,28 @@ impl Tool for MemoryStore {
                 created_at: ctx.now,
                 updated_at: ctx.now,
             };
-            if !ctx.notes.insert(ctx.owner()?, &note).await? {
+            if note.bytes() > MAX_NOTE_BYTES {
                 return Err(ToolError::Rejected(format!(
-                    "You already have {} notes, the most one account may keep. Delete some \
-                     with memory_delete, then try again.",
-                    crate::store::notes::MAX_NOTES_PER_USER
+                    "This note is {} bytes; one note may hold at most {MAX_NOTE_BYTES} bytes \
+                     of text, title and tags (in UTF-8). Split it into several notes.",
+                    note.bytes()
                 )));
+            }
+            match ctx.notes.insert(ctx.owner()?, &note).await? {
+                Stored::Yes => {}
+                Stored::TooManyNotes => {
+                    return Err(ToolError::Rejected(format!(
+                        "You already have {MAX_NOTES_PER_USER} notes, the most one account \
+                         may keep. Delete some with memory_delete, then try again."
+                    )))
+                }
+                Stored::OutOfSpace => {
+                    return Err(ToolError::Rejected(format!(
+                        "Your notes already hold nearly {} MB, the most one account may \
+                         keep. Delete some with memory_delete, then try again.",
+                        MAX_BYTES_PER_USER / 1_000_000
+                    )))
+                }
             }
             Ok(
                 json!({ "id": note.id, "title": note.title, "url": note_url(ctx.base_url, &note.id) }),

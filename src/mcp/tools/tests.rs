@@ -433,6 +433,58 @@ fn timestamps_are_rfc3339() {
 }
 
 #[test]
+fn storage_is_bounded_in_bytes_per_note_and_per_person() {
+    use crate::store::notes::{Note, NoteStore, Stored, MAX_BYTES_PER_USER, MAX_NOTE_BYTES};
+    let notes = MemoryNotes::default();
+    let s = server(&notes, "alice", &RW);
+    // 50,000 characters of four bytes each: within the characters the schema allows,
+    // far past the bytes one note may hold.
+    let wide = "\u{1F600}".repeat(50_000);
+    let refused = call(&s, "2025-06-18", "memory_store", json!({ "text": wide }));
+    assert_eq!(refused["isError"], true);
+    let why = refused["content"][0]["text"].as_str().unwrap();
+    assert!(
+        why.contains(&format!("at most {MAX_NOTE_BYTES} bytes")),
+        "{why}"
+    );
+    // The same characters in ASCII fit.
+    let narrow = "x".repeat(50_000);
+    assert_eq!(
+        call(&s, "2025-06-18", "memory_store", json!({ "text": narrow }))["isError"],
+        false
+    );
+    // Fill the account to just under its bound, then one more note does not fit.
+    let big = |i: u64| Note {
+        id: format!("big_{i}"),
+        title: String::new(),
+        text: "y".repeat(MAX_NOTE_BYTES as usize),
+        tags: vec![],
+        created_at: 0,
+        updated_at: 0,
+    };
+    let mut i = 0;
+    while block_on(notes.insert("alice", &big(i))).unwrap() == Stored::Yes {
+        i += 1;
+    }
+    assert_eq!(i, (MAX_BYTES_PER_USER - 50_000) / MAX_NOTE_BYTES);
+    let full = call(
+        &s,
+        "2025-06-18",
+        "memory_store",
+        json!({ "text": "\u{20ac}".repeat(20_000) }),
+    );
+    assert_eq!(full["isError"], true);
+    let why = full["content"][0]["text"].as_str().unwrap();
+    assert!(why.contains("50 MB"), "{why}");
+    // Someone else is not affected.
+    let bob = server(&notes, "bob", &RW);
+    assert_eq!(
+        call(&bob, "2025-06-18", "memory_store", json!({"text": "mine"}))["isError"],
+        false
+    );
+}
+
+#[test]
 fn one_account_keeps_at_most_max_notes() {
     use crate::store::notes::{Note, NoteStore, MAX_NOTES_PER_USER};
     let notes = MemoryNotes::default();
@@ -445,7 +497,10 @@ fn one_account_keeps_at_most_max_notes() {
             created_at: 0,
             updated_at: 0,
         };
-        assert!(block_on(notes.insert("alice", &note)).unwrap());
+        assert_eq!(
+            block_on(notes.insert("alice", &note)).unwrap(),
+            crate::store::notes::Stored::Yes
+        );
     }
     let s = server(&notes, "alice", &RW);
     let full = call(

@@ -1,0 +1,397 @@
+// Client ID metadata documents, end to end over real HTTP, by what the Worker fetches:
+// a client_id with a query or a fragment, or a host name that spells a private or loopback
+// address, is refused without any fetch; fetches are limited per client network and in
+// total (METADATA_FETCHES_PER_MINUTE), KV cache fills per network and per day
+// (METADATA_CACHE_FILLS_PER_DAY) while past the allowance a document is still used;
+// CLIENT_METADATA_DOCUMENTS=off refuses them and the metadata says so; the pages say
+// "verified by <host>" only for a JSON document whose redirect URIs stay on its host;
+// a loopback redirect URI may change its port and nothing else; and an invalid request
+// from a document client whose redirect URI is elsewhere is shown as a page before
+// sign-in and redirected only after it (RFC 9700 §4.11.2).
+//
+// One Worker per group of settings (started together in `before`), each with its own
+// document server on `outbound` and its own list of the URLs it fetched:
+//   main   – a high fetch allowance and registration limit
+//   limits – METADATA_FETCHES_PER_MINUTE=3 (so 18 in total a minute)
+//   fills  – METADATA_CACHE_FILLS_PER_DAY=2 (so 1 per network an hour)
+//   off    – CLIENT_METADATA_DOCUMENTS=off
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { startWorker } from "./helpers/worker.mjs";
+import { createUser, publicClient, pkcePair, Browser, authorizeUrl, signedInBrowser } from "./helpers/oauth.mjs";
+
+// ---------------------------------------------------------------------------------------
+// The document server: any URL it is asked for answers with a valid document naming that
+// URL (so a fetch the Worker should not have made would succeed and show), sending people
+// back to `https://<its host>/cb`, as JSON with `Cache-Control: max-age=300`; unless the
+// URL's path is one of these:
+//   /plain.json     – the same, served as text/plain
+//   /elsewhere.json – JSON, redirect URI https://elsewhere.example/cb
+
+const ELSEWHERE = "https://elsewhere.example/cb";
+
+function documentServer() {
+  const fetched = [];
+  function outbound(req) {
+    fetched.push(req.url);
+    const u = new URL(req.url);
+    const doc = (redirect) => ({
+      client_id: req.url,
+      client_name: "Doc App " + u.host,
+      redirect_uris: [redirect],
+      token_endpoint_auth_method: "none",
+    });
+    const headers = { "Content-Type": "application/json", "Cache-Control": "max-age=300" };
+    if (u.pathname === "/plain.json") {
+      return new Response(JSON.stringify(doc(`https://${u.host}/cb`)), { headers: { ...headers, "Content-Type": "text/plain" } });
+    }
+    if (u.pathname === "/elsewhere.json") return new Response(JSON.stringify(doc(ELSEWHERE)), { headers });
+    return new Response(JSON.stringify(doc(`https://${u.host}/cb`)), { headers });
+  }
+  /** How many times `url` was fetched. */
+  const count = (url) => fetched.filter((f) => f === url).length;
+  return { outbound, fetched, count };
+}
+
+// ---------------------------------------------------------------------------------------
+
+let main, limits, fills, off;
+const docs = { main: documentServer(), limits: documentServer(), fills: documentServer(), off: documentServer() };
+let alice;
+before(async () => {
+  [main, limits, fills, off] = await Promise.all([
+    startWorker({ bindings: { REGISTER_RATE_LIMIT: "100000", METADATA_FETCHES_PER_MINUTE: "10000" }, outbound: docs.main.outbound }),
+    startWorker({ bindings: { REGISTER_RATE_LIMIT: "100000", METADATA_FETCHES_PER_MINUTE: "3" }, outbound: docs.limits.outbound }),
+    startWorker({ bindings: { REGISTER_RATE_LIMIT: "100000", METADATA_CACHE_FILLS_PER_DAY: "2" }, outbound: docs.fills.outbound }),
+    startWorker({ bindings: { REGISTER_RATE_LIMIT: "100000", CLIENT_METADATA_DOCUMENTS: "off" }, outbound: docs.off.outbound }),
+  ]);
+  alice = await createUser(main.db, "alice@example.com", "alice-password-1", "Alice");
+});
+after(() => Promise.all([main, limits, fills, off].map((w) => w?.stop())));
+
+// ---------------------------------------------------------------------------------------
+// Small helpers.
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Waits for the next minute when fewer than `margin` seconds of this one are left. */
+async function awayFromMinuteEnd(margin = 15) {
+  const seconds = new Date().getSeconds();
+  if (seconds > 59 - margin) await sleep((61 - seconds) * 1000);
+}
+
+/** A unique name, so no two tests (or cases) share a document URL or its cache entry. */
+const unique = (prefix) => `${prefix}-${randomBytes(4).toString("hex")}`;
+
+/** An /authorize URL for the client `client_id` (a document URL) and `redirectUri`. */
+function docAuthorizeUrl(w, client_id, redirectUri, { set = {}, state } = {}) {
+  const u = new URL(authorizeUrl(w.url, { client_id, redirect_uris: [redirectUri] }, { challenge: pkcePair().challenge, state }));
+  for (const [k, v] of Object.entries(set)) u.searchParams.set(k, v);
+  return u.toString();
+}
+
+/** GET without following redirects, from the network `ip` (CF-Connecting-IP) if given, in `browser` if given. */
+async function open(url, { ip, browser } = {}) {
+  const headers = {};
+  if (ip) headers["CF-Connecting-IP"] = ip;
+  if (browser) headers.cookie = browser.header();
+  const res = await fetch(url, { headers, redirect: "manual" });
+  browser?.take(res);
+  return res;
+}
+
+/** The HTML error page of `kind` (data-error): never a redirect. */
+async function assertErrorPage(res, kind, status = 400, what = "") {
+  const html = await res.text();
+  assert.equal(res.status, status, `${what}: ${html.slice(0, 300)}`);
+  assert.match(res.headers.get("content-type") ?? "", /^text\/html/, what);
+  assert.equal(res.headers.get("location"), null, what);
+  assert.match(html, new RegExp(`data-error="${kind}"`), `${what}: ${html.slice(0, 300)}`);
+  return html;
+}
+
+/** A 200 page at /authorize (sign-in or consent) for the app. */
+async function assertAppPage(res, what = "") {
+  const html = await res.text();
+  assert.equal(res.status, 200, `${what}: ${html.slice(0, 300)}`);
+  assert.match(res.headers.get("content-type") ?? "", /^text\/html/, what);
+  assert.doesNotMatch(html, /data-error=/, what);
+  return html;
+}
+
+const badge = (html) => html.match(/<span class="badge">([^<]*)<\/span>/)?.[1];
+
+// =======================================================================================
+// 1. URLs that are not usable documents: refused without a fetch
+
+test("1a a document client_id with a query or a fragment is an unknown client, and nothing is fetched", async () => {
+  const before = docs.main.fetched.length;
+  for (const client_id of [
+    "https://app.example/c.json?x=1",
+    "https://app.example/c.json?",
+    "https://app.example/c.json#frag",
+    "https://app.example/c.json#",
+  ]) {
+    await assertErrorPage(await open(docAuthorizeUrl(main, client_id, "https://app.example/cb")), "unknown_client", 400, client_id);
+  }
+  assert.deepEqual(docs.main.fetched.slice(before), [], "no document fetched");
+  // The same document without the query is fetched and usable: the refusal was the query's.
+  const plain = `https://${unique("q")}.example/c.json`;
+  await assertAppPage(await open(docAuthorizeUrl(main, plain, plain.replace("/c.json", "/cb"))), plain);
+  assert.equal(docs.main.count(plain), 1);
+});
+
+test("1b host names that spell private or loopback addresses are refused without a fetch; a public-looking one is fetched", async () => {
+  const before = docs.main.fetched.length;
+  for (const client_id of [
+    "https://127.0.0.1.nip.io/c.json",
+    "https://10-0-0-1.sslip.io/c.json",
+    "https://7f000001.nip.io/c.json",
+    "https://x.lvh.me/c.json",
+    "https://api.localhost/c.json",
+    "https://192-168-1-1.sslip.io/c.json",
+    "https://169.254.169.254.nip.io/c.json",
+    "https://app.10.0.0.8.sslip.io/c.json",
+    "https://--1.sslip.io/c.json",
+    "https://a.localtest.me/c.json",
+    "https://127.0.0.1/c.json",
+    "https://[::1]/c.json",
+  ]) {
+    const redirect = client_id.replace("/c.json", "/cb");
+    await assertErrorPage(await open(docAuthorizeUrl(main, client_id, redirect)), "unknown_client", 400, client_id);
+  }
+  assert.deepEqual(docs.main.fetched.slice(before), [], "no document fetched");
+  const publicName = "https://8.8.8.8.nip.io/c.json";
+  const html = await assertAppPage(await open(docAuthorizeUrl(main, publicName, "https://8.8.8.8.nip.io/cb")), publicName);
+  assert.match(html, /Doc App 8\.8\.8\.8\.nip\.io/);
+  assert.equal(docs.main.count(publicName), 1, docs.main.fetched.join(" "));
+});
+
+// =======================================================================================
+// 2. The fetch allowance: per client network and in total, per minute
+
+test("2a METADATA_FETCHES_PER_MINUTE=3: a fourth new document from one network is refused unfetched; other networks fetch up to 18 in all", async () => {
+  await awayFromMinuteEnd(20);
+  const d = docs.limits;
+  const url = (n) => `https://${unique("lim" + String(n).replace(/[^a-z0-9]/gi, ""))}.example/c.json`;
+  const cb = (u) => u.replace("/c.json", "/cb");
+  const get = (u, ip) => open(docAuthorizeUrl(limits, u, cb(u)), { ip });
+
+  // Network 1: the Worker's own view of a request with no CF-Connecting-IP of ours.
+  const first = [url(1), url(1), url(1)];
+  for (const u of first) {
+    await assertAppPage(await get(u), `network 1 fetch of ${u}`);
+    assert.equal(d.count(u), 1, u);
+  }
+  const fourth = url(1);
+  await assertErrorPage(await get(fourth), "unknown_client", 400, "network 1, fourth document");
+  assert.equal(d.count(fourth), 0, "the fourth document was fetched");
+  // A document already cached needs no fetch, so it still works from the spent network.
+  await assertAppPage(await get(first[0]), "network 1, cached document");
+  assert.equal(d.count(first[0]), 1);
+
+  // Another network gets its own three, starting with the URL network 1 was refused.
+  await assertAppPage(await get(fourth, "203.0.113.2"), "network 2, first document");
+  assert.equal(d.count(fourth), 1);
+  for (let i = 0; i < 2; i++) {
+    const u = url(2);
+    await assertAppPage(await get(u, "203.0.113.2"), `network 2 fetch ${i + 2}`);
+    assert.equal(d.count(u), 1);
+  }
+  const over = url(2);
+  await assertErrorPage(await get(over, "203.0.113.2"), "unknown_client", 400, "network 2, fourth document");
+  assert.equal(d.count(over), 0);
+
+  // Networks 3 to 6 (one of them IPv6): 6 × 3 = 18 fetches in all this minute.
+  for (const ip of ["203.0.113.3", "2001:db8:5::1", "203.0.113.4", "198.51.100.6"]) {
+    for (let i = 0; i < 3; i++) {
+      const u = url(ip);
+      await assertAppPage(await get(u, ip), `network ${ip} fetch ${i + 1}`);
+      assert.equal(d.count(u), 1);
+    }
+    if (ip.includes(":")) {
+      // One IPv6 /64 is one network: another address in it gets no allowance of its own
+      // (while the total still has room).
+      const sameSlash64 = url("v6");
+      await assertErrorPage(await get(sameSlash64, "2001:db8:5::ffff"), "unknown_client", 400, "same /64");
+      assert.equal(d.count(sameSlash64), 0, "another address in a spent /64 fetched");
+    }
+  }
+  // Network 7 has fetched nothing, but the total is spent.
+  const past = url(7);
+  await assertErrorPage(await get(past, "198.51.100.7"), "unknown_client", 400, "network 7 past the total");
+  assert.equal(d.count(past), 0, "fetched past the total");
+  // Cached documents still work from there.
+  await assertAppPage(await get(first[1], "198.51.100.7"), "network 7, cached document");
+  assert.equal(d.count(first[1]), 1);
+  assert.equal(new Set(d.fetched).size, d.fetched.length, "some document was fetched twice: " + d.fetched.join(" "));
+  assert.equal(d.fetched.length, 18, d.fetched.join(" "));
+});
+
+// =======================================================================================
+// 3. The cache-fill allowance
+
+test("3a METADATA_CACHE_FILLS_PER_DAY=2: one fill per network an hour and two a day; past them documents work but are fetched on every use", async () => {
+  await awayFromMinuteEnd(15);
+  const d = docs.fills;
+  const kv = await fills.mf.getKVNamespace("OAUTH_KV");
+  const cached = async () => (await kv.list({ prefix: "cimd:" })).keys;
+  assert.equal((await cached()).length, 0);
+  const url = (n) => `https://${unique("fill" + n)}.example/c.json`;
+  const use = async (u, ip, what) => assertAppPage(await open(docAuthorizeUrl(fills, u, u.replace("/c.json", "/cb")), { ip }), what);
+
+  // Network A's first document is cached: the second use fetches nothing.
+  const a1 = url("a1");
+  await use(a1, "203.0.113.10", "A first document");
+  await use(a1, "203.0.113.10", "A first document again");
+  assert.equal(d.count(a1), 1, "A's first document was not cached");
+  const keys = await cached();
+  assert.equal(keys.length, 1, JSON.stringify(keys));
+  // Kept for the document's max-age=300.
+  const now = Date.now() / 1000;
+  assert.ok(keys[0].expiration >= now + 240 && keys[0].expiration <= now + 360, JSON.stringify(keys[0]));
+
+  // Network A's second document is past its hourly fill: used, not cached, fetched each time.
+  const a2 = url("a2");
+  for (let i = 1; i <= 3; i++) {
+    await use(a2, "203.0.113.10", `A second document, use ${i}`);
+    assert.equal(d.count(a2), i, "A's second document was cached past the network's allowance");
+  }
+  assert.equal((await cached()).length, 1);
+
+  // Network B has its own fill: its document is cached (two fills today).
+  const b1 = url("b1");
+  await use(b1, "203.0.113.11", "B first document");
+  await use(b1, "203.0.113.11", "B first document again");
+  assert.equal(d.count(b1), 1, "B's document was not cached");
+  assert.equal((await cached()).length, 2);
+
+  // Network C has filled nothing, but the day's two fills are spent: used, not cached.
+  const c1 = url("c1");
+  await use(c1, "203.0.113.12", "C first document");
+  await use(c1, "203.0.113.12", "C first document again");
+  assert.equal(d.count(c1), 2, "C's document was cached past the daily allowance");
+  assert.equal((await cached()).length, 2);
+
+  // What was cached is still served from the cache, from any network.
+  await use(a1, "203.0.113.12", "A's document from C");
+  assert.equal(d.count(a1), 1);
+});
+
+// =======================================================================================
+// 4. CLIENT_METADATA_DOCUMENTS=off
+
+test("4a CLIENT_METADATA_DOCUMENTS=off: a document client_id is an unknown client, nothing is fetched, and the metadata says so", async () => {
+  const u = `https://${unique("off")}.example/c.json`;
+  await assertErrorPage(await open(docAuthorizeUrl(off, u, u.replace("/c.json", "/cb"))), "unknown_client", 400, u);
+  assert.deepEqual(docs.off.fetched, []);
+  const offMeta = await (await fetch(off.url + "/.well-known/oauth-authorization-server")).json();
+  assert.equal(offMeta.client_id_metadata_document_supported, false);
+  // On by default: the same request on another Worker fetches and shows the app.
+  const onMeta = await (await fetch(main.url + "/.well-known/oauth-authorization-server")).json();
+  assert.equal(onMeta.client_id_metadata_document_supported, true);
+  await assertAppPage(await open(docAuthorizeUrl(main, u, u.replace("/c.json", "/cb"))), "on by default");
+  assert.equal(docs.main.count(u), 1);
+});
+
+// =======================================================================================
+// 5. Who vouches for the app's name
+
+test("5a a JSON document sending people to its own host is 'verified by' that host on the sign-in and consent pages", async () => {
+  const host = `${unique("vouched")}.example`;
+  const u = `https://${host}/c.json`;
+  const url = docAuthorizeUrl(main, u, `https://${host}/cb`);
+  const signIn = await assertAppPage(await open(url), "sign-in page");
+  assert.match(signIn, /name="password"/, "not the sign-in page");
+  assert.equal(badge(signIn), `verified by ${host}`);
+  assert.match(signIn, new RegExp(`<strong>Doc App ${host.replaceAll(".", "\\.")}</strong>`));
+  assert.doesNotMatch(signIn, /name chosen by the app itself/);
+  const browser = await signedInBrowser(main, alice);
+  const consent = await assertAppPage(await open(url, { browser }), "consent page");
+  assert.match(consent, /name="action" value="approve"/, "not the consent page");
+  assert.equal(badge(consent), `verified by ${host}`);
+  assert.doesNotMatch(consent, /name chosen by the app itself/);
+  assert.match(consent, new RegExp(`sent back to <strong>${host.replaceAll(".", "\\.")}</strong>`));
+});
+
+test("5b the same document served as text/plain, or sending people to another host, is unverified and names the redirect host", async () => {
+  const plainHost = `${unique("plain")}.example`;
+  const awayHost = `${unique("away")}.example`;
+  const browser = await signedInBrowser(main, alice);
+  for (const [u, redirect, redirectHost] of [
+    [`https://${plainHost}/plain.json`, `https://${plainHost}/cb`, plainHost],
+    [`https://${awayHost}/elsewhere.json`, ELSEWHERE, "elsewhere.example"],
+  ]) {
+    const url = docAuthorizeUrl(main, u, redirect);
+    const shownHost = new RegExp(`<strong>${redirectHost.replaceAll(".", "\\.")}</strong>`);
+    const signIn = await assertAppPage(await open(url), `sign-in page for ${u}`);
+    assert.match(signIn, /name="password"/, "not the sign-in page");
+    assert.equal(badge(signIn), "name chosen by the app itself", u);
+    assert.doesNotMatch(signIn, /verified by/, u);
+    assert.match(signIn, shownHost, u);
+    const consent = await assertAppPage(await open(url, { browser }), `consent page for ${u}`);
+    assert.match(consent, /name="action" value="approve"/, "not the consent page");
+    assert.equal(badge(consent), "name chosen by the app itself", u);
+    assert.doesNotMatch(consent, /verified by/, u);
+    assert.match(consent, shownHost, u);
+    assert.ok(docs.main.count(u) >= 1, `${u} was never fetched`);
+  }
+});
+
+// =======================================================================================
+// 6. Loopback redirect URIs: the port may change, nothing else
+
+test("6a a registered loopback redirect URI accepts another port, but not user information, a fragment or another host or path", async () => {
+  const client = await publicClient(main.url); // registered: http://127.0.0.1:9999/callback
+  assert.deepEqual(client.redirect_uris, ["http://127.0.0.1:9999/callback"]);
+  const url = (redirectUri) => authorizeUrl(main.url, client, { challenge: pkcePair().challenge, redirectUri });
+  const ok = await assertAppPage(await open(url("http://127.0.0.1:51234/callback")), "another port");
+  assert.match(ok, /name="password"/);
+  const browser = await signedInBrowser(main, alice);
+  for (const redirectUri of [
+    "http://u:p@127.0.0.1:51234/callback",
+    "http://127.0.0.1:51234/callback#x",
+    "http://u@127.0.0.1:9999/callback",
+    "http://u:p@127.0.0.1:9999/callback",
+    "http://127.0.0.1:9999/callback#x",
+    "http://localhost:51234/callback",
+    "http://127.0.0.1:51234/other",
+    "https://127.0.0.1:51234/callback",
+  ]) {
+    // Signed out and signed in alike: a page, never a redirect.
+    await assertErrorPage(await open(url(redirectUri)), "unregistered_redirect", 400, `signed out: ${redirectUri}`);
+    await assertErrorPage(await open(url(redirectUri), { browser }), "unregistered_redirect", 400, `signed in: ${redirectUri}`);
+  }
+});
+
+// =======================================================================================
+// 7. RFC 9700 §4.11.2 for document clients
+
+test("7a an invalid request from a document client is a page naming the app and its redirect host before sign-in, and the error redirect after", async () => {
+  const vouchedUrl = `https://elsewhere.example/${unique("app")}.json`; // JSON, redirect home: vouched
+  const unvouchedUrl = `https://${unique("bouncer")}.example/elsewhere.json`; // JSON, redirect away
+  const browser = await signedInBrowser(main, alice);
+  for (const [u, name] of [
+    [vouchedUrl, "Doc App elsewhere.example"],
+    [unvouchedUrl, `Doc App ${new URL(unvouchedUrl).host}`],
+  ]) {
+    // The document is usable: a valid request shows the app.
+    await assertAppPage(await open(docAuthorizeUrl(main, u, ELSEWHERE)), `valid request for ${u}`);
+    const state = "st-" + randomBytes(6).toString("hex");
+    const bad = docAuthorizeUrl(main, u, ELSEWHERE, { state, set: { response_type: "x" } });
+    const page = await assertErrorPage(await open(bad), "app_request", 400, `signed out: ${u}`);
+    assert.match(page, new RegExp(`<strong>${name.replaceAll(".", "\\.")}</strong>`), u);
+    assert.match(page, /<strong>elsewhere\.example<\/strong>/, u);
+    assert.doesNotMatch(page, /href="https:\/\/elsewhere/, u);
+    const res = await open(bad, { browser });
+    await res.text();
+    assert.equal(res.status, 302, `signed in: ${u}`);
+    const loc = new URL(res.headers.get("location"));
+    assert.equal(loc.origin + loc.pathname, ELSEWHERE);
+    assert.equal(loc.searchParams.get("error"), "unsupported_response_type", loc.toString());
+    assert.equal(loc.searchParams.get("state"), state);
+    assert.equal(loc.searchParams.get("iss"), main.url);
+    assert.equal(loc.searchParams.get("code"), null);
+  }
+});
