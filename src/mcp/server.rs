@@ -323,8 +323,8 @@ impl Server<'_> {
 /// earlier revisions have none.
 pub(super) fn cache_hints(result: &mut Value, version: &str, ttl_ms: u64, scope: &str) {
     if version == version::STATELESS {
-        result["ttlMs"] = json!(ttl_ms);
-        result["cacheScope"] = json!(scope);
+        crate::json::set(result, "ttlMs", ttl_ms);
+        crate::json::set(result, "cacheScope", scope);
     }
 }
 
