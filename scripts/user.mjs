@@ -34,6 +34,11 @@ Options:
 Passwords are 10 to 200 characters and are never accepted on the command line.
 `;
 
+// "Now" in milliseconds by the database's clock, not this machine's: session cookies carry
+// the Worker's time, and a laptop whose clock is slow must not let a cookie issued after
+// it survive a reset (nor a fast one lock the person out).
+const NOW_MS_SQL = "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)";
+
 const usageError = (message) => new CliError(`${message}\n\n${USAGE}`, 2);
 
 // ---- arguments -----------------------------------------------------------------------
@@ -235,7 +240,7 @@ async function setDisabled(target, emailArg, disable) {
       // Both ways every session cookie issued so far ends: enabling an account after a
       // compromise must not bring back a session someone else held.
       `UPDATE users SET disabled_at = ${disable ? `COALESCE(disabled_at, ${sqlInt(now())})` : "NULL"}, ` +
-      `sessions_after = MAX(sessions_after, ${sqlInt(Date.now())}) ${where}; ` +
+      `sessions_after = MAX(sessions_after, ${NOW_MS_SQL}) ${where}; ` +
       auditUserSql(disable ? "user_disabled" : "user_enabled", "email", email) +
       // Disabling also revokes every grant, so the person's refresh tokens stop at once.
       (disable
@@ -274,7 +279,7 @@ async function resetPassword(target, emailArg) {
     // someone else: every session cookie, every personal token, every connected app (whose
     // refresh tokens stop at once, and access tokens at /mcp within a minute).
     `UPDATE users SET password_hash = ${sqlString(hash)}, password_salt = ${sqlString(salt)}, ` +
-      `iterations = ${sqlInt(iterations)}, sessions_after = MAX(sessions_after, ${sqlInt(Date.now())}) ${where} RETURNING id; ` +
+      `iterations = ${sqlInt(iterations)}, sessions_after = MAX(sessions_after, ${NOW_MS_SQL}) ${where} RETURNING id; ` +
       `DELETE FROM login_failures WHERE key = ${sqlString(`user:${email}`)}; ` +
       `${auditUserSql("password_reset", "email", email)}; ` +
       `UPDATE personal_tokens SET revoked_at = ${sqlInt(now())} WHERE revoked_at IS NULL AND user_id IN (SELECT id FROM users ${where}) RETURNING id; ` +

@@ -228,7 +228,7 @@ function routes() {
     {
       path: "/signin/handoff",
       methods: ["POST"],
-      headers: [["Content-Type", JSON_TYPE], ["Mcp-Signature", `t=${Math.floor(Date.now() / 1000)},v1=${"A".repeat(43)}`]],
+      headers: [["Content-Type", JSON_TYPE], ["Mcp-Signature", `t=${Math.floor(Date.now() / 1000)},v2=${"A".repeat(43)}`]],
       body: JSON.stringify({ request: "x", user_id: "u1", email: "a@example.com" }),
     },
     { path: "/signin/return?code=x", label: "/signin/return", methods: ["GET", "HEAD"], headers: [["Cookie", s.cookie]] },
@@ -403,7 +403,7 @@ const HEADERS = [
   },
   {
     name: "Mcp-Signature",
-    values: () => [...GENERIC, "t=\xE9,v1=\xE9", `t=${Math.floor(Date.now() / 1000)},v1=${"\xE9".repeat(43)}`, `t=${Math.floor(Date.now() / 1000)},v1=\xE9${"A".repeat(42)}`, "t=1\xE9,v1=" + "A".repeat(43), "v1=\xE9", "t\xE9=1"],
+    values: () => [...GENERIC, "t=\xE9,v2=\xE9", `t=${Math.floor(Date.now() / 1000)},v2=${"\xE9".repeat(43)}`, `t=${Math.floor(Date.now() / 1000)},v2=\xE9${"A".repeat(42)}`, "t=1\xE9,v2=" + "A".repeat(43), "v2=\xE9", "t\xE9=1"],
     expect: [{ where: at("/signin/handoff"), statuses: [401] }],
   },
   { name: "CF-Connecting-IP", values: () => [...GENERIC, "1.2.3.\xE9", "\xE9.1.1.1", "::\xE9", "2001:db8::\xE9", "1.2.3.4\xE9"] },

@@ -82,7 +82,7 @@ thread_local! {
     static LISTS: RefCell<Vec<ListEntry>> = const { RefCell::new(Vec::new()) };
 }
 
-/// How long an upstream that gave no answer (unreachable, a timeout, a 5xx) is not asked
+/// How long an upstream whose list got no answer (unreachable, a timeout) is not asked
 /// for a list again in this isolate: meanwhile lists answer at once from the upstreams
 /// that work, instead of every `tools/list` waiting out the same timeout.
 const DOWN_FOR_MS: u64 = 30_000;
@@ -103,15 +103,13 @@ fn down(upstream: &str, now_ms: u64) -> Option<UpstreamError> {
     })
 }
 
-/// Remembers an outage (and forgets one when the upstream answers again). A refusal of
-/// this person (401, 403) or a protocol error is not an outage: others may be served.
+/// Remembers an outage found by a list fetch (and forgets one when a list comes back).
+/// Only no answer at all counts: a connection refused or a list slower than the timeout.
+/// An error answer may be this person's (a 5xx for their assertion), and a tool call is
+/// slow or failing for its arguments: neither may take the upstream from everyone else.
 fn note_health(upstream: &str, outcome: Option<&UpstreamError>, now_ms: u64) {
-    let outage = outcome.filter(|e| {
-        matches!(
-            e,
-            UpstreamError::Timeout(_) | UpstreamError::Unreachable | UpstreamError::Status(500..)
-        )
-    });
+    let outage =
+        outcome.filter(|e| matches!(e, UpstreamError::Timeout(_) | UpstreamError::Unreachable));
     DOWN.with(|d| {
         let mut d = d.borrow_mut();
         d.retain(|(u, _, _)| u != upstream);
@@ -411,7 +409,6 @@ impl Gateway<'_> {
         let outcome = self
             .send_live(upstream, "tools/call", params, &pass_on)
             .await;
-        note_health(&upstream.name, outcome.as_ref().err(), self.now_ms);
         let (result, word) = match outcome {
             Ok(reply) => {
                 let is_error = reply.result.get("isError").and_then(Value::as_bool) == Some(true);

@@ -12,6 +12,7 @@ use crate::encoding::secret_hash;
 use crate::oauth::access_token::Verified;
 use crate::oauth::personal_token;
 use crate::reply::{Reply, NO_STORE};
+use crate::store::d1_revocations::MAX_UNMARKED;
 use crate::store::memo::Memo;
 use serde_json::json;
 use std::cell::RefCell;
@@ -242,7 +243,18 @@ pub async fn verify_access_token(ctx: &Ctx, token: &str) -> Result<Verified, Bea
         // No mark: revoked all the same if D1 holds a revocation whose mark could not be
         // written (KV's write quota spent, or KV failing).
         Ok(None) => {
-            if unmarked_revocations(ctx, &db, now).await.contains(gid) {
+            let unmarked = unmarked_revocations(ctx, &db, now).await;
+            // A full list may have left older revocations out (someone revoking thousands
+            // of their own grants while KV refuses writes): then D1 is asked for this one.
+            let revoked = if unmarked.len() >= MAX_UNMARKED as usize {
+                !db.grant_stands(gid).await.map_err(|e| {
+                    ctx.internal(e);
+                    BearerError::Unavailable
+                })?
+            } else {
+                unmarked.contains(gid)
+            };
+            if revoked {
                 return Err(REVOKED);
             }
         }

@@ -2,9 +2,10 @@
 //! the client's own metadata (what ChatGPT and Claude Code use instead of registering).
 //! Fetched with strict limits, only from public names, cached in KV per its
 //! `Cache-Control` (bounded), and never cached when it fails. Anyone can make this Worker
-//! fetch a URL and write to KV by naming one, so fetches and cache fills are counted per
-//! client network and in total (in D1, whose write allowance is a hundred times KV's):
-//! KV's 1,000 writes a day on the free plan are never this path's to spend.
+//! fetch a URL and write to KV by naming one, so fetches are counted per client network
+//! and in total (in memory, per isolate) and cache fills in D1 for the whole deployment:
+//! KV's 1,000 writes a day on the free plan are never this path's to spend. A copy of a
+//! document someone connected with stands in while it cannot be fetched.
 
 use crate::encoding::{b64url, sha256};
 use crate::oauth::client::{validate_metadata, Client, ClientSource};
@@ -24,8 +25,10 @@ const FAILURES_PER_MINUTE: u64 = 5;
 
 /// How many fetches and KV cache fills this path may make (`METADATA_FETCHES_PER_MINUTE`,
 /// `METADATA_CACHE_FILLS_PER_DAY`). Counted per client network and in total, never per
-/// URL: a new query string or path is a new URL, not a new allowance. Past the fill
-/// allowance a fetched document is used but not cached.
+/// URL: a new query string or path is a new URL, not a new allowance. Fetches are counted
+/// per isolate (in memory: counting must not cost a write); fills, the KV writes, in D1
+/// for the whole deployment. Past the fill allowance a fetched document is used but not
+/// cached.
 #[derive(Clone, Copy, Debug)]
 pub struct Allowance {
     pub fetches_per_network_per_minute: u64,
@@ -73,7 +76,7 @@ pub fn is_document_url(client_id: &str) -> bool {
 /// without a lookup of its own; Cloudflare's fetch (with `global_fetch_strictly_public`)
 /// reaches only the public internet either way.
 fn is_public_name(d: &str) -> bool {
-    const PRIVATE_SUFFIXES: [&str; 8] = [
+    const PRIVATE_SUFFIXES: [&str; 9] = [
         ".localhost",
         ".local",
         ".internal",
@@ -82,6 +85,7 @@ fn is_public_name(d: &str) -> bool {
         ".localtest.me",
         ".lvh.me",
         ".vcap.me",
+        ".localhost.direct",
     ];
     let dotted = format!(".{d}");
     // A trailing dot would slip past the suffix checks.
@@ -93,6 +97,12 @@ fn is_public_name(d: &str) -> bool {
 
 /// Whether any run of labels, or one label, spells an address that is not public.
 fn spells_private_address(d: &str) -> bool {
+    const WILDCARD_SERVICES: [&str; 5] =
+        ["nip.io", "sslip.io", "xip.io", "nip.direct", "traefik.me"];
+    let dotted = format!(".{d}");
+    let wildcard_service = WILDCARD_SERVICES
+        .iter()
+        .any(|s| dotted.ends_with(&format!(".{s}")));
     let labels: Vec<&str> = d.split('.').collect();
     let dotted_v4 = labels
         .windows(4)
@@ -102,11 +112,17 @@ fn spells_private_address(d: &str) -> bool {
         let dashed = label.split('-').collect::<Vec<_>>();
         let v4 = dashed
             .windows(4)
-            .find_map(|w| w.join(".").parse::<Ipv4Addr>().ok());
-        let hex = (label.len() == 8)
-            .then(|| u32::from_str_radix(label, 16).ok())
-            .flatten()
-            .map(Ipv4Addr::from);
+            .filter_map(|w| w.join(".").parse::<Ipv4Addr>().ok())
+            .find(|a| !is_global(IpAddr::V4(*a)));
+        // nip.io's hex form, alone or after a dash (`app-7f000001.nip.io`): only under
+        // the services that read it, since eight hex digits are common in ordinary names
+        // (`app-git-3f2a1b9c.vercel.app`).
+        let hex = dashed
+            .iter()
+            .filter(|part| part.len() == 8 && wildcard_service)
+            .find_map(|part| u32::from_str_radix(part, 16).ok())
+            .map(Ipv4Addr::from)
+            .filter(|a| !is_global(IpAddr::V4(*a)));
         let v6 = label
             .contains("--")
             .then(|| label.replace('-', ":").parse::<Ipv6Addr>().ok())
@@ -187,16 +203,38 @@ impl Document {
     }
 }
 
-async fn fetch_document(url: &str) -> Result<(Document, Option<u64>), String> {
+/// The document and its cache lifetime. A host that cannot be reached, is too slow or
+/// fails (5xx, 429) is `Busy`; an answer that says the document is not there, or is not
+/// one (any other status, not UTF-8), is `Refused`.
+async fn fetch_document(url: &str) -> Result<(Document, Option<u64>), Unusable> {
     let headers = [("Accept", "application/json")];
     let f = super::outbound::fetch("GET", url, &headers, None, TIMEOUT_MS, MAX_BYTES)
         .await
-        .map_err(|why| format!("the metadata document: {why}"))?;
-    if f.status != 200 {
-        return Err(format!("the metadata document answered {}", f.status));
+        .map_err(|why| {
+            let said = format!("the metadata document: {why}");
+            if why.starts_with(super::outbound::TOO_LARGE) {
+                Unusable::Refused(said)
+            } else {
+                Unusable::Busy(said)
+            }
+        })?;
+    match f.status {
+        200 => {}
+        429 | 500..=599 => {
+            return Err(Unusable::Busy(format!(
+                "the metadata document answered {}",
+                f.status
+            )))
+        }
+        other => {
+            return Err(Unusable::Refused(format!(
+                "the metadata document answered {other}"
+            )))
+        }
     }
     let json = f.content_type.as_deref().is_some_and(is_json_media_type);
-    let text = String::from_utf8(f.body).map_err(|_| "the metadata document is not UTF-8")?;
+    let text = String::from_utf8(f.body)
+        .map_err(|_| Unusable::Refused("the metadata document is not UTF-8".into()))?;
     Ok((Document { text, json }, cache_seconds(f.cache_control)))
 }
 
@@ -278,6 +316,20 @@ fn host_name(uri: &str) -> Option<String> {
     }
 }
 
+/// Why a metadata-document client cannot be used now.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Unusable {
+    /// The URL or the document is not acceptable (or gone): the client is unknown.
+    Refused(String),
+    /// It cannot be fetched right now (an allowance is spent, or its host is failing) and
+    /// no copy is held: the client should try again later, not forget its credentials.
+    Busy(String),
+}
+
+/// How long a copy of a document kept when someone connected with it stands in while the
+/// document cannot be fetched: a week, then the app must be fetchable again.
+const KNOWN_GOOD_SECONDS: u64 = 7 * 86_400;
+
 /// The client a metadata-document URL describes, or why it cannot be used. `network` is
 /// the asking client's network (`client_network`), which the fetch allowance counts by.
 pub async fn resolve(
@@ -286,9 +338,11 @@ pub async fn resolve(
     url: &str,
     network: &str,
     limits: Allowance,
-) -> Result<Client, String> {
+) -> Result<Client, Unusable> {
     if !is_document_url(url) || url.len() > 1000 {
-        return Err("the client_id is not a usable metadata-document URL".into());
+        return Err(Unusable::Refused(
+            "the client_id is not a usable metadata-document URL".into(),
+        ));
     }
     let cache_key = format!("cimd:{}", b64url(&sha256(url.as_bytes())));
     if let Ok(Some(cached)) = kv.get(&cache_key).await {
@@ -298,62 +352,40 @@ pub async fn resolve(
         }
     }
     let now = crate::http::now();
-    let failures_key = format!("{cache_key}:failed:{}", now / 60);
-    if db.hits(&failures_key, now).await.unwrap_or(0) >= FAILURES_PER_MINUTE {
-        return Err(
-            "fetching this metadata document failed too often; not trying for a minute".into(),
-        );
-    }
-    let minute = (now / 60 + 1) * 60;
-    allow(
-        db,
-        &format!("cimd-fetch:{network}:{}", now / 60),
-        limits.fetches_per_network_per_minute,
-        minute,
-        now,
-    )
-    .await
-    .map_err(|_| "too many metadata documents fetched for this network; try in a minute")?;
-    allow(
-        db,
-        &format!("cimd-fetch:*:{}", now / 60),
-        limits.fetches_per_minute,
-        minute,
-        now,
-    )
-    .await
-    .map_err(|_| "too many metadata documents fetched; try in a minute")?;
-    let fetched = fetch_document(url).await;
-    let (doc, client, cache) = match fetched
-        .and_then(|(doc, cache)| parse_client(url, &doc).map(|client| (doc, client, cache)))
-    {
-        Ok(found) => found,
-        Err(why) => {
-            if let Err(e) = db.count_hit(&failures_key, minute, now).await {
-                worker::console_error!("counting a failed metadata fetch: {e}");
+    let fetched = match FETCHES.with(|f| f.borrow_mut().take(url, network, &limits, now)) {
+        Err(why) => Err(Unusable::Busy(why.to_string())),
+        Ok(()) => {
+            let result = fetch_document(url).await.and_then(|(doc, cache)| {
+                parse_client(url, &doc)
+                    .map(|client| (doc, client, cache))
+                    .map_err(Unusable::Refused)
+            });
+            if result.is_err() {
+                FETCHES.with(|f| f.borrow_mut().failed(url));
             }
-            return Err(why);
+            result
         }
     };
+    let (doc, client, cache) = match fetched {
+        Ok(found) => found,
+        // A document that answered with something unusable (or 404) is not used; one
+        // this Worker cannot reach now is stood in for by the copy kept when someone
+        // connected with it, so connected apps keep refreshing.
+        Err(Unusable::Busy(why)) => {
+            let since = now.saturating_sub(KNOWN_GOOD_SECONDS);
+            return match db.known_document(url, since).await {
+                Ok(Some(client)) => Ok(client),
+                Ok(None) => Err(Unusable::Busy(why)),
+                Err(e) => {
+                    worker::console_error!("reading a kept metadata document: {e}");
+                    Err(Unusable::Busy(why))
+                }
+            };
+        }
+        Err(refused) => return Err(refused),
+    };
     if let Some(ttl) = cache {
-        let hour = (now / 3600 + 1) * 3600;
-        let day = (now / 86_400 + 1) * 86_400;
-        let per_network = format!("cimd-fill:{network}:{}", now / 3600);
-        let in_total = format!("cimd-fill:*:{}", now / 86_400);
-        // Used but not cached past either allowance: the next use fetches it again.
-        if allow(
-            db,
-            &per_network,
-            limits.fills_per_network_per_hour,
-            hour,
-            now,
-        )
-        .await
-        .is_ok()
-            && allow(db, &in_total, limits.fills_per_day, day, now)
-                .await
-                .is_ok()
-        {
+        if may_fill(db, network, &limits, now).await {
             if let Err(e) = kv.put(&cache_key, &doc.cached(), Some(ttl)).await {
                 worker::console_error!("caching a metadata document failed: {e}");
             }
@@ -362,19 +394,95 @@ pub async fn resolve(
     Ok(client)
 }
 
-/// Counts one use of the allowance `key` (a D1 counter until `expires_at`); `Err` when
-/// `limit` uses were already counted. A D1 failure allows (and is logged): the limits
-/// bound someone else's server and KV's quota, never this server's own availability.
-async fn allow(db: &D1, key: &str, limit: u64, expires_at: u64, now: u64) -> Result<(), ()> {
-    match db.hits(key, now).await {
-        Ok(n) if n >= limit => return Err(()),
-        Ok(_) => {}
-        Err(e) => worker::console_error!("reading the allowance {key}: {e}"),
+/// Whether a fetched document may be written to KV's cache: within the fill allowances,
+/// per client network per hour and in all per UTC day (D1 counters, read before they are
+/// written, so a spent allowance costs no writes). Closed when D1 cannot say: a document
+/// not cached is only fetched again.
+async fn may_fill(db: &D1, network: &str, limits: &Allowance, now: u64) -> bool {
+    let counters = [
+        (
+            format!("cimd-fill:*:{}", now / 86_400),
+            limits.fills_per_day,
+            (now / 86_400 + 1) * 86_400,
+        ),
+        (
+            format!("cimd-fill:{network}:{}", now / 3600),
+            limits.fills_per_network_per_hour,
+            (now / 3600 + 1) * 3600,
+        ),
+    ];
+    for (key, limit, _) in &counters {
+        match db.hits(key, now).await {
+            Ok(n) if n < *limit => {}
+            _ => return false,
+        }
     }
-    if let Err(e) = db.count_hit(key, expires_at, now).await {
-        worker::console_error!("counting the allowance {key}: {e}");
+    for (key, limit, expires_at) in &counters {
+        match db.count_hit(key, *expires_at, now).await {
+            Ok(n) if n <= *limit => {}
+            _ => return false,
+        }
     }
-    Ok(())
+    true
+}
+
+/// Fetches this isolate made in the current minute, per client network and in all, and
+/// failed fetches per document URL. Kept in memory, not in storage: counting an
+/// unauthenticated request must not cost a write. At most `MAX_TRACKED` networks and URLs
+/// a minute are told apart; past that, new ones wait for the next minute.
+#[derive(Default)]
+struct Fetches {
+    minute: u64,
+    total: u64,
+    by_network: std::collections::HashMap<String, u64>,
+    failures: std::collections::HashMap<String, u64>,
+}
+
+const MAX_TRACKED: usize = 4096;
+
+impl Fetches {
+    fn take(
+        &mut self,
+        url: &str,
+        network: &str,
+        limits: &Allowance,
+        now: u64,
+    ) -> Result<(), &'static str> {
+        if self.minute != now / 60 {
+            *self = Fetches {
+                minute: now / 60,
+                ..Fetches::default()
+            };
+        }
+        if self.failures.get(url).copied().unwrap_or(0) >= FAILURES_PER_MINUTE {
+            return Err(
+                "fetching this metadata document failed too often; not trying for a minute",
+            );
+        }
+        if self.total >= limits.fetches_per_minute {
+            return Err("too many metadata documents fetched; try in a minute");
+        }
+        let known = self.by_network.contains_key(network);
+        let used = self.by_network.get(network).copied().unwrap_or(0);
+        if used >= limits.fetches_per_network_per_minute
+            || (!known && self.by_network.len() >= MAX_TRACKED)
+        {
+            return Err("too many metadata documents fetched for this network; try in a minute");
+        }
+        self.total += 1;
+        self.by_network.insert(network.to_string(), used + 1);
+        Ok(())
+    }
+
+    fn failed(&mut self, url: &str) {
+        if self.failures.len() < MAX_TRACKED || self.failures.contains_key(url) {
+            *self.failures.entry(url.to_string()).or_insert(0) += 1;
+        }
+    }
+}
+
+thread_local! {
+    static FETCHES: std::cell::RefCell<Fetches> = std::cell::RefCell::new(Fetches::default());
 }
 
 #[cfg(test)]
@@ -415,6 +523,9 @@ mod tests {
             "https://router.home.arpa/c.json",
             "https://nas.lan/c.json",
             "https://api.localhost/c.json",
+            "https://app-7f000001.nip.io/c.json",
+            "https://x-c0a80001-y.nip.io/c.json",
+            "https://a.localhost.direct/c.json",
         ] {
             assert!(!is_document_url(bad), "{bad}");
         }
@@ -423,6 +534,9 @@ mod tests {
             "https://8.8.8.8.nip.io/c.json",
             "https://app-1-2.example.com/c.json",
             "https://cafe-babe.example.com/c.json",
+            // Eight hex digits outside the wildcard DNS services are an ordinary name.
+            "https://app-git-7f000001.vercel.app/c.json",
+            "https://lim1-e2e9b82a.example/c.json",
         ] {
             assert!(is_document_url(good), "{good}");
         }
@@ -522,5 +636,56 @@ mod tests {
             r#"{{"client_id":"{url}","redirect_uris":["https://app.example/cb"],"token_endpoint_auth_method":"client_secret_post"}}"#
         );
         assert!(parse_client(url, &doc(&secret, true)).is_err());
+    }
+
+    #[test]
+    fn fetches_are_counted_per_network_and_in_all_never_per_url() {
+        let limits = Allowance {
+            fetches_per_network_per_minute: 2,
+            fetches_per_minute: 3,
+            fills_per_network_per_hour: 1,
+            fills_per_day: 1,
+        };
+        let mut f = Fetches::default();
+        let now = 600;
+        assert!(f.take("https://a.example/1", "n1", &limits, now).is_ok());
+        assert!(f.take("https://a.example/2", "n1", &limits, now).is_ok());
+        // A new URL is no new allowance for the same network...
+        assert!(f.take("https://a.example/3", "n1", &limits, now).is_err());
+        // ...another network has its own, until the total is spent.
+        assert!(f.take("https://a.example/3", "n2", &limits, now).is_ok());
+        assert!(f.take("https://a.example/4", "n3", &limits, now).is_err());
+        // The next minute starts afresh.
+        assert!(f
+            .take("https://a.example/4", "n1", &limits, now + 60)
+            .is_ok());
+        // Failures of one URL stop its fetches for the minute, whoever asks.
+        let roomy = Allowance {
+            fetches_per_network_per_minute: 100,
+            fetches_per_minute: 100,
+            ..limits
+        };
+        let mut f = Fetches::default();
+        for _ in 0..FAILURES_PER_MINUTE {
+            assert!(f.take("https://down.example/c", "n1", &roomy, now).is_ok());
+            f.failed("https://down.example/c");
+        }
+        assert!(f.take("https://down.example/c", "n9", &roomy, now).is_err());
+        assert!(f.take("https://up.example/c", "n9", &roomy, now).is_ok());
+        // Past MAX_TRACKED networks in a minute, a new one waits.
+        let wide = Allowance {
+            fetches_per_network_per_minute: 1,
+            fetches_per_minute: u64::MAX,
+            ..limits
+        };
+        let mut f = Fetches::default();
+        for n in 0..MAX_TRACKED {
+            assert!(f
+                .take("https://a.example/c", &format!("n{n}"), &wide, now)
+                .is_ok());
+        }
+        assert!(f
+            .take("https://a.example/c", "one-more", &wide, now)
+            .is_err());
     }
 }

@@ -155,9 +155,24 @@ impl Ctx {
             .await
             {
                 Ok(c) => Ok(Some(c)),
-                Err(why) => {
+                Err(cimd::Unusable::Refused(why)) => {
                     console_log!("[{}] metadata document refused: {}", self.request_id, why);
                     Ok(None)
+                }
+                // At /token not "unknown client", which tells a client to forget its
+                // credentials: try again later. A person at /authorize is told the app
+                // is not known here and goes back to it.
+                Err(cimd::Unusable::Busy(why)) => {
+                    console_log!(
+                        "[{}] metadata document unavailable: {}",
+                        self.request_id,
+                        why
+                    );
+                    if strong {
+                        Err(OAuthError::RateLimited(60))
+                    } else {
+                        Ok(None)
+                    }
                 }
             };
         }

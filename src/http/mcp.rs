@@ -375,6 +375,11 @@ async fn end_session(ctx: &Ctx, call: &Call<'_>, headers: &McpHeaders<'_>) -> Re
     let Some(id) = headers.session_id else {
         return internal(&Value::Null);
     };
+    // A session begun without a token (public tools) holds nobody's data, and anyone can
+    // begin one: ending it writes nothing, so nobody can spend KV's writes this way.
+    if call.caller.is_none() {
+        return Reply::new(204);
+    }
     let kv = match ctx.kv() {
         Ok(kv) => kv,
         Err(_) => return internal(&Value::Null),

@@ -20,6 +20,10 @@ pub struct Fetched {
 /// what was sent).
 pub type Unreachable = String;
 
+/// How an `Unreachable` for an answer over the limit begins: the sender answered, with
+/// too much (unlike a timeout or a refused connection, not a passing failure).
+pub const TOO_LARGE: &str = "the answer is larger than";
+
 pub async fn fetch(
     method: &str,
     url: &str,
@@ -72,15 +76,13 @@ async fn send(
     let content_type = response.headers().get("content-type").ok().flatten();
     if let Ok(Some(len)) = response.headers().get("content-length") {
         if len.parse::<usize>().map_or(true, |n| n > limit) {
-            return Err(format!("the answer is larger than {limit} bytes"));
+            return Err(format!("{TOO_LARGE} {limit} bytes"));
         }
     }
     let body = match response.stream() {
         Ok(stream) => match read_limited(stream, limit).await {
             Ok(b) => b,
-            Err(BodyError::TooLarge) => {
-                return Err(format!("the answer is larger than {limit} bytes"))
-            }
+            Err(BodyError::TooLarge) => return Err(format!("{TOO_LARGE} {limit} bytes")),
             Err(BodyError::Read(e)) => return Err(format!("the answer broke off: {e}")),
         },
         Err(_) => Vec::new(),

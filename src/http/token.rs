@@ -11,7 +11,7 @@ use crate::http::bearer::{
 use crate::http::webcrypto::WebCrypto;
 use crate::http::{now, now_ms, Ctx, Incoming};
 use crate::oauth::access_token::{self, AccessClaims, Verified};
-use crate::oauth::client::Client;
+use crate::oauth::client::{Client, ClientSource};
 use crate::oauth::code;
 use crate::oauth::error::OAuthError;
 use crate::oauth::keys::KeySet;
@@ -276,6 +276,17 @@ async fn authorization_code(ctx: &Ctx, form: &Form, client: &Client) -> Result<R
         return Err(invalid(
             "the authorization was withdrawn: the app was disconnected or the account disabled",
         ));
+    }
+    // A metadata document someone connected with is kept, to stand in while it cannot be
+    // fetched (`cimd::resolve`): this request is authenticated, so it is no one's way to
+    // spend writes.
+    if matches!(
+        client.source,
+        ClientSource::MetadataDocument | ClientSource::UnverifiedDocument
+    ) {
+        if let Err(e) = db.keep_document(client, now).await {
+            worker::console_error!("[{}] keeping a metadata document: {e}", ctx.request_id);
+        }
     }
     let access = mint_access(
         ctx,

@@ -15,12 +15,19 @@ pub struct ClientDirectory<'a, K: KeyValue, S: ClientRecords> {
 }
 
 impl<K: KeyValue, S: ClientRecords> ClientDirectory<'_, K, S> {
-    /// Writes D1 first: once this returns, every location can find the client.
-    pub async fn register(&self, client: &Client, now: u64) -> Result<(), StoreError> {
+    /// Writes the strongly consistent copy: once this returns, every location can find
+    /// the client (a KV miss falls back to it).
+    pub async fn save(&self, client: &Client, now: u64) -> Result<(), StoreError> {
         let record = serde_json::to_string(client).map_err(|e| StoreError(e.to_string()))?;
         self.strong
             .save_client(&client.client_id, &record, now)
-            .await?;
+            .await
+    }
+
+    /// Writes the fast copy, after `save`. Only a speed-up: a client without it is read
+    /// from D1, so a failure here (KV's write quota) loses nothing.
+    pub async fn cache(&self, client: &Client) -> Result<(), StoreError> {
+        let record = serde_json::to_string(client).map_err(|e| StoreError(e.to_string()))?;
         self.kv.put(&kv_key(&client.client_id), &record, None).await
     }
 
@@ -74,12 +81,28 @@ mod tests {
         };
         // A lookup before registration caches the miss in "sjc", as KV does.
         assert_eq!(block_on(there.find("c1")).unwrap(), None);
-        block_on(here.register(&client("c1"), 0)).unwrap();
+        block_on(here.save(&client("c1"), 0)).unwrap();
+        block_on(here.cache(&client("c1"))).unwrap();
         assert!(block_on(kv.location("sjc").get_raw("client:c1")).is_none());
         assert_eq!(block_on(there.find("c1")).unwrap(), Some(client("c1")));
         assert_eq!(block_on(here.find("c1")).unwrap(), Some(client("c1")));
         clock.advance(61);
         assert!(block_on(kv.location("sjc").get_raw("client:c1")).is_some());
+    }
+
+    #[test]
+    fn a_client_kv_refused_is_found_through_d1() {
+        let clock = Clock::default();
+        let kv = DelayedKv::new(&clock, 60);
+        let d1 = MemoryClients::default();
+        let dir = ClientDirectory {
+            kv: &kv.location("a"),
+            strong: &d1,
+        };
+        // Saved, never cached (KV's quota spent): every read still finds it.
+        block_on(dir.save(&client("c1"), 0)).unwrap();
+        assert_eq!(block_on(dir.find("c1")).unwrap(), Some(client("c1")));
+        assert_eq!(block_on(dir.find_strong("c1")).unwrap(), Some(client("c1")));
     }
 
     #[test]
@@ -104,7 +127,8 @@ mod tests {
             kv: &kv.location("ams"),
             strong: &d1,
         };
-        block_on(dir.register(&client("c1"), 0)).unwrap();
+        block_on(dir.save(&client("c1"), 0)).unwrap();
+        block_on(dir.cache(&client("c1"))).unwrap();
         assert_eq!(block_on(dir.find_strong("c1")).unwrap(), Some(client("c1")));
         d1.remove("c1");
         assert!(

@@ -301,8 +301,11 @@ impl D1 {
     // --- grants and refresh tokens ------------------------------------------------------
 
     /// Creates the grant for a code and its first refresh token, atomically and only if
-    /// this code was never redeemed before and its authorization still stands. `false`:
-    /// the code is being replayed (`grant_id_by_code` finds its grant) or was withdrawn.
+    /// this code was never redeemed before and its authorization still stands: the person
+    /// is enabled, no grant of theirs for this client was withdrawn since the code was
+    /// issued, and their sessions were not ended since (a password reset or "sign out
+    /// everywhere": a code approved with a stolen session dies with it). `false`: the code
+    /// is being replayed (`grant_id_by_code` finds its grant) or was withdrawn.
     pub async fn redeem_code(
         &self,
         g: &NewGrant<'_>,
@@ -312,7 +315,8 @@ impl D1 {
         let mut batch = vec![self.stmt(
             "INSERT INTO grants (id, user_id, client_id, scope, resource, redirect_uri, \
              code_hash, created_at, last_used_at) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8 \
-             WHERE NOT EXISTS (SELECT 1 FROM users WHERE id = ?2 AND disabled_at IS NOT NULL) \
+             WHERE NOT EXISTS (SELECT 1 FROM users WHERE id = ?2 \
+               AND (disabled_at IS NOT NULL OR sessions_after > ?9)) \
              AND NOT EXISTS (SELECT 1 FROM grants WHERE user_id = ?2 AND client_id = ?3 \
                AND COALESCE(revoked_ms, revoked_at * 1000 + 999) >= ?9 AND code_hash <> ?7) \
              ON CONFLICT(code_hash) DO NOTHING",

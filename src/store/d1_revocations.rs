@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 /// At most this many unmarked grants are read at once: far more than any outage of a
 /// day's KV quota leaves (each needs a revocation by a person or the operator).
-const MAX_UNMARKED: u64 = 5_000;
+pub const MAX_UNMARKED: u64 = 5_000;
 
 #[derive(Deserialize)]
 struct Id {

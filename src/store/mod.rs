@@ -16,6 +16,7 @@ pub mod clients;
 pub mod d1;
 pub mod d1_apps;
 pub mod d1_audit;
+pub mod d1_documents;
 pub mod d1_identities;
 pub mod d1_notes;
 pub mod d1_revocations;
