@@ -57,9 +57,11 @@ impl Transport for Fake {
         }
         let result = match method.as_str() {
             "server/discover" => json!({ "supportedVersions": [STATELESS] }),
-            "tools/list" => {
-                json!({ "tools": [{ "name": "ping", "inputSchema": { "type": "object" } }] })
-            }
+            // Kept for a second: the tests move the clock past it.
+            "tools/list" => json!({
+                "tools": [{ "name": "ping", "inputSchema": { "type": "object" } }],
+                "ttlMs": 1000
+            }),
             "prompts/list" => json!({ "prompts": [{ "name": "greet" }] }),
             "resources/list" => {
                 json!({ "resources": [{ "uri": format!("{}://home", upstream.name), "name": "home" }] })
@@ -199,4 +201,28 @@ fn a_resource_last_listed_by_an_upstream_that_is_down_reports_the_outage() {
     assert!(run(later.read("unknown://thing")).is_none());
     assert!(matches!(run(later.read("ok://home")), Some((name, Err(_))) if name == "ok"));
     assert_eq!(later.calls.borrow().len(), 2);
+}
+
+#[test]
+fn a_failing_tool_call_does_not_take_the_upstream_from_everyone() {
+    use crate::mcp::tools::Progress;
+    let ups = [
+        upstream("flaky", Some("flaky_")),
+        upstream("ok", Some("ok_")),
+    ];
+    let fake = Fake::default();
+    let gw = gateway(&ups, &fake, 1_000);
+    let Route::Tool(u, tool) = run(gw.find("flaky_ping")) else {
+        panic!("flaky_ping is listed");
+    };
+    // The call fails (say, for its arguments): the upstream stays in everyone's lists.
+    fake.down.borrow_mut().push("flaky".into());
+    let result = run(gw.call(u, &tool, json!({}), &Progress::default()));
+    assert_eq!(result["isError"], true);
+    fake.down.borrow_mut().clear();
+    let asked = fake.asked("flaky");
+    // Past the list's second, well within DOWN_FOR_MS: asked again all the same.
+    let later = gateway(&ups, &fake, 1_000 + 2_000);
+    assert_eq!(run(later.tools(true)).len(), 2);
+    assert!(fake.asked("flaky") > asked, "the list was asked for again");
 }
