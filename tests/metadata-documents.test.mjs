@@ -7,7 +7,12 @@
 // "verified by <host>" only for a JSON document whose redirect URIs stay on its host;
 // a loopback redirect URI may change its port and nothing else; and an invalid request
 // from a document client whose redirect URI is elsewhere is shown as a page before
-// sign-in and redirected only after it (RFC 9700 §4.11.2).
+// sign-in and redirected only after it (RFC 9700 §4.11.2); a document someone connected
+// with (the copy kept in D1's client_documents when its code is redeemed) keeps working
+// at /token and /authorize while its host fails, while one nobody connected with is 429
+// slow_down at /token (never invalid_client, which tells a client to forget itself) and
+// unknown at /authorize, and one that answers 404 is invalid_client; and eight hex
+// digits in a name spell an address only under the wildcard DNS services.
 //
 // One Worker per group of settings (started together in `before`), each with its own
 // document server on `outbound` and its own list of the URLs it fetched:
@@ -17,9 +22,9 @@
 //   off    – CLIENT_METADATA_DOCUMENTS=off
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { startWorker } from "./helpers/worker.mjs";
-import { createUser, publicClient, pkcePair, Browser, authorizeUrl, signedInBrowser } from "./helpers/oauth.mjs";
+import { createUser, publicClient, pkcePair, Browser, authorizeUrl, signedInBrowser, codeFor, exchange, token } from "./helpers/oauth.mjs";
 
 // ---------------------------------------------------------------------------------------
 // The document server: any URL it is asked for answers with a valid document naming that
@@ -28,14 +33,24 @@ import { createUser, publicClient, pkcePair, Browser, authorizeUrl, signedInBrow
 // URL's path is one of these:
 //   /plain.json     – the same, served as text/plain
 //   /elsewhere.json – JSON, redirect URI https://elsewhere.example/cb
+//   /nocache.json   – the same as any other, without Cache-Control (never cached in KV)
+// A host in `failing` answers instead with the status given there (502, 404, ...), or,
+// for "hang", not before the Worker's 3 s fetch timeout has passed.
 
 const ELSEWHERE = "https://elsewhere.example/cb";
 
 function documentServer() {
   const fetched = [];
-  function outbound(req) {
+  const failing = new Map();
+  async function outbound(req) {
     fetched.push(req.url);
     const u = new URL(req.url);
+    const failure = failing.get(u.host);
+    if (failure === "hang") {
+      await sleep(4500);
+      return new Response("too late", { status: 502 });
+    }
+    if (failure) return new Response(`failing with ${failure}`, { status: failure, headers: { "Content-Type": "text/plain" } });
     const doc = (redirect) => ({
       client_id: req.url,
       client_name: "Doc App " + u.host,
@@ -47,11 +62,12 @@ function documentServer() {
       return new Response(JSON.stringify(doc(`https://${u.host}/cb`)), { headers: { ...headers, "Content-Type": "text/plain" } });
     }
     if (u.pathname === "/elsewhere.json") return new Response(JSON.stringify(doc(ELSEWHERE)), { headers });
+    if (u.pathname === "/nocache.json") return new Response(JSON.stringify(doc(`https://${u.host}/cb`)), { headers: { "Content-Type": "application/json" } });
     return new Response(JSON.stringify(doc(`https://${u.host}/cb`)), { headers });
   }
   /** How many times `url` was fetched. */
   const count = (url) => fetched.filter((f) => f === url).length;
-  return { outbound, fetched, count };
+  return { outbound, fetched, count, failing };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -394,4 +410,175 @@ test("7a an invalid request from a document client is a page naming the app and 
     assert.equal(loc.searchParams.get("iss"), main.url);
     assert.equal(loc.searchParams.get("code"), null);
   }
+});
+
+
+// =======================================================================================
+// 8. A document that cannot be fetched: the kept copy, 429 at /token, refused is refused
+
+/** The copy of a document kept in D1 (client_documents), or null. */
+const keptCopy = (w, url) => w.db.prepare("SELECT client_id, record, saved_at FROM client_documents WHERE client_id = ?").bind(url).first();
+
+/** The KV cache entry of a document, or null. */
+async function cachedDocument(w, url) {
+  const kv = await w.mf.getKVNamespace("OAUTH_KV");
+  return kv.get("cimd:" + createHash("sha256").update(url).digest("base64url"));
+}
+
+/** A 429 slow_down from /token with a Retry-After of some seconds: never invalid_client. */
+function assertSlowDown(r, what) {
+  assert.equal(r.status, 429, `${what}: ${r.status} ${JSON.stringify(r.body)}`);
+  assert.equal(r.body.error, "slow_down", `${what}: ${JSON.stringify(r.body)}`);
+  assert.equal(r.headers.get("www-authenticate"), null, what);
+  const retryAfter = r.headers.get("retry-after");
+  assert.ok(/^\d+$/.test(retryAfter ?? "") && Number(retryAfter) > 0 && Number(retryAfter) <= 3600, `${what}: Retry-After ${retryAfter}`);
+}
+
+function assertInvalidClient(r, what) {
+  assert.equal(r.status, 401, `${what}: ${r.status} ${JSON.stringify(r.body)}`);
+  assert.equal(r.body.error, "invalid_client", `${what}: ${JSON.stringify(r.body)}`);
+}
+
+/** /token requests naming the document client `client_id`: a refresh and a code redemption, with made-up values. */
+const tokenRequests = (client_id) => [
+  ["refresh_token", { grant_type: "refresh_token", refresh_token: "made-up-" + randomBytes(8).toString("hex"), client_id }],
+  [
+    "authorization_code",
+    {
+      grant_type: "authorization_code",
+      code: "made-up-" + randomBytes(8).toString("hex"),
+      code_verifier: pkcePair().verifier,
+      client_id,
+      redirect_uri: new URL("/cb", client_id).toString(),
+      resource: main.url + "/mcp",
+    },
+  ],
+];
+
+test("8a a document client someone connected with keeps working while its document cannot be fetched: the copy kept at code redemption stands in", async () => {
+  const d = docs.main;
+  const host = `${unique("kept")}.example`;
+  const u = `https://${host}/nocache.json`;
+  const client = { client_id: u, redirect_uris: [`https://${host}/cb`] };
+  const kim = await createUser(main.db, `${unique("kim")}@example.com`, "kim-password-1", "Kim");
+
+  // Approved in a browser: the app's pages fetched the document, nothing is kept yet.
+  const c = await codeFor(main, kim, client);
+  assert.ok(d.count(u) >= 1, "the document was fetched");
+  assert.equal(await keptCopy(main, u), null, "a copy kept before any code was redeemed");
+  const beforeRedeem = Math.floor(Date.now() / 1000);
+  const t = await exchange(main, client, c);
+  assert.equal(t.status, 200, JSON.stringify(t.body));
+  assert.ok(t.body.refresh_token, JSON.stringify(t.body));
+  // Served without Cache-Control: never in KV's cache, so everything below fetches it.
+  assert.equal(await cachedDocument(main, u), null, "the document was cached in KV");
+  const row = await keptCopy(main, u);
+  assert.ok(row, "no client_documents row after the code was redeemed");
+  const record = JSON.parse(row.record);
+  assert.equal(record.client_id, u, row.record);
+  assert.deepEqual(record.redirect_uris, client.redirect_uris, row.record);
+  assert.ok(row.saved_at >= beforeRedeem - 1 && row.saved_at <= Date.now() / 1000 + 1, `saved_at ${row.saved_at}`);
+
+  // The document's host fails (502, then a timeout): /token refreshes with the kept copy.
+  let refreshToken = t.body.refresh_token;
+  for (const failure of [502, "hang"]) {
+    d.failing.set(host, failure);
+    const fetchedBefore = d.count(u);
+    const r = await token(main.url, { grant_type: "refresh_token", refresh_token: refreshToken, client_id: u });
+    assert.equal(r.status, 200, `refresh while the host answers ${failure}: ${r.status} ${JSON.stringify(r.body)}`);
+    assert.ok(r.body.access_token && r.body.refresh_token, JSON.stringify(r.body));
+    assert.ok(d.count(u) > fetchedBefore, `the Worker did not try the document (${failure}): the copy must stand in for a failed fetch`);
+    refreshToken = r.body.refresh_token;
+  }
+  // ... and /authorize still shows the app, as the document described it.
+  d.failing.set(host, 502);
+  const fetchedBefore = d.count(u);
+  const page = await assertAppPage(await open(docAuthorizeUrl(main, u, `https://${host}/cb`)), "/authorize while the host answers 502");
+  assert.match(page, new RegExp(`Doc App ${host.replaceAll(".", "\\.")}`));
+  assert.equal(badge(page), `verified by ${host}`);
+  assert.ok(d.count(u) > fetchedBefore, "the Worker did not try the document at /authorize");
+  // A fresh approval still works end to end with the host down.
+  const again = await exchange(main, client, await codeFor(main, kim, client));
+  assert.equal(again.status, 200, JSON.stringify(again.body));
+
+  // The copy stands in for a week from when it was kept, not longer: dated just inside
+  // the week it still refreshes; just outside, /token says "later" (429), not "unknown".
+  const WEEK = 7 * 86_400;
+  const dateCopy = (savedAt) => main.db.prepare("UPDATE client_documents SET saved_at = ? WHERE client_id = ?").bind(savedAt, u).run();
+  await dateCopy(Math.floor(Date.now() / 1000) - WEEK + 600);
+  const inside = await token(main.url, { grant_type: "refresh_token", refresh_token: again.body.refresh_token, client_id: u });
+  assert.equal(inside.status, 200, `a copy kept 6 days 23 h 50 min ago: ${JSON.stringify(inside.body)}`);
+  await dateCopy(Math.floor(Date.now() / 1000) - WEEK - 600);
+  assertSlowDown(
+    await token(main.url, { grant_type: "refresh_token", refresh_token: inside.body.refresh_token, client_id: u }),
+    "a copy kept a week and 10 minutes ago",
+  );
+  await assertErrorPage(await open(docAuthorizeUrl(main, u, `https://${host}/cb`)), "unknown_client", 400, "/authorize with the copy a week old");
+  d.failing.delete(host);
+});
+
+test("8b a failing document nobody connected with is 429 slow_down at /token and unknown at /authorize; one answering 404 is invalid_client", async () => {
+  const d = docs.main;
+  const busy502 = `${unique("busy")}.example`;
+  const busySlow = `${unique("slow")}.example`;
+  const gone = `${unique("gone")}.example`;
+  d.failing.set(busy502, 502);
+  d.failing.set(busySlow, "hang");
+  d.failing.set(gone, 404);
+  const urlOf = (host) => `https://${host}/c.json`;
+
+  for (const host of [busy502, busySlow]) {
+    const u = urlOf(host);
+    for (const [grant, fields] of tokenRequests(u)) {
+      const fetchedBefore = d.count(u);
+      assertSlowDown(await token(main.url, fields), `${grant} naming ${u} (host answers ${d.failing.get(host)})`);
+      assert.ok(d.count(u) > fetchedBefore, `${u} was not fetched: the 429 must be its host's`);
+    }
+    await assertErrorPage(await open(docAuthorizeUrl(main, u, `https://${host}/cb`)), "unknown_client", 400, `/authorize for ${u}`);
+    assert.equal(await keptCopy(main, u), null);
+  }
+
+  const u = urlOf(gone);
+  for (const [grant, fields] of tokenRequests(u)) {
+    const fetchedBefore = d.count(u);
+    assertInvalidClient(await token(main.url, fields), `${grant} naming ${u} (host answers 404)`);
+    assert.ok(d.count(u) > fetchedBefore, `${u} was not fetched`);
+  }
+  await assertErrorPage(await open(docAuthorizeUrl(main, u, `https://${gone}/cb`)), "unknown_client", 400, `/authorize for ${u}`);
+
+  // Once the host answers again, the same client works: the 429 said "later", not "never".
+  d.failing.delete(busy502);
+  await assertAppPage(await open(docAuthorizeUrl(main, urlOf(busy502), `https://${busy502}/cb`)), "the recovered document");
+  const r = await token(main.url, tokenRequests(urlOf(busy502))[0][1]);
+  assert.equal(r.status, 400, JSON.stringify(r.body));
+  assert.equal(r.body.error, "invalid_grant", JSON.stringify(r.body));
+  d.failing.delete(busySlow);
+  d.failing.delete(gone);
+});
+
+test("8c eight hex digits in a name are an address only under the wildcard DNS services: fetched elsewhere, refused unfetched there", async () => {
+  const d = docs.main;
+  for (const u of [
+    "https://app-git-7f000001.vercel.app/c.json",
+    "https://preview-7f000001.example/c.json",
+    "https://build-c0a80001-main.example/c.json",
+    // Under nip.io, a hex form that spells a public address is a public name.
+    "https://app-08080808.nip.io/c.json",
+  ]) {
+    const html = await assertAppPage(await open(docAuthorizeUrl(main, u, u.replace("/c.json", "/cb"))), u);
+    assert.match(html, new RegExp(`Doc App ${new URL(u).host.replaceAll(".", "\\.")}`), u);
+    assert.equal(d.count(u), 1, `${u} fetched ${d.count(u)} times`);
+  }
+  const before = d.fetched.length;
+  for (const u of [
+    "https://app-7f000001.nip.io/c.json",
+    "https://x-c0a80001-y.nip.io/c.json",
+    "https://app-0a000001.sslip.io/c.json",
+    "https://preview-a9fea9fe.nip.io/c.json",
+  ]) {
+    await assertErrorPage(await open(docAuthorizeUrl(main, u, u.replace("/c.json", "/cb"))), "unknown_client", 400, u);
+    // Refused, not busy: at /token the client is unknown.
+    assertInvalidClient(await token(main.url, tokenRequests(u)[0][1]), `/token naming ${u}`);
+  }
+  assert.deepEqual(d.fetched.slice(before), [], "a name spelling a private address under a wildcard DNS service was fetched");
 });

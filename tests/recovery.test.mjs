@@ -7,12 +7,16 @@
 //    the grant's access tokens from D1's list of unmarked revocations (or, when KV cannot be
 //    read, by asking D1 about the grant) while a live grant keeps working, and once KV
 //    takes writes again the daily cron writes the missing `revoked-grant:<id>` marks and
-//    records them in D1.
+//    records them in D1. /register with KV writes failing still registers (D1 holds the
+//    client, KV has no copy of it) and the client works at /authorize and through a
+//    whole code flow.
 // B. Account recovery moves users.sessions_after: `npm run user -- reset-password` signs the
 //    person out of every browser and ends their connected apps and personal tokens (and a
 //    new sign-in with the new password works), `disable` then `enable` leaves a session
 //    from before refused, and "Sign out everywhere" on /account ends every session of that
-//    person (not another person's) while their connected apps keep working, audited.
+//    person (not another person's) while their connected apps keep working, audited. An
+//    authorization code approved before a reset or "Sign out everywhere" and redeemed
+//    after it is refused (invalid_grant, no grant created); another person's is not.
 //
 // Two Workers, started together: `kv` (its own Miniflare: OAUTH_KV is a wrapped binding
 // over a real in-memory KV namespace, failing on the switch `kvFault`) and `persisted`
@@ -27,7 +31,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Miniflare } from "miniflare";
 import { localState, migrationStatements, newSigningKey, startWorker } from "./helpers/worker.mjs";
-import { authorizeUrl, Browser, createUser, formFields, fullFlow, pkcePair, publicClient, token } from "./helpers/oauth.mjs";
+import { authorizeUrl, Browser, codeFor, createUser, exchange, formFields, fullFlow, pkcePair, publicClient, register, token } from "./helpers/oauth.mjs";
 import { modernCall } from "./helpers/mcp.mjs";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -149,6 +153,23 @@ async function grantOf(w, flow) {
 }
 
 const grantRow = (w, id) => w.db.prepare("SELECT id, revoked_at, marked_at FROM grants WHERE id = ?").bind(id).first();
+
+/**
+ * A code redeemed after its authorization was withdrawn: 400 invalid_grant, and neither a
+ * grant (by the code's hash) nor any grant or refresh token of `user` for `client` exists.
+ */
+async function assertCodeRefused(w, user, client, c, why) {
+  const r = await exchange(w, client, c);
+  assert.equal(r.status, 400, `${why}: ${r.status} ${JSON.stringify(r.body)}`);
+  assert.equal(r.body.error, "invalid_grant", `${why}: ${JSON.stringify(r.body)}`);
+  assert.equal(r.body.access_token, undefined, why);
+  const codeHash = createHash("sha256").update(c.code).digest("base64url");
+  assert.equal(await w.db.prepare("SELECT id FROM grants WHERE code_hash = ?").bind(codeHash).first(), null, `${why}: a grant for the code`);
+  const count = async (table) =>
+    (await w.db.prepare(`SELECT COUNT(*) AS n FROM ${table} WHERE user_id = ? AND client_id = ?`).bind(user.id, client.client_id).first()).n;
+  assert.equal(await count("grants"), 0, `${why}: grants of ${user.email} for the app`);
+  assert.equal(await count("refresh_tokens"), 0, `${why}: refresh tokens of ${user.email} for the app`);
+}
 
 /** A 401 with error invalid_token from /mcp. */
 function assertRefused(res, why) {
@@ -409,6 +430,46 @@ describe("recovery", { concurrency: 2 }, () => {
       );
       assertServed(await useToken(w, live.tokens.access_token), "a live grant after the cron");
     });
+
+    test("8 /register with KV writes failing: 201, D1 holds the client and KV no copy; it works at /authorize and through a whole code flow", async (t) => {
+      reset();
+      t.after(reset);
+      kvFault.writes = true;
+      const redirect = "http://127.0.0.1:9999/callback";
+      const r = await register(w.url, {
+        redirect_uris: [redirect],
+        token_endpoint_auth_method: "none",
+        client_name: "Registered While KV Fails",
+        grant_types: ["authorization_code", "refresh_token"],
+      });
+      assert.equal(r.status, 201, JSON.stringify(r.body));
+      const client = r.body;
+      const id = client.client_id;
+      assert.ok(id, JSON.stringify(r.body));
+      assert.deepEqual(client.redirect_uris, [redirect]);
+      // The Worker tried to write its KV copy, and KV refused it.
+      assert.ok(kvFault.refused.includes(`write client:${id}`), `the KV copy was tried: ${kvFault.refused.join(", ")}`);
+      const row = await w.db.prepare("SELECT client_id, metadata FROM clients WHERE client_id = ?").bind(id).first();
+      assert.ok(row, "the client in D1");
+      assert.deepEqual(JSON.parse(row.metadata).redirect_uris, [redirect], row.metadata);
+
+      // /authorize finds it (through D1): the sign-in page, naming the app.
+      const page = await new Browser().get(authorizeUrl(w.url, client, { challenge: pkcePair().challenge }));
+      const html = await page.text();
+      assert.equal(page.status, 200, html.slice(0, 300));
+      assert.match(html, /name="password"/, "the sign-in page");
+      assert.doesNotMatch(html, /data-error=/, html.slice(0, 300));
+      assert.match(html, /Registered While KV Fails/);
+
+      // A whole code flow, KV writes still failing: the code redeemed, the tokens used.
+      const flow = await flowFor(w, ann, client);
+      assertServed(await useToken(w, flow.tokens.access_token), "the new client's access token");
+      const refreshed = await refresh(w, flow);
+      assert.equal(refreshed.status, 200, JSON.stringify(refreshed.body));
+      assertServed(await useToken(w, refreshed.body.access_token), "the refreshed access token");
+
+      assert.equal(await w.kv.get(`client:${id}`), null, "a KV copy of the client");
+    });
   });
 
   // -------------------------------------------------------------------------------------
@@ -553,6 +614,61 @@ describe("recovery", { concurrency: 2 }, () => {
 
       // Sam signs in again.
       await assertSignedIn(w, await accountSignIn(w, sam), "Sam signs in again");
+    });
+
+    // In both tests below the app is new to both people, so no withdrawn grant of theirs
+    // for it can be what refuses the code: only the sessions ended after it was issued.
+
+    test("9 a code approved before reset-password and redeemed after it is refused, and creates no grant", async () => {
+      const rose = await createUser(w.db, "rose@example.com", "rose-password-1", "Rose");
+      const otto = await createUser(w.db, "otto@example.com", "otto-password-1", "Otto");
+      const client = await publicClient(w.url);
+      const rosesCode = await codeFor(w, rose, client);
+      const ottosCode = await codeFor(w, otto, client);
+
+      const NEW_PASSWORD = "rose new password, longer";
+      const r = await user(["reset-password", rose.email], NEW_PASSWORD + "\n");
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /Changed the password of rose@example\.com/);
+
+      await assertCodeRefused(w, rose, client, rosesCode, "Rose's code from before the reset");
+      // Redeemed again: still refused, still nothing created.
+      await assertCodeRefused(w, rose, client, rosesCode, "Rose's code from before the reset, again");
+      // Another person's code from before the reset, same app: redeemed (the refusal was
+      // the reset's, not the code's age or the app's).
+      const others = await exchange(w, client, ottosCode);
+      assert.equal(others.status, 200, JSON.stringify(others.body));
+      // A code Rose approves after the reset, with the new password: redeemed.
+      const after = await exchange(w, client, await codeFor(w, { ...rose, password: NEW_PASSWORD }, client));
+      assert.equal(after.status, 200, JSON.stringify(after.body));
+      assertServed(await useToken(w, after.body.access_token), "Rose's token from a code after the reset");
+    });
+
+    test('10 a code approved before "Sign out everywhere" and redeemed after it is refused, and creates no grant', async () => {
+      const una = await createUser(w.db, "una@example.com", "una-password-12", "Una");
+      const vic = await createUser(w.db, "vic@example.com", "vic-password-12", "Vic");
+      const client = await publicClient(w.url);
+      // Approved in a browser already signed in on /account (the session "Sign out
+      // everywhere" is for), and in another browser signing in at /authorize.
+      const signedIn = await accountSignIn(w, una);
+      const unasCode = await codeFor(w, una, client, { browser: signedIn });
+      const unasOtherCode = await codeFor(w, una, client);
+      const vicsCode = await codeFor(w, vic, client);
+
+      const pressing = await accountSignIn(w, una);
+      const { csrf_token } = formFields(await assertSignedIn(w, pressing, "Una, the browser pressing it"));
+      const res = await pressing.post(w.url + "/account", { csrf_token, action: "signout_everywhere" });
+      const body = await res.text();
+      assert.equal(res.status, 303, body.slice(0, 300));
+      await assertSignedOut(w, copyOf(signedIn), "the browser that approved the first code");
+
+      await assertCodeRefused(w, una, client, unasCode, "Una's code from before, approved with the /account session");
+      await assertCodeRefused(w, una, client, unasOtherCode, "Una's code from before, approved in another browser");
+      const others = await exchange(w, client, vicsCode);
+      assert.equal(others.status, 200, JSON.stringify(others.body));
+      const after = await exchange(w, client, await codeFor(w, una, client));
+      assert.equal(after.status, 200, JSON.stringify(after.body));
+      assertServed(await useToken(w, after.body.access_token), "Una's token from a code after signing out everywhere");
     });
   });
 });
