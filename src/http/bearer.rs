@@ -170,11 +170,6 @@ async fn personal(ctx: &Ctx, token: &str) -> Result<Principal, BearerError> {
     })
 }
 
-/// The KV mark that stops a revoked grant's access tokens (see `store`).
-pub fn revoked_key(grant_id: &str) -> String {
-    format!("revoked-grant:{grant_id}")
-}
-
 /// Why a bearer token was not accepted.
 pub enum BearerError {
     /// The token is missing its scheme, malformed, expired, forged, for another audience
@@ -233,7 +228,10 @@ pub async fn verify_access_token(ctx: &Ctx, token: &str) -> Result<Verified, Bea
     let db = ctx.db().map_err(|_| BearerError::Unavailable)?;
     let mark = match ctx.kv() {
         Ok(kv) => kv
-            .get_cached(&revoked_key(gid), REVOKED_CACHE_SECONDS)
+            .get_cached(
+                &crate::store::keys::revoked_grant(gid),
+                REVOKED_CACHE_SECONDS,
+            )
             .await
             .map_err(|e| e.to_string()),
         Err(_) => Err("no KV binding".to_string()),

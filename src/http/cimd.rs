@@ -7,9 +7,9 @@
 //! KV's 1,000 writes a day on the free plan are never this path's to spend. A copy of a
 //! document someone connected with stands in while it cannot be fetched.
 
-use crate::encoding::{b64url, sha256};
 use crate::oauth::client::{validate_metadata, Client, ClientSource};
 use crate::store::d1::D1;
+use crate::store::keys;
 use crate::store::kv::Kv;
 use crate::store::KeyValue;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -344,7 +344,7 @@ pub async fn resolve(
             "the client_id is not a usable metadata-document URL".into(),
         ));
     }
-    let cache_key = format!("cimd:{}", b64url(&sha256(url.as_bytes())));
+    let cache_key = keys::metadata_document(url);
     if let Ok(Some(cached)) = kv.get(&cache_key).await {
         if let Some(client) = Document::from_cache(&cached).and_then(|d| parse_client(url, &d).ok())
         {
@@ -401,12 +401,12 @@ pub async fn resolve(
 async fn may_fill(db: &D1, network: &str, limits: &Allowance, now: u64) -> bool {
     let counters = [
         (
-            format!("cimd-fill:*:{}", now / 86_400),
+            keys::document_fills(now / 86_400),
             limits.fills_per_day,
             (now / 86_400 + 1) * 86_400,
         ),
         (
-            format!("cimd-fill:{network}:{}", now / 3600),
+            keys::document_fills_from(network, now / 3600),
             limits.fills_per_network_per_hour,
             (now / 3600 + 1) * 3600,
         ),

@@ -27,7 +27,7 @@ async fn write_missing_marks(env: &Env, db: &D1, config: &Config) {
     };
     let mut written = 0;
     for id in &ids {
-        let key = crate::http::bearer::revoked_key(id);
+        let key = crate::store::keys::revoked_grant(id);
         match kv.put(&key, "1", Some(ttl)).await {
             Ok(()) => {
                 if db.set_marked(id, now()).await.is_ok() {

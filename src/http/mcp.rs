@@ -5,7 +5,6 @@
 use super::bearer::{authenticate, unauthorized_with, Principal};
 use super::bearer::{unavailable, BearerError};
 use super::{now, Ctx, Incoming};
-use crate::encoding::secret_hash;
 use crate::gateway::Gateway;
 use crate::mcp::error::{RpcError, METHOD_NOT_FOUND};
 use crate::mcp::jsonrpc::{self, Body, Message};
@@ -25,10 +24,7 @@ use worker::console_log;
 /// Messages in one 2025-03-26 batch: each may be a tool call that reaches D1.
 const MAX_BATCH: usize = 20;
 
-/// The KV mark of a session ended by `DELETE`, keyed by the id's hash.
-fn ended_key(session_id: &str) -> String {
-    format!("mcp-session-ended:{}", secret_hash(session_id))
-}
+use crate::store::keys;
 
 /// `path_token`: the token of `/mcp/t/<token>` (the edge only routes it when allowed).
 pub async fn handle(ctx: &Ctx, req: &Incoming, path_token: Option<&str>) -> Reply {
@@ -350,7 +346,7 @@ async fn session_version(
         return Err(not_found());
     };
     let kv = ctx.kv().map_err(|_| internal(&Value::Null))?;
-    match kv.get_cached(&ended_key(id), 60).await {
+    match kv.get_cached(&keys::mcp_session_ended(id), 60).await {
         Ok(None) => {}
         Ok(Some(_)) => return Err(not_found()),
         Err(e) => return Err(failed(ctx, e)),
@@ -385,7 +381,11 @@ async fn end_session(ctx: &Ctx, call: &Call<'_>, headers: &McpHeaders<'_>) -> Re
         Err(_) => return internal(&Value::Null),
     };
     match kv
-        .put(&ended_key(id), "1", Some(session::MAX_AGE_SECONDS))
+        .put(
+            &keys::mcp_session_ended(id),
+            "1",
+            Some(session::MAX_AGE_SECONDS),
+        )
         .await
     {
         Ok(()) => Reply::new(204),

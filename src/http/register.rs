@@ -51,7 +51,7 @@ async fn handle(ctx: &Ctx, req: &Incoming) -> Result<Reply, OAuthError> {
 
     let now = now();
     let window_end = (now / WINDOW + 1) * WINDOW;
-    let key = format!("register:{}:{}", req.client_ip, now / WINDOW);
+    let key = crate::store::keys::registrations(&req.client_ip, now / WINDOW);
     let count = ctx
         .db()?
         .count_hit(&key, window_end, now)
@@ -82,7 +82,11 @@ async fn handle(ctx: &Ctx, req: &Incoming) -> Result<Reply, OAuthError> {
     // the rest, and any KV refuses, are read from D1.
     let day = now / 86_400;
     let cached = db
-        .count_hit(&format!("register-kv:{day}"), (day + 1) * 86_400, now)
+        .count_hit(
+            &crate::store::keys::registrations_cached(day),
+            (day + 1) * 86_400,
+            now,
+        )
         .await
         .is_ok_and(|n| n <= CACHED_PER_DAY);
     if cached {

@@ -63,8 +63,8 @@ pub async fn sign_in(
         return Err(SignInError::Missing);
     }
     let keys = Keys {
-        user: format!("user:{email}"),
-        ip: format!("ip:{}", req.client_ip),
+        user: crate::store::keys::account_failures(&email),
+        ip: crate::store::keys::network_failures(&req.client_ip),
     };
     let now = now();
     let internal = |e| {

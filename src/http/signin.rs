@@ -210,7 +210,7 @@ pub async fn start(ctx: &Ctx, req: &Incoming) -> Reply {
     // network, as registrations are.
     let now = now();
     let window = now / 600;
-    let key = format!("signin-start:{}:{window}", req.client_ip);
+    let key = crate::store::keys::signin_starts(&req.client_ip, window);
     match ctx.db() {
         Ok(db) => match db.count_hit(&key, (window + 1) * 600, now).await {
             Ok(n) if n > STARTS_PER_WINDOW => {

@@ -117,7 +117,7 @@ pub async fn open(ctx: &Ctx, req: &Incoming) -> Result<Response, Reply> {
     // Each open stream keeps a Durable Object running: a person opens a bounded number.
     let now = super::now();
     let window_end = (now / 3600 + 1) * 3600;
-    let key = format!("sse:{}:{}", principal.user, now / 3600);
+    let key = crate::store::keys::sse_streams(&principal.user, now / 3600);
     let opened = ctx
         .db()
         .map_err(|_| internal(&Value::Null))?

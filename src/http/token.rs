@@ -5,8 +5,7 @@
 use crate::audit::Event;
 use crate::encoding::{b64url, constant_time_eq, random_token, secret_hash};
 use crate::http::bearer::{
-    forget_not_revoked, note_unmarked, revoked_key, unauthorized_with, unavailable, verify_bearer,
-    BearerError,
+    forget_not_revoked, note_unmarked, unauthorized_with, unavailable, verify_bearer, BearerError,
 };
 use crate::http::webcrypto::WebCrypto;
 use crate::http::{now, now_ms, Ctx, Incoming};
@@ -473,7 +472,10 @@ pub async fn mark_revoked(ctx: &Ctx, db: &D1, grant_id: &str) {
     forget_not_revoked(grant_id);
     let ttl = ctx.config.access_token_ttl + 120;
     let written = match ctx.kv() {
-        Ok(kv) => kv.put(&revoked_key(grant_id), "1", Some(ttl)).await,
+        Ok(kv) => {
+            kv.put(&crate::store::keys::revoked_grant(grant_id), "1", Some(ttl))
+                .await
+        }
         Err(_) => return,
     };
     let recorded = match written {

@@ -5,9 +5,7 @@
 use crate::oauth::client::Client;
 use crate::store::{ClientRecords, KeyValue, StoreError};
 
-pub fn kv_key(client_id: &str) -> String {
-    format!("client:{client_id}")
-}
+use crate::store::keys;
 
 pub struct ClientDirectory<'a, K: KeyValue, S: ClientRecords> {
     pub kv: &'a K,
@@ -28,7 +26,9 @@ impl<K: KeyValue, S: ClientRecords> ClientDirectory<'_, K, S> {
     /// from D1, so a failure here (KV's write quota) loses nothing.
     pub async fn cache(&self, client: &Client) -> Result<(), StoreError> {
         let record = serde_json::to_string(client).map_err(|e| StoreError(e.to_string()))?;
-        self.kv.put(&kv_key(&client.client_id), &record, None).await
+        self.kv
+            .put(&keys::client(&client.client_id), &record, None)
+            .await
     }
 
     /// The strongly consistent copy alone: what `/token` trusts, so a client removed or
@@ -45,7 +45,7 @@ impl<K: KeyValue, S: ClientRecords> ClientDirectory<'_, K, S> {
         if client_id.is_empty() || client_id.len() > 200 {
             return Ok(None);
         }
-        let record = match self.kv.get(&kv_key(client_id)).await? {
+        let record = match self.kv.get(&keys::client(client_id)).await? {
             Some(r) => Some(r),
             None => self.strong.load_client(client_id).await?,
         };

@@ -3,14 +3,7 @@
 //! strongly consistent SQLite primary. The key layout is written down here; the D1 schema
 //! is in `migrations/`.
 //!
-//! KV keys:
-//! - `client:<client_id>`: a registered client's record (JSON); D1's `clients` is the
-//!   strongly consistent copy read when KV misses.
-//! - `cimd:<sha256(url)>`: a fetched client ID metadata document, for its cache lifetime.
-//! - `revoked-grant:<grant_id>`: present once a grant is revoked; read at `/mcp` with a
-//!   60-second edge cache, so its access tokens stop within about a minute.
-//! - `mcp-session-ended:<sha256(session id)>`: present once a client ended its MCP session
-//!   with `DELETE /mcp`; read with the same cache, for the session's remaining life.
+//! Every key, KV and D1 counters alike, is spelled in `keys.rs`.
 
 pub mod clients;
 pub mod d1;
@@ -21,6 +14,7 @@ pub mod d1_identities;
 pub mod d1_notes;
 pub mod d1_revocations;
 pub mod d1_tokens;
+pub mod keys;
 pub mod kv;
 pub mod memo;
 #[cfg(test)]
