@@ -31,7 +31,7 @@ pub mod reply;
 pub mod signin;
 pub mod store;
 pub mod templates;
-pub mod text;
+pub mod util;
 
 use worker::{event, Context, Env, Result, ScheduleContext, ScheduledEvent};
 

@@ -14,6 +14,7 @@ pub mod resources;
 mod tests;
 
 use crate::mcp::tools::Progress;
+use crate::util::futures::join_all;
 use client::{Transport, UpstreamError};
 use config::{Target, Upstream};
 use policy::GatewayTool;
@@ -453,28 +454,4 @@ fn forwarded_progress(n: &Value, token: &Value) -> Option<Value> {
         );
     }
     Some(json!({ "jsonrpc": "2.0", "method": "notifications/progress", "params": params }))
-}
-
-/// Polls every future until all are done; the results in order.
-async fn join_all<F: Future>(futures: impl Iterator<Item = F>) -> Vec<F::Output> {
-    let mut pending: Vec<Pin<Box<F>>> = futures.map(Box::pin).collect();
-    let mut done: Vec<Option<F::Output>> = pending.iter().map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        let mut all = true;
-        for (f, slot) in pending.iter_mut().zip(done.iter_mut()) {
-            if slot.is_none() {
-                match f.as_mut().poll(cx) {
-                    std::task::Poll::Ready(v) => *slot = Some(v),
-                    std::task::Poll::Pending => all = false,
-                }
-            }
-        }
-        if all {
-            std::task::Poll::Ready(())
-        } else {
-            std::task::Poll::Pending
-        }
-    })
-    .await;
-    done.into_iter().flatten().collect()
 }

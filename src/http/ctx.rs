@@ -150,19 +150,19 @@ impl Ctx {
                 &db,
                 client_id,
                 &self.client_network,
-                cimd::Allowance::from_config(&self.config),
+                crate::oauth::client_document::Allowance::from_config(&self.config),
             )
             .await
             {
                 Ok(c) => Ok(Some(c)),
-                Err(cimd::Unusable::Refused(why)) => {
+                Err(crate::oauth::client_document::Unusable::Refused(why)) => {
                     console_log!("[{}] metadata document refused: {}", self.request_id, why);
                     Ok(None)
                 }
                 // At /token not "unknown client", which tells a client to forget its
                 // credentials: try again later. A person at /authorize is told the app
                 // is not known here and goes back to it.
-                Err(cimd::Unusable::Busy(why)) => {
+                Err(crate::oauth::client_document::Unusable::Busy(why)) => {
                     console_log!(
                         "[{}] metadata document unavailable: {}",
                         self.request_id,

@@ -5,7 +5,6 @@
 
 use super::bearer::Principal;
 use super::body::{read_limited_each, BodyError};
-use super::cimd::futures_select;
 use super::webcrypto::WebCrypto;
 use super::{now, now_ms, Ctx};
 use crate::audit::Event;
@@ -16,6 +15,7 @@ use crate::gateway::client::{Answer, Outbound, SendFuture, Transport, TransportE
 use crate::gateway::config::{self, ConfigError, Environment, Target, Upstream};
 use crate::gateway::{Gateway, SignFuture, Signer};
 use crate::oauth::keys::KeySet;
+use crate::util::futures::first_of;
 use std::cell::{OnceCell, RefCell};
 use std::rc::Rc;
 use worker::{console_error, console_log, web_sys, AbortController, Delay, Fetch, Headers};
@@ -234,7 +234,7 @@ async fn send(
     let timeout = std::pin::pin!(Delay::from(std::time::Duration::from_millis(
         upstream.timeout_ms
     )));
-    match futures_select(work, timeout).await {
+    match first_of(work, timeout).await {
         Some(result) => result,
         None => {
             controller.abort();

@@ -4,7 +4,7 @@
 //! buffer more), and redirects not followed (every URL fetched is one this Worker chose).
 
 use super::body::{read_limited, BodyError};
-use super::cimd::futures_select;
+use crate::util::futures::first_of;
 use worker::{web_sys, AbortController, Delay, Fetch, Headers, Request};
 
 pub struct Fetched {
@@ -36,7 +36,7 @@ pub async fn fetch(
     let signal = controller.signal();
     let work = std::pin::pin!(send(method, url, headers, body, &signal, limit));
     let timeout = std::pin::pin!(Delay::from(std::time::Duration::from_millis(timeout_ms)));
-    match futures_select(work, timeout).await {
+    match first_of(work, timeout).await {
         Some(result) => result,
         None => {
             controller.abort();

@@ -87,7 +87,7 @@ async fn token_inner(ctx: &Ctx, req: &Incoming) -> Result<Reply, OAuthError> {
 async fn authenticate_client(ctx: &Ctx, req: &Incoming, form: &Form) -> Result<Client, OAuthError> {
     let basic = match req
         .header("authorization")
-        .and_then(|h| crate::text::strip_prefix_ignore_case(h, "basic "))
+        .and_then(|h| crate::util::text::strip_prefix_ignore_case(h, "basic "))
     {
         Some(credentials) => Some(parse_basic(credentials)?),
         None => None,

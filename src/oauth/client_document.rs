@@ -1,0 +1,526 @@
+//! Client ID metadata documents as policy, in plain Rust: which URLs may be one (public
+//! names only, never a disguise for a private address), what a fetched document must say
+//! to be a client, when its host vouches for the app's name, how long it may be cached,
+//! and how many fetches an isolate allows. The edge (`http::cimd`) fetches, caches and
+//! counts with these.
+
+use crate::oauth::client::{validate_metadata, Client, ClientSource};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use url::{Host, Url};
+
+const MIN_CACHE: u64 = 60;
+const MAX_CACHE: u64 = 24 * 3600;
+/// Failed fetches allowed per document URL per minute: a client_id cannot be used to
+/// make this Worker hammer someone else's server.
+pub const FAILURES_PER_MINUTE: u64 = 5;
+
+/// How many fetches and KV cache fills this path may make (`METADATA_FETCHES_PER_MINUTE`,
+/// `METADATA_CACHE_FILLS_PER_DAY`). Counted per client network and in total, never per
+/// URL: a new query string or path is a new URL, not a new allowance. Fetches are counted
+/// per isolate (in memory: counting must not cost a write); fills, the KV writes, in D1
+/// for the whole deployment. Past the fill allowance a fetched document is used but not
+/// cached.
+#[derive(Clone, Copy, Debug)]
+pub struct Allowance {
+    pub fetches_per_network_per_minute: u64,
+    pub fetches_per_minute: u64,
+    pub fills_per_network_per_hour: u64,
+    pub fills_per_day: u64,
+}
+
+impl Allowance {
+    pub fn from_config(config: &crate::config::Config) -> Allowance {
+        let fetches = config.metadata_fetches_per_minute;
+        let fills = config.metadata_cache_fills_per_day;
+        Allowance {
+            fetches_per_network_per_minute: fetches,
+            fetches_per_minute: fetches.saturating_mul(6),
+            fills_per_network_per_hour: (fills / 20).max(1).min(fills),
+            fills_per_day: fills,
+        }
+    }
+}
+
+/// Is `client_id` a metadata-document URL: https, a host that is a public name, a path,
+/// no user information, no query, no fragment?
+pub fn is_document_url(client_id: &str) -> bool {
+    let Ok(url) = Url::parse(client_id) else {
+        return false;
+    };
+    url.scheme() == "https"
+        && url.username().is_empty()
+        && url.password().is_none()
+        && url.query().is_none()
+        && url.fragment().is_none()
+        && url.path().len() > 1
+        && match url.host() {
+            Some(Host::Domain(d)) => is_public_name(&d.to_ascii_lowercase()),
+            // IP literals are refused: they could name private addresses.
+            _ => false,
+        }
+}
+
+/// A host name that may be public: not a private-use name, and not one of the names that
+/// spell a private or loopback address for wildcard DNS services (`127.0.0.1.nip.io`,
+/// `10-0-0-1.sslip.io`, `7f000001.nip.io`, `--1.sslip.io`) or always resolve to loopback
+/// (`localtest.me`, `lvh.me`). What a name resolves to cannot be seen from a Worker
+/// without a lookup of its own; Cloudflare's fetch (with `global_fetch_strictly_public`)
+/// reaches only the public internet either way.
+fn is_public_name(d: &str) -> bool {
+    const PRIVATE_SUFFIXES: [&str; 9] = [
+        ".localhost",
+        ".local",
+        ".internal",
+        ".home.arpa",
+        ".lan",
+        ".localtest.me",
+        ".lvh.me",
+        ".vcap.me",
+        ".localhost.direct",
+    ];
+    let dotted = format!(".{d}");
+    // A trailing dot would slip past the suffix checks.
+    !d.ends_with('.')
+        && d.contains('.')
+        && !PRIVATE_SUFFIXES.iter().any(|s| dotted.ends_with(s))
+        && !spells_private_address(d)
+}
+
+/// Whether any run of labels, or one label, spells an address that is not public.
+fn spells_private_address(d: &str) -> bool {
+    const WILDCARD_SERVICES: [&str; 5] =
+        ["nip.io", "sslip.io", "xip.io", "nip.direct", "traefik.me"];
+    let dotted = format!(".{d}");
+    let wildcard_service = WILDCARD_SERVICES
+        .iter()
+        .any(|s| dotted.ends_with(&format!(".{s}")));
+    let labels: Vec<&str> = d.split('.').collect();
+    let dotted_v4 = labels
+        .windows(4)
+        .filter_map(|w| w.join(".").parse::<Ipv4Addr>().ok())
+        .map(IpAddr::V4);
+    let in_one_label = labels.iter().filter_map(|label| {
+        let dashed = label.split('-').collect::<Vec<_>>();
+        let v4 = dashed
+            .windows(4)
+            .filter_map(|w| w.join(".").parse::<Ipv4Addr>().ok())
+            .find(|a| !is_global(IpAddr::V4(*a)));
+        // nip.io's hex form, alone or after a dash (`app-7f000001.nip.io`): only under
+        // the services that read it, since eight hex digits are common in ordinary names
+        // (`app-git-3f2a1b9c.vercel.app`).
+        let hex = dashed
+            .iter()
+            .filter(|part| part.len() == 8 && wildcard_service)
+            .find_map(|part| u32::from_str_radix(part, 16).ok())
+            .map(Ipv4Addr::from)
+            .filter(|a| !is_global(IpAddr::V4(*a)));
+        let v6 = label
+            .contains("--")
+            .then(|| label.replace('-', ":").parse::<Ipv6Addr>().ok())
+            .flatten()
+            .map(IpAddr::V6);
+        v4.or(hex).map(IpAddr::V4).or(v6)
+    });
+    dotted_v4.chain(in_one_label).any(|ip| !is_global(ip))
+}
+
+/// A public unicast address (what `IpAddr::is_global` will say once it is stable).
+fn is_global(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(a) => {
+            let [first, second, ..] = a.octets();
+            !(a.is_private()
+                || a.is_loopback()
+                || a.is_link_local()
+                || a.is_unspecified()
+                || a.is_broadcast()
+                || a.is_documentation()
+                || a.is_multicast()
+                || first == 0
+                || first >= 240
+                // Shared address space (RFC 6598) and benchmarking (RFC 2544).
+                || (first == 100 && (64..128).contains(&second))
+                || (first == 198 && (18..20).contains(&second)))
+        }
+        IpAddr::V6(a) => {
+            let first = a.segments().first().copied().unwrap_or(0);
+            !(a.is_loopback()
+                || a.is_unspecified()
+                || a.is_multicast()
+                || (first & 0xfe00) == 0xfc00
+                || (first & 0xffc0) == 0xfe80
+                || a.to_ipv4_mapped()
+                    .is_some_and(|v4| !is_global(IpAddr::V4(v4))))
+        }
+    }
+}
+
+pub fn cache_seconds(cache_control: Option<String>) -> Option<u64> {
+    let cc = cache_control?.to_ascii_lowercase();
+    if cc.contains("no-store") || cc.contains("no-cache") || cc.contains("private") {
+        return None;
+    }
+    let max_age = cc
+        .split(',')
+        .filter_map(|d| d.trim().strip_prefix("max-age="))
+        .find_map(|v| v.trim().parse::<u64>().ok())?;
+    Some(max_age.clamp(MIN_CACHE, MAX_CACHE))
+}
+
+/// A document as fetched: its text, and whether it was served as JSON.
+pub struct Document {
+    pub text: String,
+    pub json: bool,
+}
+
+impl Document {
+    /// The KV form: a line saying how it was served, then the text.
+    pub fn cached(&self) -> String {
+        let served = if self.json { "json" } else { "other" };
+        format!("{served}\n{}", self.text)
+    }
+
+    pub fn from_cache(value: &str) -> Option<Document> {
+        let (served, text) = value.split_once('\n')?;
+        let json = match served {
+            "json" => true,
+            "other" => false,
+            _ => return None,
+        };
+        Some(Document {
+            text: text.to_string(),
+            json,
+        })
+    }
+}
+
+/// `application/json`, with or without parameters (RFC 8259 §11).
+pub fn is_json_media_type(content_type: &str) -> bool {
+    content_type
+        .split(';')
+        .next()
+        .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"))
+}
+
+pub fn parse_client(url: &str, doc: &Document) -> Result<Client, String> {
+    let value = crate::json::parse(doc.text.as_bytes())
+        .map_err(|e| format!("the metadata document cannot be read: {e}"))?;
+    if value.get("client_id").and_then(serde_json::Value::as_str) != Some(url) {
+        return Err("the metadata document's client_id is not its own URL".into());
+    }
+    let mut meta = validate_metadata(&value).map_err(|e| e.description())?;
+    // A document cannot hold a secret: such clients are public.
+    if meta.token_endpoint_auth_method == "client_secret_basic"
+        && value.get("token_endpoint_auth_method").is_none()
+    {
+        meta.token_endpoint_auth_method = "none".into();
+    }
+    if meta.token_endpoint_auth_method != "none" {
+        return Err("a metadata-document client must use token_endpoint_auth_method none".into());
+    }
+    let source = if doc.json && redirects_stay_home(url, &meta.redirect_uris) {
+        ClientSource::MetadataDocument
+    } else {
+        ClientSource::UnverifiedDocument
+    };
+    Ok(meta.into_client(url.to_string(), None, 0, source))
+}
+
+/// Whether every redirect URI is on the document's host, a name under it, or a name it
+/// is under (its own domain, `app.example.com` for `cdn.app.example.com`, never a bare
+/// top-level name): only then does the host's word about the app's name mean anything.
+/// Without the Public Suffix List, a document on `a.github.io` can vouch for `github.io`
+/// and no further, which names no other customer.
+fn redirects_stay_home(document_url: &str, redirect_uris: &[String]) -> bool {
+    let Some(home) = host_name(document_url) else {
+        return false;
+    };
+    redirect_uris.iter().all(|uri| {
+        host_name(uri).is_some_and(|host| {
+            host == home
+                || host.ends_with(&format!(".{home}"))
+                || (home.ends_with(&format!(".{host}")) && host.contains('.'))
+        })
+    })
+}
+
+fn host_name(uri: &str) -> Option<String> {
+    match Url::parse(uri).ok()?.host()? {
+        Host::Domain(d) => Some(d.to_ascii_lowercase()),
+        _ => None,
+    }
+}
+
+/// Why a metadata-document client cannot be used now.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Unusable {
+    /// The URL or the document is not acceptable (or gone): the client is unknown.
+    Refused(String),
+    /// It cannot be fetched right now (an allowance is spent, or its host is failing) and
+    /// no copy is held: the client should try again later, not forget its credentials.
+    Busy(String),
+}
+
+/// How long a copy of a document kept when someone connected with it stands in while the
+/// document cannot be fetched: a week, then the app must be fetchable again.
+pub const KNOWN_GOOD_SECONDS: u64 = 7 * 86_400;
+
+/// Fetches this isolate made in the current minute, per client network and in all, and
+/// failed fetches per document URL. Kept in memory, not in storage: counting an
+/// unauthenticated request must not cost a write. At most `MAX_TRACKED` networks and URLs
+/// a minute are told apart; past that, new ones wait for the next minute.
+#[derive(Default)]
+pub struct Fetches {
+    minute: u64,
+    total: u64,
+    by_network: std::collections::HashMap<String, u64>,
+    failures: std::collections::HashMap<String, u64>,
+}
+
+const MAX_TRACKED: usize = 4096;
+
+impl Fetches {
+    pub fn take(
+        &mut self,
+        url: &str,
+        network: &str,
+        limits: &Allowance,
+        now: u64,
+    ) -> Result<(), &'static str> {
+        if self.minute != now / 60 {
+            *self = Fetches {
+                minute: now / 60,
+                ..Fetches::default()
+            };
+        }
+        if self.failures.get(url).copied().unwrap_or(0) >= FAILURES_PER_MINUTE {
+            return Err(
+                "fetching this metadata document failed too often; not trying for a minute",
+            );
+        }
+        if self.total >= limits.fetches_per_minute {
+            return Err("too many metadata documents fetched; try in a minute");
+        }
+        let known = self.by_network.contains_key(network);
+        let used = self.by_network.get(network).copied().unwrap_or(0);
+        if used >= limits.fetches_per_network_per_minute
+            || (!known && self.by_network.len() >= MAX_TRACKED)
+        {
+            return Err("too many metadata documents fetched for this network; try in a minute");
+        }
+        self.total += 1;
+        self.by_network.insert(network.to_string(), used + 1);
+        Ok(())
+    }
+
+    pub fn failed(&mut self, url: &str) {
+        if self.failures.len() < MAX_TRACKED || self.failures.contains_key(url) {
+            *self.failures.entry(url.to_string()).or_insert(0) += 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_public_https_urls_with_a_path_are_documents() {
+        assert!(is_document_url("https://chatgpt.com/oauth/abc/client.json"));
+        for bad in [
+            "http://chatgpt.com/client.json",
+            "https://chatgpt.com/",
+            "https://u:p@chatgpt.com/c.json",
+            "https://chatgpt.com/c.json#x",
+            "https://127.0.0.1/c.json",
+            "https://[::1]/c.json",
+            "https://localhost/c.json",
+            "https://intranet/c.json",
+            "https://metadata.google.internal./c.json",
+            "abc123",
+            // A query makes a new URL (and a new cache entry) out of the same document.
+            "https://chatgpt.com/c.json?x=1",
+            "https://chatgpt.com/c.json?",
+            // Names that spell private or loopback addresses for wildcard DNS services.
+            "https://127.0.0.1.nip.io/c.json",
+            "https://app.10.0.0.8.sslip.io/c.json",
+            "https://192-168-1-1.sslip.io/c.json",
+            "https://ip-10-1-2-3.example.com/c.json",
+            "https://7f000001.nip.io/c.json",
+            "https://a9fea9fe.nip.io/c.json",
+            "https://--1.sslip.io/c.json",
+            "https://fe80--1.sslip.io/c.json",
+            "https://169.254.169.254.nip.io/c.json",
+            "https://100.64.0.1.nip.io/c.json",
+            "https://0.0.0.0.nip.io/c.json",
+            "https://localtest.me.localtest.me/c.json",
+            "https://x.lvh.me/c.json",
+            "https://router.home.arpa/c.json",
+            "https://nas.lan/c.json",
+            "https://api.localhost/c.json",
+            "https://app-7f000001.nip.io/c.json",
+            "https://x-c0a80001-y.nip.io/c.json",
+            "https://a.localhost.direct/c.json",
+        ] {
+            assert!(!is_document_url(bad), "{bad}");
+        }
+        for good in [
+            "https://claude.ai/oauth/claude-code-client-metadata",
+            "https://8.8.8.8.nip.io/c.json",
+            "https://app-1-2.example.com/c.json",
+            "https://cafe-babe.example.com/c.json",
+            // Eight hex digits outside the wildcard DNS services are an ordinary name.
+            "https://app-git-7f000001.vercel.app/c.json",
+            "https://lim1-e2e9b82a.example/c.json",
+        ] {
+            assert!(is_document_url(good), "{good}");
+        }
+    }
+
+    fn doc(text: &str, json: bool) -> Document {
+        Document {
+            text: text.to_string(),
+            json,
+        }
+    }
+
+    #[test]
+    fn only_a_json_document_sending_people_home_is_vouched_for() {
+        let url = "https://app.example/client.json";
+        let with = |redirects: &str, json| {
+            let text = format!(r#"{{"client_id":"{url}","redirect_uris":[{redirects}]}}"#);
+            parse_client(url, &doc(&text, json)).unwrap().source
+        };
+        let home = r#""https://app.example/cb""#;
+        assert_eq!(with(home, true), ClientSource::MetadataDocument);
+        assert_eq!(with(home, false), ClientSource::UnverifiedDocument);
+        for (redirects, source) in [
+            (
+                r#""https://cb.app.example/x""#,
+                ClientSource::MetadataDocument,
+            ),
+            (
+                r#""https://app.example/a","https://evil.example/b""#,
+                ClientSource::UnverifiedDocument,
+            ),
+            (
+                r#""https://evil.example/cb""#,
+                ClientSource::UnverifiedDocument,
+            ),
+            (
+                r#""https://notapp.example/cb""#,
+                ClientSource::UnverifiedDocument,
+            ),
+            (
+                r#""http://127.0.0.1:9/cb""#,
+                ClientSource::UnverifiedDocument,
+            ),
+        ] {
+            assert_eq!(with(redirects, true), source, "{redirects}");
+        }
+        // A document on a subdomain vouches for its own domain, never a bare top-level name.
+        assert!(redirects_stay_home(
+            "https://cdn.app.example/c.json",
+            &["https://app.example/cb".to_string()]
+        ));
+        assert!(!redirects_stay_home(
+            "https://app.example/c.json",
+            &["https://example/cb".to_string()]
+        ));
+        assert!(is_json_media_type("application/json; charset=utf-8"));
+        assert!(is_json_media_type("Application/JSON"));
+        assert!(!is_json_media_type("text/plain"));
+        assert!(!is_json_media_type("application/jsonp"));
+    }
+
+    #[test]
+    fn cached_documents_keep_how_they_were_served() {
+        for json in [true, false] {
+            let d = Document::from_cache(&doc("{\"a\":1}\nx", json).cached()).unwrap();
+            assert_eq!((d.text.as_str(), d.json), ("{\"a\":1}\nx", json));
+        }
+        // What an earlier version cached (the bare document) is fetched again.
+        assert!(Document::from_cache("{\"client_id\":\"x\"}").is_none());
+    }
+
+    #[test]
+    fn cache_lifetimes_are_bounded() {
+        assert_eq!(cache_seconds(Some("max-age=5".into())), Some(60));
+        assert_eq!(
+            cache_seconds(Some("public, max-age=3600".into())),
+            Some(3600)
+        );
+        assert_eq!(cache_seconds(Some("max-age=99999999".into())), Some(86400));
+        assert_eq!(cache_seconds(Some("no-store".into())), None);
+        assert_eq!(cache_seconds(None), None);
+    }
+
+    #[test]
+    fn document_must_name_itself() {
+        let url = "https://app.example/client.json";
+        let ok = format!(r#"{{"client_id":"{url}","redirect_uris":["https://app.example/cb"]}}"#);
+        assert_eq!(
+            parse_client(url, &doc(&ok, true))
+                .unwrap()
+                .token_endpoint_auth_method,
+            "none"
+        );
+        let other = r#"{"client_id":"https://evil.example/c.json","redirect_uris":["https://app.example/cb"]}"#;
+        assert!(parse_client(url, &doc(other, true)).is_err());
+        let secret = format!(
+            r#"{{"client_id":"{url}","redirect_uris":["https://app.example/cb"],"token_endpoint_auth_method":"client_secret_post"}}"#
+        );
+        assert!(parse_client(url, &doc(&secret, true)).is_err());
+    }
+
+    #[test]
+    fn fetches_are_counted_per_network_and_in_all_never_per_url() {
+        let limits = Allowance {
+            fetches_per_network_per_minute: 2,
+            fetches_per_minute: 3,
+            fills_per_network_per_hour: 1,
+            fills_per_day: 1,
+        };
+        let mut f = Fetches::default();
+        let now = 600;
+        assert!(f.take("https://a.example/1", "n1", &limits, now).is_ok());
+        assert!(f.take("https://a.example/2", "n1", &limits, now).is_ok());
+        // A new URL is no new allowance for the same network...
+        assert!(f.take("https://a.example/3", "n1", &limits, now).is_err());
+        // ...another network has its own, until the total is spent.
+        assert!(f.take("https://a.example/3", "n2", &limits, now).is_ok());
+        assert!(f.take("https://a.example/4", "n3", &limits, now).is_err());
+        // The next minute starts afresh.
+        assert!(f
+            .take("https://a.example/4", "n1", &limits, now + 60)
+            .is_ok());
+        // Failures of one URL stop its fetches for the minute, whoever asks.
+        let roomy = Allowance {
+            fetches_per_network_per_minute: 100,
+            fetches_per_minute: 100,
+            ..limits
+        };
+        let mut f = Fetches::default();
+        for _ in 0..FAILURES_PER_MINUTE {
+            assert!(f.take("https://down.example/c", "n1", &roomy, now).is_ok());
+            f.failed("https://down.example/c");
+        }
+        assert!(f.take("https://down.example/c", "n9", &roomy, now).is_err());
+        assert!(f.take("https://up.example/c", "n9", &roomy, now).is_ok());
+        // Past MAX_TRACKED networks in a minute, a new one waits.
+        let wide = Allowance {
+            fetches_per_network_per_minute: 1,
+            fetches_per_minute: u64::MAX,
+            ..limits
+        };
+        let mut f = Fetches::default();
+        for n in 0..MAX_TRACKED {
+            assert!(f
+                .take("https://a.example/c", &format!("n{n}"), &wide, now)
+                .is_ok());
+        }
+        assert!(f
+            .take("https://a.example/c", "one-more", &wide, now)
+            .is_err());
+    }
+}
