@@ -24,18 +24,12 @@ pub fn secret_hash(secret: &str) -> String {
     b64url(&sha256(secret.as_bytes()))
 }
 
-/// Compares two byte strings in time that depends only on their lengths. The
-/// accumulator passes through `black_box` at every byte, an optimisation barrier: without
-/// it the compiler may turn the loop into one that stops at the first difference.
+/// Compares two byte strings in time that depends only on their lengths (`subtle`, whose
+/// comparison hides its result from the optimiser, so the loop never stops at the first
+/// difference).
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    let diff = a
-        .iter()
-        .zip(b)
-        .fold(0u8, |acc, (x, y)| std::hint::black_box(acc | (x ^ y)));
-    std::hint::black_box(diff) == 0
+    use subtle::ConstantTimeEq;
+    a.len() == b.len() && bool::from(a.ct_eq(b))
 }
 
 /// `n` bytes from the platform's CSPRNG (WebCrypto in a Worker, the OS natively).

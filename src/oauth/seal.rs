@@ -6,38 +6,25 @@
 
 use crate::encoding::{b64url, b64url_decode, constant_time_eq, random_bytes, sha256};
 use crate::oauth::chacha20;
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 
 pub fn hmac_sha256(key: &[u8; 32], message: &[u8]) -> [u8; 32] {
     hmac_sha256_bytes(key, message)
 }
 
-/// HMAC-SHA256 with a key of any length (a secret an operator chose): longer than the
-/// block, it is hashed first (RFC 2104 §2).
+/// HMAC-SHA256 with a key of any length (a secret an operator chose; longer than the
+/// block, it is hashed first, RFC 2104 §2), by the `hmac` crate.
 pub fn hmac_sha256_bytes(key: &[u8], message: &[u8]) -> [u8; 32] {
-    let hashed;
-    let key = if key.len() > 64 {
-        hashed = sha256(key);
-        &hashed[..]
-    } else {
-        key
-    };
-    let mut ipad = [0x36u8; 64];
-    let mut opad = [0x5cu8; 64];
-    // `key` is at most 64 bytes here, so zip covers it whole.
-    for ((i, o), k) in ipad.iter_mut().zip(opad.iter_mut()).zip(key) {
-        *i ^= k;
-        *o ^= k;
+    use hmac::Mac;
+    // HMAC takes a key of any length, so `new_from_slice` cannot fail; were it ever to,
+    // a random value (which nothing can match, and nobody can predict) fails safe.
+    match hmac::Hmac::<Sha256>::new_from_slice(key) {
+        Ok(mut mac) => {
+            mac.update(message);
+            mac.finalize().into_bytes().into()
+        }
+        Err(_) => random_bytes(),
     }
-    let inner = Sha256::new()
-        .chain_update(ipad)
-        .chain_update(message)
-        .finalize();
-    Sha256::new()
-        .chain_update(opad)
-        .chain_update(inner)
-        .finalize()
-        .into()
 }
 
 /// A key for one purpose, derived from the server's secret, so that a value sealed for one
