@@ -5,6 +5,7 @@
 //! its refresh tokens at once and its access tokens at `/mcp` within a minute.
 
 use crate::audit::Event;
+use crate::http::account_notice::Notice;
 use crate::http::account_tokens;
 use crate::http::pages::{self, error_page, see_other, ErrorKind, SignInFor};
 use crate::http::session::{self, field, session_user, CsrfCookie};
@@ -146,23 +147,6 @@ async fn app_name(ctx: &Ctx, client_id: &str) -> (String, String) {
         ),
         _ => (client_id.to_string(), String::new()),
     }
-}
-
-/// What the page says about the action it answers; empty fields say nothing.
-#[derive(Default)]
-pub struct Notice {
-    /// The app just disconnected.
-    pub disconnected: String,
-    /// A token just made, shown this once, and its name.
-    pub created: String,
-    pub created_name: String,
-    /// The name of a token just revoked.
-    pub revoked: String,
-    /// Why a token could not be made, and the name to fill in again.
-    pub token_error: String,
-    pub token_name: String,
-    /// A failure to show as the error page instead.
-    pub failed: Option<ErrorKind>,
 }
 
 async fn show(ctx: &Ctx, req: &Incoming, user: &UserRow, notice: &Notice) -> Reply {

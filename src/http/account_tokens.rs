@@ -4,7 +4,7 @@
 
 use crate::audit::Event;
 use crate::encoding::{b64url, random_bytes, secret_hash};
-use crate::http::account::Notice;
+use crate::http::account_notice::Notice;
 use crate::http::pages::ErrorKind;
 use crate::http::session::{self, field, SignInError};
 use crate::http::{now, Ctx, Incoming};

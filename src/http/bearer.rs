@@ -5,11 +5,12 @@
 //! `/mcp/t/<token>` when `MCP_PATH_TOKENS` allows it). Access tokens never work in the
 //! path, and personal tokens work nowhere but `/mcp` and `/sse`.
 
-use super::token::verify_access;
 use super::{now, Ctx, Incoming};
 use crate::audit::Event;
 use crate::encoding::secret_hash;
-use crate::oauth::access_token::Verified;
+use crate::http::webcrypto::WebCrypto;
+use crate::oauth::access_token::{self, Verified};
+use crate::oauth::keys::KeySet;
 use crate::oauth::personal_token;
 use crate::reply::{Reply, NO_STORE};
 use crate::store::d1_revocations::MAX_UNMARKED;
@@ -310,6 +311,17 @@ async fn unmarked_revocations(
                 .unwrap_or_default()
         }
     }
+}
+
+/// An access token issued by this server for `resource`, checked with WebCrypto.
+pub(crate) async fn verify_access(
+    ctx: &Ctx,
+    keys: &KeySet,
+    token: &str,
+    resource: &str,
+    now: u64,
+) -> Result<Verified, access_token::TokenError> {
+    access_token::verify(&WebCrypto, keys, token, &ctx.issuer, resource, now).await
 }
 
 /// How long a location's edge cache may keep a KV answer about a revocation mark, and how

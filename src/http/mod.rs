@@ -3,6 +3,7 @@
 //! failures are logged with the request id and answered generically.
 
 pub mod account;
+pub mod account_notice;
 pub mod account_tokens;
 pub mod authorize;
 pub mod bearer;

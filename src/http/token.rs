@@ -5,11 +5,12 @@
 use crate::audit::Event;
 use crate::encoding::{b64url, constant_time_eq, random_token, secret_hash};
 use crate::http::bearer::{
-    forget_not_revoked, note_unmarked, unauthorized_with, unavailable, verify_bearer, BearerError,
+    forget_not_revoked, note_unmarked, unauthorized_with, unavailable, verify_access,
+    verify_bearer, BearerError,
 };
 use crate::http::webcrypto::WebCrypto;
 use crate::http::{now, now_ms, Ctx, Incoming};
-use crate::oauth::access_token::{self, AccessClaims, Verified};
+use crate::oauth::access_token::{self, AccessClaims};
 use crate::oauth::client::{Client, ClientSource};
 use crate::oauth::code;
 use crate::oauth::error::OAuthError;
@@ -489,17 +490,6 @@ pub async fn mark_revoked(ctx: &Ctx, db: &D1, grant_id: &str) {
             ctx.request_id
         );
     }
-}
-
-/// An access token issued by this server for `resource`, checked with WebCrypto.
-pub(crate) async fn verify_access(
-    ctx: &Ctx,
-    keys: &KeySet,
-    token: &str,
-    resource: &str,
-    now: u64,
-) -> Result<Verified, access_token::TokenError> {
-    access_token::verify(&WebCrypto, keys, token, &ctx.issuer, resource, now).await
 }
 
 pub async fn revoke(ctx: &Ctx, req: &Incoming) -> Reply {
