@@ -19,7 +19,7 @@ use crate::audit::Event;
 use crate::encoding::{b64url, constant_time_eq, random_bytes, random_token, secret_hash, sha256};
 use crate::gateway::config::ConfigError;
 use crate::reply::{http_error, Reply};
-use crate::signin::config::{self as provider_config, Kind, Provider};
+use crate::signin::config::{self as provider_config, Flow, Kind, Provider};
 use crate::signin::id_token::{self, Expected, IdTokenError};
 use crate::signin::oidc::{self, Discovery, Outgoing};
 use crate::signin::policy::{
@@ -277,7 +277,7 @@ pub async fn callback(ctx: &Ctx, req: &Incoming) -> Reply {
     let all = providers(ctx);
     let Some(p) = list(&all)
         .iter()
-        .find(|p| p.id == id && matches!(p.kind, Kind::Oidc { .. } | Kind::GitHub { .. }))
+        .find(|p| p.id == id && p.kind.flow() == Flow::Callback)
     else {
         return error_page(ctx, ErrorKind::BadRequest, Some("no such sign-in provider"));
     };
@@ -879,10 +879,7 @@ pub async fn handoff(ctx: &Ctx, req: &Incoming) -> Reply {
     let header = req.header("mcp-signature");
     let now = now();
     let mut signed_by = None;
-    for p in list(&all)
-        .iter()
-        .filter(|p| matches!(p.kind, Kind::Handoff { .. }))
-    {
+    for p in list(&all).iter().filter(|p| p.kind.flow() == Flow::Handoff) {
         let Ok(s) = secret(ctx, p.shared_secret.as_ref()) else {
             continue;
         };
@@ -986,7 +983,7 @@ pub async fn handoff_return(ctx: &Ctx, req: &Incoming) -> Reply {
     };
     let Some(p) = list(&all)
         .iter()
-        .find(|p| p.id == row.provider && matches!(p.kind, Kind::Handoff { .. }))
+        .find(|p| p.id == row.provider && p.kind.flow() == Flow::Handoff)
     else {
         return error_page(
             ctx,
@@ -1028,7 +1025,7 @@ pub async fn handoff_return(ctx: &Ctx, req: &Incoming) -> Reply {
 pub fn password_checker(ctx: &Ctx) -> Option<Provider> {
     list(&providers(ctx))
         .iter()
-        .find(|p| matches!(p.kind, Kind::PasswordCheck { .. }))
+        .find(|p| p.kind.flow() == Flow::PasswordCheck)
         .cloned()
 }
 

@@ -27,6 +27,29 @@ pub enum Kind {
     PasswordCheck { url: String },
 }
 
+/// How a person signs in with a provider of a kind. Every filter on kinds asks this, and
+/// `Kind::flow` lists every kind, so a new kind cannot compile without saying which flow
+/// it takes (and cannot fall through a `matches!` to a 404 at its callback).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flow {
+    /// OAuth-shaped: the browser goes to the provider and comes back to `/signin/callback`.
+    Callback,
+    /// The operator's app signs the person in and completes at `/signin/handoff`.
+    Handoff,
+    /// The password typed into this Worker's form is checked by the operator's endpoint.
+    PasswordCheck,
+}
+
+impl Kind {
+    pub fn flow(&self) -> Flow {
+        match self {
+            Kind::Oidc { .. } | Kind::GitHub { .. } => Flow::Callback,
+            Kind::Handoff { .. } => Flow::Handoff,
+            Kind::PasswordCheck { .. } => Flow::PasswordCheck,
+        }
+    }
+}
+
 /// Who may sign in through a provider. Any one rule that matches admits the person.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Allow {
@@ -99,7 +122,7 @@ impl Provider {
     /// Whether the person leaves for the provider (a "Continue with" button) rather than
     /// typing a password here.
     pub fn is_redirect(&self) -> bool {
-        !matches!(self.kind, Kind::PasswordCheck { .. })
+        self.kind.flow() != Flow::PasswordCheck
     }
 }
 
@@ -310,7 +333,7 @@ fn one(
             ))
         }
     };
-    let redirect_flow = matches!(kind, Kind::Oidc { .. } | Kind::GitHub { .. });
+    let redirect_flow = kind.flow() == Flow::Callback;
     let client_id = if redirect_flow {
         required("client_id")?
     } else {
@@ -492,6 +515,28 @@ mod tests {
 
     fn parse_one(item: &str) -> Result<Provider, ConfigError> {
         parse(Some(&format!("[{item}]")), &env()).map(|mut v| v.remove(0))
+    }
+
+    #[test]
+    fn every_kind_says_its_flow() {
+        let oidc = Kind::Oidc {
+            issuer: GOOGLE_ISSUER.into(),
+        };
+        let github = Kind::GitHub {
+            web: "https://github.com".into(),
+            api: "https://api.github.com".into(),
+            membership_token: None,
+        };
+        let handoff = Kind::Handoff {
+            login_url: "https://app.example/login".into(),
+        };
+        let check = Kind::PasswordCheck {
+            url: "https://app.example/check".into(),
+        };
+        assert_eq!(oidc.flow(), Flow::Callback);
+        assert_eq!(github.flow(), Flow::Callback);
+        assert_eq!(handoff.flow(), Flow::Handoff);
+        assert_eq!(check.flow(), Flow::PasswordCheck);
     }
 
     #[test]
