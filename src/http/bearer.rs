@@ -246,7 +246,7 @@ pub async fn verify_access_token(ctx: &Ctx, token: &str) -> Result<Verified, Bea
             // A full list may have left older revocations out (someone revoking thousands
             // of their own grants while KV refuses writes): then D1 is asked for this one.
             let revoked = if unmarked.len() >= MAX_UNMARKED as usize {
-                !db.grant_stands(gid).await.map_err(|e| {
+                db.grant_revoked(gid).await.map_err(|e| {
                     ctx.internal(e);
                     BearerError::Unavailable
                 })?
@@ -263,9 +263,9 @@ pub async fn verify_access_token(ctx: &Ctx, token: &str) -> Result<Verified, Bea
                 "[{}] revocation mark unreadable, asking D1: {e}",
                 ctx.request_id
             );
-            match db.grant_stands(gid).await {
-                Ok(true) => {}
-                Ok(false) => return Err(REVOKED),
+            match db.grant_revoked(gid).await {
+                Ok(false) => {}
+                Ok(true) => return Err(REVOKED),
                 Err(e) => {
                     ctx.internal(e);
                     return Err(BearerError::Unavailable);

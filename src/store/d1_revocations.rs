@@ -38,20 +38,4 @@ impl D1 {
         .await
         .map(|_| ())
     }
-
-    /// Whether a grant stands: `false` when it was revoked or does not exist (an access
-    /// token is only ever issued for a grant that exists).
-    pub async fn grant_stands(&self, grant_id: &str) -> Result<bool, StoreError> {
-        #[derive(Deserialize)]
-        struct Row {
-            revoked_at: Option<u64>,
-        }
-        let row: Option<Row> = self
-            .first(
-                "SELECT revoked_at FROM grants WHERE id = ?1",
-                &[Arg::T(grant_id)],
-            )
-            .await?;
-        Ok(row.is_some_and(|r| r.revoked_at.is_none()))
-    }
 }
