@@ -50,6 +50,34 @@ fn https_url(value: &str) -> Option<String> {
     ok.then(|| url.to_string())
 }
 
+/// A setting that cannot be used, named as the operator wrote it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigError {
+    pub setting: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.setting, self.message)
+    }
+}
+
+/// An https URL with a host and no credentials; http only on a loopback host.
+pub fn check_url(text: &str) -> Result<String, String> {
+    let url = url::Url::parse(text).map_err(|_| "not an absolute URL".to_string())?;
+    if !url.username().is_empty() || url.password().is_some() || url.fragment().is_some() {
+        return Err("must not hold user information or a fragment".into());
+    }
+    match (url.scheme(), url.host()) {
+        ("https", Some(_)) => Ok(url.to_string()),
+        ("http", Some(url::Host::Ipv4(ip))) if ip.is_loopback() => Ok(url.to_string()),
+        ("http", Some(url::Host::Ipv6(ip))) if ip.is_loopback() => Ok(url.to_string()),
+        ("http", Some(url::Host::Domain("localhost"))) => Ok(url.to_string()),
+        _ => Err("must be https (http only on a loopback host)".into()),
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Config {
     /// `ISSUER`: the public origin, e.g. `https://mcp.example.com`. Unset: the request's origin.

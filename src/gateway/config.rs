@@ -3,6 +3,8 @@
 //! binding the gateway reaches comes from here, never from a request. A mistake is a
 //! `ConfigError` naming the setting, never a silently missing upstream.
 
+use crate::config::check_url;
+use crate::config::ConfigError;
 use serde_json::Value;
 
 /// Where an upstream is reached.
@@ -37,19 +39,6 @@ pub struct Upstream {
     pub scopes: Vec<(String, String)>,
     /// `<name>_` in front of the upstream's names when several sources share `/mcp`.
     pub prefix: Option<String>,
-}
-
-/// A setting that cannot be used, named as the operator wrote it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ConfigError {
-    pub setting: String,
-    pub message: String,
-}
-
-impl std::fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.setting, self.message)
-    }
 }
 
 pub const DEFAULT_TIMEOUT_MS: u64 = 10_000;
@@ -259,21 +248,6 @@ fn one(
         tools,
         scopes,
     })
-}
-
-/// An https URL with a host and no credentials; http only on a loopback host.
-pub(crate) fn check_url(text: &str) -> Result<String, String> {
-    let url = url::Url::parse(text).map_err(|_| "not an absolute URL".to_string())?;
-    if !url.username().is_empty() || url.password().is_some() || url.fragment().is_some() {
-        return Err("must not hold user information or a fragment".into());
-    }
-    match (url.scheme(), url.host()) {
-        ("https", Some(_)) => Ok(url.to_string()),
-        ("http", Some(url::Host::Ipv4(ip))) if ip.is_loopback() => Ok(url.to_string()),
-        ("http", Some(url::Host::Ipv6(ip))) if ip.is_loopback() => Ok(url.to_string()),
-        ("http", Some(url::Host::Domain("localhost"))) => Ok(url.to_string()),
-        _ => Err("must be https (http only on a loopback host)".into()),
-    }
 }
 
 fn is_header_name(h: &str) -> bool {

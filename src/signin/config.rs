@@ -4,7 +4,7 @@
 //! an issuer named here, never from a request. A mistake is a `ConfigError` naming the
 //! setting; the sign-in page then leaves that provider out and the log says why.
 
-use crate::gateway::config::{check_url, ConfigError};
+use crate::config::{check_url, ConfigError};
 use serde_json::{Map, Value};
 
 /// How a provider proves who a person is.

@@ -2,7 +2,7 @@
 //! the URL a person is sent to, the token request and what comes back. The edge does the
 //! fetching; these functions decide what is sent and what an answer means.
 
-use crate::gateway::config::check_url;
+use crate::config::check_url;
 use crate::signin::config::{Kind, Provider};
 use serde_json::Value;
 use url::form_urlencoded::Serializer;
