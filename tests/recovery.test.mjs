@@ -24,13 +24,13 @@
 // run side by side; the tests inside each group run in order.
 import { describe, test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { randomBytes, createHash } from "node:crypto";
 import { rmSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Miniflare } from "miniflare";
 import { localState, migrationStatements, newSigningKey, startWorker } from "./helpers/worker.mjs";
+import { runNode } from "./helpers/process.mjs";
 import { authorizeUrl, Browser, codeFor, createUser, exchange, formFields, fullFlow, pkcePair, publicClient, register, token } from "./helpers/oauth.mjs";
 import { modernCall } from "./helpers/mcp.mjs";
 
@@ -257,21 +257,8 @@ async function personalToken(w, user, name = "laptop") {
 }
 
 /** Runs a Node script without blocking the event loop workerd needs, `input` on stdin. */
-function runScript(file, args, input = "") {
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [file, ...args], {
-      cwd: ROOT,
-      env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true" },
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (c) => (stdout += c));
-    child.stderr.on("data", (c) => (stderr += c));
-    child.on("error", fail);
-    child.on("close", (code) => done({ code, stdout, stderr }));
-    child.stdin.end(input);
-  });
-}
+const runScript = (file, args, input = "") =>
+  runNode(file, args, { cwd: ROOT, env: { WRANGLER_SEND_METRICS: "false", CI: "true" }, input });
 
 // =======================================================================================
 

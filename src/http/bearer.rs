@@ -225,8 +225,6 @@ pub async fn verify_access_token(ctx: &Ctx, token: &str) -> Result<Verified, Bea
     if NOT_REVOKED.with(|m| m.borrow().get(gid, now)).is_some() {
         return Ok(verified);
     }
-    const REVOKED: BearerError = BearerError::Invalid("the access token has been revoked");
-    let db = ctx.db().map_err(|_| BearerError::Unavailable)?;
     let mark = match ctx.kv() {
         Ok(kv) => kv
             .get_cached(
@@ -237,24 +235,18 @@ pub async fn verify_access_token(ctx: &Ctx, token: &str) -> Result<Verified, Bea
             .map_err(|e| e.to_string()),
         Err(_) => Err("no KV binding".to_string()),
     };
-    match mark {
-        Ok(Some(_)) => return Err(REVOKED),
+    let revoked = match mark {
+        Ok(Some(_)) => true,
         // No mark: revoked all the same if D1 holds a revocation whose mark could not be
-        // written (KV's write quota spent, or KV failing).
+        // written (KV's write quota spent, or KV failing). A full list may have left older
+        // revocations out (someone revoking thousands of their own grants while KV
+        // refuses writes): then D1 is asked about this grant.
         Ok(None) => {
-            let unmarked = unmarked_revocations(ctx, &db, now).await;
-            // A full list may have left older revocations out (someone revoking thousands
-            // of their own grants while KV refuses writes): then D1 is asked for this one.
-            let revoked = if unmarked.len() >= MAX_UNMARKED as usize {
-                db.grant_revoked(gid).await.map_err(|e| {
-                    ctx.internal(e);
-                    BearerError::Unavailable
-                })?
+            let unmarked = unmarked_revocations(ctx, now).await;
+            if unmarked.len() >= MAX_UNMARKED as usize {
+                revoked_in_d1(ctx, gid).await?
             } else {
                 unmarked.contains(gid)
-            };
-            if revoked {
-                return Err(REVOKED);
             }
         }
         // KV cannot be read: D1, where revocation happens, decides for this grant.
@@ -263,15 +255,11 @@ pub async fn verify_access_token(ctx: &Ctx, token: &str) -> Result<Verified, Bea
                 "[{}] revocation mark unreadable, asking D1: {e}",
                 ctx.request_id
             );
-            match db.grant_revoked(gid).await {
-                Ok(false) => {}
-                Ok(true) => return Err(REVOKED),
-                Err(e) => {
-                    ctx.internal(e);
-                    return Err(BearerError::Unavailable);
-                }
-            }
+            revoked_in_d1(ctx, gid).await?
         }
+    };
+    if revoked {
+        return Err(BearerError::Invalid("the access token has been revoked"));
     }
     let until = now + NOT_REVOKED_MEMO_SECONDS;
     NOT_REVOKED.with(|m| m.borrow_mut().put(gid.clone(), (), until, now));
@@ -282,11 +270,7 @@ pub async fn verify_access_token(ctx: &Ctx, token: &str) -> Result<Verified, Bea
 /// `NOT_REVOKED_MEMO_SECONDS` per isolate and only when a grant's mark is looked up (the
 /// list is almost always empty: a mark is written with every revocation, and a missing
 /// one by the daily cron). If D1 cannot be read the last list read stands.
-async fn unmarked_revocations(
-    ctx: &Ctx,
-    db: &crate::store::d1::D1,
-    now: u64,
-) -> Rc<HashSet<String>> {
+async fn unmarked_revocations(ctx: &Ctx, now: u64) -> Rc<HashSet<String>> {
     let fresh = UNMARKED.with(|u| {
         u.borrow()
             .as_ref()
@@ -298,7 +282,11 @@ async fn unmarked_revocations(
     }
     // An unmarked grant matters only while its access tokens can live.
     let since = now.saturating_sub(ctx.config.access_token_ttl + 120);
-    match db.unmarked_revocations(since).await {
+    let read = match ctx.db() {
+        Ok(db) => db.unmarked_revocations(since).await,
+        Err(_) => Err(crate::store::StoreError("no D1 binding".into())),
+    };
+    match read {
         Ok(ids) => {
             let set = Rc::new(ids.into_iter().collect::<HashSet<_>>());
             UNMARKED.with(|u| *u.borrow_mut() = Some((now, set.clone())));
@@ -311,6 +299,16 @@ async fn unmarked_revocations(
                 .unwrap_or_default()
         }
     }
+}
+
+/// Whether D1, where revocation happens, holds this grant as revoked (or has no such
+/// grant); `Unavailable` when D1 cannot say.
+async fn revoked_in_d1(ctx: &Ctx, gid: &str) -> Result<bool, BearerError> {
+    let db = ctx.db().map_err(|_| BearerError::Unavailable)?;
+    db.grant_revoked(gid).await.map_err(|e| {
+        ctx.internal(e);
+        BearerError::Unavailable
+    })
 }
 
 /// An access token issued by this server for `resource`, checked with WebCrypto.
