@@ -7,9 +7,9 @@
 use crate::audit::Event;
 use crate::http::account_notice::Notice;
 use crate::http::account_tokens;
+use crate::http::grants::mark_revoked;
 use crate::http::pages::{self, error_page, see_other, ErrorKind, SignInFor};
 use crate::http::session::{self, field, session_user, CsrfCookie};
-use crate::http::token::mark_revoked;
 use crate::http::{now, now_ms, Ctx, Incoming};
 use crate::oauth::client::host_of;
 use crate::reply::Reply;

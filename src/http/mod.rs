@@ -13,6 +13,7 @@ pub mod cron;
 pub mod ctx;
 pub mod discovery;
 pub mod gateway;
+pub mod grants;
 pub mod live;
 pub mod mcp;
 pub mod notes;
@@ -26,6 +27,7 @@ pub mod signin;
 pub mod sse;
 pub mod sse_session;
 pub mod token;
+pub mod userinfo;
 pub mod webcrypto;
 
 use ctx::settings;
@@ -246,7 +248,7 @@ async fn dispatch(route: Route, ctx: &Ctx, req: &Incoming) -> Reply {
         Route::Token => token::token(ctx, req).await,
         Route::Revoke => token::revoke(ctx, req).await,
         Route::Introspect => token::introspect(ctx, req).await,
-        Route::UserInfo => token::userinfo(ctx, req).await,
+        Route::UserInfo => userinfo::userinfo(ctx, req).await,
         Route::Account => account::handle(ctx, req).await,
         // A person who opens the bare domain lands on their connected apps.
         Route::Home => Reply::redirect("/account"),

@@ -61,7 +61,10 @@ async fn handle(ctx: &Ctx, req: &Incoming) -> Result<Reply, OAuthError> {
         return Err(OAuthError::RateLimited(window_end - now));
     }
 
-    let secret = (metadata.token_endpoint_auth_method != "none").then(random_token);
+    let secret = metadata
+        .token_endpoint_auth_method
+        .has_secret()
+        .then(random_token);
     let client = metadata.into_client(
         random_token(),
         secret.as_deref().map(secret_hash),

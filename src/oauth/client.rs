@@ -3,6 +3,7 @@
 //! redirect URI at `/authorize` (exact, except the port of a loopback URI).
 
 use crate::oauth::error::OAuthError;
+use crate::oauth::kinds::{AuthMethod, GrantType, ResponseType};
 use crate::oauth::scope::Scopes;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -43,9 +44,9 @@ pub struct Client {
     pub client_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_uri: Option<String>,
-    pub token_endpoint_auth_method: String,
-    pub grant_types: Vec<String>,
-    pub response_types: Vec<String>,
+    pub token_endpoint_auth_method: AuthMethod,
+    pub grant_types: Vec<GrantType>,
+    pub response_types: Vec<ResponseType>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
     pub client_id_issued_at: u64,
@@ -54,11 +55,11 @@ pub struct Client {
 
 impl Client {
     pub fn is_public(&self) -> bool {
-        self.token_endpoint_auth_method == "none"
+        !self.token_endpoint_auth_method.has_secret()
     }
 
     pub fn allows_refresh(&self) -> bool {
-        self.grant_types.iter().any(|g| g == "refresh_token")
+        self.grant_types.contains(&GrantType::RefreshToken)
     }
 
     /// True when every redirect URI is on a loopback host: such a client runs on the
@@ -270,9 +271,9 @@ pub struct ClientMetadata {
     pub redirect_uris: Vec<String>,
     pub client_name: Option<String>,
     pub client_uri: Option<String>,
-    pub token_endpoint_auth_method: String,
-    pub grant_types: Vec<String>,
-    pub response_types: Vec<String>,
+    pub token_endpoint_auth_method: AuthMethod,
+    pub grant_types: Vec<GrantType>,
+    pub response_types: Vec<ResponseType>,
     pub scope: Option<String>,
 }
 
@@ -297,33 +298,36 @@ pub fn validate_metadata(v: &Value) -> Result<ClientMetadata, OAuthError> {
     for uri in &redirect_uris {
         validate_redirect_uri(uri).map_err(OAuthError::InvalidRedirectUri)?;
     }
-    let token_endpoint_auth_method = optional_string(v, "token_endpoint_auth_method", 40)?
-        .unwrap_or_else(|| "client_secret_basic".to_string());
-    if !["none", "client_secret_basic", "client_secret_post"]
-        .contains(&token_endpoint_auth_method.as_str())
-    {
-        return Err(OAuthError::InvalidClientMetadata(format!(
-            "token_endpoint_auth_method {token_endpoint_auth_method} is not supported"
-        )));
-    }
-    let grant_types = string_list(v, "grant_types")?
-        .unwrap_or_else(|| vec!["authorization_code".into(), "refresh_token".into()]);
-    if grant_types.is_empty()
-        || grant_types
+    let token_endpoint_auth_method = match optional_string(v, "token_endpoint_auth_method", 40)? {
+        None => AuthMethod::ClientSecretBasic,
+        Some(m) => AuthMethod::parse(&m).ok_or_else(|| {
+            OAuthError::InvalidClientMetadata(format!(
+                "token_endpoint_auth_method {m} is not supported"
+            ))
+        })?,
+    };
+    let grant_types = match string_list(v, "grant_types")? {
+        None => GrantType::ALL.to_vec(),
+        Some(names) => names
             .iter()
-            .any(|g| g != "authorization_code" && g != "refresh_token")
-        || !grant_types.iter().any(|g| g == "authorization_code")
-    {
+            .map(|g| GrantType::parse(g))
+            .collect::<Option<Vec<_>>>()
+            .unwrap_or_default(),
+    };
+    if !grant_types.contains(&GrantType::AuthorizationCode) {
         return Err(OAuthError::InvalidClientMetadata(
             "grant_types must be authorization_code, optionally with refresh_token".into(),
         ));
     }
-    let response_types = string_list(v, "response_types")?.unwrap_or_else(|| vec!["code".into()]);
-    if response_types != ["code"] {
-        return Err(OAuthError::InvalidClientMetadata(
-            "response_types must be [\"code\"]".into(),
-        ));
-    }
+    let response_types = match string_list(v, "response_types")? {
+        None => ResponseType::ALL.to_vec(),
+        Some(names) if names == ["code"] => vec![ResponseType::Code],
+        Some(_) => {
+            return Err(OAuthError::InvalidClientMetadata(
+                "response_types must be [\"code\"]".into(),
+            ))
+        }
+    };
     // Scopes this server does not know are dropped rather than refused: clients often ask
     // for `openid` or their own defaults (RFC 7591 §2 lets the server replace the value).
     let scope = optional_string(v, "scope", 500)?.and_then(|s| {
@@ -465,8 +469,8 @@ mod tests {
     #[test]
     fn registration_defaults() {
         let m = validate_metadata(&json!({"redirect_uris": ["https://a.example/cb"]})).unwrap();
-        assert_eq!(m.grant_types, ["authorization_code", "refresh_token"]);
-        assert_eq!(m.token_endpoint_auth_method, "client_secret_basic");
+        assert_eq!(m.grant_types, GrantType::ALL);
+        assert_eq!(m.token_endpoint_auth_method, AuthMethod::ClientSecretBasic);
         assert_eq!(m.client_name, None);
     }
 

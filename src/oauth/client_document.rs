@@ -5,6 +5,7 @@
 //! counts with these.
 
 use crate::oauth::client::{validate_metadata, Client, ClientSource};
+use crate::oauth::kinds::AuthMethod;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use url::{Host, Url};
 
@@ -210,12 +211,10 @@ pub fn parse_client(url: &str, doc: &Document) -> Result<Client, String> {
     }
     let mut meta = validate_metadata(&value).map_err(|e| e.description())?;
     // A document cannot hold a secret: such clients are public.
-    if meta.token_endpoint_auth_method == "client_secret_basic"
-        && value.get("token_endpoint_auth_method").is_none()
-    {
-        meta.token_endpoint_auth_method = "none".into();
+    if value.get("token_endpoint_auth_method").is_none() {
+        meta.token_endpoint_auth_method = AuthMethod::None;
     }
-    if meta.token_endpoint_auth_method != "none" {
+    if meta.token_endpoint_auth_method != AuthMethod::None {
         return Err("a metadata-document client must use token_endpoint_auth_method none".into());
     }
     let source = if doc.json && redirects_stay_home(url, &meta.redirect_uris) {
@@ -463,7 +462,7 @@ mod tests {
             parse_client(url, &doc(&ok, true))
                 .unwrap()
                 .token_endpoint_auth_method,
-            "none"
+            AuthMethod::None
         );
         let other = r#"{"client_id":"https://evil.example/c.json","redirect_uris":["https://app.example/cb"]}"#;
         assert!(parse_client(url, &doc(other, true)).is_err());

@@ -1,6 +1,7 @@
 //! Discovery documents: authorization-server metadata (RFC 8414), its OpenID Connect
 //! Discovery twin, and protected-resource metadata for `/mcp` (RFC 9728).
 
+use crate::oauth::kinds::{names, AuthMethod, GrantType, ResponseType};
 use crate::oauth::scope::{RESOURCE_SCOPES, SUPPORTED};
 use serde_json::{json, Value};
 
@@ -36,13 +37,13 @@ pub fn authorization_server(issuer: &str, intake: ClientIntake) -> Value {
         "userinfo_endpoint": format!("{issuer}/userinfo"),
         "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
         "scopes_supported": scopes,
-        "response_types_supported": ["code"],
+        "response_types_supported": names(ResponseType::ALL, ResponseType::as_str),
         "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "grant_types_supported": names(GrantType::ALL, GrantType::as_str),
         "code_challenge_methods_supported": ["S256"],
-        "token_endpoint_auth_methods_supported": ["none", "client_secret_basic", "client_secret_post"],
-        "revocation_endpoint_auth_methods_supported": ["none", "client_secret_basic", "client_secret_post"],
-        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "token_endpoint_auth_methods_supported": names(AuthMethod::ALL, AuthMethod::as_str),
+        "revocation_endpoint_auth_methods_supported": names(AuthMethod::ALL, AuthMethod::as_str),
+        "introspection_endpoint_auth_methods_supported": names(AuthMethod::with_secret(), AuthMethod::as_str),
         "authorization_response_iss_parameter_supported": true,
         "client_id_metadata_document_supported": intake.metadata_documents,
     });

@@ -34,51 +34,7 @@ pub struct UserRow {
     pub sessions_after: u64,
 }
 
-#[derive(Deserialize, Clone, Debug)]
-pub struct RefreshRow {
-    pub token_hash: String,
-    pub grant_id: String,
-    pub user_id: String,
-    pub client_id: String,
-    pub scope: String,
-    pub expires_at: u64,
-    pub rotated_at: Option<u64>,
-    pub successor_hash: Option<String>,
-    pub revoked_at: Option<u64>,
-    /// From the grant: its resource and whether it was revoked.
-    pub resource: String,
-    pub grant_revoked_at: Option<u64>,
-    /// When the successor (if any) was itself rotated, i.e. first used.
-    pub successor_rotated_at: Option<u64>,
-    /// A disabled account's refresh tokens stop working.
-    pub user_disabled_at: Option<u64>,
-}
-
-/// A grant to create when a code is redeemed.
-pub struct NewGrant<'a> {
-    pub id: &'a str,
-    pub user_id: &'a str,
-    pub client_id: &'a str,
-    pub scope: &'a str,
-    pub resource: &'a str,
-    pub redirect_uri: &'a str,
-    pub code_hash: &'a str,
-    /// When the code was issued, in milliseconds: a grant of the same person and client
-    /// revoked since then (Disconnect on the account page, a replayed code) or a disabled
-    /// account refuses the code. Milliseconds, so a revocation and a new sign-in within
-    /// one second keep their order.
-    pub code_issued_ms: u64,
-}
-
-/// A refresh token row to insert.
-pub struct NewRefresh<'a> {
-    pub token_hash: &'a str,
-    pub grant_id: &'a str,
-    pub user_id: &'a str,
-    pub client_id: &'a str,
-    pub scope: &'a str,
-    pub expires_at: u64,
-}
+pub use crate::store::grants::{NewGrant, NewRefresh, RefreshRow};
 
 impl D1 {
     pub(crate) fn stmt(&self, sql: &str, args: &[Arg]) -> Result<D1PreparedStatement, StoreError> {
@@ -120,7 +76,7 @@ impl D1 {
     }
 
     /// Runs a batch as one transaction; true when its first statement changed one row.
-    async fn first_statement_changed_one(
+    pub(crate) async fn first_statement_changed_one(
         &self,
         batch: Vec<D1PreparedStatement>,
     ) -> Result<bool, StoreError> {
@@ -296,161 +252,6 @@ impl D1 {
             )
             .await?;
         Ok(row.map_or(0, |r| r.count))
-    }
-
-    // --- grants and refresh tokens ------------------------------------------------------
-
-    /// Creates the grant for a code and its first refresh token, atomically and only if
-    /// this code was never redeemed before and its authorization still stands: the person
-    /// is enabled, no grant of theirs for this client was withdrawn since the code was
-    /// issued, and their sessions were not ended since (a password reset or "sign out
-    /// everywhere": a code approved with a stolen session dies with it). `false`: the code
-    /// is being replayed (`grant_id_by_code` finds its grant) or was withdrawn.
-    pub async fn redeem_code(
-        &self,
-        g: &NewGrant<'_>,
-        refresh: Option<&NewRefresh<'_>>,
-        now: u64,
-    ) -> Result<bool, StoreError> {
-        let mut batch = vec![self.stmt(
-            "INSERT INTO grants (id, user_id, client_id, scope, resource, redirect_uri, \
-             code_hash, created_at, last_used_at) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8 \
-             WHERE NOT EXISTS (SELECT 1 FROM users WHERE id = ?2 \
-               AND (disabled_at IS NOT NULL OR sessions_after > ?9)) \
-             AND NOT EXISTS (SELECT 1 FROM grants WHERE user_id = ?2 AND client_id = ?3 \
-               AND COALESCE(revoked_ms, revoked_at * 1000 + 999) >= ?9 AND code_hash <> ?7) \
-             ON CONFLICT(code_hash) DO NOTHING",
-            &[
-                Arg::T(g.id),
-                Arg::T(g.user_id),
-                Arg::T(g.client_id),
-                Arg::T(g.scope),
-                Arg::T(g.resource),
-                Arg::T(g.redirect_uri),
-                Arg::T(g.code_hash),
-                Arg::N(now),
-                Arg::N(g.code_issued_ms),
-            ],
-        )?];
-        if let Some(r) = refresh {
-            // Inserted only when the grant above was: its fresh id exists only then.
-            batch.push(self.stmt(
-                "INSERT INTO refresh_tokens (token_hash, grant_id, user_id, client_id, scope, \
-                 issued_at, expires_at) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7 \
-                 WHERE EXISTS (SELECT 1 FROM grants WHERE id = ?2 AND code_hash = ?8)",
-                &[
-                    Arg::T(r.token_hash),
-                    Arg::T(r.grant_id),
-                    Arg::T(r.user_id),
-                    Arg::T(r.client_id),
-                    Arg::T(r.scope),
-                    Arg::N(now),
-                    Arg::N(r.expires_at),
-                    Arg::T(g.code_hash),
-                ],
-            )?);
-        }
-        self.first_statement_changed_one(batch).await
-    }
-
-    /// The grant created by a code, for revoking it when the code is replayed.
-    pub async fn grant_id_by_code(&self, code_hash: &str) -> Result<Option<String>, StoreError> {
-        #[derive(Deserialize)]
-        struct Row {
-            id: String,
-        }
-        let row: Option<Row> = self
-            .first(
-                "SELECT id FROM grants WHERE code_hash = ?1",
-                &[Arg::T(code_hash)],
-            )
-            .await?;
-        Ok(row.map(|r| r.id))
-    }
-
-    /// Revokes a grant and every refresh token of its family; `now_ms` in milliseconds.
-    pub async fn revoke_grant(&self, grant_id: &str, now_ms: u64) -> Result<(), StoreError> {
-        let now = now_ms / 1000;
-        let batch = vec![
-            self.stmt(
-                "UPDATE grants SET revoked_at = ?2, revoked_ms = ?3 \
-                 WHERE id = ?1 AND revoked_at IS NULL",
-                &[Arg::T(grant_id), Arg::N(now), Arg::N(now_ms)],
-            )?,
-            self.stmt(
-                "UPDATE refresh_tokens SET revoked_at = ?2 WHERE grant_id = ?1 AND revoked_at IS NULL",
-                &[Arg::T(grant_id), Arg::N(now)],
-            )?,
-        ];
-        self.0.batch(batch).await.map_err(err).map(|_| ())
-    }
-
-    pub async fn refresh_token(&self, token_hash: &str) -> Result<Option<RefreshRow>, StoreError> {
-        self.first(
-            "SELECT r.token_hash, r.grant_id, r.user_id, r.client_id, r.scope, r.expires_at, \
-                    r.rotated_at, r.successor_hash, r.revoked_at, g.resource, \
-                    g.revoked_at AS grant_revoked_at, s.rotated_at AS successor_rotated_at, \
-                    u.disabled_at AS user_disabled_at \
-             FROM refresh_tokens r JOIN grants g ON g.id = r.grant_id \
-             LEFT JOIN users u ON u.id = r.user_id \
-             LEFT JOIN refresh_tokens s ON s.token_hash = r.successor_hash \
-             WHERE r.token_hash = ?1",
-            &[Arg::T(token_hash)],
-        )
-        .await
-    }
-
-    /// Rotates a refresh token: the one conditional UPDATE that exactly one caller wins,
-    /// plus the successor's row (ignored if a concurrent caller already wrote the same).
-    pub async fn rotate(
-        &self,
-        old_hash: &str,
-        successor: &NewRefresh<'_>,
-        now: u64,
-    ) -> Result<bool, StoreError> {
-        let batch = vec![
-            self.stmt(
-                "UPDATE refresh_tokens SET rotated_at = ?2, successor_hash = ?3 \
-                 WHERE token_hash = ?1 AND rotated_at IS NULL AND revoked_at IS NULL",
-                &[Arg::T(old_hash), Arg::N(now), Arg::T(successor.token_hash)],
-            )?,
-            self.stmt(
-                "INSERT OR IGNORE INTO refresh_tokens (token_hash, grant_id, user_id, client_id, \
-                 scope, issued_at, expires_at) \
-                 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7 WHERE EXISTS \
-                 (SELECT 1 FROM refresh_tokens WHERE token_hash = ?8 AND successor_hash = ?1)",
-                &[
-                    Arg::T(successor.token_hash),
-                    Arg::T(successor.grant_id),
-                    Arg::T(successor.user_id),
-                    Arg::T(successor.client_id),
-                    Arg::T(successor.scope),
-                    Arg::N(now),
-                    Arg::N(successor.expires_at),
-                    Arg::T(old_hash),
-                ],
-            )?,
-            self.stmt(
-                "UPDATE grants SET last_used_at = ?2 WHERE id = ?1",
-                &[Arg::T(successor.grant_id), Arg::N(now)],
-            )?,
-        ];
-        self.first_statement_changed_one(batch).await
-    }
-
-    /// Whether a grant is revoked (strongly consistent; used off the hot path).
-    pub async fn grant_revoked(&self, grant_id: &str) -> Result<bool, StoreError> {
-        #[derive(Deserialize)]
-        struct Row {
-            revoked_at: Option<u64>,
-        }
-        let row: Option<Row> = self
-            .first(
-                "SELECT revoked_at FROM grants WHERE id = ?1",
-                &[Arg::T(grant_id)],
-            )
-            .await?;
-        Ok(row.is_none_or(|r| r.revoked_at.is_some()))
     }
 }
 

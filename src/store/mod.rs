@@ -10,15 +10,19 @@ pub mod d1;
 pub mod d1_apps;
 pub mod d1_audit;
 pub mod d1_documents;
+pub mod d1_grants;
 pub mod d1_identities;
 pub mod d1_notes;
 pub mod d1_revocations;
 pub mod d1_tokens;
+pub mod grants;
 pub mod keys;
 pub mod kv;
 pub mod memo;
 #[cfg(test)]
 pub mod memory;
+#[cfg(test)]
+pub mod memory_grants;
 pub mod notes;
 
 /// A storage failure: logged by the edge and answered as `server_error`.

@@ -1,0 +1,111 @@
+//! The edge's side of `oauth::grant`: the grant store on D1, whose revocation also writes
+//! the KV mark that stops access tokens at `/mcp`, and the surroundings the grants ask
+//! about (clients, GitHub membership, the audit log, logging).
+
+use crate::audit::Event;
+use crate::http::bearer::{forget_not_revoked, note_unmarked};
+use crate::http::{now, Ctx};
+use crate::oauth::client::Client;
+use crate::oauth::error::OAuthError;
+use crate::oauth::grant::{Settings, Surroundings};
+use crate::store::d1::D1;
+use crate::store::grants::{GrantStore, NewGrant, NewRefresh, Redeemed, RefreshRow};
+use crate::store::{KeyValue, StoreError};
+
+/// D1, plus the KV mark on revocation.
+pub struct EdgeGrants<'a> {
+    pub ctx: &'a Ctx,
+    pub db: D1,
+}
+
+impl GrantStore for EdgeGrants<'_> {
+    async fn redeem_code(
+        &self,
+        grant: &NewGrant<'_>,
+        refresh: Option<&NewRefresh<'_>>,
+        now: u64,
+    ) -> Result<Redeemed, StoreError> {
+        self.db.redeem_code(grant, refresh, now).await
+    }
+
+    async fn refresh_token(&self, token_hash: &str) -> Result<Option<RefreshRow>, StoreError> {
+        self.db.refresh_token(token_hash).await
+    }
+
+    async fn rotate(
+        &self,
+        old_hash: &str,
+        successor: &NewRefresh<'_>,
+        now: u64,
+    ) -> Result<bool, StoreError> {
+        self.db.rotate(old_hash, successor, now).await
+    }
+
+    async fn revoke_grant(&self, grant_id: &str, now_ms: u64) -> Result<(), StoreError> {
+        self.db.revoke_grant(grant_id, now_ms).await?;
+        mark_revoked(self.ctx, &self.db, grant_id).await;
+        Ok(())
+    }
+
+    async fn grant_revoked(&self, grant_id: &str) -> Result<bool, StoreError> {
+        self.db.grant_revoked(grant_id).await
+    }
+}
+
+impl Surroundings for Ctx {
+    async fn client(&self, client_id: &str) -> Result<Option<Client>, OAuthError> {
+        self.find_client_strong(client_id).await
+    }
+
+    async fn still_admitted(&self, user_id: &str) -> Result<bool, String> {
+        let db = self.db().map_err(|e| e.description())?;
+        super::signin::still_member(self, &db, user_id).await
+    }
+
+    async fn audit(&self, event: Event, user_id: &str, client_id: &str) {
+        Ctx::audit(self, event, Some(user_id), Some(client_id), None).await
+    }
+
+    fn internal(&self, cause: &dyn std::fmt::Display) -> OAuthError {
+        Ctx::internal(self, cause)
+    }
+}
+
+/// The grants' settings, from the deployment's.
+pub fn settings(ctx: &Ctx) -> Settings {
+    Settings {
+        issuer: ctx.issuer.clone(),
+        resource: ctx.resource(),
+        access_token_ttl: ctx.config.access_token_ttl,
+        refresh_token_ttl: ctx.config.refresh_token_ttl,
+        refresh_grace: ctx.config.refresh_grace,
+    }
+}
+
+/// Writes the KV mark that stops a revoked grant's access tokens at `/mcp` (it outlives
+/// the longest-lived of them), then records in D1 that it was written. The grant is
+/// already revoked in D1: when KV refuses the write (its daily write quota, an outage),
+/// the revocation stands and `/mcp` reads it from D1 until the cron writes the mark.
+pub async fn mark_revoked(ctx: &Ctx, db: &D1, grant_id: &str) {
+    // This isolate stops at once; others within the minute, through the mark.
+    forget_not_revoked(grant_id);
+    let ttl = ctx.config.access_token_ttl + 120;
+    let written = match ctx.kv() {
+        Ok(kv) => {
+            kv.put(&crate::store::keys::revoked_grant(grant_id), "1", Some(ttl))
+                .await
+        }
+        Err(_) => return,
+    };
+    let recorded = match written {
+        Ok(()) => db.set_marked(grant_id, now()).await,
+        Err(e) => Err(e),
+    };
+    if let Err(e) = recorded {
+        note_unmarked(grant_id);
+        worker::console_error!(
+            "[{}] revocation mark for a revoked grant not written (D1 stands in): {e}",
+            ctx.request_id
+        );
+    }
+}

@@ -1,0 +1,129 @@
+//! `grant_type=authorization_code` (OAuth 2.1 §4.1.3): the code is opened and checked
+//! against the client, redirect URI, PKCE verifier (RFC 7636 §4.6) and resource
+//! (RFC 8707), then redeemed once; a replayed code revokes what it produced (RFC 9700
+//! §4.2.4).
+
+use super::request::CodeRequest;
+use super::{Grants, Issued, Surroundings};
+use crate::audit::Event;
+use crate::encoding::{random_token, secret_hash};
+use crate::oauth::client::Client;
+use crate::oauth::code::{self, CodeGrant};
+use crate::oauth::ed25519::Ed25519;
+use crate::oauth::error::OAuthError;
+use crate::oauth::kinds::GrantType;
+use crate::oauth::scope::Scopes;
+use crate::oauth::{pkce, resource};
+use crate::store::grants::{GrantStore, NewGrant, NewRefresh, Redeemed};
+
+fn invalid(why: &str) -> OAuthError {
+    OAuthError::InvalidGrant(why.to_string())
+}
+
+/// The checks, in order, before anything is written.
+fn check(req: &CodeRequest, grant: &CodeGrant, client: &Client) -> Result<Scopes, OAuthError> {
+    if grant.client_id != client.client_id {
+        return Err(invalid(
+            "the authorization code was issued to another client",
+        ));
+    }
+    match req.redirect_uri {
+        Some(r) if r == grant.redirect_uri => {}
+        None if client.redirect_uris.len() == 1 => {}
+        _ => {
+            return Err(invalid(
+                "redirect_uri does not match the authorization request",
+            ))
+        }
+    }
+    let verifier = req
+        .code_verifier
+        .ok_or_else(|| OAuthError::InvalidRequest("code_verifier is required".into()))?;
+    if !pkce::verify_s256(verifier, &grant.code_challenge) {
+        return Err(invalid("code_verifier does not match the code_challenge"));
+    }
+    if let Some(r) = req.resource {
+        if !resource::matches(r, &grant.resource) {
+            return Err(OAuthError::InvalidTarget(
+                "resource does not match the authorization".into(),
+            ));
+        }
+    }
+    Scopes::parse(Some(&grant.scope)).map_err(|_| invalid("bad scope"))
+}
+
+impl<S: GrantStore, W: Surroundings, C: Ed25519> Grants<'_, S, W, C> {
+    pub(super) async fn authorization_code(
+        &self,
+        req: &CodeRequest<'_>,
+        client: Client,
+    ) -> Result<Issued, OAuthError> {
+        let keys = self.keys()?;
+        let grant = code::open(&keys.mac_key("code"), req.code, self.now())
+            .ok_or_else(|| invalid("the authorization code is invalid or expired"))?;
+        let scopes = check(req, &grant, &client)?;
+
+        let grant_id = random_token();
+        let code_hash = secret_hash(req.code);
+        let refresh = client.allows_refresh().then(random_token);
+        let refresh_hash = refresh.as_deref().map(secret_hash);
+        let new_grant = NewGrant {
+            id: &grant_id,
+            user_id: &grant.user_id,
+            client_id: &client.client_id,
+            scope: &grant.scope,
+            resource: &grant.resource,
+            redirect_uri: &grant.redirect_uri,
+            code_hash: &code_hash,
+            code_issued_ms: grant.issued_ms,
+        };
+        let new_refresh = refresh_hash.as_deref().map(|h| NewRefresh {
+            token_hash: h,
+            grant_id: &grant_id,
+            user_id: &grant.user_id,
+            client_id: &client.client_id,
+            scope: &grant.scope,
+            expires_at: self.now() + self.settings.refresh_token_ttl,
+        });
+        let redeemed = self
+            .store
+            .redeem_code(&new_grant, new_refresh.as_ref(), self.now())
+            .await
+            .map_err(|e| self.world.internal(&e))?;
+        match redeemed {
+            Redeemed::First => {}
+            Redeemed::Replayed { grant_id } => {
+                self.revoke_grant(&grant_id).await?;
+                self.world
+                    .audit(Event::CodeReuse, &grant.user_id, &client.client_id)
+                    .await;
+                return Err(invalid(
+                    "the authorization code was already used; its tokens are revoked",
+                ));
+            }
+            Redeemed::Withdrawn => return Err(invalid(
+                "the authorization was withdrawn: the app was disconnected or the account disabled",
+            )),
+        }
+        let access = self
+            .mint_access(
+                &grant.user_id,
+                &client.client_id,
+                &scopes,
+                &grant.resource,
+                &grant_id,
+            )
+            .await?;
+        self.world
+            .audit(Event::CodeRedeemed, &grant.user_id, &client.client_id)
+            .await;
+        Ok(Issued {
+            access_token: access,
+            expires_in: self.settings.access_token_ttl,
+            refresh_token: refresh,
+            scope: scopes,
+            grant_type: GrantType::AuthorizationCode,
+            client,
+        })
+    }
+}

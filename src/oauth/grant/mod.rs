@@ -1,0 +1,153 @@
+//! The token endpoint's rules, free of `worker` types: client authentication (RFC 6749
+//! §2.3), the authorization-code grant (OAuth 2.1 §4.1.3, RFC 7636 §4.6), the refresh
+//! grant (OAuth 2.1 §4.3, RFC 9700 §4.14), revocation (RFC 7009) and introspection
+//! (RFC 7662). Each runs its checks in a fixed order and writes nothing until all pass.
+//!
+//! A grant is one file and one `GrantType` variant: `token` dispatches on the enum, so a
+//! new variant does not compile until it is wired here.
+
+mod authorization_code;
+mod client_auth;
+mod introspect;
+mod refresh;
+pub mod request;
+mod revoke;
+#[cfg(test)]
+mod tests;
+
+use crate::audit::Event;
+use crate::oauth::access_token::{self, AccessClaims};
+use crate::oauth::client::Client;
+use crate::oauth::ed25519::Ed25519;
+use crate::oauth::error::OAuthError;
+use crate::oauth::keys::KeySet;
+use crate::oauth::kinds::GrantType;
+use crate::oauth::scope::Scopes;
+use crate::store::grants::GrantStore;
+pub use introspect::Introspection;
+pub use request::{Credentials, Params, TokenRequest};
+use serde_json::{json, Value};
+
+/// What the grants ask of the rest of the Worker, besides the grant store.
+#[allow(async_fn_in_trait)]
+pub trait Surroundings {
+    /// The client with this id, read strongly (a registration a moment ago counts).
+    /// `Err` when it cannot be known now (storage failing, a document's host too busy).
+    async fn client(&self, client_id: &str) -> Result<Option<Client>, OAuthError>;
+    /// Whether the person still passes the sign-in rules re-checked at every refresh
+    /// (GitHub organisation or team membership). `Err`: it could not be asked.
+    async fn still_admitted(&self, user_id: &str) -> Result<bool, String>;
+    /// Records an event in the audit log (never failing the request).
+    async fn audit(&self, event: Event, user_id: &str, client_id: &str);
+    /// Logs an internal failure; the client sees `server_error`.
+    fn internal(&self, cause: &dyn std::fmt::Display) -> OAuthError;
+}
+
+/// Settings the grants read.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub issuer: String,
+    /// The MCP resource access tokens are for (RFC 8707), checked on the tokens presented.
+    pub resource: String,
+    pub access_token_ttl: u64,
+    pub refresh_token_ttl: u64,
+    /// How long after a rotation a retry of the old refresh token gets the same successor.
+    pub refresh_grace: u64,
+}
+
+/// One request's view of the token endpoint: its storage, surroundings, keys and clock.
+pub struct Grants<'a, S, W, C> {
+    pub store: &'a S,
+    pub world: &'a W,
+    pub crypto: &'a C,
+    /// `None` when the signing key is unusable (logged where it was loaded).
+    pub keys: Option<&'a KeySet>,
+    pub settings: &'a Settings,
+    pub now_ms: u64,
+}
+
+/// A successful token response (RFC 6749 §5.1).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Issued {
+    pub access_token: String,
+    pub expires_in: u64,
+    pub refresh_token: Option<String>,
+    pub scope: Scopes,
+    /// The grant that issued it and the client, for the edge's after-effects (keeping a
+    /// metadata document when a code is redeemed).
+    pub grant_type: GrantType,
+    pub client: Client,
+}
+
+impl Issued {
+    pub fn to_json(&self) -> Value {
+        let mut body = json!({
+            "access_token": self.access_token,
+            "token_type": "Bearer",
+            "expires_in": self.expires_in,
+            "scope": self.scope.to_string(),
+        });
+        if let Some(r) = &self.refresh_token {
+            crate::json::set(&mut body, "refresh_token", r.as_str());
+        }
+        body
+    }
+}
+
+impl<S: GrantStore, W: Surroundings, C: Ed25519> Grants<'_, S, W, C> {
+    fn now(&self) -> u64 {
+        self.now_ms / 1000
+    }
+
+    fn keys(&self) -> Result<&KeySet, OAuthError> {
+        self.keys.ok_or(OAuthError::ServerError)
+    }
+
+    /// `POST /token`: authenticates the client, then runs the grant it names.
+    pub async fn token(&self, params: &Params, basic: Option<&str>) -> Result<Issued, OAuthError> {
+        let grant_type = params.grant_type()?;
+        let client = self.authenticate(params, basic).await?;
+        match grant_type {
+            GrantType::AuthorizationCode => {
+                let request = request::CodeRequest::from_params(params)?;
+                self.authorization_code(&request, client).await
+            }
+            GrantType::RefreshToken => {
+                let request = request::RefreshRequest::from_params(params)?;
+                self.refresh(&request, client).await
+            }
+        }
+    }
+
+    /// Revokes a grant: the store stops its refresh tokens at once and its access tokens
+    /// at `/mcp` within the minute.
+    async fn revoke_grant(&self, grant_id: &str) -> Result<(), OAuthError> {
+        self.store
+            .revoke_grant(grant_id, self.now_ms)
+            .await
+            .map_err(|e| self.world.internal(&e))
+    }
+
+    async fn mint_access(
+        &self,
+        user_id: &str,
+        client_id: &str,
+        scope: &Scopes,
+        resource: &str,
+        grant_id: &str,
+    ) -> Result<String, OAuthError> {
+        let claims = AccessClaims {
+            iss: self.settings.issuer.clone(),
+            sub: user_id.to_string(),
+            aud: resource.to_string(),
+            client_id: client_id.to_string(),
+            scope: scope.to_string(),
+            jti: String::new(),
+            gid: grant_id.to_string(),
+        };
+        let ttl = self.settings.access_token_ttl;
+        access_token::issue(self.crypto, self.keys()?, claims, self.now(), ttl)
+            .await
+            .map_err(|e| self.world.internal(&e))
+    }
+}

@@ -1,0 +1,176 @@
+//! `grant_type=refresh_token` (OAuth 2.1 §4.3, RFC 9700 §4.14.2): the refresh token
+//! rotates with every use. Its successor is derived from it with a server key, so a retry
+//! after a lost response (or a concurrent request) gets the same successor within the
+//! grace period, never a second one; any other reuse revokes the whole family.
+
+use super::request::RefreshRequest;
+use super::{Grants, Issued, Surroundings};
+use crate::audit::Event;
+use crate::encoding::{b64url, secret_hash};
+use crate::oauth::client::Client;
+use crate::oauth::ed25519::Ed25519;
+use crate::oauth::error::OAuthError;
+use crate::oauth::keys::KeySet;
+use crate::oauth::kinds::GrantType;
+use crate::oauth::resource;
+use crate::oauth::scope::Scopes;
+use crate::oauth::seal::hmac_sha256;
+use crate::store::grants::{GrantStore, NewRefresh, RefreshRow};
+
+fn invalid(why: &str) -> OAuthError {
+    OAuthError::InvalidGrant(why.to_string())
+}
+
+/// The successor of a refresh token: a MAC of it under a key of its own purpose.
+pub fn successor_of(keys: &KeySet, token: &str) -> String {
+    b64url(&hmac_sha256(
+        &keys.mac_key("refresh-successor"),
+        token.as_bytes(),
+    ))
+}
+
+/// The token's own state, checked before anything is asked elsewhere.
+fn check_row(row: &RefreshRow, client: &Client, now: u64) -> Result<(), OAuthError> {
+    if row.client_id != client.client_id {
+        return Err(invalid("the refresh token is invalid"));
+    }
+    if row.revoked_at.is_some() || row.grant_revoked_at.is_some() {
+        return Err(invalid("the refresh token has been revoked"));
+    }
+    if row.user_disabled_at.is_some() {
+        return Err(invalid("the account is disabled"));
+    }
+    if row.expires_at < now {
+        return Err(invalid("the refresh token has expired"));
+    }
+    Ok(())
+}
+
+/// The scope of the new access token: the grant's, or a narrower one asked for (§4.3.1).
+fn narrowed(row: &RefreshRow, requested: Option<&str>) -> Result<Scopes, OAuthError> {
+    let granted = Scopes::parse(Some(&row.scope)).map_err(|_| invalid("bad scope"))?;
+    let Some(s) = requested else {
+        return Ok(granted);
+    };
+    let asked = Scopes::parse(Some(s)).map_err(OAuthError::InvalidScope)?;
+    if !asked.is_subset_of(&granted) {
+        return Err(OAuthError::InvalidScope(
+            "a refresh cannot widen the granted scope".into(),
+        ));
+    }
+    Ok(asked)
+}
+
+/// Whether an already-rotated token may be answered again: its successor is this same
+/// value, still unused, nothing revoked, within the grace period.
+fn within_grace(fresh: Option<&RefreshRow>, successor_hash: &str, now: u64, grace: u64) -> bool {
+    fresh.is_some_and(|r| {
+        r.successor_hash.as_deref() == Some(successor_hash)
+            && r.successor_rotated_at.is_none()
+            && r.revoked_at.is_none()
+            && r.grant_revoked_at.is_none()
+            && r.rotated_at.is_some_and(|t| now <= t + grace)
+    })
+}
+
+impl<S: GrantStore, W: Surroundings, C: Ed25519> Grants<'_, S, W, C> {
+    pub(super) async fn refresh(
+        &self,
+        req: &RefreshRequest<'_>,
+        client: Client,
+    ) -> Result<Issued, OAuthError> {
+        let keys = self.keys()?;
+        if !client.allows_refresh() {
+            return Err(OAuthError::UnauthorizedClient(
+                "this client may not use refresh tokens".into(),
+            ));
+        }
+        let now = self.now();
+        let internal = |e: &dyn std::fmt::Display| self.world.internal(e);
+        let hash = secret_hash(req.refresh_token);
+        let row = self
+            .store
+            .refresh_token(&hash)
+            .await
+            .map_err(|e| internal(&e))?
+            .ok_or_else(|| invalid("the refresh token is invalid"))?;
+        check_row(&row, &client, now)?;
+        match self.world.still_admitted(&row.user_id).await {
+            Ok(true) => {}
+            Ok(false) => return Err(invalid(
+                "the person is no longer in the GitHub organisation or team this server requires",
+            )),
+            Err(e) => return Err(internal(&format!("membership check: {e}"))),
+        }
+        let scopes = narrowed(&row, req.scope)?;
+        if let Some(r) = req.resource {
+            if !resource::matches(r, &row.resource) {
+                return Err(OAuthError::InvalidTarget(
+                    "resource does not match the grant".into(),
+                ));
+            }
+        }
+        let successor = successor_of(keys, req.refresh_token);
+        let successor_hash = secret_hash(&successor);
+        let new_row = NewRefresh {
+            token_hash: &successor_hash,
+            grant_id: &row.grant_id,
+            user_id: &row.user_id,
+            client_id: &row.client_id,
+            scope: &row.scope,
+            expires_at: now + self.settings.refresh_token_ttl,
+        };
+        let rotated_now = row.rotated_at.is_none()
+            && self
+                .store
+                .rotate(&hash, &new_row, now)
+                .await
+                .map_err(|e| internal(&e))?;
+        if !rotated_now {
+            // Rotated already, by an earlier request whose response may have been lost or
+            // by a concurrent one: anything but a retry within grace is reuse.
+            let fresh = self
+                .store
+                .refresh_token(&hash)
+                .await
+                .map_err(|e| internal(&e))?;
+            if !within_grace(
+                fresh.as_ref(),
+                &successor_hash,
+                now,
+                self.settings.refresh_grace,
+            ) {
+                self.revoke_grant(&row.grant_id).await?;
+                self.world
+                    .audit(Event::RefreshReuse, &row.user_id, &row.client_id)
+                    .await;
+                return Err(invalid(
+                    "the refresh token was already used; the grant is revoked",
+                ));
+            }
+        }
+        let access = self
+            .mint_access(
+                &row.user_id,
+                &row.client_id,
+                &scopes,
+                &row.resource,
+                &row.grant_id,
+            )
+            .await?;
+        if rotated_now {
+            // A retry within the grace period is the same refresh, already recorded.
+            self.world
+                .audit(Event::Refresh, &row.user_id, &row.client_id)
+                .await;
+        }
+        Ok(Issued {
+            access_token: access,
+            expires_in: self.settings.access_token_ttl,
+            refresh_token: Some(successor),
+            scope: scopes,
+            grant_type: GrantType::RefreshToken,
+            client,
+        })
+    }
+}
