@@ -8,10 +8,12 @@ import assert from "node:assert/strict";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { decodeProtectedHeader } from "jose";
 import { startWorker } from "./helpers/worker.mjs";
 import { createUser, fullFlow } from "./helpers/oauth.mjs";
 import { modernCall } from "./helpers/mcp.mjs";
 import { runNode } from "./helpers/process.mjs";
+import { verifyIssued } from "./helpers/jwt.mjs";
 
 // Every migration in the repository, in order: all of them must be applied.
 const MIGRATIONS = readdirSync(new URL("../migrations/", import.meta.url)).filter((f) => f.endsWith(".sql")).sort();
@@ -184,7 +186,8 @@ test("key:rotate: tokens signed before keep verifying; after --finish they do no
   const startWith = () => startWorker({ bindings: { ...devVars(), ISSUER } });
   const bearer = async (w, token) => (await modernCall(w.url, token, "tools/list")).status;
   const jwks = async (w) => (await (await fetch(w.url + "/.well-known/jwks.json")).json()).keys;
-  const kidOf = (jwt) => JSON.parse(Buffer.from(jwt.split(".")[0], "base64url")).kid;
+  const kidOf = (jwt) => decodeProtectedHeader(jwt).kid;
+  const verifies = (w, token) => verifyIssued(w, token, { issuer: ISSUER, audience: ISSUER + "/mcp" });
 
   const w1 = await startWith();
   let oldToken;
@@ -192,6 +195,7 @@ test("key:rotate: tokens signed before keep verifying; after --finish they do no
     const alice = await createUser(w1.db, "alice@example.com", "alice-password-1");
     oldToken = (await fullFlow(w1.url, alice, { resource: ISSUER + "/mcp" })).tokens.access_token;
     assert.equal(await bearer(w1, oldToken), 200);
+    await verifies(w1, oldToken);
   } finally {
     await w1.stop();
   }
@@ -214,9 +218,11 @@ test("key:rotate: tokens signed before keep verifying; after --finish they do no
     assert.equal(keys.length, 2);
     assert.equal(keys[1].kid, kidOf(oldToken), "the old key is published second");
     assert.equal(await bearer(w2, oldToken), 200, "a token signed before the rotation verifies");
+    await verifies(w2, oldToken);
     const bob = await createUser(w2.db, "bob@example.com", "bob-password-12");
     newToken = (await fullFlow(w2.url, bob, { resource: ISSUER + "/mcp" })).tokens.access_token;
     assert.equal(kidOf(newToken), keys[0].kid, "new tokens are signed with the new key");
+    await verifies(w2, newToken);
   } finally {
     await w2.stop();
   }
@@ -235,6 +241,8 @@ test("key:rotate: tokens signed before keep verifying; after --finish they do no
     assert.equal(refused.status, 401);
     assert.match(refused.headers.get("www-authenticate"), /invalid_token/);
     assert.equal(await bearer(w3, newToken), 200);
+    await verifies(w3, newToken);
+    await assert.rejects(verifies(w3, oldToken), { code: "ERR_JWKS_NO_MATCHING_KEY" }, "the old key is no longer published");
   } finally {
     await w3.stop();
   }

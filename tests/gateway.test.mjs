@@ -6,7 +6,7 @@
 // reached them.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { createPublicKey, verify } from "node:crypto";
+import { decodeProtectedHeader } from "jose";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { SSEClientTransport } from "@modelcontextprotocol/sdk/client/sse.js";
 import { startWorker } from "./helpers/worker.mjs";
@@ -14,7 +14,7 @@ import { createUser, fullFlow } from "./helpers/oauth.mjs";
 import { PersonProvider, connectSignedIn } from "./helpers/person-provider.mjs";
 import { modernCall, mcpPost, initialize, sessionCall } from "./helpers/mcp.mjs";
 import { recordingUpstream } from "./helpers/upstream.mjs";
-import { decode, jwtHeader } from "./helpers/jwt.mjs";
+import { verifyIssued } from "./helpers/jwt.mjs";
 
 const ACME_URL = "https://tools.acme.test/mcp";
 const FLAKY_URL = "https://flaky.acme.test/mcp";
@@ -82,18 +82,19 @@ const connect = (provider) => connectSignedIn(w.url, provider, "gw-test");
 
 const text = (result) => result.content.map((c) => c.text).join("");
 
-/** Verifies an assertion against the Worker's published keys; returns its claims. */
-async function verifyAssertion(jwt) {
+/**
+ * Verifies an assertion for `audience` against the Worker's published keys (jose: its
+ * signature, typ, iss, aud and lifetime); returns its claims.
+ */
+async function verifyAssertion(jwt, audience) {
   const { keys } = await (await fetch(w.url + "/.well-known/jwks.json")).json();
-  const header = jwtHeader(jwt);
+  const header = decodeProtectedHeader(jwt);
   assert.equal(header.typ, "user-assertion+jwt");
   assert.equal(header.alg, "EdDSA");
   const jwk = keys.find((k) => k.kid === header.kid);
   assert.ok(jwk, "the assertion's key is in the JWKS");
-  const [h, p, s] = jwt.split(".");
-  const ok = verify(null, Buffer.from(`${h}.${p}`), createPublicKey({ key: jwk, format: "jwk" }), Buffer.from(s, "base64url"));
-  assert.ok(ok, "the assertion's signature verifies");
-  return decode(jwt);
+  const { payload } = await verifyIssued(w, jwt, { audience, typ: "user-assertion+jwt" });
+  return payload;
 }
 
 test("the SDK client signs in and uses the upstreams' tools, by URL and by service binding", async () => {
@@ -124,7 +125,7 @@ test("the SDK client signs in and uses the upstreams' tools, by URL and by servi
 
   // What reached the upstreams: never the client's token, always the operator's
   // credential, only allow-listed headers, and an assertion naming Alice.
-  const claims = decode(accessToken);
+  const { payload: claims } = await verifyIssued(w, accessToken, { audience: w.url + "/mcp" });
   for (const [upstream, audience, credential] of [
     [acme, ACME_URL, ["authorization", "Bearer " + ACME_SECRET]],
     [wiki, "service:WIKI/mcp", ["x-api-key", WIKI_SECRET]],
@@ -138,7 +139,7 @@ test("the SDK client signs in and uses the upstreams' tools, by URL and by servi
       if (credential[0] !== "authorization") assert.equal(r.headers.authorization, undefined);
       assert.equal(r.headers.cookie, undefined);
       for (const h of Object.keys(r.headers)) assert.ok(ALLOWED.has(h), `header ${h} is on the allow-list`);
-      const a = await verifyAssertion(r.headers["mcp-user-assertion"]);
+      const a = await verifyAssertion(r.headers["mcp-user-assertion"], audience);
       assert.equal(a.iss, w.url);
       assert.equal(a.aud, audience);
       assert.equal(a.sub, alice.id);

@@ -6,9 +6,10 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { generateKeyPairSync } from "node:crypto";
 import http from "node:http";
+import { decodeJwt, decodeProtectedHeader } from "jose";
 import { startWorker } from "./helpers/worker.mjs";
 import { createUser, fullFlow, token } from "./helpers/oauth.mjs";
-import { decode, jwtHeader, serverKey, signJwt, b64url } from "./helpers/jwt.mjs";
+import { serverKey, signJwt, unsignedJwt, verifyIssued } from "./helpers/jwt.mjs";
 import { mcpPost, initialize, sessionCall, modernCall, toolValue, MODERN } from "./helpers/mcp.mjs";
 
 let w, alice, bob, aliceToken, bobToken;
@@ -39,20 +40,23 @@ test("no token: 401 with resource_metadata and the scopes, and no error attribut
 });
 
 test("expired, forged, alg:none and wrong-audience tokens: 401 invalid_token", async () => {
-  const header = jwtHeader(aliceToken);
-  const claims = decode(aliceToken);
+  const header = decodeProtectedHeader(aliceToken);
+  const claims = decodeJwt(aliceToken);
+  // What is copied below is a token the Worker issued for its /mcp.
+  assert.deepEqual((await verifyIssued(w, aliceToken, { audience: w.url + "/mcp" })).payload, claims);
   const now = Math.floor(Date.now() / 1000);
   const other = generateKeyPairSync("ed25519").privateKey;
   // The test's signer is trusted by the server: a fresh self-signed token works.
-  const fresh = signJwt(header, { ...claims, iat: now, exp: now + 600 }, serverKey(w));
+  const fresh = await signJwt(header, { ...claims, iat: now, exp: now + 600 }, serverKey(w));
+  await verifyIssued(w, fresh, { audience: w.url + "/mcp" });
   assert.equal((await modernCall(w.url, fresh, "tools/list")).status, 200);
   const cases = {
-    expired: signJwt(header, { ...claims, iat: now - 7200, exp: now - 3600 }, serverKey(w)),
-    "not yet valid": signJwt(header, { ...claims, nbf: now + 3600, exp: now + 7200 }, serverKey(w)),
-    "other key": signJwt(header, claims, other),
-    "alg none": `${b64url({ ...header, alg: "none" })}.${b64url(claims)}.`,
-    "wrong audience": signJwt(header, { ...claims, aud: "https://other.example/mcp" }, serverKey(w)),
-    "wrong issuer": signJwt(header, { ...claims, iss: "https://evil.example" }, serverKey(w)),
+    expired: await signJwt(header, { ...claims, iat: now - 7200, exp: now - 3600 }, serverKey(w)),
+    "not yet valid": await signJwt(header, { ...claims, nbf: now + 3600, exp: now + 7200 }, serverKey(w)),
+    "other key": await signJwt(header, claims, other),
+    "alg none": unsignedJwt(header, claims),
+    "wrong audience": await signJwt(header, { ...claims, aud: "https://other.example/mcp" }, serverKey(w)),
+    "wrong issuer": await signJwt(header, { ...claims, iss: "https://evil.example" }, serverKey(w)),
     garbage: "not-a-jwt",
   };
   for (const [name, jwt] of Object.entries(cases)) {

@@ -2,8 +2,9 @@
 // exchange, the JWT's claims, refresh rotation, userinfo, revocation.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { createPublicKey, verify } from "node:crypto";
+import { decodeJwt, decodeProtectedHeader } from "jose";
 import { startWorker } from "./helpers/worker.mjs";
+import { spliceJwt, verifyIssued } from "./helpers/jwt.mjs";
 import { createUser, fullFlow, token, publicClient, register } from "./helpers/oauth.mjs";
 
 let w, alice;
@@ -12,9 +13,6 @@ before(async () => {
   alice = await createUser(w.db, "alice@example.com", "alice-password-1", "Alice");
 });
 after(() => w?.stop());
-
-const decode = (jwt) => JSON.parse(Buffer.from(jwt.split(".")[1], "base64url"));
-const header = (jwt) => JSON.parse(Buffer.from(jwt.split(".")[0], "base64url"));
 
 test("a public client gets a code with state and iss, then tokens for /mcp", async () => {
   const { redirect, tokens, status, client } = await fullFlow(w.url, alice);
@@ -25,10 +23,10 @@ test("a public client gets a code with state and iss, then tokens for /mcp", asy
   assert.equal(tokens.token_type, "Bearer");
   assert.equal(tokens.expires_in, 3600);
   assert.ok(tokens.refresh_token.length >= 43);
-  const h = header(tokens.access_token);
+  const h = decodeProtectedHeader(tokens.access_token);
   assert.equal(h.alg, "EdDSA");
   assert.equal(h.typ, "at+jwt");
-  const claims = decode(tokens.access_token);
+  const claims = decodeJwt(tokens.access_token);
   assert.equal(claims.iss, w.url);
   assert.equal(claims.aud, w.url + "/mcp");
   assert.equal(claims.sub, alice.id);
@@ -36,16 +34,16 @@ test("a public client gets a code with state and iss, then tokens for /mcp", asy
   assert.equal(claims.scope, "mcp:read mcp:write offline_access");
   assert.equal(claims.exp - claims.iat, 3600);
   assert.ok(claims.jti);
-  // The signature verifies with Node's own Ed25519 against the published JWKS key, and
-  // not once the claims are changed.
+  // The signature verifies (jose, against the published JWKS key) with this issuer and
+  // audience, and not once the claims are changed.
   const { keys } = await (await fetch(w.url + "/.well-known/jwks.json")).json();
   const jwk = keys.find((k) => k.kid === h.kid);
   assert.ok(jwk, "the token's kid is in the JWKS");
-  const key = createPublicKey({ key: jwk, format: "jwk" });
-  const [head, body, sig] = tokens.access_token.split(".");
-  assert.equal(verify(null, Buffer.from(`${head}.${body}`), key, Buffer.from(sig, "base64url")), true);
-  const changed = Buffer.from(JSON.stringify({ ...claims, scope: "mcp:write" })).toString("base64url");
-  assert.equal(verify(null, Buffer.from(`${head}.${changed}`), key, Buffer.from(sig, "base64url")), false);
+  const verified = await verifyIssued(w, tokens.access_token, { audience: w.url + "/mcp" });
+  assert.deepEqual(verified.payload, claims);
+  assert.deepEqual(verified.protectedHeader, h);
+  const changed = spliceJwt(tokens.access_token, { payload: { ...claims, scope: "mcp:write" } });
+  await assert.rejects(verifyIssued(w, changed, { audience: w.url + "/mcp" }), { code: "ERR_JWS_SIGNATURE_VERIFICATION_FAILED" });
 });
 
 test("userinfo answers with the token and refuses without", async () => {

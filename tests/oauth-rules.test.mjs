@@ -12,8 +12,9 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { generateKeyPairSync, randomBytes } from "node:crypto";
+import { decodeJwt, decodeProtectedHeader, SignJWT } from "jose";
 import { startWorker } from "./helpers/worker.mjs";
-import { b64url, decode, jwtHeader, serverKey, signJwt } from "./helpers/jwt.mjs";
+import { serverKey, signJwt, spliceJwt, verifyIssued } from "./helpers/jwt.mjs";
 import {
   createUser,
   publicClient,
@@ -501,7 +502,8 @@ test("5b a refresh can narrow the scope, and the access token carries the narrow
   const r = await refreshWith(main, client, tokens.refresh_token, { scope: "mcp:read" });
   assert.equal(r.status, 200, JSON.stringify(r.body));
   assert.equal(r.body.scope, "mcp:read");
-  assert.equal(decode(r.body.access_token).scope, "mcp:read");
+  const { payload } = await verifyIssued(main, r.body.access_token, { audience: main.url + "/mcp" });
+  assert.equal(payload.scope, "mcp:read");
 });
 
 test("5c another client's refresh token is invalid_grant", async () => {
@@ -546,13 +548,14 @@ test("5e with REFRESH_GRACE_SECONDS=0, the old token after rotation revokes the 
 
 test("6a a token signed with the server's key is accepted, and refused once expired", async () => {
   const { tokens } = await fullFlow(main.url, alice);
-  const header = jwtHeader(tokens.access_token);
-  const claims = decode(tokens.access_token);
+  const header = decodeProtectedHeader(tokens.access_token);
+  const claims = decodeJwt(tokens.access_token);
   const now = Math.floor(Date.now() / 1000);
-  // Sanity: the test's signer makes tokens the server accepts.
-  const fresh = signJwt(header, { ...claims, iat: now, exp: now + 600, jti: "self-signed-ok" }, serverKey(main));
+  // Sanity: the test's signer makes tokens the server accepts (and that verify against its JWKS).
+  const fresh = await signJwt(header, { ...claims, iat: now, exp: now + 600, jti: "self-signed-ok" }, serverKey(main));
+  await verifyIssued(main, fresh, { audience: main.url + "/mcp" });
   assert.equal((await userinfo(main, fresh)).status, 200);
-  const expired = signJwt(header, { ...claims, iat: now - 7200, exp: now - 3600, jti: "self-signed-expired" }, serverKey(main));
+  const expired = await signJwt(header, { ...claims, iat: now - 7200, exp: now - 3600, jti: "self-signed-expired" }, serverKey(main));
   const body = await assertInvalidToken(await userinfo(main, expired), "expired");
   assert.match(body, /expired/);
 });
@@ -560,37 +563,49 @@ test("6a a token signed with the server's key is accepted, and refused once expi
 test("6b a token signed with another Ed25519 key is refused (real kid, and its own kid)", async () => {
   const { tokens } = await fullFlow(main.url, alice);
   const other = generateKeyPairSync("ed25519").privateKey;
-  const header = jwtHeader(tokens.access_token);
-  const claims = decode(tokens.access_token);
-  await assertInvalidToken(await userinfo(main, signJwt(header, claims, other)), "real kid, foreign key");
-  await assertInvalidToken(await userinfo(main, signJwt({ ...header, kid: "attacker-key" }, claims, other)), "foreign kid");
-  await assertInvalidToken(await userinfo(main, signJwt({ alg: "EdDSA", typ: "at+jwt" }, claims, other)), "no kid");
+  const header = decodeProtectedHeader(tokens.access_token);
+  const claims = decodeJwt(tokens.access_token);
+  await assertInvalidToken(await userinfo(main, await signJwt(header, claims, other)), "real kid, foreign key");
+  await assertInvalidToken(await userinfo(main, await signJwt({ ...header, kid: "attacker-key" }, claims, other)), "foreign kid");
+  await assertInvalidToken(await userinfo(main, await signJwt({ alg: "EdDSA", typ: "at+jwt" }, claims, other)), "no kid");
 });
 
 test("6c an alg:none token with the real kid and payload is refused", async () => {
   const { tokens } = await fullFlow(main.url, alice);
-  const [, payload, signature] = tokens.access_token.split(".");
-  const kid = jwtHeader(tokens.access_token).kid;
+  const { kid } = decodeProtectedHeader(tokens.access_token);
+  // Raw (spliceJwt): the real payload segment, byte for byte, under another alg, with no
+  // signature or with the real one; jose never makes a token whose alg is not its signature's.
   for (const forged of [
-    `${b64url({ alg: "none", typ: "at+jwt", kid })}.${payload}.`,
-    `${b64url({ alg: "none", typ: "at+jwt", kid })}.${payload}.${signature}`,
-    `${b64url({ alg: "HS256", typ: "at+jwt", kid })}.${payload}.${signature}`,
+    spliceJwt(tokens.access_token, { header: { alg: "none", typ: "at+jwt", kid }, signature: "" }),
+    spliceJwt(tokens.access_token, { header: { alg: "none", typ: "at+jwt", kid } }),
+    spliceJwt(tokens.access_token, { header: { alg: "HS256", typ: "at+jwt", kid } }),
   ]) {
-    await assertInvalidToken(await userinfo(main, forged), jwtHeader(forged).alg);
+    await assertInvalidToken(await userinfo(main, forged), decodeProtectedHeader(forged).alg);
   }
+  // And the classic confusion, signed by jose: HS256 keyed with the published public key.
+  const { keys } = await (await fetch(main.url + "/.well-known/jwks.json")).json();
+  const jwk = keys.find((k) => k.kid === kid);
+  assert.ok(jwk, "the token's kid is in the JWKS");
+  const hmac = await new SignJWT(decodeJwt(tokens.access_token))
+    .setProtectedHeader({ alg: "HS256", typ: "at+jwt", kid })
+    .sign(Buffer.from(jwk.x, "base64url"));
+  await assertInvalidToken(await userinfo(main, hmac), "HS256 keyed with the public key");
 });
 
 test("6d a token whose payload was changed (aud) under the original signature is refused", async () => {
   const { tokens } = await fullFlow(main.url, alice);
-  const [h, , s] = tokens.access_token.split(".");
-  const claims = decode(tokens.access_token);
+  const claims = decodeJwt(tokens.access_token);
   for (const changed of [
     { ...claims, aud: "https://other.example/mcp" },
     { ...claims, scope: "mcp:read mcp:write email profile" },
     { ...claims, exp: claims.exp + 86400 },
   ]) {
-    await assertInvalidToken(await userinfo(main, `${h}.${b64url(changed)}.${s}`), "tampered");
+    // Raw (spliceJwt): the new payload under the original header and signature.
+    const tampered = spliceJwt(tokens.access_token, { payload: changed });
+    await assert.rejects(verifyIssued(main, tampered, { audience: changed.aud }), { code: "ERR_JWS_SIGNATURE_VERIFICATION_FAILED" });
+    await assertInvalidToken(await userinfo(main, tampered), "tampered");
   }
+  await verifyIssued(main, tokens.access_token, { audience: main.url + "/mcp" });
   assert.equal((await userinfo(main, tokens.access_token)).status, 200);
 });
 
@@ -691,7 +706,7 @@ test("8a a metadata-document client completes the flow with client_id = its URL"
     redirect_uri: "https://app.example/cb",
   });
   assert.equal(t.status, 200, JSON.stringify(t.body));
-  assert.equal(decode(t.body.access_token).client_id, DOC_URL);
+  assert.equal((await verifyIssued(main, t.body.access_token, { audience: main.url + "/mcp" })).payload.client_id, DOC_URL);
   // Cache-Control: max-age=300 was honoured: fetched once for the page, the POST and /token.
   assert.equal(fetched.filter((u) => u === DOC_URL).length, 1, fetched.join(" "));
 });

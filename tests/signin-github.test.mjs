@@ -19,6 +19,7 @@ import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/
 import { startWorker } from "./helpers/worker.mjs";
 import { authorizeUrl, Browser, createUser, formFields, pkcePair, publicClient, token } from "./helpers/oauth.mjs";
 import { GitHubDouble } from "./helpers/github-double.mjs";
+import { verifyIssued } from "./helpers/jwt.mjs";
 
 const CLIENT_ID = "Iv1.8a61f9b3a7aba766";
 const CLIENT_SECRET = "gh-app-secret-" + randomBytes(12).toString("hex");
@@ -205,7 +206,7 @@ async function connectWithGitHub(login, opts = {}) {
   });
   answers.push(JSON.stringify(t.body));
   assert.equal(t.status, 200, JSON.stringify(t.body));
-  const sub = JSON.parse(Buffer.from(t.body.access_token.split(".")[1], "base64url")).sub;
+  const { sub } = (await verifyIssued(w, t.body.access_token, { audience: w.url + "/mcp" })).payload;
   return { ...flow, consentHtml: html, redirect, tokens: t.body, sub };
 }
 
@@ -333,7 +334,7 @@ test("a person signs in with GitHub from /authorize, approves, and the app's tok
   assert.ok(user, "a person was created");
   assert.equal(user.name, "Name of octo-alice");
   assert.equal(user.password_hash, "");
-  assert.equal(JSON.parse(Buffer.from(t.body.access_token.split(".")[1], "base64url")).sub, user.id);
+  assert.equal((await verifyIssued(w, t.body.access_token, { audience: w.url + "/mcp" })).payload.sub, user.id);
   const ids = await all("SELECT * FROM identities WHERE user_id = ?", user.id);
   assert.equal(ids.length, 1, JSON.stringify(ids));
   assert.equal(ids[0].provider, "github:github.com");

@@ -13,18 +13,19 @@
 // expecting the Worker's error page: its status and the `data-error` of its <h1>.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { createHmac, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
+import { SignJWT, createRemoteJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify } from "jose";
 import { startWorker } from "./helpers/worker.mjs";
 import { Browser, createUser, formFields, pkcePair, authorizeUrl, publicClient, token } from "./helpers/oauth.mjs";
 import { PersonProvider, connectSignedIn } from "./helpers/person-provider.mjs";
-import { startOidcProvider, unusedPort, newKey, signWithKey, jwtParts } from "./helpers/oidc-provider.mjs";
+import { startOidcProvider, unusedPort, newKey } from "./helpers/oidc-provider.mjs";
+import { flipSignatureBit, spliceJwt, unsignedJwt, verifyIssued } from "./helpers/jwt.mjs";
 import { launchChromium, DEVICES, axeViolations, watchConsole } from "./helpers/chromium.mjs";
 
 const APP = "https://app.example/callback";
 const CONTACT = "it-help@example.com";
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const uniq = (prefix) => `${prefix}-${randomBytes(4).toString("hex")}`;
-const b64url = (v) => Buffer.from(typeof v === "string" ? v : JSON.stringify(v)).toString("base64url");
 
 // One OpenID provider per entry of SIGNIN_PROVIDERS (so each has its own issuer and its own
 // identities): the entries' settings, less the issuer, client and secret the run fills in.
@@ -50,7 +51,7 @@ const secrets = {};
 
 // What `outbound` does besides forwarding, set by a test and cleared after it.
 const taps = {
-  /** { issuer, edit(idToken) → idToken }: rewrites the ID token of the token endpoint's answer */
+  /** { issuer, edit(idToken) → idToken or a promise of one }: rewrites the ID token of the token endpoint's answer */
   idToken: null,
   /** { issuer, path }: answers 502 for that provider (and path, when given) */
   down: null,
@@ -82,7 +83,7 @@ async function outbound(req) {
   for (const h of ["content-encoding", "content-length", "transfer-encoding", "connection", "keep-alive"]) out.delete(h);
   if (taps.idToken && taps.idToken.issuer === url.origin && url.pathname === "/token" && res.status === 200) {
     const json = JSON.parse(payload.toString());
-    json.id_token = taps.idToken.edit(json.id_token);
+    json.id_token = await taps.idToken.edit(json.id_token);
     payload = Buffer.from(JSON.stringify(json));
   }
   if (taps.jwksExtra && taps.jwksExtra.issuer === url.origin && url.pathname === "/jwks" && res.status === 200) {
@@ -378,7 +379,7 @@ test("the MCP SDK client signs in through the OpenID provider and calls tools", 
   const signIns = await audits("sign_in", user.id);
   assert.ok(signIns.some((r) => r.detail === "provider corp" && r.outcome === "ok"), JSON.stringify(signIns));
   // The access token is the person's.
-  assert.equal(jwtParts(provider.saved.access_token).payload.sub, user.id);
+  assert.equal((await verifyIssued(w, provider.saved.access_token, { audience: w.url + "/mcp" })).payload.sub, user.id);
 });
 
 test("signing in again with the same identity is the same person, not a new one", async () => {
@@ -452,7 +453,7 @@ test("Chromium: Continue with Acme SSO on the /authorize sign-in page, the provi
   assert.equal(t.status, 200, JSON.stringify(t.body));
   const user = await userByEmail(who.email);
   assert.ok(user);
-  assert.equal(jwtParts(t.body.access_token).payload.sub, user.id);
+  assert.equal((await verifyIssued(w, t.body.access_token, { audience: w.url + "/mcp" })).payload.sub, user.id);
   assert.deepEqual(ours(), [], "console errors on the Worker's pages");
   await context.close();
 });
@@ -581,30 +582,19 @@ test("a code the token endpoint refuses (invalid_grant) is provider_failed", asy
 
 // The ID token, changed on its way from the token endpoint to the Worker.
 const now = () => Math.floor(Date.now() / 1000);
+// `resign`: the claims, edited, signed again by jose with `key` (from newKey: its alg and kid).
 const resign = (edit, key = () => ops.corp.keys.rsa, header = {}) => (jwt) => {
-  const { payload } = jwtParts(jwt);
-  return signWithKey(edit({ ...payload }), key(), header);
+  const k = key();
+  return new SignJWT(edit({ ...decodeJwt(jwt) }))
+    .setProtectedHeader({ alg: k.alg, kid: k.kid, typ: "JWT", ...header })
+    .sign(k.key);
 };
 const foreignSameKid = newKey("RS256", "rsa-1");
 const foreignNewKid = newKey("RS256", "rsa-never-published");
 const TAMPERS = [
-  [
-    "a byte of its signature flipped",
-    (jwt) => {
-      const [h, p, s] = jwt.split(".");
-      const bytes = Buffer.from(s, "base64url");
-      bytes[bytes.length >> 1] ^= 0x01;
-      return `${h}.${p}.${bytes.toString("base64url")}`;
-    },
-  ],
-  [
-    "a claim changed without signing again",
-    (jwt) => {
-      const [h, p, s] = jwt.split(".");
-      const claims = JSON.parse(Buffer.from(p, "base64url"));
-      return `${h}.${b64url({ ...claims, email: "mallory@example.com" })}.${s}`;
-    },
-  ],
+  // Raw (tests/helpers/jwt.mjs): a bad signature, and a payload under the old signature.
+  ["a byte of its signature flipped", (jwt) => flipSignatureBit(jwt)],
+  ["a claim changed without signing again", (jwt) => spliceJwt(jwt, { payload: { ...decodeJwt(jwt), email: "mallory@example.com" } })],
   ["another nonce, signed by a key not in the JWKS (the provider's kid)", resign((c) => ({ ...c, nonce: "attacker-nonce" }), () => foreignSameKid)],
   ["signed by a key with a kid the JWKS never lists", resign((c) => c, () => foreignNewKid)],
   ["another nonce, signed by the provider's own key", resign((c) => ({ ...c, nonce: "another-sign-in-nonce" }))],
@@ -614,20 +604,11 @@ const TAMPERS = [
   ["for another audience", resign((c) => ({ ...c, aud: "someone-else" }))],
   ["for another authorized party (azp)", resign((c) => ({ ...c, aud: [c.aud, "someone-else"], azp: "someone-else" }))],
   ["from another issuer", resign((c) => ({ ...c, iss: ops.strict.issuer }))],
-  [
-    "unsigned (alg none)",
-    (jwt) => {
-      const { payload } = jwtParts(jwt);
-      return `${b64url({ alg: "none", typ: "JWT" })}.${b64url(payload)}.`;
-    },
-  ],
+  // Raw (tests/helpers/jwt.mjs): jose's UnsecuredJWT would leave out the typ.
+  ["unsigned (alg none)", (jwt) => unsignedJwt({ alg: "none", typ: "JWT" }, decodeJwt(jwt))],
   [
     "HS256 with the client secret as the key",
-    (jwt) => {
-      const { payload } = jwtParts(jwt);
-      const input = `${b64url({ alg: "HS256", typ: "JWT" })}.${b64url(payload)}`;
-      return `${input}.${createHmac("sha256", secrets.corp).update(input).digest("base64url")}`;
-    },
+    (jwt) => new SignJWT(decodeJwt(jwt)).setProtectedHeader({ alg: "HS256", typ: "JWT" }).sign(new TextEncoder().encode(secrets.corp)),
   ],
 ];
 
@@ -845,7 +826,9 @@ test("ES256 ID tokens (EC P-256 key beside the RSA one) sign in", async (t) => {
   const who = account("es");
   const r = await signInVia("es", who.sub);
   assert.equal(seen.length, 1);
-  assert.deepEqual(jwtParts(seen[0]).header, { alg: "ES256", kid: "ec-1" }, "the provider signed with its EC key");
+  assert.deepEqual(decodeProtectedHeader(seen[0]), { alg: "ES256", kid: "ec-1" }, "the provider signed with its EC key");
+  // The ID token the Worker accepted verifies against the provider's own JWKS, for the Worker.
+  await jwtVerify(seen[0], createRemoteJWKSet(new URL(ops.es.issuer + "/jwks")), { issuer: ops.es.issuer, audience: "mcp-es", algorithms: ["ES256"] });
   assertSignedIn(r);
   await assertAccountPage(r.person);
   const ident = await identity("es", who.sub);

@@ -17,6 +17,7 @@ import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { newSigningKey, startWorker } from "./helpers/worker.mjs";
 import { authorizeUrl, Browser, createUser, formFields, pkcePair, publicClient, token } from "./helpers/oauth.mjs";
 import { initialize } from "./helpers/mcp.mjs";
+import { verifyIssued } from "./helpers/jwt.mjs";
 
 const ACME_SECRET = "acme-handoff-secret-" + randomBytes(12).toString("hex");
 const ACME_ONLY_SECRET = "acme-only-secret-" + randomBytes(12).toString("hex");
@@ -271,7 +272,8 @@ async function approveAndRedeem(w, browser, consent, client, pkce) {
     resource: w.url + "/mcp",
   });
   assert.equal(t.status, 200, JSON.stringify(t.body));
-  return { consentHtml: html, tokens: t.body, sub: JSON.parse(Buffer.from(t.body.access_token.split(".")[1], "base64url")).sub };
+  const { sub } = (await verifyIssued(w, t.body.access_token, { audience: w.url + "/mcp" })).payload;
+  return { consentHtml: html, tokens: t.body, sub };
 }
 
 /** The whole hand-off for `who` ({ user_id, email, name }), to the consent page. */
