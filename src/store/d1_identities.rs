@@ -3,7 +3,8 @@
 //! single-use rule is one statement (`DELETE ... RETURNING`), so two returns with one
 //! state cannot both win.
 
-use crate::store::d1::{err, Arg, D1};
+use crate::store::d1::{err, Arg, UserRow, D1};
+use crate::store::identities::IdentityStore;
 use crate::store::StoreError;
 use serde::Deserialize;
 
@@ -28,21 +29,7 @@ pub struct NewPending<'a> {
     pub expires_at: u64,
 }
 
-/// An identity as a provider names it, and what it last said.
-pub struct Identity<'a> {
-    pub provider: &'a str,
-    pub subject: &'a str,
-    pub login: Option<&'a str>,
-    pub email: Option<&'a str>,
-}
-
-#[derive(Debug, Deserialize)]
-pub struct IdentityRow {
-    pub user_id: String,
-    pub subject: String,
-    pub login: Option<String>,
-    pub email: Option<String>,
-}
+pub use crate::store::identities::{Identity, IdentityRow};
 
 const PENDING_COLUMNS: &str =
     "provider, browser_hash, verifier, nonce, return_to, expires_at, identity";
@@ -126,8 +113,10 @@ impl D1 {
         )
         .await
     }
+}
 
-    pub async fn identity(
+impl IdentityStore for D1 {
+    async fn identity(
         &self,
         provider: &str,
         subject: &str,
@@ -140,7 +129,7 @@ impl D1 {
     }
 
     /// A person's identity at one provider (for the membership check at refresh).
-    pub async fn identity_of(
+    async fn identity_of(
         &self,
         user_id: &str,
         provider: &str,
@@ -155,7 +144,7 @@ impl D1 {
 
     /// Records a sign-in through an identity: links it to `user_id` if it is new, and
     /// keeps what the provider last said (GitHub's login, the verified email).
-    pub async fn use_identity(
+    async fn use_identity(
         &self,
         id: &Identity<'_>,
         user_id: &str,
@@ -181,7 +170,7 @@ impl D1 {
 
     /// Creates a person with no local password and their first identity, in one
     /// transaction. `Ok(false)`: a person with this email appeared meanwhile.
-    pub async fn create_person(
+    async fn create_person(
         &self,
         user_id: &str,
         email: &str,
@@ -220,5 +209,13 @@ impl D1 {
             .and_then(|m| m.changes)
             .unwrap_or(0);
         Ok(created == 1)
+    }
+
+    async fn user_by_id(&self, id: &str) -> Result<Option<UserRow>, StoreError> {
+        D1::user_by_id(self, id).await
+    }
+
+    async fn user_by_email(&self, email: &str) -> Result<Option<UserRow>, StoreError> {
+        D1::user_by_email(self, email).await
     }
 }

@@ -16,6 +16,7 @@ pub mod d1_notes;
 pub mod d1_revocations;
 pub mod d1_tokens;
 pub mod grants;
+pub mod identities;
 pub mod keys;
 pub mod kv;
 pub mod memo;
@@ -23,6 +24,8 @@ pub mod memo;
 pub mod memory;
 #[cfg(test)]
 pub mod memory_grants;
+#[cfg(test)]
+pub mod memory_identities;
 pub mod notes;
 
 /// A storage failure: logged by the edge and answered as `server_error`.

@@ -1,0 +1,283 @@
+//! GitHub: its OAuth web flow with PKCE, the person from `/user` and `/user/emails` (the
+//! person's token is used for those two calls and dropped), and organisation or team
+//! membership asked with the operator's membership token, so that it can be asked again
+//! at every refresh without the person.
+
+use super::{provider_fetch, returned_code, secret, wrong_flow, Answer, SignIn};
+use crate::signin::config::{Kind, Provider};
+use crate::signin::failure::Failure;
+use crate::signin::oidc::{self, Outgoing};
+use crate::signin::policy::{admits, clean_email, clean_name, Claimed};
+use crate::signin::reach::Reach;
+use crate::store::identities::IdentityStore;
+use crate::store::memo::Memo;
+use crate::util::fetched::Fetched;
+use serde_json::Value;
+use std::cell::RefCell;
+
+thread_local! {
+    // GitHub's answers about memberships and logins, kept per isolate for the provider's
+    // membership_cache_seconds: sign-ins, approvals and refreshes cannot spend the
+    // membership token's rate limit, and a person removed from the org loses access at
+    // most that much later.
+    static MEMBERS: RefCell<Memo<String, bool>> = RefCell::new(Memo::new(1024));
+    static LOGINS: RefCell<Memo<String, Option<String>>> = RefCell::new(Memo::new(1024));
+}
+
+pub struct GitHub<'a> {
+    pub p: &'a Provider,
+}
+
+impl SignIn for GitHub<'_> {
+    async fn start(
+        &self,
+        _reach: &impl Reach,
+        out: &Outgoing<'_>,
+    ) -> Result<Option<String>, Failure> {
+        let Kind::GitHub { web, .. } = &self.p.kind else {
+            return Err(wrong_flow());
+        };
+        Ok(Some(oidc::authorization_url(
+            self.p,
+            &format!("{web}/login/oauth/authorize"),
+            out,
+        )))
+    }
+
+    async fn person(&self, reach: &impl Reach, answer: Answer<'_>) -> Result<Claimed, Failure> {
+        let (
+            Kind::GitHub { web, api, .. },
+            Answer::Callback {
+                query,
+                verifier,
+                redirect_uri,
+                ..
+            },
+        ) = (&self.p.kind, answer)
+        else {
+            return Err(wrong_flow());
+        };
+        let p = self.p;
+        let code = returned_code(query)?;
+        let client_secret = secret(reach, p.client_secret.as_ref())?;
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("client_id", &p.client_id)
+            .append_pair("client_secret", &client_secret)
+            .append_pair("code", code)
+            .append_pair("redirect_uri", redirect_uri)
+            .append_pair("code_verifier", verifier)
+            .finish();
+        let headers = [
+            ("Content-Type", "application/x-www-form-urlencoded"),
+            ("Accept", "application/json"),
+        ];
+        let url = format!("{web}/login/oauth/access_token");
+        let answer =
+            provider_fetch(reach, p, "POST", &url, &headers, Some(body.as_bytes())).await?;
+        let token = oidc::token_answer(answer.status, &answer.body, "access_token")
+            .map_err(Failure::Failed)?;
+        // Never stored, logged or passed on.
+        let auth = format!("Bearer {token}");
+        let user = api_get(reach, p, &format!("{api}/user"), &auth).await?;
+        let gh = oidc::github_user(&json(&user, "/user")?).map_err(Failure::Failed)?;
+        let emails = api_get(reach, p, &format!("{api}/user/emails"), &auth).await?;
+        let email = oidc::github_primary_email(&json(&emails, "/user/emails")?)
+            .as_deref()
+            .and_then(clean_email);
+        Ok(Claimed {
+            subject: gh.id,
+            unverified_email: email.is_none(),
+            verified_email: email,
+            name: gh.name.as_deref().and_then(clean_name),
+            hosted_domain: None,
+            login: Some(gh.login),
+        })
+    }
+}
+
+async fn api_get(
+    reach: &impl Reach,
+    p: &Provider,
+    url: &str,
+    auth: &str,
+) -> Result<Fetched, Failure> {
+    let headers = [
+        ("Accept", "application/vnd.github+json"),
+        ("Authorization", auth),
+        ("User-Agent", "mcp-oauth-worker"),
+        ("X-GitHub-Api-Version", "2022-11-28"),
+    ];
+    provider_fetch(reach, p, "GET", url, &headers, None).await
+}
+
+fn json(f: &Fetched, what: &str) -> Result<Value, Failure> {
+    if f.status != 200 {
+        return Err(Failure::Failed(format!(
+            "GitHub's {what} answered {}",
+            f.status
+        )));
+    }
+    crate::json::parse(&f.body).map_err(|_| Failure::Failed(format!("GitHub's {what} is not JSON")))
+}
+
+/// Whether `login` is in one of the provider's GitHub orgs or teams (cached per isolate
+/// for the provider's `membership_cache_seconds`).
+pub async fn member(reach: &impl Reach, p: &Provider, login: &str) -> Result<bool, Failure> {
+    let key = format!("{}\u{1f}{login}", p.id);
+    let now = reach.now();
+    if let Some(yes) = MEMBERS.with(|m| m.borrow().get(&key, now)) {
+        return Ok(yes);
+    }
+    let yes = ask_membership(reach, p, login).await?;
+    if p.membership_cache_seconds > 0 {
+        let until = now + p.membership_cache_seconds;
+        MEMBERS.with(|m| m.borrow_mut().put(key, yes, until, now));
+    }
+    Ok(yes)
+}
+
+async fn ask_membership(reach: &impl Reach, p: &Provider, login: &str) -> Result<bool, Failure> {
+    let (
+        Kind::GitHub {
+            api,
+            membership_token: Some(token),
+            ..
+        },
+        Some(allow),
+    ) = (&p.kind, &p.allow)
+    else {
+        return Ok(false);
+    };
+    let auth = format!("Bearer {}", secret(reach, Some(token))?);
+    for org in &allow.github_orgs {
+        let f = api_get(
+            reach,
+            p,
+            &format!("{api}/orgs/{org}/members/{login}"),
+            &auth,
+        )
+        .await?;
+        match f.status {
+            204 => return Ok(true),
+            // 302: the token's owner is not a member of the org and cannot see its members.
+            302 | 404 => {}
+            s => {
+                return Err(Failure::Failed(format!(
+                    "GitHub's org membership of {org} answered {s}"
+                )))
+            }
+        }
+    }
+    for (org, team) in &allow.github_teams {
+        let url = format!("{api}/orgs/{org}/teams/{team}/memberships/{login}");
+        let f = api_get(reach, p, &url, &auth).await?;
+        match f.status {
+            200 => {
+                let active = crate::json::parse(&f.body)
+                    .ok()
+                    .and_then(|v| {
+                        v.get("state")
+                            .and_then(Value::as_str)
+                            .map(|s| s == "active")
+                    })
+                    .unwrap_or(false);
+                if active {
+                    return Ok(true);
+                }
+            }
+            404 => {}
+            s => {
+                return Err(Failure::Failed(format!(
+                    "GitHub's team membership of {org}/{team} answered {s}"
+                )))
+            }
+        }
+    }
+    Ok(false)
+}
+
+/// The current login of GitHub's user `id` (`None`: no such user any more), asked with the
+/// membership token and cached like memberships.
+async fn login_of(reach: &impl Reach, p: &Provider, id: &str) -> Result<Option<String>, Failure> {
+    let key = format!("{}\u{1f}{id}", p.id);
+    let now = reach.now();
+    if let Some(login) = LOGINS.with(|m| m.borrow().get(&key, now)) {
+        return Ok(login);
+    }
+    let login = ask_login(reach, p, id).await?;
+    if p.membership_cache_seconds > 0 {
+        let until = now + p.membership_cache_seconds;
+        LOGINS.with(|m| m.borrow_mut().put(key, login.clone(), until, now));
+    }
+    Ok(login)
+}
+
+async fn ask_login(reach: &impl Reach, p: &Provider, id: &str) -> Result<Option<String>, Failure> {
+    let numeric = id.bytes().all(|b| b.is_ascii_digit());
+    let (
+        Kind::GitHub {
+            api,
+            membership_token: Some(token),
+            ..
+        },
+        true,
+    ) = (&p.kind, numeric)
+    else {
+        return Ok(None);
+    };
+    let auth = format!("Bearer {}", secret(reach, Some(token))?);
+    let f = api_get(reach, p, &format!("{api}/user/{id}"), &auth).await?;
+    if f.status == 404 {
+        return Ok(None);
+    }
+    let gh = oidc::github_user(&json(&f, "/user/<id>")?).map_err(Failure::Failed)?;
+    Ok((gh.id == id).then_some(gh.login))
+}
+
+/// At a refresh or an approval: whether a person with a GitHub identity is still in the
+/// org or team their provider requires. `Ok(true)` for everyone else.
+pub async fn still_admitted(
+    providers: &[Provider],
+    store: &impl IdentityStore,
+    reach: &impl Reach,
+    user_id: &str,
+) -> Result<bool, String> {
+    for p in providers {
+        let Some(allow) = p.allow.as_ref().filter(|a| a.needs_membership()) else {
+            continue;
+        };
+        let Some(identity) = store
+            .identity_of(user_id, &p.identity_namespace())
+            .await
+            .map_err(|e| e.0)?
+        else {
+            continue;
+        };
+        // Rules that do not need GitHub (a listed person, a verified email's domain)
+        // still admit them.
+        let known = Claimed {
+            subject: identity.subject.clone(),
+            verified_email: identity.email.clone(),
+            unverified_email: false,
+            name: None,
+            hosted_domain: None,
+            login: None,
+        };
+        if admits(allow, &known) == Some(true) {
+            continue;
+        }
+        // The login as it is now, from the numeric id: a renamed account keeps its
+        // membership, and someone who took over an old login name is not this person.
+        let login = match login_of(reach, p, &identity.subject).await {
+            Ok(Some(login)) => login,
+            Ok(None) => return Ok(false),
+            Err(f) => return Err(format!("{f:?}")),
+        };
+        match member(reach, p, &login).await {
+            Ok(true) => {}
+            Ok(false) => return Ok(false),
+            Err(f) => return Err(format!("{f:?}")),
+        }
+    }
+    Ok(true)
+}
