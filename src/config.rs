@@ -210,14 +210,6 @@ impl Config {
         }
     }
 
-    /// How clients may come to be known here, as the metadata advertises it.
-    pub fn client_intake(&self) -> crate::oauth::metadata::ClientIntake {
-        crate::oauth::metadata::ClientIntake {
-            registration: self.dynamic_registration,
-            metadata_documents: self.metadata_documents,
-        }
-    }
-
     /// The logo's origin, the only place pages may load an image from.
     pub fn logo_origin(&self) -> Option<String> {
         let url = url::Url::parse(self.product_logo.as_deref()?).ok()?;

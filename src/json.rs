@@ -24,7 +24,7 @@ impl fmt::Display for JsonError {
             JsonError::DuplicateKey(k) => write!(
                 f,
                 "the key \"{}\" appears twice in one object",
-                crate::oauth::scope::truncate(k, 40)
+                crate::util::text::truncate(k, 40)
             ),
         }
     }

@@ -32,6 +32,7 @@ pub mod signin;
 pub mod store;
 pub mod templates;
 pub mod util;
+pub mod wire;
 
 use worker::{event, Context, Env, Result, ScheduleContext, ScheduledEvent};
 

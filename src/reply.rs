@@ -96,6 +96,13 @@ pub fn http_error(status: u16, code: &str, description: &str) -> Reply {
     .header("Cache-Control", NO_STORE)
 }
 
+/// A 303 back to a page of this server after a form, so a reload does not post again.
+pub fn see_other(location: &str) -> Reply {
+    Reply::new(303)
+        .header("Location", location)
+        .header("Cache-Control", NO_STORE)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,7 +16,7 @@ use std::pin::Pin;
 /// accept it.
 pub const UPSTREAM_VERSION: &str = "2025-06-18";
 /// The stateless revision, spoken to an upstream whose `server/discover` lists it.
-use crate::mcp::version::STATELESS;
+use crate::wire::version::STATELESS;
 /// The largest answer read from an upstream.
 pub const MAX_ANSWER_BYTES: usize = 4 * 1024 * 1024;
 
@@ -398,7 +398,7 @@ async fn initialize(
         .result
         .get("protocolVersion")
         .and_then(Value::as_str)
-        .filter(|v| crate::mcp::version::supported(v).is_some())
+        .filter(|v| crate::wire::version::supported(v).is_some())
         .ok_or(UpstreamError::NotMcp(
             "initialize named no revision this Worker speaks",
         ))?
@@ -445,7 +445,7 @@ async fn exchange(
             if let Some(method) = body["method"].as_str() {
                 headers.push((
                     "Mcp-Method",
-                    crate::mcp::transport::encode_header_value(method),
+                    crate::wire::headers::encode_header_value(method),
                 ));
                 let name = match method {
                     "tools/call" | "prompts/get" => body.pointer("/params/name"),
@@ -454,7 +454,7 @@ async fn exchange(
                 }
                 .and_then(Value::as_str);
                 if let Some(name) = name {
-                    headers.push(("Mcp-Name", crate::mcp::transport::encode_header_value(name)));
+                    headers.push(("Mcp-Name", crate::wire::headers::encode_header_value(name)));
                 }
             }
         }
@@ -779,7 +779,7 @@ mod tests {
         assert_eq!(
             header(1, "Mcp-Name")
                 .as_deref()
-                .and_then(crate::mcp::transport::decode_header_value)
+                .and_then(crate::wire::headers::decode_header_value)
                 .as_deref(),
             Some("café")
         );

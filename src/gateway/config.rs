@@ -49,6 +49,8 @@ const MAX_UPSTREAMS: usize = 20;
 pub struct Environment<'a> {
     pub has_secret: &'a dyn Fn(&str) -> bool,
     pub has_service: &'a dyn Fn(&str) -> bool,
+    /// The built-in tools' names, which a prefix must not be able to take.
+    pub builtin_names: &'a [&'a str],
 }
 
 /// The upstreams of `UPSTREAMS` (`None` or empty: none). `builtin` says whether the
@@ -81,7 +83,7 @@ pub fn parse(
         if out.iter().any(|o| o.name == u.name) {
             return Err(err(at("name"), "two upstreams have this name (and prefix)"));
         }
-        if let Some(message) = colliding_prefix(&out, &u, builtin) {
+        if let Some(message) = colliding_prefix(&out, &u, builtin.then_some(env.builtin_names)) {
             return Err(err(at("name"), &message));
         }
         out.push(u);
@@ -93,7 +95,11 @@ pub fn parse(
 /// tool or of a built-in tool, if it could: `flaky_` + `x_ping` and `flaky_x_` + `ping`
 /// are both `flaky_x_ping`, and one of the two would be lost without a word. Names are
 /// only known at run time, so prefixes where one starts with the other are refused.
-fn colliding_prefix(earlier: &[Upstream], u: &Upstream, builtin: bool) -> Option<String> {
+fn colliding_prefix(
+    earlier: &[Upstream],
+    u: &Upstream,
+    builtin: Option<&[&str]>,
+) -> Option<String> {
     let mine = u.prefix.as_deref()?;
     for other in earlier {
         let Some(theirs) = other.prefix.as_deref() else {
@@ -108,17 +114,13 @@ fn colliding_prefix(earlier: &[Upstream], u: &Upstream, builtin: bool) -> Option
             ));
         }
     }
-    if builtin {
-        if let Some(tool) = crate::mcp::tools::TOOLS
-            .iter()
-            .find(|t| t.name().starts_with(mine))
-        {
+    if let Some(names) = builtin {
+        if let Some(tool) = names.iter().find(|t| t.starts_with(mine)) {
             return Some(format!(
                 "the upstream '{}' exposes tools under the prefix '{mine}', so one could take \
                  the name of the built-in tool '{}'; rename the upstream (or set \
                  BUILTIN_TOOLS=off)",
-                u.name,
-                tool.name()
+                u.name, tool
             ));
         }
     }
@@ -280,7 +282,23 @@ mod tests {
         Environment {
             has_secret: &|s| s == "DOCS_TOKEN",
             has_service: &|s| s == "DOCS",
+            builtin_names: &BUILTIN,
         }
+    }
+
+    const BUILTIN: [&str; 6] = [
+        "search",
+        "fetch",
+        "memory_store",
+        "memory_list",
+        "memory_delete",
+        "about",
+    ];
+
+    #[test]
+    fn the_builtin_names_here_are_the_servers() {
+        let names: Vec<&str> = crate::mcp::tools::TOOLS.iter().map(|t| t.name()).collect();
+        assert_eq!(names, BUILTIN);
     }
 
     fn parse_one(item: &str, builtin: bool) -> Result<Vec<Upstream>, ConfigError> {

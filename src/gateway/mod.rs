@@ -13,8 +13,8 @@ pub mod resources;
 #[cfg(test)]
 mod tests;
 
-use crate::mcp::tools::Progress;
 use crate::util::futures::join_all;
+use crate::wire::progress::Progress;
 use client::{Transport, UpstreamError};
 use config::{Target, Upstream};
 use policy::GatewayTool;
@@ -265,7 +265,7 @@ impl Gateway<'_> {
                 None => json!({}),
             };
             let reply = match self.send(upstream, method, params).await {
-                Err(UpstreamError::Rpc(crate::mcp::error::METHOD_NOT_FOUND)) => break,
+                Err(UpstreamError::Rpc(crate::wire::error::METHOD_NOT_FOUND)) => break,
                 other => other?,
             };
             let Some(Value::Array(page)) = reply.result.get(key) else {
@@ -382,7 +382,7 @@ impl Gateway<'_> {
             tool: exposed.to_string(),
             outcome: e.outcome(),
         });
-        crate::mcp::tools::failure(&e.describe(&upstream.name))
+        crate::wire::tool_failure(&e.describe(&upstream.name))
     }
 
     /// Calls the upstream's tool; the result is the upstream's tool result, or a tool
@@ -417,7 +417,7 @@ impl Gateway<'_> {
                 (for_client(reply.result), word)
             }
             Err(e) => (
-                crate::mcp::tools::failure(&e.describe(&upstream.name)),
+                crate::wire::tool_failure(&e.describe(&upstream.name)),
                 e.outcome(),
             ),
         };
@@ -450,7 +450,7 @@ fn forwarded_progress(n: &Value, token: &Value) -> Option<Value> {
         crate::json::set(
             &mut params,
             "message",
-            json!(crate::oauth::scope::truncate(message, 500)),
+            json!(crate::util::text::truncate(message, 500)),
         );
     }
     Some(json!({ "jsonrpc": "2.0", "method": "notifications/progress", "params": params }))

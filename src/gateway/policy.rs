@@ -310,7 +310,7 @@ fn copy_words(from: &Value, to: &mut Map<String, Value>) {
 }
 
 fn bounded(text: &str, max: usize) -> String {
-    crate::oauth::scope::truncate(text, max)
+    crate::util::text::truncate(text, max)
 }
 
 #[cfg(test)]

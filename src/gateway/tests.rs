@@ -6,7 +6,7 @@
 use super::client::{Answer, Outbound, SendFuture, Transport, TransportError};
 use super::config::{Target, Upstream, DEFAULT_TIMEOUT_MS};
 use super::{Gateway, Route, SignFuture, Signer, DOWN_FOR_MS};
-use crate::mcp::version::STATELESS;
+use crate::wire::version::STATELESS;
 use serde_json::{json, Value};
 use std::cell::RefCell;
 
@@ -205,7 +205,7 @@ fn a_resource_last_listed_by_an_upstream_that_is_down_reports_the_outage() {
 
 #[test]
 fn a_failing_tool_call_does_not_take_the_upstream_from_everyone() {
-    use crate::mcp::tools::Progress;
+    use crate::wire::progress::Progress;
     let ups = [
         upstream("flaky", Some("flaky_")),
         upstream("ok", Some("ok_")),

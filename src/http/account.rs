@@ -7,9 +7,10 @@
 use crate::audit::Event;
 use crate::http::account_notice::Notice;
 use crate::http::account_tokens;
+use crate::http::browser::{self, field, session_user, CsrfCookie};
 use crate::http::grants::mark_revoked;
 use crate::http::pages::{self, error_page, see_other, ErrorKind, SignInFor};
-use crate::http::session::{self, field, session_user, CsrfCookie};
+use crate::http::session;
 use crate::http::{now, now_ms, Ctx, Incoming};
 use crate::oauth::client::host_of;
 use crate::reply::Reply;
@@ -30,7 +31,7 @@ pub async fn handle(ctx: &Ctx, req: &Incoming) -> Reply {
 
 async fn submit(ctx: &Ctx, req: &Incoming) -> Reply {
     let form = req.form_pairs();
-    if !session::csrf_ok(ctx, req, PURPOSE, field(&form, "csrf_token")) {
+    if !browser::csrf_ok(ctx, req, PURPOSE, field(&form, "csrf_token")) {
         return error_page(ctx, ErrorKind::Expired, None);
     }
     match field(&form, "action") {
@@ -38,7 +39,7 @@ async fn submit(ctx: &Ctx, req: &Incoming) -> Reply {
             Ok(reply) => reply,
             Err(e) => sign_in_page(ctx, req, field(&form, "email"), Some(e)),
         },
-        "signout" => see_other("/account").header("Set-Cookie", &session::end_session(ctx)),
+        "signout" => see_other("/account").header("Set-Cookie", &browser::end_session(ctx)),
         // Every session of this person, in every browser: what to press after signing in
         // on a computer that is not yours, or when a session cookie may have been taken.
         // Connected apps keep working (Disconnect is theirs).
@@ -58,7 +59,7 @@ async fn submit(ctx: &Ctx, req: &Incoming) -> Reply {
             }
             ctx.audit(Event::SignedOutEverywhere, Some(&user.id), None, None)
                 .await;
-            see_other("/account").header("Set-Cookie", &session::end_session(ctx))
+            see_other("/account").header("Set-Cookie", &browser::end_session(ctx))
         }
         action @ ("disconnect" | "create_token" | "revoke_token") => {
             let Some(user) = session_user(ctx, req).await else {

@@ -5,11 +5,13 @@
 use crate::audit::Event;
 use crate::encoding::{b64url, random_bytes, secret_hash};
 use crate::http::account_notice::Notice;
+use crate::http::browser::field;
 use crate::http::pages::ErrorKind;
-use crate::http::session::{self, field, SignInError};
+use crate::http::session::{self, SignInError};
 use crate::http::{now, Ctx, Incoming};
 use crate::oauth::personal_token::{self, NewToken, MAX_PER_USER};
 use crate::store::d1::{UserRow, D1};
+use crate::store::d1_tokens::NewTokenRow;
 use crate::templates::{self, display_time, render};
 
 /// Makes a token. A token outlives the browser session it was made in, so the person's
@@ -62,10 +64,15 @@ pub async fn create(
     }
     let token = personal_token::generate();
     let id = format!("pt_{}", b64url(&random_bytes::<9>()));
-    match db
-        .create_personal_token(&id, &user.id, &secret_hash(&token), &new, now)
-        .await
-    {
+    let row = NewTokenRow {
+        id: &id,
+        user_id: &user.id,
+        name: &new.name,
+        token_hash: &secret_hash(&token),
+        scope: &new.scope.to_string(),
+        expires_at: new.expires_at,
+    };
+    match db.create_personal_token(&row, MAX_PER_USER, now).await {
         Ok(true) => {
             ctx.audit(Event::TokenCreated, Some(&user.id), None, Some(&new.name))
                 .await;
@@ -117,10 +124,13 @@ fn unavailable() -> Notice {
 
 /// The person's live tokens as `<li>` items.
 pub async fn items(ctx: &Ctx, db: &D1, user: &UserRow, csrf: &str) -> Result<String, ErrorKind> {
-    let tokens = db.personal_tokens(&user.id, now()).await.map_err(|e| {
-        ctx.internal(e);
-        ErrorKind::Unavailable
-    })?;
+    let tokens = db
+        .personal_tokens(&user.id, MAX_PER_USER, now())
+        .await
+        .map_err(|e| {
+            ctx.internal(e);
+            ErrorKind::Unavailable
+        })?;
     let mut out = String::new();
     for t in &tokens {
         let scopes: Vec<&str> = t.scope.split(' ').collect();

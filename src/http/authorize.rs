@@ -6,8 +6,9 @@
 //! text field) is always seen, and Enter in a password field can only sign in.
 
 use crate::audit::Event;
+use crate::http::browser::{self, field, session_user, CsrfCookie};
 use crate::http::pages::{self, error_page, see_other, ErrorKind, SignInFor};
-use crate::http::session::{self, field, session_user, CsrfCookie};
+use crate::http::session;
 use crate::http::{now, now_ms, Ctx, Incoming};
 use crate::oauth::authorize::{
     validate, AuthorizeFailure, AuthorizeParams, AuthorizeRequest, Delivery, Redirect, Refusal,
@@ -53,8 +54,8 @@ pub async fn submit(ctx: &Ctx, req: &Incoming) -> Reply {
     // opened before someone else signed in elsewhere cannot approve as them.
     let for_user = user
         .as_ref()
-        .is_some_and(|u| session::csrf_ok(ctx, req, &consent_purpose(&params, u), submitted));
-    if !for_user && !session::csrf_ok(ctx, req, &purpose(&params), submitted) {
+        .is_some_and(|u| browser::csrf_ok(ctx, req, &consent_purpose(&params, u), submitted));
+    if !for_user && !browser::csrf_ok(ctx, req, &purpose(&params), submitted) {
         return error_page(ctx, ErrorKind::Expired, None);
     }
     let back_here = || format!("/authorize?{}", query(&params));
@@ -74,7 +75,7 @@ pub async fn submit(ctx: &Ctx, req: &Incoming) -> Reply {
             let e = OAuthError::AccessDenied("the person declined to authorize the app".into());
             Reply::redirect(&Redirect::error(&request, &ctx.issuer, &e).location())
         }
-        "switch" => see_other(&back_here()).header("Set-Cookie", &session::end_session(ctx)),
+        "switch" => see_other(&back_here()).header("Set-Cookie", &browser::end_session(ctx)),
         "signin" => match session::sign_in_then_see(ctx, req, &form, &back_here()).await {
             Ok(reply) => reply,
             Err(e) => {
@@ -107,7 +108,7 @@ pub async fn submit(ctx: &Ctx, req: &Incoming) -> Reply {
             ErrorKind::BadForm,
             Some(&format!(
                 "unknown action '{}'",
-                crate::oauth::scope::truncate(other, 20)
+                crate::util::text::truncate(other, 20)
             )),
         ),
     }

@@ -99,7 +99,10 @@ pub async fn resolve(
         Err(Unusable::Busy(why)) => {
             let since = now.saturating_sub(KNOWN_GOOD_SECONDS);
             return match db.known_document(url, since).await {
-                Ok(Some(client)) => Ok(client),
+                Ok(Some(record)) => match serde_json::from_str(&record) {
+                    Ok(client) => Ok(client),
+                    Err(_) => Err(Unusable::Busy(why)),
+                },
                 Ok(None) => Err(Unusable::Busy(why)),
                 Err(e) => {
                     worker::console_error!("reading a kept metadata document: {e}");

@@ -1,7 +1,7 @@
 //! `GET` handlers for the discovery documents and the JWKS.
 
 use crate::http::Ctx;
-use crate::oauth::metadata;
+use crate::oauth::metadata::{self, ClientIntake};
 use crate::reply::Reply;
 use serde_json::Value;
 
@@ -13,14 +13,14 @@ fn document(value: &Value) -> Reply {
 pub fn authorization_server(ctx: &Ctx) -> Reply {
     document(&metadata::authorization_server(
         &ctx.issuer,
-        ctx.config.client_intake(),
+        ClientIntake::of(&ctx.config),
     ))
 }
 
 pub fn openid_configuration(ctx: &Ctx) -> Reply {
     document(&metadata::openid_configuration(
         &ctx.issuer,
-        ctx.config.client_intake(),
+        ClientIntake::of(&ctx.config),
     ))
 }
 

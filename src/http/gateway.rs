@@ -31,9 +31,11 @@ thread_local! {
 pub fn upstreams(ctx: &Ctx) -> Upstreams {
     UPSTREAMS.with(|cell| {
         cell.get_or_init(|| {
+            let names: Vec<&str> = crate::mcp::tools::TOOLS.iter().map(|t| t.name()).collect();
             let env = Environment {
                 has_secret: &|name| ctx.env.secret(name).is_ok(),
                 has_service: &|name| ctx.env.service(name).is_ok(),
+                builtin_names: &names,
             };
             let parsed = config::parse(
                 ctx.config.upstreams.as_deref(),

@@ -3,8 +3,9 @@
 //! `/authorize`; anyone else sees the same "not found" whether or not the note exists.
 //! Without a session the page is a sign-in form that posts back to itself.
 
+use super::browser::{self, field, session_user, CsrfCookie};
 use super::pages::{self, error_page, ErrorKind, SignInFor};
-use super::session::{self, field, session_user, CsrfCookie};
+use super::session;
 use super::{Ctx, Incoming};
 use crate::reply::Reply;
 use crate::store::d1::UserRow;
@@ -83,7 +84,7 @@ fn sign_in_page(
 
 async fn sign_in(ctx: &Ctx, req: &Incoming, id: &str) -> Reply {
     let form = req.form_pairs();
-    if !session::csrf_ok(ctx, req, &format!("note={id}"), field(&form, "csrf_token")) {
+    if !browser::csrf_ok(ctx, req, &format!("note={id}"), field(&form, "csrf_token")) {
         return error_page(ctx, ErrorKind::Expired, None);
     }
     match session::sign_in_then_see(ctx, req, &form, &action(id)).await {

@@ -2,8 +2,9 @@
 //! not redirect, and the sign-in form. The words are in `templates/`; this file only picks
 //! which variant a page shows.
 
-use crate::http::session::{CsrfCookie, SignInError};
-use crate::http::signin;
+use crate::http::browser::{start_purpose, CsrfCookie};
+use crate::http::providers;
+use crate::http::session::SignInError;
 use crate::http::{Ctx, Incoming};
 use crate::oauth::authorize::UnsentError;
 use crate::reply::Reply;
@@ -187,12 +188,12 @@ pub fn sign_in_page(
 ) -> Reply {
     let (Some(token), Some(start_token)) = (
         csrf.token(ctx, purpose),
-        csrf.token(ctx, &signin::start_purpose(return_to)),
+        csrf.token(ctx, &start_purpose(return_to)),
     ) else {
         return error_page(ctx, ErrorKind::Unavailable, Some("no signing key"));
     };
-    let all = signin::providers(ctx);
-    let providers = signin::list(&all);
+    let all = providers::providers(ctx);
+    let providers = providers::list(&all);
     let buttons: String = providers
         .iter()
         .filter(|p| p.is_redirect())
@@ -280,9 +281,4 @@ pub fn from_another_site(req: &Incoming) -> bool {
     }
 }
 
-/// A 303 back to a page of this server after a form, so a reload does not post again.
-pub fn see_other(location: &str) -> Reply {
-    Reply::new(303)
-        .header("Location", location)
-        .header("Cache-Control", crate::reply::NO_STORE)
-}
+pub use crate::reply::see_other;

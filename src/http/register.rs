@@ -4,9 +4,9 @@ use crate::audit::Event;
 use crate::encoding::{random_token, secret_hash};
 use crate::http::{now, Ctx, Incoming};
 use crate::oauth::client::{validate_metadata, ClientSource, MAX_REGISTRATION_BYTES};
+use crate::oauth::client_directory::ClientDirectory;
 use crate::oauth::error::OAuthError;
 use crate::reply::{Reply, NO_STORE};
-use crate::store::clients::ClientDirectory;
 
 const WINDOW: u64 = 3600;
 

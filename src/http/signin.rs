@@ -12,15 +12,15 @@
 //! or return code cannot be used twice. The person lands back on the page they came
 //! from, signed in: for an app that is the consent page, shown as for any sign-in.
 
+use super::browser::{self, cookie_name, field, read_cookie, start_purpose};
 use super::outbound;
 use super::pages::{error_page, see_other, ErrorKind};
-use super::session::{self, cookie_name, field, read_cookie};
+use super::providers::{list, providers};
 use super::{now, Ctx, Incoming};
 use crate::audit::Event;
-use crate::config::ConfigError;
 use crate::encoding::{b64url, constant_time_eq, random_token, secret_hash, sha256};
 use crate::reply::{http_error, Reply};
-use crate::signin::config::{self as provider_config, Flow, Provider};
+use crate::signin::config::{Flow, Provider};
 use crate::signin::failure::Failure;
 use crate::signin::id_token::Alg;
 use crate::signin::oidc::Outgoing;
@@ -32,19 +32,11 @@ use crate::store::d1::{UserRow, D1};
 use crate::store::d1_identities::{NewPending, PendingRow};
 use crate::util::fetched::{Fetched, Unreachable};
 use serde_json::{json, Value};
-use std::cell::OnceCell;
-use std::rc::Rc;
 use worker::{console_error, console_log};
 
 const PENDING_SECONDS: u64 = 600;
 /// Sign-ins one network may start in ten minutes.
 const STARTS_PER_WINDOW: u64 = 60;
-
-type Providers = Rc<Result<Vec<Provider>, ConfigError>>;
-
-thread_local! {
-    static PROVIDERS: OnceCell<Providers> = const { OnceCell::new() };
-}
 
 /// The sign-in room's reach: this request's outbound fetch, the Worker's secrets and
 /// WebCrypto.
@@ -64,38 +56,6 @@ impl Reach for Ctx {
     fn now(&self) -> u64 {
         now()
     }
-}
-
-/// The configured providers (checked once per isolate; a mistake is logged once and no
-/// provider is offered until it is fixed).
-pub fn providers(ctx: &Ctx) -> Providers {
-    PROVIDERS.with(|cell| {
-        cell.get_or_init(|| {
-            let env = provider_config::Environment {
-                secret_len: &|name| ctx.env.secret(name).ok().map(|s| s.to_string().len()),
-            };
-            let parsed = provider_config::parse(ctx.config.signin_providers.as_deref(), &env);
-            if let Err(e) = &parsed {
-                console_error!(
-                    "sign-in providers not configured: {e}; none is offered until it is fixed"
-                );
-            }
-            Rc::new(parsed)
-        })
-        .clone()
-    })
-}
-
-pub fn list(all: &Providers) -> &[Provider] {
-    match all.as_ref() {
-        Ok(v) => v,
-        Err(_) => &[],
-    }
-}
-
-/// The CSRF purpose of the "Continue with" form on a page at `return_to`.
-pub fn start_purpose(return_to: &str) -> String {
-    format!("signin\n{return_to}")
 }
 
 /// Only this server's own sign-in pages are returned to.
@@ -161,7 +121,7 @@ pub async fn start(ctx: &Ctx, req: &Incoming) -> Reply {
             Some("return_to is not a sign-in page of this server"),
         );
     }
-    if !session::csrf_ok(
+    if !browser::csrf_ok(
         ctx,
         req,
         &start_purpose(return_to),
@@ -322,7 +282,7 @@ async fn finish(ctx: &Ctx, p: &Provider, who: &Claimed, return_to: &str) -> Repl
             let detail = format!("provider {}", p.id);
             ctx.audit(Event::SignIn, Some(&user.id), None, Some(&detail))
                 .await;
-            match session::session_cookie(ctx, &user.id) {
+            match browser::session_cookie(ctx, &user.id) {
                 Some(cookie) => see_other(return_to).header("Set-Cookie", &cookie),
                 None => error_page(ctx, ErrorKind::Unavailable, Some("no signing key")),
             }

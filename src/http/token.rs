@@ -87,7 +87,13 @@ async fn keep_document(ctx: &Ctx, issued: &Issued) {
         return;
     }
     let kept = match ctx.db() {
-        Ok(db) => db.keep_document(&issued.client, now()).await,
+        Ok(db) => match serde_json::to_string(&issued.client) {
+            Ok(record) => {
+                db.keep_document(&issued.client.client_id, &record, now())
+                    .await
+            }
+            Err(_) => return,
+        },
         Err(_) => return,
     };
     if let Err(e) = kept {

@@ -2,7 +2,7 @@
 //! `worker` types: JSON-RPC messages, errors, protocol revisions, session ids, the
 //! transport's header rules, the method handlers and the tools.
 
-pub mod error;
+pub use crate::wire::error;
 pub mod jsonrpc;
 pub mod legacy;
 pub mod prompts;
@@ -12,4 +12,4 @@ pub mod server;
 pub mod session;
 pub mod tools;
 pub mod transport;
-pub mod version;
+pub use crate::wire::version;

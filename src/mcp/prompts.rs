@@ -51,7 +51,7 @@ impl Server<'_> {
         let unknown = || {
             RpcError::invalid_params(format!(
                 "unknown prompt '{}'",
-                crate::oauth::scope::truncate(name, 60)
+                crate::util::text::truncate(name, 60)
             ))
         };
         let Some(gw) = self.gateway else {

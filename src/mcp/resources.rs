@@ -201,7 +201,7 @@ pub fn not_found(uri: &str, version: &str) -> RpcError {
             RESOURCE_NOT_FOUND
         },
         message: "Resource not found".into(),
-        data: Some(json!({ "uri": crate::oauth::scope::truncate(uri, 200) })),
+        data: Some(json!({ "uri": crate::util::text::truncate(uri, 200) })),
     }
 }
 

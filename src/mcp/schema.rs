@@ -87,7 +87,7 @@ fn check_object(schema: &Value, value: &Value, at: &str) -> Result<(), String> {
                     .unwrap_or_default();
                 return Err(format!(
                     "unknown argument '{}' (expected: {})",
-                    crate::oauth::scope::truncate(name, 40),
+                    crate::util::text::truncate(name, 40),
                     known.join(", ")
                 ));
             }

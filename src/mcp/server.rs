@@ -223,7 +223,7 @@ impl Server<'_> {
         let unknown = || {
             RpcError::invalid_params(format!(
                 "unknown tool '{}'",
-                crate::oauth::scope::truncate(name, 60)
+                crate::util::text::truncate(name, 60)
             ))
         };
         let Some(tool) = tools::find(name).filter(|_| self.builtin) else {
@@ -233,7 +233,7 @@ impl Server<'_> {
                 // are never public, and asking for sign-in reveals none of their names.
                 None if self.caller.user.is_none() && self.upstreams_configured => {
                     Ok(tools::sign_in_required(
-                        &crate::oauth::scope::truncate(name, 60),
+                        &crate::util::text::truncate(name, 60),
                         self.resource_metadata,
                     ))
                 }
@@ -302,7 +302,7 @@ impl Server<'_> {
             crate::gateway::Route::Unknown => {
                 return Err(RpcError::invalid_params(format!(
                     "unknown tool '{}'",
-                    crate::oauth::scope::truncate(name, 60)
+                    crate::util::text::truncate(name, 60)
                 ))
                 .into())
             }

@@ -250,7 +250,7 @@ pub fn validate(
         Some(other) => {
             return Err(fail(OAuthError::UnsupportedResponseType(format!(
                 "response_type {} is not supported; use code",
-                crate::oauth::scope::truncate(other, 40)
+                crate::util::text::truncate(other, 40)
             ))))
         }
     }

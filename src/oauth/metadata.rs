@@ -25,6 +25,15 @@ pub struct ClientIntake {
     pub metadata_documents: bool,
 }
 
+impl ClientIntake {
+    pub fn of(config: &crate::config::Config) -> ClientIntake {
+        ClientIntake {
+            registration: config.dynamic_registration,
+            metadata_documents: config.metadata_documents,
+        }
+    }
+}
+
 pub fn authorization_server(issuer: &str, intake: ClientIntake) -> Value {
     let scopes: Vec<&str> = SUPPORTED.to_vec();
     let mut doc = json!({

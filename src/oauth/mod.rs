@@ -4,6 +4,7 @@ pub mod access_token;
 pub mod authorize;
 pub mod chacha20;
 pub mod client;
+pub mod client_directory;
 pub mod client_document;
 pub mod code;
 pub mod ed25519;

@@ -63,7 +63,7 @@ impl NewToken {
         {
             return Err(format!(
                 "'{}' is not a scope a personal token can have (choose from {}).",
-                crate::oauth::scope::truncate(bad, 40),
+                crate::util::text::truncate(bad, 40),
                 RESOURCE_SCOPES.join(", ")
             ));
         }

@@ -88,9 +88,7 @@ impl std::fmt::Display for Scopes {
     }
 }
 
-pub fn truncate(text: &str, max: usize) -> String {
-    text.chars().take(max).collect()
-}
+pub use crate::util::text::truncate;
 
 #[cfg(test)]
 mod tests {

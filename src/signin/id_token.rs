@@ -50,7 +50,7 @@ impl std::fmt::Display for IdTokenError {
             IdTokenError::Algorithm(alg) => write!(
                 f,
                 "the ID token is signed with {}, not RS256 or ES256",
-                crate::oauth::scope::truncate(alg, 20)
+                crate::util::text::truncate(alg, 20)
             ),
             IdTokenError::NoKey => {
                 f.write_str("no key in the provider's JWKS matches the ID token")
@@ -210,7 +210,7 @@ pub fn check_claims(
         sub: sub.to_string(),
         email: s("email").filter(|e| e.len() <= 254).map(str::to_string),
         email_verified,
-        name: s("name").map(|v| crate::oauth::scope::truncate(v, 100).to_string()),
+        name: s("name").map(|v| crate::util::text::truncate(v, 100).to_string()),
         hd: s("hd").map(str::to_ascii_lowercase),
     })
 }

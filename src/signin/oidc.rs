@@ -169,7 +169,7 @@ pub fn token_answer(status: u16, body: &[u8], wanted: &str) -> Result<String, St
     if let Some(e) = doc.get("error").and_then(Value::as_str) {
         return Err(format!(
             "the token endpoint refused the code: {}",
-            crate::oauth::scope::truncate(e, 60)
+            crate::util::text::truncate(e, 60)
         ));
     }
     if status != 200 {
@@ -212,7 +212,7 @@ pub fn github_user(doc: &Value) -> Result<GitHubUser, String> {
         name: doc
             .get("name")
             .and_then(Value::as_str)
-            .map(|n| crate::oauth::scope::truncate(n, 100).to_string()),
+            .map(|n| crate::util::text::truncate(n, 100).to_string()),
     })
 }
 

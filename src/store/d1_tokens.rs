@@ -2,7 +2,6 @@
 //! listed and revoked by their owner. Every statement but the lookup by hash names the
 //! owner, so one person can never list or revoke another's token.
 
-use crate::oauth::personal_token::{NewToken, MAX_PER_USER};
 use crate::store::d1::{Arg, D1};
 use crate::store::StoreError;
 use serde::Deserialize;
@@ -31,18 +30,26 @@ pub struct TokenSummary {
 /// busy client costs one D1 write a minute, not one per request.
 pub const LAST_USED_STEP: u64 = 60;
 
+/// A token to store (its hash is stored, never the token).
+pub struct NewTokenRow<'a> {
+    pub id: &'a str,
+    pub user_id: &'a str,
+    pub name: &'a str,
+    pub token_hash: &'a str,
+    pub scope: &'a str,
+    /// Unix seconds, or `None` for a token that never expires.
+    pub expires_at: Option<u64>,
+}
+
 impl D1 {
-    /// Stores a new token for `user_id`; `false` when they already hold `MAX_PER_USER`
-    /// live tokens (one statement, so two requests cannot both squeeze past the limit).
+    /// Stores a new token; `false` when its owner already holds `max` live tokens (one
+    /// statement, so two requests cannot both squeeze past the limit).
     pub async fn create_personal_token(
         &self,
-        id: &str,
-        user_id: &str,
-        token_hash: &str,
-        new: &NewToken,
+        new: &NewTokenRow<'_>,
+        max: u64,
         now: u64,
     ) -> Result<bool, StoreError> {
-        let scope = new.scope.to_string();
         let expires = match new.expires_at {
             Some(t) => Arg::N(t),
             None => Arg::Null,
@@ -53,14 +60,14 @@ impl D1 {
                  SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7 WHERE (SELECT COUNT(*) FROM personal_tokens \
                    WHERE user_id = ?2 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?6)) < ?8",
                 &[
-                    Arg::T(id),
-                    Arg::T(user_id),
-                    Arg::T(&new.name),
-                    Arg::T(token_hash),
-                    Arg::T(&scope),
+                    Arg::T(new.id),
+                    Arg::T(new.user_id),
+                    Arg::T(new.name),
+                    Arg::T(new.token_hash),
+                    Arg::T(new.scope),
                     Arg::N(now),
                     expires,
-                    Arg::N(MAX_PER_USER),
+                    Arg::N(max),
                 ],
             )
             .await?;
@@ -98,17 +105,18 @@ impl D1 {
         Ok(changed == 1)
     }
 
-    /// A person's live tokens, newest first.
+    /// A person's live tokens, newest first, at most `max`.
     pub async fn personal_tokens(
         &self,
         user_id: &str,
+        max: u64,
         now: u64,
     ) -> Result<Vec<TokenSummary>, StoreError> {
         self.all(
             "SELECT id, name, scope, created_at, expires_at, last_used_at FROM personal_tokens \
              WHERE user_id = ?1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?2) \
              ORDER BY created_at DESC, id LIMIT ?3",
-            &[Arg::T(user_id), Arg::N(now), Arg::N(MAX_PER_USER)],
+            &[Arg::T(user_id), Arg::N(now), Arg::N(max)],
         )
         .await
     }

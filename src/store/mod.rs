@@ -5,7 +5,6 @@
 //!
 //! Every key, KV and D1 counters alike, is spelled in `keys.rs`.
 
-pub mod clients;
 pub mod d1;
 pub mod d1_apps;
 pub mod d1_audit;

@@ -13,6 +13,11 @@ pub fn strip_prefix_ignore_case<'a>(text: &'a str, prefix: &str) -> Option<&'a s
         .flatten()
 }
 
+/// At most `max` characters of `text`, for quoting input back in an error.
+pub fn truncate(text: &str, max: usize) -> String {
+    text.chars().take(max).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

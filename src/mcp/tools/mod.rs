@@ -32,75 +32,7 @@ pub struct ToolCtx<'a> {
     pub progress: &'a Progress,
 }
 
-/// `notifications/progress` a tool sends while it runs, for a request that carried
-/// `_meta.progressToken`; without one, reports are dropped. Kept for the answer's event
-/// stream, or, with a `live` sink (the edge's open stream), sent on as they come.
-/// Where notifications go as they come (the edge's open event stream).
-pub type LiveSink = std::rc::Rc<dyn Fn(&Value)>;
-
-#[derive(Default)]
-pub struct Progress {
-    token: Option<Value>,
-    sent: RefCell<Vec<Value>>,
-    live: Option<LiveSink>,
-    streamed: std::cell::Cell<bool>,
-}
-
-impl Progress {
-    pub fn for_token(token: Option<Value>) -> Self {
-        Progress {
-            token: token.filter(|t| t.is_string() || t.is_i64() || t.is_u64()),
-            ..Progress::default()
-        }
-    }
-
-    /// Notifications go to `sink` as they come instead of waiting for the answer.
-    pub fn live(mut self, sink: Option<LiveSink>) -> Self {
-        self.live = sink;
-        self
-    }
-
-    pub fn report(&self, progress: u64, total: u64, message: &str) {
-        if let Some(token) = &self.token {
-            self.emit(json!({
-                "jsonrpc": "2.0",
-                "method": "notifications/progress",
-                "params": { "progressToken": token, "progress": progress, "total": total, "message": message }
-            }));
-        }
-    }
-
-    /// The client's progress token, if it sent one and accepts a stream.
-    pub fn token(&self) -> Option<&Value> {
-        self.token.as_ref()
-    }
-
-    /// A notification already addressed to this request's token (from an upstream).
-    pub fn forward(&self, notification: Value) {
-        if self.token.is_some() {
-            self.emit(notification);
-        }
-    }
-
-    fn emit(&self, notification: Value) {
-        match &self.live {
-            Some(sink) => {
-                sink(&notification);
-                self.streamed.set(true);
-            }
-            None => self.sent.borrow_mut().push(notification),
-        }
-    }
-
-    /// Whether notifications were already sent on the live stream.
-    pub fn streamed(&self) -> bool {
-        self.streamed.get()
-    }
-
-    pub fn take(&self) -> Vec<Value> {
-        self.sent.take()
-    }
-}
+pub use crate::wire::progress::{LiveSink, Progress};
 
 pub enum ToolError {
     /// Told to the model as an `isError` result: what was wrong and how to do better.
@@ -290,9 +222,7 @@ pub fn success(value: Value, structured: bool) -> Value {
 }
 
 /// A failed call the model should read.
-pub fn failure(message: &str) -> Value {
-    json!({ "content": [{ "type": "text", "text": message }], "isError": true })
-}
+pub use crate::wire::tool_failure as failure;
 
 /// A failed call for a token without the tool's scope: carries the challenge ChatGPT
 /// turns into "reconnect with more access" (OpenAI Apps SDK, `mcp/www_authenticate`).
@@ -395,7 +325,7 @@ pub fn note_id_schema() -> &'static str {
 pub fn no_such_note(id: &str) -> String {
     format!(
         "There is no note with id '{}'.",
-        crate::oauth::scope::truncate(id, 100)
+        crate::util::text::truncate(id, 100)
     )
 }
 

@@ -60,7 +60,7 @@ impl Params {
         GrantType::parse(name).ok_or_else(|| {
             OAuthError::UnsupportedGrantType(format!(
                 "grant_type {} is not supported",
-                crate::oauth::scope::truncate(name, 40)
+                crate::util::text::truncate(name, 40)
             ))
         })
     }

@@ -1,4 +1,4 @@
-//! Where clients live: KV for fast reads everywhere, D1 as the strongly consistent copy.
+//! Where clients live, over the storage traits: KV for fast reads everywhere, D1 as the strongly consistent copy.
 //! A client registered in one location can be used at `/authorize` in any other at once:
 //! when KV misses (not yet replicated, or a cached miss), the D1 copy answers.
 

@@ -118,7 +118,7 @@ impl RpcError {
 
 /// Names echoed from a request are cut short: an error message must not carry a megabyte.
 fn clip(text: &str) -> String {
-    crate::oauth::scope::truncate(text, 80)
+    crate::util::text::truncate(text, 80)
 }
 
 #[cfg(test)]
