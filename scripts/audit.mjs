@@ -20,7 +20,10 @@ Options:
 `;
 
 const COMMANDS = {
-  show: { positionals: [], flags: { user: "value", since: "value", event: "value", limit: "value" } },
+  show: {
+    positionals: [],
+    options: { user: { type: "string" }, since: { type: "string" }, event: { type: "string" }, limit: { type: "string" } },
+  },
 };
 
 function seconds(raw) {

@@ -39,13 +39,19 @@ Options:
 const COMMANDS = {
   add: {
     positionals: [],
-    flags: { name: "value", "redirect-uri": "list", confidential: "boolean", "auth-method": "value", scope: "value" },
+    options: {
+      name: { type: "string" },
+      "redirect-uri": { type: "string", multiple: true },
+      confidential: { type: "boolean" },
+      "auth-method": { type: "string" },
+      scope: { type: "string" },
+    },
     required: ["name", "redirect-uri"],
   },
-  list: { positionals: [], flags: { all: "boolean" } },
-  show: { positionals: ["client_id"], flags: {} },
-  "rotate-secret": { positionals: ["client_id"], flags: {} },
-  remove: { positionals: ["client_id"], flags: {} },
+  list: { positionals: [], options: { all: { type: "boolean" } } },
+  show: { positionals: ["client_id"], options: {} },
+  "rotate-secret": { positionals: ["client_id"], options: {} },
+  remove: { positionals: ["client_id"], options: {} },
 };
 
 const isLoopback = (host) => host === "localhost" || /^127\.\d+\.\d+\.\d+$/.test(host) || host === "[::1]";

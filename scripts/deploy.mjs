@@ -33,7 +33,7 @@ export function configProblems(config) {
 }
 
 async function main(argv) {
-  const opts = parseFlags(argv, { config: "string", "dry-run": "boolean", local: "boolean" }, USAGE);
+  const opts = parseFlags(argv, { config: { type: "string" }, "dry-run": { type: "boolean" }, local: { type: "boolean" } }, USAGE);
   if (opts.help) return console.log(USAGE);
   const file = configPath(opts);
   const cwd = dirname(file);

@@ -116,7 +116,11 @@ async function remote(opts, file, config) {
 }
 
 async function main(argv) {
-  const opts = parseFlags(argv, { remote: "boolean", local: "boolean", finish: "boolean", config: "string" }, USAGE);
+  const opts = parseFlags(
+    argv,
+    { remote: { type: "boolean" }, local: { type: "boolean" }, finish: { type: "boolean" }, config: { type: "string" } },
+    USAGE,
+  );
   if (opts.help) return console.log(USAGE);
   if (opts.remote && opts.local) throw new CliError("Give --remote or --local, not both.", 2);
   const file = configPath(opts);

@@ -122,7 +122,13 @@ async function ensureKey(opts, cwd, file) {
 async function main(argv) {
   const opts = parseFlags(
     argv,
-    { domain: "string", config: "string", local: "boolean", "persist-to": "string", "change-domain": "boolean" },
+    {
+      domain: { type: "string" },
+      config: { type: "string" },
+      local: { type: "boolean" },
+      "persist-to": { type: "string" },
+      "change-domain": { type: "boolean" },
+    },
     USAGE,
   );
   if (opts.help) return console.log(USAGE);

@@ -9,10 +9,10 @@ pick_node
 
 echo "== cargo fmt --check"
 cargo fmt --check
-echo "== cargo clippy --all-targets -- -D warnings"
-cargo clippy --quiet --all-targets -- -D warnings
-echo "== cargo test (native unit tests)"
-cargo test --quiet
+echo "== cargo clippy --all-targets --features differential -- -D warnings"
+cargo clippy --quiet --all-targets --features differential -- -D warnings
+echo "== cargo test --features differential (native unit, contract and differential tests)"
+cargo test --quiet --features differential
 
 echo "== release build (wasm32)"
 bash scripts/build.sh >.tools/build.log 2>&1 || { cat .tools/build.log; exit 1; }

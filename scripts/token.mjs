@@ -31,9 +31,13 @@ Options:
 `;
 
 const COMMANDS = {
-  create: { positionals: [], flags: { user: "value", name: "value", scope: "list", expires: "value" }, required: ["user", "name", "scope"] },
-  list: { positionals: [], flags: { user: "value" } },
-  revoke: { positionals: ["id"], flags: {} },
+  create: {
+    positionals: [],
+    options: { user: { type: "string" }, name: { type: "string" }, scope: { type: "string", multiple: true }, expires: { type: "string" } },
+    required: ["user", "name", "scope"],
+  },
+  list: { positionals: [], options: { user: { type: "string" } } },
+  revoke: { positionals: ["id"], options: {} },
 };
 
 function checkName(raw) {

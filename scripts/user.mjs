@@ -4,7 +4,7 @@
 // `wrangler d1 execute`; passwords are read from the terminal (or the first line of standard
 // input), never from the command line, and only their PBKDF2 hashes reach the database.
 import { resolve } from "node:path";
-import { CliError } from "./lib/cloudflare.mjs";
+import { CliError, argTokens } from "./lib/cloudflare.mjs";
 import { auditUserSql, execute, markGrantsRevoked, normalizeEmail, now, printTable, runCommand, sqlInt, sqlString, sqlValue } from "./lib/d1.mjs";
 import { hashPassword, newUserId, validatePassword } from "./lib/password.mjs";
 const DEMO = { email: "demo@example.com", name: "Demo User", password: "correct-horse-demo" };
@@ -52,49 +52,33 @@ const COMMANDS = {
   "seed-demo": { positionals: [], flags: [] },
 };
 
-function parseArgs(argv) {
-  const opts = { help: false, local: false, remote: false, persistTo: null, name: null };
-  const positionals = [];
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (arg === "--") {
-      positionals.push(...argv.slice(i + 1));
-      break;
-    }
-    if (!arg.startsWith("-") || arg === "-") {
-      positionals.push(arg);
-      continue;
-    }
+const OPTIONS = {
+  help: { type: "boolean", short: "h", default: false },
+  local: { type: "boolean", default: false },
+  remote: { type: "boolean", default: false },
+  "persist-to": { type: "string" },
+  name: { type: "string" },
+};
+
+function parseArguments(argv) {
+  const { values, positionals, tokens } = argTokens(argv, OPTIONS);
+  for (const { kind, arg, inlineValue, value } of tokens) {
+    if (kind !== "option") continue;
+    // The option as typed, up to the "=" of a long option's value: parseArgs takes a group
+    // such as "-hx" apart, and none is an option here.
     const eq = arg.indexOf("=");
     const flag = eq > 0 && arg.startsWith("--") ? arg.slice(0, eq) : arg;
-    const inline = eq > 0 && arg.startsWith("--") ? arg.slice(eq + 1) : null;
-    const value = () => {
-      if (inline !== null) return inline;
-      if (i + 1 >= argv.length) throw usageError(`${flag} needs a value.`);
-      return argv[++i];
-    };
-    const noValue = () => {
-      if (inline !== null) throw usageError(`${flag} takes no value.`);
-    };
     switch (flag) {
       case "-h":
       case "--help":
-        opts.help = true;
         break;
       case "--local":
-        noValue();
-        opts.local = true;
-        break;
       case "--remote":
-        noValue();
-        opts.remote = true;
+        if (inlineValue) throw usageError(`${flag} takes no value.`);
         break;
       case "--persist-to":
-        opts.persistTo = value();
-        break;
       case "--name":
-        opts.name = value();
-        opts.nameGiven = true;
+        if (value === undefined) throw usageError(`${flag} needs a value.`);
         break;
       case "-p":
       case "--password":
@@ -109,6 +93,15 @@ function parseArgs(argv) {
         throw usageError(`Unknown option: ${flag}`);
     }
   }
+  const opts = {
+    // "--help=anything" asks for the help too (parseArgs then keeps the text, not true).
+    help: values.help !== false,
+    local: values.local,
+    remote: values.remote,
+    persistTo: values["persist-to"] ?? null,
+    name: values.name ?? null,
+    nameGiven: values.name !== undefined,
+  };
   return { opts, positionals };
 }
 
@@ -317,14 +310,14 @@ async function seedDemo(target, opts) {
 // ---- main ----------------------------------------------------------------------------
 
 async function main(argv) {
-  const { opts, positionals } = parseArgs(argv);
+  const { opts, positionals } = parseArguments(argv);
   if (opts.help || positionals[0] === "help") {
     process.stdout.write(USAGE);
     return;
   }
   const [command, ...rest] = positionals;
   if (!command) throw usageError("No command given.");
-  const spec = COMMANDS[command];
+  const spec = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
   if (!spec) throw usageError(`Unknown command: ${command}`);
   if (opts.nameGiven && !spec.flags.includes("name")) throw usageError(`--name only goes with add.`);
   if (rest.length !== spec.positionals.length) {

@@ -24,6 +24,7 @@ pub mod config;
 pub mod encoding;
 pub mod gateway;
 pub mod http;
+pub mod isolate;
 pub mod json;
 pub mod mcp;
 pub mod oauth;
@@ -33,6 +34,9 @@ pub mod store;
 pub mod templates;
 pub mod util;
 pub mod wire;
+
+#[cfg(all(test, feature = "differential"))]
+mod differential;
 
 use worker::{event, Context, Env, Result, ScheduleContext, ScheduledEvent};
 

@@ -2,11 +2,13 @@
 // line by line (so a person's own settings and comments survive), `.dev.vars`, and
 // Ed25519 keys made in this process (a private key is only ever held in memory and handed
 // to `wrangler secret put` on its standard input, or written to the git-ignored .dev.vars).
+// Every script's command line goes through util.parseArgs, by argTokens below.
 import { spawn } from "node:child_process";
 import { generateKeyPairSync, createPrivateKey, createPublicKey } from "node:crypto";
 import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 export const SIGNING_KEY = "JWT_SIGNING_KEY";
@@ -37,27 +39,41 @@ export function run(main) {
   );
 }
 
-/** Parses `--flag`, `--flag value` and `--flag=value` for the flags listed in `spec`. */
-export function parseFlags(argv, spec, usage) {
-  const opts = {};
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (arg === "-h" || arg === "--help") {
-      opts.help = true;
-      continue;
-    }
-    const m = /^--([a-z-]+)(?:=(.*))?$/.exec(arg);
-    if (!m || !(m[1] in spec)) throw new CliError(`Unknown argument: ${arg}\n\n${usage}`, 2);
-    const [, name, inline] = m;
-    if (spec[name] === "boolean") {
-      if (inline !== undefined) throw new CliError(`--${name} takes no value.\n\n${usage}`, 2);
-      opts[name] = true;
-    } else {
-      const value = inline ?? argv[++i];
-      if (value === undefined || value === "") throw new CliError(`--${name} needs a value.\n\n${usage}`, 2);
-      opts[name] = value;
+/**
+ * util.parseArgs over `args` with `options` (its option descriptors), not strict: each
+ * command checks the tokens with its own rules and messages, where strict mode would word
+ * every error its own way and refuse any value that starts with a dash. Returns parseArgs'
+ * `values` (as a plain object) and `positionals`, and its `tokens` one per command-line
+ * argument (a group of short options such as `-hx` gives only its first), each with `arg`:
+ * the argument as typed.
+ */
+export function argTokens(args, options) {
+  const { values, positionals, tokens } = parseArgs({ args, options, strict: false, allowPositionals: true, tokens: true });
+  const seen = new Set();
+  const perArgument = tokens.filter((t) => !seen.has(t.index) && seen.add(t.index));
+  return { values: { ...values }, positionals, tokens: perArgument.map((t) => ({ ...t, arg: args[t.index] })) };
+}
+
+/**
+ * Parses `--flag`, `--flag value` and `--flag=value` for the flags in `options`
+ * (util.parseArgs descriptors, `{ type: "boolean" }` or `{ type: "string" }`), and
+ * -h/--help; any other argument is a usage error.
+ */
+export function parseFlags(argv, options, usage) {
+  const { values, tokens } = argTokens(argv, { ...options, help: { type: "boolean", short: "h" } });
+  for (const { kind, arg, inlineValue, value } of tokens) {
+    if (arg === "-h" || arg === "--help") continue;
+    const name = /^--([a-z-]+)(?:=(.*))?$/.exec(arg)?.[1];
+    if (kind !== "option" || !name || !Object.hasOwn(options, name)) throw new CliError(`Unknown argument: ${arg}\n\n${usage}`, 2);
+    if (options[name].type === "boolean") {
+      if (inlineValue) throw new CliError(`--${name} takes no value.\n\n${usage}`, 2);
+    } else if (value === undefined || value === "") {
+      throw new CliError(`--${name} needs a value.\n\n${usage}`, 2);
     }
   }
+  const opts = {};
+  for (const name of Object.keys(options)) if (values[name] !== undefined) opts[name] = values[name];
+  if (values.help) opts.help = true;
   return opts;
 }
 

@@ -4,47 +4,51 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { CliError, wrangler } from "./cloudflare.mjs";
+import { CliError, argTokens, wrangler } from "./cloudflare.mjs";
 
 // ---- arguments -----------------------------------------------------------------------
 
+/** The options every command takes: which database, and where the local one lives. */
+const TARGET_OPTIONS = { local: { type: "boolean" }, remote: { type: "boolean" }, "persist-to": { type: "string" } };
+
 /**
  * Parses `argv` as `<command> [positionals...] [--flags]`, the command first. `commands`
- * maps each command to `{ positionals: [names], flags: { name: "value" | "boolean" |
- * "list" }, required: [flag names] }`; every command also takes --local, --remote and
- * --persist-to. Returns `{ command, args, opts, target }`, or `{ help: true }`.
+ * maps each command to `{ positionals: [names], options: { name: util.parseArgs descriptor
+ * ({ type: "string" }, with multiple: true for a list, or { type: "boolean" }) },
+ * required: [flag names] }`; every command also takes --local, --remote and --persist-to.
+ * Returns `{ command, args, opts, target }`, or `{ help: true }`.
  */
 export function parseCommand(argv, commands, usage) {
   const usageError = (message) => new CliError(`${message}\n\n${usage}`, 2);
   if (argv.length === 0) throw usageError("No command given.");
   const [command, ...rest] = argv;
   if (["-h", "--help", "help"].includes(command) || rest.includes("-h") || rest.includes("--help")) return { help: true };
-  const spec = commands[command];
+  const spec = Object.hasOwn(commands, command) ? commands[command] : undefined;
   if (!spec) throw usageError(`Unknown command: ${command}`);
-  const flags = { local: "boolean", remote: "boolean", "persist-to": "value", ...spec.flags };
-  const opts = {};
+  const options = { ...TARGET_OPTIONS, ...spec.options };
+  // No short options are declared, so a single-dash argument never takes the next one as
+  // its value: it is a positional, as typed ("-" and "-x" alike).
+  const { values, tokens } = argTokens(rest, options);
   const args = [];
-  for (let i = 0; i < rest.length; i++) {
-    const arg = rest[i];
+  const given = new Set();
+  for (const { arg, inlineValue, value } of tokens) {
     if (!arg.startsWith("--")) {
       args.push(arg);
       continue;
     }
     const eq = arg.indexOf("=");
     const name = eq > 0 ? arg.slice(2, eq) : arg.slice(2);
-    const kind = flags[name];
-    if (!kind) throw usageError(`Unknown option for ${command}: --${name}`);
-    if (kind === "boolean") {
-      if (eq > 0) throw usageError(`--${name} takes no value.`);
-      opts[name] = true;
+    if (!Object.hasOwn(options, name)) throw usageError(`Unknown option for ${command}: --${name}`);
+    if (options[name].type === "boolean") {
+      if (inlineValue) throw usageError(`--${name} takes no value.`);
       continue;
     }
-    const value = eq > 0 ? arg.slice(eq + 1) : rest[++i];
-    if (value === undefined || value === "" || (eq < 0 && value.startsWith("--"))) throw usageError(`--${name} needs a value.`);
-    if (kind === "list") (opts[name] ??= []).push(value);
-    else if (name in opts) throw usageError(`--${name} was given twice.`);
-    else opts[name] = value;
+    if (value === undefined || value === "" || (!inlineValue && value.startsWith("--"))) throw usageError(`--${name} needs a value.`);
+    if (!options[name].multiple && given.has(name)) throw usageError(`--${name} was given twice.`);
+    given.add(name);
   }
+  const opts = {};
+  for (const name of Object.keys(options)) if (values[name] !== undefined) opts[name] = values[name];
   if (args.length !== spec.positionals.length) {
     throw usageError(
       spec.positionals.length

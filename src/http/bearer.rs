@@ -370,9 +370,13 @@ pub fn unauthorized_with(challenge: &str, why: Option<&str>) -> Reply {
 pub(crate) fn note_unmarked(grant_id: &str) {
     UNMARKED.with(|u| {
         let mut u = u.borrow_mut();
+        // A full list already sends every check to D1 (see `verify_access_token`), so
+        // it never grows past `MAX_UNMARKED`.
         if let Some((read_at, set)) = u.take() {
             let mut set = Rc::unwrap_or_clone(set);
-            set.insert(grant_id.to_string());
+            if set.len() < MAX_UNMARKED as usize {
+                set.insert(grant_id.to_string());
+            }
             *u = Some((read_at, Rc::new(set)));
         }
     });
