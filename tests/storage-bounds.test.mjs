@@ -2,12 +2,14 @@
 // D1: one note holds at most 100,000 bytes of UTF-8 (50,000 characters of four bytes do
 // not fit, though the schema allows the characters), one person's notes at most 50 MB in
 // all, checked in the same INSERT as the count (so the refusal comes from D1, not from a
-// check beside it), and the daily cron deletes failed sign-in counts whose window is over
-// while keeping the ones that still count.
+// check beside it), the daily cron deletes failed sign-in counts whose window is over
+// while keeping the ones that still count, and it deletes refresh tokens that expired or
+// were rotated more than a week ago (a family refreshed hourly would otherwise keep a row
+// per hour for its whole lifetime).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { startWorker } from "./helpers/worker.mjs";
-import { createUser, fullFlow } from "./helpers/oauth.mjs";
+import { createUser, fullFlow, token } from "./helpers/oauth.mjs";
 import { modernCall, toolValue } from "./helpers/mcp.mjs";
 
 let w, alice, bob, aliceToken, bobToken;
@@ -95,4 +97,37 @@ test("the daily cron deletes failed sign-in counts whose window is over and keep
   // The sign-ins of this file's own set-up (moments ago) still count.
   assert.ok(left.some((k) => !ours.has(k)), left.join());
   assert.ok(w.logs.some((l) => /cron: deleted 2 expired failed sign-in counts/.test(l)), w.logs.filter((l) => /cron/.test(l)).join("\n"));
+});
+
+test("the cron deletes expired and long-rotated refresh tokens, and keeps the family's live one", async () => {
+  const flow = await fullFlow(w.url, alice);
+  const refresh = async (t) => token(w.url, { grant_type: "refresh_token", refresh_token: t, client_id: flow.client.client_id });
+  const first = flow.tokens.refresh_token;
+  const second = (await refresh(first)).body.refresh_token;
+  const third = (await refresh(second)).body.refresh_token;
+  assert.ok(second && third);
+  const grantOf = await w.db.prepare("SELECT grant_id FROM refresh_tokens WHERE rotated_at IS NULL AND client_id = ?1").bind(flow.client.client_id).first();
+  const family = async () => (await w.db.prepare("SELECT token_hash, rotated_at, expires_at FROM refresh_tokens WHERE grant_id = ?1 ORDER BY issued_at, rotated_at IS NULL").bind(grantOf.grant_id).all()).results;
+  assert.equal((await family()).length, 3);
+  const now = Math.floor(Date.now() / 1000);
+  // The first was rotated eight days ago; the second is rotated (recently) and kept.
+  await w.db.prepare("UPDATE refresh_tokens SET rotated_at = ?2 WHERE grant_id = ?1 AND rotated_at IS NOT NULL AND successor_hash IS NOT NULL AND token_hash NOT IN (SELECT successor_hash FROM refresh_tokens WHERE successor_hash IS NOT NULL)")
+    .bind(grantOf.grant_id, now - 8 * 86_400).run();
+  // And an expired token of another family.
+  const other = (await fullFlow(w.url, bob)).tokens.refresh_token;
+  await w.db.prepare("UPDATE refresh_tokens SET expires_at = ?1 WHERE user_id = ?2").bind(now - 1, bob.id).run();
+  const worker = await w.mf.getWorker();
+  await worker.scheduled({ cron: "17 3 * * *" });
+  // The first of alice's family and every one of bob's (both his families) are gone.
+  assert.ok(w.logs.some((l) => /cron: deleted [1-9]\d* expired or long-rotated refresh tokens/.test(l)), w.logs.join("\n"));
+  assert.equal((await family()).length, 2);
+  assert.equal((await w.db.prepare("SELECT COUNT(*) AS n FROM refresh_tokens WHERE user_id = ?1").bind(bob.id).first()).n, 0);
+  // The forgotten token is merely unknown: presenting it revokes nothing, and the family's
+  // live token still refreshes; the kept, recently rotated one is still reuse.
+  assert.equal((await refresh(first)).body.error, "invalid_grant");
+  assert.equal((await refresh(other)).body.error, "invalid_grant");
+  const fourth = await refresh(third);
+  assert.equal(fourth.status, 200, JSON.stringify(fourth.body));
+  assert.equal((await refresh(second)).body.error, "invalid_grant");
+  assert.equal((await refresh(fourth.body.refresh_token)).body.error, "invalid_grant", "reuse of the kept one revoked the family");
 });

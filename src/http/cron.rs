@@ -1,10 +1,12 @@
 //! The daily cron trigger (`[triggers] crons` in `wrangler.toml`): deletes audit rows older
 //! than `AUDIT_RETENTION_DAYS`, sign-ins that were started and never finished and failed
-//! sign-in counts whose window is over, and writes the KV revocation marks that could not
-//! be written when their grants were revoked (KV's daily write quota resets at 00:00 UTC).
+//! sign-in counts whose window is over, refresh tokens that expired or were rotated more
+//! than `ROTATED_KEPT_SECONDS` ago, and writes the KV revocation marks that could not be
+//! written when their grants were revoked (KV's daily write quota resets at 00:00 UTC).
 
 use crate::config::Config;
 use crate::http::now;
+use crate::oauth::grant::refresh::ROTATED_KEPT_SECONDS;
 use crate::store::d1::D1;
 use crate::store::kv::Kv;
 use crate::store::KeyValue;
@@ -46,6 +48,28 @@ async fn write_missing_marks(env: &Env, db: &D1, config: &Config) {
     );
 }
 
+/// Refresh tokens no request can use any more, in chunks like the audit rows.
+async fn trim_refresh_tokens(db: &D1) {
+    let now = now();
+    let rotated_before = now.saturating_sub(ROTATED_KEPT_SECONDS);
+    let mut deleted = 0;
+    for _ in 0..BATCHES {
+        match db.trim_refresh_tokens(now, rotated_before, BATCH).await {
+            Ok(n) => {
+                deleted += n;
+                if (n as u64) < BATCH {
+                    break;
+                }
+            }
+            Err(e) => {
+                console_error!("cron: trimming refresh tokens: {e}");
+                break;
+            }
+        }
+    }
+    console_log!("cron: deleted {deleted} expired or long-rotated refresh tokens");
+}
+
 const BATCH: u64 = 10_000;
 const BATCHES: usize = 100;
 
@@ -83,6 +107,7 @@ pub async fn daily(env: &Env) {
         Ok(n) => console_log!("cron: deleted {n} expired failed sign-in counts"),
         Err(e) => console_error!("cron: trimming failed sign-ins: {e}"),
     }
+    trim_refresh_tokens(&db).await;
     write_missing_marks(env, &db, &config).await;
     console_log!(
         "cron: deleted {deleted} audit rows older than {} days",

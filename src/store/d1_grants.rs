@@ -154,3 +154,31 @@ impl GrantStore for D1 {
         Ok(row.is_none_or(|r| r.revoked_at.is_some()))
     }
 }
+
+impl D1 {
+    /// Deletes up to `limit` refresh tokens that expired before `expired_before` or were
+    /// rotated before `rotated_before`; the number deleted. Housekeeping for the cron, not
+    /// part of the grant contract: a deleted token is simply unknown.
+    pub async fn trim_refresh_tokens(
+        &self,
+        expired_before: u64,
+        rotated_before: u64,
+        limit: u64,
+    ) -> Result<usize, StoreError> {
+        let expired = self
+            .changes(
+                "DELETE FROM refresh_tokens WHERE token_hash IN \
+                 (SELECT token_hash FROM refresh_tokens WHERE expires_at < ?1 LIMIT ?2)",
+                &[Arg::N(expired_before), Arg::N(limit)],
+            )
+            .await?;
+        let rotated = self
+            .changes(
+                "DELETE FROM refresh_tokens WHERE token_hash IN \
+                 (SELECT token_hash FROM refresh_tokens WHERE rotated_at < ?1 LIMIT ?2)",
+                &[Arg::N(rotated_before), Arg::N(limit)],
+            )
+            .await?;
+        Ok(expired + rotated)
+    }
+}

@@ -9,7 +9,7 @@
 mod authorization_code;
 mod client_auth;
 mod introspect;
-mod refresh;
+pub mod refresh;
 pub mod request;
 mod revoke;
 #[cfg(test)]

@@ -17,6 +17,12 @@ use crate::oauth::scope::Scopes;
 use crate::oauth::seal::hmac_sha256;
 use crate::store::grants::{GrantStore, NewRefresh, RefreshRow};
 
+/// How long a rotated refresh token is kept after its rotation: within it, presenting the
+/// token again is reuse and revokes the family (RFC 9700 §4.14.2); after it, the daily
+/// cron deletes the row and the token is merely unknown (`invalid_grant`). Without a
+/// bound, a family refreshed hourly would keep a row per hour for its whole lifetime.
+pub const ROTATED_KEPT_SECONDS: u64 = 7 * 86_400;
+
 fn invalid(why: &str) -> OAuthError {
     OAuthError::InvalidGrant(why.to_string())
 }
