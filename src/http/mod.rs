@@ -15,6 +15,7 @@ pub mod ctx;
 pub mod discovery;
 pub mod gateway;
 pub mod grants;
+pub mod incoming;
 pub mod live;
 pub mod mcp;
 pub mod notes;
@@ -34,6 +35,7 @@ pub mod webcrypto;
 
 use ctx::settings;
 pub use ctx::{now, now_ms, Ctx};
+pub use incoming::{client_network, Incoming};
 
 use crate::audit;
 use crate::config::Config;
@@ -44,193 +46,194 @@ use crate::oauth::keys;
 use crate::reply::{http_error, Reply};
 use route::Route;
 use webcrypto::WebCrypto;
-use worker::{console_error, console_log, web_sys, Env, Headers, Request, Response};
-
-/// A request as plain data: what handlers read.
-pub struct Incoming {
-    pub method: String,
-    pub path: String,
-    pub query: String,
-    /// Header names in lower case.
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
-    /// The body was longer than the route allows, so it was not read (`body` is empty).
-    /// The MCP routes answer 413 only after the caller is authenticated; every other route
-    /// is answered 413 by the edge before its handler runs.
-    pub body_too_large: bool,
-    /// `CF-Connecting-IP`, or "unknown" locally.
-    pub client_ip: String,
-    /// The request URL's own origin (`scheme://host[:port]`): what a same-origin form
-    /// post's `Origin` header says.
-    pub origin: String,
-}
-
-impl Incoming {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    pub fn query_pairs(&self) -> Vec<(String, String)> {
-        url::form_urlencoded::parse(self.query.as_bytes())
-            .into_owned()
-            .collect()
-    }
-
-    pub fn form_pairs(&self) -> Vec<(String, String)> {
-        url::form_urlencoded::parse(&self.body)
-            .into_owned()
-            .collect()
-    }
-}
-
-/// The request's origin (`scheme://host[:port]`), used as the issuer when `ISSUER` is unset.
-fn origin_of(url: &url::Url) -> String {
-    url.origin().ascii_serialization()
-}
+use worker::{console_error, console_log, web_sys, Env, Headers, Response};
 
 /// The runtime's own request, not `worker::Request`: converting to that reads the request's
 /// `cf` object into Rust on every request (a measured 5% of a `tools/list`), and nothing
 /// here uses it.
 pub async fn handle(req: web_sys::Request, env: Env) -> web_sys::Response {
-    let request_id = b64url(&random_bytes::<6>());
-    let method = req.method();
-    let url = match url::Url::parse(&req.url()) {
-        Ok(u) => u,
-        Err(_) => return to_response(http_error(400, "invalid_request", "bad URL")),
+    let Ok(url) = url::Url::parse(&req.url()) else {
+        return to_response(http_error(400, "invalid_request", "bad URL"));
     };
-    let req_headers = Headers(req.headers());
-    let settings = settings(&env);
-    let config = settings.config.clone();
-    let issuer = config.issuer_for(&origin_of(&url));
-    // Routes behind a switch do not exist while it is off: a 404 like any unknown path.
-    let route = Route::find(url.path()).filter(|r| match r {
-        Route::McpPathToken => config.path_tokens,
-        Route::Sse | Route::Messages => config.legacy_sse,
-        _ => true,
-    });
-    // A path token is a secret: answers and the log line name the route, never the token.
-    let shown_path = match route {
-        Some(Route::McpPathToken) => "/mcp/t/[token]",
-        _ => url.path(),
+    let head = Head::read(&req, &env, url);
+    let served = match head.refusal() {
+        Some(reply) => Served::Reply(reply),
+        None => serve(&head, &req, env).await,
     };
-    let (config_for_cors, issuer_for_cors) = (config.clone(), issuer.clone());
-    let audited = std::rc::Rc::new(std::cell::Cell::new(false));
-    let mut reply = match route {
-        None => http_error(404, "not_found", "no such endpoint"),
-        Some(r) if !r.accepts(&method) => {
-            let why = format!("{shown_path} does not accept {method}");
-            // Each protocol's own error: JSON-RPC on the MCP routes, OAuth elsewhere
-            // (RFC 6749 has no method error; a wrong method is an invalid request).
+    match served {
+        Served::Reply(reply) => head.finish(reply),
+        // The legacy event stream is the session object's own response, passed through.
+        Served::Stream(response) => {
+            head.log(&response.status().to_string());
+            response
+        }
+        Served::Live(first, events) => {
+            head.log("200 (streamed)");
+            streamed(head.cors(first), events)
+        }
+    }
+}
+
+/// What a request is before any handler runs: its id, method, URL, headers, the
+/// deployment's settings, the issuer it is served as and the route it names.
+struct Head {
+    id: String,
+    method: String,
+    url: url::Url,
+    headers: Headers,
+    settings: std::rc::Rc<ctx::Settings>,
+    issuer: String,
+    /// `None`: no such route (or one behind a switch that is off).
+    route: Option<Route>,
+    /// Whether a handler wrote an audit row naming this request.
+    audited: std::rc::Rc<std::cell::Cell<bool>>,
+}
+
+/// What serving a request gave.
+enum Served {
+    Reply(Reply),
+    Stream(web_sys::Response),
+    Live(Reply, live::Events),
+}
+
+impl Head {
+    fn read(req: &web_sys::Request, env: &Env, url: url::Url) -> Head {
+        let settings = settings(env);
+        let config = &settings.config;
+        let issuer = config.issuer_for(&incoming::origin_of(&url));
+        // Routes behind a switch do not exist while it is off: a 404 like any unknown path.
+        let route = Route::find(url.path()).filter(|r| match r {
+            Route::McpPathToken => config.path_tokens,
+            Route::Sse | Route::Messages => config.legacy_sse,
+            _ => true,
+        });
+        Head {
+            id: b64url(&random_bytes::<6>()),
+            method: req.method(),
+            url,
+            headers: Headers(req.headers()),
+            issuer,
+            route,
+            settings,
+            audited: std::rc::Rc::default(),
+        }
+    }
+
+    /// A path token is a secret: answers and the log line name the route, never the token.
+    fn shown_path(&self) -> &str {
+        match self.route {
+            Some(Route::McpPathToken) => "/mcp/t/[token]",
+            _ => self.url.path(),
+        }
+    }
+
+    /// The answer of a request no handler takes: an unknown route, a method the route
+    /// does not accept (each protocol's own error: JSON-RPC on the MCP routes, OAuth
+    /// elsewhere, where RFC 6749 has no method error), a preflight.
+    fn refusal(&self) -> Option<Reply> {
+        let Some(r) = self.route else {
+            return Some(http_error(404, "not_found", "no such endpoint"));
+        };
+        let method = self.method.as_str();
+        if !r.accepts(method) {
+            let why = format!("{} does not accept {method}", self.shown_path());
             let refusal = if r.is_mcp() {
                 mcp::rejection(Rejection::new(405, RpcError::invalid_request(why)))
             } else {
                 http_error(405, "invalid_request", &why)
             };
-            refusal.header("Allow", &r.allow_header())
+            return Some(refusal.header("Allow", &r.allow_header()));
         }
-        Some(r)
-            if r.is_mcp()
-                && method == "OPTIONS"
-                && !mcp_origin_ok(&req_headers, &config, &issuer) =>
-        {
-            mcp::rejection(Rejection::new(
-                403,
-                RpcError::invalid_request("this Origin may not call the MCP endpoint"),
-            ))
+        if method != "OPTIONS" {
+            return None;
         }
-        Some(r) if method == "OPTIONS" => preflight(r),
-        Some(r) => match read_incoming(&req, &req_headers, &method, &url, r.body_limit()).await {
-            incoming if incoming.body_too_large && !r.is_mcp() => too_large(r.body_limit()),
-            incoming => {
-                let keys = keys::cached(
-                    &WebCrypto,
-                    settings.signing_key.as_deref(),
-                    settings.previous_key.as_deref(),
-                )
-                .await;
-                let ctx = Ctx {
-                    config,
-                    issuer,
-                    env,
-                    request_id: request_id.clone(),
-                    keys,
-                    audit_ip: audit::truncate_ip(
-                        incoming.header("cf-connecting-ip").unwrap_or_default(),
-                    ),
-                    client_network: incoming.client_ip.clone(),
-                    live: None,
-                    audited: audited.clone(),
-                };
-                if r == Route::Sse {
-                    // The event stream is the session object's own response, streamed
-                    // through as it is.
-                    match sse::open(&ctx, &incoming).await {
-                        Ok(stream) => {
-                            console_log!(
-                                "[{}] {} {} {}",
-                                request_id,
-                                method,
-                                shown_path,
-                                stream.status_code()
-                            );
-                            return stream.into();
-                        }
-                        Err(reply) => reply,
-                    }
-                } else if live::candidate(r, &ctx, &incoming) {
-                    match live::run(r, ctx, incoming).await {
-                        live::Live::Whole(reply) => reply,
-                        live::Live::Stream(head, events) => {
-                            let head = with_cors(
-                                head,
-                                route,
-                                &req_headers,
-                                &config_for_cors,
-                                &issuer_for_cors,
-                            );
-                            console_log!(
-                                "[{}] {} {} 200 (streamed)",
-                                request_id,
-                                method,
-                                shown_path
-                            );
-                            return streamed(head, events);
-                        }
-                    }
-                } else {
-                    dispatch(r, &ctx, &incoming).await
-                }
-            }
-        },
-    };
-    reply = with_cors(
-        reply,
-        route,
-        &req_headers,
-        &config_for_cors,
-        &issuer_for_cors,
-    );
-    if method == "HEAD" {
-        reply.body.clear();
+        if r.is_mcp() && !mcp_origin_ok(&self.headers, &self.settings.config, &self.issuer) {
+            let why = RpcError::invalid_request("this Origin may not call the MCP endpoint");
+            return Some(mcp::rejection(Rejection::new(403, why)));
+        }
+        Some(preflight(r))
     }
-    // One line per request, except the successful answers of the paths clients call most
-    // (MCP, discovery, the token grants) that wrote no audit row: the line costs about as
-    // much as the rest of a `tools/list`, and Cloudflare's own request logs already hold
-    // those. Failures are always logged, with the id their error bodies and pages show,
-    // and so is every request an audit row names by its id.
-    if reply.status >= 400 || audited.get() || !route.is_some_and(Route::quietly_logged) {
+
+    fn cors(&self, reply: Reply) -> Reply {
+        with_cors(
+            reply,
+            self.route,
+            &self.headers,
+            &self.settings.config,
+            &self.issuer,
+        )
+    }
+
+    fn log(&self, status: &str) {
         console_log!(
             "[{}] {} {} {}",
-            request_id,
-            method,
-            shown_path,
-            reply.status
+            self.id,
+            self.method,
+            self.shown_path(),
+            status
         );
     }
-    to_response(reply)
+
+    /// CORS, `HEAD`'s empty body, the log line, and the runtime's response. One line per
+    /// request, except the successful answers of the paths clients call most (MCP,
+    /// discovery, the token grants) that wrote no audit row: the line costs about as much
+    /// as the rest of a `tools/list`, and Cloudflare's own request logs already hold
+    /// those. Failures are always logged, with the id their error bodies and pages show,
+    /// and so is every request an audit row names by its id.
+    fn finish(&self, reply: Reply) -> web_sys::Response {
+        let mut reply = self.cors(reply);
+        if self.method == "HEAD" {
+            reply.body.clear();
+        }
+        let quiet = self.route.is_some_and(Route::quietly_logged);
+        if reply.status >= 400 || self.audited.get() || !quiet {
+            self.log(&reply.status.to_string());
+        }
+        to_response(reply)
+    }
+}
+
+/// Reads the request into an `Incoming`, builds its context and runs its handler.
+async fn serve(head: &Head, req: &web_sys::Request, env: Env) -> Served {
+    let Some(r) = head.route else {
+        return Served::Reply(http_error(404, "not_found", "no such endpoint"));
+    };
+    let incoming =
+        incoming::read_incoming(req, &head.headers, &head.method, &head.url, r.body_limit()).await;
+    if incoming.body_too_large && !r.is_mcp() {
+        return Served::Reply(too_large(r.body_limit()));
+    }
+    let s = &head.settings;
+    let keys = keys::cached(
+        &WebCrypto,
+        s.signing_key.as_deref(),
+        s.previous_key.as_deref(),
+    )
+    .await;
+    let ctx = Ctx {
+        config: s.config.clone(),
+        issuer: head.issuer.clone(),
+        env,
+        request_id: head.id.clone(),
+        keys,
+        audit_ip: audit::truncate_ip(incoming.header("cf-connecting-ip").unwrap_or_default()),
+        client_network: incoming.client_ip.clone(),
+        live: None,
+        audited: head.audited.clone(),
+    };
+    if r == Route::Sse {
+        return match sse::open(&ctx, &incoming).await {
+            Ok(stream) => Served::Stream(stream.into()),
+            Err(reply) => Served::Reply(reply),
+        };
+    }
+    if live::candidate(r, &ctx, &incoming) {
+        return match live::run(r, ctx, incoming).await {
+            live::Live::Whole(reply) => Served::Reply(reply),
+            live::Live::Stream(first, events) => Served::Live(first, events),
+        };
+    }
+    Served::Reply(dispatch(r, &ctx, &incoming).await)
 }
 
 async fn dispatch(route: Route, ctx: &Ctx, req: &Incoming) -> Reply {
@@ -298,86 +301,6 @@ fn too_large(limit: usize) -> Reply {
         "invalid_request",
         &format!("request body larger than {limit} bytes"),
     )
-}
-
-/// Reads the request: headers, and the body up to `limit` bytes (a longer body is not
-/// read on, and is flagged as `body_too_large`).
-async fn read_incoming(
-    req: &web_sys::Request,
-    req_headers: &Headers,
-    method: &str,
-    url: &url::Url,
-    limit: usize,
-) -> Incoming {
-    let headers: Vec<(String, String)> = req_headers
-        .entries()
-        .map(|(n, v)| (n.to_ascii_lowercase(), v))
-        .collect();
-    let declared = headers
-        .iter()
-        .find(|(n, _)| n == "content-length")
-        .and_then(|(_, v)| v.parse::<usize>().ok());
-    let mut body_too_large = declared.is_some_and(|n| n > limit);
-    let wants_body = !body_too_large && matches!(method, "POST" | "PUT" | "PATCH" | "DELETE");
-    let body = match declared {
-        _ if !wants_body => Vec::new(),
-        // The runtime frames a request by its Content-Length, so a declared length within
-        // the limit is what arrives: read in one piece, which costs a fraction of reading
-        // the stream chunk by chunk (a measured 16% of a `tools/list`).
-        Some(_) => match req.array_buffer() {
-            Ok(promise) => match worker::wasm_bindgen_futures::JsFuture::from(promise).await {
-                Ok(buffer) => worker::js_sys::Uint8Array::new(&buffer).to_vec(),
-                Err(_) => Vec::new(),
-            },
-            Err(_) => Vec::new(),
-        },
-        // No Content-Length (a chunked upload): chunk by chunk, stopping at the limit.
-        // (`Clone::clone` copies the handle; the inherent `clone` would tee the body.)
-        None => match Request::from(Clone::clone(req)).stream() {
-            Ok(stream) => match body::read_limited(stream, limit).await {
-                Ok(b) => b,
-                Err(body::BodyError::TooLarge) => {
-                    body_too_large = true;
-                    Vec::new()
-                }
-                Err(body::BodyError::Read(_)) => Vec::new(),
-            },
-            Err(_) => Vec::new(),
-        },
-    };
-    if body.len() > limit {
-        body_too_large = true;
-    }
-    let body = if body_too_large { Vec::new() } else { body };
-    let client_ip = headers
-        .iter()
-        .find(|(n, _)| n == "cf-connecting-ip")
-        .map(|(_, v)| client_network(v))
-        .unwrap_or_else(|| "unknown".to_string());
-    Incoming {
-        method: method.to_string(),
-        path: url.path().to_string(),
-        query: url.query().unwrap_or("").to_string(),
-        headers,
-        body,
-        body_too_large,
-        client_ip,
-        origin: origin_of(url),
-    }
-}
-
-/// The key that rate limits and lockouts count by: an IPv4 address as is, an IPv6
-/// address cut to its /64, because one subscriber usually holds a whole /64 and could
-/// otherwise step around a limit by changing the low bits.
-pub fn client_network(ip: &str) -> String {
-    match ip.trim().parse::<std::net::IpAddr>() {
-        Ok(std::net::IpAddr::V6(v6)) => {
-            let s = v6.segments();
-            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
-        }
-        Ok(std::net::IpAddr::V4(v4)) => v4.to_string(),
-        Err(_) => "unknown".to_string(),
-    }
 }
 
 /// The CORS headers of an answer: on the MCP routes only for allowed origins (so a page
