@@ -49,6 +49,7 @@ const GITHUB_PROVIDER = {
 };
 
 let main, short, gh;
+let slowMembership = 0;
 let alice;
 before(async () => {
   const many = { REGISTER_RATE_LIMIT: "100000" };
@@ -62,7 +63,16 @@ before(async () => {
         GITHUB_CLIENT_SECRET: GH_SECRET,
         GITHUB_MEMBERSHIP_TOKEN: GH_MEMBERSHIP,
       },
-      outbound: (req) => (github.handles(req.url) ? github.handle(req) : new Response("tests have no internet", { status: 502 })),
+      outbound: async (req) => {
+        // One membership question answered slowly, as GitHub can be (see the revocation
+        // stamp test): the next one asked is held this long.
+        if (slowMembership && req.url.includes("/members/")) {
+          const ms = slowMembership;
+          slowMembership = 0;
+          await sleep(ms);
+        }
+        return github.handles(req.url) ? github.handle(req) : new Response("tests have no internet", { status: 502 });
+      },
     }),
   ]);
   alice = await createUser(main.db, "alice@example.com", "alice-password-1", "Alice");
@@ -537,4 +547,40 @@ test("without a usable signing key nothing is issued", async () => {
     await w?.stop();
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("a revocation is stamped when it happens not when its request began", async () => {
+  // A refresh-token reuse whose membership question GitHub answers slowly; meanwhile the
+  // person approves the app again. That code was issued before the family's revocation,
+  // so it is withdrawn with it.
+  const app = await newClient(gh);
+  const eve = await createUser(gh.db, "eve@example.com", "eve-password-123");
+  const person = github.addPerson({ id: 7_340_002, login: "octo-eve", email: eve.email });
+  github.addToOrg("acme", person.login);
+  const now = Math.floor(Date.now() / 1000);
+  await gh.db
+    .prepare("INSERT INTO identities (provider, subject, user_id, login, email, created_at, last_used_at) VALUES ('github:github.com', ?, ?, ?, ?, ?, ?)")
+    .bind(String(person.id), eve.id, person.login, eve.email, now, now)
+    .run();
+  const old = (await connected(gh, eve, app)).tokens.refresh_token;
+  const successor = issued(await refresh(gh, app, old)).refresh_token;
+  issued(await refresh(gh, app, successor), "the successor used: the old one is now reuse");
+  slowMembership = 3_000;
+  const reuse = refresh(gh, app, old);
+  await sleep(800);
+  const meanwhile = await codeFor(gh, eve, app, { scope: SCOPE });
+  refused(await reuse, "invalid_grant", "the reuse");
+  refused(await redeem(gh, app, meanwhile), "invalid_grant", "a code issued while the reuse was being answered");
+});
+
+test("introspection calls a rotated refresh token or a disabled persons inactive", async () => {
+  const conf = await newClient(main, "post");
+  const frank = await createUser(main.db, "frank@example.com", "frank-password-1");
+  const first = (await connected(main, frank, conf)).tokens.refresh_token;
+  assert.equal((await introspect(main, conf, first)).active, true);
+  const next = issued(await refresh(main, conf, first)).refresh_token;
+  assert.deepEqual(await introspect(main, conf, first), { active: false }, "the rotated token");
+  assert.equal((await introspect(main, conf, next)).active, true, "its successor");
+  await main.db.prepare("UPDATE users SET disabled_at = ? WHERE id = ?").bind(Math.floor(Date.now() / 1000), frank.id).run();
+  assert.deepEqual(await introspect(main, conf, next), { active: false }, "a disabled person's token");
 });

@@ -8,8 +8,11 @@
 pub mod assertion;
 pub mod client;
 pub mod config;
+pub mod error;
+pub mod events;
 pub mod policy;
 pub mod resources;
+pub mod sessions;
 #[cfg(test)]
 mod tests;
 

@@ -14,7 +14,6 @@ use crate::oauth::keys::KeySet;
 use crate::oauth::personal_token;
 use crate::reply::{Reply, NO_STORE};
 use crate::store::d1_revocations::MAX_UNMARKED;
-use crate::store::grants::GrantStore;
 use crate::store::memo::Memo;
 use serde_json::json;
 use std::cell::RefCell;

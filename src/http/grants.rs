@@ -42,7 +42,7 @@ impl GrantStore for EdgeGrants<'_> {
     }
 
     async fn revoke_grant(&self, grant_id: &str, now_ms: u64) -> Result<(), StoreError> {
-        self.db.revoke_grant(grant_id, now_ms).await?;
+        self.db.revoke_grant_rows(grant_id, now_ms).await?;
         mark_revoked(self.ctx, &self.db, grant_id).await;
         Ok(())
     }
@@ -68,6 +68,10 @@ impl Surroundings for Ctx {
 
     fn internal(&self, cause: &dyn std::fmt::Display) -> OAuthError {
         Ctx::internal(self, cause)
+    }
+
+    fn now_ms(&self) -> u64 {
+        crate::http::now_ms()
     }
 }
 

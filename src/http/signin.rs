@@ -441,7 +441,8 @@ pub async fn check_password(
         Err(Failure::WrongPassword) => Checked::Wrong,
         Err(Failure::Denied(r, who)) => Checked::Denied(r, who),
         Err(f) => {
-            console_error!("[{}] password check: {}", ctx.request_id, f.why());
+            // The room's words already say it was the password check.
+            console_error!("[{}] {}", ctx.request_id, f.why());
             Checked::Unavailable
         }
     }

@@ -2,13 +2,15 @@
 //! conditional statement, so concurrent requests cannot both win.
 
 use crate::store::d1::{err, Arg, D1};
-use crate::store::grants::{GrantStore, NewGrant, NewRefresh, Redeemed, RefreshRow};
+use crate::store::grants::{NewGrant, NewRefresh, Redeemed, RefreshRow};
 use crate::store::StoreError;
 use serde::Deserialize;
 
-impl GrantStore for D1 {
-    // The contract is on the trait; here, each rule is one conditional statement.
-    async fn redeem_code(
+/// The statements behind `http::grants::EdgeGrants`, which implements the grant store
+/// (and adds the KV mark a revocation needs): call that, not these.
+impl D1 {
+    /// `GrantStore::redeem_code`: each rule is one conditional statement.
+    pub async fn redeem_code(
         &self,
         g: &NewGrant<'_>,
         refresh: Option<&NewRefresh<'_>>,
@@ -71,7 +73,9 @@ impl GrantStore for D1 {
         })
     }
 
-    async fn revoke_grant(&self, grant_id: &str, now_ms: u64) -> Result<(), StoreError> {
+    /// The grant's and its refresh tokens' rows only: without the KV mark, its access
+    /// tokens would still pass at `/mcp` (see `http::grants::mark_revoked`).
+    pub async fn revoke_grant_rows(&self, grant_id: &str, now_ms: u64) -> Result<(), StoreError> {
         let now = now_ms / 1000;
         let batch = vec![
             self.stmt(
@@ -87,7 +91,7 @@ impl GrantStore for D1 {
         self.0.batch(batch).await.map_err(err).map(|_| ())
     }
 
-    async fn refresh_token(&self, token_hash: &str) -> Result<Option<RefreshRow>, StoreError> {
+    pub async fn refresh_token(&self, token_hash: &str) -> Result<Option<RefreshRow>, StoreError> {
         self.first(
             "SELECT r.token_hash, r.grant_id, r.user_id, r.client_id, r.scope, r.expires_at, \
                     r.rotated_at, r.successor_hash, r.revoked_at, g.resource, \
@@ -104,7 +108,7 @@ impl GrantStore for D1 {
 
     /// The one conditional UPDATE that exactly one caller wins, plus the successor's row
     /// (ignored if a concurrent caller already wrote the same).
-    async fn rotate(
+    pub async fn rotate(
         &self,
         old_hash: &str,
         successor: &NewRefresh<'_>,
@@ -140,7 +144,7 @@ impl GrantStore for D1 {
         self.first_statement_changed_one(batch).await
     }
 
-    async fn grant_revoked(&self, grant_id: &str) -> Result<bool, StoreError> {
+    pub async fn grant_revoked(&self, grant_id: &str) -> Result<bool, StoreError> {
         #[derive(Deserialize)]
         struct Row {
             revoked_at: Option<u64>,

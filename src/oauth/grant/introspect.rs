@@ -47,7 +47,11 @@ impl<S: GrantStore, W: Surroundings, C: Ed25519> Grants<'_, S, W, C> {
             .await
             .map_err(|e| internal(&e))?
         {
+            // A rotated token's successor is the live one; a disabled person's tokens
+            // no longer refresh.
             let live = r.revoked_at.is_none()
+                && r.rotated_at.is_none()
+                && r.user_disabled_at.is_none()
                 && r.grant_revoked_at.is_none()
                 && r.expires_at >= now
                 && r.client_id == client.client_id;

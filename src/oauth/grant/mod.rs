@@ -41,6 +41,9 @@ pub trait Surroundings {
     async fn audit(&self, event: Event, user_id: &str, client_id: &str);
     /// Logs an internal failure; the client sees `server_error`.
     fn internal(&self, cause: &dyn std::fmt::Display) -> OAuthError;
+    /// The time now, in Unix milliseconds: a revocation is stamped when it happens, not
+    /// when its request began (a code issued in between must not outlive it).
+    fn now_ms(&self) -> u64;
 }
 
 /// Settings the grants read.
@@ -123,7 +126,7 @@ impl<S: GrantStore, W: Surroundings, C: Ed25519> Grants<'_, S, W, C> {
     /// at `/mcp` within the minute.
     async fn revoke_grant(&self, grant_id: &str) -> Result<(), OAuthError> {
         self.store
-            .revoke_grant(grant_id, self.now_ms)
+            .revoke_grant(grant_id, self.world.now_ms())
             .await
             .map_err(|e| self.world.internal(&e))
     }

@@ -23,6 +23,9 @@ struct World {
     admitted: Cell<bool>,
     events: RefCell<Vec<(Event, String)>>,
     internal: RefCell<Vec<String>>,
+    /// The clock, in milliseconds; asking about membership takes `membership_ms`.
+    clock: Cell<u64>,
+    membership_ms: Cell<u64>,
 }
 
 impl Surroundings for World {
@@ -30,6 +33,7 @@ impl Surroundings for World {
         Ok(self.clients.get(client_id).cloned())
     }
     async fn still_admitted(&self, _user_id: &str) -> Result<bool, String> {
+        self.clock.set(self.clock.get() + self.membership_ms.get());
         Ok(self.admitted.get())
     }
     async fn audit(&self, event: Event, user_id: &str, _client_id: &str) {
@@ -38,6 +42,9 @@ impl Surroundings for World {
     fn internal(&self, cause: &dyn std::fmt::Display) -> OAuthError {
         self.internal.borrow_mut().push(cause.to_string());
         OAuthError::ServerError
+    }
+    fn now_ms(&self) -> u64 {
+        self.clock.get()
     }
 }
 
@@ -62,7 +69,6 @@ struct H {
     world: World,
     keys: KeySet,
     settings: Settings,
-    now_ms: Cell<u64>,
 }
 
 fn form(list: &[(&str, &str)]) -> Params {
@@ -82,6 +88,7 @@ impl H {
     fn new() -> H {
         let mut world = World::default();
         world.admitted.set(true);
+        world.clock.set(1_800_000_000_000);
         for c in [
             client("app", AuthMethod::None, None),
             client("other", AuthMethod::None, None),
@@ -105,7 +112,6 @@ impl H {
                 refresh_token_ttl: 30 * 86400,
                 refresh_grace: 60,
             },
-            now_ms: Cell::new(1_800_000_000_000),
         }
     }
 
@@ -116,12 +122,14 @@ impl H {
             crypto: &Native,
             keys: Some(&self.keys),
             settings: &self.settings,
-            now_ms: self.now_ms.get(),
+            now_ms: self.world.clock.get(),
         }
     }
 
     fn advance(&self, seconds: u64) {
-        self.now_ms.set(self.now_ms.get() + seconds * 1000);
+        self.world
+            .clock
+            .set(self.world.clock.get() + seconds * 1000);
     }
 
     /// A code for `user` through `client_id`, issued now, as `/authorize` mints it.
@@ -133,8 +141,8 @@ impl H {
             user_id: user.into(),
             scope: "mcp:read mcp:write".into(),
             resource: self.settings.resource.clone(),
-            expires_at: self.now_ms.get() / 1000 + 60,
-            issued_ms: self.now_ms.get(),
+            expires_at: self.world.clock.get() / 1000 + 60,
+            issued_ms: self.world.clock.get(),
         };
         code::mint(&self.keys.mac_key("code"), &grant).0
     }
@@ -183,7 +191,7 @@ impl H {
             token,
             &s.issuer,
             &s.resource,
-            self.now_ms.get() / 1000,
+            self.world.clock.get() / 1000,
         ))
         .is_ok()
     }
@@ -284,7 +292,11 @@ fn a_code_is_withdrawn_by_a_disconnect_a_disabled_account_or_ended_sessions() {
     let old = h.connected();
     let code = h.code("app", "u1");
     h.advance(1);
-    block_on(h.store.revoke_grant(&grant_of(&h, &old), h.now_ms.get())).unwrap();
+    block_on(
+        h.store
+            .revoke_grant(&grant_of(&h, &old), h.world.clock.get()),
+    )
+    .unwrap();
     assert_eq!(code_of(h.redeem("app", &code)), "invalid_grant");
     // A new code, issued after the disconnect, works.
     h.advance(1);
@@ -301,7 +313,7 @@ fn a_code_is_withdrawn_by_a_disconnect_a_disabled_account_or_ended_sessions() {
     assert_eq!(code_of(h.redeem("app", &code)), "invalid_grant");
 
     let code = h.code("app", "u3");
-    let later = h.now_ms.get() + 1;
+    let later = h.world.clock.get() + 1;
     h.store.users.borrow_mut().insert(
         "u3".into(),
         User {
@@ -634,4 +646,85 @@ fn without_a_usable_signing_key_nothing_is_issued() {
         None,
     ));
     assert_eq!(code_of(e), "server_error");
+}
+
+#[test]
+fn a_revocation_is_stamped_when_it_happens_not_when_its_request_began() {
+    // A refresh-token reuse whose membership check is slow (GitHub taking seconds): a code
+    // the person approves meanwhile is issued before the revocation, so it is withdrawn.
+    let h = H::new();
+    let old = h.connected().refresh_token.unwrap();
+    h.refresh("app", &old).unwrap();
+    h.advance(61);
+    h.world.membership_ms.set(3_000);
+    let began = h.world.clock.get();
+    let reuse = h.grants();
+    h.world.clock.set(began + 1_000);
+    let meanwhile = h.code("app", "u1");
+    h.world.clock.set(began);
+    let e = block_on(reuse.token(
+        &form(&[
+            ("grant_type", "refresh_token"),
+            ("client_id", "app"),
+            ("refresh_token", &old),
+        ]),
+        None,
+    ));
+    assert_eq!(code_of(e), "invalid_grant");
+    assert_eq!(code_of(h.redeem("app", &meanwhile)), "invalid_grant");
+}
+
+#[test]
+fn introspection_calls_a_rotated_refresh_token_or_a_disabled_persons_inactive() {
+    let h = H::new();
+    let code = h.code("post", "u1");
+    let first = h
+        .token(
+            &[
+                ("grant_type", "authorization_code"),
+                ("client_id", "post"),
+                ("client_secret", "p0st"),
+                ("code", &code),
+                ("code_verifier", VERIFIER),
+            ],
+            None,
+        )
+        .unwrap()
+        .refresh_token
+        .unwrap();
+    let ask = |token: &str| {
+        let list = [
+            ("client_id", "post"),
+            ("client_secret", "p0st"),
+            ("token", token),
+        ];
+        block_on(h.grants().introspect(&form(&list), None))
+            .unwrap()
+            .to_json()["active"]
+            == true
+    };
+    assert!(ask(&first));
+    let next = h
+        .token(
+            &[
+                ("grant_type", "refresh_token"),
+                ("client_id", "post"),
+                ("client_secret", "p0st"),
+                ("refresh_token", &first),
+            ],
+            None,
+        )
+        .unwrap()
+        .refresh_token
+        .unwrap();
+    assert!(!ask(&first));
+    assert!(ask(&next));
+    h.store.users.borrow_mut().insert(
+        "u1".into(),
+        User {
+            disabled_at: Some(1),
+            sessions_after_ms: 0,
+        },
+    );
+    assert!(!ask(&next));
 }

@@ -1,0 +1,141 @@
+//! Tests of `authorize`.
+
+use super::*;
+use crate::oauth::client::{validate_metadata, ClientSource};
+use serde_json::json;
+
+const ISS: &str = "https://as.example";
+const RES: &str = "https://as.example/mcp";
+
+fn client() -> Client {
+    validate_metadata(&json!({"redirect_uris": ["https://app.example/cb"]}))
+        .unwrap()
+        .into_client("c1".into(), None, 0, ClientSource::Registered)
+}
+
+fn params() -> AuthorizeParams {
+    AuthorizeParams {
+        client_id: Some("c1".into()),
+        redirect_uri: Some("https://app.example/cb".into()),
+        response_type: Some("code".into()),
+        state: Some("s1".into()),
+        code_challenge: Some("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".into()),
+        code_challenge_method: Some("S256".into()),
+        scope: None,
+        resource: Some(RES.into()),
+    }
+}
+
+fn redirect_of(r: Result<AuthorizeRequest, AuthorizeFailure>) -> String {
+    match r {
+        Err(AuthorizeFailure::Redirect(r)) => match r.deliver(true) {
+            Delivery::Redirect(r) => r.location(),
+            other => panic!("a signed-in person is redirected, got {other:?}"),
+        },
+        other => panic!("expected a redirect, got {other:?}"),
+    }
+}
+
+#[test]
+fn errors_before_sign_in_are_shown_not_redirected() {
+    let mut p = params();
+    p.response_type = Some("x".into());
+    let mut named = client();
+    named.client_name = Some("Sketchy App".into());
+    let Err(AuthorizeFailure::Redirect(r)) = validate(&p, Some(named), ISS, RES) else {
+        panic!("expected an error for a trusted redirect URI");
+    };
+    match r.deliver(false) {
+        Delivery::Page(unsent) => {
+            assert_eq!(unsent.app, "Sketchy App");
+            assert_eq!(unsent.redirect_host, "app.example");
+            assert!(unsent.description.contains("response_type x"));
+        }
+        other => panic!("a signed-out person sees a page, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_good_request_validates_with_default_scopes() {
+    let r = validate(&params(), Some(client()), ISS, RES).unwrap();
+    assert_eq!(r.scopes.to_string(), "mcp:read mcp:write offline_access");
+}
+
+#[test]
+fn an_operator_scope_limit_holds_and_a_self_declared_one_does_not() {
+    let mut limited = client();
+    limited.scope = Some("mcp:read offline_access".into());
+    // Self-registered: its scope is a claim, not a limit.
+    let r = validate(&params(), Some(limited.clone()), ISS, RES).unwrap();
+    assert_eq!(r.scopes.to_string(), "mcp:read mcp:write offline_access");
+    limited.source = ClientSource::Preregistered;
+    let r = validate(&params(), Some(limited.clone()), ISS, RES).unwrap();
+    assert_eq!(r.scopes.to_string(), "mcp:read offline_access");
+    let mut p = params();
+    p.scope = Some("mcp:write".into());
+    assert!(redirect_of(validate(&p, Some(limited), ISS, RES)).contains("error=invalid_scope"));
+}
+
+#[test]
+fn unknown_client_and_unregistered_redirect_never_redirect() {
+    assert!(matches!(
+        validate(&params(), None, ISS, RES),
+        Err(AuthorizeFailure::Page(Refusal::UnknownClient))
+    ));
+    let mut p = params();
+    p.redirect_uri = Some("https://evil.example/cb".into());
+    assert!(matches!(
+        validate(&p, Some(client()), ISS, RES),
+        Err(AuthorizeFailure::Page(Refusal::UnregisteredRedirect))
+    ));
+}
+
+#[test]
+fn other_errors_redirect_with_state_and_iss() {
+    let mut p = params();
+    p.code_challenge_method = Some("plain".into());
+    let loc = redirect_of(validate(&p, Some(client()), ISS, RES));
+    assert!(loc.starts_with("https://app.example/cb?error=invalid_request&"));
+    assert!(loc.contains("state=s1"));
+    assert!(loc.contains("iss=https%3A%2F%2Fas.example"));
+    let mut p = params();
+    p.code_challenge = None;
+    assert!(redirect_of(validate(&p, Some(client()), ISS, RES)).contains("error=invalid_request"));
+    let mut p = params();
+    p.resource = Some("https://other.example/mcp".into());
+    assert!(redirect_of(validate(&p, Some(client()), ISS, RES)).contains("error=invalid_target"));
+    let mut p = params();
+    p.scope = Some("admin".into());
+    assert!(redirect_of(validate(&p, Some(client()), ISS, RES)).contains("error=invalid_scope"));
+    let mut p = params();
+    p.response_type = Some("token".into());
+    assert!(redirect_of(validate(&p, Some(client()), ISS, RES))
+        .contains("error=unsupported_response_type"));
+}
+
+#[test]
+fn repeated_parameters_are_refused() {
+    let pairs = vec![
+        ("client_id".to_string(), "a".to_string()),
+        ("client_id".to_string(), "b".to_string()),
+    ];
+    assert!(AuthorizeParams::from_pairs(&pairs).is_err());
+}
+
+#[test]
+fn overlong_parameters_are_refused() {
+    for (name, len) in [
+        ("state", 2049),
+        ("scope", 1025),
+        ("resource", 2049),
+        ("redirect_uri", 2049),
+        ("code_challenge", 129),
+        ("response_type", 33),
+    ] {
+        let pairs = vec![(name.to_string(), "a".repeat(len))];
+        let e = AuthorizeParams::from_pairs(&pairs).unwrap_err();
+        assert!(e.contains(name), "{e}");
+        let pairs = vec![(name.to_string(), "a".repeat(len - 1))];
+        assert!(AuthorizeParams::from_pairs(&pairs).is_ok(), "{name}");
+    }
+}
