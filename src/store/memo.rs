@@ -20,11 +20,7 @@ impl<K: Eq + Hash, V: Clone> Memo<K, V> {
     }
 
     /// The value, if it was stored with a deadline after `now`.
-    pub fn get<Q>(&self, key: &Q, now: u64) -> Option<V>
-    where
-        K: std::borrow::Borrow<Q>,
-        Q: Eq + Hash + ?Sized,
-    {
+    pub fn get(&self, key: &K, now: u64) -> Option<V> {
         self.entries
             .get(key)
             .filter(|(_, until)| *until > now)

@@ -10,7 +10,6 @@ use crate::signin::id_token::{self, Expected, IdTokenError};
 use crate::signin::oidc::{self, Discovery, Outgoing};
 use crate::signin::policy::{clean_email, clean_name, Claimed};
 use crate::signin::reach::{Outbound, Reach};
-use crate::store::memo::Memo;
 use serde_json::Value;
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -24,9 +23,19 @@ const JWKS_REFETCH_SECONDS: u64 = 60;
 const CACHED_PROVIDERS: usize = 10;
 
 thread_local! {
-    static DISCOVERED: RefCell<Memo<String, Discovery>> = RefCell::new(Memo::new(CACHED_PROVIDERS));
-    /// A provider's JWKS and when it was fetched.
-    static KEYSETS: RefCell<Memo<String, (Rc<Value>, u64)>> = RefCell::new(Memo::new(CACHED_PROVIDERS));
+    /// By issuer: the document and when it was fetched.
+    static DISCOVERED: RefCell<Vec<(String, Discovery, u64)>> = const { RefCell::new(Vec::new()) };
+    /// By JWKS URL: the key set and when it was fetched.
+    static KEYSETS: RefCell<Vec<(String, Rc<Value>, u64)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Keeps `value` for `key`, replacing an older one; the oldest goes past the bound.
+fn remember<T>(list: &mut Vec<(String, T, u64)>, key: &str, value: T, now: u64) {
+    list.retain(|(k, _, _)| k != key);
+    if list.len() >= CACHED_PROVIDERS {
+        list.remove(0);
+    }
+    list.push((key.to_string(), value, now));
 }
 
 pub struct OpenId<'a> {
@@ -165,7 +174,13 @@ async fn discovered(
     timeout_ms: u64,
 ) -> Result<Discovery, Failure> {
     let now = reach.now();
-    if let Some(d) = DISCOVERED.with(|c| c.borrow().get(issuer, now)) {
+    let hit = DISCOVERED.with(|c| {
+        let c = c.borrow();
+        c.iter()
+            .find(|(i, _, at)| i == issuer && at + DISCOVERY_SECONDS > now)
+            .map(|(_, d, _)| d.clone())
+    });
+    if let Some(d) = hit {
         return Ok(d);
     }
     let url = format!(
@@ -174,10 +189,7 @@ async fn discovered(
     );
     let doc = fetch_json(reach, &url, timeout_ms, "the discovery document").await?;
     let d = oidc::discovery(issuer, &doc).map_err(Failure::Failed)?;
-    DISCOVERED.with(|c| {
-        c.borrow_mut()
-            .put(issuer.to_string(), d.clone(), now + DISCOVERY_SECONDS, now)
-    });
+    DISCOVERED.with(|c| remember(&mut c.borrow_mut(), issuer, d.clone(), now));
     Ok(d)
 }
 
@@ -190,7 +202,12 @@ async fn jwks_key(
     timeout_ms: u64,
 ) -> Result<Value, Failure> {
     let now = reach.now();
-    let cached = KEYSETS.with(|c| c.borrow().get(uri, now));
+    let cached = KEYSETS.with(|c| {
+        let c = c.borrow();
+        c.iter()
+            .find(|(u, _, at)| u == uri && at + JWKS_SECONDS > now)
+            .map(|(_, k, at)| (k.clone(), *at))
+    });
     let no_key = || Failure::Failed(IdTokenError::NoKey.to_string());
     if let Some((jwks, at)) = &cached {
         if let Some(k) = id_token::select_key(jwks, jws.alg, jws.kid.as_deref()) {
@@ -201,14 +218,7 @@ async fn jwks_key(
         }
     }
     let jwks = Rc::new(fetch_json(reach, uri, timeout_ms, "the provider's JWKS").await?);
-    KEYSETS.with(|c| {
-        c.borrow_mut().put(
-            uri.to_string(),
-            (jwks.clone(), now),
-            now + JWKS_SECONDS,
-            now,
-        )
-    });
+    KEYSETS.with(|c| remember(&mut c.borrow_mut(), uri, jwks.clone(), now));
     id_token::select_key(&jwks, jws.alg, jws.kid.as_deref())
         .cloned()
         .ok_or_else(no_key)
