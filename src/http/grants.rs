@@ -9,6 +9,7 @@ use crate::oauth::client::Client;
 use crate::oauth::error::OAuthError;
 use crate::oauth::grant::{Settings, Surroundings};
 use crate::store::d1::D1;
+use crate::store::d1_audit::AuditRow;
 use crate::store::grants::{GrantStore, NewGrant, NewRefresh, Redeemed, RefreshRow};
 use crate::store::{KeyValue, StoreError};
 
@@ -38,7 +39,21 @@ impl GrantStore for EdgeGrants<'_> {
         successor: &NewRefresh<'_>,
         now: u64,
     ) -> Result<bool, StoreError> {
-        self.db.rotate(old_hash, successor, now).await
+        let row = AuditRow {
+            at: now,
+            event: Event::Refresh.name(),
+            failed: Event::Refresh.failed(),
+            user_id: Some(successor.user_id),
+            client_id: Some(successor.client_id),
+            ip: &self.ctx.audit_ip,
+            request_id: &self.ctx.request_id,
+            detail: None,
+        };
+        let rotated = self.db.rotate(old_hash, successor, now, &row).await?;
+        if rotated {
+            self.ctx.audited.set(true);
+        }
+        Ok(rotated)
     }
 
     async fn revoke_grant(&self, grant_id: &str, now_ms: u64) -> Result<(), StoreError> {
@@ -61,7 +76,10 @@ impl Surroundings for Ctx {
         // Most deployments have no membership rule: then not even the binding is touched.
         let all = super::providers::providers(self);
         let rules = super::providers::list(&all);
-        if !rules.iter().any(|p| p.allow.as_ref().is_some_and(|a| a.needs_membership())) {
+        if !rules
+            .iter()
+            .any(|p| p.allow.as_ref().is_some_and(|a| a.needs_membership()))
+        {
             return Ok(true);
         }
         let db = self.db().map_err(|e| e.description())?;

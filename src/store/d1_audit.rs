@@ -35,7 +35,33 @@ fn opt(v: Option<&str>) -> Arg<'_> {
     v.map_or(Arg::Null, Arg::T)
 }
 
+fn row_args<'a>(row: &'a AuditRow<'a>) -> [Arg<'a>; 8] {
+    [
+        Arg::N(row.at),
+        Arg::T(row.event),
+        Arg::T(if row.failed { "failed" } else { "ok" }),
+        opt(row.user_id),
+        opt(row.client_id),
+        opt(Some(row.ip).filter(|ip| !ip.is_empty())),
+        Arg::T(row.request_id),
+        opt(row.detail),
+    ]
+}
+
 impl D1 {
+    /// The insert of `row`, only if the batch's previous statement changed exactly one
+    /// row: for an event that is the outcome of that statement (a refresh's rotation).
+    pub(crate) fn audit_if_changed(
+        &self,
+        row: &AuditRow<'_>,
+    ) -> Result<worker::D1PreparedStatement, StoreError> {
+        self.stmt(
+            "INSERT INTO audit_events (at, event, outcome, user_id, client_id, ip, request_id, detail) \
+             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8 WHERE changes() = 1",
+            &row_args(row),
+        )
+    }
+
     /// Appends rows in one round trip (one batch when there are several).
     pub async fn append_audit(&self, rows: &[AuditRow<'_>]) -> Result<(), StoreError> {
         let statements = rows
@@ -44,16 +70,7 @@ impl D1 {
                 self.stmt(
                     "INSERT INTO audit_events (at, event, outcome, user_id, client_id, ip, request_id, detail) \
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                    &[
-                        Arg::N(row.at),
-                        Arg::T(row.event),
-                        Arg::T(if row.failed { "failed" } else { "ok" }),
-                        opt(row.user_id),
-                        opt(row.client_id),
-                        opt(Some(row.ip).filter(|ip| !ip.is_empty())),
-                        Arg::T(row.request_id),
-                        opt(row.detail),
-                    ],
+                    &row_args(row),
                 )
             })
             .collect::<Result<Vec<_>, _>>()?;

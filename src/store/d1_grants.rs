@@ -2,6 +2,7 @@
 //! conditional statement, so concurrent requests cannot both win.
 
 use crate::store::d1::{err, Arg, D1};
+use crate::store::d1_audit::AuditRow;
 use crate::store::grants::{NewGrant, NewRefresh, Redeemed, RefreshRow};
 use crate::store::StoreError;
 use serde::Deserialize;
@@ -108,11 +109,15 @@ impl D1 {
 
     /// The one conditional UPDATE that exactly one caller wins, plus the successor's row
     /// (ignored if a concurrent caller already wrote the same).
+    /// `audit`: the refresh's audit row, inserted right after the rotation and only when
+    /// that statement changed a row (`changes()` is the last statement's count, inside
+    /// the batch's transaction).
     pub async fn rotate(
         &self,
         old_hash: &str,
         successor: &NewRefresh<'_>,
         now: u64,
+        audit: &AuditRow<'_>,
     ) -> Result<bool, StoreError> {
         let batch = vec![
             self.stmt(
@@ -120,6 +125,7 @@ impl D1 {
                  WHERE token_hash = ?1 AND rotated_at IS NULL AND revoked_at IS NULL",
                 &[Arg::T(old_hash), Arg::N(now), Arg::T(successor.token_hash)],
             )?,
+            self.audit_if_changed(audit)?,
             self.stmt(
                 "INSERT OR IGNORE INTO refresh_tokens (token_hash, grant_id, user_id, client_id, \
                  scope, issued_at, expires_at) \

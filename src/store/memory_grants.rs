@@ -2,6 +2,7 @@
 //! `d1_grants.rs`, one at a time (a single-threaded store cannot race; the contract
 //! tests call `rotate` and `redeem_code` twice to stand for two callers).
 
+use crate::audit::Event;
 use crate::store::grants::{GrantStore, NewGrant, NewRefresh, Redeemed, RefreshRow};
 use crate::store::StoreError;
 use std::cell::RefCell;
@@ -43,9 +44,19 @@ pub struct Grants {
     refresh: RefCell<HashMap<String, Refresh>>,
     /// Makes every call fail, as a D1 outage does.
     pub failing: std::cell::Cell<bool>,
+    /// The audit log a rotation records its refresh in (shared with the test's own).
+    pub audit: std::rc::Rc<RefCell<Vec<(Event, String)>>>,
 }
 
 impl Grants {
+    /// A store whose rotations record their refresh in `audit`.
+    pub fn recording_to(audit: std::rc::Rc<RefCell<Vec<(Event, String)>>>) -> Grants {
+        Grants {
+            audit,
+            ..Grants::default()
+        }
+    }
+
     fn up(&self) -> Result<(), StoreError> {
         if self.failing.get() {
             return Err(StoreError("D1: unavailable".into()));
@@ -168,6 +179,8 @@ impl GrantStore for Grants {
             Some(old) if old.rotated_at.is_none() && old.revoked_at.is_none() => {
                 old.rotated_at = Some(now);
                 old.successor_hash = Some(successor.token_hash.to_string());
+                let record = (Event::Refresh, successor.user_id.to_string());
+                self.audit.borrow_mut().push(record);
                 true
             }
             _ => false,

@@ -164,12 +164,8 @@ impl<S: GrantStore, W: Surroundings, C: Ed25519> Grants<'_, S, W, C> {
                 &row.grant_id,
             )
             .await?;
-        if rotated_now {
-            // A retry within the grace period is the same refresh, already recorded.
-            self.world
-                .audit(Event::Refresh, &row.user_id, &row.client_id)
-                .await;
-        }
+        // The refresh is in the audit log already: the store records it with the
+        // rotation (a retry within grace is the same refresh, recorded once).
         Ok(Issued {
             access_token: access,
             expires_in: self.settings.access_token_ttl,

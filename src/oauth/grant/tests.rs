@@ -21,7 +21,7 @@ const VERIFIER: &str = "a-verifier-of-at-least-forty-three-characters-long";
 struct World {
     clients: HashMap<String, Client>,
     admitted: Cell<bool>,
-    events: RefCell<Vec<(Event, String)>>,
+    events: std::rc::Rc<RefCell<Vec<(Event, String)>>>,
     internal: RefCell<Vec<String>>,
     /// The clock, in milliseconds; asking about membership takes `membership_ms`.
     clock: Cell<u64>,
@@ -101,8 +101,9 @@ impl H {
         no_refresh.grant_types = vec![GrantType::AuthorizationCode];
         world.clients.insert("once".into(), no_refresh);
         let seed = b64url(&[7u8; 32]);
+        let store = memory_grants::Grants::recording_to(world.events.clone());
         H {
-            store: memory_grants::Grants::default(),
+            store,
             world,
             keys: block_on(KeySet::load(&Native, Some(&seed), None)).unwrap(),
             settings: Settings {
