@@ -121,6 +121,6 @@ pub async fn run(route: Route, mut ctx: Ctx, req: Incoming) -> Live {
     });
     head_rx.await.unwrap_or_else(|_| {
         worker::console_error!("[{request_id}] the streamed request ended without an answer");
-        Live::Whole(super::mcp::internal(&Value::Null))
+        Live::Whole(super::mcp_call::internal(&Value::Null))
     })
 }

@@ -18,6 +18,8 @@ pub mod grants;
 pub mod incoming;
 pub mod live;
 pub mod mcp;
+pub mod mcp_answer;
+pub mod mcp_call;
 pub mod notes;
 pub mod outbound;
 pub mod pages;
@@ -138,7 +140,7 @@ impl Head {
         if !r.accepts(method) {
             let why = format!("{} does not accept {method}", self.shown_path());
             let refusal = if r.is_mcp() {
-                mcp::rejection(Rejection::new(405, RpcError::invalid_request(why)))
+                mcp_call::rejection(Rejection::new(405, RpcError::invalid_request(why)))
             } else {
                 http_error(405, "invalid_request", &why)
             };
@@ -149,7 +151,7 @@ impl Head {
         }
         if r.is_mcp() && !mcp_origin_ok(&self.headers, &self.settings.config, &self.issuer) {
             let why = RpcError::invalid_request("this Origin may not call the MCP endpoint");
-            return Some(mcp::rejection(Rejection::new(403, why)));
+            return Some(mcp_call::rejection(Rejection::new(403, why)));
         }
         Some(preflight(r))
     }

@@ -6,10 +6,11 @@
 
 use super::bearer::{authenticate, Credential, Principal};
 use super::bearer::{unavailable, BearerError};
-use super::mcp::{
-    failed, forbidden_scope, gateway_parts, internal, public_tools, rejection, run_one, server,
+use super::mcp_answer::run_one;
+use super::mcp_call::{
+    failed, forbidden_scope, gateway_parts, internal, public_tools, rejection, server,
 };
-use super::mcp::{unauthorized, Call};
+use super::mcp_call::{unauthorized, Call};
 use super::sse_session::{ENDPOINT, IDLE, KEEPALIVE, USER, VERSION};
 use super::{Ctx, Incoming};
 use crate::mcp::error::RpcError;
