@@ -5,7 +5,8 @@
 
 use super::client::{Answer, Outbound, SendFuture, Transport, TransportError};
 use super::config::{Target, Upstream, DEFAULT_TIMEOUT_MS};
-use super::{Gateway, Route, SignFuture, Signer, DOWN_FOR_MS};
+use super::remembered::DOWN_FOR_MS;
+use super::{Gateway, Route, SignFuture, Signer};
 use crate::wire::version::STATELESS;
 use serde_json::{json, Value};
 use std::cell::RefCell;

@@ -29,6 +29,7 @@ pub mod register;
 pub mod route;
 pub mod session;
 pub mod signin;
+pub mod signin_handoff;
 pub mod sse;
 pub mod sse_session;
 pub mod token;
@@ -270,8 +271,8 @@ async fn dispatch(route: Route, ctx: &Ctx, req: &Incoming) -> Reply {
         Route::Note => notes::handle(ctx, req).await,
         Route::SignInStart => signin::start(ctx, req).await,
         Route::SignInCallback => signin::callback(ctx, req).await,
-        Route::SignInHandoff => signin::handoff(ctx, req).await,
-        Route::SignInReturn => signin::handoff_return(ctx, req).await,
+        Route::SignInHandoff => signin_handoff::handoff(ctx, req).await,
+        Route::SignInReturn => signin_handoff::handoff_return(ctx, req).await,
     }
 }
 

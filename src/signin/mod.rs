@@ -11,6 +11,7 @@ pub mod id_token;
 pub mod linking;
 pub mod oidc;
 pub mod policy;
+pub mod provider;
 pub mod providers;
 pub mod reach;
 pub mod signature;
