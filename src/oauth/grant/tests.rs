@@ -180,6 +180,19 @@ impl H {
         self.redeem("app", &self.code("app", "u1")).unwrap()
     }
 
+    /// Signs in through the confidential client `post` (client_secret_post).
+    fn connected_by_post(&self) -> Issued {
+        let code = self.code("post", "u1");
+        let list = [
+            ("grant_type", "authorization_code"),
+            ("client_id", "post"),
+            ("client_secret", "p0st"),
+            ("code", code.as_str()),
+            ("code_verifier", VERIFIER),
+        ];
+        self.token(&list, None).unwrap()
+    }
+
     fn events(&self) -> Vec<Event> {
         self.world.events.borrow().iter().map(|(e, _)| *e).collect()
     }
@@ -566,19 +579,7 @@ fn revocation_revokes_the_family_and_says_nothing_about_other_tokens() {
 #[test]
 fn introspection_answers_confidential_clients_about_their_own_tokens() {
     let h = H::new();
-    let code = h.code("post", "u1");
-    let issued = h
-        .token(
-            &[
-                ("grant_type", "authorization_code"),
-                ("client_id", "post"),
-                ("client_secret", "p0st"),
-                ("code", &code),
-                ("code_verifier", VERIFIER),
-            ],
-            None,
-        )
-        .unwrap();
+    let issued = h.connected_by_post();
     let ask = |client: &str, secret: Option<&str>, token: &str| {
         let mut list = vec![("client_id", client), ("token", token)];
         if let Some(s) = secret {
@@ -678,21 +679,7 @@ fn a_revocation_is_stamped_when_it_happens_not_when_its_request_began() {
 #[test]
 fn introspection_calls_a_rotated_refresh_token_or_a_disabled_persons_inactive() {
     let h = H::new();
-    let code = h.code("post", "u1");
-    let first = h
-        .token(
-            &[
-                ("grant_type", "authorization_code"),
-                ("client_id", "post"),
-                ("client_secret", "p0st"),
-                ("code", &code),
-                ("code_verifier", VERIFIER),
-            ],
-            None,
-        )
-        .unwrap()
-        .refresh_token
-        .unwrap();
+    let first = h.connected_by_post().refresh_token.unwrap();
     let ask = |token: &str| {
         let list = [
             ("client_id", "post"),
