@@ -8,6 +8,7 @@
 // per hour for its whole lifetime).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { startWorker } from "./helpers/worker.mjs";
 import { createUser, fullFlow, token } from "./helpers/oauth.mjs";
 import { modernCall, toolValue } from "./helpers/mcp.mjs";
@@ -130,4 +131,22 @@ test("the cron deletes expired and long-rotated refresh tokens, and keeps the fa
   assert.equal(fourth.status, 200, JSON.stringify(fourth.body));
   assert.equal((await refresh(second)).body.error, "invalid_grant");
   assert.equal((await refresh(fourth.body.refresh_token)).body.error, "invalid_grant", "reuse of the kept one revoked the family");
+});
+
+test("a refresh token whose successor the cron deleted is reuse, not a retry within grace", async () => {
+  const flow = await fullFlow(w.url, alice);
+  const refresh = async (t) => token(w.url, { grant_type: "refresh_token", refresh_token: t, client_id: flow.client.client_id });
+  const first = flow.tokens.refresh_token;
+  const second = (await refresh(first)).body.refresh_token;
+  assert.ok(second);
+  // The successor expires (as after an operator shortened REFRESH_TOKEN_TTL) and the cron
+  // deletes it, all within the predecessor's grace period.
+  const hashOf = (t) => createHash("sha256").update(t).digest("base64url");
+  await w.db.prepare("UPDATE refresh_tokens SET expires_at = 1 WHERE token_hash = ?1").bind(hashOf(second)).run();
+  const worker = await w.mf.getWorker();
+  await worker.scheduled({ cron: "17 3 * * *" });
+  assert.equal(await w.db.prepare("SELECT token_hash FROM refresh_tokens WHERE token_hash = ?1").bind(hashOf(second)).first(), null);
+  const again = await refresh(first);
+  assert.equal(again.status, 400, JSON.stringify(again.body));
+  assert.equal(again.body.error, "invalid_grant");
 });

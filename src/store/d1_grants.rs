@@ -97,6 +97,7 @@ impl D1 {
             "SELECT r.token_hash, r.grant_id, r.user_id, r.client_id, r.scope, r.expires_at, \
                     r.rotated_at, r.successor_hash, r.revoked_at, g.resource, \
                     g.revoked_at AS grant_revoked_at, s.rotated_at AS successor_rotated_at, \
+                    s.token_hash AS successor_found, \
                     u.disabled_at AS user_disabled_at \
              FROM refresh_tokens r JOIN grants g ON g.id = r.grant_id \
              LEFT JOIN users u ON u.id = r.user_id \

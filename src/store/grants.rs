@@ -23,6 +23,10 @@ pub struct RefreshRow {
     pub grant_revoked_at: Option<u64>,
     /// When the successor (if any) was itself rotated, i.e. first used.
     pub successor_rotated_at: Option<u64>,
+    /// The successor's own row, as found (its hash): `None` with a `successor_hash` means
+    /// the row is gone (the cron deleted it), so nothing says it is unused.
+    #[serde(default)]
+    pub successor_found: Option<String>,
     /// A disabled account's refresh tokens stop working.
     pub user_disabled_at: Option<u64>,
 }

@@ -80,6 +80,11 @@ impl Grants {
             });
     }
 
+    /// Deletes a refresh token's row, as the daily cron does (for tests).
+    pub fn forget(&self, token_hash: &str) {
+        self.refresh.borrow_mut().remove(token_hash);
+    }
+
     /// How many refresh tokens a grant's family holds (for tests).
     pub fn family_size(&self, grant_id: &str) -> usize {
         let refresh = self.refresh.borrow();
@@ -142,9 +147,11 @@ impl GrantStore for Grants {
         let Some(g) = grants.iter().find(|g| g.id == r.grant_id) else {
             return Ok(None);
         };
-        let successor_rotated_at = r
+        let successor = r
             .successor_hash
             .as_ref()
+            .filter(|s| refresh.contains_key(*s));
+        let successor_rotated_at = successor
             .and_then(|s| refresh.get(s))
             .and_then(|s| s.rotated_at);
         Ok(Some(RefreshRow {
@@ -160,6 +167,7 @@ impl GrantStore for Grants {
             resource: g.resource.clone(),
             grant_revoked_at: g.revoked_at,
             successor_rotated_at,
+            successor_found: successor.cloned(),
             user_disabled_at: self
                 .users
                 .borrow()

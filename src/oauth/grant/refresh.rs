@@ -68,10 +68,11 @@ fn narrowed(row: &RefreshRow, requested: Option<&str>) -> Result<Scopes, OAuthEr
 }
 
 /// Whether an already-rotated token may be answered again: its successor is this same
-/// value, still unused, nothing revoked, within the grace period.
+/// value, its row still there and unused, nothing revoked, within the grace period.
 fn within_grace(fresh: Option<&RefreshRow>, successor_hash: &str, now: u64, grace: u64) -> bool {
     fresh.is_some_and(|r| {
         r.successor_hash.as_deref() == Some(successor_hash)
+            && r.successor_found.as_deref() == Some(successor_hash)
             && r.successor_rotated_at.is_none()
             && r.revoked_at.is_none()
             && r.grant_revoked_at.is_none()

@@ -716,3 +716,16 @@ fn introspection_calls_a_rotated_refresh_token_or_a_disabled_persons_inactive() 
     );
     assert!(!ask(&next));
 }
+
+#[test]
+fn a_retry_whose_successor_row_is_gone_is_reuse() {
+    // The cron deleted the successor (it expired after an operator shortened the
+    // lifetime): nothing says it is unused, so presenting its predecessor again revokes
+    // the family rather than handing out a token.
+    let h = H::new();
+    let old = h.connected().refresh_token.unwrap();
+    let next = h.refresh("app", &old).unwrap().refresh_token.unwrap();
+    h.store.forget(&secret_hash(&next));
+    assert_eq!(code_of(h.refresh("app", &old)), "invalid_grant");
+    assert_eq!(h.events().last(), Some(&Event::RefreshReuse));
+}
