@@ -81,113 +81,118 @@ const KEYS: &[&str] = &[
     "shared_secret",
 ];
 
-fn one(
-    item: &Value,
-    at: &dyn Fn(&str) -> String,
-    env: &Environment,
-) -> Result<Provider, ConfigError> {
-    let err = |key: &str, message: &str| error(at(key), message);
-    let obj = item
-        .as_object()
-        .ok_or_else(|| err("", "must be an object"))?;
-    if let Some(key) = obj.keys().find(|k| !KEYS.contains(&k.as_str())) {
-        return Err(err(key, "is not a setting of a provider"));
+/// One provider's object, read key by key: every error names its setting.
+struct Reader<'a> {
+    obj: &'a Map<String, Value>,
+    at: &'a dyn Fn(&str) -> String,
+    env: &'a Environment<'a>,
+}
+
+impl Reader<'_> {
+    fn err(&self, key: &str, message: &str) -> ConfigError {
+        error((self.at)(key), message)
     }
-    let text = |key: &str| -> Result<Option<String>, ConfigError> {
-        match obj.get(key) {
+
+    fn text(&self, key: &str) -> Result<Option<String>, ConfigError> {
+        match self.obj.get(key) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) if !s.trim().is_empty() => Ok(Some(s.trim().to_string())),
-            Some(_) => Err(err(key, "must be a non-empty string")),
+            Some(_) => Err(self.err(key, "must be a non-empty string")),
         }
-    };
-    let required = |key: &str| text(key)?.ok_or_else(|| err(key, "is required"));
-    let url = |key: &str| -> Result<String, ConfigError> {
-        check_url(&required(key)?).map_err(|m| err(key, &m))
-    };
-    let secret = |key: &str| -> Result<Option<String>, ConfigError> {
-        let Some(v) = obj.get(key) else {
+    }
+
+    fn required(&self, key: &str) -> Result<String, ConfigError> {
+        self.text(key)?.ok_or_else(|| self.err(key, "is required"))
+    }
+
+    fn url(&self, key: &str) -> Result<String, ConfigError> {
+        check_url(&self.required(key)?).map_err(|m| self.err(key, &m))
+    }
+
+    /// `{"secret": "<name>"}`: the name of a Worker secret that is set.
+    fn secret(&self, key: &str) -> Result<Option<String>, ConfigError> {
+        let Some(v) = self.obj.get(key) else {
             return Ok(None);
         };
         let name = v
             .get("secret")
             .and_then(Value::as_str)
             .filter(|s| !s.is_empty())
-            .ok_or_else(|| err(key, "must be {\"secret\": \"<name of a Worker secret>\"}"))?;
-        match (env.secret_len)(name) {
-            None => {
-                return Err(err(
-                    &format!("{key}.secret"),
-                    &format!("no Worker secret named {name}"),
-                ))
-            }
-            Some(n) if key == "shared_secret" && n < MIN_SHARED_SECRET => {
-                return Err(err(
-                    &format!("{key}.secret"),
-                    &format!(
-                        "{name} must be at least {MIN_SHARED_SECRET} characters (a random value)"
-                    ),
-                ))
-            }
-            Some(_) => {}
+            .ok_or_else(|| self.err(key, "must be {\"secret\": \"<name of a Worker secret>\"}"))?;
+        let at = format!("{key}.secret");
+        match (self.env.secret_len)(name) {
+            None => Err(self.err(&at, &format!("no Worker secret named {name}"))),
+            Some(n) if key == "shared_secret" && n < MIN_SHARED_SECRET => Err(self.err(
+                &at,
+                &format!("{name} must be at least {MIN_SHARED_SECRET} characters (a random value)"),
+            )),
+            Some(_) => Ok(Some(name.to_string())),
         }
-        Ok(Some(name.to_string()))
-    };
-
-    let id = required("id")?;
-    let id_ok = id.len() <= 32
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
-    if !id_ok {
-        return Err(err("id", "must be 1 to 32 of a-z, 0-9, - and _"));
     }
-    let kind_name = required("type")?;
-    let client_secret = secret("client_secret")?;
-    let shared_secret = secret("shared_secret")?;
-    let membership_token = secret("membership_token")?;
-    let allow = match obj.get("allow") {
-        None | Some(Value::Null) => None,
-        Some(Value::Object(a)) => Some(allow(a, &|k| at(&format!("allow.{k}")))?),
-        Some(_) => return Err(err("allow", "must be an object")),
-    };
-    let (kind, default_name, default_scopes): (Kind, Option<&str>, &[&str]) = match kind_name
-        .as_str()
-    {
-        "oidc" | "google" => {
-            let issuer = if kind_name == "google" {
-                if obj.contains_key("issuer") {
-                    return Err(err("issuer", "is Google's own for type google"));
-                }
-                GOOGLE_ISSUER.to_string()
-            } else {
-                // Kept exactly as written: the discovery document must name this issuer,
-                // and ID tokens carry it in `iss` (some issuers end in a slash).
-                let issuer = required("issuer")?;
-                check_url(&issuer).map_err(|m| err("issuer", &m))?;
-                let parsed = url::Url::parse(&issuer).map_err(|_| err("issuer", "not a URL"))?;
-                if parsed.query().is_some() {
-                    return Err(err("issuer", "must not have a query"));
-                }
-                issuer
-            };
-            let name = (kind_name == "google").then_some("Google");
-            (Kind::Oidc { issuer }, name, &["openid", "email", "profile"])
+
+    fn number(
+        &self,
+        key: &str,
+        range: std::ops::RangeInclusive<u64>,
+        default: u64,
+        message: &str,
+    ) -> Result<u64, ConfigError> {
+        match self.obj.get(key) {
+            None => Ok(default),
+            Some(v) => v
+                .as_u64()
+                .filter(|n| range.contains(n))
+                .ok_or_else(|| self.err(key, message)),
+        }
+    }
+}
+
+/// A kind, with the name and scopes it has when the operator names none.
+type KindAndDefaults = (Kind, Option<&'static str>, &'static [&'static str]);
+
+fn kind(
+    r: &Reader,
+    kind_name: &str,
+    allow: Option<&Allow>,
+    membership_token: Option<String>,
+) -> Result<KindAndDefaults, ConfigError> {
+    Ok(match kind_name {
+        "google" => {
+            if r.obj.contains_key("issuer") {
+                return Err(r.err("issuer", "is Google's own for type google"));
+            }
+            let issuer = GOOGLE_ISSUER.to_string();
+            (
+                Kind::Oidc { issuer },
+                Some("Google"),
+                &["openid", "email", "profile"],
+            )
+        }
+        "oidc" => {
+            // Kept exactly as written: the discovery document must name this issuer, and
+            // ID tokens carry it in `iss` (some issuers end in a slash).
+            let issuer = r.required("issuer")?;
+            check_url(&issuer).map_err(|m| r.err("issuer", &m))?;
+            let parsed = url::Url::parse(&issuer).map_err(|_| r.err("issuer", "not a URL"))?;
+            if parsed.query().is_some() {
+                return Err(r.err("issuer", "must not have a query"));
+            }
+            (Kind::Oidc { issuer }, None, &["openid", "email", "profile"])
         }
         "github" => {
-            let web = match text("github_url")? {
-                Some(_) => url("github_url")?,
+            let web = match r.text("github_url")? {
+                Some(_) => r.url("github_url")?,
                 None => "https://github.com".to_string(),
             };
-            let api = match text("github_api_url")? {
-                Some(_) => url("github_api_url")?,
+            let api = match r.text("github_api_url")? {
+                Some(_) => r.url("github_api_url")?,
                 None => "https://api.github.com".to_string(),
             };
-            let needs = allow.as_ref().is_some_and(Allow::needs_membership);
-            if needs && membership_token.is_none() {
-                return Err(err(
-                        "membership_token",
-                        "is required when allow names GitHub orgs or teams (membership is checked again at every refresh)",
-                    ));
+            if allow.is_some_and(Allow::needs_membership) && membership_token.is_none() {
+                return Err(r.err(
+                    "membership_token",
+                    "is required when allow names GitHub orgs or teams (membership is checked again at every refresh)",
+                ));
             }
             let kind = Kind::GitHub {
                 web: web.trim_end_matches('/').to_string(),
@@ -198,112 +203,106 @@ fn one(
         }
         "handoff" => (
             Kind::Handoff {
-                login_url: url("login_url")?,
+                login_url: r.url("login_url")?,
             },
             None,
             &[],
         ),
         // Never shown: its password form is the page's own.
         "password_check" => (
-            Kind::PasswordCheck { url: url("url")? },
+            Kind::PasswordCheck { url: r.url("url")? },
             Some("password check"),
             &[],
         ),
         _ => {
-            return Err(err(
+            return Err(r.err(
                 "type",
                 "must be oidc, google, github, handoff or password_check",
             ))
         }
+    })
+}
+
+fn one(
+    item: &Value,
+    at: &dyn Fn(&str) -> String,
+    env: &Environment,
+) -> Result<Provider, ConfigError> {
+    let obj = item
+        .as_object()
+        .ok_or_else(|| error(at(""), "must be an object"))?;
+    let r = Reader { obj, at, env };
+    if let Some(key) = obj.keys().find(|k| !KEYS.contains(&k.as_str())) {
+        return Err(r.err(key, "is not a setting of a provider"));
+    }
+    let id = r.required("id")?;
+    let id_ok = id.len() <= 32
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+    if !id_ok {
+        return Err(r.err("id", "must be 1 to 32 of a-z, 0-9, - and _"));
+    }
+    let kind_name = r.required("type")?;
+    let client_secret = r.secret("client_secret")?;
+    let shared_secret = r.secret("shared_secret")?;
+    let membership_token = r.secret("membership_token")?;
+    let allow = match obj.get("allow") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(a)) => Some(allow(a, &|k| at(&format!("allow.{k}")))?),
+        Some(_) => return Err(r.err("allow", "must be an object")),
     };
+    let (kind, default_name, default_scopes) =
+        kind(&r, &kind_name, allow.as_ref(), membership_token)?;
     let redirect_flow = kind.flow() == Flow::Callback;
     let client_id = if redirect_flow {
-        required("client_id")?
+        r.required("client_id")?
     } else {
         String::new()
     };
     if redirect_flow && client_secret.is_none() {
-        return Err(err("client_secret", "is required"));
+        return Err(r.err("client_secret", "is required"));
     }
     if !redirect_flow && shared_secret.is_none() {
-        return Err(err("shared_secret", "is required"));
+        return Err(r.err("shared_secret", "is required"));
     }
     if allow.as_ref().is_some_and(Allow::needs_membership) && !matches!(kind, Kind::GitHub { .. }) {
-        return Err(err(
-            "allow",
-            "github_orgs and github_teams are for type github",
-        ));
+        return Err(r.err("allow", "github_orgs and github_teams are for type github"));
     }
-    let name = match text("name")? {
+    let name = match r.text("name")? {
         Some(n) if n.chars().count() <= 40 => n,
-        Some(_) => return Err(err("name", "at most 40 characters")),
+        Some(_) => return Err(r.err("name", "at most 40 characters")),
         None => default_name
             .map(str::to_string)
-            .ok_or_else(|| err("name", "is required"))?,
+            .ok_or_else(|| r.err("name", "is required"))?,
     };
     let scopes = match obj.get("scopes") {
         None => default_scopes.iter().map(|s| s.to_string()).collect(),
-        Some(v) => strings(v).ok_or_else(|| err("scopes", "must be an array of strings"))?,
+        Some(v) => strings(v).ok_or_else(|| r.err("scopes", "must be an array of strings"))?,
     };
     if matches!(kind, Kind::Oidc { .. }) && !scopes.iter().any(|s| s == "openid") {
-        return Err(err("scopes", "must include openid"));
+        return Err(r.err("scopes", "must include openid"));
     }
-    let timeout_ms = match obj.get("timeout_ms") {
-        None => DEFAULT_TIMEOUT_MS,
-        Some(v) => v
-            .as_u64()
-            .filter(|t| (500..=15_000).contains(t))
-            .ok_or_else(|| {
-                err(
-                    "timeout_ms",
-                    "must be a number of milliseconds from 500 to 15000",
-                )
-            })?,
-    };
+    // In the order the settings were always checked, so the first mistake is named first.
+    let timeout_ms = r.number(
+        "timeout_ms",
+        500..=15_000,
+        DEFAULT_TIMEOUT_MS,
+        "must be a number of milliseconds from 500 to 15000",
+    )?;
     let link_by_email = match obj.get("link_by_email") {
         None => false,
         Some(Value::Bool(b)) => *b,
-        Some(_) => return Err(err("link_by_email", "must be true or false")),
+        Some(_) => return Err(r.err("link_by_email", "must be true or false")),
     };
-    // Only for a generic OIDC provider, and never with linking: an email the provider
-    // does not verify, trusted for linking, would let whoever sets it take the account.
-    let vouches = matches!(kind_name.as_str(), "oidc" | "handoff" | "password_check");
-    let emails_verified = match obj.get("emails_verified") {
-        None | Some(Value::Bool(false)) => false,
-        Some(Value::Bool(true)) if vouches && !link_by_email => true,
-        Some(Value::Bool(true)) if vouches => {
-            return Err(err(
-                "emails_verified",
-                "cannot be combined with link_by_email",
-            ))
-        }
-        Some(_) => {
-            return Err(err(
-                "emails_verified",
-                "is true or false, for types oidc, handoff and password_check",
-            ))
-        }
-    };
-    let token_auth_basic = match text("token_endpoint_auth_method")?.as_deref() {
-        None => None,
-        Some("client_secret_basic") if redirect_flow => Some(true),
-        Some("client_secret_post") if redirect_flow => Some(false),
-        Some(_) => {
-            return Err(err(
-                "token_endpoint_auth_method",
-                "is client_secret_basic or client_secret_post",
-            ))
-        }
-    };
-    let membership_cache_seconds = match obj.get("membership_cache_seconds") {
-        None => 300,
-        Some(v) => v.as_u64().filter(|s| *s <= 3600).ok_or_else(|| {
-            err(
-                "membership_cache_seconds",
-                "must be a number of seconds from 0 to 3600",
-            )
-        })?,
-    };
+    let emails_verified = emails_verified(&r, &kind_name, link_by_email)?;
+    let token_auth_basic = token_auth_basic(&r, redirect_flow)?;
+    let membership_cache_seconds = r.number(
+        "membership_cache_seconds",
+        0..=3600,
+        300,
+        "must be a number of seconds from 0 to 3600",
+    )?;
     Ok(Provider {
         id,
         membership_cache_seconds,
@@ -319,6 +318,38 @@ fn one(
         allow,
         link_by_email,
     })
+}
+
+/// Only for a provider that vouches for addresses itself, and never with linking: an email
+/// the provider does not verify, trusted for linking, would let whoever sets it take the
+/// account.
+fn emails_verified(r: &Reader, kind_name: &str, link_by_email: bool) -> Result<bool, ConfigError> {
+    let vouches = matches!(kind_name, "oidc" | "handoff" | "password_check");
+    match r.obj.get("emails_verified") {
+        None | Some(Value::Bool(false)) => Ok(false),
+        Some(Value::Bool(true)) if vouches && !link_by_email => Ok(true),
+        Some(Value::Bool(true)) if vouches => {
+            Err(r.err("emails_verified", "cannot be combined with link_by_email"))
+        }
+        Some(_) => Err(r.err(
+            "emails_verified",
+            "is true or false, for types oidc, handoff and password_check",
+        )),
+    }
+}
+
+/// `token_endpoint_auth_method`: `Some(true)` Basic, `Some(false)` the form; `None` as the
+/// provider's metadata says.
+fn token_auth_basic(r: &Reader, redirect_flow: bool) -> Result<Option<bool>, ConfigError> {
+    match r.text("token_endpoint_auth_method")?.as_deref() {
+        None => Ok(None),
+        Some("client_secret_basic") if redirect_flow => Ok(Some(true)),
+        Some("client_secret_post") if redirect_flow => Ok(Some(false)),
+        Some(_) => Err(r.err(
+            "token_endpoint_auth_method",
+            "is client_secret_basic or client_secret_post",
+        )),
+    }
 }
 
 fn strings(v: &Value) -> Option<Vec<String>> {
