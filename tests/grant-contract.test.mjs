@@ -169,6 +169,20 @@ async function introspect(w, client, tokenValue) {
   return r.body;
 }
 
+/** A person of the `gh` Worker who signs in with a password and whose GitHub identity
+ * (`octo-<name>`, with this numeric id) is a member of the org "acme". */
+async function githubMember(name, id) {
+  const user = await createUser(gh.db, `${name}@example.com`, `${name}-password-123`);
+  const person = github.addPerson({ id, login: `octo-${name}`, email: user.email });
+  github.addToOrg("acme", person.login);
+  const now = Math.floor(Date.now() / 1000);
+  await gh.db
+    .prepare("INSERT INTO identities (provider, subject, user_id, login, email, created_at, last_used_at) VALUES ('github:github.com', ?, ?, ?, ?, ?, ?)")
+    .bind(String(person.id), user.id, person.login, user.email, now, now)
+    .run();
+  return { user, person };
+}
+
 /** An OAuth error answer: `status` (400 unless said) and `error`, nothing issued. */
 function refused(r, error, why = "") {
   const status = error === "invalid_client" ? 401 : error === "server_error" ? 500 : 400;
@@ -406,14 +420,8 @@ test("a refresh token is bound to its client account lifetime and membership", a
   const other = await newClient(gh);
   const once = await newClient(gh, "once");
   // A person who signs in with a password and has a GitHub identity in the org "acme".
-  const dan = await createUser(gh.db, "dan@example.com", "dan-password-123");
-  const person = github.addPerson({ id: 7_340_001, login: "octo-dan", email: dan.email });
-  github.addToOrg("acme", person.login);
+  const { user: dan, person } = await githubMember("dan", 7_340_001);
   const now = Math.floor(Date.now() / 1000);
-  await gh.db
-    .prepare("INSERT INTO identities (provider, subject, user_id, login, email, created_at, last_used_at) VALUES ('github:github.com', ?, ?, ?, ?, ?, ?)")
-    .bind(String(person.id), dan.id, person.login, dan.email, now, now)
-    .run();
   const old = (await connected(gh, dan, app)).tokens.refresh_token;
 
   refused(await refresh(gh, other, old), "invalid_grant", "another client");
@@ -554,14 +562,7 @@ test("a revocation is stamped when it happens not when its request began", async
   // person approves the app again. That code was issued before the family's revocation,
   // so it is withdrawn with it.
   const app = await newClient(gh);
-  const eve = await createUser(gh.db, "eve@example.com", "eve-password-123");
-  const person = github.addPerson({ id: 7_340_002, login: "octo-eve", email: eve.email });
-  github.addToOrg("acme", person.login);
-  const now = Math.floor(Date.now() / 1000);
-  await gh.db
-    .prepare("INSERT INTO identities (provider, subject, user_id, login, email, created_at, last_used_at) VALUES ('github:github.com', ?, ?, ?, ?, ?, ?)")
-    .bind(String(person.id), eve.id, person.login, eve.email, now, now)
-    .run();
+  const { user: eve } = await githubMember("eve", 7_340_002);
   const old = (await connected(gh, eve, app)).tokens.refresh_token;
   const successor = issued(await refresh(gh, app, old)).refresh_token;
   issued(await refresh(gh, app, successor), "the successor used: the old one is now reuse");
