@@ -4,8 +4,8 @@
 //! parser reads the requests rmcp's types write.
 
 use crate::mcp::jsonrpc::{self, Message};
-use crate::mcp::server::{Caller, Failure, Server, DEFAULT_PAGE_SIZE};
-use crate::mcp::tools::{Progress, Public};
+use crate::mcp::server::{Failure, Server};
+use crate::mcp::tools::Progress;
 use crate::store::memory::{block_on, MemoryNotes};
 use crate::wire::error::RpcError;
 use rmcp::model::{
@@ -18,22 +18,7 @@ use serde_json::{json, Map, Value};
 const VERSION: &str = "2025-06-18";
 
 fn server(notes: &MemoryNotes) -> Server<'_> {
-    Server {
-        caller: Caller {
-            user: Some("alice"),
-            scopes: vec!["mcp:read", "mcp:write"],
-        },
-        notes,
-        base_url: "https://mcp.example.com",
-        resource_metadata: "https://mcp.example.com/.well-known/oauth-protected-resource/mcp",
-        product_name: "Test",
-        now: 1_700_000_000,
-        page_size: DEFAULT_PAGE_SIZE,
-        public: Public::NONE,
-        builtin: true,
-        gateway: None,
-        upstreams_configured: false,
-    }
+    crate::mcp::tools::tests::server(notes, "alice", &["mcp:read", "mcp:write"])
 }
 
 fn request(s: &Server, method: &str, params: Value) -> Value {

@@ -335,4 +335,4 @@ pub fn arg_str<'v>(args: &'v Value, name: &str) -> Option<&'v str> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

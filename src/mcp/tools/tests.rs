@@ -6,7 +6,8 @@ use crate::mcp::tools::{Progress, Public, TOOLS};
 use crate::store::memory::{block_on, MemoryNotes};
 use serde_json::{json, Map, Value};
 
-fn server<'a>(notes: &'a MemoryNotes, user: &'a str, scopes: &[&'a str]) -> Server<'a> {
+/// A server for `user` with `scopes` on `notes` (the differential tests use it too).
+pub(crate) fn server<'a>(notes: &'a MemoryNotes, user: &'a str, scopes: &[&'a str]) -> Server<'a> {
     Server {
         caller: Caller {
             user: Some(user),
