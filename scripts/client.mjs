@@ -9,11 +9,16 @@ import {
   auditSql, execute, isoTime, kvDelete, kvPut, markGrantsRevoked, now, parseCommand, printTable, runCommand, sqlInt, sqlString,
 } from "./lib/d1.mjs";
 
-// The rules of src/oauth/client.rs and src/oauth/scope.rs.
+// The rules of src/oauth/client.rs, src/oauth/scope.rs and src/config.rs.
 const MAX_REDIRECT_URIS = 10;
 const MAX_URI_LEN = 2000;
 const MAX_NAME_LEN = 120;
-const SCOPES = ["mcp:read", "mcp:write", "profile", "email", "offline_access"];
+// RFC 6749 §3.3's scope-token: printable ASCII but space, '"' and '\'. Which scopes exist
+// is the deployment's SCOPES setting; a scope it does not declare is never granted.
+const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]{1,64}$/;
+// The bounds of ACCESS_TOKEN_TTL and REFRESH_TOKEN_TTL.
+const ACCESS_TTL = [5, 86_400];
+const REFRESH_TTL = [60, 365 * 86_400];
 const FORBIDDEN_SCHEMES = ["javascript", "data", "file", "vbscript", "about", "blob", "ftp", "ws", "wss"];
 const AUTH_METHODS = ["client_secret_basic", "client_secret_post"];
 
@@ -22,8 +27,12 @@ const USAGE = `Usage: npm run client -- <command> [options]
 Commands:
   add --name NAME --redirect-uri URI [--redirect-uri URI2 ...] [--confidential]
       [--auth-method client_secret_basic|client_secret_post] [--scope "S1 S2"]
+      [--access-token-ttl 15m] [--refresh-token-ttl 7d]
                         register a client; prints its client ID and, for a confidential
-                        client, its secret (once)
+                        client, its secret (once). --scope limits what it is ever granted
+                        (scopes of SCOPES, and openid profile email offline_access); the
+                        lifetimes (seconds, or with s, m, h or d) replace ACCESS_TOKEN_TTL
+                        and REFRESH_TOKEN_TTL for this client alone
   list [--all]          the pre-registered clients (--all: dynamically registered ones too)
   show <client_id>      a client's settings and how many people it is connected for
   rotate-secret <client_id>
@@ -45,6 +54,8 @@ const COMMANDS = {
       confidential: { type: "boolean" },
       "auth-method": { type: "string" },
       scope: { type: "string" },
+      "access-token-ttl": { type: "string" },
+      "refresh-token-ttl": { type: "string" },
     },
     required: ["name", "redirect-uri"],
   },
@@ -91,11 +102,21 @@ function checkName(raw) {
 
 function checkScope(raw) {
   if (raw === undefined) return undefined;
-  const words = String(raw).split(/\s+/).filter(Boolean);
-  const bad = words.find((w) => !SCOPES.includes(w));
-  if (bad) throw new CliError(`Unknown scope '${bad}' (choose from ${SCOPES.join(", ")}).`);
+  const words = [...new Set(String(raw).split(/\s+/).filter(Boolean))];
+  const bad = words.find((w) => !SCOPE_TOKEN.test(w));
+  if (bad) throw new CliError(`'${bad}' is not a scope: 1 to 64 printable characters without spaces, quotes or backslashes.`);
   if (words.length === 0) throw new CliError("--scope is empty.");
-  return SCOPES.filter((s) => words.includes(s)).join(" ");
+  return words.join(" ");
+}
+
+/** A lifetime: seconds, or a number with s, m, h or d; within the setting's bounds. */
+function checkLifetime(flag, raw, [min, max]) {
+  if (raw === undefined) return undefined;
+  const m = /^(\d{1,9})([smhd]?)$/.exec(String(raw).trim());
+  if (!m) throw new CliError(`${flag} must be a number of seconds, or a number with s, m, h or d (e.g. 15m, 7d).`);
+  const seconds = Number(m[1]) * { "": 1, s: 1, m: 60, h: 3600, d: 86_400 }[m[2]];
+  if (seconds < min || seconds > max) throw new CliError(`${flag} must be between ${min} and ${max} seconds.`);
+  return seconds;
 }
 
 const newSecret = () => randomBytes(32).toString("base64url");
@@ -154,6 +175,10 @@ async function add(target, opts) {
     client_id_issued_at: now(),
     source: "preregistered",
   };
+  const accessTtl = checkLifetime("--access-token-ttl", opts["access-token-ttl"], ACCESS_TTL);
+  const refreshTtl = checkLifetime("--refresh-token-ttl", opts["refresh-token-ttl"], REFRESH_TTL);
+  if (accessTtl !== undefined) record.access_token_ttl = accessTtl;
+  if (refreshTtl !== undefined) record.refresh_token_ttl = refreshTtl;
   await save(target, record, true, auditSql("client_registered", { clientId: record.client_id, detail: record.client_name }), () => {
     console.log(`Registered "${record.client_name}" (${secret ? `confidential, ${method}` : "public, PKCE only"}).`);
     console.log(`client_id:     ${record.client_id}`);
@@ -197,6 +222,8 @@ async function show(target, id) {
     ["authentication", c.token_endpoint_auth_method === "none" ? "none (public client, PKCE)" : `${c.token_endpoint_auth_method} (secret stored as its hash)`],
     ["redirect URIs", c.redirect_uris.join("\n               ")],
     ["scope", c.scope ?? "any this server grants"],
+    ["access tokens", c.access_token_ttl ? `${c.access_token_ttl} s (its own)` : "ACCESS_TOKEN_TTL"],
+    ["refresh tokens", c.refresh_token_ttl ? `${c.refresh_token_ttl} s (its own)` : "REFRESH_TOKEN_TTL"],
     ["created", `${isoTime(c.client_id_issued_at)} UTC`],
     ["connected for", `${counts.people} ${counts.people === 1 ? "person" : "people"} (${counts.grants} live grant${counts.grants === 1 ? "" : "s"})`],
   ];

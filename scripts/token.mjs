@@ -8,7 +8,10 @@ import { execute, isoTime, normalizeEmail, now, parseCommand, printTable, runCom
 
 // Must match src/oauth/personal_token.rs.
 const PREFIX = "mcp_pat_";
-const SCOPES = ["mcp:read", "mcp:write"];
+// The resource's scopes are the deployment's SCOPES (mcp:read and mcp:write without it);
+// the protocol's own are never a personal token's.
+const PROTOCOL_SCOPES = ["openid", "profile", "email", "offline_access"];
+const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]{1,64}$/;
 const EXPIRY_DAYS = [7, 30, 90];
 const MAX_PER_USER = 50;
 const MAX_NAME_CHARS = 100;
@@ -51,10 +54,10 @@ function checkName(raw) {
 
 function checkScopes(values) {
   const words = values.flatMap((v) => v.split(/\s+/)).filter(Boolean);
-  const bad = words.find((w) => !SCOPES.includes(w));
-  if (bad) throw new CliError(`'${bad}' is not a scope a personal token can have (choose from ${SCOPES.join(", ")}).`);
+  const bad = words.find((w) => !SCOPE_TOKEN.test(w) || PROTOCOL_SCOPES.includes(w));
+  if (bad) throw new CliError(`'${bad}' is not a scope a personal token can have (give scopes of SCOPES; mcp:read and mcp:write without it).`);
   if (words.length === 0) throw new CliError("Give at least one --scope.");
-  return SCOPES.filter((s) => words.includes(s)).join(" ");
+  return [...new Set(words)].join(" ");
 }
 
 function expiresAt(raw, at) {

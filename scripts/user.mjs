@@ -23,6 +23,11 @@ Commands:
                              failed sign-ins, and end everything the old password
                              could have given someone: every session, every connected
                              app, every personal access token
+  role add <email> <role>    give a person a role (SCOPES: roles decide who may hold
+                             the scopes that name them; admin is always known)
+  role remove <email> <role> take a role the operator gave back (roles from a sign-in
+                             provider follow the provider at the next sign-in)
+  role list [<email>]        list roles: every person's, or one person's, with who gave them
   seed-demo --local          create the demo user ${DEMO.email} if absent (local only)
 
 Options:
@@ -50,7 +55,11 @@ const COMMANDS = {
   enable: { positionals: ["email"], flags: [] },
   "reset-password": { positionals: ["email"], flags: [] },
   "seed-demo": { positionals: [], flags: [] },
+  role: { positionals: ["action", "email", "role"], flags: [] },
 };
+
+// Must match src/oauth/catalog.rs (is_role_name).
+const ROLE = /^[A-Za-z0-9_.:-]{1,64}$/;
 
 const OPTIONS = {
   help: { type: "boolean", short: "h", default: false },
@@ -288,6 +297,51 @@ async function resetPassword(target, emailArg) {
   );
 }
 
+/** `role add|remove <email> <role>`, `role list [<email>]`: the operator's roles. */
+async function role(target, [action, emailArg, roleArg]) {
+  if (action === "list") {
+    const filter = emailArg ? `WHERE u.email = ${sqlString(normalizeEmail(emailArg))} ` : "";
+    const [rows] = await execute(
+      target,
+      "SELECT u.email, r.role, r.source FROM user_roles r JOIN users u ON u.id = r.user_id " +
+        filter +
+        "ORDER BY u.email, r.role, r.source",
+    );
+    if (rows.length === 0) {
+      console.log(emailArg ? `${normalizeEmail(emailArg)} has no roles.` : "No one has a role yet. Give one with: npm run user -- role add <email> <role>");
+      return;
+    }
+    printTable(["EMAIL", "ROLE", "GIVEN BY"], rows.map((r) => [r.email, r.role, r.source]));
+    return;
+  }
+  const email = normalizeEmail(emailArg);
+  const name = String(roleArg);
+  if (!ROLE.test(name)) throw new CliError("A role is 1 to 64 letters, digits and _ . : -");
+  const where = `WHERE email = ${sqlString(email)}`;
+  const detail = `${action === "add" ? "+" : "-"}${name} by the operator`;
+  const change =
+    action === "add"
+      ? `INSERT OR IGNORE INTO user_roles (user_id, role, source, created_at) SELECT id, ${sqlString(name)}, 'operator', ${sqlInt(now())} FROM users ${where} RETURNING role`
+      : `DELETE FROM user_roles WHERE source = 'operator' AND role = ${sqlString(name)} AND user_id IN (SELECT id FROM users ${where}) RETURNING role`;
+  const [found, changed] = await execute(
+    target,
+    `SELECT id FROM users ${where}; ${change}; ` +
+      // Recorded only when something changed.
+      `INSERT INTO audit_events (at, event, outcome, user_id, client_id, ip, request_id, detail) ` +
+      `SELECT ${sqlInt(now())}, 'roles_changed', 'ok', id, NULL, NULL, 'cli', ${sqlString(detail)} FROM users ${where} AND changes() > 0`,
+  );
+  if (found.length === 0) throw new CliError(`No user with the email ${email}.`);
+  if (action === "add") {
+    console.log(changed.length ? `Gave ${email} the role ${name}. Their next token (a refresh, or a new connection) carries it.` : `${email} already has the role ${name}.`);
+  } else {
+    console.log(
+      changed.length
+        ? `Took the role ${name} from ${email}. Their apps get a narrower token at their next refresh (within the access-token lifetime).`
+        : `${email} had no role ${name} given by the operator (a sign-in provider's roles follow that provider).`,
+    );
+  }
+}
+
 async function seedDemo(target, opts) {
   if (!opts.local || opts.remote) {
     throw new CliError(
@@ -320,7 +374,14 @@ async function main(argv) {
   const spec = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
   if (!spec) throw usageError(`Unknown command: ${command}`);
   if (opts.nameGiven && !spec.flags.includes("name")) throw usageError(`--name only goes with add.`);
-  if (rest.length !== spec.positionals.length) {
+  if (command === "role") {
+    // role add|remove <email> <role>, role list [<email>]
+    const [action, ...args] = rest;
+    const wanted = { add: 2, remove: 2, list: [0, 1] }[action];
+    if (wanted === undefined) throw usageError("role needs add, remove or list.");
+    const ok = Array.isArray(wanted) ? wanted.includes(args.length) : args.length === wanted;
+    if (!ok) throw usageError(action === "list" ? "role list takes at most one <email>." : `role ${action} needs <email> <role>.`);
+  } else if (rest.length !== spec.positionals.length) {
     throw usageError(
       spec.positionals.length
         ? `${command} needs exactly one <${spec.positionals[0]}>.`
@@ -344,6 +405,8 @@ async function main(argv) {
       return resetPassword(target, rest[0]);
     case "seed-demo":
       return seedDemo(target, opts);
+    case "role":
+      return role(target, rest);
   }
 }
 

@@ -26,6 +26,12 @@ pub enum Event {
     SignedOutEverywhere,
     /// A tool call through the gateway; the detail is "<upstream> <tool> <outcome>".
     GatewayCall,
+    /// A refresh gave a narrower scope than the grant's: the person lost a role, or the
+    /// operator removed a scope. The detail names the scopes dropped.
+    ScopeNarrowed,
+    /// A person's roles changed (the operator, or a sign-in provider's claim); the detail
+    /// says which and who.
+    RolesChanged,
 }
 
 impl Event {
@@ -49,6 +55,8 @@ impl Event {
             Event::TokenRevoked => "token_revoked",
             Event::SignedOutEverywhere => "signed_out_everywhere",
             Event::GatewayCall => "gateway_call",
+            Event::ScopeNarrowed => "scope_narrowed",
+            Event::RolesChanged => "roles_changed",
         }
     }
 
@@ -89,6 +97,8 @@ pub fn describe(event: &str) -> &'static str {
         "token_revoked" => "Personal access token revoked",
         "signed_out_everywhere" => "Signed out everywhere",
         "gateway_call" => "A tool of a connected server was used",
+        "scope_narrowed" => "An app's access was narrowed to what your roles allow",
+        "roles_changed" => "Your roles changed",
         _ => "Other",
     }
 }

@@ -134,6 +134,9 @@ pub struct Config {
     /// `SSE_IDLE_SECONDS`: a legacy SSE stream with no message for this long is closed
     /// (default 300, 2 to 86,400); the client reconnects.
     pub sse_idle_seconds: u64,
+    /// `SCOPES`: the operator's scopes, roles and per-tool needs, as JSON (see
+    /// `oauth::catalog`). Unset: `mcp:read` and `mcp:write`.
+    pub scopes: Option<String>,
     /// `UPSTREAMS`: the MCP servers this Worker fronts, as JSON (see `gateway::config`).
     pub upstreams: Option<String>,
     /// `BUILTIN_TOOLS`: "off" leaves only the upstreams' tools at `/mcp`. On by default.
@@ -195,6 +198,7 @@ impl Config {
                 100_000,
             ),
             path_tokens: switch(lookup, "MCP_PATH_TOKENS", false),
+            scopes: lookup("SCOPES").filter(|v| !v.trim().is_empty()),
             upstreams: lookup("UPSTREAMS").filter(|v| !v.trim().is_empty()),
             builtin_tools: switch(lookup, "BUILTIN_TOOLS", true),
             signin_providers: lookup("SIGNIN_PROVIDERS").filter(|v| !v.trim().is_empty()),

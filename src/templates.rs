@@ -9,11 +9,14 @@
 
 use sha2::{Digest, Sha256};
 
+use crate::oauth::catalog::Catalog;
+
 pub const LAYOUT: &str = include_str!("../templates/layout.html");
 pub const SIGNIN: &str = include_str!("../templates/signin.html");
 pub const SIGNIN_PROVIDER: &str = include_str!("../templates/signin-provider.html");
 pub const CONSENT: &str = include_str!("../templates/consent.html");
 pub const SCOPES: &str = include_str!("../templates/scopes.html");
+pub const ACCOUNT_TOKEN_SCOPE: &str = include_str!("../templates/account-token-scope.html");
 pub const ACCOUNT: &str = include_str!("../templates/account.html");
 pub const ACCOUNT_APP: &str = include_str!("../templates/account-app.html");
 pub const ACCOUNT_TOKEN: &str = include_str!("../templates/account-token.html");
@@ -159,10 +162,44 @@ pub fn page(product: &str, logo: Option<&str>, content: &str) -> String {
     )
 }
 
-/// Plain words for each scope, from `templates/scopes.html`, as `<li>` items.
-pub fn scope_items(scopes: &[&str]) -> String {
-    let flags: Vec<(&str, &str)> = scopes.iter().map(|s| (*s, "1")).collect();
-    render(SCOPES, &flags)
+/// The words a person reads for a scope: the operator's (`SCOPES`), else those of
+/// `templates/scopes.html`; empty for a scope neither knows (one removed since a grant).
+pub fn scope_words(catalog: &Catalog, scope: &str) -> String {
+    match catalog.words(scope) {
+        Some(words) => escape(words),
+        None => render(SCOPES, &[(scope, "1")]).trim().to_string(),
+    }
+}
+
+/// Each scope's words as `<li>` items, in the order given.
+pub fn scope_items(catalog: &Catalog, scopes: &[&str]) -> String {
+    let mut out = String::new();
+    for scope in scopes {
+        let words = scope_words(catalog, scope);
+        if !words.is_empty() {
+            out.push_str("<li>");
+            out.push_str(&words);
+            out.push_str("</li>");
+        }
+    }
+    out
+}
+
+/// The personal-token form's choices: the resource scopes `offered`, the first checked.
+pub fn token_scope_choices(catalog: &Catalog, offered: &[&str]) -> String {
+    let mut out = String::new();
+    for (i, scope) in offered.iter().enumerate() {
+        let words = scope_words(catalog, scope);
+        out.push_str(&render(
+            ACCOUNT_TOKEN_SCOPE,
+            &[
+                ("name", scope),
+                ("checked", if i == 0 { "1" } else { "" }),
+                ("words", &words),
+            ],
+        ));
+    }
+    out
 }
 
 /// A time as a person reads it, in UTC, and as the `datetime` attribute wants it.
@@ -245,13 +282,34 @@ mod tests {
     }
 
     #[test]
-    fn scope_words_come_from_the_template() {
-        let items = scope_items(&["mcp:read", "offline_access"]);
+    fn scope_words_come_from_the_template_or_the_operator() {
+        let c = Catalog::default();
+        let items = scope_items(&c, &["mcp:read", "offline_access"]);
         assert_eq!(items.matches("<li>").count(), 2, "{items}");
-        assert_eq!(scope_items(&[]).matches("<li>").count(), 0);
-        for scope in crate::oauth::scope::SUPPORTED {
-            assert_eq!(scope_items(&[scope]).matches("<li>").count(), 1, "{scope}");
+        assert_eq!(scope_items(&c, &[]).matches("<li>").count(), 0);
+        for scope in c.all_scopes() {
+            assert_eq!(
+                scope_items(&c, &[scope]).matches("<li>").count(),
+                1,
+                "{scope}"
+            );
         }
+        assert_eq!(scope_items(&c, &["gone"]), "");
+        let own = Catalog::from_setting(Some(
+            r#"{"scopes":[{"name":"mcp:read","description":"See <your> agents","default":true},
+            {"name":"mcp:write","description":"Run them"}]}"#,
+        ))
+        .unwrap();
+        assert_eq!(
+            scope_items(&own, &["mcp:read", "email"]),
+            "<li>See &lt;your&gt; agents</li><li>See your email address</li>"
+        );
+        let choices = token_scope_choices(&own, &["mcp:read", "mcp:write"]);
+        assert_eq!(choices.matches(" checked").count(), 1, "{choices}");
+        assert!(
+            choices.contains("value=\"mcp:write\"> Run them"),
+            "{choices}"
+        );
     }
 
     #[test]

@@ -274,7 +274,9 @@ test("resources and prompts need a token, and the read scope", async () => {
     const before = acme.requests.length;
     const res = await modernCall(w.url, tokens.access_token, method, params);
     assert.equal(res.status, 403, `${method}: ${res.text}`);
-    assert.match(res.headers.get("www-authenticate"), /error="insufficient_scope", scope="mcp:read"/);
+    // What the token holds and what the method adds, so a client asking for exactly this
+    // keeps what it had (MCP authorization, "Scope challenge").
+    assert.match(res.headers.get("www-authenticate"), /error="insufficient_scope", scope="mcp:read mcp:write"/);
     assert.equal(acme.requests.length, before, `${method} never reaches an upstream`);
   }
 });

@@ -51,6 +51,7 @@ fn claims() -> AccessClaims {
         scope: "mcp:read".into(),
         jti: String::new(),
         gid: "g1".into(),
+        roles: Vec::new(),
     }
 }
 
@@ -89,6 +90,7 @@ fn jwt_compact_verifies_our_user_assertions() {
         email: Some("ann@example.com".into()),
         client_id: "c1".into(),
         scope: "mcp:read".into(),
+        roles: vec!["admin".into(), "staff".into()],
         iat: t,
         exp: t + assertion::LIFETIME_SECONDS,
         jti: "j1".into(),
@@ -103,6 +105,7 @@ fn jwt_compact_verifies_our_user_assertions() {
     struct Seen {
         aud: String,
         email: Option<String>,
+        roles: Vec<String>,
     }
     let (_, pk) = their_keys(5);
     let v: Token<Seen> = Ed25519.validator(&pk).validate(&untrusted).unwrap();
@@ -111,6 +114,7 @@ fn jwt_compact_verifies_our_user_assertions() {
         .unwrap();
     assert_eq!(v.claims().custom.aud, "https://upstream.example/mcp");
     assert_eq!(v.claims().custom.email.as_deref(), Some("ann@example.com"));
+    assert_eq!(v.claims().custom.roles, ["admin", "staff"]);
 }
 
 /// A token jwt-compact signs with our key: `typ`, `kid` and lifetime as given.

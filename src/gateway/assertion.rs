@@ -30,6 +30,10 @@ pub struct UserAssertion {
     pub client_id: String,
     /// The scopes the person's token grants.
     pub scope: String,
+    /// The person's roles (RFC 9068 §7.2.1.1's `roles`), so an upstream can enforce the
+    /// operator's model too; absent when they have none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<String>,
     pub iat: u64,
     pub exp: u64,
     /// Unique per client request: the few upstream requests one client request makes

@@ -5,6 +5,7 @@
 
 use crate::config::check_url;
 use crate::config::ConfigError;
+use crate::oauth::catalog::{self, Catalog, Mapping};
 use serde_json::Value;
 
 /// Where an upstream is reached.
@@ -34,9 +35,10 @@ pub struct Upstream {
     pub timeout_ms: u64,
     /// Globs of the upstream's tool names it exposes (`*` matches any run).
     pub tools: Vec<String>,
-    /// Globs and the scope a matching tool needs, first match wins; otherwise `mcp:read`
-    /// for a tool annotated read-only and `mcp:write` for any other.
-    pub scopes: Vec<(String, String)>,
+    /// Globs of the upstream's own tool names and what a matching tool needs, first match
+    /// wins; then `SCOPES.tools` by exposed name; otherwise the catalog's read scope for a
+    /// tool annotated read-only and its write scope for any other.
+    pub scopes: Mapping,
     /// `<name>_` in front of the upstream's names when several sources share `/mcp`.
     pub prefix: Option<String>,
 }
@@ -51,6 +53,8 @@ pub struct Environment<'a> {
     pub has_service: &'a dyn Fn(&str) -> bool,
     /// The built-in tools' names, which a prefix must not be able to take.
     pub builtin_names: &'a [&'a str],
+    /// The operator's scopes, which every mapping must name.
+    pub catalog: &'a Catalog,
 }
 
 /// The upstreams of `UPSTREAMS` (`None` or empty: none). `builtin` says whether the
@@ -231,12 +235,13 @@ fn one(
         None => Vec::new(),
         Some(Value::Object(m)) => m
             .iter()
-            .map(|(glob, scope)| match scope.as_str() {
-                Some(s @ ("mcp:read" | "mcp:write")) => Ok((glob.clone(), s.to_string())),
-                _ => Err(err(
-                    &format!("scopes.{glob}"),
-                    "must be mcp:read or mcp:write",
-                )),
+            .map(|(glob, v)| {
+                let here = || format!("scopes.{}", crate::util::text::truncate(glob, 64));
+                let need = catalog::need_of(v).map_err(|m| err(&here(), &m))?;
+                env.catalog
+                    .check_need(&need)
+                    .map_err(|m| err(&here(), &m))?;
+                Ok((glob.clone(), need))
             })
             .collect::<Result<_, _>>()?,
         Some(_) => return Err(err("scopes", "must map tool globs to scopes")),

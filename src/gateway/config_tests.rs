@@ -7,8 +7,12 @@ fn env() -> Environment<'static> {
         has_secret: &|s| s == "DOCS_TOKEN",
         has_service: &|s| s == "DOCS",
         builtin_names: &BUILTIN,
+        catalog: &DEFAULT_CATALOG,
     }
 }
+
+static DEFAULT_CATALOG: std::sync::LazyLock<crate::oauth::catalog::Catalog> =
+    std::sync::LazyLock::new(crate::oauth::catalog::Catalog::default);
 
 const BUILTIN: [&str; 6] = [
     "search",

@@ -17,6 +17,7 @@ pub mod sessions;
 #[cfg(test)]
 mod tests;
 
+use crate::oauth::catalog::Catalog;
 use crate::util::futures::join_all;
 use crate::wire::progress::Progress;
 use client::{Transport, UpstreamError};
@@ -68,6 +69,8 @@ pub struct CallRecord {
 
 pub struct Gateway<'a> {
     pub upstreams: &'a [Upstream],
+    /// The operator's scopes: what each upstream tool needs.
+    pub catalog: &'a Catalog,
     pub transport: &'a dyn Transport,
     pub signer: &'a dyn Signer,
     /// Whom lists and upstream sessions are kept for: one person through one client
@@ -245,7 +248,7 @@ impl Gateway<'_> {
     pub async fn tools(&self, structured: bool) -> Vec<GatewayTool> {
         let all = self
             .merged("tools/list", "tools", |u, t| {
-                policy::rewrite(u, t, structured)
+                policy::rewrite(u, self.catalog, t, structured)
             })
             .await;
         let mut seen = std::collections::HashSet::new();
@@ -273,7 +276,7 @@ impl Gateway<'_> {
                     let found = tools
                         .iter()
                         .filter(|t| t.get("name").and_then(Value::as_str) == Some(name))
-                        .find_map(|t| policy::rewrite(upstream, t, true));
+                        .find_map(|t| policy::rewrite(upstream, self.catalog, t, true));
                     if let Some(t) = found {
                         return Route::Tool(upstream, t);
                     }

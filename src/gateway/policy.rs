@@ -4,6 +4,7 @@
 //! ours: they are bounded and never become the Worker's own instructions.
 
 use super::config::Upstream;
+use crate::oauth::catalog::{Catalog, Need};
 use serde_json::{json, Map, Value};
 
 /// Bounds on what an upstream's tool entry may bring into our `tools/list`.
@@ -12,29 +13,7 @@ const MAX_TITLE: usize = 200;
 const MAX_SCHEMA_BYTES: usize = 16 * 1024;
 const MAX_NAME: usize = 64;
 
-/// `*` matches any run of characters (none included); everything else matches itself.
-pub fn glob_matches(glob: &str, name: &str) -> bool {
-    let (g, n) = (glob.as_bytes(), name.as_bytes());
-    let (mut gi, mut ni) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while ni < n.len() {
-        let here = g.get(gi);
-        if here == Some(&b'*') {
-            star = Some((gi, ni));
-            gi += 1;
-        } else if here.is_some() && here == n.get(ni) {
-            gi += 1;
-            ni += 1;
-        } else if let Some((sg, sn)) = star {
-            gi = sg + 1;
-            ni = sn + 1;
-            star = Some((sg, sn + 1));
-        } else {
-            return false;
-        }
-    }
-    g.get(gi..).unwrap_or_default().iter().all(|&b| b == b'*')
-}
+pub use crate::util::text::glob_matches;
 
 /// The name a client sees for the upstream's tool `name`.
 pub fn exposed_name(upstream: &Upstream, name: &str) -> String {
@@ -56,27 +35,31 @@ pub fn is_exposed(upstream: &Upstream, name: &str) -> bool {
     upstream.tools.iter().any(|g| glob_matches(g, name))
 }
 
-/// The scope the upstream's tool needs: the operator's word first, else what the tool
-/// says of itself (`readOnlyHint: true` reads; anything else, or no word, writes).
-pub fn scope_for(upstream: &Upstream, name: &str, annotations: Option<&Value>) -> &'static str {
-    for (glob, scope) in &upstream.scopes {
-        if glob_matches(glob, name) {
-            return if scope == "mcp:read" {
-                "mcp:read"
-            } else {
-                "mcp:write"
-            };
-        }
-    }
+/// What the upstream's tool needs: the operator's word first (the upstream's mapping,
+/// then `SCOPES.tools` by exposed name), else what the tool says of itself
+/// (`readOnlyHint: true` reads; anything else, or no word, writes).
+pub fn need_for(
+    upstream: &Upstream,
+    catalog: &Catalog,
+    name: &str,
+    annotations: Option<&Value>,
+) -> Need {
     let read_only = annotations
         .and_then(|a| a.get("readOnlyHint"))
         .and_then(Value::as_bool)
         .unwrap_or(false);
-    if read_only {
-        "mcp:read"
-    } else {
-        "mcp:write"
+    match matching_own(upstream, name) {
+        Some(need) => need,
+        None => catalog.tool_need(&Vec::new(), &exposed_name(upstream, name), read_only),
     }
+}
+
+fn matching_own(upstream: &Upstream, name: &str) -> Option<Need> {
+    upstream
+        .scopes
+        .iter()
+        .find(|(glob, _)| glob_matches(glob, name))
+        .map(|(_, need)| need.clone())
 }
 
 /// A tool the gateway exposes: its exposed name, the upstream's name, its scope and the
@@ -85,13 +68,18 @@ pub fn scope_for(upstream: &Upstream, name: &str, annotations: Option<&Value>) -
 pub struct GatewayTool {
     pub exposed: String,
     pub upstream_name: String,
-    pub scope: &'static str,
+    pub need: Need,
     pub entry: Value,
 }
 
 /// The upstream's `tools/list` entry as the gateway shows it, or `None` for a tool it does
 /// not expose or cannot use (no name, an unusable schema, a name too long).
-pub fn rewrite(upstream: &Upstream, tool: &Value, structured: bool) -> Option<GatewayTool> {
+pub fn rewrite(
+    upstream: &Upstream,
+    catalog: &Catalog,
+    tool: &Value,
+    structured: bool,
+) -> Option<GatewayTool> {
     let name = tool.get("name")?.as_str()?;
     if !usable_name(name) || !is_exposed(upstream, name) {
         return None;
@@ -101,9 +89,9 @@ pub fn rewrite(upstream: &Upstream, tool: &Value, structured: bool) -> Option<Ga
         return None;
     }
     let annotations = tool.get("annotations").filter(|a| a.is_object());
-    let scope = scope_for(upstream, name, annotations);
+    let need = need_for(upstream, catalog, name, annotations);
     let exposed = exposed_name(upstream, name);
-    let schemes = json!([{ "type": "oauth2", "scopes": [scope] }]);
+    let schemes = need.security_schemes();
     let mut entry = Map::new();
     entry.insert("name".into(), json!(exposed));
     if let Some(d) = tool.get("description").and_then(Value::as_str) {
@@ -128,7 +116,7 @@ pub fn rewrite(upstream: &Upstream, tool: &Value, structured: bool) -> Option<Ga
     Some(GatewayTool {
         exposed,
         upstream_name: name.to_string(),
-        scope,
+        need,
         entry: Value::Object(entry),
     })
 }

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::gateway::config::{Target, DEFAULT_TIMEOUT_MS};
+use crate::oauth::catalog::{Catalog, Need};
 
 fn upstream(prefix: Option<&str>, tools: &[&str], scopes: &[(&str, &str)]) -> Upstream {
     Upstream {
@@ -12,7 +13,7 @@ fn upstream(prefix: Option<&str>, tools: &[&str], scopes: &[(&str, &str)]) -> Up
         tools: tools.iter().map(|t| t.to_string()).collect(),
         scopes: scopes
             .iter()
-            .map(|(g, s)| (g.to_string(), s.to_string()))
+            .map(|(g, s)| (g.to_string(), Need::one(s)))
             .collect(),
         prefix: prefix.map(str::to_string),
     }
@@ -44,37 +45,47 @@ fn names_scopes_and_exposure_come_from_one_policy() {
     );
     let tool = json!({"name":"get_doc","description":"d","inputSchema":{"type":"object"},
         "annotations":{"readOnlyHint":true}});
-    let t = rewrite(&u, &tool, true).unwrap();
+    let t = rewrite(&u, &Catalog::default(), &tool, true).unwrap();
     assert_eq!(t.exposed, "docs_get_doc");
-    assert_eq!(t.scope, "mcp:read");
+    assert_eq!(t.need, Need::one("mcp:read"));
     assert_eq!(t.entry["securitySchemes"][0]["scopes"][0], "mcp:read");
     assert_eq!(upstream_name(&u, "docs_get_doc"), Some("get_doc"));
     assert_eq!(upstream_name(&u, "other"), None);
     let hidden = json!({"name":"drop_all","inputSchema":{"type":"object"}});
-    assert!(rewrite(&u, &hidden, true).is_none());
+    assert!(rewrite(&u, &Catalog::default(), &hidden, true).is_none());
     // No annotation, or the operator's word, means write.
     let del = json!({"name":"delete_doc","inputSchema":{"type":"object"},
         "annotations":{"readOnlyHint":true}});
-    assert_eq!(rewrite(&u, &del, true).unwrap().scope, "mcp:write");
+    assert_eq!(
+        rewrite(&u, &Catalog::default(), &del, true).unwrap().need,
+        Need::one("mcp:write")
+    );
     let plain = upstream(None, &["*"], &[]);
     let t = rewrite(
         &plain,
+        &Catalog::default(),
         &json!({"name":"x","inputSchema":{"type":"object"}}),
         false,
     );
-    assert_eq!(t.unwrap().scope, "mcp:write");
+    assert_eq!(t.unwrap().need, Need::one("mcp:write"));
 }
 
 #[test]
 fn an_upstreams_words_are_bounded() {
     let u = upstream(None, &["*"], &[]);
     let long = json!({"name":"x","description":"d".repeat(10_000),"inputSchema":{"type":"object"}});
-    let t = rewrite(&u, &long, true).unwrap();
+    let t = rewrite(&u, &Catalog::default(), &long, true).unwrap();
     assert!(t.entry["description"].as_str().unwrap().len() <= MAX_DESCRIPTION + 4);
     let huge = json!({"name":"x","inputSchema":{"type":"object","description":"s".repeat(20_000)}});
-    assert!(rewrite(&u, &huge, true).is_none());
-    assert!(rewrite(&u, &json!({"name":"a b","inputSchema":{}}), true).is_none());
-    assert!(rewrite(&u, &json!({"name":"x"}), true).is_none());
+    assert!(rewrite(&u, &Catalog::default(), &huge, true).is_none());
+    assert!(rewrite(
+        &u,
+        &Catalog::default(),
+        &json!({"name":"a b","inputSchema":{}}),
+        true
+    )
+    .is_none());
+    assert!(rewrite(&u, &Catalog::default(), &json!({"name":"x"}), true).is_none());
 }
 
 #[test]
@@ -131,4 +142,51 @@ fn templates_match_the_uris_they_expand_to() {
     ] {
         assert_eq!(template_matches(t, u), m, "{t} {u}");
     }
+}
+
+#[test]
+fn an_upstream_tool_needs_what_the_operator_mapped_it_to() {
+    let c = Catalog::from_setting(Some(
+        r#"{"scopes":[{"name":"mcp:read","description":"R","default":true},
+        {"name":"mcp:execute","description":"X","default":true},
+        {"name":"mcp:manage","description":"M","roles":["admin"]}],
+        "write":"mcp:execute","tools":{"docs_admin_*":"mcp:manage"}}"#,
+    ))
+    .unwrap();
+    let own = vec![(
+        "run_*".to_string(),
+        Need::AllOf(vec!["mcp:execute".into(), "mcp:read".into()]),
+    )];
+    let u = Upstream {
+        scopes: own,
+        ..upstream(Some("docs_"), &["*"], &[])
+    };
+    let schema = json!({"type":"object"});
+    let run = rewrite(
+        &u,
+        &c,
+        &json!({"name":"run_job","inputSchema":schema}),
+        true,
+    )
+    .unwrap();
+    assert_eq!(
+        run.entry["securitySchemes"],
+        json!([{"type":"oauth2","scopes":["mcp:execute","mcp:read"]}])
+    );
+    // SCOPES.tools matches the exposed name.
+    let admin = rewrite(
+        &u,
+        &c,
+        &json!({"name":"admin_purge","inputSchema":schema}),
+        true,
+    )
+    .unwrap();
+    assert_eq!(admin.need, Need::one("mcp:manage"));
+    assert_eq!(
+        admin.entry["_meta"]["securitySchemes"][0]["scopes"][0],
+        "mcp:manage"
+    );
+    // Otherwise the catalog's write scope.
+    let other = rewrite(&u, &c, &json!({"name":"edit","inputSchema":schema}), true).unwrap();
+    assert_eq!(other.need, Need::one("mcp:execute"));
 }

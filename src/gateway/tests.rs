@@ -93,6 +93,7 @@ impl Signer for NoSigner {
 fn gateway<'a>(upstreams: &'a [Upstream], fake: &'a Fake, now_ms: u64) -> Gateway<'a> {
     Gateway {
         upstreams,
+        catalog: &crate::mcp::tools::tests::DEFAULT_CATALOG,
         transport: fake,
         signer: &NoSigner,
         user: "alice",

@@ -171,6 +171,9 @@ async fn show(ctx: &Ctx, req: &Incoming, user: &UserRow, notice: &Notice) -> Rep
             return error_page(ctx, ErrorKind::Unavailable, None);
         }
     };
+    let (Ok(catalog), Ok(roles)) = (ctx.scopes(), ctx.roles_of(&db, &user.id).await) else {
+        return error_page(ctx, ErrorKind::Unavailable, None);
+    };
     let mut names = AppNames::default();
     let mut items = String::new();
     for app in &apps {
@@ -185,7 +188,7 @@ async fn show(ctx: &Ctx, req: &Incoming, user: &UserRow, notice: &Notice) -> Rep
                 ("verified_by", &verified_by),
                 ("client_id", &app.client_id),
                 ("redirect_host", &host_of(&app.redirect_uri)),
-                ("scopes", &templates::scope_items(&scopes)),
+                ("scopes", &templates::scope_items(&catalog, &scopes)),
                 ("first", &first),
                 ("first_iso", &first_iso),
                 ("last", &last),
@@ -194,7 +197,7 @@ async fn show(ctx: &Ctx, req: &Incoming, user: &UserRow, notice: &Notice) -> Rep
             ],
         ));
     }
-    let tokens = match account_tokens::items(ctx, &db, user, &token).await {
+    let tokens = match account_tokens::items(ctx, &db, user, &token, &catalog).await {
         Ok(t) => t,
         Err(kind) => return error_page(ctx, kind, None),
     };
@@ -212,6 +215,7 @@ async fn show(ctx: &Ctx, req: &Incoming, user: &UserRow, notice: &Notice) -> Rep
             ("apps", &items),
             ("disconnected", &notice.disconnected),
             ("tokens", &tokens),
+            ("token_scopes", &account_tokens::choices(&catalog, &roles)),
             ("created", &notice.created),
             ("created_name", &notice.created_name),
             ("revoked", &notice.revoked),

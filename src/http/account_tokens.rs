@@ -9,6 +9,7 @@ use crate::http::browser::field;
 use crate::http::pages::ErrorKind;
 use crate::http::session::{self, SignInError};
 use crate::http::{now, Ctx, Incoming};
+use crate::oauth::catalog::Catalog;
 use crate::oauth::personal_token::{self, NewToken, MAX_PER_USER};
 use crate::store::d1::{UserRow, D1};
 use crate::store::d1_tokens::NewTokenRow;
@@ -35,12 +36,17 @@ pub async fn create(
         token_name: name.chars().take(personal_token::MAX_NAME_CHARS).collect(),
         ..Notice::default()
     };
-    let new = match NewToken::parse(name, &scopes, field(form, "token_expires"), now) {
-        Ok(n) => n,
-        Err(why) => return refused(why),
-    };
     let Ok(db) = ctx.db() else {
         return unavailable();
+    };
+    let (Ok(catalog), Ok(roles)) = (ctx.scopes(), ctx.roles_of(&db, &user.id).await) else {
+        return unavailable();
+    };
+    let roles: Vec<&str> = roles.iter().map(String::as_str).collect();
+    let expires = field(form, "token_expires");
+    let new = match NewToken::parse(name, &scopes, expires, now, (&catalog, &roles)) {
+        Ok(n) => n,
+        Err(why) => return refused(why),
     };
     let password = field(form, "token_password");
     let purpose = session::Purpose::ConfirmNewToken;
@@ -122,8 +128,22 @@ fn unavailable() -> Notice {
     }
 }
 
+/// The scopes a person may give a token, as the form's checkboxes.
+pub fn choices(catalog: &Catalog, roles: &[String]) -> String {
+    let roles: Vec<&str> = roles.iter().map(String::as_str).collect();
+    let all = catalog.stored(&catalog.resource_scopes().join(" "));
+    let offered = catalog.allowed_for(&all, &roles);
+    templates::token_scope_choices(catalog, &offered.names())
+}
+
 /// The person's live tokens as `<li>` items.
-pub async fn items(ctx: &Ctx, db: &D1, user: &UserRow, csrf: &str) -> Result<String, ErrorKind> {
+pub async fn items(
+    ctx: &Ctx,
+    db: &D1,
+    user: &UserRow,
+    csrf: &str,
+    catalog: &Catalog,
+) -> Result<String, ErrorKind> {
     let tokens = db
         .personal_tokens(&user.id, MAX_PER_USER, now())
         .await
@@ -142,7 +162,7 @@ pub async fn items(ctx: &Ctx, db: &D1, user: &UserRow, csrf: &str) -> Result<Str
             &[
                 ("id", &t.id),
                 ("name", &t.name),
-                ("scopes", &templates::scope_items(&scopes)),
+                ("scopes", &templates::scope_items(catalog, &scopes)),
                 ("created", &created),
                 ("created_iso", &created_iso),
                 ("expires", &expires),

@@ -11,15 +11,17 @@ use crate::http::pages::{self, error_page, see_other, ErrorKind, SignInFor};
 use crate::http::session;
 use crate::http::{now, now_ms, Ctx, Incoming};
 use crate::oauth::authorize::{
-    validate, AuthorizeFailure, AuthorizeParams, AuthorizeRequest, Delivery, Redirect, Refusal,
-    MAX_QUERY_LEN,
+    validate, AuthorizeFailure, AuthorizeParams, AuthorizeRequest, Delivery, Offer, Redirect,
+    Refusal, MAX_QUERY_LEN,
 };
+use crate::oauth::catalog::Catalog;
 use crate::oauth::client::{host_of, Client};
 use crate::oauth::code::{self, CodeGrant};
 use crate::oauth::error::OAuthError;
 use crate::reply::Reply;
 use crate::store::d1::UserRow;
 use crate::templates::{self, escape, render};
+use std::rc::Rc;
 use worker::console_log;
 
 pub async fn show(ctx: &Ctx, req: &Incoming) -> Reply {
@@ -136,24 +138,67 @@ async fn approve(ctx: &Ctx, request: &AuthorizeRequest, user: &UserRow) -> Reply
             }
         }
     }
+    let (offer, roles, _) = match offer_for(ctx, request, user).await {
+        Ok(o) => o,
+        Err(reply) => return reply,
+    };
+    let client = Some(request.client.client_id.as_str());
+    if !offer.usable() {
+        // The page offered no Approve; a post of one anyway is the same refusal.
+        let detail = format!("not allowed by the person's roles: {}", offer.refused);
+        ctx.audit(Event::ConsentDenied, Some(&user.id), client, Some(&detail))
+            .await;
+        let e = OAuthError::AccessDenied(
+            "the person's roles allow none of the requested scopes".into(),
+        );
+        return Reply::redirect(&Redirect::error(request, &ctx.issuer, &e).location());
+    }
     let grant = CodeGrant {
         client_id: request.client.client_id.clone(),
         redirect_uri: request.redirect_uri.clone(),
         code_challenge: request.code_challenge.clone(),
         user_id: user.id.clone(),
-        scope: request.scopes.to_string(),
+        scope: offer.granted.to_string(),
         resource: request.resource.clone(),
         expires_at: now() + ctx.config.code_ttl,
         issued_ms: now_ms(),
+        roles: roles.join(" "),
+        nonce: None,
+        auth_time: None,
     };
     let (code, _) = code::mint(&keys.mac_key("code"), &grant);
+    // What was granted, and what the person's roles left out of the request.
+    let given = match offer.refused.is_empty() {
+        true => grant.scope.clone(),
+        false => format!("{} (not allowed: {})", grant.scope, offer.refused),
+    };
     let events = [
-        (Event::ConsentGiven, Some(grant.scope.as_str())),
+        (Event::ConsentGiven, Some(given.as_str())),
         (Event::CodeIssued, None),
     ];
-    let client = Some(request.client.client_id.as_str());
     ctx.audit_all(&events, Some(&user.id), client).await;
     Reply::redirect(&Redirect::code(request, &ctx.issuer, &code).location())
+}
+
+/// The person's roles and what they may grant of this request (`Offer`), or the page
+/// that says why it cannot be known now.
+async fn offer_for(
+    ctx: &Ctx,
+    request: &AuthorizeRequest,
+    user: &UserRow,
+) -> Result<(Offer, Vec<String>, Rc<Catalog>), Reply> {
+    let catalog = crate::http::ctx::catalog(&ctx.config)
+        .map_err(|e| error_page(ctx, ErrorKind::Misconfigured, Some(&e.setting)))?;
+    let db = ctx
+        .db()
+        .map_err(|_| error_page(ctx, ErrorKind::Unavailable, Some("no database")))?;
+    let roles = ctx
+        .roles_of(&db, &user.id)
+        .await
+        .map_err(|_| error_page(ctx, ErrorKind::Unavailable, None))?;
+    let held: Vec<&str> = roles.iter().map(String::as_str).collect();
+    let offer = Offer::of(&catalog, &request.scopes, &held);
+    Ok((offer, roles, catalog))
 }
 
 /// Parses and validates; failures become the page or the redirect the spec requires.
@@ -171,7 +216,9 @@ async fn validated(
             .map_err(|_| error_page(ctx, ErrorKind::Unavailable, Some("client lookup failed")))?,
         _ => None,
     };
-    match validate(&params, client, &ctx.issuer, &ctx.resource()) {
+    let catalog = crate::http::ctx::catalog(&ctx.config)
+        .map_err(|e| error_page(ctx, ErrorKind::Misconfigured, Some(&e.setting)))?;
+    match validate(&params, client, &ctx.issuer, &ctx.resource(), &catalog) {
         Ok(request) => Ok((request, params)),
         Err(AuthorizeFailure::Page(refusal)) => Err(error_page(
             ctx,
@@ -283,8 +330,13 @@ async fn consent_page(
         },
         Err(_) => return error_page(ctx, ErrorKind::Unavailable, Some("no database")),
     };
+    let (offer, _, catalog) = match offer_for(ctx, request, user).await {
+        Ok(o) => o,
+        Err(reply) => return reply,
+    };
     let (name, verified_by, redirect_host) = app_identity(request);
     let flag = |on: bool| if on { "1" } else { "" };
+    let contact = ctx.config.access_contact.as_deref().unwrap_or("");
     let content = render(
         templates::CONSENT,
         &[
@@ -299,7 +351,16 @@ async fn consent_page(
                         || Client::is_loopback_uri(&request.redirect_uri),
                 ),
             ),
-            ("scopes", &templates::scope_items(request.scopes.names())),
+            (
+                "scopes",
+                &templates::scope_items(&catalog, &offer.granted.names()),
+            ),
+            (
+                "refused",
+                &templates::scope_items(&catalog, &offer.refused.names()),
+            ),
+            ("nothing_usable", flag(!offer.usable())),
+            ("contact", contact),
             ("resource", &request.resource),
             ("email", &user.email),
             ("hidden", &hidden_fields(params)),

@@ -35,6 +35,9 @@ pub struct Principal {
     pub user: String,
     /// Space-separated scopes.
     pub scope: String,
+    /// The person's roles, as the token says (an access token's `roles`) or as they are
+    /// now (a personal token's owner): what the user assertion tells an upstream.
+    pub roles: Vec<String>,
     pub credential: Credential,
 }
 
@@ -61,10 +64,8 @@ impl Principal {
     /// Whether the token grants any of the MCP resource's scopes. One that grants none
     /// can do nothing at `/mcp` or `/sse`, and is asked for them with a 403 (RFC 6750
     /// §3.1, MCP authorization "Scope challenge").
-    pub fn has_mcp_scope(&self) -> bool {
-        self.scope
-            .split(' ')
-            .any(|s| crate::oauth::scope::RESOURCE_SCOPES.contains(&s))
+    pub fn has_mcp_scope(&self, catalog: &crate::oauth::catalog::Catalog) -> bool {
+        self.scope.split(' ').any(|s| catalog.is_resource_scope(s))
     }
 }
 
@@ -100,6 +101,7 @@ pub async fn authenticate(
     Ok(Some(Principal {
         user: verified.claims.sub,
         scope: verified.claims.scope,
+        roles: verified.claims.roles,
         credential: Credential::Access {
             grant_id: verified.claims.gid,
             client_id: verified.claims.client_id,
@@ -164,9 +166,29 @@ async fn personal(ctx: &Ctx, token: &str) -> Result<Principal, BearerError> {
             }
         }
     }
+    let roles: Vec<String> = found
+        .roles
+        .as_deref()
+        .unwrap_or("")
+        .split(' ')
+        .filter(|r| !r.is_empty())
+        .map(str::to_string)
+        .collect();
+    // Scopes the operator removed, or that the owner's roles no longer allow, are gone
+    // from the token at once (it has no refresh to narrow it at).
+    let scope = match ctx.scopes() {
+        Ok(catalog) => {
+            let held: Vec<&str> = roles.iter().map(String::as_str).collect();
+            catalog
+                .allowed_for(&catalog.stored(&found.scope), &held)
+                .to_string()
+        }
+        Err(_) => return Err(BearerError::Unavailable),
+    };
     Ok(Principal {
         user: found.user_id,
-        scope: found.scope,
+        scope,
+        roles,
         credential: Credential::Personal { token_id: found.id },
     })
 }

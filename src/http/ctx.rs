@@ -4,7 +4,8 @@
 
 use super::cimd;
 use crate::audit::{self, Event};
-use crate::config::Config;
+use crate::config::{Config, ConfigError};
+use crate::oauth::catalog::Catalog;
 use crate::oauth::client::Client;
 use crate::oauth::client_directory::ClientDirectory;
 use crate::oauth::error::OAuthError;
@@ -86,6 +87,28 @@ fn env_string(env: &Env, name: &str) -> Option<String> {
         .or_else(|| env.var(name).ok().map(|v| v.to_string()))
 }
 
+type Scopes = Rc<Result<Rc<Catalog>, ConfigError>>;
+
+thread_local! {
+    static CATALOG: std::cell::OnceCell<Scopes> = const { std::cell::OnceCell::new() };
+}
+
+/// The operator's scopes and roles (`SCOPES`), checked once per isolate; a mistake is
+/// logged once, and everything that grants or checks a scope refuses until it is fixed.
+pub fn catalog(config: &Config) -> Result<Rc<Catalog>, ConfigError> {
+    CATALOG.with(|cell| {
+        cell.get_or_init(|| {
+            let parsed = Catalog::from_setting(config.scopes.as_deref()).map(Rc::new);
+            if let Err(e) = &parsed {
+                console_error!("scopes not configured: {e}; nothing is granted until it is fixed");
+            }
+            Rc::new(parsed)
+        })
+        .as_ref()
+        .clone()
+    })
+}
+
 /// The current time in Unix seconds.
 pub fn now() -> u64 {
     now_ms() / 1000
@@ -101,6 +124,16 @@ impl Ctx {
     pub fn internal(&self, e: impl std::fmt::Display) -> OAuthError {
         console_error!("[{}] internal error: {}", self.request_id, e);
         OAuthError::ServerError
+    }
+
+    /// The scope catalog, or `server_error` (the mistake was logged when it was read).
+    pub fn scopes(&self) -> Result<Rc<Catalog>, OAuthError> {
+        catalog(&self.config).map_err(|_| OAuthError::ServerError)
+    }
+
+    /// A person's roles (for pages and grants; `/mcp` reads them from the token).
+    pub async fn roles_of(&self, db: &D1, user_id: &str) -> Result<Vec<String>, OAuthError> {
+        db.roles_of(user_id).await.map_err(|e| self.internal(e))
     }
 
     pub fn kv(&self) -> Result<Kv, OAuthError> {

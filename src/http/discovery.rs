@@ -1,19 +1,29 @@
 //! `GET` handlers for the discovery documents and the JWKS.
 
 use crate::http::Ctx;
+use crate::oauth::catalog::Catalog;
 use crate::oauth::metadata::{self, ClientIntake};
 use crate::reply::Reply;
 use serde_json::Value;
+use std::rc::Rc;
 
 /// Metadata changes only with a deployment, so clients may cache it for an hour.
 fn document(value: &Value) -> Reply {
     Reply::json(200, value).header("Cache-Control", "public, max-age=3600")
 }
 
+/// The scopes metadata lists. With a broken `SCOPES` (logged), only the protocol scopes:
+/// nothing else can be granted until it is fixed.
+fn catalog(ctx: &Ctx) -> Rc<Catalog> {
+    ctx.scopes()
+        .unwrap_or_else(|_| Rc::new(Catalog::protocol_only()))
+}
+
 pub fn authorization_server(ctx: &Ctx) -> Reply {
     document(&metadata::authorization_server(
         &ctx.issuer,
         ClientIntake::of(&ctx.config),
+        &catalog(ctx),
     ))
 }
 
@@ -21,6 +31,7 @@ pub fn openid_configuration(ctx: &Ctx) -> Reply {
     document(&metadata::openid_configuration(
         &ctx.issuer,
         ClientIntake::of(&ctx.config),
+        &catalog(ctx),
     ))
 }
 
@@ -28,6 +39,7 @@ pub fn protected_resource(ctx: &Ctx) -> Reply {
     document(&metadata::protected_resource(
         &ctx.issuer,
         &ctx.config.product_name,
+        &catalog(ctx),
     ))
 }
 

@@ -15,6 +15,7 @@ use crate::gateway::client::MAX_ANSWER_BYTES;
 use crate::gateway::client::{Answer, Outbound, SendFuture, Transport, TransportError};
 use crate::gateway::config::{self, Environment, Target, Upstream};
 use crate::gateway::{Gateway, SignFuture, Signer};
+use crate::oauth::catalog::Catalog;
 use crate::oauth::keys::KeySet;
 use crate::util::futures::first_of;
 use std::cell::{OnceCell, RefCell};
@@ -32,16 +33,23 @@ pub fn upstreams(ctx: &Ctx) -> Upstreams {
     UPSTREAMS.with(|cell| {
         cell.get_or_init(|| {
             let names: Vec<&str> = crate::mcp::tools::TOOLS.iter().map(|t| t.name()).collect();
-            let env = Environment {
-                has_secret: &|name| ctx.env.secret(name).is_ok(),
-                has_service: &|name| ctx.env.service(name).is_ok(),
-                builtin_names: &names,
+            let parsed = match crate::http::ctx::catalog(&ctx.config) {
+                Ok(catalog) => {
+                    let env = Environment {
+                        has_secret: &|name| ctx.env.secret(name).is_ok(),
+                        has_service: &|name| ctx.env.service(name).is_ok(),
+                        builtin_names: &names,
+                        catalog: &catalog,
+                    };
+                    config::parse(
+                        ctx.config.upstreams.as_deref(),
+                        ctx.config.builtin_tools,
+                        &env,
+                    )
+                }
+                // Logged where it was read; the upstreams wait for it.
+                Err(e) => Err(e),
             };
-            let parsed = config::parse(
-                ctx.config.upstreams.as_deref(),
-                ctx.config.builtin_tools,
-                &env,
-            );
             if let Err(e) = &parsed {
                 console_error!(
                     "gateway not configured: {e}; no upstream is served until it is fixed"
@@ -56,6 +64,7 @@ pub fn upstreams(ctx: &Ctx) -> Upstreams {
 /// What a request through the gateway needs, borrowed by its `Gateway`.
 pub struct Parts<'a> {
     upstreams: Upstreams,
+    catalog: Rc<Catalog>,
     transport: EdgeTransport<'a>,
     signer: EdgeSigner<'a>,
     /// Whom upstream sessions and lists are kept for: the person, the client (or
@@ -72,6 +81,7 @@ impl<'a> Parts<'a> {
         }
         Some(Parts {
             upstreams,
+            catalog: ctx.scopes().ok()?,
             transport: EdgeTransport { ctx },
             signer: EdgeSigner {
                 ctx,
@@ -81,16 +91,18 @@ impl<'a> Parts<'a> {
                 signed: RefCell::new(Vec::new()),
             },
             caller_key: format!(
-                "{}\u{1f}{}\u{1f}{}",
+                "{}\u{1f}{}\u{1f}{}\u{1f}{}",
                 caller.user,
                 caller.client(),
-                caller.scope
+                caller.scope,
+                caller.roles.join(" ")
             ),
         })
     }
 
     pub fn gateway(&self) -> Gateway<'_> {
         Gateway {
+            catalog: &self.catalog,
             upstreams: match self.upstreams.as_ref() {
                 Ok(u) => u,
                 Err(_) => &[],
@@ -191,6 +203,7 @@ impl EdgeSigner<'_> {
             email: self.email().await,
             client_id: self.caller.client(),
             scope: self.caller.scope.clone(),
+            roles: self.caller.roles.clone(),
             iat: now,
             exp: now + assertion::LIFETIME_SECONDS,
             jti: random_token(),

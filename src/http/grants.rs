@@ -90,6 +90,10 @@ impl Surroundings for Ctx {
         Ctx::audit(self, event, Some(user_id), Some(client_id), None).await
     }
 
+    async fn audit_detail(&self, event: Event, user_id: &str, client_id: &str, detail: &str) {
+        Ctx::audit(self, event, Some(user_id), Some(client_id), Some(detail)).await
+    }
+
     fn internal(&self, cause: &dyn std::fmt::Display) -> OAuthError {
         Ctx::internal(self, cause)
     }

@@ -6,8 +6,8 @@ use super::bearer::authenticate;
 use super::bearer::{unavailable, BearerError};
 use super::mcp_answer::{answer, run_batch};
 use super::mcp_call::{
-    failed, forbidden_scope, internal, public_tools, rejection, rejection_for, server,
-    unauthorized, Call,
+    catalog_or_refusal, failed, forbidden_scope, internal, public_tools, rejection, rejection_for,
+    server, unauthorized, Call,
 };
 use super::{now, Ctx, Incoming};
 use crate::mcp::error::RpcError;
@@ -34,6 +34,10 @@ pub async fn handle(ctx: &Ctx, req: &Incoming, path_token: Option<&str>) -> Repl
             ));
         }
     }
+    let catalog = match catalog_or_refusal(ctx) {
+        Ok(c) => c,
+        Err(reply) => return reply,
+    };
     // The credential first: without one, nothing about the endpoint (its media types,
     // its limits) is learnt, only the challenge that starts sign-in.
     let public = public_tools(ctx);
@@ -46,7 +50,7 @@ pub async fn handle(ctx: &Ctx, req: &Incoming, path_token: Option<&str>) -> Repl
         Err(BearerError::Invalid(why)) => return unauthorized(ctx, Some(why)),
         Err(BearerError::Unavailable) => return unavailable(),
     };
-    if caller.as_ref().is_some_and(|p| !p.has_mcp_scope()) {
+    if caller.as_ref().is_some_and(|p| !p.has_mcp_scope(&catalog)) {
         return forbidden_scope(ctx);
     }
     if let Err(refused) = transport_checks(req) {
@@ -61,6 +65,7 @@ pub async fn handle(ctx: &Ctx, req: &Incoming, path_token: Option<&str>) -> Repl
     let call = Call {
         caller: caller.as_ref(),
         public,
+        catalog: &catalog,
     };
     let headers = McpHeaders {
         protocol_version: req.header("mcp-protocol-version"),

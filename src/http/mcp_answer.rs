@@ -99,7 +99,7 @@ pub(crate) async fn run_one(
             RpcError::internal().to_response(id)
         }
         // Inside a batch or the legacy stream there is no status to answer with.
-        Err(Failure::Scope(scope)) => RpcError::scope_needed(scope).to_response(id),
+        Err(Failure::Scope(scope)) => RpcError::scope_needed(&scope).to_response(id),
     }
 }
 
@@ -163,7 +163,7 @@ pub(super) async fn answer(
             ctx.internal(cause);
             (500, RpcError::internal().to_response(id))
         }
-        Err(Failure::Scope(scope)) => return scope_needed(ctx, call, scope),
+        Err(Failure::Scope(scope)) => return scope_needed(ctx, call, &scope),
     };
     let notifications = progress.take();
     // With progress already streamed (`live`), the response is the stream's last event.

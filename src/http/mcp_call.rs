@@ -9,6 +9,7 @@ use crate::mcp::error::RpcError;
 use crate::mcp::server::{Caller, Server, DEFAULT_PAGE_SIZE};
 use crate::mcp::tools::Public;
 use crate::mcp::transport::{self, Rejection};
+use crate::oauth::catalog::Catalog;
 use crate::oauth::metadata::resource_metadata_url;
 use crate::reply::{Reply, NO_STORE};
 use serde_json::{json, Value};
@@ -18,6 +19,8 @@ use worker::console_log;
 pub struct Call<'a> {
     pub caller: Option<&'a Principal>,
     pub public: Public,
+    /// The operator's scopes (`SCOPES`).
+    pub catalog: &'a Catalog,
 }
 
 impl Call<'_> {
@@ -46,14 +49,30 @@ pub(crate) fn public_tools(ctx: &Ctx) -> Public {
 }
 
 pub(crate) fn unauthorized(ctx: &Ctx, why: Option<&str>) -> Reply {
-    let challenge = transport::challenge(&resource_metadata_url(&ctx.issuer), why);
+    let challenge = transport::challenge(
+        &resource_metadata_url(&ctx.issuer),
+        &default_resource_scopes(ctx),
+        why,
+    );
     unauthorized_with(&challenge, why)
+}
+
+/// What a client without a token should ask for: the default resource scopes.
+fn default_resource_scopes(ctx: &Ctx) -> String {
+    match ctx.scopes() {
+        Ok(c) => {
+            let defaults = c.defaults();
+            let names: Vec<&str> = defaults.iter().filter(|s| c.is_resource_scope(s)).collect();
+            names.join(" ")
+        }
+        Err(_) => String::new(),
+    }
 }
 
 pub(crate) fn forbidden_scope(ctx: &Ctx) -> Reply {
     forbidden(
         ctx,
-        &crate::oauth::scope::RESOURCE_SCOPES.join(" "),
+        &default_resource_scopes(ctx),
         "the token grants none of this server's scopes",
     )
 }
@@ -77,6 +96,7 @@ fn forbidden(ctx: &Ctx, scope: &str, description: &str) -> Reply {
 /// What a request for a method its token does not cover gets: sign-in without a token,
 /// step-up with one.
 pub(super) fn scope_needed(ctx: &Ctx, call: &Call<'_>, scope: &str) -> Reply {
+    let scope = scope.trim();
     match call.caller {
         None => unauthorized(ctx, None),
         Some(_) => forbidden(
@@ -85,6 +105,18 @@ pub(super) fn scope_needed(ctx: &Ctx, call: &Call<'_>, scope: &str) -> Reply {
             "this method needs a scope the token does not grant",
         ),
     }
+}
+
+/// The scope catalog, or the JSON-RPC error naming the broken setting (logged once where
+/// it was read): nothing at `/mcp` is granted or checked without it.
+pub(crate) fn catalog_or_refusal(ctx: &Ctx) -> Result<std::rc::Rc<Catalog>, Reply> {
+    crate::http::ctx::catalog(&ctx.config).map_err(|e| {
+        Reply::json(
+            503,
+            &RpcError::misconfigured(&e.setting).to_response(&Value::Null),
+        )
+        .header("Cache-Control", NO_STORE)
+    })
 }
 
 pub(crate) fn rejection(r: Rejection) -> Reply {
@@ -114,6 +146,7 @@ pub(crate) fn server<'a>(
         base_url: &ctx.issuer,
         resource_metadata: rm,
         product_name: &ctx.config.product_name,
+        catalog: call.catalog,
         now: now(),
         page_size: DEFAULT_PAGE_SIZE,
         public: call.public,

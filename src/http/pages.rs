@@ -53,6 +53,8 @@ pub enum ErrorKind {
     EmailUnverified,
     AccountExists,
     AccountDisabled,
+    /// A setting has a mistake (its name is the detail shown; the message is logged).
+    Misconfigured,
 }
 
 impl ErrorKind {
@@ -77,6 +79,7 @@ impl ErrorKind {
             ErrorKind::EmailUnverified => "email_unverified",
             ErrorKind::AccountExists => "account_exists",
             ErrorKind::AccountDisabled => "account_disabled",
+            ErrorKind::Misconfigured => "misconfigured",
         }
     }
 
@@ -91,7 +94,7 @@ impl ErrorKind {
             | ErrorKind::AccountDisabled => 403,
             ErrorKind::TooLong => 414,
             ErrorKind::TooManySignIns => 429,
-            ErrorKind::Unavailable => 503,
+            ErrorKind::Unavailable | ErrorKind::Misconfigured => 503,
             ErrorKind::NoSuchNote => 404,
             _ => 400,
         }
@@ -115,7 +118,8 @@ pub fn error_page(ctx: &Ctx, kind: ErrorKind, detail: Option<&str>) -> Reply {
         ErrorKind::BadRequest
         | ErrorKind::BadForm
         | ErrorKind::TooLong
-        | ErrorKind::ProviderRefused => detail.unwrap_or(""),
+        | ErrorKind::ProviderRefused
+        | ErrorKind::Misconfigured => detail.unwrap_or(""),
         _ => "",
     };
     let contact = match kind {

@@ -8,7 +8,8 @@ use super::bearer::{authenticate, Credential, Principal};
 use super::bearer::{unavailable, BearerError};
 use super::mcp_answer::run_one;
 use super::mcp_call::{
-    failed, forbidden_scope, gateway_parts, internal, public_tools, rejection, server,
+    catalog_or_refusal, failed, forbidden_scope, gateway_parts, internal, public_tools, rejection,
+    server,
 };
 use super::mcp_call::{unauthorized, Call};
 use super::sse_session::{ENDPOINT, IDLE, KEEPALIVE, USER, VERSION};
@@ -44,7 +45,8 @@ async fn caller(ctx: &Ctx, req: &Incoming) -> Result<Principal, Reply> {
         Err(BearerError::Invalid(why)) => return Err(unauthorized(ctx, Some(why))),
         Err(BearerError::Unavailable) => return Err(unavailable()),
     };
-    if !principal.has_mcp_scope() {
+    let catalog = catalog_or_refusal(ctx)?;
+    if !principal.has_mcp_scope(&catalog) {
         return Err(forbidden_scope(ctx));
     }
     Ok(principal)
@@ -211,9 +213,11 @@ async fn post(ctx: &Ctx, req: &Incoming) -> Result<Reply, Reply> {
     };
     let db = ctx.db().map_err(|_| internal(&Value::Null))?;
     let rm = resource_metadata_url(&ctx.issuer);
+    let catalog = catalog_or_refusal(ctx)?;
     let call_of = Call {
         caller: Some(&principal),
         public: public_tools(ctx),
+        catalog: &catalog,
     };
     let parts = gateway_parts(ctx, Some(&principal));
     let gw = parts.as_ref().map(super::gateway::Parts::gateway);

@@ -48,7 +48,9 @@ async fn with_grants<T>(
     let store = EdgeGrants { ctx, db: ctx.db()? };
     let keys: Option<Rc<KeySet>> = ctx.keys().ok();
     let settings = settings(ctx);
+    let catalog = ctx.scopes()?;
     let grants = Grants {
+        catalog: &catalog,
         store: &store,
         world: ctx,
         crypto: &WebCrypto,

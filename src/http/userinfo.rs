@@ -3,7 +3,6 @@
 
 use crate::http::bearer::{unauthorized_with, unavailable, verify_bearer, BearerError};
 use crate::http::{Ctx, Incoming};
-use crate::oauth::scope::Scopes;
 use crate::reply::{Reply, NO_STORE};
 use serde_json::json;
 
@@ -38,12 +37,12 @@ pub async fn userinfo(ctx: &Ctx, req: &Incoming) -> Reply {
         Ok(_) => return bearer_error(ctx, Some("the account no longer exists")),
         Err(e) => return ctx.internal(e).to_reply(),
     };
-    let scopes = Scopes::parse(Some(&verified.claims.scope)).unwrap_or_default();
+    let granted = |scope: &str| verified.claims.scope.split(' ').any(|s| s == scope);
     let mut body = json!({ "sub": user.id });
-    if scopes.contains(crate::oauth::scope::EMAIL) {
+    if granted(crate::oauth::scope::EMAIL) {
         crate::json::set(&mut body, "email", user.email);
     }
-    if scopes.contains(crate::oauth::scope::PROFILE) {
+    if granted(crate::oauth::scope::PROFILE) {
         crate::json::set(&mut body, "name", user.name);
     }
     Reply::json(200, &body).header("Cache-Control", NO_STORE)

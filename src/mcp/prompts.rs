@@ -2,7 +2,7 @@
 //! Worker has none of its own), named like their tools and routed the same way.
 
 use super::error::RpcError;
-use super::resources::{upstream_failure, READ_SCOPE};
+use super::resources::upstream_failure;
 use super::server::{cache_hints, Failure, Server, GATEWAY_TOOLS_TTL_MS, TOOLS_TTL_MS};
 use serde_json::{json, Map, Value};
 
@@ -12,7 +12,7 @@ const MAX_ARGUMENT_BYTES: usize = 16 * 1024;
 
 impl Server<'_> {
     pub(super) async fn list_prompts(&self, version: &str) -> Result<Value, Failure> {
-        self.person_with(READ_SCOPE)?;
+        self.person_with(&self.catalog.listing_need(true))?;
         let Some(gw) = self.gateway else {
             let mut result = json!({ "prompts": [] });
             cache_hints(&mut result, version, TOOLS_TTL_MS, "public");
@@ -25,8 +25,9 @@ impl Server<'_> {
     }
 
     pub(super) async fn get_prompt(&self, params: &Map<String, Value>) -> Result<Value, Failure> {
-        self.person_with(READ_SCOPE)?;
-        let Some(name) = params.get("name").and_then(Value::as_str) else {
+        let name = params.get("name").and_then(Value::as_str);
+        self.person_with(&self.catalog.prompt_need(name.unwrap_or("")))?;
+        let Some(name) = name else {
             return Err(RpcError::invalid_params("name must be a prompt's name").into());
         };
         let arguments = match params.get("arguments") {

@@ -11,9 +11,6 @@ use crate::store::notes::NoteStore;
 use crate::store::StoreError;
 use serde_json::{json, Map, Value};
 
-/// Reading resources is reading: the scope of read-only tools.
-pub const READ_SCOPE: &str = "mcp:read";
-
 pub const SCHEME: &str = "note://";
 /// Notes per `resources/list` page.
 pub const PAGE: usize = 50;
@@ -97,7 +94,7 @@ impl Server<'_> {
         version: &str,
         params: &Map<String, Value>,
     ) -> Result<Value, Failure> {
-        let user = self.person_with(READ_SCOPE)?;
+        let user = self.person_with(&self.catalog.listing_need(false))?;
         let cursor = match params.get("cursor") {
             None | Some(Value::Null) => None,
             Some(Value::String(c)) => Some(c.as_str()),
@@ -125,7 +122,7 @@ impl Server<'_> {
     }
 
     pub(super) async fn list_templates(&self, version: &str) -> Result<Value, Failure> {
-        self.person_with(READ_SCOPE)?;
+        self.person_with(&self.catalog.listing_need(false))?;
         let mut templates = Vec::new();
         if self.builtin {
             templates.push(template());
@@ -153,8 +150,9 @@ impl Server<'_> {
         version: &str,
         params: &Map<String, Value>,
     ) -> Result<Value, Failure> {
-        let user = self.person_with(READ_SCOPE)?;
-        let Some(uri) = params.get("uri").and_then(Value::as_str) else {
+        let uri = params.get("uri").and_then(Value::as_str);
+        let user = self.person_with(&self.catalog.resource_need(uri.unwrap_or("")))?;
+        let Some(uri) = uri else {
             return Err(RpcError::invalid_params("uri must be a string").into());
         };
         let mut result = if uri.starts_with(SCHEME) && self.builtin {

@@ -8,6 +8,7 @@ use super::tools::{self, Progress, Public, ToolCtx, ToolError};
 use super::version;
 use crate::encoding::{b64url, b64url_decode};
 use crate::gateway::Gateway;
+use crate::oauth::catalog::{Catalog, Need};
 use crate::store::notes::NoteStore;
 use serde_json::{json, Map, Value};
 
@@ -26,6 +27,8 @@ pub struct Server<'a> {
     /// Named in insufficient-scope challenges.
     pub resource_metadata: &'a str,
     pub product_name: &'a str,
+    /// The operator's scopes: what each tool, resource and prompt needs.
+    pub catalog: &'a Catalog,
     pub now: u64,
     /// `tools/list` page size.
     pub page_size: usize,
@@ -58,10 +61,10 @@ pub enum Failure {
     Rpc(RpcError),
     /// A storage failure: the edge logs it and answers -32603.
     Internal(String),
-    /// The method needs this scope, which the caller's token (or the lack of one) does
-    /// not grant: the edge answers 401 to a caller without a token, 403 to the others,
-    /// with the challenge that names the scope.
-    Scope(&'static str),
+    /// The method needs a scope the caller's token (or the lack of one) does not grant:
+    /// the edge answers 401 to a caller without a token, 403 to the others, with the
+    /// challenge that names these scopes (what the token holds and what is missing).
+    Scope(String),
 }
 
 impl From<RpcError> for Failure {
@@ -158,7 +161,7 @@ impl Server<'_> {
         }
         let structured = version::has_structured_output(version);
         let mut page: Vec<Value> = if self.builtin {
-            tools::entries(structured, self.public).to_vec()
+            tools::entries(structured, self.public, self.catalog).to_vec()
         } else {
             Vec::new()
         };
@@ -188,7 +191,7 @@ impl Server<'_> {
         };
         let end = (start + self.page_size.max(1)).min(tools::TOOLS.len());
         let structured = version::has_structured_output(version);
-        let page: Vec<Value> = tools::entries(structured, self.public)
+        let page: Vec<Value> = tools::entries(structured, self.public, self.catalog)
             .get(start..end)
             .unwrap_or_default()
             .to_vec();
@@ -234,6 +237,8 @@ impl Server<'_> {
                 None if self.caller.user.is_none() && self.upstreams_configured => {
                     Ok(tools::sign_in_required(
                         &crate::util::text::truncate(name, 60),
+                        None,
+                        self.catalog,
                         self.resource_metadata,
                     ))
                 }
@@ -241,14 +246,21 @@ impl Server<'_> {
             };
         };
         let public = self.public.contains(tool);
+        let need = tools::need(tool, self.catalog);
         if !public && self.caller.user.is_none() {
-            return Ok(tools::sign_in_required(tool.name(), self.resource_metadata));
+            return Ok(tools::sign_in_required(
+                tool.name(),
+                Some(&need),
+                self.catalog,
+                self.resource_metadata,
+            ));
         }
-        if !public && !self.caller.scopes.contains(&tool.scope()) {
+        if !public && !self.catalog.satisfies(&self.caller.scopes, &need) {
             return Ok(tools::insufficient_scope(
                 tool.name(),
-                tool.scope(),
+                &need,
                 &self.caller.scopes,
+                self.catalog,
                 self.resource_metadata,
             ));
         }
@@ -259,6 +271,7 @@ impl Server<'_> {
             user: self.caller.user,
             notes: self.notes,
             product_name: self.product_name,
+            catalog: self.catalog,
             public: self.public,
             base_url: self.base_url,
             now: self.now,
@@ -276,12 +289,14 @@ impl Server<'_> {
 }
 
 impl Server<'_> {
-    /// The person calling, when their token grants `scope`: resources and prompts are
+    /// The person calling, when their token satisfies `need`: resources and prompts are
     /// never public.
-    pub(super) fn person_with(&self, scope: &'static str) -> Result<&str, Failure> {
+    pub(super) fn person_with(&self, need: &Need) -> Result<&str, Failure> {
         match self.caller.user {
-            Some(user) if self.caller.scopes.contains(&scope) => Ok(user),
-            _ => Err(Failure::Scope(scope)),
+            Some(user) if self.catalog.satisfies(&self.caller.scopes, need) => Ok(user),
+            _ => Err(Failure::Scope(
+                self.catalog.challenge_scope(&self.caller.scopes, need),
+            )),
         }
     }
 
@@ -307,11 +322,12 @@ impl Server<'_> {
                 .into())
             }
         };
-        if !self.caller.scopes.contains(&tool.scope) {
+        if !self.catalog.satisfies(&self.caller.scopes, &tool.need) {
             return Ok(tools::insufficient_scope(
                 &tool.exposed,
-                tool.scope,
+                &tool.need,
                 &self.caller.scopes,
+                self.catalog,
                 self.resource_metadata,
             ));
         }

@@ -223,11 +223,9 @@ fn loopback_port(origin: &str) -> Option<&str> {
 /// The `WWW-Authenticate` challenge of a 401 at `/mcp` (RFC 6750 §3, RFC 9728 §5.1, MCP
 /// authorization "Scope selection"): where the metadata is, which scopes to ask for, and,
 /// when a token was sent, why it was refused.
-pub fn challenge(resource_metadata: &str, invalid: Option<&str>) -> String {
-    let mut c = format!(
-        "Bearer resource_metadata=\"{resource_metadata}\", scope=\"{}\"",
-        crate::oauth::scope::RESOURCE_SCOPES.join(" ")
-    );
+/// `scope` is what a new token should hold: the catalog's default resource scopes.
+pub fn challenge(resource_metadata: &str, scope: &str, invalid: Option<&str>) -> String {
+    let mut c = format!("Bearer resource_metadata=\"{resource_metadata}\", scope=\"{scope}\"");
     if let Some(why) = invalid {
         c.push_str(&format!(
             ", error=\"invalid_token\", error_description=\"{why}\""

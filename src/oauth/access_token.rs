@@ -23,6 +23,10 @@ pub struct AccessClaims {
     pub jti: String,
     /// The grant this token came from; revoking the grant stops the token.
     pub gid: String,
+    /// The person's roles when the token was issued (RFC 9068 §7.2.1.1), for the user
+    /// assertion sent upstream; absent when they have none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<String>,
 }
 
 /// A verified token: its claims and when it expires (Unix seconds).
@@ -81,6 +85,8 @@ struct Payload {
     scope: String,
     jti: String,
     gid: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    roles: Vec<String>,
     exp: u64,
     iat: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -106,8 +112,10 @@ pub async fn issue(
         scope,
         jti,
         gid,
+        roles,
     } = claims;
     let payload = Payload {
+        roles,
         jti: if jti.is_empty() { random_token() } else { jti },
         iss,
         sub,
@@ -212,6 +220,7 @@ pub async fn verify(
             scope: p.scope,
             jti: p.jti,
             gid: p.gid,
+            roles: p.roles,
         },
     })
 }
@@ -242,6 +251,7 @@ mod tests {
             scope: "mcp:read".into(),
             jti: String::new(),
             gid: "g1".into(),
+            roles: Vec::new(),
         }
     }
 

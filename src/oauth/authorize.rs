@@ -2,6 +2,7 @@
 //! order the spec requires: first the client and its redirect URI, whose failures must
 //! never redirect; only then everything else, whose failures redirect to the validated URI.
 
+use crate::oauth::catalog::Catalog;
 use crate::oauth::client::{host_of, Client, ClientSource};
 use crate::oauth::error::OAuthError;
 use crate::oauth::pkce;
@@ -213,6 +214,7 @@ pub fn validate(
     client: Option<Client>,
     issuer: &str,
     our_resource: &str,
+    catalog: &Catalog,
 ) -> Result<AuthorizeRequest, AuthorizeFailure> {
     let client_id = params.client_id.as_deref().unwrap_or("");
     if client_id.is_empty() {
@@ -270,14 +272,15 @@ pub fn validate(
             "code_challenge must be the base64url SHA-256 of the verifier: 43 characters".into(),
         )));
     }
-    let mut scopes =
-        Scopes::parse(params.scope.as_deref()).map_err(|e| fail(OAuthError::InvalidScope(e)))?;
+    let mut scopes = catalog
+        .parse(params.scope.as_deref())
+        .map_err(|e| fail(OAuthError::InvalidScope(e)))?;
     // An operator who registered a client with `--scope` set its limit: it is granted at
     // most those (RFC 6749 §3.3 lets the server grant less than asked). A self-registered
     // client's `scope` is only its own claim and limits nothing.
     if client.source == ClientSource::Preregistered {
         if let Some(allowed) = client.scope.as_deref() {
-            let allowed = Scopes::parse(Some(allowed)).unwrap_or_default();
+            let allowed = catalog.stored(allowed);
             scopes = scopes.intersect(&allowed);
             if scopes.is_empty() {
                 return Err(fail(OAuthError::InvalidScope(
@@ -301,6 +304,38 @@ pub fn validate(
         scopes,
         resource: our_resource.to_string(),
     })
+}
+
+/// What a signed-in person may grant of a request: the scopes their roles allow, and those
+/// left out (RFC 6749 §3.3 lets the server issue fewer scopes than asked; the token
+/// response's `scope` says which).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Offer {
+    pub granted: Scopes,
+    pub refused: Scopes,
+}
+
+impl Offer {
+    pub fn of(catalog: &Catalog, requested: &Scopes, roles: &[&str]) -> Offer {
+        let granted = catalog.allowed_for(requested, roles);
+        let refused = requested.without(&granted);
+        let usable = !granted.is_empty()
+            && (!catalog.has_resource_scope(requested) || catalog.has_resource_scope(&granted));
+        if usable {
+            Offer { granted, refused }
+        } else {
+            Offer {
+                granted: Scopes::default(),
+                refused: requested.clone(),
+            }
+        }
+    }
+
+    /// Whether anything the app can use is left: never a silent empty token. An app that
+    /// asked for any of the resource's scopes needs one of them.
+    pub fn usable(&self) -> bool {
+        !self.granted.is_empty()
+    }
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! Tests of `authorize`.
 
 use super::*;
+use crate::oauth::catalog::Catalog;
 use crate::oauth::client::{validate_metadata, ClientSource};
 use serde_json::json;
 
@@ -42,7 +43,9 @@ fn errors_before_sign_in_are_shown_not_redirected() {
     p.response_type = Some("x".into());
     let mut named = client();
     named.client_name = Some("Sketchy App".into());
-    let Err(AuthorizeFailure::Redirect(r)) = validate(&p, Some(named), ISS, RES) else {
+    let Err(AuthorizeFailure::Redirect(r)) =
+        validate(&p, Some(named), ISS, RES, &Catalog::default())
+    else {
         panic!("expected an error for a trusted redirect URI");
     };
     match r.deliver(false) {
@@ -57,7 +60,7 @@ fn errors_before_sign_in_are_shown_not_redirected() {
 
 #[test]
 fn a_good_request_validates_with_default_scopes() {
-    let r = validate(&params(), Some(client()), ISS, RES).unwrap();
+    let r = validate(&params(), Some(client()), ISS, RES, &Catalog::default()).unwrap();
     assert_eq!(r.scopes.to_string(), "mcp:read mcp:write offline_access");
 }
 
@@ -66,26 +69,43 @@ fn an_operator_scope_limit_holds_and_a_self_declared_one_does_not() {
     let mut limited = client();
     limited.scope = Some("mcp:read offline_access".into());
     // Self-registered: its scope is a claim, not a limit.
-    let r = validate(&params(), Some(limited.clone()), ISS, RES).unwrap();
+    let r = validate(
+        &params(),
+        Some(limited.clone()),
+        ISS,
+        RES,
+        &Catalog::default(),
+    )
+    .unwrap();
     assert_eq!(r.scopes.to_string(), "mcp:read mcp:write offline_access");
     limited.source = ClientSource::Preregistered;
-    let r = validate(&params(), Some(limited.clone()), ISS, RES).unwrap();
+    let r = validate(
+        &params(),
+        Some(limited.clone()),
+        ISS,
+        RES,
+        &Catalog::default(),
+    )
+    .unwrap();
     assert_eq!(r.scopes.to_string(), "mcp:read offline_access");
     let mut p = params();
     p.scope = Some("mcp:write".into());
-    assert!(redirect_of(validate(&p, Some(limited), ISS, RES)).contains("error=invalid_scope"));
+    assert!(
+        redirect_of(validate(&p, Some(limited), ISS, RES, &Catalog::default()))
+            .contains("error=invalid_scope")
+    );
 }
 
 #[test]
 fn unknown_client_and_unregistered_redirect_never_redirect() {
     assert!(matches!(
-        validate(&params(), None, ISS, RES),
+        validate(&params(), None, ISS, RES, &Catalog::default()),
         Err(AuthorizeFailure::Page(Refusal::UnknownClient))
     ));
     let mut p = params();
     p.redirect_uri = Some("https://evil.example/cb".into());
     assert!(matches!(
-        validate(&p, Some(client()), ISS, RES),
+        validate(&p, Some(client()), ISS, RES, &Catalog::default()),
         Err(AuthorizeFailure::Page(Refusal::UnregisteredRedirect))
     ));
 }
@@ -94,23 +114,34 @@ fn unknown_client_and_unregistered_redirect_never_redirect() {
 fn other_errors_redirect_with_state_and_iss() {
     let mut p = params();
     p.code_challenge_method = Some("plain".into());
-    let loc = redirect_of(validate(&p, Some(client()), ISS, RES));
+    let loc = redirect_of(validate(&p, Some(client()), ISS, RES, &Catalog::default()));
     assert!(loc.starts_with("https://app.example/cb?error=invalid_request&"));
     assert!(loc.contains("state=s1"));
     assert!(loc.contains("iss=https%3A%2F%2Fas.example"));
     let mut p = params();
     p.code_challenge = None;
-    assert!(redirect_of(validate(&p, Some(client()), ISS, RES)).contains("error=invalid_request"));
+    assert!(
+        redirect_of(validate(&p, Some(client()), ISS, RES, &Catalog::default()))
+            .contains("error=invalid_request")
+    );
     let mut p = params();
     p.resource = Some("https://other.example/mcp".into());
-    assert!(redirect_of(validate(&p, Some(client()), ISS, RES)).contains("error=invalid_target"));
+    assert!(
+        redirect_of(validate(&p, Some(client()), ISS, RES, &Catalog::default()))
+            .contains("error=invalid_target")
+    );
     let mut p = params();
     p.scope = Some("admin".into());
-    assert!(redirect_of(validate(&p, Some(client()), ISS, RES)).contains("error=invalid_scope"));
+    assert!(
+        redirect_of(validate(&p, Some(client()), ISS, RES, &Catalog::default()))
+            .contains("error=invalid_scope")
+    );
     let mut p = params();
     p.response_type = Some("token".into());
-    assert!(redirect_of(validate(&p, Some(client()), ISS, RES))
-        .contains("error=unsupported_response_type"));
+    assert!(
+        redirect_of(validate(&p, Some(client()), ISS, RES, &Catalog::default()))
+            .contains("error=unsupported_response_type")
+    );
 }
 
 #[test]
@@ -138,4 +169,30 @@ fn overlong_parameters_are_refused() {
         let pairs = vec![(name.to_string(), "a".repeat(len - 1))];
         assert!(AuthorizeParams::from_pairs(&pairs).is_ok(), "{name}");
     }
+}
+
+#[test]
+fn an_offer_leaves_out_what_the_roles_do_not_allow_and_is_never_silently_empty() {
+    let c = Catalog::from_setting(Some(
+        r#"{"scopes":[{"name":"mcp:read","description":"R","default":true},
+        {"name":"mcp:execute","description":"X","default":true},
+        {"name":"mcp:manage","description":"M","roles":["admin"]}],"write":"mcp:execute"}"#,
+    ))
+    .unwrap();
+    let asked = c.parse(Some("mcp:read mcp:execute mcp:manage")).unwrap();
+    let o = Offer::of(&c, &asked, &[]);
+    assert!(o.usable());
+    assert_eq!(o.granted.to_string(), "mcp:read mcp:execute");
+    assert_eq!(o.refused.to_string(), "mcp:manage");
+    let all = Offer::of(&c, &asked, &["admin"]);
+    assert_eq!(all.granted, asked);
+    assert!(all.refused.is_empty());
+    // Only a restricted scope (with the protocol's): nothing usable is left.
+    let manage = c.parse(Some("mcp:manage offline_access openid")).unwrap();
+    let none = Offer::of(&c, &manage, &["staff"]);
+    assert!(!none.usable());
+    assert_eq!(none.refused, manage);
+    // An OpenID-only request is usable without any resource scope.
+    let oidc = c.parse(Some("openid email")).unwrap();
+    assert!(Offer::of(&c, &oidc, &[]).usable());
 }

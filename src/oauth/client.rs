@@ -4,7 +4,7 @@
 
 use crate::oauth::error::OAuthError;
 use crate::oauth::kinds::{AuthMethod, GrantType, ResponseType};
-use crate::oauth::scope::Scopes;
+use crate::oauth::scope::is_scope_token;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use url::{Host, Url};
@@ -51,6 +51,13 @@ pub struct Client {
     pub scope: Option<String>,
     pub client_id_issued_at: u64,
     pub source: ClientSource,
+    /// Seconds its access tokens live, when the operator gave a pre-registered client
+    /// its own (`npm run client -- add --access-token-ttl`); else `ACCESS_TOKEN_TTL`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_token_ttl: Option<u64>,
+    /// The same for its refresh tokens (`--refresh-token-ttl`; else `REFRESH_TOKEN_TTL`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token_ttl: Option<u64>,
 }
 
 impl Client {
@@ -328,14 +335,17 @@ pub fn validate_metadata(v: &Value) -> Result<ClientMetadata, OAuthError> {
             ))
         }
     };
-    // Scopes this server does not know are dropped rather than refused: clients often ask
-    // for `openid` or their own defaults (RFC 7591 §2 lets the server replace the value).
+    // A registration's `scope` is only the client's own claim (RFC 7591 §2 lets the server
+    // replace it): it limits nothing, and what is granted is decided at `/authorize` by the
+    // catalog. Words that are not scope tokens are dropped rather than refused.
     let scope = optional_string(v, "scope", 500)?.and_then(|s| {
-        let known: Vec<&str> = s
-            .split(' ')
-            .filter(|w| Scopes::parse(Some(w)).is_ok() && !w.is_empty())
-            .collect();
-        Some(Scopes::parse(Some(&known.join(" "))).ok()?.to_string()).filter(|_| !known.is_empty())
+        let mut known: Vec<&str> = Vec::new();
+        for w in s.split(' ').filter(|w| is_scope_token(w)) {
+            if !known.contains(&w) {
+                known.push(w);
+            }
+        }
+        Some(known.join(" ")).filter(|k| !k.is_empty())
     });
     let client_uri = optional_string(v, "client_uri", MAX_URI_LEN)?;
     if let Some(u) = &client_uri {
@@ -376,6 +386,8 @@ impl ClientMetadata {
             scope: self.scope,
             client_id_issued_at: issued_at,
             source,
+            access_token_ttl: None,
+            refresh_token_ttl: None,
         }
     }
 }

@@ -111,12 +111,12 @@ fn registration_errors_name_the_rule() {
 }
 
 #[test]
-fn unknown_scopes_are_dropped() {
+fn words_that_are_not_scopes_are_dropped() {
     let m = validate_metadata(
-        &json!({"redirect_uris": ["https://a.example"], "scope": "openid mcp:read"}),
+        &json!({"redirect_uris": ["https://a.example"], "scope": "openid mcp:read a\\b openid"}),
     )
     .unwrap();
-    assert_eq!(m.scope.as_deref(), Some("mcp:read"));
+    assert_eq!(m.scope.as_deref(), Some("openid mcp:read"));
 }
 
 fn client(uris: &[&str]) -> Client {

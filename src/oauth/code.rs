@@ -21,6 +21,16 @@ pub struct CodeGrant {
     pub expires_at: u64,
     /// When it was issued, in Unix milliseconds: a withdrawal after this refuses it.
     pub issued_ms: u64,
+    /// The person's roles at consent, space separated, for the access token's `roles`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub roles: String,
+    /// OpenID Connect: the `/authorize` request's `nonce`, echoed in the ID token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<String>,
+    /// OpenID Connect: when the person signed in (Unix seconds), the ID token's
+    /// `auth_time`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_time: Option<u64>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -65,6 +75,9 @@ mod tests {
             resource: "https://as.example/mcp".into(),
             expires_at: 1_300,
             issued_ms: 1_240_000,
+            roles: "admin".into(),
+            nonce: Some("n-0S6_WzA2Mj".into()),
+            auth_time: Some(1_200),
         }
     }
 

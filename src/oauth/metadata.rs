@@ -1,8 +1,8 @@
 //! Discovery documents: authorization-server metadata (RFC 8414), its OpenID Connect
 //! Discovery twin, and protected-resource metadata for `/mcp` (RFC 9728).
 
+use crate::oauth::catalog::Catalog;
 use crate::oauth::kinds::{names, AuthMethod, GrantType, ResponseType};
-use crate::oauth::scope::{RESOURCE_SCOPES, SUPPORTED};
 use serde_json::{json, Value};
 
 /// The MCP resource identifier (RFC 8707) for an issuer: its `/mcp` endpoint.
@@ -34,8 +34,8 @@ impl ClientIntake {
     }
 }
 
-pub fn authorization_server(issuer: &str, intake: ClientIntake) -> Value {
-    let scopes: Vec<&str> = SUPPORTED.to_vec();
+pub fn authorization_server(issuer: &str, intake: ClientIntake, catalog: &Catalog) -> Value {
+    let scopes = catalog.all_scopes();
     let mut doc = json!({
         "issuer": issuer,
         "authorization_endpoint": format!("{issuer}/authorize"),
@@ -66,8 +66,8 @@ pub fn authorization_server(issuer: &str, intake: ClientIntake) -> Value {
 
 /// OpenID Provider metadata: the same endpoints, plus the userinfo claims this server
 /// returns. No ID tokens are issued, so none of the id_token fields are claimed.
-pub fn openid_configuration(issuer: &str, intake: ClientIntake) -> Value {
-    let mut doc = authorization_server(issuer, intake);
+pub fn openid_configuration(issuer: &str, intake: ClientIntake, catalog: &Catalog) -> Value {
+    let mut doc = authorization_server(issuer, intake, catalog);
     crate::json::set(&mut doc, "subject_types_supported", json!(["public"]));
     crate::json::set(
         &mut doc,
@@ -77,11 +77,13 @@ pub fn openid_configuration(issuer: &str, intake: ClientIntake) -> Value {
     doc
 }
 
-pub fn protected_resource(issuer: &str, resource_name: &str) -> Value {
+/// The resource's scopes only: `offline_access` and the OpenID scopes are the
+/// authorization server's business (MCP 2026-07-28, protected-resource metadata).
+pub fn protected_resource(issuer: &str, resource_name: &str, catalog: &Catalog) -> Value {
     json!({
         "resource": mcp_resource(issuer),
         "authorization_servers": [issuer],
-        "scopes_supported": RESOURCE_SCOPES,
+        "scopes_supported": catalog.resource_scopes(),
         "bearer_methods_supported": ["header"],
         "resource_name": resource_name,
     })
@@ -99,9 +101,12 @@ mod tests {
     #[test]
     fn issuer_is_identical_everywhere() {
         let iss = "https://mcp.example.com";
-        let doc = authorization_server(iss, OPEN);
+        let doc = authorization_server(iss, OPEN, &Catalog::default());
         assert_eq!(doc["issuer"], iss);
-        assert_eq!(openid_configuration(iss, OPEN)["issuer"], iss);
+        assert_eq!(
+            openid_configuration(iss, OPEN, &Catalog::default())["issuer"],
+            iss
+        );
         assert_eq!(
             doc["registration_endpoint"],
             "https://mcp.example.com/register"
@@ -111,16 +116,17 @@ mod tests {
             ClientIntake {
                 registration: false,
                 ..OPEN
-            }
+            },
+            &Catalog::default()
         )
         .get("registration_endpoint")
         .is_none());
         assert_eq!(
-            protected_resource(iss, "x")["authorization_servers"][0],
+            protected_resource(iss, "x", &Catalog::default())["authorization_servers"][0],
             iss
         );
         assert_eq!(
-            protected_resource(iss, "x")["resource"],
+            protected_resource(iss, "x", &Catalog::default())["resource"],
             "https://mcp.example.com/mcp"
         );
         assert_eq!(doc["code_challenge_methods_supported"], json!(["S256"]));
@@ -128,7 +134,7 @@ mod tests {
 
     #[test]
     fn resource_scopes_exclude_offline_access() {
-        let prm = protected_resource("https://a.example", "x");
+        let prm = protected_resource("https://a.example", "x", &Catalog::default());
         assert_eq!(prm["scopes_supported"], json!(["mcp:read", "mcp:write"]));
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod access_token;
 pub mod authorize;
+pub mod catalog;
 pub mod chacha20;
 pub mod client;
 pub mod client_directory;

@@ -5,7 +5,8 @@
 //! and lets `/mcp` tell them from access tokens before any lookup.
 
 use crate::encoding::{b64url, random_bytes};
-use crate::oauth::scope::{Scopes, RESOURCE_SCOPES};
+use crate::oauth::catalog::Catalog;
+use crate::oauth::scope::Scopes;
 
 pub const PREFIX: &str = "mcp_pat_";
 /// base64url of 32 bytes.
@@ -42,8 +43,15 @@ pub struct NewToken {
 
 impl NewToken {
     /// `expires` is a number of days from `EXPIRY_DAYS` (a trailing `d` allowed) or
-    /// "never"; `scopes` are resource scopes only, at least one.
-    pub fn parse(name: &str, scopes: &[&str], expires: &str, now: u64) -> Result<Self, String> {
+    /// "never"; `scopes` are resource scopes only, at least one, each one the person's
+    /// `roles` let them hold.
+    pub fn parse(
+        name: &str,
+        scopes: &[&str],
+        expires: &str,
+        now: u64,
+        (catalog, roles): (&Catalog, &[&str]),
+    ) -> Result<Self, String> {
         let name: String = name.trim().to_string();
         if name.is_empty() {
             return Err("Give the token a name, so you can tell it apart later.".into());
@@ -57,21 +65,19 @@ impl NewToken {
             return Err("The name must not contain control characters.".into());
         }
         let words: Vec<&str> = scopes.iter().flat_map(|s| s.split(' ')).collect();
-        if let Some(bad) = words
-            .iter()
-            .find(|w| !w.is_empty() && !RESOURCE_SCOPES.contains(w))
-        {
+        let offered =
+            catalog.allowed_for(&catalog.stored(&catalog.resource_scopes().join(" ")), roles);
+        if let Some(bad) = words.iter().find(|w| !w.is_empty() && !offered.contains(w)) {
             return Err(format!(
                 "'{}' is not a scope a personal token can have (choose from {}).",
                 crate::util::text::truncate(bad, 40),
-                RESOURCE_SCOPES.join(", ")
+                offered.names().join(", ")
             ));
         }
-        let joined = words.join(" ");
-        let scope = match joined.trim() {
-            "" => return Err("Choose at least one thing the token may do.".into()),
-            text => Scopes::parse(Some(text))?,
-        };
+        let scope = catalog.stored(&words.join(" "));
+        if scope.is_empty() {
+            return Err("Choose at least one thing the token may do.".into());
+        }
         let expires = expires.trim();
         let expires_at = if expires.eq_ignore_ascii_case("never") || expires == "none" {
             None
@@ -112,19 +118,53 @@ mod tests {
     }
 
     #[test]
+    fn a_person_may_give_a_token_only_the_scopes_their_roles_allow() {
+        let c = Catalog::from_setting(Some(
+            r#"{"scopes":[{"name":"mcp:read","description":"R","default":true},
+            {"name":"mcp:write","description":"W"},
+            {"name":"mcp:manage","description":"M","roles":["admin"]}]}"#,
+        ))
+        .unwrap();
+        let e = NewToken::parse("x", &["mcp:manage"], "7d", 0, (&c, &[])).unwrap_err();
+        assert!(e.contains("mcp:read, mcp:write"), "{e}");
+        let t = NewToken::parse("x", &["mcp:manage", "mcp:read"], "7d", 0, (&c, &["admin"]));
+        assert_eq!(t.unwrap().scope.to_string(), "mcp:read mcp:manage");
+    }
+
+    #[test]
     fn requests_are_checked() {
         let now = 1_000;
-        let t = NewToken::parse(" Claude Code ", &["mcp:read", "mcp:write"], "30d", now).unwrap();
+        let t = NewToken::parse(
+            " Claude Code ",
+            &["mcp:read", "mcp:write"],
+            "30d",
+            now,
+            (&Catalog::default(), &[]),
+        )
+        .unwrap();
         assert_eq!(t.name, "Claude Code");
         assert_eq!(t.scope.to_string(), "mcp:read mcp:write");
         assert_eq!(t.expires_at, Some(now + 30 * 86_400));
-        let t = NewToken::parse("ci", &["mcp:read"], "never", now).unwrap();
+        let t = NewToken::parse(
+            "ci",
+            &["mcp:read"],
+            "never",
+            now,
+            (&Catalog::default(), &[]),
+        )
+        .unwrap();
         assert_eq!(t.expires_at, None);
         assert_eq!(
-            NewToken::parse("ci", &["mcp:read mcp:write"], "7", now)
-                .unwrap()
-                .scope
-                .to_string(),
+            NewToken::parse(
+                "ci",
+                &["mcp:read mcp:write"],
+                "7",
+                now,
+                (&Catalog::default(), &[])
+            )
+            .unwrap()
+            .scope
+            .to_string(),
             "mcp:read mcp:write"
         );
         for (name, scopes, expires, says) in [
@@ -136,10 +176,13 @@ mod tests {
             ("x", &["mcp:read"][..], "forever", "7, 30 or 90"),
             ("a\u{7}b", &["mcp:read"][..], "7d", "control"),
         ] {
-            let e = NewToken::parse(name, scopes, expires, now).unwrap_err();
+            let e = NewToken::parse(name, scopes, expires, now, (&Catalog::default(), &[]))
+                .unwrap_err();
             assert!(e.contains(says), "{name:?} {scopes:?} {expires}: {e}");
         }
         let long = "n".repeat(MAX_NAME_CHARS + 1);
-        assert!(NewToken::parse(&long, &["mcp:read"], "7d", now).is_err());
+        assert!(
+            NewToken::parse(&long, &["mcp:read"], "7d", now, (&Catalog::default(), &[])).is_err()
+        );
     }
 }

@@ -1,57 +1,27 @@
-//! The scopes this server grants (RFC 6749 §3.3), what they mean in plain words, and the
-//! parsing rules: space-delimited, only known scopes, no duplicates.
+//! A set of granted scopes (RFC 6749 §3.3) and the protocol scopes every deployment knows.
+//! Which resource scopes exist, what they mean and who may hold them is the operator's
+//! catalog (`oauth::catalog`); a `Scopes` is only ever made by it, so it holds known
+//! scopes, each once, in the catalog's order.
 
 pub const MCP_READ: &str = "mcp:read";
 pub const MCP_WRITE: &str = "mcp:write";
+pub const OPENID: &str = "openid";
 pub const PROFILE: &str = "profile";
 pub const EMAIL: &str = "email";
 pub const OFFLINE_ACCESS: &str = "offline_access";
 
-/// Every scope, in the order pages list them. The words a person reads for each are in
+/// The scopes of OpenID Connect and refresh, always known whatever `SCOPES` declares, in
+/// the order pages list them (after the resource's own). Their words are in
 /// `templates/scopes.html`.
-pub const SUPPORTED: [&str; 5] = [MCP_READ, MCP_WRITE, PROFILE, EMAIL, OFFLINE_ACCESS];
+pub const PROTOCOL: [&str; 4] = [OPENID, PROFILE, EMAIL, OFFLINE_ACCESS];
 
-/// Scopes of the MCP resource, advertised in protected-resource metadata and challenges.
-pub const RESOURCE_SCOPES: [&str; 2] = [MCP_READ, MCP_WRITE];
-
-/// Granted when a request names no scope (ChatGPT's reconnect sends none). Refresh tokens
-/// are issued to every authorization-code grant, so `offline_access` need not be asked for.
-pub const DEFAULT: [&str; 3] = [MCP_READ, MCP_WRITE, OFFLINE_ACCESS];
-
-/// A set of known scopes, kept in `SUPPORTED` order so it prints the same every time.
+/// Known scopes, each once, in the catalog's order, so a set prints the same every time.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
-pub struct Scopes(Vec<&'static str>);
+pub struct Scopes(pub(super) Vec<String>);
 
 impl Scopes {
-    /// Parses a `scope` parameter. `None` (absent or blank) means the defaults; an unknown
-    /// scope is an error naming it.
-    pub fn parse(text: Option<&str>) -> Result<Scopes, String> {
-        let text = text.map(str::trim).unwrap_or("");
-        if text.is_empty() {
-            return Ok(Scopes::from_known(&DEFAULT));
-        }
-        let mut found = Vec::new();
-        for word in text.split(' ').filter(|w| !w.is_empty()) {
-            match SUPPORTED.iter().find(|s| **s == word) {
-                Some(s) => found.push(*s),
-                None => return Err(format!("unknown scope '{}'", truncate(word, 40))),
-            }
-        }
-        Ok(Scopes::from_known(&found))
-    }
-
-    fn from_known(list: &[&str]) -> Scopes {
-        Scopes(
-            SUPPORTED
-                .iter()
-                .copied()
-                .filter(|s| list.contains(s))
-                .collect(),
-        )
-    }
-
     pub fn contains(&self, scope: &str) -> bool {
-        self.0.contains(&scope)
+        self.0.iter().any(|s| s == scope)
     }
 
     pub fn is_subset_of(&self, other: &Scopes) -> bool {
@@ -62,8 +32,19 @@ impl Scopes {
         Scopes(
             self.0
                 .iter()
-                .copied()
                 .filter(|s| other.contains(s))
+                .cloned()
+                .collect(),
+        )
+    }
+
+    /// These scopes without `dropped`'s.
+    pub fn without(&self, dropped: &Scopes) -> Scopes {
+        Scopes(
+            self.0
+                .iter()
+                .filter(|s| !dropped.contains(s))
+                .cloned()
                 .collect(),
         )
     }
@@ -72,13 +53,13 @@ impl Scopes {
         self.0.is_empty()
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = &'static str> + '_ {
-        self.0.iter().copied()
+    pub fn iter(&self) -> impl Iterator<Item = &str> + '_ {
+        self.0.iter().map(String::as_str)
     }
 
-    /// The scope names, in `SUPPORTED` order.
-    pub fn names(&self) -> &[&'static str] {
-        &self.0
+    /// The scope names, in the catalog's order.
+    pub fn names(&self) -> Vec<&str> {
+        self.iter().collect()
     }
 }
 
@@ -88,43 +69,12 @@ impl std::fmt::Display for Scopes {
     }
 }
 
-pub use crate::util::text::truncate;
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn absent_scope_grants_defaults() {
-        assert_eq!(
-            Scopes::parse(None).unwrap().to_string(),
-            "mcp:read mcp:write offline_access"
-        );
-        assert_eq!(
-            Scopes::parse(Some("  ")).unwrap(),
-            Scopes::parse(None).unwrap()
-        );
-    }
-
-    #[test]
-    fn parses_in_canonical_order_without_duplicates() {
-        let s = Scopes::parse(Some("email mcp:read  mcp:read")).unwrap();
-        assert_eq!(s.to_string(), "mcp:read email");
-    }
-
-    #[test]
-    fn rejects_unknown_scopes() {
-        assert!(Scopes::parse(Some("mcp:read admin"))
-            .unwrap_err()
-            .contains("admin"));
-    }
-
-    #[test]
-    fn subsets_and_intersections() {
-        let all = Scopes::parse(Some("mcp:read mcp:write")).unwrap();
-        let read = Scopes::parse(Some("mcp:read")).unwrap();
-        assert!(read.is_subset_of(&all));
-        assert!(!all.is_subset_of(&read));
-        assert_eq!(all.intersect(&read), read);
-    }
+/// RFC 6749 §3.3's scope-token: printable ASCII but space, `"` and `\`.
+pub fn is_scope_token(word: &str) -> bool {
+    !word.is_empty()
+        && word
+            .bytes()
+            .all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b))
 }
+
+pub use crate::util::text::truncate;

@@ -98,7 +98,9 @@ impl D1 {
                     r.rotated_at, r.successor_hash, r.revoked_at, g.resource, \
                     g.revoked_at AS grant_revoked_at, s.rotated_at AS successor_rotated_at, \
                     s.token_hash AS successor_found, \
-                    u.disabled_at AS user_disabled_at \
+                    u.disabled_at AS user_disabled_at, \
+                    (SELECT group_concat(role, ' ') FROM user_roles WHERE user_id = r.user_id) \
+                    AS roles \
              FROM refresh_tokens r JOIN grants g ON g.id = r.grant_id \
              LEFT JOIN users u ON u.id = r.user_id \
              LEFT JOIN refresh_tokens s ON s.token_hash = r.successor_hash \

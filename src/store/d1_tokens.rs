@@ -13,6 +13,10 @@ pub struct ActiveToken {
     pub user_id: String,
     pub scope: String,
     pub last_used_at: Option<u64>,
+    /// The owner's roles now, space separated: a token never holds a scope its owner's
+    /// roles no longer allow.
+    #[serde(default)]
+    pub roles: Option<String>,
 }
 
 /// A token as its owner's list shows it (never the token itself).
@@ -81,7 +85,9 @@ impl D1 {
         now: u64,
     ) -> Result<Option<ActiveToken>, StoreError> {
         self.first(
-            "SELECT t.id, t.user_id, t.scope, t.last_used_at FROM personal_tokens t JOIN users u ON u.id = t.user_id \
+            "SELECT t.id, t.user_id, t.scope, t.last_used_at, \
+                    (SELECT group_concat(role, ' ') FROM user_roles WHERE user_id = t.user_id) AS roles \
+             FROM personal_tokens t JOIN users u ON u.id = t.user_id \
              WHERE t.token_hash = ?1 AND t.revoked_at IS NULL \
              AND (t.expires_at IS NULL OR t.expires_at > ?2) AND u.disabled_at IS NULL",
             &[Arg::T(token_hash), Arg::N(now)],

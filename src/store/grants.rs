@@ -29,6 +29,19 @@ pub struct RefreshRow {
     pub successor_found: Option<String>,
     /// A disabled account's refresh tokens stop working.
     pub user_disabled_at: Option<u64>,
+    /// The person's roles now, space separated (`None`: none), read with the token so a
+    /// refresh narrows to what they may still hold without another query.
+    #[serde(default)]
+    pub roles: Option<String>,
+}
+
+impl RefreshRow {
+    pub fn roles(&self) -> Vec<&str> {
+        self.roles
+            .as_deref()
+            .map(|r| r.split(' ').filter(|r| !r.is_empty()).collect())
+            .unwrap_or_default()
+    }
 }
 
 /// A grant to create when a code is redeemed.

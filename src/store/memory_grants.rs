@@ -12,6 +12,7 @@ use std::collections::HashMap;
 pub struct User {
     pub disabled_at: Option<u64>,
     pub sessions_after_ms: u64,
+    pub roles: Vec<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -173,6 +174,12 @@ impl GrantStore for Grants {
                 .borrow()
                 .get(&r.user_id)
                 .and_then(|u| u.disabled_at),
+            roles: self
+                .users
+                .borrow()
+                .get(&r.user_id)
+                .map(|u| u.roles.join(" "))
+                .filter(|r| !r.is_empty()),
         }))
     }
 

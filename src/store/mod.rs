@@ -13,6 +13,7 @@ pub mod d1_grants;
 pub mod d1_identities;
 pub mod d1_notes;
 pub mod d1_revocations;
+pub mod d1_roles;
 pub mod d1_tokens;
 pub mod grants;
 pub mod identities;

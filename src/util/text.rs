@@ -18,6 +18,30 @@ pub fn truncate(text: &str, max: usize) -> String {
     text.chars().take(max).collect()
 }
 
+/// `*` matches any run of characters (none included); everything else matches itself.
+pub fn glob_matches(glob: &str, name: &str) -> bool {
+    let (g, n) = (glob.as_bytes(), name.as_bytes());
+    let (mut gi, mut ni) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while ni < n.len() {
+        let here = g.get(gi);
+        if here == Some(&b'*') {
+            star = Some((gi, ni));
+            gi += 1;
+        } else if here.is_some() && here == n.get(ni) {
+            gi += 1;
+            ni += 1;
+        } else if let Some((sg, sn)) = star {
+            gi = sg + 1;
+            ni = sn + 1;
+            star = Some((sg, sn + 1));
+        } else {
+            return false;
+        }
+    }
+    g.get(gi..).unwrap_or_default().iter().all(|&b| b == b'*')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

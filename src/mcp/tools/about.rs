@@ -3,7 +3,6 @@
 //! (`PUBLIC_TOOLS=about`) for a ChatGPT app that answers before the person connects.
 
 use super::{Tool, ToolCtx, ToolFuture, TOOLS};
-use crate::oauth::scope::MCP_READ;
 use serde_json::{json, Value};
 
 pub struct About;
@@ -49,8 +48,8 @@ impl Tool for About {
     fn annotations(&self) -> Value {
         json!({ "title": self.title(), "readOnlyHint": true, "openWorldHint": false })
     }
-    fn scope(&self) -> &'static str {
-        MCP_READ
+    fn read_only(&self) -> bool {
+        true
     }
     fn needs_user(&self) -> bool {
         false
@@ -64,7 +63,7 @@ impl Tool for About {
                         "name": t.name(),
                         "title": t.title(),
                         "needs_sign_in": !ctx.public.contains(*t),
-                        "scope": t.scope(),
+                        "scope": ctx.catalog.tool_need(&Vec::new(), t.name(), t.read_only()).summary(),
                     })
                 })
                 .collect();

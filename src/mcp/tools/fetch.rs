@@ -2,7 +2,6 @@
 //! holding `{"id", "title", "text", "url", "metadata"}`.
 
 use super::{arg_str, note_url, timestamp, Tool, ToolCtx, ToolError, ToolFuture};
-use crate::oauth::scope::MCP_READ;
 use serde_json::{json, Value};
 
 pub struct Fetch;
@@ -43,8 +42,8 @@ impl Tool for Fetch {
     fn annotations(&self) -> Value {
         json!({ "title": self.title(), "readOnlyHint": true, "openWorldHint": false })
     }
-    fn scope(&self) -> &'static str {
-        MCP_READ
+    fn read_only(&self) -> bool {
+        true
     }
     fn call<'a>(&'a self, ctx: &'a ToolCtx<'a>, args: Value) -> ToolFuture<'a> {
         Box::pin(async move {

@@ -1,7 +1,6 @@
 //! `memory_delete`: deletes one of the caller's notes.
 
 use super::{arg_str, Tool, ToolCtx, ToolError, ToolFuture};
-use crate::oauth::scope::MCP_WRITE;
 use serde_json::{json, Value};
 
 pub struct MemoryDelete;
@@ -35,8 +34,8 @@ impl Tool for MemoryDelete {
             "openWorldHint": false
         })
     }
-    fn scope(&self) -> &'static str {
-        MCP_WRITE
+    fn read_only(&self) -> bool {
+        false
     }
     fn call<'a>(&'a self, ctx: &'a ToolCtx<'a>, args: Value) -> ToolFuture<'a> {
         Box::pin(async move {

@@ -2,7 +2,6 @@
 
 use super::{arg_str, note_url, timestamp, Tool, ToolCtx, ToolError, ToolFuture};
 use crate::encoding::{b64url, b64url_decode};
-use crate::oauth::scope::MCP_READ;
 use serde_json::{json, Value};
 
 pub struct MemoryList;
@@ -65,8 +64,8 @@ impl Tool for MemoryList {
     fn annotations(&self) -> Value {
         json!({ "title": self.title(), "readOnlyHint": true, "openWorldHint": false })
     }
-    fn scope(&self) -> &'static str {
-        MCP_READ
+    fn read_only(&self) -> bool {
+        true
     }
     fn call<'a>(&'a self, ctx: &'a ToolCtx<'a>, args: Value) -> ToolFuture<'a> {
         Box::pin(async move {

@@ -2,7 +2,6 @@
 
 use super::{arg_str, note_url, Tool, ToolCtx, ToolError, ToolFuture};
 use crate::encoding::{b64url, random_bytes};
-use crate::oauth::scope::MCP_WRITE;
 use crate::store::notes::{Note, Stored, MAX_BYTES_PER_USER, MAX_NOTES_PER_USER, MAX_NOTE_BYTES};
 use serde_json::{json, Value};
 
@@ -73,8 +72,8 @@ impl Tool for MemoryStore {
             "openWorldHint": false
         })
     }
-    fn scope(&self) -> &'static str {
-        MCP_WRITE
+    fn read_only(&self) -> bool {
+        false
     }
     fn call<'a>(&'a self, ctx: &'a ToolCtx<'a>, args: Value) -> ToolFuture<'a> {
         Box::pin(async move {

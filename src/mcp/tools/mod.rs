@@ -10,6 +10,7 @@ pub mod memory_list;
 pub mod memory_store;
 pub mod search;
 
+use crate::oauth::catalog::{Catalog, Need};
 use crate::store::notes::NoteStore;
 use crate::store::StoreError;
 use serde_json::{json, Value};
@@ -24,6 +25,8 @@ pub struct ToolCtx<'a> {
     pub user: Option<&'a str>,
     pub notes: &'a dyn NoteStore,
     pub product_name: &'a str,
+    /// The operator's scopes, for what each tool needs.
+    pub catalog: &'a Catalog,
     /// Which of `TOOLS` are public (see `Public`).
     pub public: Public,
     /// This server's origin: the base of each note's `url`.
@@ -70,8 +73,9 @@ pub trait Tool: Sync {
     fn output_schema(&self) -> &'static str;
     /// `readOnlyHint`, `destructiveHint`, ... as they truly are.
     fn annotations(&self) -> Value;
-    /// The scope a token needs to call this tool.
-    fn scope(&self) -> &'static str;
+    /// Whether the tool only reads: without a mapping in `SCOPES.tools` it then needs the
+    /// catalog's read scope, else its write scope.
+    fn read_only(&self) -> bool;
     /// Whether the tool works on a person's data. Such a tool can never be public, whatever
     /// `PUBLIC_TOOLS` says: without a token there is no person.
     fn needs_user(&self) -> bool {
@@ -129,13 +133,18 @@ impl Public {
     }
 }
 
+/// What calling a built-in tool needs.
+pub fn need(tool: &dyn Tool, catalog: &Catalog) -> Need {
+    catalog.tool_need(&Vec::new(), tool.name(), tool.read_only())
+}
+
 /// The OpenAI Apps SDK's `securitySchemes` for a tool: `noauth` for a public tool, else
-/// OAuth 2 with its scope.
-pub fn security_schemes(tool: &dyn Tool, public: Public) -> Value {
+/// OAuth 2 with the scopes it needs.
+pub fn security_schemes(tool: &dyn Tool, public: Public, catalog: &Catalog) -> Value {
     if public.contains(tool) {
         json!([{ "type": "noauth" }])
     } else {
-        json!([{ "type": "oauth2", "scopes": [tool.scope()] }])
+        need(tool, catalog).security_schemes()
     }
 }
 
@@ -145,8 +154,9 @@ fn parse(schema: &'static str) -> Value {
     serde_json::from_str(schema).unwrap_or(Value::Null)
 }
 
-/// One shape of the `tools/list` entries: structured output or not, and the public set.
-type EntriesKey = (bool, Public);
+/// One shape of the `tools/list` entries: structured output or not, the public set, and
+/// the catalog's fingerprint (one per isolate in a Worker; tests build several).
+type EntriesKey = (bool, Public, u64);
 
 thread_local! {
     // Parsed schemas and whole `tools/list` entries, per isolate: the list only changes
@@ -172,8 +182,8 @@ pub fn input_schema(tool: &dyn Tool) -> Rc<Value> {
 }
 
 /// A tool's `tools/list` entry. Fields a revision does not know are left out for it.
-pub fn describe(tool: &dyn Tool, structured: bool, public: Public) -> Value {
-    let schemes = security_schemes(tool, public);
+pub fn describe(tool: &dyn Tool, structured: bool, public: Public, catalog: &Catalog) -> Value {
+    let schemes = security_schemes(tool, public, catalog);
     let mut entry = json!({
         "name": tool.name(),
         "description": tool.description(),
@@ -190,8 +200,8 @@ pub fn describe(tool: &dyn Tool, structured: bool, public: Public) -> Value {
 }
 
 /// Every tool's entry, in `TOOLS` order, built once per isolate for each shape.
-pub fn entries(structured: bool, public: Public) -> Rc<Vec<Value>> {
-    let key = (structured, public);
+pub fn entries(structured: bool, public: Public, catalog: &Catalog) -> Rc<Vec<Value>> {
+    let key = (structured, public, catalog.fingerprint);
     if let Some(hit) = ENTRIES.with(|c| {
         c.borrow()
             .iter()
@@ -203,7 +213,7 @@ pub fn entries(structured: bool, public: Public) -> Rc<Vec<Value>> {
     let all = Rc::new(
         TOOLS
             .iter()
-            .map(|t| describe(*t, structured, public))
+            .map(|t| describe(*t, structured, public, catalog))
             .collect::<Vec<_>>(),
     );
     ENTRIES.with(|c| c.borrow_mut().push((key, all.clone())));
@@ -224,26 +234,22 @@ pub fn success(value: Value, structured: bool) -> Value {
 /// A failed call the model should read.
 pub use crate::wire::tool_failure as failure;
 
-/// A failed call for a token without the tool's scope: carries the challenge ChatGPT
-/// turns into "reconnect with more access" (OpenAI Apps SDK, `mcp/www_authenticate`).
-/// `name` and `scope` rather than a `Tool`, so a gateway's tool gets the same answer.
+/// A failed call for a token without the scopes a tool needs: carries the challenge
+/// ChatGPT turns into "reconnect with more access" (OpenAI Apps SDK,
+/// `mcp/www_authenticate`), naming what the token holds and what the tool adds. `name`
+/// and a `Need` rather than a `Tool`, so a gateway's tool gets the same answer.
 pub fn insufficient_scope(
     name: &str,
-    scope: &str,
+    need: &Need,
     granted: &[&str],
+    catalog: &Catalog,
     resource_metadata: &str,
 ) -> Value {
-    let mut wanted: Vec<&str> = crate::oauth::scope::RESOURCE_SCOPES
-        .iter()
-        .copied()
-        .filter(|s| granted.contains(s) || *s == scope)
-        .collect();
-    wanted.dedup();
-    let description = format!("the {name} tool needs the {scope} scope");
+    let description = format!("the {name} tool needs {}", need.describe());
     let challenge = format!(
         "Bearer resource_metadata=\"{resource_metadata}\", error=\"insufficient_scope\", \
          scope=\"{}\", error_description=\"{description}\"",
-        wanted.join(" ")
+        catalog.challenge_scope(granted, need)
     );
     let mut result = failure(&format!(
         "This connection may not use {name}: {description}. Reconnect and allow it."
@@ -258,12 +264,25 @@ pub fn insufficient_scope(
 
 /// A failed call of a protected tool without a token: the challenge ChatGPT starts sign-in
 /// from. The Apps SDK documents `insufficient_scope` for this case (a request with no
-/// token holds no scope), with the scopes to ask for.
-pub fn sign_in_required(name: &str, resource_metadata: &str) -> Value {
+/// token holds no scope), with the scopes to ask for: the defaults and what the tool needs.
+pub fn sign_in_required(
+    name: &str,
+    need: Option<&Need>,
+    catalog: &Catalog,
+    resource_metadata: &str,
+) -> Value {
+    let defaults = catalog.defaults();
+    let held: Vec<&str> = defaults
+        .iter()
+        .filter(|s| catalog.is_resource_scope(s))
+        .collect();
+    let scope = match need {
+        Some(need) => catalog.challenge_scope(&held, need),
+        None => held.join(" "),
+    };
     let challenge = format!(
-        "Bearer resource_metadata=\"{resource_metadata}\", scope=\"{}\", \
+        "Bearer resource_metadata=\"{resource_metadata}\", scope=\"{scope}\", \
          error=\"insufficient_scope\", error_description=\"the {name} tool needs sign-in\"",
-        crate::oauth::scope::RESOURCE_SCOPES.join(" "),
     );
     let mut result = failure(&format!(
         "{name} needs you to sign in: connect this app to your account, then try again."

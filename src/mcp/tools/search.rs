@@ -3,7 +3,6 @@
 //! `{"results": [{"id", "title", "url"}]}`, best match first.
 
 use super::{arg_str, note_url, Tool, ToolCtx, ToolFuture};
-use crate::oauth::scope::MCP_READ;
 use serde_json::{json, Value};
 
 pub struct Search;
@@ -60,8 +59,8 @@ impl Tool for Search {
     fn annotations(&self) -> Value {
         json!({ "title": self.title(), "readOnlyHint": true, "openWorldHint": false })
     }
-    fn scope(&self) -> &'static str {
-        MCP_READ
+    fn read_only(&self) -> bool {
+        true
     }
     fn call<'a>(&'a self, ctx: &'a ToolCtx<'a>, args: Value) -> ToolFuture<'a> {
         Box::pin(async move {

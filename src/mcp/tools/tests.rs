@@ -3,12 +3,28 @@
 
 use crate::mcp::server::{Caller, Failure, Server, DEFAULT_PAGE_SIZE};
 use crate::mcp::tools::{Progress, Public, TOOLS};
+use crate::oauth::catalog::Catalog;
 use crate::store::memory::{block_on, MemoryNotes};
 use serde_json::{json, Map, Value};
 
+/// The catalog without `SCOPES`: `mcp:read` and `mcp:write`.
+pub(crate) static DEFAULT_CATALOG: std::sync::LazyLock<Catalog> =
+    std::sync::LazyLock::new(Catalog::default);
+
 /// A server for `user` with `scopes` on `notes` (the differential tests use it too).
 pub(crate) fn server<'a>(notes: &'a MemoryNotes, user: &'a str, scopes: &[&'a str]) -> Server<'a> {
+    server_with(notes, user, scopes, &DEFAULT_CATALOG)
+}
+
+/// The same, with the operator's own scopes.
+pub(crate) fn server_with<'a>(
+    notes: &'a MemoryNotes,
+    user: &'a str,
+    scopes: &[&'a str],
+    catalog: &'a Catalog,
+) -> Server<'a> {
     Server {
+        catalog,
         caller: Caller {
             user: Some(user),
             scopes: scopes.to_vec(),
@@ -647,6 +663,7 @@ fn a_tool_that_needs_a_person_refuses_to_run_without_one() {
         user: None,
         notes: &notes,
         product_name: "Test",
+        catalog: &DEFAULT_CATALOG,
         public: Public::NONE,
         base_url: "https://mcp.example.com",
         now: 0,
@@ -764,7 +781,8 @@ fn resources_and_prompts_need_the_read_scope_and_a_person() {
                 method,
                 json!({"uri": "note://x", "name": "p"}),
             ) {
-                Err(Failure::Scope(scope)) => assert_eq!(scope, "mcp:read", "{method}"),
+                // The challenge names what the token holds and what is missing.
+                Err(Failure::Scope(scope)) => assert_eq!(scope, "mcp:read mcp:write", "{method}"),
                 _ => panic!("{method} answered without the scope"),
             }
         }
@@ -867,4 +885,98 @@ fn templates_prompts_and_their_caching_hints() {
             .unwrap()["cacheScope"],
         "private"
     );
+}
+
+/// The agent platform's vocabulary: deleting is for administrators (`mcp:manage`), which
+/// implies `mcp:execute`, which implies `mcp:read`.
+fn agent_catalog() -> Catalog {
+    Catalog::from_setting(Some(
+        r#"{"scopes":[{"name":"mcp:read","description":"R","default":true},
+        {"name":"mcp:execute","description":"X","default":true,"implies":["mcp:read"]},
+        {"name":"mcp:manage","description":"M","roles":["admin"],"implies":["mcp:execute"]}],
+        "write":"mcp:execute","tools":{"memory_delete":"mcp:manage"},
+        "resources":{"note://*":{"all_of":["mcp:read","mcp:execute"]}}}"#,
+    ))
+    .unwrap()
+}
+
+#[test]
+fn the_operators_scopes_decide_every_tool_and_the_list_says_so() {
+    let notes = MemoryNotes::default();
+    let c = agent_catalog();
+    let executor = server_with(&notes, "alice", &["mcp:read", "mcp:execute"], &c);
+    let stored = structured(&call(
+        &executor,
+        "2025-06-18",
+        "memory_store",
+        json!({"text": "x"}),
+    ));
+    let id = stored["id"].as_str().unwrap().to_string();
+    // Mapped to mcp:manage: the challenge names what is held and mcp:manage.
+    let r = call(&executor, "2025-06-18", "memory_delete", json!({"id": id}));
+    assert_eq!(r["isError"], true, "{r}");
+    let challenge = r["_meta"]["mcp/www_authenticate"][0].as_str().unwrap();
+    assert!(
+        challenge.contains("scope=\"mcp:read mcp:execute mcp:manage\""),
+        "{challenge}"
+    );
+    assert!(
+        challenge.contains("needs the mcp:manage scope"),
+        "{challenge}"
+    );
+    // mcp:manage alone passes every check below it, by implication.
+    let admin = server_with(&notes, "alice", &["mcp:manage"], &c);
+    assert_eq!(
+        call(&admin, "2025-06-18", "search", json!({"query": "x"}))["isError"],
+        false
+    );
+    assert_eq!(
+        call(&admin, "2025-06-18", "memory_delete", json!({"id": id}))["isError"],
+        false
+    );
+    // The list shows each tool's real scopes.
+    let Ok(list) = request(&executor, "2025-06-18", "tools/list", json!({})) else {
+        panic!("tools/list failed")
+    };
+    let scheme = |name: &str| {
+        list["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"] == name)
+            .unwrap()["securitySchemes"]
+            .clone()
+    };
+    assert_eq!(
+        scheme("memory_delete"),
+        json!([{"type":"oauth2","scopes":["mcp:manage"]}])
+    );
+    assert_eq!(
+        scheme("memory_store"),
+        json!([{"type":"oauth2","scopes":["mcp:execute"]}])
+    );
+    assert_eq!(
+        scheme("search"),
+        json!([{"type":"oauth2","scopes":["mcp:read"]}])
+    );
+    // A resource mapped to all of two scopes needs both (implied ones count).
+    let reader = server_with(&notes, "alice", &["mcp:read"], &c);
+    match request(
+        &reader,
+        "2025-06-18",
+        "resources/read",
+        json!({"uri": "note://x"}),
+    ) {
+        Err(Failure::Scope(scope)) => assert_eq!(scope, "mcp:read mcp:execute"),
+        other => panic!("read without mcp:execute: {:?}", other.is_ok()),
+    }
+    assert!(matches!(
+        request(
+            &executor,
+            "2025-06-18",
+            "resources/read",
+            json!({"uri": "note://x"})
+        ),
+        Err(Failure::Rpc(_))
+    ));
 }

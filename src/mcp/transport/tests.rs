@@ -211,8 +211,12 @@ fn origins() {
 
 #[test]
 fn the_challenge_names_metadata_and_scopes() {
-    let c = challenge("https://x/.well-known/oauth-protected-resource/mcp", None);
+    let c = challenge(
+        "https://x/.well-known/oauth-protected-resource/mcp",
+        "mcp:read mcp:write",
+        None,
+    );
     assert_eq!(c, "Bearer resource_metadata=\"https://x/.well-known/oauth-protected-resource/mcp\", scope=\"mcp:read mcp:write\"");
-    assert!(challenge("m", Some("expired"))
+    assert!(challenge("m", "mcp:read", Some("expired"))
         .ends_with(", error=\"invalid_token\", error_description=\"expired\""));
 }

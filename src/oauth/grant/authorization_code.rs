@@ -12,7 +12,6 @@ use crate::oauth::code::{self, CodeGrant};
 use crate::oauth::ed25519::Ed25519;
 use crate::oauth::error::OAuthError;
 use crate::oauth::kinds::GrantType;
-use crate::oauth::scope::Scopes;
 use crate::oauth::{pkce, resource};
 use crate::store::grants::{GrantStore, NewGrant, NewRefresh, Redeemed};
 
@@ -21,7 +20,7 @@ fn invalid(why: &str) -> OAuthError {
 }
 
 /// The checks, in order, before anything is written.
-fn check(req: &CodeRequest, grant: &CodeGrant, client: &Client) -> Result<Scopes, OAuthError> {
+fn check(req: &CodeRequest, grant: &CodeGrant, client: &Client) -> Result<(), OAuthError> {
     if grant.client_id != client.client_id {
         return Err(invalid(
             "the authorization code was issued to another client",
@@ -49,7 +48,7 @@ fn check(req: &CodeRequest, grant: &CodeGrant, client: &Client) -> Result<Scopes
             ));
         }
     }
-    Scopes::parse(Some(&grant.scope)).map_err(|_| invalid("bad scope"))
+    Ok(())
 }
 
 impl<S: GrantStore, W: Surroundings, C: Ed25519> Grants<'_, S, W, C> {
@@ -61,7 +60,11 @@ impl<S: GrantStore, W: Surroundings, C: Ed25519> Grants<'_, S, W, C> {
         let keys = self.keys()?;
         let grant = code::open(&keys.mac_key("code"), req.code, self.now())
             .ok_or_else(|| invalid("the authorization code is invalid or expired"))?;
-        let scopes = check(req, &grant, &client)?;
+        check(req, &grant, &client)?;
+        // Decided at consent a few minutes ago (the person's roles included); read again
+        // only to drop a scope the operator has removed since.
+        let scopes = self.catalog.stored(&grant.scope);
+        let roles: Vec<&str> = grant.roles.split(' ').filter(|r| !r.is_empty()).collect();
 
         let grant_id = random_token();
         let code_hash = secret_hash(req.code);
@@ -83,7 +86,7 @@ impl<S: GrantStore, W: Surroundings, C: Ed25519> Grants<'_, S, W, C> {
             user_id: &grant.user_id,
             client_id: &client.client_id,
             scope: &grant.scope,
-            expires_at: self.now() + self.settings.refresh_token_ttl,
+            expires_at: self.now() + self.refresh_ttl(&client),
         });
         let redeemed = self
             .store
@@ -108,10 +111,11 @@ impl<S: GrantStore, W: Surroundings, C: Ed25519> Grants<'_, S, W, C> {
         let access = self
             .mint_access(
                 &grant.user_id,
-                &client.client_id,
+                &client,
                 &scopes,
                 &grant.resource,
                 &grant_id,
+                &roles,
             )
             .await?;
         self.world
@@ -119,7 +123,7 @@ impl<S: GrantStore, W: Surroundings, C: Ed25519> Grants<'_, S, W, C> {
             .await;
         Ok(Issued {
             access_token: access,
-            expires_in: self.settings.access_token_ttl,
+            expires_in: self.access_ttl(&client),
             refresh_token: refresh,
             scope: scopes,
             grant_type: GrantType::AuthorizationCode,

@@ -17,6 +17,7 @@ mod tests;
 
 use crate::audit::Event;
 use crate::oauth::access_token::{self, AccessClaims};
+use crate::oauth::catalog::Catalog;
 use crate::oauth::client::Client;
 use crate::oauth::ed25519::Ed25519;
 use crate::oauth::error::OAuthError;
@@ -39,6 +40,8 @@ pub trait Surroundings {
     async fn still_admitted(&self, user_id: &str) -> Result<bool, String>;
     /// Records an event in the audit log (never failing the request).
     async fn audit(&self, event: Event, user_id: &str, client_id: &str);
+    /// Records an event with a detail (what was narrowed).
+    async fn audit_detail(&self, event: Event, user_id: &str, client_id: &str, detail: &str);
     /// Logs an internal failure; the client sees `server_error`.
     fn internal(&self, cause: &dyn std::fmt::Display) -> OAuthError;
     /// The time now, in Unix milliseconds: a revocation is stamped when it happens, not
@@ -66,6 +69,8 @@ pub struct Grants<'a, S, W, C> {
     /// `None` when the signing key is unusable (logged where it was loaded).
     pub keys: Option<&'a KeySet>,
     pub settings: &'a Settings,
+    /// The operator's scopes: what a stored scope still means, and who may hold it.
+    pub catalog: &'a Catalog,
     pub now_ms: u64,
 }
 
@@ -131,24 +136,40 @@ impl<S: GrantStore, W: Surroundings, C: Ed25519> Grants<'_, S, W, C> {
             .map_err(|e| self.world.internal(&e))
     }
 
+    /// How long the client's access tokens live: its own lifetime if the operator gave it
+    /// one (`npm run client -- add --access-token-ttl`), else the setting.
+    fn access_ttl(&self, client: &Client) -> u64 {
+        client
+            .access_token_ttl
+            .unwrap_or(self.settings.access_token_ttl)
+    }
+
+    fn refresh_ttl(&self, client: &Client) -> u64 {
+        client
+            .refresh_token_ttl
+            .unwrap_or(self.settings.refresh_token_ttl)
+    }
+
     async fn mint_access(
         &self,
         user_id: &str,
-        client_id: &str,
+        client: &Client,
         scope: &Scopes,
         resource: &str,
         grant_id: &str,
+        roles: &[&str],
     ) -> Result<String, OAuthError> {
         let claims = AccessClaims {
             iss: self.settings.issuer.clone(),
             sub: user_id.to_string(),
             aud: resource.to_string(),
-            client_id: client_id.to_string(),
+            client_id: client.client_id.clone(),
             scope: scope.to_string(),
             jti: String::new(),
             gid: grant_id.to_string(),
+            roles: roles.iter().map(|r| r.to_string()).collect(),
         };
-        let ttl = self.settings.access_token_ttl;
+        let ttl = self.access_ttl(client);
         access_token::issue(self.crypto, self.keys()?, claims, self.now(), ttl)
             .await
             .map_err(|e| self.world.internal(&e))

@@ -7,6 +7,7 @@ use super::request::RefreshRequest;
 use super::{Grants, Issued, Surroundings};
 use crate::audit::Event;
 use crate::encoding::{b64url, secret_hash};
+use crate::oauth::catalog::Catalog;
 use crate::oauth::client::Client;
 use crate::oauth::ed25519::Ed25519;
 use crate::oauth::error::OAuthError;
@@ -52,14 +53,27 @@ fn check_row(row: &RefreshRow, client: &Client, now: u64) -> Result<(), OAuthErr
     Ok(())
 }
 
+/// What the grant may still hold: its scope as the catalog still knows it, without the
+/// scopes the person's roles no longer allow. `None` when nothing of the resource is left
+/// of a grant that had some: the client must ask the person again.
+fn still_held(catalog: &Catalog, row: &RefreshRow) -> Option<Scopes> {
+    let stored = catalog.stored(&row.scope);
+    let held = catalog.allowed_for(&stored, &row.roles());
+    let had_resource = catalog.has_resource_scope(&stored) || stored.is_empty();
+    (!had_resource || catalog.has_resource_scope(&held)).then_some(held)
+}
+
 /// The scope of the new access token: the grant's, or a narrower one asked for (§4.3.1).
-fn narrowed(row: &RefreshRow, requested: Option<&str>) -> Result<Scopes, OAuthError> {
-    let granted = Scopes::parse(Some(&row.scope)).map_err(|_| invalid("bad scope"))?;
+fn narrowed(
+    catalog: &Catalog,
+    held: &Scopes,
+    requested: Option<&str>,
+) -> Result<Scopes, OAuthError> {
     let Some(s) = requested else {
-        return Ok(granted);
+        return Ok(held.clone());
     };
-    let asked = Scopes::parse(Some(s)).map_err(OAuthError::InvalidScope)?;
-    if !asked.is_subset_of(&granted) {
+    let asked = catalog.parse(Some(s)).map_err(OAuthError::InvalidScope)?;
+    if !asked.is_subset_of(held) {
         return Err(OAuthError::InvalidScope(
             "a refresh cannot widen the granted scope".into(),
         ));
@@ -109,7 +123,13 @@ impl<S: GrantStore, W: Surroundings, C: Ed25519> Grants<'_, S, W, C> {
             )),
             Err(e) => return Err(internal(&format!("membership check: {e}"))),
         }
-        let scopes = narrowed(&row, req.scope)?;
+        let Some(held) = still_held(self.catalog, &row) else {
+            return Err(invalid(
+                "the person's roles no longer allow any scope of this grant; authorize again",
+            ));
+        };
+        let scopes = narrowed(self.catalog, &held, req.scope)?;
+        let held_text = held.to_string();
         if let Some(r) = req.resource {
             if !resource::matches(r, &row.resource) {
                 return Err(OAuthError::InvalidTarget(
@@ -124,8 +144,9 @@ impl<S: GrantStore, W: Surroundings, C: Ed25519> Grants<'_, S, W, C> {
             grant_id: &row.grant_id,
             user_id: &row.user_id,
             client_id: &row.client_id,
-            scope: &row.scope,
-            expires_at: now + self.settings.refresh_token_ttl,
+            // A narrowed grant stays narrowed: a role given back later needs a new consent.
+            scope: &held_text,
+            expires_at: now + self.refresh_ttl(&client),
         };
         let rotated_now = row.rotated_at.is_none()
             && self
@@ -156,20 +177,32 @@ impl<S: GrantStore, W: Surroundings, C: Ed25519> Grants<'_, S, W, C> {
                 ));
             }
         }
+        if rotated_now && held_text != row.scope {
+            let dropped = self.catalog.stored(&row.scope).without(&held);
+            let detail = if dropped.is_empty() {
+                "scopes the operator removed".to_string()
+            } else {
+                dropped.to_string()
+            };
+            self.world
+                .audit_detail(Event::ScopeNarrowed, &row.user_id, &row.client_id, &detail)
+                .await;
+        }
         let access = self
             .mint_access(
                 &row.user_id,
-                &row.client_id,
+                &client,
                 &scopes,
                 &row.resource,
                 &row.grant_id,
+                &row.roles(),
             )
             .await?;
         // The refresh is in the audit log already: the store records it with the
         // rotation (a retry within grace is the same refresh, recorded once).
         Ok(Issued {
             access_token: access,
-            expires_in: self.settings.access_token_ttl,
+            expires_in: self.access_ttl(&client),
             refresh_token: Some(successor),
             scope: scopes,
             grant_type: GrantType::RefreshToken,

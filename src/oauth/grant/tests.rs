@@ -5,6 +5,7 @@
 
 use super::*;
 use crate::encoding::{b64url, secret_hash};
+use crate::oauth::catalog::Catalog;
 use crate::oauth::client::ClientSource;
 use crate::oauth::code::{self, CodeGrant};
 use crate::oauth::ed25519::{block_on, Native};
@@ -39,6 +40,11 @@ impl Surroundings for World {
     async fn audit(&self, event: Event, user_id: &str, _client_id: &str) {
         self.events.borrow_mut().push((event, user_id.to_string()));
     }
+    async fn audit_detail(&self, event: Event, user_id: &str, _client_id: &str, detail: &str) {
+        self.events
+            .borrow_mut()
+            .push((event, format!("{user_id} {detail}")));
+    }
     fn internal(&self, cause: &dyn std::fmt::Display) -> OAuthError {
         self.internal.borrow_mut().push(cause.to_string());
         OAuthError::ServerError
@@ -61,6 +67,8 @@ fn client(id: &str, method: AuthMethod, secret: Option<&str>) -> Client {
         scope: None,
         client_id_issued_at: 0,
         source: ClientSource::Registered,
+        access_token_ttl: None,
+        refresh_token_ttl: None,
     }
 }
 
@@ -69,6 +77,7 @@ struct H {
     world: World,
     keys: KeySet,
     settings: Settings,
+    catalog: Catalog,
 }
 
 fn form(list: &[(&str, &str)]) -> Params {
@@ -103,6 +112,7 @@ impl H {
         let seed = b64url(&[7u8; 32]);
         let store = memory_grants::Grants::recording_to(world.events.clone());
         H {
+            catalog: Catalog::default(),
             store,
             world,
             keys: block_on(KeySet::load(&Native, Some(&seed), None)).unwrap(),
@@ -123,6 +133,7 @@ impl H {
             crypto: &Native,
             keys: Some(&self.keys),
             settings: &self.settings,
+            catalog: &self.catalog,
             now_ms: self.world.clock.get(),
         }
     }
@@ -144,6 +155,9 @@ impl H {
             resource: self.settings.resource.clone(),
             expires_at: self.world.clock.get() / 1000 + 60,
             issued_ms: self.world.clock.get(),
+            roles: String::new(),
+            nonce: None,
+            auth_time: None,
         };
         code::mint(&self.keys.mac_key("code"), &grant).0
     }
@@ -209,6 +223,19 @@ impl H {
         ))
         .is_ok()
     }
+}
+
+fn claims_of(h: &H, token: &str) -> crate::oauth::access_token::AccessClaims {
+    block_on(access_token::verify(
+        &Native,
+        &h.keys,
+        token,
+        ISSUER,
+        &h.settings.resource,
+        h.world.clock.get() / 1000,
+    ))
+    .unwrap()
+    .claims
 }
 
 fn code_of(e: Result<Issued, OAuthError>) -> &'static str {
@@ -322,6 +349,7 @@ fn a_code_is_withdrawn_by_a_disconnect_a_disabled_account_or_ended_sessions() {
         User {
             disabled_at: Some(1),
             sessions_after_ms: 0,
+            roles: Vec::new(),
         },
     );
     assert_eq!(code_of(h.redeem("app", &code)), "invalid_grant");
@@ -333,6 +361,7 @@ fn a_code_is_withdrawn_by_a_disconnect_a_disabled_account_or_ended_sessions() {
         User {
             disabled_at: None,
             sessions_after_ms: later,
+            roles: Vec::new(),
         },
     );
     assert_eq!(code_of(h.redeem("app", &code)), "invalid_grant");
@@ -473,6 +502,7 @@ fn a_refresh_token_is_bound_to_its_client_account_lifetime_and_membership() {
         User {
             disabled_at: Some(1),
             sessions_after_ms: 0,
+            roles: Vec::new(),
         },
     );
     assert_eq!(code_of(h.refresh("app", &old)), "invalid_grant");
@@ -712,6 +742,7 @@ fn introspection_calls_a_rotated_refresh_token_or_a_disabled_persons_inactive() 
         User {
             disabled_at: Some(1),
             sessions_after_ms: 0,
+            roles: Vec::new(),
         },
     );
     assert!(!ask(&next));
@@ -728,4 +759,132 @@ fn a_retry_whose_successor_row_is_gone_is_reuse() {
     h.store.forget(&secret_hash(&next));
     assert_eq!(code_of(h.refresh("app", &old)), "invalid_grant");
     assert_eq!(h.events().last(), Some(&Event::RefreshReuse));
+}
+
+/// The agent platform's vocabulary: `mcp:manage` for administrators.
+fn agent_catalog() -> Catalog {
+    Catalog::from_setting(Some(
+        r#"{"scopes":[{"name":"mcp:read","description":"R","default":true},
+        {"name":"mcp:write","description":"W","default":true},
+        {"name":"mcp:manage","description":"M","roles":["admin"]}]}"#,
+    ))
+    .unwrap()
+}
+
+fn with_roles(h: &H, user: &str, roles: &[&str]) {
+    h.store.users.borrow_mut().insert(
+        user.into(),
+        User {
+            roles: roles.iter().map(|r| r.to_string()).collect(),
+            ..User::default()
+        },
+    );
+}
+
+fn code_with_scope(h: &H, user: &str, scope: &str, roles: &str) -> String {
+    let grant = CodeGrant {
+        client_id: "app".into(),
+        redirect_uri: REDIRECT.into(),
+        code_challenge: b64url(&crate::encoding::sha256(VERIFIER.as_bytes())),
+        user_id: user.into(),
+        scope: scope.into(),
+        resource: h.settings.resource.clone(),
+        expires_at: h.world.clock.get() / 1000 + 60,
+        issued_ms: h.world.clock.get(),
+        roles: roles.into(),
+        nonce: None,
+        auth_time: None,
+    };
+    code::mint(&h.keys.mac_key("code"), &grant).0
+}
+
+#[test]
+fn a_person_who_loses_a_role_gets_a_narrower_token_at_the_next_refresh() {
+    let mut h = H::new();
+    h.catalog = agent_catalog();
+    with_roles(&h, "u1", &["admin"]);
+    let code = code_with_scope(&h, "u1", "mcp:read mcp:manage offline_access", "admin");
+    let first = h.redeem("app", &code).unwrap();
+    assert_eq!(
+        first.scope.to_string(),
+        "mcp:read mcp:manage offline_access"
+    );
+    let claims = claims_of(&h, &first.access_token);
+    assert_eq!(claims.roles, ["admin"]);
+
+    with_roles(&h, "u1", &[]);
+    let second = h
+        .refresh("app", first.refresh_token.as_deref().unwrap())
+        .unwrap();
+    assert_eq!(second.scope.to_string(), "mcp:read offline_access");
+    assert!(claims_of(&h, &second.access_token).roles.is_empty());
+    assert!(h
+        .world
+        .events
+        .borrow()
+        .iter()
+        .any(|(e, d)| *e == Event::ScopeNarrowed && d == "u1 mcp:manage"));
+
+    // Given back, the role does not widen the grant again: that needs a new consent.
+    with_roles(&h, "u1", &["admin"]);
+    let third = h
+        .refresh("app", second.refresh_token.as_deref().unwrap())
+        .unwrap();
+    assert_eq!(third.scope.to_string(), "mcp:read offline_access");
+}
+
+#[test]
+fn a_grant_left_with_nothing_of_the_resource_is_refused_at_refresh() {
+    let mut h = H::new();
+    h.catalog = agent_catalog();
+    with_roles(&h, "u1", &["admin"]);
+    let code = code_with_scope(&h, "u1", "mcp:manage offline_access", "admin");
+    let first = h.redeem("app", &code).unwrap();
+    with_roles(&h, "u1", &[]);
+    let e = h
+        .refresh("app", first.refresh_token.as_deref().unwrap())
+        .unwrap_err();
+    assert_eq!(e.code(), "invalid_grant");
+}
+
+#[test]
+fn a_scope_the_operator_removed_is_dropped_at_refresh() {
+    let mut h = H::new();
+    let first = h.redeem("app", &h.code("app", "u1")).unwrap();
+    assert_eq!(first.scope.to_string(), "mcp:read mcp:write");
+    h.catalog = Catalog::from_setting(Some(
+        r#"{"scopes":[{"name":"mcp:read","description":"R","default":true}],"write":"mcp:read"}"#,
+    ))
+    .unwrap();
+    let second = h
+        .refresh("app", first.refresh_token.as_deref().unwrap())
+        .unwrap();
+    assert_eq!(second.scope.to_string(), "mcp:read");
+}
+
+#[test]
+fn a_client_with_its_own_lifetimes_gets_them() {
+    let mut h = H::new();
+    let mut own = client("app", AuthMethod::None, None);
+    own.access_token_ttl = Some(120);
+    own.refresh_token_ttl = Some(600);
+    h.world.clients.insert("app".into(), own);
+    let first = h.redeem("app", &h.code("app", "u1")).unwrap();
+    assert_eq!(first.expires_in, 120);
+    let claims = block_on(access_token::verify(
+        &Native,
+        &h.keys,
+        &first.access_token,
+        ISSUER,
+        &h.settings.resource,
+        h.world.clock.get() / 1000,
+    ))
+    .unwrap();
+    assert_eq!(claims.expires_at - claims.issued_at, 120);
+    // Its refresh token is gone after its own lifetime, not the setting's 30 days.
+    h.advance(601);
+    let e = h
+        .refresh("app", first.refresh_token.as_deref().unwrap())
+        .unwrap_err();
+    assert_eq!(e.code(), "invalid_grant");
 }
