@@ -170,7 +170,7 @@ async fn personal(ctx: &Ctx, token: &str) -> Result<Principal, BearerError> {
         .roles
         .as_deref()
         .unwrap_or("")
-        .split(' ')
+        .split(',')
         .filter(|r| !r.is_empty())
         .map(str::to_string)
         .collect();

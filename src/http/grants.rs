@@ -86,6 +86,20 @@ impl Surroundings for Ctx {
         super::signin::still_member(self, &db, user_id).await
     }
 
+    async fn roles_now(&self, user_id: &str) -> Result<Option<Vec<String>>, String> {
+        let all = super::providers::providers(self);
+        let asked_at_refresh = super::providers::list(&all).iter().any(|p| {
+            p.roles.is_some() && matches!(p.kind, crate::signin::config::Kind::GitHub { .. })
+        });
+        if !asked_at_refresh {
+            return Ok(None);
+        }
+        let db = self.db().map_err(|e| e.description())?;
+        super::signin_roles::roles_now(self, &db, user_id)
+            .await
+            .map(Some)
+    }
+
     async fn audit(&self, event: Event, user_id: &str, client_id: &str) {
         Ctx::audit(self, event, Some(user_id), Some(client_id), None).await
     }

@@ -30,6 +30,7 @@ pub mod route;
 pub mod session;
 pub mod signin;
 pub mod signin_handoff;
+pub mod signin_roles;
 pub mod sse;
 pub mod sse_session;
 pub mod token;

@@ -19,8 +19,14 @@ thread_local! {
 pub fn providers(ctx: &Ctx) -> Providers {
     PROVIDERS.with(|cell| {
         cell.get_or_init(|| {
+            let catalog = crate::http::ctx::catalog(&ctx.config).ok();
             let env = provider_config::Environment {
                 secret_len: &|name| ctx.env.secret(name).ok().map(|s| s.to_string().len()),
+                // With a broken SCOPES (logged where it is read) only admin is known.
+                is_role: &|role| match &catalog {
+                    Some(c) => c.is_role(role),
+                    None => role == crate::oauth::catalog::ADMIN,
+                },
             };
             let parsed = provider_config::parse(ctx.config.signin_providers.as_deref(), &env);
             if let Err(e) = &parsed {

@@ -16,6 +16,7 @@ use super::browser::{self, cookie_name, field, read_cookie, start_purpose};
 use super::outbound;
 use super::pages::{error_page, see_other, ErrorKind};
 use super::providers::{list, providers};
+use super::signin_roles;
 use super::{now, Ctx, Incoming};
 use crate::audit::Event;
 use crate::encoding::{b64url, constant_time_eq, random_token, secret_hash, sha256};
@@ -279,6 +280,10 @@ pub(super) async fn finish(ctx: &Ctx, p: &Provider, who: &Claimed, return_to: &s
     };
     match linking::resolve(&db, ctx, p, who).await {
         Ok(user) => {
+            if let Err(e) = signin_roles::keep_signin_roles(ctx, &db, p, &user.id, who).await {
+                ctx.internal(e);
+                return error_page(ctx, ErrorKind::Unavailable, None);
+            }
             let detail = format!("provider {}", p.id);
             ctx.audit(Event::SignIn, Some(&user.id), None, Some(&detail))
                 .await;
@@ -319,7 +324,13 @@ pub async fn check_password(
 ) -> Checked {
     let answer = Answer::Password { email, password };
     let found = match providers::person(p, ctx, answer).await {
-        Ok(who) => linking::resolve(db, ctx, p, &who).await,
+        Ok(who) => match linking::resolve(db, ctx, p, &who).await {
+            Ok(user) => match signin_roles::keep_signin_roles(ctx, db, p, &user.id, &who).await {
+                Ok(()) => Ok(user),
+                Err(e) => Err(Failure::Unavailable(format!("roles: {}", e.0))),
+            },
+            Err(f) => Err(f),
+        },
         Err(f) => Err(f),
     };
     match found {

@@ -18,6 +18,8 @@ const SETTING: &str = "SIGNIN_PROVIDERS";
 /// length of a secret's value (`None`: no such secret; the value itself is never read here).
 pub struct Environment<'a> {
     pub secret_len: &'a dyn Fn(&str) -> Option<usize>,
+    /// Whether `SCOPES` knows a role (a provider's `roles.map` may give only those).
+    pub is_role: &'a dyn Fn(&str) -> bool,
 }
 
 /// A shared secret shorter than this could be guessed; anyone who knows it can sign
@@ -79,6 +81,7 @@ const KEYS: &[&str] = &[
     "login_url",
     "url",
     "shared_secret",
+    "roles",
 ];
 
 /// One provider's object, read key by key: every error names its setting.
@@ -303,8 +306,26 @@ fn one(
         300,
         "must be a number of seconds from 0 to 3600",
     )?;
+    let roles = match obj.get("roles") {
+        None | Some(Value::Null) => None,
+        Some(v) => {
+            let github = matches!(kind, Kind::GitHub { .. });
+            if let Kind::GitHub {
+                membership_token: None,
+                ..
+            } = &kind
+            {
+                return Err(r.err(
+                    "roles",
+                    "needs membership_token: GitHub is asked about the orgs and teams with it",
+                ));
+            }
+            Some(crate::signin::roles::parse(v, at, env.is_role, github)?)
+        }
+    };
     Ok(Provider {
         id,
+        roles,
         membership_cache_seconds,
         emails_verified,
         token_auth_basic,

@@ -9,6 +9,7 @@ fn env() -> Environment<'static> {
             n if n.ends_with("_SECRET") || n == "GH_TOKEN" => Some(40),
             _ => None,
         },
+        is_role: &|r| ["admin", "staff"].contains(&r),
     }
 }
 
@@ -138,4 +139,29 @@ fn mistakes_name_their_setting() {
         parse(Some(two), &env()).unwrap_err().setting,
         "SIGNIN_PROVIDERS[1].id"
     );
+}
+
+#[test]
+fn roles_map_only_roles_scopes_declares_and_github_needs_its_token() {
+    let p = parse_one(
+        r#"{"id":"corp","type":"oidc","name":"Corp","issuer":"https://id.example","client_id":"c",
+        "client_secret":{"secret":"CORP_SECRET"},"roles":{"claim":"roles","map":{"mcp-admins":"admin"}}}"#,
+    )
+    .unwrap();
+    let roles = p.roles.unwrap();
+    assert_eq!(roles.claim, "roles");
+    assert_eq!(roles.map, [("mcp-admins".to_string(), "admin".to_string())]);
+    let e = parse_one(
+        r#"{"id":"corp","type":"oidc","name":"Corp","issuer":"https://id.example","client_id":"c",
+        "client_secret":{"secret":"CORP_SECRET"},"roles":{"map":{"x":"boss"}}}"#,
+    )
+    .unwrap_err();
+    assert_eq!(e.setting, "SIGNIN_PROVIDERS[0].roles.map.x");
+    let e = parse_one(
+        r#"{"id":"gh","type":"github","client_id":"c","client_secret":{"secret":"GH_SECRET"},
+        "roles":{"map":{"acme":"staff"}}}"#,
+    )
+    .unwrap_err();
+    assert_eq!(e.setting, "SIGNIN_PROVIDERS[0].roles");
+    assert!(e.message.contains("membership_token"), "{e}");
 }

@@ -19,6 +19,7 @@ fn who(subject: &str, email: Option<&str>) -> Claimed {
         name: Some("Ann".into()),
         hosted_domain: None,
         login: None,
+        roles: None,
     }
 }
 

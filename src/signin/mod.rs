@@ -14,4 +14,5 @@ pub mod policy;
 pub mod provider;
 pub mod providers;
 pub mod reach;
+pub mod roles;
 pub mod signature;

@@ -268,7 +268,10 @@ mod tests {
     fn urls_carry_state_nonce_and_pkce() {
         let p = crate::signin::config::parse(
             Some(r#"[{"id":"g","type":"google","client_id":"c 1","client_secret":{"secret":"S"},"allow":{"hosted_domains":["example.com"]}}]"#),
-            &crate::signin::config::Environment { secret_len: &|_| Some(40) },
+            &crate::signin::config::Environment {
+                secret_len: &|_| Some(40),
+                is_role: &|r| r == "admin",
+            },
         )
         .unwrap()
         .remove(0);

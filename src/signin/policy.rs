@@ -20,6 +20,9 @@ pub struct Claimed {
     pub hosted_domain: Option<String>,
     /// GitHub's login, to ask about memberships.
     pub login: Option<String>,
+    /// The roles the provider's values give (`SIGNIN_PROVIDERS[].roles`); `None` when
+    /// the provider gives none, so the roles it gave before are left alone.
+    pub roles: Option<Vec<String>>,
 }
 
 /// An email address as a provider sent it, if it looks like one: lower case, one `@` with
@@ -173,6 +176,7 @@ mod tests {
             Some(&text),
             &Environment {
                 secret_len: &|_| Some(40),
+                is_role: &|r| r == "admin",
             },
         )
         .unwrap()
@@ -187,6 +191,7 @@ mod tests {
             name: None,
             hosted_domain: None,
             login: None,
+            roles: None,
         }
     }
 

@@ -94,6 +94,9 @@ pub struct Provider {
     /// `membership_cache_seconds`: how long GitHub's answer about an org or team
     /// membership is reused (default 300, 0 to 3600).
     pub membership_cache_seconds: u64,
+    /// `roles`: which of the provider's values give which roles here; `None`: the
+    /// provider gives none.
+    pub roles: Option<crate::signin::roles::RoleMap>,
 }
 
 impl Provider {

@@ -99,8 +99,9 @@ impl D1 {
                     g.revoked_at AS grant_revoked_at, s.rotated_at AS successor_rotated_at, \
                     s.token_hash AS successor_found, \
                     u.disabled_at AS user_disabled_at, \
-                    (SELECT group_concat(role, ' ') FROM user_roles WHERE user_id = r.user_id) \
-                    AS roles \
+                    (SELECT group_concat(DISTINCT role) FROM user_roles WHERE user_id = r.user_id \
+                     AND (expires_at IS NULL OR \
+                          expires_at > CAST(strftime('%s', 'now') AS INTEGER))) AS roles \
              FROM refresh_tokens r JOIN grants g ON g.id = r.grant_id \
              LEFT JOIN users u ON u.id = r.user_id \
              LEFT JOIN refresh_tokens s ON s.token_hash = r.successor_hash \

@@ -13,7 +13,7 @@ pub struct ActiveToken {
     pub user_id: String,
     pub scope: String,
     pub last_used_at: Option<u64>,
-    /// The owner's roles now, space separated: a token never holds a scope its owner's
+    /// The owner's roles now, comma separated: a token never holds a scope its owner's
     /// roles no longer allow.
     #[serde(default)]
     pub roles: Option<String>,
@@ -86,7 +86,9 @@ impl D1 {
     ) -> Result<Option<ActiveToken>, StoreError> {
         self.first(
             "SELECT t.id, t.user_id, t.scope, t.last_used_at, \
-                    (SELECT group_concat(role, ' ') FROM user_roles WHERE user_id = t.user_id) AS roles \
+                    (SELECT group_concat(DISTINCT role) FROM user_roles WHERE user_id = t.user_id \
+                     AND (expires_at IS NULL OR \
+                          expires_at > CAST(strftime('%s', 'now') AS INTEGER))) AS roles \
              FROM personal_tokens t JOIN users u ON u.id = t.user_id \
              WHERE t.token_hash = ?1 AND t.revoked_at IS NULL \
              AND (t.expires_at IS NULL OR t.expires_at > ?2) AND u.disabled_at IS NULL",

@@ -29,7 +29,7 @@ pub struct RefreshRow {
     pub successor_found: Option<String>,
     /// A disabled account's refresh tokens stop working.
     pub user_disabled_at: Option<u64>,
-    /// The person's roles now, space separated (`None`: none), read with the token so a
+    /// The person's roles now, comma separated (`None`: none), read with the token so a
     /// refresh narrows to what they may still hold without another query.
     #[serde(default)]
     pub roles: Option<String>,
@@ -39,7 +39,7 @@ impl RefreshRow {
     pub fn roles(&self) -> Vec<&str> {
         self.roles
             .as_deref()
-            .map(|r| r.split(' ').filter(|r| !r.is_empty()).collect())
+            .map(|r| r.split(',').filter(|r| !r.is_empty()).collect())
             .unwrap_or_default()
     }
 }

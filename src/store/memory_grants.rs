@@ -178,7 +178,7 @@ impl GrantStore for Grants {
                 .users
                 .borrow()
                 .get(&r.user_id)
-                .map(|u| u.roles.join(" "))
+                .map(|u| u.roles.join(","))
                 .filter(|r| !r.is_empty()),
         }))
     }

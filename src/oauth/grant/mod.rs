@@ -38,6 +38,10 @@ pub trait Surroundings {
     /// Whether the person still passes the sign-in rules re-checked at every refresh
     /// (GitHub organisation or team membership). `Err`: it could not be asked.
     async fn still_admitted(&self, user_id: &str) -> Result<bool, String>;
+    /// The person's roles asked again now, where a sign-in provider can be asked without
+    /// them (GitHub memberships), stored and returned; `None`: nothing was asked, and the
+    /// roles read with the refresh token stand.
+    async fn roles_now(&self, user_id: &str) -> Result<Option<Vec<String>>, String>;
     /// Records an event in the audit log (never failing the request).
     async fn audit(&self, event: Event, user_id: &str, client_id: &str);
     /// Records an event with a detail (what was narrowed).

@@ -56,9 +56,9 @@ fn check_row(row: &RefreshRow, client: &Client, now: u64) -> Result<(), OAuthErr
 /// What the grant may still hold: its scope as the catalog still knows it, without the
 /// scopes the person's roles no longer allow. `None` when nothing of the resource is left
 /// of a grant that had some: the client must ask the person again.
-fn still_held(catalog: &Catalog, row: &RefreshRow) -> Option<Scopes> {
+fn still_held(catalog: &Catalog, row: &RefreshRow, roles: &[&str]) -> Option<Scopes> {
     let stored = catalog.stored(&row.scope);
-    let held = catalog.allowed_for(&stored, &row.roles());
+    let held = catalog.allowed_for(&stored, roles);
     let had_resource = catalog.has_resource_scope(&stored) || stored.is_empty();
     (!had_resource || catalog.has_resource_scope(&held)).then_some(held)
 }
@@ -123,7 +123,20 @@ impl<S: GrantStore, W: Surroundings, C: Ed25519> Grants<'_, S, W, C> {
             )),
             Err(e) => return Err(internal(&format!("membership check: {e}"))),
         }
-        let Some(held) = still_held(self.catalog, &row) else {
+        // Asked again only where it matters: some scope is held by some roles only.
+        let asked = match self.catalog.has_restricted_scopes() {
+            true => self
+                .world
+                .roles_now(&row.user_id)
+                .await
+                .map_err(|e| internal(&format!("roles: {e}")))?,
+            false => None,
+        };
+        let roles: Vec<&str> = match &asked {
+            Some(r) => r.iter().map(String::as_str).collect(),
+            None => row.roles(),
+        };
+        let Some(held) = still_held(self.catalog, &row, &roles) else {
             return Err(invalid(
                 "the person's roles no longer allow any scope of this grant; authorize again",
             ));
@@ -195,7 +208,7 @@ impl<S: GrantStore, W: Surroundings, C: Ed25519> Grants<'_, S, W, C> {
                 &scopes,
                 &row.resource,
                 &row.grant_id,
-                &row.roles(),
+                &roles,
             )
             .await?;
         // The refresh is in the audit log already: the store records it with the

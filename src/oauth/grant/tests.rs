@@ -27,6 +27,8 @@ struct World {
     /// The clock, in milliseconds; asking about membership takes `membership_ms`.
     clock: Cell<u64>,
     membership_ms: Cell<u64>,
+    /// What a provider asked again at refresh says (`None`: nothing asked).
+    roles_now: RefCell<Option<Vec<String>>>,
 }
 
 impl Surroundings for World {
@@ -36,6 +38,9 @@ impl Surroundings for World {
     async fn still_admitted(&self, _user_id: &str) -> Result<bool, String> {
         self.clock.set(self.clock.get() + self.membership_ms.get());
         Ok(self.admitted.get())
+    }
+    async fn roles_now(&self, _user_id: &str) -> Result<Option<Vec<String>>, String> {
+        Ok(self.roles_now.borrow().clone())
     }
     async fn audit(&self, event: Event, user_id: &str, _client_id: &str) {
         self.events.borrow_mut().push((event, user_id.to_string()));
@@ -887,4 +892,19 @@ fn a_client_with_its_own_lifetimes_gets_them() {
         .refresh("app", first.refresh_token.as_deref().unwrap())
         .unwrap_err();
     assert_eq!(e.code(), "invalid_grant");
+}
+
+#[test]
+fn roles_asked_again_at_refresh_replace_those_read_with_the_token() {
+    let mut h = H::new();
+    h.catalog = agent_catalog();
+    with_roles(&h, "u1", &["admin"]);
+    let code = code_with_scope(&h, "u1", "mcp:read mcp:manage", "admin");
+    let first = h.redeem("app", &code).unwrap();
+    // GitHub says the person left the team that gave admin: the stored rows are stale.
+    *h.world.roles_now.borrow_mut() = Some(Vec::new());
+    let second = h
+        .refresh("app", first.refresh_token.as_deref().unwrap())
+        .unwrap();
+    assert_eq!(second.scope.to_string(), "mcp:read");
 }

@@ -90,6 +90,7 @@ impl SignIn for GitHub<'_> {
             verified_email: email,
             name: gh.name.as_deref().and_then(clean_name),
             hosted_domain: None,
+            roles: roles_for_login(reach, p, &gh.login).await?,
             login: Some(gh.login),
         })
     }
@@ -137,63 +138,101 @@ pub async fn member(reach: &impl Reach, p: &Provider, login: &str) -> Result<boo
 }
 
 async fn ask_membership(reach: &impl Reach, p: &Provider, login: &str) -> Result<bool, Failure> {
-    let (
-        Kind::GitHub {
-            api,
-            membership_token: Some(token),
-            ..
-        },
-        Some(allow),
-    ) = (&p.kind, &p.allow)
+    let Some(allow) = &p.allow else {
+        return Ok(false);
+    };
+    let teams = allow.github_teams.iter().map(|(o, t)| format!("{o}/{t}"));
+    for target in allow.github_orgs.iter().cloned().chain(teams) {
+        if ask_one(reach, p, &target, login).await? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Whether `login` is in `target` (an org, or `org/team` with an active membership),
+/// cached like `member`.
+pub(super) async fn member_of(
+    reach: &impl Reach,
+    p: &Provider,
+    target: &str,
+    login: &str,
+) -> Result<bool, Failure> {
+    let key = format!("{}\u{1f}{target}\u{1f}{login}", p.id);
+    let now = reach.now();
+    if let Some(yes) = MEMBERS.with(|m| m.borrow().get(&key, now)) {
+        return Ok(yes);
+    }
+    let yes = ask_one(reach, p, target, login).await?;
+    if p.membership_cache_seconds > 0 {
+        let until = now + p.membership_cache_seconds;
+        MEMBERS.with(|m| m.borrow_mut().put(key, yes, until, now));
+    }
+    Ok(yes)
+}
+
+/// One org or team, asked with the operator's membership token.
+async fn ask_one(
+    reach: &impl Reach,
+    p: &Provider,
+    target: &str,
+    login: &str,
+) -> Result<bool, Failure> {
+    let Kind::GitHub {
+        api,
+        membership_token: Some(token),
+        ..
+    } = &p.kind
     else {
         return Ok(false);
     };
     let auth = format!("Bearer {}", secret(reach, Some(token))?);
-    for org in &allow.github_orgs {
-        let f = api_get(
-            reach,
-            p,
-            &format!("{api}/orgs/{org}/members/{login}"),
-            &auth,
-        )
-        .await?;
-        match f.status {
-            204 => return Ok(true),
-            // 302: the token's owner is not a member of the org and cannot see its members.
-            302 | 404 => {}
-            s => {
-                return Err(Failure::Failed(format!(
-                    "GitHub's org membership of {org} answered {s}"
-                )))
-            }
-        }
-    }
-    for (org, team) in &allow.github_teams {
+    if let Some((org, team)) = target.split_once('/') {
         let url = format!("{api}/orgs/{org}/teams/{team}/memberships/{login}");
         let f = api_get(reach, p, &url, &auth).await?;
-        match f.status {
-            200 => {
-                let active = crate::json::parse(&f.body)
-                    .ok()
-                    .and_then(|v| {
-                        v.get("state")
-                            .and_then(Value::as_str)
-                            .map(|s| s == "active")
-                    })
-                    .unwrap_or(false);
-                if active {
-                    return Ok(true);
-                }
-            }
-            404 => {}
-            s => {
-                return Err(Failure::Failed(format!(
-                    "GitHub's team membership of {org}/{team} answered {s}"
-                )))
-            }
+        return match f.status {
+            200 => Ok(crate::json::parse(&f.body)
+                .ok()
+                .and_then(|v| {
+                    v.get("state")
+                        .and_then(Value::as_str)
+                        .map(|s| s == "active")
+                })
+                .unwrap_or(false)),
+            404 => Ok(false),
+            s => Err(Failure::Failed(format!(
+                "GitHub's team membership of {org}/{team} answered {s}"
+            ))),
+        };
+    }
+    let url = format!("{api}/orgs/{target}/members/{login}");
+    let f = api_get(reach, p, &url, &auth).await?;
+    match f.status {
+        204 => Ok(true),
+        // 302: the token's owner is not a member of the org and cannot see its members.
+        302 | 404 => Ok(false),
+        s => Err(Failure::Failed(format!(
+            "GitHub's org membership of {target} answered {s}"
+        ))),
+    }
+}
+
+/// The roles the provider's `roles.map` gives `login`: each org or team asked (cached).
+pub(super) async fn roles_for_login(
+    reach: &impl Reach,
+    p: &Provider,
+    login: &str,
+) -> Result<Option<Vec<String>>, Failure> {
+    let Some(m) = &p.roles else {
+        return Ok(None);
+    };
+    let mut values = Vec::new();
+    for (target, _) in &m.map {
+        if member_of(reach, p, target, login).await? {
+            values.push(target.clone());
         }
     }
-    Ok(false)
+    Ok(Some(m.roles_for(&values)))
 }
 
 /// The current login of GitHub's user `id` (`None`: no such user any more), asked with the
@@ -262,6 +301,7 @@ pub async fn still_admitted(
             name: None,
             hosted_domain: None,
             login: None,
+            roles: None,
         };
         if admits(allow, &known) == Some(true) {
             continue;
@@ -280,4 +320,38 @@ pub async fn still_admitted(
         }
     }
     Ok(true)
+}
+
+/// At a refresh: the roles each GitHub provider with `roles` gives the person now (their
+/// current login asked again, answers cached), by provider id; a person without an
+/// identity there, or whose GitHub account is gone, gets none from it.
+pub async fn roles_now(
+    providers: &[Provider],
+    store: &impl IdentityStore,
+    reach: &impl Reach,
+    user_id: &str,
+) -> Result<Vec<(String, Vec<String>)>, String> {
+    let mut out = Vec::new();
+    for p in providers.iter().filter(|p| p.roles.is_some()) {
+        if !matches!(p.kind, Kind::GitHub { .. }) {
+            continue;
+        }
+        let Some(identity) = store
+            .identity_of(user_id, &p.identity_namespace())
+            .await
+            .map_err(|e| e.0)?
+        else {
+            continue;
+        };
+        let roles = match login_of(reach, p, &identity.subject).await {
+            Ok(Some(login)) => roles_for_login(reach, p, &login)
+                .await
+                .map_err(|f| format!("{f:?}"))?
+                .unwrap_or_default(),
+            Ok(None) => Vec::new(),
+            Err(f) => return Err(format!("{f:?}")),
+        };
+        out.push((p.id.clone(), roles));
+    }
+    Ok(out)
 }

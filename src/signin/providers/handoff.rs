@@ -40,6 +40,10 @@ impl SignIn for Handoff<'_> {
             name: s("name"),
             hosted_domain: None,
             login: None,
+            // Mapped when the app completed the hand-off; absent: the provider gives none.
+            roles: identity
+                .get("roles")
+                .map(|r| crate::signin::roles::values(Some(r))),
         })
     }
 }
@@ -69,8 +73,12 @@ pub fn completion(p: &Provider, body: &[u8]) -> Result<Completion, &'static str>
     // The app vouches for the address only when it says so (or the provider's
     // emails_verified says it always does): many apps let people sign up unverified.
     let verified = doc.get("email_verified") == Some(&Value::Bool(true)) || p.emails_verified;
-    let identity =
+    let mut identity =
         json!({"sub": user_id, "email": email, "name": name, "email_verified": verified});
+    if let Some(m) = &p.roles {
+        let roles = m.roles_for(&crate::signin::roles::values(doc.get("roles")));
+        crate::json::set(&mut identity, "roles", json!(roles));
+    }
     Ok(Completion {
         request,
         identity: identity.to_string(),

@@ -8,7 +8,7 @@ mod handoff;
 mod openid;
 mod password_check;
 
-pub use github::{member as github_member, still_admitted};
+pub use github::{member as github_member, roles_now as github_roles_now, still_admitted};
 pub use handoff::{completion, Completion};
 
 use crate::signin::config::{Kind, Provider};

@@ -118,6 +118,10 @@ impl SignIn for OpenId<'_> {
             name: claims.name.as_deref().and_then(clean_name),
             hosted_domain: claims.hd,
             login: None,
+            roles: p
+                .roles
+                .as_ref()
+                .map(|m| m.roles_for(&m.claim_values(&jws.claims))),
         })
     }
 }

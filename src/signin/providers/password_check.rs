@@ -98,6 +98,10 @@ impl SignIn for PasswordCheck<'_> {
                 .and_then(clean_name),
             hosted_domain: None,
             login: None,
+            roles: p
+                .roles
+                .as_ref()
+                .map(|m| m.roles_for(&crate::signin::roles::values(doc.get("roles")))),
         })
     }
 }

@@ -84,6 +84,7 @@ impl Reach for Table {
 pub fn provider(json_text: &str) -> Provider {
     let env = Environment {
         secret_len: &|_| Some(40),
+        is_role: &|r| ["admin", "staff"].contains(&r),
     };
     parse(Some(&format!("[{json_text}]")), &env)
         .unwrap()
@@ -326,4 +327,102 @@ fn a_handoff_completion_keeps_only_a_clean_identity() {
     ] {
         assert!(completion(&p, bad).is_err());
     }
+}
+
+#[test]
+fn the_operators_app_names_roles_that_its_map_turns_into_ours() {
+    let handoff = provider(
+        r#"{"id":"app","type":"handoff","name":"App","login_url":"https://app.example/login","shared_secret":{"secret":"S"},"roles":{"map":{"administrator":"admin","member":"staff"}}}"#,
+    );
+    let done = completion(
+        &handoff,
+        br#"{"request":"r1","user_id":"9","email":"a@app.example","roles":["administrator","root"]}"#,
+    )
+    .unwrap();
+    let t = Table::default();
+    let answer = Answer::Handoff {
+        identity: &done.identity,
+    };
+    let who = crate::oauth::ed25519::block_on(person(&handoff, &t, answer)).unwrap();
+    // "root" is not mapped, so it gives nothing here.
+    assert_eq!(who.roles, Some(vec!["admin".to_string()]));
+    // Without a map the app's roles are not read at all.
+    let plain = provider(
+        r#"{"id":"app","type":"handoff","name":"App","login_url":"https://app.example/login","shared_secret":{"secret":"S"}}"#,
+    );
+    let done = completion(
+        &plain,
+        br#"{"request":"r1","user_id":"9","email":"a@app.example","roles":["administrator"]}"#,
+    )
+    .unwrap();
+    let answer = Answer::Handoff {
+        identity: &done.identity,
+    };
+    assert_eq!(
+        crate::oauth::ed25519::block_on(person(&plain, &t, answer))
+            .unwrap()
+            .roles,
+        None
+    );
+    let check = provider(
+        r#"{"id":"chk","type":"password_check","url":"https://app.example/check","shared_secret":{"secret":"APP_SECRET"},"roles":{"map":{"member":"staff"}}}"#,
+    );
+    let t = Table {
+        now: 1_800_000_000,
+        ..Table::default()
+    };
+    t.answer(
+        "POST",
+        "https://app.example/check",
+        200,
+        json!({"user_id": 7, "email": "ann@app.example", "roles": "member"}),
+    );
+    let answer = Answer::Password {
+        email: "ann@app.example",
+        password: "pw",
+    };
+    let who = crate::oauth::ed25519::block_on(person(&check, &t, answer)).unwrap();
+    assert_eq!(who.roles, Some(vec!["staff".to_string()]));
+}
+
+#[test]
+fn github_roles_come_from_each_mapped_org_and_team() {
+    let p = provider(
+        r#"{"id":"gh","type":"github","client_id":"c","client_secret":{"secret":"GH_SECRET"},"github_url":"https://gh9.example","github_api_url":"https://api.gh9.example","membership_token":{"secret":"GH_TOKEN"},"roles":{"map":{"acme":"staff","acme/admins":"admin"}}}"#,
+    );
+    let t = Table::default();
+    t.answer(
+        "POST",
+        "https://gh9.example/login/oauth/access_token",
+        200,
+        json!({"access_token": "gho_person"}),
+    );
+    t.answer(
+        "GET",
+        "https://api.gh9.example/user",
+        200,
+        json!({"id": 42, "login": "ann"}),
+    );
+    t.answer(
+        "GET",
+        "https://api.gh9.example/user/emails",
+        200,
+        json!([{"email": "ann@example.com", "primary": true, "verified": true}]),
+    );
+    t.answer(
+        "GET",
+        "https://api.gh9.example/orgs/acme/members/ann",
+        204,
+        Value::Null,
+    );
+    t.answer(
+        "GET",
+        "https://api.gh9.example/orgs/acme/teams/admins/memberships/ann",
+        200,
+        json!({"state": "pending"}),
+    );
+    let q = query(&[("code", "c0de"), ("state", "s")]);
+    let who = crate::oauth::ed25519::block_on(person(&p, &t, callback_answer(&q))).unwrap();
+    // A pending team membership is not one.
+    assert_eq!(who.roles, Some(vec!["staff".to_string()]));
 }

@@ -1,0 +1,76 @@
+//! Roles from sign-in providers at the edge: kept in D1 when a provider's sign-in names
+//! them (replacing those it gave before, audited when they change), and GitHub's asked
+//! again at refresh. What the provider's values mean is `signin::roles`.
+
+use super::providers::{list, providers};
+use super::{now, Ctx};
+use crate::audit::Event;
+use crate::signin::config::Provider;
+use crate::signin::policy::Claimed;
+use crate::signin::providers;
+use crate::store::d1::D1;
+
+/// At a refresh: the roles GitHub gives the person now, stored in place of those it gave
+/// before, and the person's roles as they now are.
+pub async fn roles_now(ctx: &Ctx, db: &D1, user_id: &str) -> Result<Vec<String>, String> {
+    let asked = providers::github_roles_now(list(&providers(ctx)), db, ctx, user_id).await?;
+    for (provider_id, roles) in asked {
+        keep_roles(ctx, db, &provider_id, user_id, roles, None)
+            .await
+            .map_err(|e| e.0)?;
+    }
+    db.roles_of(user_id).await.map_err(|e| e.0)
+}
+
+/// Replaces the roles a provider gives the person with `roles` (until `expires_at`),
+/// recording a change in the audit log.
+async fn keep_roles(
+    ctx: &Ctx,
+    db: &D1,
+    provider_id: &str,
+    user_id: &str,
+    roles: Vec<String>,
+    expires_at: Option<u64>,
+) -> Result<(), crate::store::StoreError> {
+    let source = crate::store::d1_roles::provider_source(provider_id);
+    let before = db.roles_from(user_id, &source).await?;
+    db.replace_roles(user_id, &source, &roles, now(), expires_at)
+        .await?;
+    if before != roles {
+        let detail = format!(
+            "provider {provider_id}: {} (was {})",
+            shown(&roles),
+            shown(&before)
+        );
+        ctx.audit(Event::RolesChanged, Some(user_id), None, Some(&detail))
+            .await;
+    }
+    Ok(())
+}
+
+fn shown(roles: &[String]) -> String {
+    match roles.is_empty() {
+        true => "none".into(),
+        false => roles.join(" "),
+    }
+}
+
+/// The roles this sign-in's provider gives, kept before the session starts: a role the
+/// provider took away must not outlive the sign-in that said so. GitHub's are asked again
+/// at every refresh; the others hold for the provider's `roles.max_age_seconds`.
+pub(super) async fn keep_signin_roles(
+    ctx: &Ctx,
+    db: &D1,
+    p: &Provider,
+    user_id: &str,
+    who: &Claimed,
+) -> Result<(), crate::store::StoreError> {
+    let (Some(map), Some(roles)) = (&p.roles, &who.roles) else {
+        return Ok(());
+    };
+    let expires_at = match p.kind {
+        crate::signin::config::Kind::GitHub { .. } => None,
+        _ => Some(now() + map.max_age),
+    };
+    keep_roles(ctx, db, &p.id, user_id, roles.clone(), expires_at).await
+}
