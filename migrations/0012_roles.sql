@@ -13,3 +13,7 @@ CREATE TABLE user_roles (
   expires_at INTEGER,
   PRIMARY KEY (user_id, role, source)
 );
+
+-- OpenID Connect: when the person signed in for the grant (Unix seconds), so an ID token
+-- from a refresh keeps the original auth_time (OpenID Connect Core §12.2).
+ALTER TABLE grants ADD COLUMN auth_time INTEGER;

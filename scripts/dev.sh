@@ -15,6 +15,14 @@ if ! grep -q '^JWT_SIGNING_KEY=' .dev.vars 2>/dev/null; then
   echo "[dev] wrote a new local signing key to .dev.vars"
 fi
 
+if ! grep -q '^OIDC_SIGNING_KEY=' .dev.vars 2>/dev/null; then
+  # The RS256 key of ID tokens, a private JWK in single quotes (dotenv keeps JSON as is).
+  key=$("$NODE" -e 'process.stdout.write(JSON.stringify(require("crypto").generateKeyPairSync("rsa",{modulusLength:2048}).privateKey.export({format:"jwk"})))')
+  printf "OIDC_SIGNING_KEY='%s'\n" "$key" >> .dev.vars
+  chmod 600 .dev.vars
+  echo "[dev] wrote a new local ID-token key (RS256) to .dev.vars"
+fi
+
 echo "[dev] applying D1 migrations to the local database"
 CI=true wrangler d1 migrations apply DB --local >/dev/null
 if [ -f scripts/user.mjs ]; then

@@ -9,8 +9,8 @@
 import { createHash } from "node:crypto";
 import { dirname } from "node:path";
 import {
-  CliError, DeployConfig, DevVars, PREVIOUS_KEY, SIGNING_KEY,
-  configPath, mustWrangler, newSeed, parseFlags, publicJwkOfSeed, run, secretNames,
+  CliError, DeployConfig, DevVars, OIDC_KEY, OIDC_PREVIOUS_KEY, PREVIOUS_KEY, SIGNING_KEY,
+  configPath, mustWrangler, newRsaKey, newSeed, parseFlags, publicJwkOfSeed, publicRsaJwk, run, secretNames,
 } from "./lib/cloudflare.mjs";
 
 const USAGE = `Usage: npm run key:rotate -- [--remote] [--finish] [--config <file>]
@@ -41,12 +41,17 @@ function local(opts, file, config) {
   if (opts.finish) {
     if (!vars.get(PREVIOUS_KEY)) return console.log(`Nothing to finish: ${vars.path} has no ${PREVIOUS_KEY}.`);
     vars.delete(PREVIOUS_KEY);
+    vars.delete(OIDC_PREVIOUS_KEY);
     vars.save();
     return console.log(`Dropped ${PREVIOUS_KEY} from ${vars.path}; tokens signed with it no longer verify.`);
   }
   if (vars.get(PREVIOUS_KEY)) throw inProgress(config);
   vars.set(PREVIOUS_KEY, JSON.stringify(publicJwkOfSeed(current)));
   vars.set(SIGNING_KEY, newSeed());
+  // The ID-token key turns with it: the old one's public half stays published.
+  const oidc = vars.get(OIDC_KEY);
+  if (oidc) vars.set(OIDC_PREVIOUS_KEY, JSON.stringify(publicRsaJwk(oidc)));
+  vars.set(OIDC_KEY, newRsaKey());
   vars.save();
   done(config, "restart `npm run dev` to use it", "npm run key:rotate -- --finish");
 }
@@ -84,7 +89,9 @@ async function deployedKey(issuer, config) {
   } catch (e) {
     throw new CliError(`Could not read ${url} (${e.message}); is the Worker deployed there?`);
   }
-  const keys = Array.isArray(jwks?.keys) ? jwks.keys : [];
+  const all = Array.isArray(jwks?.keys) ? jwks.keys : [];
+  // The RSA keys of ID tokens are published beside the Ed25519 ones: each kind on its own.
+  const keys = all.filter((k) => k?.kty !== "RSA");
   if (keys.length > 1) throw inProgress(config);
   const [k] = keys;
   const x = typeof k?.x === "string" ? Buffer.from(k.x, "base64url") : null;
@@ -93,7 +100,8 @@ async function deployedKey(issuer, config) {
   if (k?.kty !== "OKP" || k?.crv !== "Ed25519" || x?.length !== 32 || k.kid !== thumbprint) {
     throw new CliError(`${url} does not publish one Ed25519 key of this Worker; nothing was changed.`);
   }
-  return { kty: "OKP", crv: "Ed25519", x: k.x };
+  const rsa = all.find((r) => r?.kty === "RSA" && typeof r.n === "string" && typeof r.e === "string");
+  return { ed25519: { kty: "OKP", crv: "Ed25519", x: k.x }, rsa: rsa ? { kty: "RSA", n: rsa.n, e: rsa.e } : null };
 }
 
 async function remote(opts, file, config) {
@@ -102,6 +110,9 @@ async function remote(opts, file, config) {
   if (opts.finish) {
     if (!names.includes(PREVIOUS_KEY)) return console.log(`Nothing to finish: the Worker has no secret ${PREVIOUS_KEY}.`);
     await mustWrangler(["secret", "delete", PREVIOUS_KEY, "--config", file], `Dropping ${PREVIOUS_KEY}`, { cwd });
+    if (names.includes(OIDC_PREVIOUS_KEY)) {
+      await mustWrangler(["secret", "delete", OIDC_PREVIOUS_KEY, "--config", file], `Dropping ${OIDC_PREVIOUS_KEY}`, { cwd });
+    }
     return console.log(`Dropped the secret ${PREVIOUS_KEY}; tokens signed with it no longer verify.`);
   }
   // The secrets, not the JWKS (which an older version may still serve), say whether a
@@ -109,8 +120,13 @@ async function remote(opts, file, config) {
   if (names.includes(PREVIOUS_KEY)) throw inProgress(config);
   if (!names.includes(SIGNING_KEY)) throw new CliError(`The Worker has no ${SIGNING_KEY}: run \`npm run setup:cloudflare\` first.`);
   const previous = await deployedKey(config.var("ISSUER") ?? "", config);
-  // Both secrets in one new version, so no version ever has the new key without the old.
-  const secrets = JSON.stringify({ [PREVIOUS_KEY]: JSON.stringify(previous), [SIGNING_KEY]: newSeed() });
+  // Every secret in one new version, so no version ever has a new key without the old.
+  const secrets = JSON.stringify({
+    [PREVIOUS_KEY]: JSON.stringify(previous.ed25519),
+    [SIGNING_KEY]: newSeed(),
+    ...(previous.rsa ? { [OIDC_PREVIOUS_KEY]: JSON.stringify(previous.rsa) } : {}),
+    [OIDC_KEY]: newRsaKey(),
+  });
   await mustWrangler(["secret", "bulk", "--config", file], "Storing the keys", { cwd, input: secrets });
   done(config, "Cloudflare deploys a secret change at once", "npm run key:rotate -- --remote --finish");
 }

@@ -3,8 +3,8 @@
 // created once and reused after. Each step says what it did; a second run changes nothing.
 import { dirname } from "node:path";
 import {
-  CliError, DeployConfig, DevVars, PLACEHOLDER_D1_ID, PLACEHOLDER_KV_ID, SIGNING_KEY,
-  configPath, jsonFrom, mustWrangler, newSeed, parseFlags, run, secretNames, where, wrangler,
+  CliError, DeployConfig, DevVars, OIDC_KEY, PLACEHOLDER_D1_ID, PLACEHOLDER_KV_ID, SIGNING_KEY,
+  configPath, jsonFrom, mustWrangler, newRsaKey, newSeed, parseFlags, run, secretNames, where, wrangler,
 } from "./lib/cloudflare.mjs";
 
 const USAGE = `Usage: npm run setup:cloudflare -- --domain <host> [options]
@@ -119,6 +119,20 @@ async function ensureKey(opts, cwd, file) {
   say("signing key", `created, stored as the secret ${SIGNING_KEY}`);
 }
 
+/** The RS256 key of ID tokens (OpenID Connect), made once like the signing key. */
+async function ensureOidcKey(opts, cwd, file) {
+  if (opts.local) {
+    const vars = new DevVars(file);
+    if (vars.get(OIDC_KEY)) return say("ID-token key", `unchanged (${OIDC_KEY} is in ${vars.path})`);
+    vars.set(OIDC_KEY, newRsaKey());
+    vars.save();
+    return say("ID-token key", `created, in ${vars.path} (mode 600)`);
+  }
+  if ((await secretNames(file, cwd)).includes(OIDC_KEY)) return say("ID-token key", `unchanged (the secret ${OIDC_KEY} exists)`);
+  await mustWrangler(["secret", "put", OIDC_KEY, "--config", file], "Storing the ID-token key", { cwd, input: newRsaKey() });
+  say("ID-token key", `created, stored as the secret ${OIDC_KEY}`);
+}
+
 async function main(argv) {
   const opts = parseFlags(
     argv,
@@ -163,6 +177,7 @@ async function main(argv) {
   say("configuration", changed ? `updated ${file}` : "unchanged");
   await migrate(opts, cwd, file);
   await ensureKey(opts, cwd, file);
+  await ensureOidcKey(opts, cwd, file);
 
   const placeholders =
     config.get("kv_namespaces", "OAUTH_KV", "id") === PLACEHOLDER_KV_ID ||

@@ -53,8 +53,12 @@ test("JWKS publishes the public half of the secret key with its RFC 7638 thumbpr
   assert.equal(res.status, 200);
   assert.equal(res.headers.get("content-type"), "application/jwk-set+json");
   const { keys } = await json(res);
-  assert.equal(keys.length, 1);
-  const [k] = keys;
+  // The Ed25519 key of access tokens first, then the RSA key of RS256 ID tokens.
+  assert.equal(keys.length, 2);
+  const [k, rsa] = keys;
+  const rsaPublic = createPublicKey(createPrivateKey({ key: JSON.parse(w.bindings.OIDC_SIGNING_KEY), format: "jwk" })).export({ format: "jwk" });
+  assert.deepEqual([rsa.kty, rsa.alg, rsa.use, rsa.n, rsa.e, rsa.d], ["RSA", "RS256", "sig", rsaPublic.n, rsaPublic.e, undefined]);
+  assert.equal(rsa.kid, createHash("sha256").update(JSON.stringify({ e: rsaPublic.e, kty: "RSA", n: rsaPublic.n })).digest("base64url"));
   const expected = createPublicKey(
     createPrivateKey({ key: { kty: "OKP", crv: "Ed25519", d: w.bindings.JWT_SIGNING_KEY, x: "" }, format: "jwk" }),
   ).export({ format: "jwk" });

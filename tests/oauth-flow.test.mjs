@@ -50,7 +50,7 @@ test("userinfo answers with the token and refuses without", async () => {
   const { tokens } = await fullFlow(w.url, alice, { scope: "mcp:read email profile" });
   const res = await fetch(w.url + "/userinfo", { headers: { Authorization: "Bearer " + tokens.access_token } });
   assert.equal(res.status, 200);
-  assert.deepEqual(await res.json(), { sub: alice.id, email: "alice@example.com", name: "Alice" });
+  assert.deepEqual(await res.json(), { sub: alice.id, email: "alice@example.com", email_verified: true, name: "Alice" });
   const none = await fetch(w.url + "/userinfo");
   assert.equal(none.status, 401);
   assert.match(none.headers.get("www-authenticate"), /resource_metadata="http:\/\/127\.0\.0\.1:\d+\/\.well-known\/oauth-protected-resource\/mcp"/);

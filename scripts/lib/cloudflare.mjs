@@ -13,6 +13,9 @@ import { parseArgs } from "node:util";
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 export const SIGNING_KEY = "JWT_SIGNING_KEY";
 export const PREVIOUS_KEY = "JWT_SIGNING_KEY_PREVIOUS";
+// The RSA key of RS256 ID tokens (src/oauth/rsa_key.rs): a private JWK, as JSON.
+export const OIDC_KEY = "OIDC_SIGNING_KEY";
+export const OIDC_PREVIOUS_KEY = "OIDC_SIGNING_KEY_PREVIOUS";
 /** The ids the committed wrangler.toml carries until `setup:cloudflare` fills in real ones. */
 export const PLACEHOLDER_KV_ID = "00000000000000000000000000000000";
 export const PLACEHOLDER_D1_ID = "00000000-0000-0000-0000-000000000000";
@@ -329,6 +332,18 @@ export class DevVars {
 /** A new Ed25519 key in the form the Worker reads: the 32-byte seed, base64url. */
 export function newSeed() {
   return generateKeyPairSync("ed25519").privateKey.export({ format: "jwk" }).d;
+}
+
+/** A new 2048-bit RSA key for RS256 ID tokens, as the Worker reads it: a private JWK. */
+export function newRsaKey() {
+  const jwk = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ format: "jwk" });
+  return JSON.stringify(jwk);
+}
+
+/** The public JWK (kty, n, e) of an RSA key kept as a private JWK. */
+export function publicRsaJwk(privateJwkText) {
+  const { kty, n, e } = JSON.parse(privateJwkText);
+  return { kty, n, e };
 }
 
 /** The public JWK (kty, crv, x) of a seed. */

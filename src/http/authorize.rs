@@ -11,8 +11,8 @@ use crate::http::pages::{self, error_page, see_other, ErrorKind, SignInFor};
 use crate::http::session;
 use crate::http::{now, now_ms, Ctx, Incoming};
 use crate::oauth::authorize::{
-    validate, AuthorizeFailure, AuthorizeParams, AuthorizeRequest, Delivery, Offer, Redirect,
-    Refusal, MAX_QUERY_LEN,
+    after_sign_in, validate, AuthorizeFailure, AuthorizeParams, AuthorizeRequest, Delivery,
+    ErrorRedirect, Offer, Redirect, Refusal, MAX_QUERY_LEN,
 };
 use crate::oauth::catalog::Catalog;
 use crate::oauth::client::{host_of, Client};
@@ -38,10 +38,65 @@ pub async fn show(ctx: &Ctx, req: &Incoming) -> Reply {
         Err(reply) => return reply,
     };
     let csrf = CsrfCookie::for_page(ctx, req);
-    match session_user(ctx, req).await {
-        Some(user) => consent_page(ctx, &request, &params, &csrf, &user).await,
-        None => sign_in_page(ctx, &request, &params, &csrf, "", None),
+    let fresh = fresh_session(ctx, req, &request).await;
+    if request.prompt.none {
+        return silent(ctx, &request, fresh).await;
     }
+    match fresh {
+        Some((user, _)) => consent_page(ctx, &request, &params, &csrf, &user).await,
+        None => {
+            let hint = request.login_hint.as_deref().unwrap_or("");
+            sign_in_page(ctx, &request, &params, &csrf, hint, None)
+        }
+    }
+}
+
+/// The session, if it answers this request: not with `prompt=login`, not older than
+/// `max_age` (OpenID Connect Core §3.1.2.1). Otherwise the person signs in again.
+async fn fresh_session(
+    ctx: &Ctx,
+    req: &Incoming,
+    request: &AuthorizeRequest,
+) -> Option<(UserRow, u64)> {
+    browser::session(ctx, req)
+        .await
+        .filter(|(_, at)| request.accepts_sign_in_at(*at, now()))
+}
+
+/// `prompt=none`: a code without any page for an app this person already approved for
+/// at least these scopes, else `login_required` or `consent_required`. Before sign-in the
+/// error is shown here, like every other (RFC 9700 §4.11.2), not redirected.
+async fn silent(ctx: &Ctx, request: &AuthorizeRequest, fresh: Option<(UserRow, u64)>) -> Reply {
+    let Some((user, signed_in)) = fresh else {
+        let e = OAuthError::LoginRequired("the person must sign in".into());
+        return match ErrorRedirect::for_request(request, &ctx.issuer, &e).deliver(false) {
+            Delivery::Page(unsent) => pages::unsent_error_page(ctx, &unsent),
+            Delivery::Redirect(r) => Reply::redirect(&r.location()),
+        };
+    };
+    let (offer, _, catalog) = match offer_for(ctx, request, &user).await {
+        Ok(o) => o,
+        Err(reply) => return reply,
+    };
+    let approved = match ctx.db() {
+        Ok(db) => db
+            .live_grant_scopes(&user.id, &request.client.client_id)
+            .await
+            .map_err(|e| ctx.internal(e)),
+        Err(e) => Err(e),
+    };
+    let Ok(approved) = approved else {
+        return error_page(ctx, ErrorKind::Unavailable, None);
+    };
+    let covered = offer.usable()
+        && approved
+            .iter()
+            .any(|s| offer.granted.is_subset_of(&catalog.stored(s)));
+    if covered {
+        return approve(ctx, request, &user, signed_in).await;
+    }
+    let e = OAuthError::ConsentRequired("the person must approve this app".into());
+    Reply::redirect(&Redirect::error(request, &ctx.issuer, &e).location())
 }
 
 pub async fn submit(ctx: &Ctx, req: &Incoming) -> Reply {
@@ -51,7 +106,9 @@ pub async fn submit(ctx: &Ctx, req: &Incoming) -> Reply {
         Err(reply) => return reply,
     };
     let submitted = field(&form, "csrf_token");
-    let user = session_user(ctx, req).await;
+    let session = browser::session(ctx, req).await;
+    let signed_in = session.as_ref().map_or(0, |(_, at)| *at);
+    let user = session.map(|(user, _)| user);
     // The consent page's token also names the person it was shown to, so Approve in a tab
     // opened before someone else signed in elsewhere cannot approve as them.
     let for_user = user
@@ -60,17 +117,26 @@ pub async fn submit(ctx: &Ctx, req: &Incoming) -> Reply {
     if !for_user && !browser::csrf_ok(ctx, req, &purpose(&params), submitted) {
         return error_page(ctx, ErrorKind::Expired, None);
     }
-    let back_here = || format!("/authorize?{}", query(&params));
+    // After a sign-in, back to this request without its prompt=login: it was answered.
+    let back_here = || format!("/authorize?{}", query(&after_sign_in(&params)));
     match field(&form, "action") {
         "deny" => {
             // Recorded for a signed-in person only: Cancel on the sign-in page is no one's
             // decision, and anyone could post it to fill the log.
             if let Some(u) = user.as_ref().filter(|_| for_user) {
+                // "Return to the app" on the page that said the roles allow nothing.
+                let detail = match offer_for(ctx, &request, u).await {
+                    Ok((offer, _, _)) if !offer.usable() => Some(format!(
+                        "not allowed by the person's roles: {}",
+                        offer.refused
+                    )),
+                    _ => None,
+                };
                 ctx.audit(
                     Event::ConsentDenied,
                     Some(&u.id),
                     Some(&request.client.client_id),
-                    None,
+                    detail.as_deref(),
                 )
                 .await;
             }
@@ -93,7 +159,12 @@ pub async fn submit(ctx: &Ctx, req: &Incoming) -> Reply {
             }
         },
         "approve" => match user {
-            Some(user) if for_user => approve(ctx, &request, &user).await,
+            // A consent page left open past max_age asks for a new sign-in first.
+            Some(_) if for_user && !request.accepts_sign_in_at(signed_in, now()) => {
+                let csrf = CsrfCookie::for_page(ctx, req);
+                sign_in_page(ctx, &request, &params, &csrf, "", None)
+            }
+            Some(user) if for_user => approve(ctx, &request, &user, signed_in).await,
             // A token from the sign-in page, not the consent page: consent is shown first.
             Some(user) => {
                 let csrf = CsrfCookie::for_page(ctx, req);
@@ -116,7 +187,8 @@ pub async fn submit(ctx: &Ctx, req: &Incoming) -> Reply {
     }
 }
 
-async fn approve(ctx: &Ctx, request: &AuthorizeRequest, user: &UserRow) -> Reply {
+/// Issues the code. `signed_in`: when the person signed in (the ID token's `auth_time`).
+async fn approve(ctx: &Ctx, request: &AuthorizeRequest, user: &UserRow, signed_in: u64) -> Reply {
     let Ok(keys) = ctx.oauth_keys() else {
         return error_page(ctx, ErrorKind::Unavailable, Some("no signing key"));
     };
@@ -163,8 +235,8 @@ async fn approve(ctx: &Ctx, request: &AuthorizeRequest, user: &UserRow) -> Reply
         expires_at: now() + ctx.config.code_ttl,
         issued_ms: now_ms(),
         roles: roles.join(" "),
-        nonce: None,
-        auth_time: None,
+        nonce: request.nonce.clone(),
+        auth_time: (signed_in > 0).then_some(signed_in),
     };
     let (code, _) = code::mint(&keys.mac_key("code"), &grant);
     // What was granted, and what the person's roles left out of the request.
@@ -303,7 +375,7 @@ fn sign_in_page(
         csrf,
         &purpose(params),
         "/authorize",
-        &format!("/authorize?{}", query(params)),
+        &format!("/authorize?{}", query(&after_sign_in(params))),
         shown_for,
         email,
         error,

@@ -51,6 +51,12 @@ pub fn session_cookie(ctx: &Ctx, user_id: &str) -> Option<String> {
 
 /// The signed-in person, if the session cookie is valid and the account still active.
 pub async fn session_user(ctx: &Ctx, req: &Incoming) -> Option<UserRow> {
+    session(ctx, req).await.map(|(user, _)| user)
+}
+
+/// The signed-in person and when they signed in (Unix seconds; 0 for a cookie from before
+/// that was written), OpenID Connect's `auth_time`.
+pub async fn session(ctx: &Ctx, req: &Incoming) -> Option<(UserRow, u64)> {
     let cookie = read_cookie(req, &cookie_name(ctx, "session"))?;
     let keys = ctx.oauth_keys().ok()?;
     let session: Session =
@@ -59,7 +65,10 @@ pub async fn session_user(ctx: &Ctx, req: &Incoming) -> Option<UserRow> {
         return None;
     }
     let user = ctx.db().ok()?.user_by_id(&session.u).await.ok()??;
-    session.stands_for(&user, now()).then_some(user)
+    let signed_in = session.i / 1000;
+    session
+        .stands_for(&user, now())
+        .then_some((user, signed_in))
 }
 
 pub fn end_session(ctx: &Ctx) -> String {

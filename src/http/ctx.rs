@@ -10,6 +10,7 @@ use crate::oauth::client::Client;
 use crate::oauth::client_directory::ClientDirectory;
 use crate::oauth::error::OAuthError;
 use crate::oauth::keys::{KeyError, KeySet, PREVIOUS_KEY_SECRET, SIGNING_KEY_SECRET};
+use crate::oauth::rsa_key::{RsaKeys, OIDC_KEY_SECRET, OIDC_PREVIOUS_KEY_SECRET};
 use crate::reply::{http_error, Reply};
 use crate::store::d1::D1;
 use crate::store::d1_audit::AuditRow;
@@ -37,6 +38,8 @@ pub struct Ctx {
     /// Set once the request wrote to the audit log: its request log line is then always
     /// written, since the rows name the request by its id.
     pub audited: Rc<std::cell::Cell<bool>>,
+    /// The RSA key of RS256 ID tokens, if configured (read once per isolate).
+    pub rsa: Option<Rc<RsaKeys>>,
 }
 
 /// The settings and the two key secrets, read from the environment once per isolate.
@@ -47,6 +50,9 @@ pub(super) struct Settings {
     pub(super) config: Rc<Config>,
     pub(super) signing_key: Option<String>,
     pub(super) previous_key: Option<String>,
+    /// The RSA key of RS256 ID tokens (`OIDC_SIGNING_KEY`); `None` when unset or unusable
+    /// (logged once here): ID tokens are then EdDSA.
+    pub(super) rsa: Option<Rc<RsaKeys>>,
 }
 
 thread_local! {
@@ -60,10 +66,30 @@ pub(super) fn settings(env: &Env) -> Rc<Settings> {
                 config: Rc::new(Config::from_lookup(&|name| var_text(env, name))),
                 signing_key: env_string(env, SIGNING_KEY_SECRET),
                 previous_key: env_string(env, PREVIOUS_KEY_SECRET),
+                rsa: rsa_keys(env),
             })
         })
         .clone()
     })
+}
+
+fn rsa_keys(env: &Env) -> Option<Rc<RsaKeys>> {
+    let current = env_string(env, OIDC_KEY_SECRET);
+    let previous = env_string(env, OIDC_PREVIOUS_KEY_SECRET);
+    match RsaKeys::load(current.as_deref(), previous.as_deref()) {
+        Ok(Some(keys)) => Some(Rc::new(keys)),
+        Ok(None) => {
+            console_log!(
+                "{OIDC_KEY_SECRET} is not set: ID tokens are signed EdDSA only; run `npm run dev` \
+                 locally or `npm run setup:cloudflare` to add the RS256 key"
+            );
+            None
+        }
+        Err(e) => {
+            console_error!("{e}: ID tokens are signed EdDSA only until it is fixed");
+            None
+        }
+    }
 }
 
 /// A var's text: a string as it is, a JSON var (an object or array in `[vars]`) as JSON.

@@ -2,6 +2,7 @@
 
 use crate::http::Ctx;
 use crate::oauth::catalog::Catalog;
+use crate::oauth::id_token::IdAlg;
 use crate::oauth::metadata::{self, ClientIntake};
 use crate::reply::Reply;
 use serde_json::Value;
@@ -28,10 +29,15 @@ pub fn authorization_server(ctx: &Ctx) -> Reply {
 }
 
 pub fn openid_configuration(ctx: &Ctx) -> Reply {
+    let algs: &[IdAlg] = match ctx.rsa {
+        Some(_) => &IdAlg::ALL,
+        None => &[IdAlg::EdDsa],
+    };
     document(&metadata::openid_configuration(
         &ctx.issuer,
         ClientIntake::of(&ctx.config),
         &catalog(ctx),
+        algs,
     ))
 }
 
@@ -43,10 +49,19 @@ pub fn protected_resource(ctx: &Ctx) -> Reply {
     ))
 }
 
+/// The JWKS with the RSA keys of ID tokens beside the Ed25519 ones.
+fn with_rsa(mut jwks: Value, ctx: &Ctx) -> Value {
+    if let (Some(rsa), Some(keys)) = (&ctx.rsa, jwks.get_mut("keys").and_then(Value::as_array_mut))
+    {
+        keys.extend(rsa.published.iter().cloned());
+    }
+    jwks
+}
+
 /// The public keys. Cached briefly: after a rotation, verifiers must see the new key soon.
 pub fn jwks(ctx: &Ctx) -> Reply {
     match ctx.keys() {
-        Ok(keys) => Reply::json(200, &keys.jwks())
+        Ok(keys) => Reply::json(200, &with_rsa(keys.jwks(), ctx))
             .set_header("Content-Type", "application/jwk-set+json")
             .header("Cache-Control", "public, max-age=300"),
         Err(reply) => reply,

@@ -8,6 +8,7 @@ use crate::http::{now, Ctx};
 use crate::oauth::client::Client;
 use crate::oauth::error::OAuthError;
 use crate::oauth::grant::{Settings, Surroundings};
+use crate::oauth::id_token::PersonClaims;
 use crate::store::d1::D1;
 use crate::store::d1_audit::AuditRow;
 use crate::store::grants::{GrantStore, NewGrant, NewRefresh, Redeemed, RefreshRow};
@@ -98,6 +99,17 @@ impl Surroundings for Ctx {
         super::signin_roles::roles_now(self, &db, user_id)
             .await
             .map(Some)
+    }
+
+    async fn person(&self, user_id: &str) -> Result<PersonClaims, String> {
+        let db = self.db().map_err(|e| e.description())?;
+        let user = db.user_by_id(user_id).await.map_err(|e| e.0)?;
+        Ok(user
+            .map(|u| PersonClaims {
+                email: Some(u.email),
+                name: u.name,
+            })
+            .unwrap_or_default())
     }
 
     async fn audit(&self, event: Event, user_id: &str, client_id: &str) {

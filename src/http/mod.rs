@@ -224,6 +224,7 @@ async fn serve(head: &Head, req: &web_sys::Request, env: Env) -> Served {
         client_network: incoming.client_ip.clone(),
         live: None,
         audited: head.audited.clone(),
+        rsa: s.rsa.clone(),
     };
     if r == Route::Sse {
         return match sse::open(&ctx, &incoming).await {

@@ -55,6 +55,7 @@ async fn with_grants<T>(
         world: ctx,
         crypto: &WebCrypto,
         keys: keys.as_deref(),
+        rsa: ctx.rsa.as_deref(),
         settings: &settings,
         now_ms: now_ms(),
     };

@@ -41,6 +41,8 @@ pub async fn userinfo(ctx: &Ctx, req: &Incoming) -> Reply {
     let mut body = json!({ "sub": user.id });
     if granted(crate::oauth::scope::EMAIL) {
         crate::json::set(&mut body, "email", user.email);
+        // Every address here was verified: the operator typed it, or a provider vouched.
+        crate::json::set(&mut body, "email_verified", true);
     }
     if granted(crate::oauth::scope::PROFILE) {
         crate::json::set(&mut body, "name", user.name);

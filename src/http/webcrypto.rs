@@ -3,6 +3,7 @@
 //! implementation and keeps their code out of the upload.
 
 use crate::oauth::ed25519::{Ed25519, PublicKey, Seed};
+use crate::oauth::rsa_key::{Rs256, RsaKeys};
 use std::cell::RefCell;
 use worker::js_sys::{Array, ArrayBuffer, Function, Object, Promise, Reflect, Uint8Array};
 use worker::wasm_bindgen::{JsCast, JsValue};
@@ -74,6 +75,8 @@ thread_local! {
     // current and previous keys are ever here.
     static SIGNING: RefCell<Vec<(Seed, JsValue)>> = const { RefCell::new(Vec::new()) };
     static VERIFYING: RefCell<Vec<(PublicKey, JsValue)>> = const { RefCell::new(Vec::new()) };
+    // The RSA key that signs ID tokens, by its kid (the current one only).
+    static RSA_SIGNING: RefCell<Vec<(String, JsValue)>> = const { RefCell::new(Vec::new()) };
 }
 
 fn remembered<K: PartialEq>(
@@ -273,4 +276,51 @@ pub async fn verify_jwk(
         return false;
     }
     matches!(verify.await, Ok(v) if v.as_bool() == Some(true))
+}
+
+fn rs256() -> Result<JsValue, JsValue> {
+    object(&[
+        ("name", "RSASSA-PKCS1-v1_5".into()),
+        ("hash", "SHA-256".into()),
+    ])
+}
+
+async fn rsa_signing_key(key: &RsaKeys) -> Result<JsValue, JsValue> {
+    if let Some(k) = remembered(&RSA_SIGNING, &key.kid) {
+        return Ok(k);
+    }
+    let mut pairs = Vec::new();
+    if let Some(members) = key.private_jwk.as_object() {
+        for (m, v) in members {
+            if let Some(v) = v.as_str() {
+                pairs.push((m.as_str(), JsValue::from_str(v)));
+            }
+        }
+    }
+    let imported = call(
+        "importKey",
+        &[
+            "jwk".into(),
+            object(&pairs)?,
+            rs256()?,
+            false.into(),
+            usages("sign"),
+        ],
+    )
+    .await?;
+    remember(&RSA_SIGNING, key.kid.clone(), &imported);
+    Ok(imported)
+}
+
+impl Rs256 for WebCrypto {
+    async fn sign_rs256(&self, key: &RsaKeys, message: &[u8]) -> Result<Vec<u8>, String> {
+        let sign = async {
+            let k = rsa_signing_key(key).await?;
+            let params = object(&[("name", "RSASSA-PKCS1-v1_5".into())])?;
+            let signed = call("sign", &[params, k, Uint8Array::from(message).into()]).await?;
+            bytes(signed)
+        };
+        sign.await
+            .map_err(|e| format!("RS256 signing: {}", e.as_string().unwrap_or_default()))
+    }
 }

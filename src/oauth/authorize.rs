@@ -21,6 +21,14 @@ pub struct AuthorizeParams {
     pub code_challenge_method: Option<String>,
     pub scope: Option<String>,
     pub resource: Option<String>,
+    /// OpenID Connect Core §3.1.2.1: echoed in the ID token.
+    pub nonce: Option<String>,
+    /// `none`, `login`, `consent`, `select_account`, space separated.
+    pub prompt: Option<String>,
+    /// Seconds since the person last signed in beyond which they must sign in again.
+    pub max_age: Option<String>,
+    /// The email to fill in on the sign-in page.
+    pub login_hint: Option<String>,
 }
 
 /// The longest query string `/authorize` reads; a longer one is refused (414) before it
@@ -36,6 +44,9 @@ fn max_len(name: &str) -> usize {
         "state" => 2048,
         "scope" => 1024,
         "code_challenge" => 128,
+        "nonce" => 512,
+        "login_hint" => 254,
+        "prompt" => 64,
         _ => 32,
     }
 }
@@ -55,6 +66,10 @@ impl AuthorizeParams {
                 "code_challenge_method" => &mut p.code_challenge_method,
                 "scope" => &mut p.scope,
                 "resource" => &mut p.resource,
+                "nonce" => &mut p.nonce,
+                "prompt" => &mut p.prompt,
+                "max_age" => &mut p.max_age,
+                "login_hint" => &mut p.login_hint,
                 _ => continue,
             };
             if slot.is_some() {
@@ -82,6 +97,10 @@ impl AuthorizeParams {
             ("code_challenge_method", &self.code_challenge_method),
             ("scope", &self.scope),
             ("resource", &self.resource),
+            ("nonce", &self.nonce),
+            ("prompt", &self.prompt),
+            ("max_age", &self.max_age),
+            ("login_hint", &self.login_hint),
         ]
         .into_iter()
         .filter_map(|(k, v)| v.as_deref().map(|v| (k, v)))
@@ -98,6 +117,71 @@ pub struct AuthorizeRequest {
     pub code_challenge: String,
     pub scopes: Scopes,
     pub resource: String,
+    pub nonce: Option<String>,
+    pub prompt: Prompt,
+    pub max_age: Option<u64>,
+    pub login_hint: Option<String>,
+}
+
+/// What `prompt` asks (OpenID Connect Core §3.1.2.1).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Prompt {
+    /// No page at all: the answer is a code or an error (`login_required`, ...).
+    pub none: bool,
+    /// Sign in again even with a session (`login`, and `select_account`, which this
+    /// server answers with its sign-in page).
+    pub login: bool,
+}
+
+impl AuthorizeRequest {
+    /// Whether a session whose sign-in was at `signed_in` (Unix seconds; 0 when unknown)
+    /// answers this request at `now`, or the person must sign in again: `prompt=login`, or
+    /// a sign-in older than `max_age` (OpenID Connect Core §3.1.2.1).
+    pub fn accepts_sign_in_at(&self, signed_in: u64, now: u64) -> bool {
+        if self.prompt.login {
+            return false;
+        }
+        match self.max_age {
+            None => true,
+            Some(max) => signed_in > 0 && now.saturating_sub(signed_in) <= max,
+        }
+    }
+}
+
+impl Prompt {
+    fn parse(text: Option<&str>) -> Result<Prompt, String> {
+        let mut p = Prompt::default();
+        let mut words = 0;
+        for word in text.unwrap_or("").split(' ').filter(|w| !w.is_empty()) {
+            words += 1;
+            match word {
+                "none" => p.none = true,
+                "login" | "select_account" => p.login = true,
+                // Consent is asked every time already.
+                "consent" => {}
+                other => {
+                    return Err(format!(
+                        "prompt {} is not supported (none, login, consent, select_account)",
+                        crate::util::text::truncate(other, 20)
+                    ))
+                }
+            }
+        }
+        if p.none && words > 1 {
+            return Err("prompt none cannot be combined with another value".into());
+        }
+        Ok(p)
+    }
+}
+
+/// The parameters without `prompt=login` (and `select_account`): where a sign-in that just
+/// happened sends the person back, so the request it answered does not ask again.
+pub fn after_sign_in(params: &AuthorizeParams) -> AuthorizeParams {
+    let mut p = params.clone();
+    if Prompt::parse(p.prompt.as_deref()).is_ok_and(|pr| pr.login) {
+        p.prompt = None;
+    }
+    p
 }
 
 /// Why a request failed, and therefore where the answer goes. A `Page` is shown to the
@@ -134,6 +218,22 @@ pub enum Delivery {
 }
 
 impl ErrorRedirect {
+    /// An error for a request already validated (`prompt=none`'s `login_required`),
+    /// delivered by the same rule as every other.
+    pub fn for_request(req: &AuthorizeRequest, issuer: &str, e: &OAuthError) -> ErrorRedirect {
+        ErrorRedirect {
+            unsent: UnsentError {
+                app: req
+                    .client
+                    .display_name()
+                    .unwrap_or_else(|| "An unnamed app".to_string()),
+                redirect_host: host_of(&req.redirect_uri),
+                description: e.description(),
+            },
+            redirect: Redirect::error(req, issuer, e),
+        }
+    }
+
     /// RFC 9700 §4.11.2: the server authenticates the person before it redirects. Anyone
     /// can register a redirect URI (dynamic registration, a metadata document), so without
     /// this a link anyone makes would bounce a browser through this server's trusted name
@@ -296,6 +396,16 @@ pub fn validate(
             ))));
         }
     }
+    let prompt =
+        Prompt::parse(params.prompt.as_deref()).map_err(|e| fail(OAuthError::InvalidRequest(e)))?;
+    let max_age = match params.max_age.as_deref() {
+        None => None,
+        Some(m) => Some(m.trim().parse::<u64>().map_err(|_| {
+            fail(OAuthError::InvalidRequest(
+                "max_age must be a number of seconds".into(),
+            ))
+        })?),
+    };
     Ok(AuthorizeRequest {
         client,
         redirect_uri,
@@ -303,6 +413,10 @@ pub fn validate(
         code_challenge,
         scopes,
         resource: our_resource.to_string(),
+        nonce: params.nonce.clone().filter(|n| !n.is_empty()),
+        prompt,
+        max_age,
+        login_hint: params.login_hint.clone().filter(|h| !h.is_empty()),
     })
 }
 

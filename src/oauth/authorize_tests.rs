@@ -24,6 +24,7 @@ fn params() -> AuthorizeParams {
         code_challenge_method: Some("S256".into()),
         scope: None,
         resource: Some(RES.into()),
+        ..AuthorizeParams::default()
     }
 }
 
@@ -195,4 +196,41 @@ fn an_offer_leaves_out_what_the_roles_do_not_allow_and_is_never_silently_empty()
     // An OpenID-only request is usable without any resource scope.
     let oidc = c.parse(Some("openid email")).unwrap();
     assert!(Offer::of(&c, &oidc, &[]).usable());
+}
+
+#[test]
+fn prompt_and_max_age_are_read_and_checked() {
+    let mut p = params();
+    p.prompt = Some("login consent".into());
+    p.max_age = Some("300".into());
+    p.nonce = Some("n-1".into());
+    let r = validate(&p, Some(client()), ISS, RES, &Catalog::default()).unwrap();
+    assert!(r.prompt.login && !r.prompt.none);
+    assert_eq!((r.max_age, r.nonce.as_deref()), (Some(300), Some("n-1")));
+    // prompt=login: never the old session; after the sign-in the request is asked
+    // without it, so it does not ask again.
+    assert!(!r.accepts_sign_in_at(1_000, 1_000));
+    assert_eq!(after_sign_in(&p).prompt, None);
+    p.prompt = None;
+    let r = validate(&p, Some(client()), ISS, RES, &Catalog::default()).unwrap();
+    assert!(r.accepts_sign_in_at(1_000, 1_300));
+    assert!(!r.accepts_sign_in_at(1_000, 1_301));
+    assert!(
+        !r.accepts_sign_in_at(0, 1_000),
+        "an unknown sign-in time is too old"
+    );
+    for (prompt, max_age) in [
+        ("none login", None),
+        ("sometimes", None),
+        ("", Some("soon")),
+    ] {
+        let mut p = params();
+        p.prompt = Some(prompt.into());
+        p.max_age = max_age.map(str::to_string);
+        assert!(
+            redirect_of(validate(&p, Some(client()), ISS, RES, &Catalog::default()))
+                .contains("error=invalid_request"),
+            "{prompt} {max_age:?}"
+        );
+    }
 }

@@ -3,6 +3,7 @@
 //! redirect URI at `/authorize` (exact, except the port of a loopback URI).
 
 use crate::oauth::error::OAuthError;
+use crate::oauth::id_token::IdAlg;
 use crate::oauth::kinds::{AuthMethod, GrantType, ResponseType};
 use crate::oauth::scope::is_scope_token;
 use serde::{Deserialize, Serialize};
@@ -58,6 +59,9 @@ pub struct Client {
     /// The same for its refresh tokens (`--refresh-token-ttl`; else `REFRESH_TOKEN_TTL`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_token_ttl: Option<u64>,
+    /// OpenID Connect Registration §2: how its ID tokens are signed (RS256 if unsaid).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token_signed_response_alg: Option<IdAlg>,
 }
 
 impl Client {
@@ -282,6 +286,7 @@ pub struct ClientMetadata {
     pub grant_types: Vec<GrantType>,
     pub response_types: Vec<ResponseType>,
     pub scope: Option<String>,
+    pub id_token_signed_response_alg: Option<IdAlg>,
 }
 
 /// Validates a registration request or a client ID metadata document.
@@ -355,6 +360,17 @@ pub fn validate_metadata(v: &Value) -> Result<ClientMetadata, OAuthError> {
             ));
         }
     }
+    // OpenID Connect Registration §2: RS256 unless the client asks for EdDSA; anything
+    // else cannot be honoured, so it is refused rather than silently replaced.
+    let id_token_signed_response_alg = match optional_string(v, "id_token_signed_response_alg", 16)?
+    {
+        None => None,
+        Some(name) => Some(IdAlg::from_name(&name).ok_or_else(|| {
+            OAuthError::InvalidClientMetadata(
+                "id_token_signed_response_alg must be RS256 or EdDSA".into(),
+            )
+        })?),
+    };
     Ok(ClientMetadata {
         redirect_uris,
         client_name: optional_string(v, "client_name", MAX_NAME_LEN)?,
@@ -363,6 +379,7 @@ pub fn validate_metadata(v: &Value) -> Result<ClientMetadata, OAuthError> {
         grant_types,
         response_types,
         scope,
+        id_token_signed_response_alg,
     })
 }
 
@@ -388,6 +405,7 @@ impl ClientMetadata {
             source,
             access_token_ttl: None,
             refresh_token_ttl: None,
+            id_token_signed_response_alg: self.id_token_signed_response_alg,
         }
     }
 }

@@ -27,6 +27,10 @@ pub enum OAuthError {
     /// A registration's metadata is invalid (RFC 7591).
     InvalidClientMetadata(String),
     InvalidRedirectUri(String),
+    /// OpenID Connect Core §3.1.2.6, for `prompt=none`: the person must sign in.
+    LoginRequired(String),
+    /// OpenID Connect Core §3.1.2.6, for `prompt=none`: the person must approve.
+    ConsentRequired(String),
     /// Too many requests; the number is the seconds until a retry may succeed.
     RateLimited(u64),
     /// Something on our side failed; the detail is logged, not sent.
@@ -47,6 +51,8 @@ impl OAuthError {
             OAuthError::AccessDenied(_) => "access_denied",
             OAuthError::InvalidClientMetadata(_) => "invalid_client_metadata",
             OAuthError::InvalidRedirectUri(_) => "invalid_redirect_uri",
+            OAuthError::LoginRequired(_) => "login_required",
+            OAuthError::ConsentRequired(_) => "consent_required",
             OAuthError::RateLimited(_) => "slow_down",
             OAuthError::ServerError => "server_error",
         }
@@ -66,7 +72,9 @@ impl OAuthError {
             | OAuthError::InvalidTarget(d)
             | OAuthError::AccessDenied(d)
             | OAuthError::InvalidClientMetadata(d)
-            | OAuthError::InvalidRedirectUri(d) => d.clone(),
+            | OAuthError::InvalidRedirectUri(d)
+            | OAuthError::LoginRequired(d)
+            | OAuthError::ConsentRequired(d) => d.clone(),
         }
     }
 

@@ -2,6 +2,7 @@
 //! Discovery twin, and protected-resource metadata for `/mcp` (RFC 9728).
 
 use crate::oauth::catalog::Catalog;
+use crate::oauth::id_token::IdAlg;
 use crate::oauth::kinds::{names, AuthMethod, GrantType, ResponseType};
 use serde_json::{json, Value};
 
@@ -64,16 +65,55 @@ pub fn authorization_server(issuer: &str, intake: ClientIntake, catalog: &Catalo
     doc
 }
 
-/// OpenID Provider metadata: the same endpoints, plus the userinfo claims this server
-/// returns. No ID tokens are issued, so none of the id_token fields are claimed.
-pub fn openid_configuration(issuer: &str, intake: ClientIntake, catalog: &Catalog) -> Value {
+/// OpenID Provider metadata (OpenID Connect Discovery 1.0 §3): the same endpoints, every
+/// required member, and the ID token algorithms (`id_algs`: RS256 first when its key is
+/// configured, and EdDSA).
+pub fn openid_configuration(
+    issuer: &str,
+    intake: ClientIntake,
+    catalog: &Catalog,
+    id_algs: &[IdAlg],
+) -> Value {
     let mut doc = authorization_server(issuer, intake, catalog);
-    crate::json::set(&mut doc, "subject_types_supported", json!(["public"]));
-    crate::json::set(
+    let algs: Vec<&str> = id_algs.iter().map(|a| a.as_str()).collect();
+    let set = |doc: &mut Value, k: &str, v: Value| crate::json::set(doc, k, v);
+    set(&mut doc, "subject_types_supported", json!(["public"]));
+    set(
+        &mut doc,
+        "id_token_signing_alg_values_supported",
+        json!(algs),
+    );
+    set(
+        &mut doc,
+        "userinfo_signing_alg_values_supported",
+        json!(["none"]),
+    );
+    set(
         &mut doc,
         "claims_supported",
-        json!(["sub", "name", "email"]),
+        json!([
+            "sub",
+            "iss",
+            "aud",
+            "exp",
+            "iat",
+            "auth_time",
+            "nonce",
+            "azp",
+            "at_hash",
+            "name",
+            "email",
+            "email_verified"
+        ]),
     );
+    set(
+        &mut doc,
+        "prompt_values_supported",
+        json!(["none", "login", "consent", "select_account"]),
+    );
+    set(&mut doc, "claims_parameter_supported", json!(false));
+    set(&mut doc, "request_parameter_supported", json!(false));
+    set(&mut doc, "request_uri_parameter_supported", json!(false));
     doc
 }
 
@@ -104,7 +144,7 @@ mod tests {
         let doc = authorization_server(iss, OPEN, &Catalog::default());
         assert_eq!(doc["issuer"], iss);
         assert_eq!(
-            openid_configuration(iss, OPEN, &Catalog::default())["issuer"],
+            openid_configuration(iss, OPEN, &Catalog::default(), &IdAlg::ALL)["issuer"],
             iss
         );
         assert_eq!(
@@ -130,6 +170,26 @@ mod tests {
             "https://mcp.example.com/mcp"
         );
         assert_eq!(doc["code_challenge_methods_supported"], json!(["S256"]));
+    }
+
+    #[test]
+    fn the_openid_document_has_every_required_member() {
+        let doc = openid_configuration("https://a.example", OPEN, &Catalog::default(), &IdAlg::ALL);
+        // OpenID Connect Discovery 1.0 §3, REQUIRED.
+        for member in [
+            "issuer",
+            "authorization_endpoint",
+            "token_endpoint",
+            "jwks_uri",
+            "response_types_supported",
+            "subject_types_supported",
+            "id_token_signing_alg_values_supported",
+        ] {
+            assert!(doc.get(member).is_some(), "{member}");
+        }
+        assert_eq!(doc["id_token_signing_alg_values_supported"][0], "RS256");
+        let scopes = doc["scopes_supported"].as_array().unwrap();
+        assert!(scopes.iter().any(|s| s == "openid"));
     }
 
     #[test]

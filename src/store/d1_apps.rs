@@ -67,6 +67,27 @@ impl D1 {
         Ok(row.is_some())
     }
 
+    /// The scopes of the person's live grants to the client, newest first (at most 20):
+    /// what `prompt=none` may grant again without asking.
+    pub async fn live_grant_scopes(
+        &self,
+        user_id: &str,
+        client_id: &str,
+    ) -> Result<Vec<String>, StoreError> {
+        #[derive(Deserialize)]
+        struct Row {
+            scope: String,
+        }
+        let rows: Vec<Row> = self
+            .all(
+                "SELECT scope FROM grants WHERE user_id = ?1 AND client_id = ?2 \
+                 AND revoked_at IS NULL ORDER BY created_at DESC LIMIT 20",
+                &[Arg::T(user_id), Arg::T(client_id)],
+            )
+            .await?;
+        Ok(rows.into_iter().map(|r| r.scope).collect())
+    }
+
     /// Revokes every grant of `client_id` for `user_id` and all their refresh tokens, in
     /// one transaction (`now_ms` in milliseconds). Returns the ids of the grants it
     /// revoked, for their KV marks.

@@ -19,7 +19,8 @@ impl D1 {
     ) -> Result<Redeemed, StoreError> {
         let mut batch = vec![self.stmt(
             "INSERT INTO grants (id, user_id, client_id, scope, resource, redirect_uri, \
-             code_hash, created_at, last_used_at) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8 \
+             code_hash, created_at, last_used_at, auth_time) \
+             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?10 \
              WHERE NOT EXISTS (SELECT 1 FROM users WHERE id = ?2 \
                AND (disabled_at IS NOT NULL OR sessions_after > ?9)) \
              AND NOT EXISTS (SELECT 1 FROM grants WHERE user_id = ?2 AND client_id = ?3 \
@@ -35,6 +36,7 @@ impl D1 {
                 Arg::T(g.code_hash),
                 Arg::N(now),
                 Arg::N(g.code_issued_ms),
+                g.auth_time.map_or(Arg::Null, Arg::N),
             ],
         )?];
         if let Some(r) = refresh {
@@ -95,7 +97,7 @@ impl D1 {
     pub async fn refresh_token(&self, token_hash: &str) -> Result<Option<RefreshRow>, StoreError> {
         self.first(
             "SELECT r.token_hash, r.grant_id, r.user_id, r.client_id, r.scope, r.expires_at, \
-                    r.rotated_at, r.successor_hash, r.revoked_at, g.resource, \
+                    r.rotated_at, r.successor_hash, r.revoked_at, g.resource, g.auth_time, \
                     g.revoked_at AS grant_revoked_at, s.rotated_at AS successor_rotated_at, \
                     s.token_hash AS successor_found, \
                     u.disabled_at AS user_disabled_at, \

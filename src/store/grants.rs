@@ -18,8 +18,11 @@ pub struct RefreshRow {
     pub rotated_at: Option<u64>,
     pub successor_hash: Option<String>,
     pub revoked_at: Option<u64>,
-    /// From the grant: its resource and whether it was revoked.
+    /// From the grant: its resource, when the person signed in for it, and whether it
+    /// was revoked.
     pub resource: String,
+    #[serde(default)]
+    pub auth_time: Option<u64>,
     pub grant_revoked_at: Option<u64>,
     /// When the successor (if any) was itself rotated, i.e. first used.
     pub successor_rotated_at: Option<u64>,
@@ -58,6 +61,8 @@ pub struct NewGrant<'a> {
     /// account refuses the code. Milliseconds, so a revocation and a new sign-in within
     /// one second keep their order.
     pub code_issued_ms: u64,
+    /// When the person signed in for it (OpenID Connect's `auth_time`).
+    pub auth_time: Option<u64>,
 }
 
 /// A refresh token row to insert.

@@ -24,6 +24,7 @@ struct Grant {
     code_hash: String,
     revoked_at: Option<u64>,
     revoked_ms: Option<u64>,
+    auth_time: Option<u64>,
 }
 
 #[derive(Clone, Debug)]
@@ -131,6 +132,7 @@ impl GrantStore for Grants {
             code_hash: g.code_hash.into(),
             revoked_at: None,
             revoked_ms: None,
+            auth_time: g.auth_time,
         });
         if let Some(r) = refresh {
             self.insert_refresh(r);
@@ -166,6 +168,7 @@ impl GrantStore for Grants {
             successor_hash: r.successor_hash.clone(),
             revoked_at: r.revoked_at,
             resource: g.resource.clone(),
+            auth_time: g.auth_time,
             grant_revoked_at: g.revoked_at,
             successor_rotated_at,
             successor_found: successor.cloned(),

@@ -16,6 +16,13 @@ export function newSigningKey() {
   return generateKeyPairSync("ed25519").privateKey.export({ format: "jwk" }).d;
 }
 
+/** One RSA key per test process for RS256 ID tokens (making one takes a while). */
+let rsaKey;
+export function oidcSigningKey() {
+  rsaKey ??= JSON.stringify(generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ format: "jwk" }));
+  return rsaKey;
+}
+
 /**
  * A new directory of wrangler's local state (`--persist-to`) with every migration applied
  * by wrangler itself: the operator commands and `startWorker({ persistTo })` then share it.
@@ -73,7 +80,7 @@ function splitSql(sql) {
  *   migrations must already be applied
  */
 export async function startWorker({ bindings = {}, outbound, keepLogs = true, persistTo, serviceBindings } = {}) {
-  const all = { JWT_SIGNING_KEY: newSigningKey(), ...bindings };
+  const all = { JWT_SIGNING_KEY: newSigningKey(), OIDC_SIGNING_KEY: oidcSigningKey(), ...bindings };
   // The Worker's own log lines (console.log), for tests that follow a request id.
   const logs = [];
   for (const [k, v] of Object.entries(all)) if (v === null || v === undefined) delete all[k];

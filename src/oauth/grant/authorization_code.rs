@@ -4,7 +4,7 @@
 //! §4.2.4).
 
 use super::request::CodeRequest;
-use super::{Grants, Issued, Surroundings};
+use super::{Grants, Issued, Minted, Surroundings};
 use crate::audit::Event;
 use crate::encoding::{random_token, secret_hash};
 use crate::oauth::client::Client;
@@ -12,6 +12,7 @@ use crate::oauth::code::{self, CodeGrant};
 use crate::oauth::ed25519::Ed25519;
 use crate::oauth::error::OAuthError;
 use crate::oauth::kinds::GrantType;
+use crate::oauth::rsa_key::Rs256;
 use crate::oauth::{pkce, resource};
 use crate::store::grants::{GrantStore, NewGrant, NewRefresh, Redeemed};
 
@@ -51,7 +52,7 @@ fn check(req: &CodeRequest, grant: &CodeGrant, client: &Client) -> Result<(), OA
     Ok(())
 }
 
-impl<S: GrantStore, W: Surroundings, C: Ed25519> Grants<'_, S, W, C> {
+impl<S: GrantStore, W: Surroundings, C: Ed25519 + Rs256> Grants<'_, S, W, C> {
     pub(super) async fn authorization_code(
         &self,
         req: &CodeRequest<'_>,
@@ -79,6 +80,7 @@ impl<S: GrantStore, W: Surroundings, C: Ed25519> Grants<'_, S, W, C> {
             redirect_uri: &grant.redirect_uri,
             code_hash: &code_hash,
             code_issued_ms: grant.issued_ms,
+            auth_time: grant.auth_time,
         };
         let new_refresh = refresh_hash.as_deref().map(|h| NewRefresh {
             token_hash: h,
@@ -118,10 +120,18 @@ impl<S: GrantStore, W: Surroundings, C: Ed25519> Grants<'_, S, W, C> {
                 &roles,
             )
             .await?;
+        let minted = Minted {
+            user_id: &grant.user_id,
+            access_token: &access,
+            auth_time: grant.auth_time,
+            nonce: grant.nonce.as_deref(),
+        };
+        let id_token = self.mint_id_token(&minted, &scopes, &client).await?;
         self.world
             .audit(Event::CodeRedeemed, &grant.user_id, &client.client_id)
             .await;
         Ok(Issued {
+            id_token,
             access_token: access,
             expires_in: self.access_ttl(&client),
             refresh_token: refresh,

@@ -9,9 +9,10 @@ use crate::oauth::client::Client;
 use crate::oauth::ed25519::Ed25519;
 use crate::oauth::error::OAuthError;
 use crate::oauth::kinds::AuthMethod;
+use crate::oauth::rsa_key::Rs256;
 use crate::store::grants::GrantStore;
 
-impl<S: GrantStore, W: Surroundings, C: Ed25519> Grants<'_, S, W, C> {
+impl<S: GrantStore, W: Surroundings, C: Ed25519 + Rs256> Grants<'_, S, W, C> {
     pub async fn authenticate(
         &self,
         params: &Params,

@@ -21,9 +21,12 @@ use crate::oauth::catalog::Catalog;
 use crate::oauth::client::Client;
 use crate::oauth::ed25519::Ed25519;
 use crate::oauth::error::OAuthError;
+use crate::oauth::id_token::{self, IdRequest, PersonClaims};
 use crate::oauth::keys::KeySet;
 use crate::oauth::kinds::GrantType;
-use crate::oauth::scope::Scopes;
+use crate::oauth::rsa_key::Rs256;
+use crate::oauth::rsa_key::RsaKeys;
+use crate::oauth::scope::{Scopes, EMAIL, OPENID, PROFILE};
 use crate::store::grants::GrantStore;
 pub use introspect::Introspection;
 pub use request::{Credentials, Params, TokenRequest};
@@ -42,6 +45,8 @@ pub trait Surroundings {
     /// them (GitHub memberships), stored and returned; `None`: nothing was asked, and the
     /// roles read with the refresh token stand.
     async fn roles_now(&self, user_id: &str) -> Result<Option<Vec<String>>, String>;
+    /// The person's email and name, for an ID token whose grant holds `email` or `profile`.
+    async fn person(&self, user_id: &str) -> Result<PersonClaims, String>;
     /// Records an event in the audit log (never failing the request).
     async fn audit(&self, event: Event, user_id: &str, client_id: &str);
     /// Records an event with a detail (what was narrowed).
@@ -72,10 +77,20 @@ pub struct Grants<'a, S, W, C> {
     pub crypto: &'a C,
     /// `None` when the signing key is unusable (logged where it was loaded).
     pub keys: Option<&'a KeySet>,
+    /// The RSA key of RS256 ID tokens; `None` when `OIDC_SIGNING_KEY` is not set.
+    pub rsa: Option<&'a RsaKeys>,
     pub settings: &'a Settings,
     /// The operator's scopes: what a stored scope still means, and who may hold it.
     pub catalog: &'a Catalog,
     pub now_ms: u64,
+}
+
+/// What an ID token is about: the access token just minted, for whom, and the sign-in.
+pub(super) struct Minted<'a> {
+    pub user_id: &'a str,
+    pub access_token: &'a str,
+    pub auth_time: Option<u64>,
+    pub nonce: Option<&'a str>,
 }
 
 /// A successful token response (RFC 6749 §5.1).
@@ -84,6 +99,8 @@ pub struct Issued {
     pub access_token: String,
     pub expires_in: u64,
     pub refresh_token: Option<String>,
+    /// OpenID Connect's ID token, for a grant that holds `openid`.
+    pub id_token: Option<String>,
     pub scope: Scopes,
     /// The grant that issued it and the client, for the edge's after-effects (keeping a
     /// metadata document when a code is redeemed).
@@ -102,11 +119,14 @@ impl Issued {
         if let Some(r) = &self.refresh_token {
             crate::json::set(&mut body, "refresh_token", r.as_str());
         }
+        if let Some(t) = &self.id_token {
+            crate::json::set(&mut body, "id_token", t.as_str());
+        }
         body
     }
 }
 
-impl<S: GrantStore, W: Surroundings, C: Ed25519> Grants<'_, S, W, C> {
+impl<S: GrantStore, W: Surroundings, C: Ed25519 + Rs256> Grants<'_, S, W, C> {
     fn now(&self) -> u64 {
         self.now_ms / 1000
     }
@@ -176,6 +196,46 @@ impl<S: GrantStore, W: Surroundings, C: Ed25519> Grants<'_, S, W, C> {
         let ttl = self.access_ttl(client);
         access_token::issue(self.crypto, self.keys()?, claims, self.now(), ttl)
             .await
+            .map_err(|e| self.world.internal(&e))
+    }
+
+    /// The ID token of a grant that holds `openid` (OpenID Connect Core §3.1.3.3, §12.2),
+    /// else `None`. `nonce` only from the authorization-code grant.
+    async fn mint_id_token(
+        &self,
+        minted: &Minted<'_>,
+        scope: &Scopes,
+        client: &Client,
+    ) -> Result<Option<String>, OAuthError> {
+        if !scope.contains(OPENID) {
+            return Ok(None);
+        }
+        let (email, profile) = (scope.contains(EMAIL), scope.contains(PROFILE));
+        let person = match email || profile {
+            true => self
+                .world
+                .person(minted.user_id)
+                .await
+                .map_err(|e| self.world.internal(&e))?,
+            false => PersonClaims::default(),
+        };
+        let alg = id_token::effective_alg(client.id_token_signed_response_alg, self.rsa);
+        let claims = id_token::claims(&IdRequest {
+            issuer: &self.settings.issuer,
+            user_id: minted.user_id,
+            client_id: &client.client_id,
+            now: self.now(),
+            auth_time: minted.auth_time,
+            nonce: minted.nonce,
+            access_token: minted.access_token,
+            alg,
+            person: &person,
+            email,
+            profile,
+        });
+        id_token::sign(self.crypto, self.keys()?, self.rsa, alg, &claims)
+            .await
+            .map(Some)
             .map_err(|e| self.world.internal(&e))
     }
 }

@@ -4,7 +4,7 @@
 //! grace period, never a second one; any other reuse revokes the whole family.
 
 use super::request::RefreshRequest;
-use super::{Grants, Issued, Surroundings};
+use super::{Grants, Issued, Minted, Surroundings};
 use crate::audit::Event;
 use crate::encoding::{b64url, secret_hash};
 use crate::oauth::catalog::Catalog;
@@ -14,6 +14,7 @@ use crate::oauth::error::OAuthError;
 use crate::oauth::keys::KeySet;
 use crate::oauth::kinds::GrantType;
 use crate::oauth::resource;
+use crate::oauth::rsa_key::Rs256;
 use crate::oauth::scope::Scopes;
 use crate::oauth::seal::hmac_sha256;
 use crate::store::grants::{GrantStore, NewRefresh, RefreshRow};
@@ -94,7 +95,7 @@ fn within_grace(fresh: Option<&RefreshRow>, successor_hash: &str, now: u64, grac
     })
 }
 
-impl<S: GrantStore, W: Surroundings, C: Ed25519> Grants<'_, S, W, C> {
+impl<S: GrantStore, W: Surroundings, C: Ed25519 + Rs256> Grants<'_, S, W, C> {
     pub(super) async fn refresh(
         &self,
         req: &RefreshRequest<'_>,
@@ -211,9 +212,18 @@ impl<S: GrantStore, W: Surroundings, C: Ed25519> Grants<'_, S, W, C> {
                 &roles,
             )
             .await?;
+        // §12.2: the same person and client, the original sign-in's auth_time, no nonce.
+        let minted = Minted {
+            user_id: &row.user_id,
+            access_token: &access,
+            auth_time: row.auth_time,
+            nonce: None,
+        };
+        let id_token = self.mint_id_token(&minted, &scopes, &client).await?;
         // The refresh is in the audit log already: the store records it with the
         // rotation (a retry within grace is the same refresh, recorded once).
         Ok(Issued {
+            id_token,
             access_token: access,
             expires_in: self.access_ttl(&client),
             refresh_token: Some(successor),

@@ -9,6 +9,7 @@ use crate::oauth::catalog::Catalog;
 use crate::oauth::client::ClientSource;
 use crate::oauth::code::{self, CodeGrant};
 use crate::oauth::ed25519::{block_on, Native};
+use crate::oauth::id_token::PersonClaims;
 use crate::oauth::kinds::{AuthMethod, GrantType, ResponseType};
 use crate::store::memory_grants::{self, User};
 use std::cell::{Cell, RefCell};
@@ -38,6 +39,12 @@ impl Surroundings for World {
     async fn still_admitted(&self, _user_id: &str) -> Result<bool, String> {
         self.clock.set(self.clock.get() + self.membership_ms.get());
         Ok(self.admitted.get())
+    }
+    async fn person(&self, _user_id: &str) -> Result<PersonClaims, String> {
+        Ok(PersonClaims {
+            email: Some("ann@example.com".into()),
+            name: Some("Ann".into()),
+        })
     }
     async fn roles_now(&self, _user_id: &str) -> Result<Option<Vec<String>>, String> {
         Ok(self.roles_now.borrow().clone())
@@ -74,6 +81,7 @@ fn client(id: &str, method: AuthMethod, secret: Option<&str>) -> Client {
         source: ClientSource::Registered,
         access_token_ttl: None,
         refresh_token_ttl: None,
+        id_token_signed_response_alg: None,
     }
 }
 
@@ -137,6 +145,7 @@ impl H {
             world: &self.world,
             crypto: &Native,
             keys: Some(&self.keys),
+            rsa: None,
             settings: &self.settings,
             catalog: &self.catalog,
             now_ms: self.world.clock.get(),
@@ -450,6 +459,7 @@ fn the_store_rotates_for_exactly_one_caller() {
         scope: "mcp:read",
         resource: "r",
         redirect_uri: REDIRECT,
+        auth_time: None,
         code_hash: &code_hash,
         code_issued_ms: 0,
     };
