@@ -154,6 +154,9 @@ impl Client {
                 crate::json::set(&mut v, k, Value::String(x.clone()));
             }
         }
+        if let Some(alg) = self.id_token_signed_response_alg {
+            crate::json::set(&mut v, "id_token_signed_response_alg", alg.as_str());
+        }
         v
     }
 }

@@ -918,3 +918,104 @@ fn roles_asked_again_at_refresh_replace_those_read_with_the_token() {
         .unwrap();
     assert_eq!(second.scope.to_string(), "mcp:read");
 }
+
+/// The header and claims of a compact JWS, after checking its Ed25519 signature.
+fn open_eddsa(h: &H, jws: &str) -> (serde_json::Value, serde_json::Value) {
+    use crate::oauth::ed25519::Ed25519;
+    let parts: Vec<&str> = jws.split('.').collect();
+    assert_eq!(parts.len(), 3);
+    let signature = crate::encoding::b64url_decode(parts[2]).unwrap();
+    let input = format!("{}.{}", parts[0], parts[1]);
+    let key = &h.keys.verifying[0].public;
+    assert!(block_on(Native.verify(key, input.as_bytes(), &signature)));
+    let part = |i: usize| -> serde_json::Value {
+        serde_json::from_slice(&crate::encoding::b64url_decode(parts[i]).unwrap()).unwrap()
+    };
+    (part(0), part(1))
+}
+
+#[test]
+fn an_openid_grant_gets_an_id_token_from_the_code_and_from_refresh() {
+    let mut h = H::new();
+    let mut eddsa = client("app", AuthMethod::None, None);
+    eddsa.id_token_signed_response_alg = Some(crate::oauth::id_token::IdAlg::EdDsa);
+    h.world.clients.insert("app".into(), eddsa);
+    let now = h.world.clock.get() / 1000;
+    let grant = CodeGrant {
+        client_id: "app".into(),
+        redirect_uri: REDIRECT.into(),
+        code_challenge: b64url(&crate::encoding::sha256(VERIFIER.as_bytes())),
+        user_id: "u1".into(),
+        scope: "mcp:read openid email".into(),
+        resource: h.settings.resource.clone(),
+        expires_at: now + 60,
+        issued_ms: h.world.clock.get(),
+        roles: String::new(),
+        nonce: Some("n-0S6_WzA2Mj".into()),
+        auth_time: Some(now - 30),
+    };
+    let code = code::mint(&h.keys.mac_key("code"), &grant).0;
+    let first = h.redeem("app", &code).unwrap();
+    let (header, claims) = open_eddsa(&h, first.id_token.as_deref().unwrap());
+    assert_eq!(
+        (header["alg"].as_str(), header["typ"].as_str()),
+        (Some("EdDSA"), Some("JWT"))
+    );
+    assert_eq!(claims["iss"], ISSUER);
+    assert_eq!(
+        (claims["aud"].as_str(), claims["azp"].as_str()),
+        (Some("app"), Some("app"))
+    );
+    assert_eq!(claims["sub"], "u1");
+    assert_eq!(claims["nonce"], "n-0S6_WzA2Mj");
+    assert_eq!(claims["auth_time"], now - 30);
+    assert_eq!(claims["email"], "ann@example.com");
+    assert_eq!(claims["email_verified"], true);
+    assert!(claims.get("name").is_none(), "no profile scope");
+    use sha2::Digest;
+    let digest = sha2::Sha512::digest(first.access_token.as_bytes());
+    assert_eq!(claims["at_hash"], b64url(&digest[..32]));
+    assert!(first.to_json().get("id_token").is_some());
+    // §12.2: refreshed, the same person and client, the first sign-in's time, no nonce.
+    h.advance(5);
+    let second = h
+        .refresh("app", first.refresh_token.as_deref().unwrap())
+        .unwrap();
+    let (_, again) = open_eddsa(&h, second.id_token.as_deref().unwrap());
+    assert_eq!(
+        (again["sub"].as_str(), again["aud"].as_str()),
+        (Some("u1"), Some("app"))
+    );
+    assert_eq!(again["auth_time"], now - 30);
+    assert!(again.get("nonce").is_none());
+    assert!(again["iat"].as_u64() > claims["iat"].as_u64());
+    // Without openid, no ID token.
+    let plain = h.redeem("app", &h.code("app", "u2")).unwrap();
+    assert!(plain.id_token.is_none());
+    assert!(plain.to_json().get("id_token").is_none());
+}
+
+#[test]
+fn an_rs256_id_token_without_its_key_falls_back_to_eddsa() {
+    // A deployment from before OIDC_SIGNING_KEY: ID tokens still come, EdDSA.
+    let h = H::new();
+    let now = h.world.clock.get() / 1000;
+    let grant = CodeGrant {
+        client_id: "app".into(),
+        redirect_uri: REDIRECT.into(),
+        code_challenge: b64url(&crate::encoding::sha256(VERIFIER.as_bytes())),
+        user_id: "u1".into(),
+        scope: "openid".into(),
+        resource: h.settings.resource.clone(),
+        expires_at: now + 60,
+        issued_ms: h.world.clock.get(),
+        roles: String::new(),
+        nonce: None,
+        auth_time: None,
+    };
+    let code = code::mint(&h.keys.mac_key("code"), &grant).0;
+    let issued = h.redeem("app", &code).unwrap();
+    let (header, claims) = open_eddsa(&h, issued.id_token.as_deref().unwrap());
+    assert_eq!(header["alg"], "EdDSA");
+    assert!(claims.get("email").is_none() && claims.get("auth_time").is_none());
+}
