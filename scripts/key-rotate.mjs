@@ -108,11 +108,10 @@ async function remote(opts, file, config) {
   const cwd = dirname(file);
   const names = await secretNames(file, cwd);
   if (opts.finish) {
-    if (!names.includes(PREVIOUS_KEY)) return console.log(`Nothing to finish: the Worker has no secret ${PREVIOUS_KEY}.`);
-    await mustWrangler(["secret", "delete", PREVIOUS_KEY, "--config", file], `Dropping ${PREVIOUS_KEY}`, { cwd });
-    if (names.includes(OIDC_PREVIOUS_KEY)) {
-      await mustWrangler(["secret", "delete", OIDC_PREVIOUS_KEY, "--config", file], `Dropping ${OIDC_PREVIOUS_KEY}`, { cwd });
-    }
+    const previous = [PREVIOUS_KEY, OIDC_PREVIOUS_KEY].filter((n) => names.includes(n));
+    if (previous.length === 0) return console.log(`Nothing to finish: the Worker has no secret ${PREVIOUS_KEY}.`);
+    // Each one that is there, so a finish that failed half-way can simply be run again.
+    for (const name of previous) await mustWrangler(["secret", "delete", name, "--config", file], `Dropping ${name}`, { cwd });
     return console.log(`Dropped the secret ${PREVIOUS_KEY}; tokens signed with it no longer verify.`);
   }
   // The secrets, not the JWKS (which an older version may still serve), say whether a

@@ -38,9 +38,11 @@ pub async fn show(ctx: &Ctx, req: &Incoming) -> Reply {
         Err(reply) => return reply,
     };
     let csrf = CsrfCookie::for_page(ctx, req);
-    let fresh = fresh_session(ctx, req, &request).await;
+    let session = browser::session(ctx, req).await;
+    let signed_in = session.is_some();
+    let fresh = session.filter(|(_, at)| request.accepts_sign_in_at(*at, now()));
     if request.prompt.none {
-        return silent(ctx, &request, fresh).await;
+        return silent(ctx, &request, signed_in, fresh).await;
     }
     match fresh {
         Some((user, _)) => consent_page(ctx, &request, &params, &csrf, &user).await,
@@ -51,25 +53,19 @@ pub async fn show(ctx: &Ctx, req: &Incoming) -> Reply {
     }
 }
 
-/// The session, if it answers this request: not with `prompt=login`, not older than
-/// `max_age` (OpenID Connect Core §3.1.2.1). Otherwise the person signs in again.
-async fn fresh_session(
-    ctx: &Ctx,
-    req: &Incoming,
-    request: &AuthorizeRequest,
-) -> Option<(UserRow, u64)> {
-    browser::session(ctx, req)
-        .await
-        .filter(|(_, at)| request.accepts_sign_in_at(*at, now()))
-}
-
 /// `prompt=none`: a code without any page for an app this person already approved for
-/// at least these scopes, else `login_required` or `consent_required`. Before sign-in the
-/// error is shown here, like every other (RFC 9700 §4.11.2), not redirected.
-async fn silent(ctx: &Ctx, request: &AuthorizeRequest, fresh: Option<(UserRow, u64)>) -> Reply {
+/// at least these scopes, else `login_required` or `consent_required`. With nobody signed
+/// in the error is shown here, like every other (RFC 9700 §4.11.2), not redirected; a
+/// session too old for `max_age` is someone signed in, so that one is redirected.
+async fn silent(
+    ctx: &Ctx,
+    request: &AuthorizeRequest,
+    has_session: bool,
+    fresh: Option<(UserRow, u64)>,
+) -> Reply {
     let Some((user, signed_in)) = fresh else {
         let e = OAuthError::LoginRequired("the person must sign in".into());
-        return match ErrorRedirect::for_request(request, &ctx.issuer, &e).deliver(false) {
+        return match ErrorRedirect::for_request(request, &ctx.issuer, &e).deliver(has_session) {
             Delivery::Page(unsent) => pages::unsent_error_page(ctx, &unsent),
             Delivery::Redirect(r) => Reply::redirect(&r.location()),
         };
@@ -80,7 +76,12 @@ async fn silent(ctx: &Ctx, request: &AuthorizeRequest, fresh: Option<(UserRow, u
     };
     let approved = match ctx.db() {
         Ok(db) => db
-            .live_grant_scopes(&user.id, &request.client.client_id)
+            .live_grant_scopes(
+                &user.id,
+                &request.client.client_id,
+                &request.redirect_uri,
+                now(),
+            )
             .await
             .map_err(|e| ctx.internal(e)),
         Err(e) => Err(e),
@@ -264,10 +265,20 @@ async fn offer_for(
     let db = ctx
         .db()
         .map_err(|_| error_page(ctx, ErrorKind::Unavailable, Some("no database")))?;
-    let roles = ctx
-        .roles_of(&db, &user.id)
-        .await
-        .map_err(|_| error_page(ctx, ErrorKind::Unavailable, None))?;
+    // GitHub's roles are asked again (a removed team member loses its role here, not
+    // only at a refresh); everyone else's are as stored.
+    use crate::oauth::grant::Surroundings;
+    let asked = ctx.roles_now(&user.id).await.map_err(|e| {
+        console_log!("[{}] roles: {e}", ctx.request_id);
+        error_page(ctx, ErrorKind::ProviderUnavailable, None)
+    })?;
+    let roles = match asked {
+        Some(r) => r,
+        None => ctx
+            .roles_of(&db, &user.id)
+            .await
+            .map_err(|_| error_page(ctx, ErrorKind::Unavailable, None))?,
+    };
     let held: Vec<&str> = roles.iter().map(String::as_str).collect();
     let offer = Offer::of(&catalog, &request.scopes, &held);
     Ok((offer, roles, catalog))

@@ -13,9 +13,16 @@ use crate::store::d1::D1;
 /// At a refresh: the roles GitHub gives the person now, stored in place of those it gave
 /// before, and the person's roles as they now are.
 pub async fn roles_now(ctx: &Ctx, db: &D1, user_id: &str) -> Result<Vec<String>, String> {
-    let asked = providers::github_roles_now(list(&providers(ctx)), db, ctx, user_id).await?;
+    let all = providers(ctx);
+    let configured = list(&all);
+    let asked = providers::github_roles_now(configured, db, ctx, user_id).await?;
     for (provider_id, roles) in asked {
-        keep_roles(ctx, db, &provider_id, user_id, roles, None)
+        let max_age = configured
+            .iter()
+            .find(|p| p.id == provider_id)
+            .and_then(|p| p.roles.as_ref())
+            .map_or(crate::signin::roles::DEFAULT_MAX_AGE, |m| m.max_age);
+        keep_roles(ctx, db, &provider_id, user_id, roles, Some(now() + max_age))
             .await
             .map_err(|e| e.0)?;
     }
@@ -65,12 +72,13 @@ pub(super) async fn keep_signin_roles(
     user_id: &str,
     who: &Claimed,
 ) -> Result<(), crate::store::StoreError> {
+    // A provider without `roles` (or whose `roles` the operator removed) gives none: any
+    // it gave before end with this sign-in.
     let (Some(map), Some(roles)) = (&p.roles, &who.roles) else {
-        return Ok(());
+        return keep_roles(ctx, db, &p.id, user_id, Vec::new(), None).await;
     };
-    let expires_at = match p.kind {
-        crate::signin::config::Kind::GitHub { .. } => None,
-        _ => Some(now() + map.max_age),
-    };
+    // Every provider's roles lapse: GitHub's are asked again at refresh and approval,
+    // which renews them; the others' only at the next sign-in.
+    let expires_at = Some(now() + map.max_age);
     keep_roles(ctx, db, &p.id, user_id, roles.clone(), expires_at).await
 }

@@ -18,7 +18,17 @@ impl Server<'_> {
             cache_hints(&mut result, version, TOOLS_TTL_MS, "public");
             return Ok(result);
         };
-        let prompts: Vec<Value> = gw.prompts().await.into_iter().map(|p| p.entry).collect();
+        // Only the prompts this token may get.
+        let prompts: Vec<Value> = gw
+            .prompts()
+            .await
+            .into_iter()
+            .filter(|p| {
+                self.catalog
+                    .satisfies(&self.caller.scopes, &self.catalog.prompt_need(&p.exposed))
+            })
+            .map(|p| p.entry)
+            .collect();
         let mut result = json!({ "prompts": prompts });
         cache_hints(&mut result, version, GATEWAY_TOOLS_TTL_MS, "private");
         Ok(result)
@@ -26,6 +36,10 @@ impl Server<'_> {
 
     pub(super) async fn get_prompt(&self, params: &Map<String, Value>) -> Result<Value, Failure> {
         let name = params.get("name").and_then(Value::as_str);
+        // Bounded before it is matched against the operator's globs.
+        if name.is_some_and(|n| n.len() > 256) {
+            return Err(RpcError::invalid_params("name is longer than 256 bytes").into());
+        }
         self.person_with(&self.catalog.prompt_need(name.unwrap_or("")))?;
         let Some(name) = name else {
             return Err(RpcError::invalid_params("name must be a prompt's name").into());

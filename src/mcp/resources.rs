@@ -12,6 +12,8 @@ use crate::store::StoreError;
 use serde_json::{json, Map, Value};
 
 pub const SCHEME: &str = "note://";
+/// The longest URI `resources/read` takes (far above any real one).
+const MAX_READ_URI: usize = 2048;
 /// Notes per `resources/list` page.
 pub const PAGE: usize = 50;
 
@@ -87,6 +89,14 @@ pub async fn read(
 }
 
 impl Server<'_> {
+    /// Whether the caller's token passes what reading `uri` needs (`SCOPES.resources`).
+    fn may_read(&self, uri: Option<&Value>) -> bool {
+        uri.and_then(Value::as_str).is_some_and(|u| {
+            self.catalog
+                .satisfies(&self.caller.scopes, &self.catalog.resource_need(u))
+        })
+    }
+
     /// `resources/list`: a page of the person's notes (when the built-in tools are on),
     /// with every upstream's resources on the first page.
     pub(super) async fn list_resources(
@@ -112,6 +122,8 @@ impl Server<'_> {
         if let (None, Some(gw)) = (cursor, self.gateway) {
             page.extend(gw.resources().await);
         }
+        // Only what this token may read: a name and description are already something.
+        page.retain(|r| self.may_read(r.get("uri")));
         let mut result = json!({ "resources": page });
         if let Some(next) = next {
             crate::json::set(&mut result, "nextCursor", json!(next));
@@ -130,6 +142,7 @@ impl Server<'_> {
         match self.gateway {
             Some(gw) => {
                 templates.extend(gw.templates().await);
+                templates.retain(|t| self.may_read(t.get("uriTemplate")));
                 let mut result = json!({ "resourceTemplates": templates });
                 cache_hints(&mut result, version, GATEWAY_TOOLS_TTL_MS, "private");
                 Ok(result)
@@ -151,6 +164,10 @@ impl Server<'_> {
         params: &Map<String, Value>,
     ) -> Result<Value, Failure> {
         let uri = params.get("uri").and_then(Value::as_str);
+        // Bounded before it is matched against the operator's globs.
+        if uri.is_some_and(|u| u.len() > MAX_READ_URI) {
+            return Err(RpcError::invalid_params("uri is longer than 2048 bytes").into());
+        }
         let user = self.person_with(&self.catalog.resource_need(uri.unwrap_or("")))?;
         let Some(uri) = uri else {
             return Err(RpcError::invalid_params("uri must be a string").into());

@@ -174,13 +174,16 @@ impl Prompt {
     }
 }
 
-/// The parameters without `prompt=login` (and `select_account`): where a sign-in that just
-/// happened sends the person back, so the request it answered does not ask again.
+/// The parameters without `prompt=login` (and `select_account`) and `max_age`: where a
+/// sign-in that just happened sends the person back. That sign-in answered both, so the
+/// request must not ask again (`max_age=0` would otherwise ask forever); the client checks
+/// the ID token's `auth_time` against its `max_age` itself (Core §3.1.3.7).
 pub fn after_sign_in(params: &AuthorizeParams) -> AuthorizeParams {
     let mut p = params.clone();
     if Prompt::parse(p.prompt.as_deref()).is_ok_and(|pr| pr.login) {
         p.prompt = None;
     }
+    p.max_age = None;
     p
 }
 

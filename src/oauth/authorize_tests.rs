@@ -211,6 +211,11 @@ fn prompt_and_max_age_are_read_and_checked() {
     // without it, so it does not ask again.
     assert!(!r.accepts_sign_in_at(1_000, 1_000));
     assert_eq!(after_sign_in(&p).prompt, None);
+    assert_eq!(
+        after_sign_in(&p).max_age,
+        None,
+        "max_age=0 must not ask forever"
+    );
     p.prompt = None;
     let r = validate(&p, Some(client()), ISS, RES, &Catalog::default()).unwrap();
     assert!(r.accepts_sign_in_at(1_000, 1_300));

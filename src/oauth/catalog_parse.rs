@@ -98,6 +98,7 @@ pub(super) fn catalog(text: &str) -> Result<Catalog, ConfigError> {
     for (def, closure) in scopes.iter_mut().zip(closures) {
         def.implies = closure;
     }
+    no_wider_through_implication(&scopes)?;
     if !scopes.iter().any(|d| d.default) {
         return Err(err(
             "SCOPES.scopes",
@@ -266,6 +267,40 @@ fn closures(scopes: &[ScopeDef], direct: &[Vec<String>]) -> Result<Vec<Vec<Strin
         );
     }
     Ok(out)
+}
+
+/// A scope that implies a restricted one must be restricted to those roles too: holding
+/// it passes every check of what it implies, so `mcp:write` implying an admins-only
+/// `mcp:manage` would otherwise give everyone with `mcp:write` the administrators' scope.
+fn no_wider_through_implication(scopes: &[ScopeDef]) -> Result<(), ConfigError> {
+    for (i, def) in scopes.iter().enumerate() {
+        for implied in &def.implies {
+            let Some(limit) = scopes
+                .iter()
+                .find(|d| &d.name == implied)
+                .and_then(|d| d.roles.as_ref())
+            else {
+                continue;
+            };
+            let within = def
+                .roles
+                .as_ref()
+                .is_some_and(|mine| mine.iter().all(|r| limit.contains(r)));
+            if !within {
+                return Err(err(
+                    format!("SCOPES.scopes[{i}].implies"),
+                    format!(
+                        "'{}' implies '{implied}', which only the roles {} may hold: give '{}' \
+                         those roles (or fewer) too",
+                        def.name,
+                        limit.join(", "),
+                        def.name
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// `read` or `write`: as named, else the built-in scope of that name when declared.

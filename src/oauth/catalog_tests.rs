@@ -242,6 +242,11 @@ fn every_mistake_names_its_place() {
             "any_of",
         ),
         (
+            one(r#"{"name":"mcp:read","description":"A","default":true},{"name":"mcp:write","description":"W","implies":["mcp:manage"]},{"name":"mcp:manage","description":"M","roles":["admin"]}"#),
+            "SCOPES.scopes[1].implies",
+            "only the roles admin",
+        ),
+        (
             r#"{"roles":["Bad Role"],"scopes":[{"name":"mcp:read","description":"A","default":true}]}"#.into(),
             "SCOPES.roles[0]",
             "letters",

@@ -154,9 +154,9 @@ impl Client {
                 crate::json::set(&mut v, k, Value::String(x.clone()));
             }
         }
-        if let Some(alg) = self.id_token_signed_response_alg {
-            crate::json::set(&mut v, "id_token_signed_response_alg", alg.as_str());
-        }
+        // OpenID Connect Registration §3.2: registered values, defaults included.
+        let alg = self.id_token_signed_response_alg.unwrap_or_default();
+        crate::json::set(&mut v, "id_token_signed_response_alg", alg.as_str());
         v
     }
 }

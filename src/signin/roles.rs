@@ -14,6 +14,7 @@ use serde_json::{Map, Value};
 /// without a new sign-in, by default: a day.
 pub const DEFAULT_MAX_AGE: u64 = 86_400;
 const MAX_ENTRIES: usize = 64;
+const MAX_GITHUB_ENTRIES: usize = 16;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RoleMap {
@@ -105,6 +106,13 @@ pub fn parse(
     if entries.is_empty() || entries.len() > MAX_ENTRIES {
         return Err(err("roles.map", "must map 1 to 64 values to roles".into()));
     }
+    // Each GitHub entry is one API call at every sign-in and refresh (answers cached).
+    if github && entries.len() > MAX_GITHUB_ENTRIES {
+        return Err(err(
+            "roles.map",
+            "at most 16 GitHub orgs and teams: each is asked at every sign-in and refresh".into(),
+        ));
+    }
     let mut map = Vec::new();
     for (value, role) in entries {
         let here = format!("roles.map.{}", truncate(value, 64));
@@ -150,11 +158,12 @@ pub fn parse(
     })
 }
 
-/// `org` or `org/team`, in GitHub's name syntax.
+/// `org` or `org/team`, in GitHub's name syntax (a letter or digit first, so never `.`
+/// or `..` in an API path).
 fn github_target(value: &str) -> bool {
     let ok = |s: &str| {
-        !s.is_empty()
-            && s.len() <= 100
+        s.len() <= 100
+            && s.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
             && s.bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
     };

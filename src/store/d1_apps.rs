@@ -67,12 +67,15 @@ impl D1 {
         Ok(row.is_some())
     }
 
-    /// The scopes of the person's live grants to the client, newest first (at most 20):
-    /// what `prompt=none` may grant again without asking.
+    /// The scopes of the person's live grants to the client for this redirect URI, newest
+    /// first (at most 20): what `prompt=none` may grant again without asking. Live as the
+    /// account page's list counts it: not revoked, with a refresh token still usable.
     pub async fn live_grant_scopes(
         &self,
         user_id: &str,
         client_id: &str,
+        redirect_uri: &str,
+        now: u64,
     ) -> Result<Vec<String>, StoreError> {
         #[derive(Deserialize)]
         struct Row {
@@ -80,9 +83,17 @@ impl D1 {
         }
         let rows: Vec<Row> = self
             .all(
-                "SELECT scope FROM grants WHERE user_id = ?1 AND client_id = ?2 \
-                 AND revoked_at IS NULL ORDER BY created_at DESC LIMIT 20",
-                &[Arg::T(user_id), Arg::T(client_id)],
+                "SELECT g.scope FROM grants g WHERE g.user_id = ?1 AND g.client_id = ?2 \
+                 AND g.redirect_uri = ?3 AND g.revoked_at IS NULL AND EXISTS \
+                 (SELECT 1 FROM refresh_tokens r WHERE r.grant_id = g.id \
+                  AND r.revoked_at IS NULL AND r.rotated_at IS NULL AND r.expires_at > ?4) \
+                 ORDER BY g.created_at DESC LIMIT 20",
+                &[
+                    Arg::T(user_id),
+                    Arg::T(client_id),
+                    Arg::T(redirect_uri),
+                    Arg::N(now),
+                ],
             )
             .await?;
         Ok(rows.into_iter().map(|r| r.scope).collect())

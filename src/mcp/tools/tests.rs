@@ -980,3 +980,24 @@ fn the_operators_scopes_decide_every_tool_and_the_list_says_so() {
         Err(Failure::Rpc(_))
     ));
 }
+
+#[test]
+fn lists_show_only_the_resources_a_token_may_read() {
+    let notes = MemoryNotes::default();
+    let c = agent_catalog();
+    let executor = server_with(&notes, "alice", &["mcp:read", "mcp:execute"], &c);
+    structured(&call(
+        &executor,
+        "2025-06-18",
+        "memory_store",
+        json!({"text": "x"}),
+    ));
+    let listed = |s: &Server| match request(s, "2025-06-18", "resources/list", json!({})) {
+        Ok(v) => v["resources"].as_array().map_or(0, Vec::len),
+        Err(_) => usize::MAX,
+    };
+    assert_eq!(listed(&executor), 1);
+    // Reading a note needs mcp:read and mcp:execute; a reader lists nothing of them.
+    let reader = server_with(&notes, "alice", &["mcp:read"], &c);
+    assert_eq!(listed(&reader), 0);
+}

@@ -90,6 +90,25 @@ impl<S: GrantStore, W: Surroundings, C: Ed25519 + Rs256> Grants<'_, S, W, C> {
             scope: &grant.scope,
             expires_at: self.now() + self.refresh_ttl(&client),
         });
+        // Signed before anything is written: a key that cannot sign must not use up the
+        // code (the person would have to start again for nothing).
+        let access = self
+            .mint_access(
+                &grant.user_id,
+                &client,
+                &scopes,
+                &grant.resource,
+                &grant_id,
+                &roles,
+            )
+            .await?;
+        let minted = Minted {
+            user_id: &grant.user_id,
+            access_token: &access,
+            auth_time: grant.auth_time,
+            nonce: grant.nonce.as_deref(),
+        };
+        let id_token = self.mint_id_token(&minted, &scopes, &client).await?;
         let redeemed = self
             .store
             .redeem_code(&new_grant, new_refresh.as_ref(), self.now())
@@ -110,23 +129,6 @@ impl<S: GrantStore, W: Surroundings, C: Ed25519 + Rs256> Grants<'_, S, W, C> {
                 "the authorization was withdrawn: the app was disconnected or the account disabled",
             )),
         }
-        let access = self
-            .mint_access(
-                &grant.user_id,
-                &client,
-                &scopes,
-                &grant.resource,
-                &grant_id,
-                &roles,
-            )
-            .await?;
-        let minted = Minted {
-            user_id: &grant.user_id,
-            access_token: &access,
-            auth_time: grant.auth_time,
-            nonce: grant.nonce.as_deref(),
-        };
-        let id_token = self.mint_id_token(&minted, &scopes, &client).await?;
         self.world
             .audit(Event::CodeRedeemed, &grant.user_id, &client.client_id)
             .await;

@@ -138,6 +138,11 @@ impl<S: GrantStore, W: Surroundings, C: Ed25519 + Rs256> Grants<'_, S, W, C> {
     /// `POST /token`: authenticates the client, then runs the grant it names.
     pub async fn token(&self, params: &Params, basic: Option<&str>) -> Result<Issued, OAuthError> {
         let grant_type = params.grant_type()?;
+        // Without the operator's catalog nothing may be granted (a broken SCOPES was
+        // logged where it was read): never a grant read against a narrower stand-in.
+        if self.catalog.resource_scopes().is_empty() {
+            return Err(self.world.internal(&"SCOPES is not usable"));
+        }
         let client = self.authenticate(params, basic).await?;
         match grant_type {
             GrantType::AuthorizationCode => {

@@ -124,15 +124,13 @@ impl<S: GrantStore, W: Surroundings, C: Ed25519 + Rs256> Grants<'_, S, W, C> {
             )),
             Err(e) => return Err(internal(&format!("membership check: {e}"))),
         }
-        // Asked again only where it matters: some scope is held by some roles only.
-        let asked = match self.catalog.has_restricted_scopes() {
-            true => self
-                .world
-                .roles_now(&row.user_id)
-                .await
-                .map_err(|e| internal(&format!("roles: {e}")))?,
-            false => None,
-        };
+        // Asked again where a provider can be asked without the person (GitHub): the
+        // roles decide scopes and go upstream in every assertion.
+        let asked = self
+            .world
+            .roles_now(&row.user_id)
+            .await
+            .map_err(|e| internal(&format!("roles: {e}")))?;
         let roles: Vec<&str> = match &asked {
             Some(r) => r.iter().map(String::as_str).collect(),
             None => row.roles(),
@@ -162,6 +160,26 @@ impl<S: GrantStore, W: Surroundings, C: Ed25519 + Rs256> Grants<'_, S, W, C> {
             scope: &held_text,
             expires_at: now + self.refresh_ttl(&client),
         };
+        // Signed before the rotation is written: a key that cannot sign must not rotate
+        // the token away from the client.
+        let access = self
+            .mint_access(
+                &row.user_id,
+                &client,
+                &scopes,
+                &row.resource,
+                &row.grant_id,
+                &roles,
+            )
+            .await?;
+        // §12.2: the same person and client, the original sign-in's auth_time, no nonce.
+        let minted = Minted {
+            user_id: &row.user_id,
+            access_token: &access,
+            auth_time: row.auth_time,
+            nonce: None,
+        };
+        let id_token = self.mint_id_token(&minted, &scopes, &client).await?;
         let rotated_now = row.rotated_at.is_none()
             && self
                 .store
@@ -202,24 +220,6 @@ impl<S: GrantStore, W: Surroundings, C: Ed25519 + Rs256> Grants<'_, S, W, C> {
                 .audit_detail(Event::ScopeNarrowed, &row.user_id, &row.client_id, &detail)
                 .await;
         }
-        let access = self
-            .mint_access(
-                &row.user_id,
-                &client,
-                &scopes,
-                &row.resource,
-                &row.grant_id,
-                &roles,
-            )
-            .await?;
-        // §12.2: the same person and client, the original sign-in's auth_time, no nonce.
-        let minted = Minted {
-            user_id: &row.user_id,
-            access_token: &access,
-            auth_time: row.auth_time,
-            nonce: None,
-        };
-        let id_token = self.mint_id_token(&minted, &scopes, &client).await?;
         // The refresh is in the audit log already: the store records it with the
         // rotation (a retry within grace is the same refresh, recorded once).
         Ok(Issued {

@@ -91,6 +91,8 @@ struct H {
     keys: KeySet,
     settings: Settings,
     catalog: Catalog,
+    /// An RSA key for RS256 ID tokens; natively it cannot sign (WebCrypto does).
+    rsa: Option<crate::oauth::rsa_key::RsaKeys>,
 }
 
 fn form(list: &[(&str, &str)]) -> Params {
@@ -126,6 +128,7 @@ impl H {
         let store = memory_grants::Grants::recording_to(world.events.clone());
         H {
             catalog: Catalog::default(),
+            rsa: None,
             store,
             world,
             keys: block_on(KeySet::load(&Native, Some(&seed), None)).unwrap(),
@@ -145,7 +148,7 @@ impl H {
             world: &self.world,
             crypto: &Native,
             keys: Some(&self.keys),
-            rsa: None,
+            rsa: self.rsa.as_ref(),
             settings: &self.settings,
             catalog: &self.catalog,
             now_ms: self.world.clock.get(),
@@ -1018,4 +1021,43 @@ fn an_rs256_id_token_without_its_key_falls_back_to_eddsa() {
     let (header, claims) = open_eddsa(&h, issued.id_token.as_deref().unwrap());
     assert_eq!(header["alg"], "EdDSA");
     assert!(claims.get("email").is_none() && claims.get("auth_time").is_none());
+}
+
+#[test]
+fn a_key_that_cannot_sign_uses_up_nothing() {
+    let mut h = H::new();
+    let n = b64url(&[7u8; 256]);
+    let jwk = format!(
+        r#"{{"kty":"RSA","n":"{n}","e":"AQAB","d":"x","p":"x","q":"x","dp":"x","dq":"x","qi":"x"}}"#
+    );
+    h.rsa = crate::oauth::rsa_key::RsaKeys::load(Some(&jwk), None).unwrap();
+    let now = h.world.clock.get() / 1000;
+    let grant = CodeGrant {
+        client_id: "app".into(),
+        redirect_uri: REDIRECT.into(),
+        code_challenge: b64url(&crate::encoding::sha256(VERIFIER.as_bytes())),
+        user_id: "u1".into(),
+        scope: "mcp:read openid offline_access".into(),
+        resource: h.settings.resource.clone(),
+        expires_at: now + 60,
+        issued_ms: h.world.clock.get(),
+        roles: String::new(),
+        nonce: None,
+        auth_time: None,
+    };
+    let code = code::mint(&h.keys.mac_key("code"), &grant).0;
+    // RS256 cannot be signed here: server_error, and the code is still unused.
+    assert_eq!(code_of(h.redeem("app", &code)), "server_error");
+    h.rsa = None;
+    let issued = h.redeem("app", &code).unwrap();
+    assert!(issued.id_token.is_some());
+    // Nor does a refresh rotate the token away when the ID token cannot be signed.
+    h.rsa = crate::oauth::rsa_key::RsaKeys::load(Some(&jwk), None).unwrap();
+    let token = issued.refresh_token.unwrap();
+    assert_eq!(code_of(h.refresh("app", &token)), "server_error");
+    h.rsa = None;
+    assert!(
+        h.refresh("app", &token).is_ok(),
+        "the refresh token was not used up"
+    );
 }
