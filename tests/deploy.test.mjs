@@ -185,7 +185,10 @@ test("deploy refuses until the bindings and the key are configured, then dry-run
 test("key:rotate: tokens signed before keep verifying; after --finish they do not", async () => {
   const startWith = () => startWorker({ bindings: { ...devVars(), ISSUER } });
   const bearer = async (w, token) => (await modernCall(w.url, token, "tools/list")).status;
-  const jwks = async (w) => (await (await fetch(w.url + "/.well-known/jwks.json")).json()).keys;
+  const published = async (w) => (await (await fetch(w.url + "/.well-known/jwks.json")).json()).keys;
+  // The Ed25519 keys of access tokens; the RSA keys of ID tokens are checked apart.
+  const jwks = async (w) => (await published(w)).filter((k) => k.kty === "OKP");
+  const rsaKids = async (w) => (await published(w)).filter((k) => k.kty === "RSA").map((k) => k.n);
   const kidOf = (jwt) => decodeProtectedHeader(jwt).kid;
   const verifies = (w, token) => verifyIssued(w, token, { issuer: ISSUER, audience: ISSUER + "/mcp" });
 
@@ -200,6 +203,7 @@ test("key:rotate: tokens signed before keep verifying; after --finish they do no
     await w1.stop();
   }
   const oldKey = devVars().JWT_SIGNING_KEY;
+  const oldOidc = devVars().OIDC_SIGNING_KEY;
 
   const r = await rotate();
   assert.equal(r.code, 0, r.stderr);
@@ -210,12 +214,19 @@ test("key:rotate: tokens signed before keep verifying; after --finish they do no
   const previous = JSON.parse(rotated.JWT_SIGNING_KEY_PREVIOUS);
   assert.deepEqual(Object.keys(previous).sort(), ["crv", "kty", "x"], "only the public half is kept");
   assert.ok(!(r.stdout + r.stderr).includes(rotated.JWT_SIGNING_KEY));
+  // The RS256 key of ID tokens turns with it; the old one's public half is kept.
+  assert.ok(rotated.OIDC_SIGNING_KEY && rotated.OIDC_SIGNING_KEY !== oldOidc);
+  assert.ok(JSON.parse(rotated.OIDC_SIGNING_KEY).d, "a private key is current");
+  if (oldOidc) {
+    assert.deepEqual(JSON.parse(rotated.OIDC_SIGNING_KEY_PREVIOUS), { kty: "RSA", n: JSON.parse(oldOidc).n, e: JSON.parse(oldOidc).e });
+  }
 
   const w2 = await startWith();
   let newToken;
   try {
     const keys = await jwks(w2);
     assert.equal(keys.length, 2);
+    assert.deepEqual(await rsaKids(w2), [JSON.parse(rotated.OIDC_SIGNING_KEY).n, ...(oldOidc ? [JSON.parse(oldOidc).n] : [])]);
     assert.equal(keys[1].kid, kidOf(oldToken), "the old key is published second");
     assert.equal(await bearer(w2, oldToken), 200, "a token signed before the rotation verifies");
     await verifies(w2, oldToken);
@@ -234,9 +245,11 @@ test("key:rotate: tokens signed before keep verifying; after --finish they do no
   const finish = await rotate("--finish");
   assert.equal(finish.code, 0, finish.stderr);
   assert.equal(devVars().JWT_SIGNING_KEY_PREVIOUS, undefined);
+  assert.equal(devVars().OIDC_SIGNING_KEY_PREVIOUS, undefined);
   const w3 = await startWith();
   try {
     assert.equal((await jwks(w3)).length, 1);
+    assert.equal((await rsaKids(w3)).length, 1);
     const refused = await modernCall(w3.url, oldToken, "tools/list");
     assert.equal(refused.status, 401);
     assert.match(refused.headers.get("www-authenticate"), /invalid_token/);

@@ -35,8 +35,8 @@ pub struct Upstream {
     pub timeout_ms: u64,
     /// Globs of the upstream's tool names it exposes (`*` matches any run).
     pub tools: Vec<String>,
-    /// Globs of the upstream's own tool names and what a matching tool needs, first match
-    /// wins; then `SCOPES.tools` by exposed name; otherwise the catalog's read scope for a
+    /// Globs of the upstream's own tool names and what a matching tool needs, the most
+    /// specific match winning; then `SCOPES.tools` by exposed name; otherwise the catalog's read scope for a
     /// tool annotated read-only and its write scope for any other.
     pub scopes: Mapping,
     /// `<name>_` in front of the upstream's names when several sources share `/mcp`.

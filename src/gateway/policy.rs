@@ -55,11 +55,7 @@ pub fn need_for(
 }
 
 fn matching_own(upstream: &Upstream, name: &str) -> Option<Need> {
-    upstream
-        .scopes
-        .iter()
-        .find(|(glob, _)| glob_matches(glob, name))
-        .map(|(_, need)| need.clone())
+    crate::oauth::catalog::matching(&upstream.scopes, name)
 }
 
 /// A tool the gateway exposes: its exposed name, the upstream's name, its scope and the

@@ -6,6 +6,7 @@ pub mod account;
 pub mod account_notice;
 pub mod account_tokens;
 pub mod authorize;
+pub mod authorize_grant;
 pub mod bearer;
 pub mod body;
 pub mod browser;

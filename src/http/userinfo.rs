@@ -44,8 +44,9 @@ pub async fn userinfo(ctx: &Ctx, req: &Incoming) -> Reply {
         // Every address here was verified: the operator typed it, or a provider vouched.
         crate::json::set(&mut body, "email_verified", true);
     }
-    if granted(crate::oauth::scope::PROFILE) {
-        crate::json::set(&mut body, "name", user.name);
+    // A claim without a value is left out (Core §5.3.2), never null.
+    if let Some(name) = user.name.filter(|_| granted(crate::oauth::scope::PROFILE)) {
+        crate::json::set(&mut body, "name", name);
     }
     Reply::json(200, &body).header("Cache-Control", NO_STORE)
 }

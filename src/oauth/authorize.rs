@@ -6,6 +6,7 @@ use crate::oauth::catalog::Catalog;
 use crate::oauth::client::{host_of, Client, ClientSource};
 use crate::oauth::error::OAuthError;
 use crate::oauth::pkce;
+use crate::oauth::prompt::{self, Prompt};
 use crate::oauth::resource;
 use crate::oauth::scope::Scopes;
 use url::Url;
@@ -29,6 +30,9 @@ pub struct AuthorizeParams {
     pub max_age: Option<String>,
     /// The email to fill in on the sign-in page.
     pub login_hint: Option<String>,
+    /// Request objects (OpenID Connect Core §6): refused with their own errors.
+    pub request: Option<String>,
+    pub request_uri: Option<String>,
 }
 
 /// The longest query string `/authorize` reads; a longer one is refused (414) before it
@@ -45,6 +49,8 @@ fn max_len(name: &str) -> usize {
         "scope" => 1024,
         "code_challenge" => 128,
         "nonce" => 512,
+        "request" => 8192,
+        "request_uri" => 2048,
         "login_hint" => 254,
         "prompt" => 64,
         _ => 32,
@@ -70,6 +76,8 @@ impl AuthorizeParams {
                 "prompt" => &mut p.prompt,
                 "max_age" => &mut p.max_age,
                 "login_hint" => &mut p.login_hint,
+                "request" => &mut p.request,
+                "request_uri" => &mut p.request_uri,
                 _ => continue,
             };
             if slot.is_some() {
@@ -101,6 +109,8 @@ impl AuthorizeParams {
             ("prompt", &self.prompt),
             ("max_age", &self.max_age),
             ("login_hint", &self.login_hint),
+            ("request", &self.request),
+            ("request_uri", &self.request_uri),
         ]
         .into_iter()
         .filter_map(|(k, v)| v.as_deref().map(|v| (k, v)))
@@ -121,70 +131,6 @@ pub struct AuthorizeRequest {
     pub prompt: Prompt,
     pub max_age: Option<u64>,
     pub login_hint: Option<String>,
-}
-
-/// What `prompt` asks (OpenID Connect Core §3.1.2.1).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Prompt {
-    /// No page at all: the answer is a code or an error (`login_required`, ...).
-    pub none: bool,
-    /// Sign in again even with a session (`login`, and `select_account`, which this
-    /// server answers with its sign-in page).
-    pub login: bool,
-}
-
-impl AuthorizeRequest {
-    /// Whether a session whose sign-in was at `signed_in` (Unix seconds; 0 when unknown)
-    /// answers this request at `now`, or the person must sign in again: `prompt=login`, or
-    /// a sign-in older than `max_age` (OpenID Connect Core §3.1.2.1).
-    pub fn accepts_sign_in_at(&self, signed_in: u64, now: u64) -> bool {
-        if self.prompt.login {
-            return false;
-        }
-        match self.max_age {
-            None => true,
-            Some(max) => signed_in > 0 && now.saturating_sub(signed_in) <= max,
-        }
-    }
-}
-
-impl Prompt {
-    fn parse(text: Option<&str>) -> Result<Prompt, String> {
-        let mut p = Prompt::default();
-        let mut words = 0;
-        for word in text.unwrap_or("").split(' ').filter(|w| !w.is_empty()) {
-            words += 1;
-            match word {
-                "none" => p.none = true,
-                "login" | "select_account" => p.login = true,
-                // Consent is asked every time already.
-                "consent" => {}
-                other => {
-                    return Err(format!(
-                        "prompt {} is not supported (none, login, consent, select_account)",
-                        crate::util::text::truncate(other, 20)
-                    ))
-                }
-            }
-        }
-        if p.none && words > 1 {
-            return Err("prompt none cannot be combined with another value".into());
-        }
-        Ok(p)
-    }
-}
-
-/// The parameters without `prompt=login` (and `select_account`) and `max_age`: where a
-/// sign-in that just happened sends the person back. That sign-in answered both, so the
-/// request must not ask again (`max_age=0` would otherwise ask forever); the client checks
-/// the ID token's `auth_time` against its `max_age` itself (Core §3.1.3.7).
-pub fn after_sign_in(params: &AuthorizeParams) -> AuthorizeParams {
-    let mut p = params.clone();
-    if Prompt::parse(p.prompt.as_deref()).is_ok_and(|pr| pr.login) {
-        p.prompt = None;
-    }
-    p.max_age = None;
-    p
 }
 
 /// Why a request failed, and therefore where the answer goes. A `Page` is shown to the
@@ -399,6 +345,16 @@ pub fn validate(
             ))));
         }
     }
+    if params.request.is_some() {
+        return Err(fail(OAuthError::RequestNotSupported(
+            "request objects are not supported; send the parameters themselves".into(),
+        )));
+    }
+    if params.request_uri.is_some() {
+        return Err(fail(OAuthError::RequestUriNotSupported(
+            "request_uri is not supported; send the parameters themselves".into(),
+        )));
+    }
     let prompt =
         Prompt::parse(params.prompt.as_deref()).map_err(|e| fail(OAuthError::InvalidRequest(e)))?;
     let max_age = match params.max_age.as_deref() {
@@ -423,36 +379,26 @@ pub fn validate(
     })
 }
 
-/// What a signed-in person may grant of a request: the scopes their roles allow, and those
-/// left out (RFC 6749 §3.3 lets the server issue fewer scopes than asked; the token
-/// response's `scope` says which).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Offer {
-    pub granted: Scopes,
-    pub refused: Scopes,
+impl AuthorizeRequest {
+    /// Whether a session whose sign-in was at `signed_in` (Unix seconds; 0 when unknown)
+    /// answers this request at `now`, or the person must sign in again: `prompt=login`, or
+    /// a sign-in older than `max_age` (OpenID Connect Core §3.1.2.1).
+    pub fn accepts_sign_in_at(&self, signed_in: u64, now: u64) -> bool {
+        prompt::sign_in_answers(self.prompt, self.max_age, signed_in, now)
+    }
 }
 
-impl Offer {
-    pub fn of(catalog: &Catalog, requested: &Scopes, roles: &[&str]) -> Offer {
-        let granted = catalog.allowed_for(requested, roles);
-        let refused = requested.without(&granted);
-        let usable = !granted.is_empty()
-            && (!catalog.has_resource_scope(requested) || catalog.has_resource_scope(&granted));
-        if usable {
-            Offer { granted, refused }
-        } else {
-            Offer {
-                granted: Scopes::default(),
-                refused: requested.clone(),
-            }
-        }
+/// The parameters without `prompt=login` (and `select_account`) and `max_age`: where a
+/// sign-in that just happened sends the person back. That sign-in answered both, so the
+/// request must not ask again (`max_age=0` would otherwise ask forever); the client checks
+/// the ID token's `auth_time` against its `max_age` itself (Core §3.1.3.7).
+pub fn after_sign_in(params: &AuthorizeParams) -> AuthorizeParams {
+    let mut p = params.clone();
+    if Prompt::parse(p.prompt.as_deref()).is_ok_and(|pr| pr.login) {
+        p.prompt = None;
     }
-
-    /// Whether anything the app can use is left: never a silent empty token. An app that
-    /// asked for any of the resource's scopes needs one of them.
-    pub fn usable(&self) -> bool {
-        !self.granted.is_empty()
-    }
+    p.max_age = None;
+    p
 }
 
 #[cfg(test)]

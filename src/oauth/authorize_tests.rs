@@ -3,6 +3,7 @@
 use super::*;
 use crate::oauth::catalog::Catalog;
 use crate::oauth::client::{validate_metadata, ClientSource};
+use crate::oauth::offer::Offer;
 use serde_json::json;
 
 const ISS: &str = "https://as.example";
@@ -12,6 +13,11 @@ fn client() -> Client {
     validate_metadata(&json!({"redirect_uris": ["https://app.example/cb"]}))
         .unwrap()
         .into_client("c1".into(), None, 0, ClientSource::Registered)
+}
+
+/// `validate` with this file's issuer, resource and the catalog without `SCOPES`.
+fn check(p: &AuthorizeParams, c: Option<Client>) -> Result<AuthorizeRequest, AuthorizeFailure> {
+    validate(p, c, ISS, RES, &Catalog::default())
 }
 
 fn params() -> AuthorizeParams {
@@ -44,9 +50,7 @@ fn errors_before_sign_in_are_shown_not_redirected() {
     p.response_type = Some("x".into());
     let mut named = client();
     named.client_name = Some("Sketchy App".into());
-    let Err(AuthorizeFailure::Redirect(r)) =
-        validate(&p, Some(named), ISS, RES, &Catalog::default())
-    else {
+    let Err(AuthorizeFailure::Redirect(r)) = check(&p, Some(named)) else {
         panic!("expected an error for a trusted redirect URI");
     };
     match r.deliver(false) {
@@ -61,7 +65,7 @@ fn errors_before_sign_in_are_shown_not_redirected() {
 
 #[test]
 fn a_good_request_validates_with_default_scopes() {
-    let r = validate(&params(), Some(client()), ISS, RES, &Catalog::default()).unwrap();
+    let r = check(&params(), Some(client())).unwrap();
     assert_eq!(r.scopes.to_string(), "mcp:read mcp:write offline_access");
 }
 
@@ -70,43 +74,26 @@ fn an_operator_scope_limit_holds_and_a_self_declared_one_does_not() {
     let mut limited = client();
     limited.scope = Some("mcp:read offline_access".into());
     // Self-registered: its scope is a claim, not a limit.
-    let r = validate(
-        &params(),
-        Some(limited.clone()),
-        ISS,
-        RES,
-        &Catalog::default(),
-    )
-    .unwrap();
+    let r = check(&params(), Some(limited.clone())).unwrap();
     assert_eq!(r.scopes.to_string(), "mcp:read mcp:write offline_access");
     limited.source = ClientSource::Preregistered;
-    let r = validate(
-        &params(),
-        Some(limited.clone()),
-        ISS,
-        RES,
-        &Catalog::default(),
-    )
-    .unwrap();
+    let r = check(&params(), Some(limited.clone())).unwrap();
     assert_eq!(r.scopes.to_string(), "mcp:read offline_access");
     let mut p = params();
     p.scope = Some("mcp:write".into());
-    assert!(
-        redirect_of(validate(&p, Some(limited), ISS, RES, &Catalog::default()))
-            .contains("error=invalid_scope")
-    );
+    assert!(redirect_of(check(&p, Some(limited))).contains("error=invalid_scope"));
 }
 
 #[test]
 fn unknown_client_and_unregistered_redirect_never_redirect() {
     assert!(matches!(
-        validate(&params(), None, ISS, RES, &Catalog::default()),
+        check(&params(), None),
         Err(AuthorizeFailure::Page(Refusal::UnknownClient))
     ));
     let mut p = params();
     p.redirect_uri = Some("https://evil.example/cb".into());
     assert!(matches!(
-        validate(&p, Some(client()), ISS, RES, &Catalog::default()),
+        check(&p, Some(client())),
         Err(AuthorizeFailure::Page(Refusal::UnregisteredRedirect))
     ));
 }
@@ -115,34 +102,22 @@ fn unknown_client_and_unregistered_redirect_never_redirect() {
 fn other_errors_redirect_with_state_and_iss() {
     let mut p = params();
     p.code_challenge_method = Some("plain".into());
-    let loc = redirect_of(validate(&p, Some(client()), ISS, RES, &Catalog::default()));
+    let loc = redirect_of(check(&p, Some(client())));
     assert!(loc.starts_with("https://app.example/cb?error=invalid_request&"));
     assert!(loc.contains("state=s1"));
     assert!(loc.contains("iss=https%3A%2F%2Fas.example"));
     let mut p = params();
     p.code_challenge = None;
-    assert!(
-        redirect_of(validate(&p, Some(client()), ISS, RES, &Catalog::default()))
-            .contains("error=invalid_request")
-    );
+    assert!(redirect_of(check(&p, Some(client()))).contains("error=invalid_request"));
     let mut p = params();
     p.resource = Some("https://other.example/mcp".into());
-    assert!(
-        redirect_of(validate(&p, Some(client()), ISS, RES, &Catalog::default()))
-            .contains("error=invalid_target")
-    );
+    assert!(redirect_of(check(&p, Some(client()))).contains("error=invalid_target"));
     let mut p = params();
     p.scope = Some("admin".into());
-    assert!(
-        redirect_of(validate(&p, Some(client()), ISS, RES, &Catalog::default()))
-            .contains("error=invalid_scope")
-    );
+    assert!(redirect_of(check(&p, Some(client()))).contains("error=invalid_scope"));
     let mut p = params();
     p.response_type = Some("token".into());
-    assert!(
-        redirect_of(validate(&p, Some(client()), ISS, RES, &Catalog::default()))
-            .contains("error=unsupported_response_type")
-    );
+    assert!(redirect_of(check(&p, Some(client()))).contains("error=unsupported_response_type"));
 }
 
 #[test]
@@ -204,7 +179,7 @@ fn prompt_and_max_age_are_read_and_checked() {
     p.prompt = Some("login consent".into());
     p.max_age = Some("300".into());
     p.nonce = Some("n-1".into());
-    let r = validate(&p, Some(client()), ISS, RES, &Catalog::default()).unwrap();
+    let r = check(&p, Some(client())).unwrap();
     assert!(r.prompt.login && !r.prompt.none);
     assert_eq!((r.max_age, r.nonce.as_deref()), (Some(300), Some("n-1")));
     // prompt=login: never the old session; after the sign-in the request is asked
@@ -217,7 +192,7 @@ fn prompt_and_max_age_are_read_and_checked() {
         "max_age=0 must not ask forever"
     );
     p.prompt = None;
-    let r = validate(&p, Some(client()), ISS, RES, &Catalog::default()).unwrap();
+    let r = check(&p, Some(client())).unwrap();
     assert!(r.accepts_sign_in_at(1_000, 1_300));
     assert!(!r.accepts_sign_in_at(1_000, 1_301));
     assert!(
@@ -233,9 +208,18 @@ fn prompt_and_max_age_are_read_and_checked() {
         p.prompt = Some(prompt.into());
         p.max_age = max_age.map(str::to_string);
         assert!(
-            redirect_of(validate(&p, Some(client()), ISS, RES, &Catalog::default()))
-                .contains("error=invalid_request"),
+            redirect_of(check(&p, Some(client()))).contains("error=invalid_request"),
             "{prompt} {max_age:?}"
         );
     }
+}
+
+#[test]
+fn request_objects_are_refused_by_name() {
+    let mut p = params();
+    p.request = Some("eyJhbGciOiJub25lIn0.e30.".into());
+    assert!(redirect_of(check(&p, Some(client()))).contains("error=request_not_supported"));
+    let mut p = params();
+    p.request_uri = Some("https://app.example/r".into());
+    assert!(redirect_of(check(&p, Some(client()))).contains("error=request_uri_not_supported"));
 }

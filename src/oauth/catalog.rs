@@ -82,7 +82,8 @@ impl Need {
     }
 }
 
-/// A glob (`*` matches any run) and what matching names need; first match wins.
+/// A glob (`*` matches any run) and what matching names need; the most specific
+/// matching glob wins (`matching`).
 pub type Mapping = Vec<(String, Need)>;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -283,8 +284,8 @@ impl Catalog {
         self.ordered(wanted.into_iter()).to_string()
     }
 
-    /// What a tool needs: the first of `first` (an upstream's own mapping) and `SCOPES`'s
-    /// tool globs that matches `name`, else the read or the write scope by what the tool
+    /// What a tool needs: `first` (an upstream's own mapping), then `SCOPES`'s tool globs,
+    /// each by its most specific match, else the read or the write scope by what the tool
     /// says it does.
     pub fn tool_need(&self, first: &Mapping, name: &str, read_only: bool) -> Need {
         matching(first, name)
@@ -339,11 +340,23 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     }) | 1
 }
 
-fn matching(mapping: &Mapping, name: &str) -> Option<Need> {
+/// What the most specific glob of `mapping` matching `name` says: a name without `*`
+/// before any glob, then the glob with the most literal characters, then the first in
+/// name order. JSON objects carry no order, so "first written" could not be kept.
+pub fn matching(mapping: &Mapping, name: &str) -> Option<Need> {
     mapping
         .iter()
-        .find(|(glob, _)| crate::util::text::glob_matches(glob, name))
+        .filter(|(glob, _)| crate::util::text::glob_matches(glob, name))
+        .max_by(|(a, _), (b, _)| specificity(a).cmp(&specificity(b)).then(b.cmp(a)))
         .map(|(_, need)| need.clone())
+}
+
+/// Exact names first, then more literal characters.
+fn specificity(glob: &str) -> (bool, usize) {
+    (
+        !glob.contains('*'),
+        glob.chars().filter(|c| *c != '*').count(),
+    )
 }
 
 /// A mapping's value read from JSON: a scope, `{"any_of": [...]}` or `{"all_of": [...]}`.

@@ -286,3 +286,19 @@ fn the_memory_service_and_the_chat_app_vocabularies_parse() {
     assert_eq!(c.words("ssh:execute"), Some("Run commands on your servers"));
     assert!(c.is_role("ops") && c.is_role("admin") && !c.is_role("boss"));
 }
+
+#[test]
+fn the_most_specific_glob_wins_whatever_the_json_order() {
+    let c = Catalog::from_setting(Some(
+        r#"{"scopes":[{"name":"files:read","description":"R","default":true},
+        {"name":"files:write","description":"W"},{"name":"files:admin","description":"A","roles":["admin"]}],
+        "read":"files:read","write":"files:write",
+        "tools":{"files_*":"files:write","files_delete":"files:admin","files_d*":"files:read","*":"files:read"}}"#,
+    ))
+    .unwrap();
+    let need = |n: &str| c.tool_need(&Vec::new(), n, false);
+    assert_eq!(need("files_delete"), Need::one("files:admin"));
+    assert_eq!(need("files_drop"), Need::one("files:read"));
+    assert_eq!(need("files_put"), Need::one("files:write"));
+    assert_eq!(need("other"), Need::one("files:read"));
+}

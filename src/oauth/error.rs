@@ -31,6 +31,10 @@ pub enum OAuthError {
     LoginRequired(String),
     /// OpenID Connect Core §3.1.2.6, for `prompt=none`: the person must approve.
     ConsentRequired(String),
+    /// OpenID Connect Core §3.1.2.6: `request` and `request_uri` (request objects) are
+    /// not supported here; said rather than ignored.
+    RequestNotSupported(String),
+    RequestUriNotSupported(String),
     /// Too many requests; the number is the seconds until a retry may succeed.
     RateLimited(u64),
     /// Something on our side failed; the detail is logged, not sent.
@@ -53,6 +57,8 @@ impl OAuthError {
             OAuthError::InvalidRedirectUri(_) => "invalid_redirect_uri",
             OAuthError::LoginRequired(_) => "login_required",
             OAuthError::ConsentRequired(_) => "consent_required",
+            OAuthError::RequestNotSupported(_) => "request_not_supported",
+            OAuthError::RequestUriNotSupported(_) => "request_uri_not_supported",
             OAuthError::RateLimited(_) => "slow_down",
             OAuthError::ServerError => "server_error",
         }
@@ -74,7 +80,9 @@ impl OAuthError {
             | OAuthError::InvalidClientMetadata(d)
             | OAuthError::InvalidRedirectUri(d)
             | OAuthError::LoginRequired(d)
-            | OAuthError::ConsentRequired(d) => d.clone(),
+            | OAuthError::ConsentRequired(d)
+            | OAuthError::RequestNotSupported(d)
+            | OAuthError::RequestUriNotSupported(d) => d.clone(),
         }
     }
 

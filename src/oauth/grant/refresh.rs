@@ -60,7 +60,12 @@ fn check_row(row: &RefreshRow, client: &Client, now: u64) -> Result<(), OAuthErr
 fn still_held(catalog: &Catalog, row: &RefreshRow, roles: &[&str]) -> Option<Scopes> {
     let stored = catalog.stored(&row.scope);
     let held = catalog.allowed_for(&stored, roles);
-    let had_resource = catalog.has_resource_scope(&stored) || stored.is_empty();
+    // Any word that is not a protocol scope was a resource scope, also one the operator
+    // has removed from SCOPES since.
+    let had_resource = row
+        .scope
+        .split(' ')
+        .any(|w| !w.is_empty() && !crate::oauth::scope::PROTOCOL.contains(&w));
     (!had_resource || catalog.has_resource_scope(&held)).then_some(held)
 }
 
