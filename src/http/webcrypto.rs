@@ -323,4 +323,11 @@ impl Rs256 for WebCrypto {
         sign.await
             .map_err(|e| format!("RS256 signing: {}", e.as_string().unwrap_or_default()))
     }
+
+    async fn sha512(&self, data: &[u8]) -> Result<Vec<u8>, String> {
+        let digest = call("digest", &["SHA-512".into(), Uint8Array::from(data).into()]).await;
+        digest
+            .and_then(bytes)
+            .map_err(|e| format!("SHA-512: {}", e.as_string().unwrap_or_default()))
+    }
 }

@@ -14,10 +14,13 @@ pub const OIDC_KEY_SECRET: &str = "OIDC_SIGNING_KEY";
 /// ID tokens signed before the rotation verify.
 pub const OIDC_PREVIOUS_KEY_SECRET: &str = "OIDC_SIGNING_KEY_PREVIOUS";
 
-/// RSASSA-PKCS1-v1_5 with SHA-256, by whoever holds the platform's crypto.
+/// What ID tokens need of the platform's crypto besides Ed25519: RSASSA-PKCS1-v1_5 with
+/// SHA-256, and SHA-512 for an EdDSA token's `at_hash` (WebCrypto's, not a copy in the
+/// upload).
 #[allow(async_fn_in_trait)]
 pub trait Rs256 {
     async fn sign_rs256(&self, key: &RsaKeys, message: &[u8]) -> Result<Vec<u8>, String>;
+    async fn sha512(&self, data: &[u8]) -> Result<Vec<u8>, String>;
 }
 
 /// Natively there is no RSA implementation in this crate: RS256 ID tokens are tested end
@@ -26,6 +29,10 @@ pub trait Rs256 {
 impl Rs256 for crate::oauth::ed25519::Native {
     async fn sign_rs256(&self, _key: &RsaKeys, _message: &[u8]) -> Result<Vec<u8>, String> {
         Err("RS256 is signed by WebCrypto".into())
+    }
+    async fn sha512(&self, data: &[u8]) -> Result<Vec<u8>, String> {
+        use sha2::Digest;
+        Ok(sha2::Sha512::digest(data).to_vec())
     }
 }
 

@@ -225,6 +225,10 @@ impl<S: GrantStore, W: Surroundings, C: Ed25519 + Rs256> Grants<'_, S, W, C> {
             false => PersonClaims::default(),
         };
         let alg = id_token::effective_alg(client.id_token_signed_response_alg, self.rsa);
+        let at_hash = alg
+            .at_hash(self.crypto, minted.access_token)
+            .await
+            .map_err(|e| self.world.internal(&e))?;
         let claims = id_token::claims(&IdRequest {
             issuer: &self.settings.issuer,
             user_id: minted.user_id,
@@ -232,7 +236,7 @@ impl<S: GrantStore, W: Surroundings, C: Ed25519 + Rs256> Grants<'_, S, W, C> {
             now: self.now(),
             auth_time: minted.auth_time,
             nonce: minted.nonce,
-            access_token: minted.access_token,
+            at_hash,
             alg,
             person: &person,
             email,
