@@ -112,7 +112,7 @@ async function remote(opts, file, config) {
     if (previous.length === 0) return console.log(`Nothing to finish: the Worker has no secret ${PREVIOUS_KEY}.`);
     // Each one that is there, so a finish that failed half-way can simply be run again.
     for (const name of previous) await mustWrangler(["secret", "delete", name, "--config", file], `Dropping ${name}`, { cwd });
-    return console.log(`Dropped the secret ${PREVIOUS_KEY}; tokens signed with it no longer verify.`);
+    return console.log(`Dropped the secret${previous.length > 1 ? "s" : ""} ${previous.join(" and ")}; tokens signed with ${previous.length > 1 ? "them" : "it"} no longer verify.`);
   }
   // The secrets, not the JWKS (which an older version may still serve), say whether a
   // rotation is under way.

@@ -39,7 +39,9 @@ pub async fn create(
     let Ok(db) = ctx.db() else {
         return unavailable();
     };
-    let (Ok(catalog), Ok(roles)) = (ctx.scopes(), ctx.roles_of(&db, &user.id).await) else {
+    // Asked as an approval asks them: a token is a grant too.
+    let roles = crate::http::signin_roles::current_roles(ctx, &db, &user.id).await;
+    let (Ok(catalog), Ok(roles)) = (ctx.scopes(), roles) else {
         return unavailable();
     };
     let roles: Vec<&str> = roles.iter().map(String::as_str).collect();

@@ -144,20 +144,12 @@ pub(super) async fn offer_for(
     let db = ctx
         .db()
         .map_err(|_| error_page(ctx, ErrorKind::Unavailable, Some("no database")))?;
-    // GitHub's roles are asked again (a removed team member loses its role here, not
-    // only at a refresh); everyone else's are as stored.
-    use crate::oauth::grant::Surroundings;
-    let asked = ctx.roles_now(&user.id).await.map_err(|e| {
-        console_log!("[{}] roles: {e}", ctx.request_id);
-        error_page(ctx, ErrorKind::ProviderUnavailable, None)
-    })?;
-    let roles = match asked {
-        Some(r) => r,
-        None => ctx
-            .roles_of(&db, &user.id)
-            .await
-            .map_err(|_| error_page(ctx, ErrorKind::Unavailable, None))?,
-    };
+    let roles = crate::http::signin_roles::current_roles(ctx, &db, &user.id)
+        .await
+        .map_err(|e| {
+            console_log!("[{}] roles: {e}", ctx.request_id);
+            error_page(ctx, ErrorKind::ProviderUnavailable, None)
+        })?;
     let held: Vec<&str> = roles.iter().map(String::as_str).collect();
     let offer = Offer::of(&catalog, &request.scopes, &held);
     Ok((offer, roles, catalog))

@@ -82,3 +82,13 @@ pub(super) async fn keep_signin_roles(
     let expires_at = Some(now() + map.max_age);
     keep_roles(ctx, db, &p.id, user_id, roles.clone(), expires_at).await
 }
+
+/// The person's roles now: GitHub's asked again where a provider maps them (a removed
+/// team member loses the role here, not only at a refresh), everyone else's as stored.
+pub async fn current_roles(ctx: &Ctx, db: &D1, user_id: &str) -> Result<Vec<String>, String> {
+    use crate::oauth::grant::Surroundings;
+    match ctx.roles_now(user_id).await? {
+        Some(roles) => Ok(roles),
+        None => db.roles_of(user_id).await.map_err(|e| e.0),
+    }
+}

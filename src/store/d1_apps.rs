@@ -69,7 +69,8 @@ impl D1 {
 
     /// The scopes of the person's live grants to the client for this redirect URI, newest
     /// first (at most 20): what `prompt=none` may grant again without asking. Live as the
-    /// account page's list counts it: not revoked, with a refresh token still usable.
+    /// account page's list counts it: not revoked, with a refresh token still usable; the
+    /// scope is that token's, so a grant narrowed at a refresh stays narrowed here too.
     pub async fn live_grant_scopes(
         &self,
         user_id: &str,
@@ -83,11 +84,10 @@ impl D1 {
         }
         let rows: Vec<Row> = self
             .all(
-                "SELECT g.scope FROM grants g WHERE g.user_id = ?1 AND g.client_id = ?2 \
-                 AND g.redirect_uri = ?3 AND g.revoked_at IS NULL AND EXISTS \
-                 (SELECT 1 FROM refresh_tokens r WHERE r.grant_id = g.id \
-                  AND r.revoked_at IS NULL AND r.rotated_at IS NULL AND r.expires_at > ?4) \
-                 ORDER BY g.created_at DESC LIMIT 20",
+                "SELECT r.scope FROM grants g JOIN refresh_tokens r ON r.grant_id = g.id \
+                 WHERE g.user_id = ?1 AND g.client_id = ?2 AND g.redirect_uri = ?3 \
+                 AND g.revoked_at IS NULL AND r.revoked_at IS NULL AND r.rotated_at IS NULL \
+                 AND r.expires_at > ?4 ORDER BY g.created_at DESC LIMIT 20",
                 &[
                     Arg::T(user_id),
                     Arg::T(client_id),

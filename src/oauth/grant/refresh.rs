@@ -101,6 +101,17 @@ fn within_grace(fresh: Option<&RefreshRow>, successor_hash: &str, now: u64, grac
 }
 
 impl<S: GrantStore, W: Surroundings, C: Ed25519 + Rs256> Grants<'_, S, W, C> {
+    /// Reuse of a rotated refresh token (RFC 9700 §4.14.2): the whole family is revoked.
+    async fn reuse(&self, row: &RefreshRow) -> OAuthError {
+        if let Err(e) = self.revoke_grant(&row.grant_id).await {
+            return e;
+        }
+        self.world
+            .audit(Event::RefreshReuse, &row.user_id, &row.client_id)
+            .await;
+        invalid("the refresh token was already used; the grant is revoked")
+    }
+
     pub(super) async fn refresh(
         &self,
         req: &RefreshRequest<'_>,
@@ -122,6 +133,14 @@ impl<S: GrantStore, W: Surroundings, C: Ed25519 + Rs256> Grants<'_, S, W, C> {
             .map_err(|e| internal(&e))?
             .ok_or_else(|| invalid("the refresh token is invalid"))?;
         check_row(&row, &client, now)?;
+        // Reuse of an already-rotated token is answered first, before anything else is
+        // asked or signed: a failure there must not keep the family alive.
+        let successor = successor_of(keys, req.refresh_token);
+        let successor_hash = secret_hash(&successor);
+        let grace = self.settings.refresh_grace;
+        if row.rotated_at.is_some() && !within_grace(Some(&row), &successor_hash, now, grace) {
+            return Err(self.reuse(&row).await);
+        }
         match self.world.still_admitted(&row.user_id).await {
             Ok(true) => {}
             Ok(false) => return Err(invalid(
@@ -154,8 +173,6 @@ impl<S: GrantStore, W: Surroundings, C: Ed25519 + Rs256> Grants<'_, S, W, C> {
                 ));
             }
         }
-        let successor = successor_of(keys, req.refresh_token);
-        let successor_hash = secret_hash(&successor);
         let new_row = NewRefresh {
             token_hash: &successor_hash,
             grant_id: &row.grant_id,
@@ -199,28 +216,19 @@ impl<S: GrantStore, W: Surroundings, C: Ed25519 + Rs256> Grants<'_, S, W, C> {
                 .refresh_token(&hash)
                 .await
                 .map_err(|e| internal(&e))?;
-            if !within_grace(
-                fresh.as_ref(),
-                &successor_hash,
-                now,
-                self.settings.refresh_grace,
-            ) {
-                self.revoke_grant(&row.grant_id).await?;
-                self.world
-                    .audit(Event::RefreshReuse, &row.user_id, &row.client_id)
-                    .await;
-                return Err(invalid(
-                    "the refresh token was already used; the grant is revoked",
-                ));
+            if !within_grace(fresh.as_ref(), &successor_hash, now, grace) {
+                return Err(self.reuse(&row).await);
             }
         }
-        if rotated_now && held_text != row.scope {
-            let dropped = self.catalog.stored(&row.scope).without(&held);
-            let detail = if dropped.is_empty() {
-                "scopes the operator removed".to_string()
-            } else {
-                dropped.to_string()
-            };
+        // Words of the grant no longer held: a role lost, or a scope the operator removed
+        // (a scope only reordered in SCOPES is not a narrowing).
+        let dropped: Vec<&str> = row
+            .scope
+            .split(' ')
+            .filter(|w| !w.is_empty() && !held.contains(w))
+            .collect();
+        if rotated_now && !dropped.is_empty() {
+            let detail = dropped.join(" ");
             self.world
                 .audit_detail(Event::ScopeNarrowed, &row.user_id, &row.client_id, &detail)
                 .await;
