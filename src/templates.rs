@@ -18,6 +18,7 @@ pub const CONSENT: &str = include_str!("../templates/consent.html");
 pub const SCOPES: &str = include_str!("../templates/scopes.html");
 pub const ACCOUNT_TOKEN_SCOPE: &str = include_str!("../templates/account-token-scope.html");
 pub const ACCOUNT: &str = include_str!("../templates/account.html");
+pub const ADMIN: &str = include_str!("../templates/admin.html");
 pub const ACCOUNT_APP: &str = include_str!("../templates/account-app.html");
 pub const ACCOUNT_TOKEN: &str = include_str!("../templates/account-token.html");
 pub const ACCOUNT_EVENT: &str = include_str!("../templates/account-event.html");
@@ -256,7 +257,7 @@ mod tests {
 
     #[test]
     fn every_template_has_one_h1_and_a_title() {
-        for t in [SIGNIN, CONSENT, ACCOUNT, ERROR, NOTE] {
+        for t in [SIGNIN, CONSENT, ACCOUNT, ADMIN, ERROR, NOTE] {
             assert_eq!(t.matches("<h1").count(), 1, "{t}");
         }
         let html = page(

@@ -5,6 +5,9 @@
 pub mod account;
 pub mod account_notice;
 pub mod account_tokens;
+pub mod admin;
+pub mod admin_chart;
+pub mod admin_overview;
 pub mod authorize;
 pub mod authorize_grant;
 pub mod bearer;
@@ -261,6 +264,7 @@ async fn dispatch(route: Route, ctx: &Ctx, req: &Incoming) -> Reply {
         Route::Introspect => token::introspect(ctx, req).await,
         Route::UserInfo => userinfo::userinfo(ctx, req).await,
         Route::Account => account::handle(ctx, req).await,
+        Route::Admin => admin::handle(ctx, req).await,
         // A person who opens the bare domain lands on their connected apps.
         Route::Home => Reply::redirect("/account"),
         Route::Mcp => mcp::handle(ctx, req, None).await,

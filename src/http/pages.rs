@@ -55,6 +55,8 @@ pub enum ErrorKind {
     AccountDisabled,
     /// A setting has a mistake (its name is the detail shown; the message is logged).
     Misconfigured,
+    /// A signed-in person without the `admin` role at `/admin` (403).
+    AdminOnly,
 }
 
 impl ErrorKind {
@@ -80,6 +82,7 @@ impl ErrorKind {
             ErrorKind::AccountExists => "account_exists",
             ErrorKind::AccountDisabled => "account_disabled",
             ErrorKind::Misconfigured => "misconfigured",
+            ErrorKind::AdminOnly => "admin_only",
         }
     }
 
@@ -91,7 +94,8 @@ impl ErrorKind {
             ErrorKind::NoAccess
             | ErrorKind::EmailUnverified
             | ErrorKind::AccountExists
-            | ErrorKind::AccountDisabled => 403,
+            | ErrorKind::AccountDisabled
+            | ErrorKind::AdminOnly => 403,
             ErrorKind::TooLong => 414,
             ErrorKind::TooManySignIns => 429,
             ErrorKind::Unavailable | ErrorKind::Misconfigured => 503,
@@ -174,6 +178,8 @@ pub enum SignInFor<'a> {
     },
     Account,
     Note,
+    /// `/admin`, the operator console.
+    Admin,
 }
 
 /// The sign-in page: a "Continue with" button per provider (a form to `/signin/start`
@@ -240,6 +246,7 @@ pub fn sign_in_page(
         ]),
         SignInFor::Account => values.push(("account", "1")),
         SignInFor::Note => values.push(("note", "1")),
+        SignInFor::Admin => values.push(("admin", "1")),
     }
     if let Some(e) = error {
         values.push(("error", "1"));

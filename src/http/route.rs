@@ -25,6 +25,8 @@ pub enum Route {
     Note,
     /// `/account`: a person's connected apps.
     Account,
+    /// `/admin`: the operator console, for people with the `admin` role.
+    Admin,
     Home,
     /// `/signin/start`: a "Continue with" button, off to a sign-in provider.
     SignInStart,
@@ -60,6 +62,7 @@ impl Route {
             "/sse" | "/mcp/sse" => Route::Sse,
             "/messages" | "/mcp/messages" => Route::Messages,
             "/account" => Route::Account,
+            "/admin" => Route::Admin,
             "/" => Route::Home,
             "/signin/start" => Route::SignInStart,
             "/signin/handoff" => Route::SignInHandoff,
@@ -86,7 +89,9 @@ impl Route {
             | Route::Messages
             | Route::SignInStart
             | Route::SignInHandoff => &["POST"],
-            Route::Authorize | Route::UserInfo | Route::Note | Route::Account => &["GET", "POST"],
+            Route::Authorize | Route::UserInfo | Route::Note | Route::Account | Route::Admin => {
+                &["GET", "POST"]
+            }
             // No server-to-client stream is offered, so GET is 405 (MCP transports).
             Route::Mcp | Route::McpPathToken => &["POST", "DELETE"],
             _ => &["GET"],
@@ -102,6 +107,7 @@ impl Route {
                 | Route::Home
                 | Route::Note
                 | Route::Account
+                | Route::Admin
                 | Route::SignInStart
                 | Route::SignInCallback
                 | Route::SignInHandoff
@@ -137,7 +143,10 @@ impl Route {
 
     /// The pages a person's browser shows and posts forms to (and can sign in on).
     pub fn is_page(self) -> bool {
-        matches!(self, Route::Authorize | Route::Account | Route::Note)
+        matches!(
+            self,
+            Route::Authorize | Route::Account | Route::Note | Route::Admin
+        )
     }
 
     /// Routes whose successful answers get no request log line (`http::handle`): the
