@@ -32,6 +32,10 @@ pub enum Event {
     /// A person's roles changed (the operator, or a sign-in provider's claim); the detail
     /// says which and who.
     RolesChanged,
+    /// An administrator disabled or enabled a person in the console (the detail names the
+    /// administrator; the command line writes the same names).
+    UserDisabled,
+    UserEnabled,
 }
 
 impl Event {
@@ -57,6 +61,8 @@ impl Event {
             Event::GatewayCall => "gateway_call",
             Event::ScopeNarrowed => "scope_narrowed",
             Event::RolesChanged => "roles_changed",
+            Event::UserDisabled => "user_disabled",
+            Event::UserEnabled => "user_enabled",
         }
     }
 

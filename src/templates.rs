@@ -19,6 +19,8 @@ pub const SCOPES: &str = include_str!("../templates/scopes.html");
 pub const ACCOUNT_TOKEN_SCOPE: &str = include_str!("../templates/account-token-scope.html");
 pub const ACCOUNT: &str = include_str!("../templates/account.html");
 pub const ADMIN: &str = include_str!("../templates/admin.html");
+pub const ADMIN_PEOPLE: &str = include_str!("../templates/admin-people.html");
+pub const ADMIN_PERSON: &str = include_str!("../templates/admin-person.html");
 pub const ACCOUNT_APP: &str = include_str!("../templates/account-app.html");
 pub const ACCOUNT_TOKEN: &str = include_str!("../templates/account-token.html");
 pub const ACCOUNT_EVENT: &str = include_str!("../templates/account-event.html");
@@ -257,7 +259,7 @@ mod tests {
 
     #[test]
     fn every_template_has_one_h1_and_a_title() {
-        for t in [SIGNIN, CONSENT, ACCOUNT, ADMIN, ERROR, NOTE] {
+        for t in [SIGNIN, CONSENT, ACCOUNT, ADMIN, ADMIN_PEOPLE, ERROR, NOTE] {
             assert_eq!(t.matches("<h1").count(), 1, "{t}");
         }
         let html = page(

@@ -11,7 +11,7 @@ use crate::oauth::catalog::ADMIN;
 use crate::reply::Reply;
 use crate::store::d1::UserRow;
 
-const PURPOSE: &str = "admin";
+use super::admin_people::PURPOSE;
 
 pub async fn handle(ctx: &Ctx, req: &Incoming) -> Reply {
     if req.method == "POST" {
@@ -27,6 +27,23 @@ pub async fn handle(ctx: &Ctx, req: &Incoming) -> Reply {
         },
         None => sign_in_page(ctx, req, "", None),
     }
+}
+
+/// `/admin/people`: the same gate, then the People page (`admin_people`).
+pub async fn people(ctx: &Ctx, req: &Incoming) -> Reply {
+    let Some((user, signed_in)) = browser::session(ctx, req).await else {
+        return sign_in_page(ctx, req, "", None);
+    };
+    if let Err(reply) = administrator(ctx, &user).await {
+        return reply;
+    }
+    if req.method != "POST" {
+        return super::admin_people::show(ctx, req).await;
+    }
+    if !super::admin_people::csrf_ok(ctx, req, &req.form_pairs()) {
+        return error_page(ctx, ErrorKind::Expired, None);
+    }
+    super::admin_people::submit(ctx, req, &user, signed_in).await
 }
 
 /// The person holds `admin` now (GitHub's roles asked again, like an approval), or the

@@ -8,6 +8,7 @@ pub mod account_tokens;
 pub mod admin;
 pub mod admin_chart;
 pub mod admin_overview;
+pub mod admin_people;
 pub mod authorize;
 pub mod authorize_grant;
 pub mod bearer;
@@ -265,6 +266,7 @@ async fn dispatch(route: Route, ctx: &Ctx, req: &Incoming) -> Reply {
         Route::UserInfo => userinfo::userinfo(ctx, req).await,
         Route::Account => account::handle(ctx, req).await,
         Route::Admin => admin::handle(ctx, req).await,
+        Route::AdminPeople => admin::people(ctx, req).await,
         // A person who opens the bare domain lands on their connected apps.
         Route::Home => Reply::redirect("/account"),
         Route::Mcp => mcp::handle(ctx, req, None).await,

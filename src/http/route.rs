@@ -27,6 +27,8 @@ pub enum Route {
     Account,
     /// `/admin`: the operator console, for people with the `admin` role.
     Admin,
+    /// `/admin/people`: the console's People page.
+    AdminPeople,
     Home,
     /// `/signin/start`: a "Continue with" button, off to a sign-in provider.
     SignInStart,
@@ -63,6 +65,7 @@ impl Route {
             "/messages" | "/mcp/messages" => Route::Messages,
             "/account" => Route::Account,
             "/admin" => Route::Admin,
+            "/admin/people" => Route::AdminPeople,
             "/" => Route::Home,
             "/signin/start" => Route::SignInStart,
             "/signin/handoff" => Route::SignInHandoff,
@@ -89,9 +92,12 @@ impl Route {
             | Route::Messages
             | Route::SignInStart
             | Route::SignInHandoff => &["POST"],
-            Route::Authorize | Route::UserInfo | Route::Note | Route::Account | Route::Admin => {
-                &["GET", "POST"]
-            }
+            Route::Authorize
+            | Route::UserInfo
+            | Route::Note
+            | Route::Account
+            | Route::Admin
+            | Route::AdminPeople => &["GET", "POST"],
             // No server-to-client stream is offered, so GET is 405 (MCP transports).
             Route::Mcp | Route::McpPathToken => &["POST", "DELETE"],
             _ => &["GET"],
@@ -108,6 +114,7 @@ impl Route {
                 | Route::Note
                 | Route::Account
                 | Route::Admin
+                | Route::AdminPeople
                 | Route::SignInStart
                 | Route::SignInCallback
                 | Route::SignInHandoff
@@ -145,7 +152,7 @@ impl Route {
     pub fn is_page(self) -> bool {
         matches!(
             self,
-            Route::Authorize | Route::Account | Route::Note | Route::Admin
+            Route::Authorize | Route::Account | Route::Note | Route::Admin | Route::AdminPeople
         )
     }
 

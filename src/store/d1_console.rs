@@ -53,3 +53,124 @@ impl D1 {
         .await
     }
 }
+
+/// A person as the console's People page lists them.
+#[derive(Debug, Deserialize, Clone, PartialEq, Eq)]
+pub struct PersonRow {
+    pub id: String,
+    pub email: String,
+    pub name: Option<String>,
+    pub created_at: u64,
+    pub disabled_at: Option<u64>,
+    /// `role@source` pairs of the roles that count now, comma separated.
+    pub roles: Option<String>,
+}
+
+/// `%`, `_` and `\` taken literally in a LIKE pattern (with `ESCAPE '\'`).
+fn like_literal(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+impl D1 {
+    /// People whose email or name contains `q` (everyone when empty), by email, at most
+    /// `limit`, each with the roles that count now.
+    pub async fn people(&self, q: &str, limit: u64) -> Result<Vec<PersonRow>, StoreError> {
+        let pattern = format!("%{}%", like_literal(q.trim()));
+        self.all(
+            &format!(
+                "SELECT u.id, u.email, u.name, u.created_at, u.disabled_at, \
+                 (SELECT group_concat(r.role || '@' || r.source) FROM user_roles r \
+                  WHERE r.user_id = u.id AND {}) AS roles \
+                 FROM users u WHERE u.email LIKE ?1 ESCAPE '\\' OR u.name LIKE ?1 ESCAPE '\\' \
+                 ORDER BY u.email LIMIT ?2",
+                crate::store::d1_roles::UNEXPIRED.replace("expires_at", "r.expires_at")
+            ),
+            &[Arg::T(&pattern), Arg::N(limit)],
+        )
+        .await
+    }
+
+    /// Disables a person as `npm run user -- disable` does, in one transaction: no more
+    /// sign-ins, every session ended, every grant, refresh token and personal token
+    /// revoked. Returns the grants it revoked (for their KV marks).
+    pub async fn disable_person(
+        &self,
+        user_id: &str,
+        now: u64,
+        now_ms: u64,
+    ) -> Result<Vec<String>, StoreError> {
+        #[derive(Deserialize)]
+        struct Id {
+            id: String,
+        }
+        let batch = vec![
+            self.stmt(
+                "UPDATE users SET disabled_at = COALESCE(disabled_at, ?2), \
+                 sessions_after = MAX(sessions_after, ?3) WHERE id = ?1",
+                &[Arg::T(user_id), Arg::N(now), Arg::N(now_ms)],
+            )?,
+            self.stmt(
+                "UPDATE refresh_tokens SET revoked_at = ?2 WHERE user_id = ?1 AND revoked_at IS NULL",
+                &[Arg::T(user_id), Arg::N(now)],
+            )?,
+            self.stmt(
+                "UPDATE personal_tokens SET revoked_at = ?2 WHERE user_id = ?1 AND revoked_at IS NULL",
+                &[Arg::T(user_id), Arg::N(now)],
+            )?,
+            self.stmt(
+                "UPDATE grants SET revoked_at = ?2, revoked_ms = ?3 \
+                 WHERE user_id = ?1 AND revoked_at IS NULL RETURNING id",
+                &[Arg::T(user_id), Arg::N(now), Arg::N(now_ms)],
+            )?,
+        ];
+        let results = self.0.batch(batch).await.map_err(super::d1::err)?;
+        let revoked: Vec<Id> = match results.get(3) {
+            Some(r) => r.results().map_err(super::d1::err)?,
+            None => Vec::new(),
+        };
+        Ok(revoked.into_iter().map(|r| r.id).collect())
+    }
+
+    /// Lets a disabled person sign in again; sessions from before stay ended.
+    pub async fn enable_person(&self, user_id: &str, now_ms: u64) -> Result<(), StoreError> {
+        self.changes(
+            "UPDATE users SET disabled_at = NULL, sessions_after = MAX(sessions_after, ?2) \
+             WHERE id = ?1",
+            &[Arg::T(user_id), Arg::N(now_ms)],
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// Gives or takes a role the operator gives (`source` 'operator'); whether it changed.
+    pub async fn set_operator_role(
+        &self,
+        user_id: &str,
+        role: &str,
+        give: bool,
+        now: u64,
+    ) -> Result<bool, StoreError> {
+        let changed = if give {
+            self.changes(
+                "INSERT OR IGNORE INTO user_roles (user_id, role, source, created_at) \
+                 VALUES (?1, ?2, 'operator', ?3)",
+                &[Arg::T(user_id), Arg::T(role), Arg::N(now)],
+            )
+            .await?
+        } else {
+            self.changes(
+                "DELETE FROM user_roles WHERE user_id = ?1 AND role = ?2 AND source = 'operator'",
+                &[Arg::T(user_id), Arg::T(role)],
+            )
+            .await?
+        };
+        Ok(changed > 0)
+    }
+}

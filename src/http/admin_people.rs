@@ -1,0 +1,269 @@
+//! `/admin/people`: search people, disable or enable them, give or take the roles the
+//! operator gives. Every change needs a sign-in within the last ten minutes (a session
+//! left open on a desk must not be enough to lock someone out or make an administrator),
+//! is audited naming the administrator, and does what the command line does.
+
+use crate::audit::Event;
+use crate::http::browser::{self, field, CsrfCookie};
+use crate::http::grants::mark_revoked;
+use crate::http::pages::{self, error_page, ErrorKind};
+use crate::http::{now, now_ms, Ctx, Incoming};
+use crate::oauth::catalog::{is_role_name, ADMIN};
+use crate::reply::Reply;
+use crate::store::d1::{UserRow, D1};
+use crate::templates::{self, display_time, render};
+
+pub const PURPOSE: &str = "admin";
+/// How recent the administrator's sign-in must be for a change.
+pub const RECENT_SIGN_IN_SECONDS: u64 = 600;
+const LISTED: u64 = 50;
+
+/// What a change did, or why it was not done.
+#[derive(Default)]
+struct Outcome {
+    notice: String,
+    problem: String,
+}
+
+pub async fn show(ctx: &Ctx, req: &Incoming) -> Reply {
+    let q = req
+        .query_pairs()
+        .into_iter()
+        .find(|(k, _)| k == "q")
+        .map(|(_, v)| v)
+        .unwrap_or_default();
+    page(ctx, req, &q, &Outcome::default(), 200).await
+}
+
+pub async fn submit(ctx: &Ctx, req: &Incoming, admin: &UserRow, signed_in: u64) -> Reply {
+    let form = req.form_pairs();
+    let q = field(&form, "q").to_string();
+    if !recent_enough(signed_in, now()) {
+        let o = Outcome {
+            problem: "For this change, sign in again first: your last sign-in was more than \
+                      ten minutes ago. Sign out below the overview, sign in, then come back."
+                .into(),
+            ..Outcome::default()
+        };
+        return page(ctx, req, &q, &o, 403).await;
+    }
+    let Ok(db) = ctx.db() else {
+        return error_page(ctx, ErrorKind::Unavailable, Some("no database"));
+    };
+    let target = match db.user_by_id(field(&form, "user_id")).await {
+        Ok(Some(u)) => u,
+        Ok(None) => return error_page(ctx, ErrorKind::BadForm, Some("no such person")),
+        Err(e) => {
+            ctx.internal(e);
+            return error_page(ctx, ErrorKind::Unavailable, None);
+        }
+    };
+    let done = match field(&form, "action") {
+        "disable" => disable(ctx, &db, admin, &target).await,
+        "enable" => enable(ctx, &db, admin, &target).await,
+        a @ ("role_add" | "role_remove") => {
+            role(
+                ctx,
+                &db,
+                admin,
+                &target,
+                field(&form, "role"),
+                a == "role_add",
+            )
+            .await
+        }
+        _ => return error_page(ctx, ErrorKind::BadForm, Some("unknown action")),
+    };
+    match done {
+        Ok(o) => page(ctx, req, &q, &o, 200).await,
+        Err(reply) => reply,
+    }
+}
+
+/// Whether a sign-in at `signed_in` (0: unknown, a cookie from before it was written) is
+/// recent enough at `now` for a change.
+fn recent_enough(signed_in: u64, now: u64) -> bool {
+    signed_in > 0 && now.saturating_sub(signed_in) <= RECENT_SIGN_IN_SECONDS
+}
+
+fn by(admin: &UserRow) -> String {
+    format!("by {}", admin.email)
+}
+
+async fn disable(ctx: &Ctx, db: &D1, admin: &UserRow, t: &UserRow) -> Result<Outcome, Reply> {
+    if t.id == admin.id {
+        return Ok(Outcome {
+            problem: "You cannot disable yourself here.".into(),
+            ..Outcome::default()
+        });
+    }
+    let revoked = db
+        .disable_person(&t.id, now(), now_ms())
+        .await
+        .map_err(|e| {
+            ctx.internal(e);
+            error_page(ctx, ErrorKind::Unavailable, None)
+        })?;
+    for grant in &revoked {
+        mark_revoked(ctx, db, grant).await;
+    }
+    ctx.audit(Event::UserDisabled, Some(&t.id), None, Some(&by(admin)))
+        .await;
+    Ok(Outcome {
+        notice: format!(
+            "{} is disabled: signed out everywhere, {} app connection(s) ended, personal tokens revoked.",
+            t.email,
+            revoked.len()
+        ),
+        ..Outcome::default()
+    })
+}
+
+async fn enable(ctx: &Ctx, db: &D1, admin: &UserRow, t: &UserRow) -> Result<Outcome, Reply> {
+    db.enable_person(&t.id, now_ms()).await.map_err(|e| {
+        ctx.internal(e);
+        error_page(ctx, ErrorKind::Unavailable, None)
+    })?;
+    ctx.audit(Event::UserEnabled, Some(&t.id), None, Some(&by(admin)))
+        .await;
+    Ok(Outcome {
+        notice: format!("{} can sign in again.", t.email),
+        ..Outcome::default()
+    })
+}
+
+async fn role(
+    ctx: &Ctx,
+    db: &D1,
+    admin: &UserRow,
+    t: &UserRow,
+    role: &str,
+    give: bool,
+) -> Result<Outcome, Reply> {
+    let role = role.trim();
+    let known = crate::http::ctx::catalog(&ctx.config).is_ok_and(|c| c.is_role(role));
+    if !is_role_name(role) || !known {
+        return Ok(Outcome {
+            problem: format!(
+                "'{}' is not a role this server knows: SCOPES names its roles (admin always).",
+                crate::util::text::truncate(role, 64)
+            ),
+            ..Outcome::default()
+        });
+    }
+    if !give && role == ADMIN && t.id == admin.id {
+        return Ok(Outcome {
+            problem: "You cannot take your own administrator role here.".into(),
+            ..Outcome::default()
+        });
+    }
+    let changed = db
+        .set_operator_role(&t.id, role, give, now())
+        .await
+        .map_err(|e| {
+            ctx.internal(e);
+            error_page(ctx, ErrorKind::Unavailable, None)
+        })?;
+    if changed {
+        let sign = if give { '+' } else { '-' };
+        let detail = format!("{sign}{role} {}", by(admin));
+        ctx.audit(Event::RolesChanged, Some(&t.id), None, Some(&detail))
+            .await;
+    }
+    let notice = match (give, changed) {
+        (true, true) => format!("{} has the role {role}.", t.email),
+        (true, false) => format!("{} already had the role {role}.", t.email),
+        (false, true) => format!(
+            "{} no longer has the role {role} from the operator; their apps narrow at their next refresh.",
+            t.email
+        ),
+        (false, false) => format!(
+            "{} had no role {role} given by the operator (a sign-in provider's roles follow the provider).",
+            t.email
+        ),
+    };
+    Ok(Outcome {
+        notice,
+        ..Outcome::default()
+    })
+}
+
+async fn page(ctx: &Ctx, req: &Incoming, q: &str, outcome: &Outcome, status: u16) -> Reply {
+    let csrf = CsrfCookie::for_page(ctx, req);
+    let Some(token) = csrf.token(ctx, PURPOSE) else {
+        return error_page(ctx, ErrorKind::Unavailable, Some("no signing key"));
+    };
+    let Ok(db) = ctx.db() else {
+        return error_page(ctx, ErrorKind::Unavailable, Some("no database"));
+    };
+    let people = match db.people(q, LISTED).await {
+        Ok(p) => p,
+        Err(e) => {
+            ctx.internal(e);
+            return error_page(ctx, ErrorKind::Unavailable, None);
+        }
+    };
+    let mut items = String::new();
+    for (n, p) in people.iter().enumerate() {
+        let roles: Vec<String> = p
+            .roles
+            .as_deref()
+            .unwrap_or("")
+            .split(',')
+            .filter(|r| !r.is_empty())
+            .map(|r| match r.split_once('@') {
+                Some((role, "operator")) => role.to_string(),
+                Some((role, source)) => {
+                    format!("{role} ({})", source.trim_start_matches("provider:"))
+                }
+                None => r.to_string(),
+            })
+            .collect();
+        let (created, created_iso) = display_time(p.created_at);
+        items.push_str(&render(
+            templates::ADMIN_PERSON,
+            &[
+                ("id", &p.id),
+                ("n", &n.to_string()),
+                ("email", &p.email),
+                ("name", p.name.as_deref().unwrap_or("")),
+                ("created", &created),
+                ("created_iso", &created_iso),
+                ("disabled", if p.disabled_at.is_some() { "1" } else { "" }),
+                ("roles", &roles.join(", ")),
+                ("q", q),
+                ("csrf_token", &token),
+            ],
+        ));
+    }
+    let content = render(
+        templates::ADMIN_PEOPLE,
+        &[
+            ("people", &items),
+            ("q", q),
+            ("notice", &outcome.notice),
+            ("problem", &outcome.problem),
+        ],
+    );
+    csrf.attach(pages::html(ctx, status, &content))
+}
+
+/// Whether a form post to the console carries this browser's token.
+pub fn csrf_ok(ctx: &Ctx, req: &Incoming, form: &[(String, String)]) -> bool {
+    browser::csrf_ok(ctx, req, PURPOSE, field(form, "csrf_token"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_change_needs_a_sign_in_within_ten_minutes() {
+        assert!(recent_enough(1_000, 1_000 + 600));
+        assert!(!recent_enough(1_000, 1_000 + 601));
+        assert!(
+            !recent_enough(0, 100),
+            "a sign-in of unknown time is not recent"
+        );
+    }
+}
