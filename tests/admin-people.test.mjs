@@ -83,7 +83,12 @@ test("disabling ends the person's sessions, connections and tokens at once; enab
   assert.notEqual(denied.status, 303);
 
   const enabled = await post(browser, { ...formFor(page, bob), action: "enable" });
-  assert.match(await enabled.text(), /bob@example\.com can sign in again/);
+  const enabledPage = await enabled.text();
+  assert.match(enabledPage, /bob@example\.com can sign in again/);
+  // A stale Enable for someone active changes nothing (it would end their sessions).
+  const stale = await post(browser, { ...formFor(page, bob), action: "enable" });
+  assert.match(await stale.text(), /bob@example\.com is not disabled; nothing was changed/);
+  assert.equal((await audit("user_enabled")).length, 1);
   assert.equal((await audit("user_enabled")).at(-1).detail, "by ann@example.com");
   const back = await atConsole(bob);
   assert.equal(back.res.status, 403, "signed in again, though not an administrator");
@@ -96,6 +101,9 @@ test("roles are given and taken; only roles SCOPES knows; not one's own admin", 
   assert.match(await give.text(), /bob@example\.com has the role ops/);
   const unknown = await post(browser, { ...bobForm, action: "role_add", role: "boss" });
   assert.match(await unknown.text(), /boss(?:'|&#39;) is not a role this server knows/);
+  // Taking any well-formed role is allowed, known or not.
+  const takeUnknown = await post(browser, { ...bobForm, action: "role_remove", role: "boss" });
+  assert.match(await takeUnknown.text(), /had no role boss given by the operator/);
   const rows = await w.db.prepare("SELECT role, source FROM user_roles WHERE user_id = ? ORDER BY role").bind(bob.id).all();
   assert.deepEqual(rows.results, [{ role: "ops", source: "operator" }]);
   assert.match((await audit("roles_changed")).at(-1).detail, /^\+ops by ann@example\.com$/);

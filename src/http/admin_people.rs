@@ -120,6 +120,14 @@ async fn disable(ctx: &Ctx, db: &D1, admin: &UserRow, t: &UserRow) -> Result<Out
 }
 
 async fn enable(ctx: &Ctx, db: &D1, admin: &UserRow, t: &UserRow) -> Result<Outcome, Reply> {
+    // Only a disabled person: enabling also ends sessions, which a stale page must not do
+    // to someone active.
+    if t.disabled_at.is_none() {
+        return Ok(Outcome {
+            notice: format!("{} is not disabled; nothing was changed.", t.email),
+            ..Outcome::default()
+        });
+    }
     db.enable_person(&t.id, now_ms()).await.map_err(|e| {
         ctx.internal(e);
         error_page(ctx, ErrorKind::Unavailable, None)
@@ -141,8 +149,10 @@ async fn role(
     give: bool,
 ) -> Result<Outcome, Reply> {
     let role = role.trim();
+    // Giving needs a role SCOPES knows; taking any well-formed one is always allowed (a
+    // role dropped from SCOPES since must not stay, ready to count again).
     let known = crate::http::ctx::catalog(&ctx.config).is_ok_and(|c| c.is_role(role));
-    if !is_role_name(role) || !known {
+    if !is_role_name(role) || (give && !known) {
         return Ok(Outcome {
             problem: format!(
                 "'{}' is not a role this server knows: SCOPES names its roles (admin always).",
