@@ -80,6 +80,22 @@ pub async fn submit(ctx: &Ctx, req: &Incoming, admin: &UserRow, signed_in: u64) 
     }
 }
 
+/// The refusal of a change that would leave no one else holding `admin` (`t` being the
+/// person changed); `None` when someone else does.
+async fn last_admin(ctx: &Ctx, db: &D1, t: &UserRow) -> Result<Option<Outcome>, Reply> {
+    let others = db.other_admins(&t.id).await.map_err(|e| {
+        ctx.internal(e);
+        error_page(ctx, ErrorKind::Unavailable, None)
+    })?;
+    Ok((others == 0).then(|| Outcome {
+        problem: format!(
+            "{} would leave no one else with the admin role; give it to someone else first.",
+            t.email
+        ),
+        ..Outcome::default()
+    }))
+}
+
 /// Whether a sign-in at `signed_in` (0: unknown, a cookie from before it was written) is
 /// recent enough at `now` for a change.
 fn recent_enough(signed_in: u64, now: u64) -> bool {
@@ -96,6 +112,9 @@ async fn disable(ctx: &Ctx, db: &D1, admin: &UserRow, t: &UserRow) -> Result<Out
             problem: "You cannot disable yourself here.".into(),
             ..Outcome::default()
         });
+    }
+    if let Some(refused) = last_admin(ctx, db, t).await? {
+        return Ok(refused);
     }
     let revoked = db
         .disable_person(&t.id, now(), now_ms())
@@ -166,6 +185,11 @@ async fn role(
             problem: "You cannot take your own administrator role here.".into(),
             ..Outcome::default()
         });
+    }
+    if !give && role == ADMIN {
+        if let Some(refused) = last_admin(ctx, db, t).await? {
+            return Ok(refused);
+        }
     }
     let changed = db
         .set_operator_role(&t.id, role, give, now())

@@ -138,6 +138,28 @@ impl D1 {
         Ok(revoked.into_iter().map(|r| r.id).collect())
     }
 
+    /// How many people besides `user_id` hold `admin` now and can sign in: a change that
+    /// would leave none is refused (the command line can still give it).
+    pub async fn other_admins(&self, user_id: &str) -> Result<u64, StoreError> {
+        #[derive(Deserialize)]
+        struct N {
+            n: u64,
+        }
+        let row: Option<N> = self
+            .first(
+                &format!(
+                    "SELECT COUNT(DISTINCT r.user_id) AS n FROM user_roles r \
+                     JOIN users u ON u.id = r.user_id \
+                     WHERE r.role = 'admin' AND r.user_id <> ?1 AND u.disabled_at IS NULL \
+                     AND {}",
+                    crate::store::d1_roles::UNEXPIRED.replace("expires_at", "r.expires_at")
+                ),
+                &[Arg::T(user_id)],
+            )
+            .await?;
+        Ok(row.map_or(0, |r| r.n))
+    }
+
     /// Lets a disabled person sign in again; sessions from before stay ended.
     pub async fn enable_person(&self, user_id: &str, now_ms: u64) -> Result<(), StoreError> {
         self.changes(
