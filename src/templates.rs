@@ -19,6 +19,8 @@ pub const SCOPES: &str = include_str!("../templates/scopes.html");
 pub const ACCOUNT_TOKEN_SCOPE: &str = include_str!("../templates/account-token-scope.html");
 pub const ACCOUNT: &str = include_str!("../templates/account.html");
 pub const ADMIN: &str = include_str!("../templates/admin.html");
+pub const ADMIN_APPS: &str = include_str!("../templates/admin-apps.html");
+pub const ADMIN_APP: &str = include_str!("../templates/admin-app.html");
 pub const ADMIN_PEOPLE: &str = include_str!("../templates/admin-people.html");
 pub const ADMIN_PERSON: &str = include_str!("../templates/admin-person.html");
 pub const ACCOUNT_APP: &str = include_str!("../templates/account-app.html");
@@ -259,7 +261,16 @@ mod tests {
 
     #[test]
     fn every_template_has_one_h1_and_a_title() {
-        for t in [SIGNIN, CONSENT, ACCOUNT, ADMIN, ADMIN_PEOPLE, ERROR, NOTE] {
+        for t in [
+            SIGNIN,
+            CONSENT,
+            ACCOUNT,
+            ADMIN,
+            ADMIN_PEOPLE,
+            ADMIN_APPS,
+            ERROR,
+            NOTE,
+        ] {
             assert_eq!(t.matches("<h1").count(), 1, "{t}");
         }
         let html = page(

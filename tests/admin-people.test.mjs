@@ -146,3 +146,36 @@ test("a form without its token, from another site, or from a person without the 
   const bobRow = await w.db.prepare("SELECT disabled_at FROM users WHERE id = ?").bind(bob.id).first();
   assert.equal(bobRow.disabled_at, null);
 });
+
+test("the apps page lists every app with how it is known and used; only administrators see it", async () => {
+  const flow = await fullFlow(w.url, ann);
+  await w.db
+    .prepare("INSERT INTO clients (client_id, metadata, created_at) VALUES (?, ?, ?)")
+    .bind("pre-1", JSON.stringify({ client_id: "pre-1", redirect_uris: ["https://ops.example/cb"], client_name: "Ops <Board>", token_endpoint_auth_method: "client_secret_basic", grant_types: ["authorization_code", "refresh_token"], response_types: ["code"], client_id_issued_at: 1, source: "preregistered" }), 1)
+    .run();
+  const { browser } = await atConsole(ann);
+  const res = await browser.get(w.url + "/admin/apps");
+  const html = await res.text();
+  assert.equal(res.status, 200, html.slice(0, 300));
+  assert.match(html, /<h1>Apps<\/h1>/);
+  assert.match(html, /Dynamic registration is <strong>on<\/strong>/);
+  const item = (id) => {
+    const i = html.indexOf(`<code>${id}</code>`);
+    assert.ok(i > 0, `the app ${id} is listed`);
+    return html.slice(html.lastIndexOf("<li>", i), i);
+  };
+  const registered = item(flow.client.client_id);
+  assert.match(registered, /dynamic registration/);
+  assert.match(registered, /<dt>Sends people to<\/dt><dd>127\.0\.0\.1<\/dd>/);
+  assert.match(registered, /<dt>Connected for<\/dt><dd>1 person<\/dd>/);
+  assert.doesNotMatch(registered, /<dt>Last used<\/dt><dd>never/);
+  const pre = item("pre-1");
+  assert.match(pre, /<h2>Ops &lt;Board&gt;<\/h2>/, "names are escaped");
+  assert.match(pre, /pre-registered by the operator/);
+  assert.match(pre, /client_secret_basic/);
+  assert.match(pre, /<dt>Connected for<\/dt><dd>0 people<\/dd>[\s\S]*<dt>Last used<\/dt><dd>never/);
+  const bobs = await atConsole(bob);
+  const denied = await bobs.browser.get(w.url + "/admin/apps");
+  assert.equal(denied.status, 403);
+  assert.doesNotMatch(await denied.text(), /pre-1/);
+});

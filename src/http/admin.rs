@@ -46,6 +46,24 @@ pub async fn people(ctx: &Ctx, req: &Incoming) -> Reply {
     super::admin_people::submit(ctx, req, &user, signed_in).await
 }
 
+/// `/admin/apps`: the same gate, then the Apps page (`admin_apps`), read only.
+pub async fn apps(ctx: &Ctx, req: &Incoming) -> Reply {
+    let Some(user) = session_user(ctx, req).await else {
+        return sign_in_page(ctx, req, "", None);
+    };
+    if let Err(reply) = administrator(ctx, &user).await {
+        return reply;
+    }
+    if req.method == "POST" {
+        return error_page(
+            ctx,
+            ErrorKind::BadForm,
+            Some("the apps page takes no form yet"),
+        );
+    }
+    super::admin_apps::show(ctx, req).await
+}
+
 /// The person holds `admin` now (GitHub's roles asked again, like an approval), or the
 /// page that says why not.
 async fn administrator(ctx: &Ctx, user: &UserRow) -> Result<(), Reply> {

@@ -6,6 +6,7 @@ pub mod account;
 pub mod account_notice;
 pub mod account_tokens;
 pub mod admin;
+pub mod admin_apps;
 pub mod admin_chart;
 pub mod admin_overview;
 pub mod admin_people;
@@ -267,6 +268,7 @@ async fn dispatch(route: Route, ctx: &Ctx, req: &Incoming) -> Reply {
         Route::Account => account::handle(ctx, req).await,
         Route::Admin => admin::handle(ctx, req).await,
         Route::AdminPeople => admin::people(ctx, req).await,
+        Route::AdminApps => admin::apps(ctx, req).await,
         // A person who opens the bare domain lands on their connected apps.
         Route::Home => Reply::redirect("/account"),
         Route::Mcp => mcp::handle(ctx, req, None).await,

@@ -29,6 +29,8 @@ pub enum Route {
     Admin,
     /// `/admin/people`: the console's People page.
     AdminPeople,
+    /// `/admin/apps`: the console's Apps page.
+    AdminApps,
     Home,
     /// `/signin/start`: a "Continue with" button, off to a sign-in provider.
     SignInStart,
@@ -66,6 +68,7 @@ impl Route {
             "/account" => Route::Account,
             "/admin" => Route::Admin,
             "/admin/people" => Route::AdminPeople,
+            "/admin/apps" => Route::AdminApps,
             "/" => Route::Home,
             "/signin/start" => Route::SignInStart,
             "/signin/handoff" => Route::SignInHandoff,
@@ -115,6 +118,7 @@ impl Route {
                 | Route::Account
                 | Route::Admin
                 | Route::AdminPeople
+                | Route::AdminApps
                 | Route::SignInStart
                 | Route::SignInCallback
                 | Route::SignInHandoff
@@ -152,7 +156,12 @@ impl Route {
     pub fn is_page(self) -> bool {
         matches!(
             self,
-            Route::Authorize | Route::Account | Route::Note | Route::Admin | Route::AdminPeople
+            Route::Authorize
+                | Route::Account
+                | Route::Note
+                | Route::Admin
+                | Route::AdminPeople
+                | Route::AdminApps
         )
     }
 

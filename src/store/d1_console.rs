@@ -196,3 +196,45 @@ impl D1 {
         Ok(changed > 0)
     }
 }
+
+/// An app as the console's Apps page lists it: its stored record and how it is used.
+#[derive(Debug, Deserialize, Clone, PartialEq, Eq)]
+pub struct AppRow {
+    pub client_id: String,
+    /// The client record as stored (JSON): by registration, the operator, or a metadata
+    /// document's last validated copy.
+    pub record: String,
+    pub since: u64,
+    /// People with a grant not revoked.
+    pub people: u64,
+    pub first_used: Option<u64>,
+    pub last_used: Option<u64>,
+}
+
+impl D1 {
+    /// Every app, however it came to be known (registration, the operator, a metadata
+    /// document someone connected with), most recently used first, at most `limit`.
+    pub async fn apps(&self, limit: u64) -> Result<Vec<AppRow>, StoreError> {
+        let usage = |id: &str| {
+            format!(
+                "(SELECT COUNT(DISTINCT g.user_id) FROM grants g WHERE g.client_id = {id} \
+                  AND g.revoked_at IS NULL) AS people, \
+                 (SELECT MIN(g.created_at) FROM grants g WHERE g.client_id = {id}) AS first_used, \
+                 (SELECT MAX(g.last_used_at) FROM grants g WHERE g.client_id = {id}) AS last_used"
+            )
+        };
+        self.all(
+            &format!(
+                "SELECT * FROM (\
+                 SELECT c.client_id, c.metadata AS record, c.created_at AS since, {} FROM clients c \
+                 UNION ALL \
+                 SELECT d.client_id, d.record, d.saved_at AS since, {} FROM client_documents d) \
+                 ORDER BY COALESCE(last_used, since) DESC LIMIT ?1",
+                usage("c.client_id"),
+                usage("d.client_id")
+            ),
+            &[Arg::N(limit)],
+        )
+        .await
+    }
+}
