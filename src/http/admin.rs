@@ -67,15 +67,7 @@ pub async fn apps(ctx: &Ctx, req: &Incoming) -> Reply {
 /// The person holds `admin` now (GitHub's roles asked again, like an approval), or the
 /// page that says why not.
 async fn administrator(ctx: &Ctx, user: &UserRow) -> Result<(), Reply> {
-    let db = ctx
-        .db()
-        .map_err(|_| error_page(ctx, ErrorKind::Unavailable, Some("no database")))?;
-    let roles = crate::http::signin_roles::current_roles(ctx, &db, &user.id)
-        .await
-        .map_err(|e| {
-            ctx.internal(e);
-            error_page(ctx, ErrorKind::Unavailable, None)
-        })?;
+    let roles = crate::http::signin_roles::current_roles_or_page(ctx, &user.id).await?;
     if roles.iter().any(|r| r == ADMIN) {
         Ok(())
     } else {

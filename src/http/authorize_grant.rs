@@ -141,15 +141,7 @@ pub(super) async fn offer_for(
 ) -> Result<(Offer, Vec<String>, Rc<Catalog>), Reply> {
     let catalog = crate::http::ctx::catalog(&ctx.config)
         .map_err(|e| error_page(ctx, ErrorKind::Misconfigured, Some(&e.setting)))?;
-    let db = ctx
-        .db()
-        .map_err(|_| error_page(ctx, ErrorKind::Unavailable, Some("no database")))?;
-    let roles = crate::http::signin_roles::current_roles(ctx, &db, &user.id)
-        .await
-        .map_err(|e| {
-            console_log!("[{}] roles: {e}", ctx.request_id);
-            error_page(ctx, ErrorKind::ProviderUnavailable, None)
-        })?;
+    let roles = crate::http::signin_roles::current_roles_or_page(ctx, &user.id).await?;
     let held: Vec<&str> = roles.iter().map(String::as_str).collect();
     let offer = Offer::of(&catalog, &request.scopes, &held);
     Ok((offer, roles, catalog))

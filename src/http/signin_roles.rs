@@ -92,3 +92,19 @@ pub async fn current_roles(ctx: &Ctx, db: &D1, user_id: &str) -> Result<Vec<Stri
         None => db.roles_of(user_id).await.map_err(|e| e.0),
     }
 }
+
+/// `current_roles` for a page: the roles, or the page that says they cannot be known now
+/// (a provider not answering, most likely; the cause is logged).
+pub async fn current_roles_or_page(
+    ctx: &Ctx,
+    user_id: &str,
+) -> Result<Vec<String>, crate::reply::Reply> {
+    use super::pages::{error_page, ErrorKind};
+    let db = ctx
+        .db()
+        .map_err(|_| error_page(ctx, ErrorKind::Unavailable, Some("no database")))?;
+    current_roles(ctx, &db, user_id).await.map_err(|e| {
+        worker::console_log!("[{}] roles: {e}", ctx.request_id);
+        error_page(ctx, ErrorKind::ProviderUnavailable, None)
+    })
+}
