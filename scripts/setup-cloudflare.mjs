@@ -105,32 +105,22 @@ async function migrate(opts, cwd, file) {
   say("D1 migrations", /No migrations to apply/i.test(r.stdout) ? "unchanged (all applied)" : `applied ${applied || "the pending"} migration(s)`);
 }
 
-async function ensureKey(opts, cwd, file) {
+/**
+ * A key kept in a secret (locally, in .dev.vars), made once: `make` makes one, `label`
+ * names it in the summary. An existing one is never replaced (that is key:rotate's job).
+ */
+async function ensureSecretKey(opts, cwd, file, { name, label, make }) {
   if (opts.local) {
     const vars = new DevVars(file);
-    if (vars.get(SIGNING_KEY)) return say("signing key", `unchanged (${SIGNING_KEY} is in ${vars.path})`);
-    vars.set(SIGNING_KEY, newSeed());
+    if (vars.get(name)) return say(label, `unchanged (${name} is in ${vars.path})`);
+    vars.set(name, make());
     vars.save();
-    return say("signing key", `created, in ${vars.path} (mode 600)`);
+    return say(label, `created, in ${vars.path} (mode 600)`);
   }
-  if ((await secretNames(file, cwd)).includes(SIGNING_KEY)) return say("signing key", `unchanged (the secret ${SIGNING_KEY} exists)`);
+  if ((await secretNames(file, cwd)).includes(name)) return say(label, `unchanged (the secret ${name} exists)`);
   // Made here and handed over on standard input: never an argument, a file or output.
-  await mustWrangler(["secret", "put", SIGNING_KEY, "--config", file], "Storing the signing key", { cwd, input: newSeed() });
-  say("signing key", `created, stored as the secret ${SIGNING_KEY}`);
-}
-
-/** The RS256 key of ID tokens (OpenID Connect), made once like the signing key. */
-async function ensureOidcKey(opts, cwd, file) {
-  if (opts.local) {
-    const vars = new DevVars(file);
-    if (vars.get(OIDC_KEY)) return say("ID-token key", `unchanged (${OIDC_KEY} is in ${vars.path})`);
-    vars.set(OIDC_KEY, newRsaKey());
-    vars.save();
-    return say("ID-token key", `created, in ${vars.path} (mode 600)`);
-  }
-  if ((await secretNames(file, cwd)).includes(OIDC_KEY)) return say("ID-token key", `unchanged (the secret ${OIDC_KEY} exists)`);
-  await mustWrangler(["secret", "put", OIDC_KEY, "--config", file], "Storing the ID-token key", { cwd, input: newRsaKey() });
-  say("ID-token key", `created, stored as the secret ${OIDC_KEY}`);
+  await mustWrangler(["secret", "put", name, "--config", file], `Storing the ${label}`, { cwd, input: make() });
+  say(label, `created, stored as the secret ${name}`);
 }
 
 async function main(argv) {
@@ -176,8 +166,9 @@ async function main(argv) {
   config.save();
   say("configuration", changed ? `updated ${file}` : "unchanged");
   await migrate(opts, cwd, file);
-  await ensureKey(opts, cwd, file);
-  await ensureOidcKey(opts, cwd, file);
+  await ensureSecretKey(opts, cwd, file, { name: SIGNING_KEY, label: "signing key", make: newSeed });
+  // The RS256 key of ID tokens (OpenID Connect), made once like the signing key.
+  await ensureSecretKey(opts, cwd, file, { name: OIDC_KEY, label: "ID-token key", make: newRsaKey });
 
   const placeholders =
     config.get("kv_namespaces", "OAUTH_KV", "id") === PLACEHOLDER_KV_ID ||
