@@ -75,6 +75,37 @@ impl Event {
     }
 }
 
+/// Every event name the log holds: the Worker's events and those the operator's commands
+/// and the console write. The console's filter offers these.
+pub const NAMES: &[&str] = &[
+    "client_registered",
+    "client_removed",
+    "client_secret_rotated",
+    "user_added",
+    "user_disabled",
+    "user_enabled",
+    "password_reset",
+    "sign_in",
+    "sign_in_failed",
+    "lockout",
+    "consent_given",
+    "consent_denied",
+    "code_issued",
+    "code_redeemed",
+    "code_reuse",
+    "refresh",
+    "refresh_reuse",
+    "revocation",
+    "disconnect",
+    "token_created",
+    "token_used",
+    "token_revoked",
+    "signed_out_everywhere",
+    "gateway_call",
+    "scope_narrowed",
+    "roles_changed",
+];
+
 /// What a person reads on the account page for an event name (also those the operator's
 /// commands write, `client_removed`).
 pub fn describe(event: &str) -> &'static str {
@@ -166,8 +197,17 @@ mod tests {
             Event::TokenUsed,
             Event::TokenRevoked,
             Event::SignedOutEverywhere,
+            Event::GatewayCall,
+            Event::ScopeNarrowed,
+            Event::RolesChanged,
+            Event::UserDisabled,
+            Event::UserEnabled,
         ] {
             assert_ne!(describe(e.name()), "Other", "{e:?}");
+            assert!(NAMES.contains(&e.name()), "{e:?}");
+        }
+        for name in NAMES {
+            assert_ne!(describe(name), "Other", "{name}");
         }
         assert!(Event::Lockout.failed() && !Event::SignIn.failed());
         assert_eq!(detail("a\nb\u{7}c"), "abc");

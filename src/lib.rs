@@ -20,7 +20,9 @@
 )]
 
 pub mod audit;
+pub mod audit_export;
 pub mod config;
+pub mod doctor;
 pub mod encoding;
 pub mod gateway;
 pub mod http;

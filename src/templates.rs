@@ -19,6 +19,11 @@ pub const SCOPES: &str = include_str!("../templates/scopes.html");
 pub const ACCOUNT_TOKEN_SCOPE: &str = include_str!("../templates/account-token-scope.html");
 pub const ACCOUNT: &str = include_str!("../templates/account.html");
 pub const ADMIN: &str = include_str!("../templates/admin.html");
+pub const ADMIN_AUDIT: &str = include_str!("../templates/admin-audit.html");
+pub const ADMIN_AUDIT_ROW: &str = include_str!("../templates/admin-audit-row.html");
+pub const ADMIN_DOCTOR: &str = include_str!("../templates/admin-doctor.html");
+pub const ADMIN_DOCTOR_APP: &str = include_str!("../templates/admin-doctor-app.html");
+pub const ADMIN_DOCTOR_ATTEMPT: &str = include_str!("../templates/admin-doctor-attempt.html");
 pub const ADMIN_APPS: &str = include_str!("../templates/admin-apps.html");
 pub const ADMIN_APP: &str = include_str!("../templates/admin-app.html");
 pub const ADMIN_PEOPLE: &str = include_str!("../templates/admin-people.html");
@@ -268,6 +273,8 @@ mod tests {
             ADMIN,
             ADMIN_PEOPLE,
             ADMIN_APPS,
+            ADMIN_AUDIT,
+            ADMIN_DOCTOR,
             ERROR,
             NOTE,
         ] {

@@ -64,6 +64,56 @@ pub async fn apps(ctx: &Ctx, req: &Incoming) -> Reply {
     super::admin_apps::show(ctx, req).await
 }
 
+/// `/admin/audit`: the same gate, then the audit log (`admin_audit`), read only.
+pub async fn audit(ctx: &Ctx, req: &Incoming) -> Reply {
+    let Some(user) = session_user(ctx, req).await else {
+        return sign_in_page(ctx, req, "", None);
+    };
+    if let Err(reply) = administrator(ctx, &user).await {
+        return reply;
+    }
+    super::admin_audit::show(ctx, req).await
+}
+
+/// `/admin/doctor`: the same gate, then the connector doctor (`admin_doctor`), read only.
+pub async fn doctor(ctx: &Ctx, req: &Incoming) -> Reply {
+    let Some(user) = session_user(ctx, req).await else {
+        return sign_in_page(ctx, req, "", None);
+    };
+    if let Err(reply) = administrator(ctx, &user).await {
+        return reply;
+    }
+    super::admin_doctor::show(ctx, req).await
+}
+
+/// The console's pages, in the order its navigation lists them.
+const PAGES: [(&str, &str); 5] = [
+    ("Overview", "/admin"),
+    ("People", "/admin/people"),
+    ("Apps", "/admin/apps"),
+    ("Audit log", "/admin/audit"),
+    ("Doctor", "/admin/doctor"),
+];
+
+/// The navigation at the top of every console page, `current` (a path of `PAGES`) marked
+/// as the page shown rather than linked.
+pub fn nav(current: &str) -> String {
+    let items: Vec<String> = PAGES
+        .iter()
+        .map(|(name, path)| {
+            if *path == current {
+                format!("<a href=\"{path}\" aria-current=\"page\">{name}</a>")
+            } else {
+                format!("<a href=\"{path}\">{name}</a>")
+            }
+        })
+        .collect();
+    format!(
+        "<nav aria-label=\"Console\" class=\"console\"><p>{}</p></nav>",
+        items.join(" · ")
+    )
+}
+
 /// The person holds `admin` now (GitHub's roles asked again, like an approval), or the
 /// page that says why not.
 async fn administrator(ctx: &Ctx, user: &UserRow) -> Result<(), Reply> {

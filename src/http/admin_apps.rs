@@ -80,6 +80,7 @@ pub async fn show(ctx: &Ctx, req: &Incoming) -> Reply {
         templates::ADMIN_APPS,
         &[
             ("apps", &items),
+            ("nav", &super::admin::nav("/admin/apps")),
             ("registration", on(ctx.config.dynamic_registration)),
             ("documents", on(ctx.config.metadata_documents)),
         ],

@@ -177,6 +177,7 @@ pub async fn show(ctx: &Ctx, csrf: &CsrfCookie, user: &UserRow, purpose: &str) -
         templates::ADMIN,
         &[
             ("email", &user.email),
+            ("nav", &super::admin::nav("/admin")),
             ("settings", &settings(ctx)),
             ("keys", &keys(ctx)),
             ("people", &number(counts.people)),

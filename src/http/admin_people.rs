@@ -274,6 +274,7 @@ async fn page(ctx: &Ctx, req: &Incoming, q: &str, outcome: &Outcome, status: u16
         templates::ADMIN_PEOPLE,
         &[
             ("people", &items),
+            ("nav", &super::admin::nav("/admin/people")),
             ("q", q),
             ("notice", &outcome.notice),
             ("problem", &outcome.problem),

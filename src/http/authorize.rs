@@ -7,7 +7,9 @@
 
 use super::authorize_grant::{approve, offer_for, silent};
 use crate::audit::Event;
+use crate::doctor::{Mark, Step};
 use crate::http::browser::{self, field, session_user, CsrfCookie};
+use crate::http::doctor;
 use crate::http::pages::{self, error_page, see_other, ErrorKind, SignInFor};
 use crate::http::session;
 use crate::http::{now, Ctx, Incoming};
@@ -30,7 +32,7 @@ pub async fn show(ctx: &Ctx, req: &Incoming) -> Reply {
         );
     }
     let pairs = req.query_pairs();
-    let (request, params) = match validated(ctx, req, &pairs).await {
+    let (request, params) = match validated(ctx, req, &pairs, true).await {
         Ok(r) => r,
         Err(reply) => return reply,
     };
@@ -42,7 +44,12 @@ pub async fn show(ctx: &Ctx, req: &Incoming) -> Reply {
         return silent(ctx, &request, signed_in, fresh).await;
     }
     match fresh {
-        Some((user, _)) => consent_page(ctx, &request, &params, &csrf, &user).await,
+        Some((user, _)) => {
+            // However the person signed in (a password, a provider's return), they are
+            // signed in for this attempt now.
+            doctor::authorize_step(ctx, &request, Step::SignIn, Some(&user.id), None).await;
+            consent_page(ctx, &request, &params, &csrf, &user).await
+        }
         None => {
             let hint = request.login_hint.as_deref().unwrap_or("");
             sign_in_page(ctx, &request, &params, &csrf, hint, None)
@@ -52,7 +59,7 @@ pub async fn show(ctx: &Ctx, req: &Incoming) -> Reply {
 
 pub async fn submit(ctx: &Ctx, req: &Incoming) -> Reply {
     let form = req.form_pairs();
-    let (request, params) = match validated(ctx, req, &form).await {
+    let (request, params) = match validated(ctx, req, &form, false).await {
         Ok(r) => r,
         Err(reply) => return reply,
     };
@@ -90,6 +97,12 @@ pub async fn submit(ctx: &Ctx, req: &Incoming) -> Reply {
                     detail.as_deref(),
                 )
                 .await;
+                let cause = match &detail {
+                    Some(d) => format!("The person could not allow the app: {d}"),
+                    None => "The person chose Cancel: they did not allow the app".to_string(),
+                };
+                doctor::authorize_step(ctx, &request, Step::Consent, Some(&u.id), Some(&cause))
+                    .await;
             }
             let e = OAuthError::AccessDenied("the person declined to authorize the app".into());
             Reply::redirect(&Redirect::error(&request, &ctx.issuer, &e).location())
@@ -98,6 +111,8 @@ pub async fn submit(ctx: &Ctx, req: &Incoming) -> Reply {
         "signin" => match session::sign_in_then_see(ctx, req, &form, &back_here()).await {
             Ok(reply) => reply,
             Err(e) => {
+                let cause = doctor::sign_in_failed(e);
+                doctor::authorize_step(ctx, &request, Step::SignIn, None, Some(cause)).await;
                 let csrf = CsrfCookie::for_page(ctx, req);
                 sign_in_page(
                     ctx,
@@ -139,10 +154,13 @@ pub async fn submit(ctx: &Ctx, req: &Incoming) -> Reply {
 }
 
 /// Parses and validates; failures become the page or the redirect the spec requires.
+/// `first`: the request as the app sent it (not a form posted on our pages), which the
+/// connector doctor marks as reached.
 async fn validated(
     ctx: &Ctx,
     req: &Incoming,
     pairs: &[(String, String)],
+    first: bool,
 ) -> Result<(AuthorizeRequest, AuthorizeParams), Reply> {
     let params = AuthorizeParams::from_pairs(pairs)
         .map_err(|e| error_page(ctx, ErrorKind::BadRequest, Some(&e)))?;
@@ -155,18 +173,42 @@ async fn validated(
     };
     let catalog = crate::http::ctx::catalog(&ctx.config)
         .map_err(|e| error_page(ctx, ErrorKind::Misconfigured, Some(&e.setting)))?;
+    let known = client.clone();
+    let id = params.client_id.as_deref().unwrap_or("");
     match validate(&params, client, &ctx.issuer, &ctx.resource(), &catalog) {
-        Ok(request) => Ok((request, params)),
-        Err(AuthorizeFailure::Page(refusal)) => Err(error_page(
-            ctx,
-            match refusal {
-                Refusal::NoClientId => ErrorKind::NoClientId,
-                Refusal::UnknownClient => ErrorKind::UnknownClient,
-                Refusal::UnregisteredRedirect => ErrorKind::UnregisteredRedirect,
-            },
-            None,
-        )),
+        Ok(request) => {
+            if first {
+                doctor::authorize_step(ctx, &request, Step::Authorize, None, None).await;
+            }
+            Ok((request, params))
+        }
+        Err(AuthorizeFailure::Page(refusal)) => {
+            let mark = match (refusal, &known) {
+                (Refusal::UnregisteredRedirect, Some(c)) => Mark::stopped(
+                    id,
+                    doctor::of_params(id, &params),
+                    Step::Authorize,
+                    &doctor::unregistered_redirect(c, params.redirect_uri.as_deref()),
+                ),
+                // No app to file it under: the unknown apps' attempts, by what it named.
+                _ => Mark::stopped(
+                    "",
+                    doctor::of_params(id, &params),
+                    Step::Authorize,
+                    &match refusal {
+                        Refusal::NoClientId => "/authorize was opened without a client_id".into(),
+                        _ => doctor::unknown_client(id),
+                    },
+                ),
+            };
+            ctx.doctor(mark).await;
+            Err(refused_page(ctx, refusal))
+        }
         Err(AuthorizeFailure::Redirect(failure)) => {
+            let cause = crate::doctor::authorize_cause(failure.code(), failure.description());
+            let attempt = doctor::of_params(id, &params);
+            ctx.doctor(Mark::stopped(id, attempt, Step::Authorize, &cause))
+                .await;
             let signed_in = session_user(ctx, req).await.is_some();
             Err(match failure.deliver(signed_in) {
                 Delivery::Redirect(r) => Reply::redirect(&r.location()),
@@ -174,6 +216,18 @@ async fn validated(
             })
         }
     }
+}
+
+fn refused_page(ctx: &Ctx, refusal: Refusal) -> Reply {
+    error_page(
+        ctx,
+        match refusal {
+            Refusal::NoClientId => ErrorKind::NoClientId,
+            Refusal::UnknownClient => ErrorKind::UnknownClient,
+            Refusal::UnregisteredRedirect => ErrorKind::UnregisteredRedirect,
+        },
+        None,
+    )
 }
 
 /// What a CSRF token on these pages is bound to: this exact authorization request

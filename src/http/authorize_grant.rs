@@ -3,6 +3,8 @@
 //! without a page (OpenID Connect Core §3.1.2.1).
 
 use crate::audit::Event;
+use crate::doctor::Step;
+use crate::http::doctor;
 use crate::http::pages::{self, error_page, ErrorKind};
 use crate::http::{now, now_ms, Ctx};
 use crate::oauth::authorize::{AuthorizeRequest, Delivery, ErrorRedirect, Redirect};
@@ -78,11 +80,15 @@ pub(super) async fn approve(
         match crate::http::signin::still_member(ctx, &db, &user.id).await {
             Ok(true) => {}
             Ok(false) => {
+                let cause = "The person is no longer in the GitHub organisation or team \
+                             this server requires";
+                doctor::authorize_step(ctx, request, Step::Consent, Some(&user.id), Some(cause))
+                    .await;
                 return error_page(
                     ctx,
                     ErrorKind::NoAccess,
                     Some("no longer in the GitHub org or team"),
-                )
+                );
             }
             Err(e) => {
                 console_log!("[{}] membership check: {e}", ctx.request_id);
@@ -100,6 +106,8 @@ pub(super) async fn approve(
         let detail = format!("not allowed by the person's roles: {}", offer.refused);
         ctx.audit(Event::ConsentDenied, Some(&user.id), client, Some(&detail))
             .await;
+        let cause = format!("The person's roles allow none of the scopes asked for: {detail}");
+        doctor::authorize_step(ctx, request, Step::Consent, Some(&user.id), Some(&cause)).await;
         let e = OAuthError::AccessDenied(
             "the person's roles allow none of the requested scopes".into(),
         );
@@ -129,6 +137,7 @@ pub(super) async fn approve(
         (Event::CodeIssued, None),
     ];
     ctx.audit_all(&events, Some(&user.id), client).await;
+    doctor::authorize_step(ctx, request, Step::Consent, Some(&user.id), None).await;
     Reply::redirect(&Redirect::code(request, &ctx.issuer, &code).location())
 }
 

@@ -7,6 +7,7 @@
 
 use super::{now, Ctx, Incoming};
 use crate::audit::Event;
+use crate::doctor::Step;
 use crate::encoding::secret_hash;
 use crate::http::webcrypto::WebCrypto;
 use crate::oauth::access_token::{self, Verified};
@@ -236,9 +237,15 @@ pub async fn verify_access_token(ctx: &Ctx, token: &str) -> Result<Verified, Bea
         Some(v) => v,
         None => {
             let keys = ctx.keys().map_err(|_| BearerError::Unavailable)?;
-            let v = verify_access(ctx, &keys, token, &resource, now)
-                .await
-                .map_err(|e| BearerError::Invalid(e.describe()))?;
+            let v = match verify_access(ctx, &keys, token, &resource, now).await {
+                Ok(v) => v,
+                Err(e) => {
+                    if e == access_token::TokenError::Expired {
+                        expired_for_doctor(ctx, token, now).await;
+                    }
+                    return Err(BearerError::Invalid(e.describe()));
+                }
+            };
             VERIFIED.with(|m| m.borrow_mut().put(memo_key, v.clone(), v.expires_at, now));
             v
         }
@@ -286,6 +293,23 @@ pub async fn verify_access_token(ctx: &Ctx, token: &str) -> Result<Verified, Bea
     let until = now + NOT_REVOKED_MEMO_SECONDS;
     NOT_REVOKED.with(|m| m.borrow_mut().put(gid.clone(), (), until, now));
     Ok(verified)
+}
+
+/// Tells the doctor an app sent an expired access token instead of refreshing it. Only
+/// after `Expired`, which `access_token::verify` gives once the signature has verified:
+/// the claims read here are this server's own.
+async fn expired_for_doctor(ctx: &Ctx, token: &str, now: u64) {
+    let Some(c) = access_token::signed_claims_unchecked(token) else {
+        return;
+    };
+    let ago = now.saturating_sub(c.exp);
+    let cause = format!(
+        "The access token expired {} min ago and the app sent it anyway instead of \
+         refreshing it: look for a refresh below, or whether the app was given a refresh \
+         token (offline_access, or a client that may not refresh)",
+        ago / 60
+    );
+    super::doctor::grant_step(ctx, &c.client_id, &c.gid, &c.sub, Step::Mcp, Some(&cause)).await;
 }
 
 /// The grants D1 holds as revoked without a KV mark, read at most every

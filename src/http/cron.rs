@@ -1,7 +1,7 @@
 //! The daily cron trigger (`[triggers] crons` in `wrangler.toml`): deletes audit rows older
 //! than `AUDIT_RETENTION_DAYS`, sign-ins that were started and never finished and failed
 //! sign-in counts whose window is over, refresh tokens that expired or were rotated more
-//! than `ROTATED_KEPT_SECONDS` ago, and writes the KV revocation marks that could not be
+//! than `ROTATED_KEPT_SECONDS` ago and the connector doctor's marks older than a day, and writes the KV revocation marks that could not be
 //! written when their grants were revoked (KV's daily write quota resets at 00:00 UTC).
 
 use crate::config::Config;
@@ -70,6 +70,27 @@ async fn trim_refresh_tokens(db: &D1) {
     console_log!("cron: deleted {deleted} expired or long-rotated refresh tokens");
 }
 
+/// The connector doctor's marks older than its window (`doctor::WINDOW_SECONDS`).
+async fn trim_doctor_marks(db: &D1) {
+    let before = now().saturating_sub(crate::doctor::WINDOW_SECONDS);
+    let mut deleted = 0;
+    for _ in 0..BATCHES {
+        match db.trim_marks(before, BATCH).await {
+            Ok(n) => {
+                deleted += n;
+                if (n as u64) < BATCH {
+                    break;
+                }
+            }
+            Err(e) => {
+                console_error!("cron: trimming the doctor's marks: {e}");
+                break;
+            }
+        }
+    }
+    console_log!("cron: deleted {deleted} connector doctor marks older than a day");
+}
+
 const BATCH: u64 = 10_000;
 const BATCHES: usize = 100;
 
@@ -82,6 +103,7 @@ pub async fn daily(env: &Env) {
             return;
         }
     };
+    trim_doctor_marks(&db).await;
     let before = now().saturating_sub(config.audit_retention_days * 86_400);
     let mut deleted = 0;
     // In chunks, at most a million rows a day; the rest waits for tomorrow.

@@ -216,6 +216,8 @@ impl Ctx {
                 Ok(c) => Ok(Some(c)),
                 Err(crate::oauth::client_document::Unusable::Refused(why)) => {
                     console_log!("[{}] metadata document refused: {}", self.request_id, why);
+                    self.document_failed(client_id, &format!("was fetched and refused: {why}"))
+                        .await;
                     Ok(None)
                 }
                 // At /token not "unknown client", which tells a client to forget its
@@ -227,6 +229,8 @@ impl Ctx {
                         self.request_id,
                         why
                     );
+                    self.document_failed(client_id, &format!("could not be fetched: {why}"))
+                        .await;
                     if strong {
                         Err(OAuthError::RateLimited(60))
                     } else {
@@ -252,6 +256,34 @@ impl Ctx {
             self.config.dynamic_registration
                 || c.source != crate::oauth::client::ClientSource::Registered
         }))
+    }
+
+    /// The doctor's mark of a metadata document that could not be used: filed with the
+    /// unknown apps (a URL anyone can make up must not open an app's entry), one attempt
+    /// per document.
+    async fn document_failed(&self, url: &str, what: &str) {
+        use crate::doctor::{attempt_key, Attempt, Mark, Step};
+        let cause = format!(
+            "The client ID metadata document {} {what}",
+            crate::util::text::truncate(url, 200)
+        );
+        let attempt = Attempt::Key(attempt_key("", url));
+        self.doctor(Mark::stopped("", attempt, Step::Document, &cause))
+            .await;
+    }
+
+    /// Keeps a connector doctor's mark (`doctor`), bounded. A failure to write it is
+    /// logged, and never fails the request it describes.
+    pub async fn doctor(&self, mark: crate::doctor::Mark) {
+        if !crate::http::doctor::worth_writing(&mark) {
+            return;
+        }
+        let Ok(db) = self.db() else { return };
+        let now = now();
+        let since = now.saturating_sub(crate::doctor::WINDOW_SECONDS);
+        if let Err(e) = db.keep_mark(&mark, now, since).await {
+            console_error!("[{}] connector doctor: {}", self.request_id, e);
+        }
     }
 
     /// Appends an event to the audit log. A failure to write it is logged, and never fails

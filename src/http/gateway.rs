@@ -117,6 +117,15 @@ impl<'a> Parts<'a> {
     }
 }
 
+/// The outcomes of a call that mean the upstream itself failed (not the tool).
+const DOWN: [&str; 5] = [
+    "timeout",
+    "unreachable",
+    "http_error",
+    "not_mcp",
+    "session_lost",
+];
+
 /// After a request through the gateway: its calls in the audit log (upstream, tool,
 /// outcome; never arguments or results) and the upstreams left out of a list in the log.
 pub async fn finish(ctx: &Ctx, caller: &Principal, gw: &Gateway<'_>) {
@@ -126,9 +135,25 @@ pub async fn finish(ctx: &Ctx, caller: &Principal, gw: &Gateway<'_>) {
             ctx.request_id
         );
     }
+    let left_out: Vec<String> = gw
+        .failures
+        .borrow()
+        .iter()
+        .map(|(name, why)| format!("The upstream '{name}' was left out of a list: {why}"))
+        .collect();
+    for cause in &left_out {
+        super::doctor::caller_step(ctx, caller, Some(cause)).await;
+    }
     let calls = gw.calls.take();
     if calls.is_empty() {
         return;
+    }
+    for c in calls.iter().filter(|c| DOWN.contains(&c.outcome)) {
+        let cause = format!(
+            "The upstream '{}' was down when {} was called ({}): see the overview's upstreams",
+            c.upstream, c.tool, c.outcome
+        );
+        super::doctor::caller_step(ctx, caller, Some(&cause)).await;
     }
     let details: Vec<String> = calls
         .iter()

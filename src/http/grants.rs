@@ -120,6 +120,10 @@ impl Surroundings for Ctx {
         Ctx::audit(self, event, Some(user_id), Some(client_id), Some(detail)).await
     }
 
+    async fn doctor(&self, mark: crate::doctor::Mark) {
+        Ctx::doctor(self, mark).await
+    }
+
     fn internal(&self, cause: &dyn std::fmt::Display) -> OAuthError {
         Ctx::internal(self, cause)
     }

@@ -28,6 +28,15 @@ use crate::store::keys;
 pub async fn handle(ctx: &Ctx, req: &Incoming, path_token: Option<&str>) -> Reply {
     if let Some(origin) = req.header("origin") {
         if !transport::origin_allowed(origin, &ctx.issuer, &ctx.config.extra_origins) {
+            // A token that verifies names the app the doctor files this under.
+            if let Ok(Some(caller)) = authenticate(ctx, req, path_token).await {
+                let cause = format!(
+                    "The request came from a web page at {}, which may not call /mcp: add \
+                     that origin to MCP_ALLOWED_ORIGINS if the app is yours to trust",
+                    crate::util::text::truncate(origin, 120)
+                );
+                super::doctor::caller_step(ctx, &caller, Some(&cause)).await;
+            }
             return rejection(Rejection::new(
                 403,
                 RpcError::invalid_request("this Origin may not call the MCP endpoint"),
@@ -50,8 +59,13 @@ pub async fn handle(ctx: &Ctx, req: &Incoming, path_token: Option<&str>) -> Repl
         Err(BearerError::Invalid(why)) => return unauthorized(ctx, Some(why)),
         Err(BearerError::Unavailable) => return unavailable(),
     };
-    if caller.as_ref().is_some_and(|p| !p.has_mcp_scope(&catalog)) {
-        return forbidden_scope(ctx);
+    if let Some(p) = caller.as_ref() {
+        if !p.has_mcp_scope(&catalog) {
+            let cause = "The token holds none of this server's MCP scopes (403 insufficient_scope)";
+            super::doctor::caller_step(ctx, p, Some(cause)).await;
+            return forbidden_scope(ctx);
+        }
+        super::doctor::caller_step(ctx, p, None).await;
     }
     if let Err(refused) = transport_checks(req) {
         return rejection(refused);

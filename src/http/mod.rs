@@ -7,7 +7,9 @@ pub mod account_notice;
 pub mod account_tokens;
 pub mod admin;
 pub mod admin_apps;
+pub mod admin_audit;
 pub mod admin_chart;
+pub mod admin_doctor;
 pub mod admin_overview;
 pub mod admin_people;
 pub mod authorize;
@@ -19,6 +21,7 @@ pub mod cimd;
 pub mod cron;
 pub mod ctx;
 pub mod discovery;
+pub mod doctor;
 pub mod gateway;
 pub mod grants;
 pub mod incoming;
@@ -269,6 +272,8 @@ async fn dispatch(route: Route, ctx: &Ctx, req: &Incoming) -> Reply {
         Route::Admin => admin::handle(ctx, req).await,
         Route::AdminPeople => admin::people(ctx, req).await,
         Route::AdminApps => admin::apps(ctx, req).await,
+        Route::AdminAudit => admin::audit(ctx, req).await,
+        Route::AdminDoctor => admin::doctor(ctx, req).await,
         // A person who opens the bare domain lands on their connected apps.
         Route::Home => Reply::redirect("/account"),
         Route::Mcp => mcp::handle(ctx, req, None).await,

@@ -1,6 +1,7 @@
 //! `POST /register`: dynamic client registration (RFC 7591), rate limited per client IP.
 
 use crate::audit::Event;
+use crate::doctor::{attempt_key, Attempt, Mark, Step};
 use crate::encoding::{random_token, secret_hash};
 use crate::http::{now, Ctx, Incoming};
 use crate::oauth::client::{validate_metadata, ClientSource, MAX_REGISTRATION_BYTES};
@@ -17,7 +18,18 @@ const CACHED_PER_DAY: u64 = 200;
 pub async fn register(ctx: &Ctx, req: &Incoming) -> Reply {
     match handle(ctx, req).await {
         Ok(reply) => reply,
-        Err(e) => e.to_reply(),
+        Err(e) => {
+            // No app yet to file it under: the unknown apps' attempts, one per network.
+            let cause = format!(
+                "Registration was refused: {} ({})",
+                e.description(),
+                e.code()
+            );
+            let attempt = Attempt::Key(attempt_key("", &format!("register {}", ctx.audit_ip)));
+            ctx.doctor(Mark::stopped("", attempt, Step::Register, &cause))
+                .await;
+            e.to_reply()
+        }
     }
 }
 
@@ -104,6 +116,12 @@ async fn handle(ctx: &Ctx, req: &Incoming) -> Result<Reply, OAuthError> {
         Some(&client.client_id),
         client.display_name().as_deref(),
     )
+    .await;
+    ctx.doctor(Mark::reached(
+        &client.client_id,
+        Attempt::App,
+        Step::Register,
+    ))
     .await;
     let mut response = client.registration_response();
     if let Some(s) = secret {

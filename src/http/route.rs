@@ -31,6 +31,10 @@ pub enum Route {
     AdminPeople,
     /// `/admin/apps`: the console's Apps page.
     AdminApps,
+    /// `/admin/audit`: the console's audit log, and its downloads.
+    AdminAudit,
+    /// `/admin/doctor`: the console's connector doctor.
+    AdminDoctor,
     Home,
     /// `/signin/start`: a "Continue with" button, off to a sign-in provider.
     SignInStart,
@@ -69,6 +73,8 @@ impl Route {
             "/admin" => Route::Admin,
             "/admin/people" => Route::AdminPeople,
             "/admin/apps" => Route::AdminApps,
+            "/admin/audit" => Route::AdminAudit,
+            "/admin/doctor" => Route::AdminDoctor,
             "/" => Route::Home,
             "/signin/start" => Route::SignInStart,
             "/signin/handoff" => Route::SignInHandoff,
@@ -119,6 +125,8 @@ impl Route {
                 | Route::Admin
                 | Route::AdminPeople
                 | Route::AdminApps
+                | Route::AdminAudit
+                | Route::AdminDoctor
                 | Route::SignInStart
                 | Route::SignInCallback
                 | Route::SignInHandoff
@@ -162,6 +170,8 @@ impl Route {
                 | Route::Admin
                 | Route::AdminPeople
                 | Route::AdminApps
+                | Route::AdminAudit
+                | Route::AdminDoctor
         )
     }
 

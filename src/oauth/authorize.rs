@@ -167,6 +167,20 @@ pub enum Delivery {
 }
 
 impl ErrorRedirect {
+    /// The error's code (`invalid_scope`, ...), for the connector doctor.
+    pub fn code(&self) -> &str {
+        self.redirect
+            .params
+            .iter()
+            .find(|(k, _)| k == "error")
+            .map_or("", |(_, v)| v.as_str())
+    }
+
+    /// The error's description, as the page or the redirect says it.
+    pub fn description(&self) -> &str {
+        &self.unsent.description
+    }
+
     /// An error for a request already validated (`prompt=none`'s `login_required`),
     /// delivered by the same rule as every other.
     pub fn for_request(req: &AuthorizeRequest, issuer: &str, e: &OAuthError) -> ErrorRedirect {

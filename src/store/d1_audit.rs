@@ -98,6 +98,34 @@ impl D1 {
         .await
     }
 
+    /// The console's audit log: rows matching `f`, newest first (by row id, which is the
+    /// order they were written), at most `limit`, starting below `f.before` when set.
+    pub async fn browse_audit(
+        &self,
+        f: &crate::audit_export::Filter,
+        limit: u64,
+    ) -> Result<Vec<crate::audit_export::Row>, StoreError> {
+        self.all(
+            "SELECT a.id, a.at, a.event, a.outcome, u.email, a.user_id, a.client_id, a.ip, \
+             a.request_id, a.detail FROM audit_events a LEFT JOIN users u ON u.id = a.user_id \
+             WHERE (?1 = '' OR a.user_id = (SELECT id FROM users WHERE email = ?1)) \
+             AND (?2 = '' OR a.client_id = ?2) AND (?3 = '' OR a.event = ?3) \
+             AND a.at >= ?4 AND a.at < ?5 AND (?6 = 0 OR a.id < ?6) \
+             ORDER BY a.id DESC LIMIT ?7",
+            &[
+                Arg::T(&f.person),
+                Arg::T(&f.app),
+                Arg::T(&f.event),
+                Arg::N(f.from_secs),
+                // D1 numbers are doubles: "no end" is the largest time it holds exactly.
+                Arg::N(f.to_secs.min(1 << 53)),
+                Arg::N(f.before),
+                Arg::N(limit),
+            ],
+        )
+        .await
+    }
+
     /// Deletes up to `limit` of the rows older than `before`; returns how many. The cron
     /// calls it until it deletes fewer, so no one statement runs into D1's time limit.
     pub async fn trim_audit(&self, before: u64, limit: u64) -> Result<usize, StoreError> {

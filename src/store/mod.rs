@@ -9,6 +9,7 @@ pub mod d1;
 pub mod d1_apps;
 pub mod d1_audit;
 pub mod d1_console;
+pub mod d1_doctor;
 pub mod d1_documents;
 pub mod d1_grants;
 pub mod d1_identities;

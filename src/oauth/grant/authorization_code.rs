@@ -6,6 +6,7 @@
 use super::request::CodeRequest;
 use super::{Grants, Issued, Minted, Surroundings};
 use crate::audit::Event;
+use crate::doctor::{attempt_key, token_cause, Attempt, Mark, Step};
 use crate::encoding::{random_token, secret_hash};
 use crate::oauth::client::Client;
 use crate::oauth::code::{self, CodeGrant};
@@ -59,9 +60,44 @@ impl<S: GrantStore, W: Surroundings, C: Ed25519 + Rs256> Grants<'_, S, W, C> {
         client: Client,
     ) -> Result<Issued, OAuthError> {
         let keys = self.keys()?;
-        let grant = code::open(&keys.mac_key("code"), req.code, self.now())
-            .ok_or_else(|| invalid("the authorization code is invalid or expired"))?;
-        check(req, &grant, &client)?;
+        let Some(grant) = code::open(&keys.mac_key("code"), req.code, self.now()) else {
+            // Not this server's code, or older than its ten minutes: nothing ties it to an
+            // authorization, so it is an attempt of its own.
+            let attempt = Attempt::Key(attempt_key(&client.client_id, req.code));
+            let cause = "The authorization code is not valid: older than its ten minutes, \
+                         from another deployment, or mangled on the way (invalid_grant)";
+            let mark = Mark::stopped(&client.client_id, attempt, Step::Token, cause);
+            self.world.doctor(mark).await;
+            return Err(invalid("the authorization code is invalid or expired"));
+        };
+        // The attempt its authorization began: the client the code was issued to and the
+        // PKCE challenge it carries.
+        let attempt = Attempt::Key(attempt_key(&grant.client_id, &grant.code_challenge));
+        let result = self.redeem(req, client, &grant).await;
+        let mark = match &result {
+            Ok((_, grant_id)) => {
+                Mark::reached(&grant.client_id, attempt, Step::Token).grant(grant_id)
+            }
+            Err(e) => Mark::stopped(
+                &grant.client_id,
+                attempt,
+                Step::Token,
+                &token_cause(e.code(), &e.description()),
+            ),
+        };
+        self.world.doctor(mark.by(&grant.user_id)).await;
+        result.map(|(issued, _)| issued)
+    }
+
+    /// The exchange of a code this server issued: its checks, then the one redemption.
+    /// Returns the tokens and the grant made.
+    async fn redeem(
+        &self,
+        req: &CodeRequest<'_>,
+        client: Client,
+        grant: &CodeGrant,
+    ) -> Result<(Issued, String), OAuthError> {
+        check(req, grant, &client)?;
         // Decided at consent a few minutes ago (the person's roles included); read again
         // only to drop a scope the operator has removed since.
         let scopes = self.catalog.stored(&grant.scope);
@@ -132,7 +168,7 @@ impl<S: GrantStore, W: Surroundings, C: Ed25519 + Rs256> Grants<'_, S, W, C> {
         self.world
             .audit(Event::CodeRedeemed, &grant.user_id, &client.client_id)
             .await;
-        Ok(Issued {
+        let issued = Issued {
             id_token,
             access_token: access,
             expires_in: self.access_ttl(&client),
@@ -140,6 +176,7 @@ impl<S: GrantStore, W: Surroundings, C: Ed25519 + Rs256> Grants<'_, S, W, C> {
             scope: scopes,
             grant_type: GrantType::AuthorizationCode,
             client,
-        })
+        };
+        Ok((issued, grant_id))
     }
 }

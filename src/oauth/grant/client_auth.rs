@@ -4,6 +4,7 @@
 //! failure reads the same, so a caller learns nothing about which clients exist.
 
 use super::{Credentials, Grants, Params, Surroundings};
+use crate::doctor::{attempt_key, Attempt, Mark, Step};
 use crate::encoding::{constant_time_eq, secret_hash};
 use crate::oauth::client::Client;
 use crate::oauth::ed25519::Ed25519;
@@ -25,17 +26,32 @@ impl<S: GrantStore, W: Surroundings, C: Ed25519 + Rs256> Grants<'_, S, W, C> {
             .client(&credentials.client_id)
             .await?
             .ok_or_else(unknown)?;
-        if client.token_endpoint_auth_method != credentials.method {
-            return Err(unknown());
-        }
-        match (credentials.method, &client.secret_hash, &credentials.secret) {
-            (AuthMethod::None, None, None) => Ok(client),
-            (AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost, Some(hash), Some(s))
-                if constant_time_eq(hash.as_bytes(), secret_hash(s).as_bytes()) =>
-            {
-                Ok(client)
+        let why = if client.token_endpoint_auth_method != credentials.method {
+            format!(
+                "The app authenticated with {} but registered {} (invalid_client)",
+                credentials.method.as_str(),
+                client.token_endpoint_auth_method.as_str()
+            )
+        } else {
+            match (credentials.method, &client.secret_hash, &credentials.secret) {
+                (AuthMethod::None, None, None) => return Ok(client),
+                (
+                    AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost,
+                    Some(hash),
+                    Some(s),
+                ) if constant_time_eq(hash.as_bytes(), secret_hash(s).as_bytes()) => {
+                    return Ok(client)
+                }
+                _ => "The app's client secret is wrong or missing: an old secret, or one \
+                      copied wrongly (invalid_client)"
+                    .to_string(),
             }
-            _ => Err(unknown()),
-        }
+        };
+        // The app is known: the doctor says why it was refused (the client still learns
+        // nothing from the answer).
+        let attempt = Attempt::Key(attempt_key(&client.client_id, "client-authentication"));
+        let mark = Mark::stopped(&client.client_id, attempt, Step::Token, &why);
+        self.world.doctor(mark).await;
+        Err(unknown())
     }
 }

@@ -51,6 +51,8 @@ pub trait Surroundings {
     async fn audit(&self, event: Event, user_id: &str, client_id: &str);
     /// Records an event with a detail (what was narrowed).
     async fn audit_detail(&self, event: Event, user_id: &str, client_id: &str, detail: &str);
+    /// Keeps the connector doctor's mark of a step (never failing the request).
+    async fn doctor(&self, mark: crate::doctor::Mark);
     /// Logs an internal failure; the client sees `server_error`.
     fn internal(&self, cause: &dyn std::fmt::Display) -> OAuthError;
     /// The time now, in Unix milliseconds: a revocation is stamped when it happens, not

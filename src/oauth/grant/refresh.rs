@@ -6,6 +6,7 @@
 use super::request::RefreshRequest;
 use super::{Grants, Issued, Minted, Surroundings};
 use crate::audit::Event;
+use crate::doctor::{attempt_key, token_cause, Attempt, Mark, Step};
 use crate::encoding::{b64url, secret_hash};
 use crate::oauth::catalog::Catalog;
 use crate::oauth::client::Client;
@@ -123,23 +124,56 @@ impl<S: GrantStore, W: Surroundings, C: Ed25519 + Rs256> Grants<'_, S, W, C> {
                 "this client may not use refresh tokens".into(),
             ));
         }
-        let now = self.now();
-        let internal = |e: &dyn std::fmt::Display| self.world.internal(e);
         let hash = secret_hash(req.refresh_token);
-        let row = self
+        let found = self
             .store
             .refresh_token(&hash)
             .await
-            .map_err(|e| internal(&e))?
-            .ok_or_else(|| invalid("the refresh token is invalid"))?;
-        check_row(&row, &client, now)?;
+            .map_err(|e| self.world.internal(&e))?;
+        let Some(row) = found else {
+            let e = invalid("the refresh token is invalid");
+            let attempt = Attempt::Key(attempt_key(&client.client_id, "refresh"));
+            let cause = "The refresh token is not known here: expired and deleted, from \
+                         another deployment, or never issued (invalid_grant)";
+            let mark = Mark::stopped(&client.client_id, attempt, Step::Refresh, cause);
+            self.world.doctor(mark).await;
+            return Err(e);
+        };
+        let client_id = client.client_id.clone();
+        let result = self.refresh_row(req, client, keys, &hash, &row).await;
+        let attempt = Attempt::Grant(row.grant_id.clone());
+        let mark = match &result {
+            Ok(_) => Mark::reached(&client_id, attempt, Step::Refresh),
+            Err(e) => Mark::stopped(
+                &client_id,
+                attempt,
+                Step::Refresh,
+                &token_cause(e.code(), &e.description()),
+            ),
+        };
+        self.world.doctor(mark.by(&row.user_id)).await;
+        result
+    }
+
+    /// The refresh of a token whose row was found.
+    async fn refresh_row(
+        &self,
+        req: &RefreshRequest<'_>,
+        client: Client,
+        keys: &KeySet,
+        hash: &str,
+        row: &RefreshRow,
+    ) -> Result<Issued, OAuthError> {
+        let now = self.now();
+        let internal = |e: &dyn std::fmt::Display| self.world.internal(e);
+        check_row(row, &client, now)?;
         // Reuse of an already-rotated token is answered first, before anything else is
         // asked or signed: a failure there must not keep the family alive.
         let successor = successor_of(keys, req.refresh_token);
         let successor_hash = secret_hash(&successor);
         let grace = self.settings.refresh_grace;
-        if row.rotated_at.is_some() && !within_grace(Some(&row), &successor_hash, now, grace) {
-            return Err(self.reuse(&row).await);
+        if row.rotated_at.is_some() && !within_grace(Some(row), &successor_hash, now, grace) {
+            return Err(self.reuse(row).await);
         }
         match self.world.still_admitted(&row.user_id).await {
             Ok(true) => {}
@@ -159,7 +193,7 @@ impl<S: GrantStore, W: Surroundings, C: Ed25519 + Rs256> Grants<'_, S, W, C> {
             Some(r) => r.iter().map(String::as_str).collect(),
             None => row.roles(),
         };
-        let Some(held) = still_held(self.catalog, &row, &roles) else {
+        let Some(held) = still_held(self.catalog, row, &roles) else {
             return Err(invalid(
                 "the person's roles no longer allow any scope of this grant; authorize again",
             ));
@@ -205,7 +239,7 @@ impl<S: GrantStore, W: Surroundings, C: Ed25519 + Rs256> Grants<'_, S, W, C> {
         let rotated_now = row.rotated_at.is_none()
             && self
                 .store
-                .rotate(&hash, &new_row, now)
+                .rotate(hash, &new_row, now)
                 .await
                 .map_err(|e| internal(&e))?;
         if !rotated_now {
@@ -213,11 +247,11 @@ impl<S: GrantStore, W: Surroundings, C: Ed25519 + Rs256> Grants<'_, S, W, C> {
             // by a concurrent one: anything but a retry within grace is reuse.
             let fresh = self
                 .store
-                .refresh_token(&hash)
+                .refresh_token(hash)
                 .await
                 .map_err(|e| internal(&e))?;
             if !within_grace(fresh.as_ref(), &successor_hash, now, grace) {
-                return Err(self.reuse(&row).await);
+                return Err(self.reuse(row).await);
             }
         }
         // Words of the grant no longer held: a role lost, or a scope the operator removed

@@ -30,6 +30,8 @@ struct World {
     membership_ms: Cell<u64>,
     /// What a provider asked again at refresh says (`None`: nothing asked).
     roles_now: RefCell<Option<Vec<String>>>,
+    /// The connector doctor's marks reported.
+    marks: RefCell<Vec<crate::doctor::Mark>>,
 }
 
 impl Surroundings for World {
@@ -56,6 +58,9 @@ impl Surroundings for World {
         self.events
             .borrow_mut()
             .push((event, format!("{user_id} {detail}")));
+    }
+    async fn doctor(&self, mark: crate::doctor::Mark) {
+        self.marks.borrow_mut().push(mark);
     }
     fn internal(&self, cause: &dyn std::fmt::Display) -> OAuthError {
         self.internal.borrow_mut().push(cause.to_string());
@@ -788,3 +793,92 @@ fn a_retry_whose_successor_row_is_gone_is_reuse() {
 
 #[path = "tests_scopes.rs"]
 mod scopes;
+
+#[test]
+fn the_doctor_hears_where_each_exchange_stopped() {
+    use crate::doctor::{attempt_key, Attempt, Step};
+    let h = H::new();
+    let challenge = b64url(&crate::encoding::sha256(VERIFIER.as_bytes()));
+    let attempt = Attempt::Key(attempt_key("app", &challenge));
+    // A wrong verifier: the attempt its authorization began stops at /token, by name.
+    let code = h.code("app", "u1");
+    let wrong = [
+        ("grant_type", "authorization_code"),
+        ("client_id", "app"),
+        ("code", code.as_str()),
+        (
+            "code_verifier",
+            "another-verifier-of-at-least-forty-three-chars",
+        ),
+    ];
+    assert_eq!(code_of(h.token(&wrong, None)), "invalid_grant");
+    // Then the right one: reached, with the grant it made.
+    let issued = h.redeem("app", &code).unwrap();
+    let grant = grant_of(&h, &issued);
+    // A refresh belongs to that grant's attempt; a token never issued to an attempt of
+    // the client's own.
+    h.refresh("app", issued.refresh_token.as_deref().unwrap())
+        .unwrap();
+    assert_eq!(code_of(h.refresh("app", "never-issued")), "invalid_grant");
+    // A wrong secret: the confidential client is known, so the doctor hears why.
+    let bad = [
+        ("grant_type", "authorization_code"),
+        ("client_id", "post"),
+        ("client_secret", "s3cr3t-guess"),
+        ("code", "x"),
+        ("code_verifier", VERIFIER),
+    ];
+    assert_eq!(code_of(h.token(&bad, None)), "invalid_client");
+    let marks = h.world.marks.borrow().clone();
+    let seen: Vec<(String, Attempt, Step, bool)> = marks
+        .iter()
+        .map(|m| {
+            (
+                m.client_id.clone(),
+                m.attempt.clone(),
+                m.step,
+                m.stopped.is_some(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("app".into(), attempt.clone(), Step::Token, true),
+            ("app".into(), attempt, Step::Token, false),
+            (
+                "app".into(),
+                Attempt::Grant(grant.clone()),
+                Step::Refresh,
+                false
+            ),
+            (
+                "app".into(),
+                Attempt::Key(attempt_key("app", "refresh")),
+                Step::Refresh,
+                true
+            ),
+            (
+                "post".into(),
+                Attempt::Key(attempt_key("post", "client-authentication")),
+                Step::Token,
+                true
+            ),
+        ]
+    );
+    let cause = |i: usize| marks[i].stopped.clone().unwrap_or_default();
+    assert!(cause(0).starts_with("PKCE failed"), "{}", cause(0));
+    assert_eq!(marks[1].grant_id.as_deref(), Some(grant.as_str()));
+    assert_eq!(marks[1].user_id.as_deref(), Some("u1"));
+    assert!(cause(4).contains("client secret is wrong"), "{}", cause(4));
+    // No mark holds the code, a token or a secret.
+    let text = format!("{marks:?}");
+    for secret in [
+        code.as_str(),
+        issued.access_token.as_str(),
+        "s3cr3t-guess",
+        VERIFIER,
+    ] {
+        assert!(!text.contains(secret), "{secret}");
+    }
+}
