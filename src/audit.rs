@@ -36,6 +36,11 @@ pub enum Event {
     /// administrator; the command line writes the same names).
     UserDisabled,
     UserEnabled,
+    /// The console's Apps page: an app's limits changed, a new secret, an app removed
+    /// (the detail names the administrator; the command line writes the same names).
+    ClientChanged,
+    ClientSecretRotated,
+    ClientRemoved,
 }
 
 impl Event {
@@ -63,6 +68,9 @@ impl Event {
             Event::RolesChanged => "roles_changed",
             Event::UserDisabled => "user_disabled",
             Event::UserEnabled => "user_enabled",
+            Event::ClientChanged => "client_changed",
+            Event::ClientSecretRotated => "client_secret_rotated",
+            Event::ClientRemoved => "client_removed",
         }
     }
 
@@ -81,6 +89,7 @@ pub const NAMES: &[&str] = &[
     "client_registered",
     "client_removed",
     "client_secret_rotated",
+    "client_changed",
     "user_added",
     "user_disabled",
     "user_enabled",
@@ -113,6 +122,7 @@ pub fn describe(event: &str) -> &'static str {
         "client_registered" => "App registered",
         "client_removed" => "App removed by the operator",
         "client_secret_rotated" => "App given a new secret by the operator",
+        "client_changed" => "App's limits changed by the operator",
         "user_added" => "Account created by the operator",
         "user_disabled" => "Account disabled by the operator",
         "user_enabled" => "Account enabled by the operator",
@@ -202,6 +212,9 @@ mod tests {
             Event::RolesChanged,
             Event::UserDisabled,
             Event::UserEnabled,
+            Event::ClientChanged,
+            Event::ClientSecretRotated,
+            Event::ClientRemoved,
         ] {
             assert_ne!(describe(e.name()), "Other", "{e:?}");
             assert!(NAMES.contains(&e.name()), "{e:?}");

@@ -46,22 +46,21 @@ pub async fn people(ctx: &Ctx, req: &Incoming) -> Reply {
     super::admin_people::submit(ctx, req, &user, signed_in).await
 }
 
-/// `/admin/apps`: the same gate, then the Apps page (`admin_apps`), read only.
+/// `/admin/apps`: the same gate, then the Apps page (`admin_apps`).
 pub async fn apps(ctx: &Ctx, req: &Incoming) -> Reply {
-    let Some(user) = session_user(ctx, req).await else {
+    let Some((user, signed_in)) = browser::session(ctx, req).await else {
         return sign_in_page(ctx, req, "", None);
     };
     if let Err(reply) = administrator(ctx, &user).await {
         return reply;
     }
-    if req.method == "POST" {
-        return error_page(
-            ctx,
-            ErrorKind::BadForm,
-            Some("the apps page takes no form yet"),
-        );
+    if req.method != "POST" {
+        return super::admin_apps::show(ctx, req).await;
     }
-    super::admin_apps::show(ctx, req).await
+    if !super::admin_people::csrf_ok(ctx, req, &req.form_pairs()) {
+        return error_page(ctx, ErrorKind::Expired, None);
+    }
+    super::admin_apps::submit(ctx, req, &user, signed_in).await
 }
 
 /// `/admin/audit`: the same gate, then the audit log (`admin_audit`), read only.

@@ -98,7 +98,7 @@ async fn last_admin(ctx: &Ctx, db: &D1, t: &UserRow) -> Result<Option<Outcome>, 
 
 /// Whether a sign-in at `signed_in` (0: unknown, a cookie from before it was written) is
 /// recent enough at `now` for a change.
-fn recent_enough(signed_in: u64, now: u64) -> bool {
+pub fn recent_enough(signed_in: u64, now: u64) -> bool {
     signed_in > 0 && now.saturating_sub(signed_in) <= RECENT_SIGN_IN_SECONDS
 }
 

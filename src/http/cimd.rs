@@ -157,3 +157,55 @@ async fn may_fill(db: &D1, network: &str, limits: &Allowance, now: u64) -> bool 
 thread_local! {
     static FETCHES: std::cell::RefCell<Fetches> = std::cell::RefCell::new(Fetches::default());
 }
+
+/// The operator's host rules for documents (`document_hosts`, set in the console's Apps
+/// page): (allowed, blocked), read from D1 at most every `HOST_RULES_SECONDS` per isolate.
+type HostRules = std::rc::Rc<(Vec<String>, Vec<String>)>;
+
+const HOST_RULES_SECONDS: u64 = 60;
+
+thread_local! {
+    /// The last host rules read, and when.
+    static HOST_RULES: std::cell::RefCell<Option<(u64, HostRules)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Whether a document at `url` may be used under the operator's host rules. `None` when
+/// the rules were never read in this isolate and D1 cannot say now (the caller treats the
+/// document as unreachable: a block must not be skipped because D1 was slow).
+pub async fn host_allowed(db: &D1, url: &str) -> Option<bool> {
+    let now = crate::http::now();
+    let cached = HOST_RULES.with(|h| h.borrow().clone());
+    let rules = match cached {
+        Some((read_at, rules)) if read_at + HOST_RULES_SECONDS > now => rules,
+        stale => match db.host_rules().await {
+            Ok(rows) => {
+                let (allowed, blocked): (Vec<_>, Vec<_>) =
+                    rows.into_iter().partition(|r| r.rule == "allow");
+                let rules: HostRules = std::rc::Rc::new((
+                    allowed.into_iter().map(|r| r.host).collect(),
+                    blocked.into_iter().map(|r| r.host).collect(),
+                ));
+                HOST_RULES.with(|h| *h.borrow_mut() = Some((now, rules.clone())));
+                rules
+            }
+            Err(e) => {
+                worker::console_error!("reading the document host rules: {e}");
+                stale?.1
+            }
+        },
+    };
+    let host = url::Url::parse(url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
+        .unwrap_or_default();
+    Some(crate::oauth::app_form::host_allowed(
+        &host, &rules.0, &rules.1,
+    ))
+}
+
+/// Forgets the rules read, after this isolate changed them (others see it within
+/// `HOST_RULES_SECONDS`).
+pub fn forget_host_rules() {
+    HOST_RULES.with(|h| *h.borrow_mut() = None);
+}

@@ -204,6 +204,19 @@ impl Ctx {
                 return Ok(None);
             }
             let db = self.db()?;
+            match cimd::host_allowed(&db, client_id).await {
+                Some(true) => {}
+                Some(false) => {
+                    self.document_failed(
+                        client_id,
+                        "is on a host the operator does not allow (the console's Apps page)",
+                    )
+                    .await;
+                    return Ok(None);
+                }
+                None if strong => return Err(OAuthError::RateLimited(60)),
+                None => return Ok(None),
+            }
             return match cimd::resolve(
                 &kv,
                 &db,

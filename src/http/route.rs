@@ -106,7 +106,8 @@ impl Route {
             | Route::Note
             | Route::Account
             | Route::Admin
-            | Route::AdminPeople => &["GET", "POST"],
+            | Route::AdminPeople
+            | Route::AdminApps => &["GET", "POST"],
             // No server-to-client stream is offered, so GET is 405 (MCP transports).
             Route::Mcp | Route::McpPathToken => &["POST", "DELETE"],
             _ => &["GET"],

@@ -1,6 +1,7 @@
 //! OAuth 2.1 authorization server logic, free of `worker` types.
 
 pub mod access_token;
+pub mod app_form;
 pub mod authorize;
 pub mod catalog;
 pub mod chacha20;

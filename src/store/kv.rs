@@ -24,6 +24,11 @@ impl Kv {
             .await
             .map_err(err)
     }
+
+    /// Deletes a key (a removed client's fast copy).
+    pub async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.0.delete(key).await.map_err(err)
+    }
 }
 
 impl KeyValue for Kv {

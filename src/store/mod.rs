@@ -6,6 +6,7 @@
 //! Every key, KV and D1 counters alike, is spelled in `keys.rs`.
 
 pub mod d1;
+pub mod d1_app_admin;
 pub mod d1_apps;
 pub mod d1_audit;
 pub mod d1_console;
