@@ -41,6 +41,13 @@ pub enum Event {
     ClientChanged,
     ClientSecretRotated,
     ClientRemoved,
+    /// An administrator added a person in the console (no password: a link follows).
+    UserAdded,
+    /// An administrator reset a person: signed out, apps and tokens revoked, password
+    /// cleared for a link.
+    PasswordReset,
+    /// A person set their password with a one-time link.
+    PasswordSet,
 }
 
 impl Event {
@@ -71,6 +78,9 @@ impl Event {
             Event::ClientChanged => "client_changed",
             Event::ClientSecretRotated => "client_secret_rotated",
             Event::ClientRemoved => "client_removed",
+            Event::UserAdded => "user_added",
+            Event::PasswordReset => "password_reset",
+            Event::PasswordSet => "password_set",
         }
     }
 
@@ -94,6 +104,7 @@ pub const NAMES: &[&str] = &[
     "user_disabled",
     "user_enabled",
     "password_reset",
+    "password_set",
     "sign_in",
     "sign_in_failed",
     "lockout",
@@ -127,6 +138,7 @@ pub fn describe(event: &str) -> &'static str {
         "user_disabled" => "Account disabled by the operator",
         "user_enabled" => "Account enabled by the operator",
         "password_reset" => "Password reset by the operator",
+        "password_set" => "Password set with a one-time link",
         "sign_in" => "Signed in",
         "sign_in_failed" => "Failed sign-in",
         "lockout" => "Sign-in paused after failed attempts",
@@ -215,6 +227,9 @@ mod tests {
             Event::ClientChanged,
             Event::ClientSecretRotated,
             Event::ClientRemoved,
+            Event::UserAdded,
+            Event::PasswordReset,
+            Event::PasswordSet,
         ] {
             assert_ne!(describe(e.name()), "Other", "{e:?}");
             assert!(NAMES.contains(&e.name()), "{e:?}");

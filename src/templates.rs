@@ -27,11 +27,13 @@ pub const ADMIN_DOCTOR_ATTEMPT: &str = include_str!("../templates/admin-doctor-a
 pub const ADMIN_APPS: &str = include_str!("../templates/admin-apps.html");
 pub const ADMIN_APP: &str = include_str!("../templates/admin-app.html");
 pub const ADMIN_PEOPLE: &str = include_str!("../templates/admin-people.html");
+pub const ADMIN_PERSON_PAGE: &str = include_str!("../templates/admin-person-page.html");
 pub const ADMIN_PERSON: &str = include_str!("../templates/admin-person.html");
 pub const ACCOUNT_APP: &str = include_str!("../templates/account-app.html");
 pub const ACCOUNT_TOKEN: &str = include_str!("../templates/account-token.html");
 pub const ACCOUNT_EVENT: &str = include_str!("../templates/account-event.html");
 pub const ERROR: &str = include_str!("../templates/error.html");
+pub const WELCOME: &str = include_str!("../templates/welcome.html");
 pub const NOTE: &str = include_str!("../templates/note.html");
 pub const STYLESHEET: &str = include_str!("../templates/style.css");
 
@@ -275,6 +277,8 @@ mod tests {
             ADMIN_APPS,
             ADMIN_AUDIT,
             ADMIN_DOCTOR,
+            WELCOME,
+            ADMIN_PERSON_PAGE,
             ERROR,
             NOTE,
         ] {

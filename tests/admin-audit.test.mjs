@@ -336,7 +336,7 @@ test("filters by person, app, kind of event and UTC days list exactly the rows t
     [{ from: "2025-03-01", to: "2025-03-02" }, "two days, the To day included", 4],
     [{ to: "2025-02-28" }, "up to a day", 1],
     [{ from: "2025-03-03", to: "2025-03-05" }, "days around a noon", 1],
-    [{ from: today(), to: today() }, "today: the real actions", 15],
+    [{ from: today(), to: today() }, "today: the real actions", 10],
     [{ from: "2099-01-01" }, "the future", 0],
     [{ person: carol.email, event: "sign_in", from: "2025-02-28", to: "2025-03-01" }, "person, kind and days together", 2],
     [{ person: dave.email, app: made.c2, event: "refresh" }, "person, app and kind together", 2],
@@ -446,7 +446,7 @@ test("paging: 50 rows a page, Older events (rel=next) keeps the filter and ends;
   // Without a filter the first page is the newest 50 of everything.
   const unfiltered = await audit(b);
   const everything = await expected({});
-  assert.ok(everything.length > 150);
+  assert.ok(everything.length > 120, `${everything.length} rows in all`);
   assert.deepEqual(listed(unfiltered.html), everything.slice(0, 50).map((r) => rowHtml(r, words)));
   assert.match(olderLink(unfiltered.html) ?? "", /^\/admin\/audit\?before=\d+$/);
 });
@@ -593,7 +593,6 @@ for (const device of DEVICES) {
     await page.getByRole("navigation", { name: "Console" }).getByRole("link", { name: "Audit log" }).click();
     await page.getByRole("heading", { level: 1, name: "Audit log" }).waitFor();
     assert.equal(await page.locator("ol.events > li").count(), 50);
-    assert.ok((await page.locator("ol.events > li.failed").count()) >= 0);
     await inspect(page, "console-audit", device);
     // The failed rows (red) pass contrast too.
     await page.goto(w.url + "/admin/audit?event=sign_in_failed");

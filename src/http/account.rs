@@ -140,7 +140,7 @@ impl AppNames {
 
 /// An app's name and the host that vouches for it, as the consent page showed them; the
 /// client id when the client is gone or cannot be looked up.
-async fn app_name(ctx: &Ctx, client_id: &str) -> (String, String) {
+pub(crate) async fn app_name(ctx: &Ctx, client_id: &str) -> (String, String) {
     match ctx.find_client(client_id).await {
         Ok(Some(c)) => (
             c.display_name().unwrap_or_else(|| client_id.to_string()),

@@ -23,16 +23,24 @@ const LISTED: u64 = 50;
 struct Outcome {
     notice: String,
     problem: String,
+    /// A one-time link to set a password, shown once.
+    link: String,
 }
 
 pub async fn show(ctx: &Ctx, req: &Incoming) -> Reply {
-    let q = req
-        .query_pairs()
-        .into_iter()
-        .find(|(k, _)| k == "q")
-        .map(|(_, v)| v)
-        .unwrap_or_default();
-    page(ctx, req, &q, &Outcome::default(), 200).await
+    let pairs = req.query_pairs();
+    let get = |key: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    let id = get("id");
+    if !id.is_empty() {
+        return super::admin_person::show(ctx, req, &id).await;
+    }
+    page(ctx, req, &get("q"), &Outcome::default(), 200).await
 }
 
 pub async fn submit(ctx: &Ctx, req: &Incoming, admin: &UserRow, signed_in: u64) -> Reply {
@@ -50,6 +58,26 @@ pub async fn submit(ctx: &Ctx, req: &Incoming, admin: &UserRow, signed_in: u64) 
     let Ok(db) = ctx.db() else {
         return error_page(ctx, ErrorKind::Unavailable, Some("no database"));
     };
+    match field(&form, "action") {
+        "add" => {
+            return match super::admin_person::add(ctx, &db, admin, &form).await {
+                Ok(o) => {
+                    let status = if o.problem.is_empty() { 200 } else { 400 };
+                    let o = Outcome {
+                        notice: o.notice,
+                        problem: o.problem,
+                        link: o.link,
+                    };
+                    page(ctx, req, &q, &o, status).await
+                }
+                Err(reply) => reply,
+            }
+        }
+        "reset" | "link" | "disconnect" | "revoke_token" => {
+            return super::admin_person::submit(ctx, req, admin, &form).await
+        }
+        _ => {}
+    }
     let target = match db.user_by_id(field(&form, "user_id")).await {
         Ok(Some(u)) => u,
         Ok(None) => return error_page(ctx, ErrorKind::BadForm, Some("no such person")),
@@ -278,6 +306,12 @@ async fn page(ctx: &Ctx, req: &Incoming, q: &str, outcome: &Outcome, status: u16
             ("q", q),
             ("notice", &outcome.notice),
             ("problem", &outcome.problem),
+            ("link", &outcome.link),
+            ("csrf_token", &token),
+            (
+                "passwords_on",
+                if ctx.config.local_passwords { "1" } else { "" },
+            ),
         ],
     );
     csrf.attach(pages::html(ctx, status, &content))

@@ -175,6 +175,7 @@ mod tests {
             iterations: 1,
             disabled_at,
             sessions_after,
+            operator_added: 0,
         }
     }
 

@@ -12,6 +12,7 @@ pub mod admin_chart;
 pub mod admin_doctor;
 pub mod admin_overview;
 pub mod admin_people;
+pub mod admin_person;
 pub mod authorize;
 pub mod authorize_grant;
 pub mod bearer;
@@ -45,6 +46,7 @@ pub mod sse_session;
 pub mod token;
 pub mod userinfo;
 pub mod webcrypto;
+pub mod welcome;
 
 use ctx::settings;
 pub use ctx::{now, now_ms, Ctx};
@@ -274,6 +276,7 @@ async fn dispatch(route: Route, ctx: &Ctx, req: &Incoming) -> Reply {
         Route::AdminApps => admin::apps(ctx, req).await,
         Route::AdminAudit => admin::audit(ctx, req).await,
         Route::AdminDoctor => admin::doctor(ctx, req).await,
+        Route::Welcome => welcome::handle(ctx, req).await,
         // A person who opens the bare domain lands on their connected apps.
         Route::Home => Reply::redirect("/account"),
         Route::Mcp => mcp::handle(ctx, req, None).await,

@@ -57,6 +57,8 @@ pub enum ErrorKind {
     Misconfigured,
     /// A signed-in person without the `admin` role at `/admin` (403).
     AdminOnly,
+    /// A set-password link that was used, replaced by a newer one, or expired.
+    LinkUsed,
 }
 
 impl ErrorKind {
@@ -83,6 +85,7 @@ impl ErrorKind {
             ErrorKind::AccountDisabled => "account_disabled",
             ErrorKind::Misconfigured => "misconfigured",
             ErrorKind::AdminOnly => "admin_only",
+            ErrorKind::LinkUsed => "link_used",
         }
     }
 

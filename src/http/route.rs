@@ -35,6 +35,8 @@ pub enum Route {
     AdminAudit,
     /// `/admin/doctor`: the console's connector doctor.
     AdminDoctor,
+    /// `/welcome?token=`: a person sets their password with a one-time link.
+    Welcome,
     Home,
     /// `/signin/start`: a "Continue with" button, off to a sign-in provider.
     SignInStart,
@@ -75,6 +77,7 @@ impl Route {
             "/admin/apps" => Route::AdminApps,
             "/admin/audit" => Route::AdminAudit,
             "/admin/doctor" => Route::AdminDoctor,
+            "/welcome" => Route::Welcome,
             "/" => Route::Home,
             "/signin/start" => Route::SignInStart,
             "/signin/handoff" => Route::SignInHandoff,
@@ -107,7 +110,8 @@ impl Route {
             | Route::Account
             | Route::Admin
             | Route::AdminPeople
-            | Route::AdminApps => &["GET", "POST"],
+            | Route::AdminApps
+            | Route::Welcome => &["GET", "POST"],
             // No server-to-client stream is offered, so GET is 405 (MCP transports).
             Route::Mcp | Route::McpPathToken => &["POST", "DELETE"],
             _ => &["GET"],
@@ -128,6 +132,7 @@ impl Route {
                 | Route::AdminApps
                 | Route::AdminAudit
                 | Route::AdminDoctor
+                | Route::Welcome
                 | Route::SignInStart
                 | Route::SignInCallback
                 | Route::SignInHandoff
@@ -173,6 +178,7 @@ impl Route {
                 | Route::AdminApps
                 | Route::AdminAudit
                 | Route::AdminDoctor
+                | Route::Welcome
         )
     }
 

@@ -29,12 +29,12 @@ pub async fn resolve(
         _ => None,
     };
     // Linking by email joins only people the operator added (`npm run user`, so with a
-    // local password), never a person another provider created: whoever created them
+    // local password, or the console), never a person another provider created: whoever created them
     // through a provider that vouched for an address they do not own must not be joined
     // by its real owner. And a person who already has another identity at this provider
     // is not linked to a second one: one account there, one person here.
     if let Some(person) = &by_email {
-        let provider_made = person.password_hash.is_empty();
+        let provider_made = person.provider_made();
         if p.link_by_email && (provider_made || store.identity_of(&person.id, &ns).await?.is_some())
         {
             return Err(Failure::Denied(

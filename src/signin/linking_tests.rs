@@ -99,6 +99,35 @@ fn linking_by_email_joins_only_an_operator_added_person() {
 }
 
 #[test]
+fn a_person_added_in_the_console_without_a_password_is_linked_by_email() {
+    let (people, t) = (People::default(), Table::default());
+    people.add("u-bea", "bea@example.com");
+    for u in people.users.borrow_mut().iter_mut() {
+        // As `D1::add_person` writes them: no password until a link sets one.
+        u.password_hash.clear();
+        u.password_salt.clear();
+        u.operator_added = 1;
+    }
+    let p = oidc(r#","link_by_email":true"#);
+    let linked = block_on(resolve(
+        &people,
+        &t,
+        &p,
+        &who("s1", Some("bea@example.com")),
+    ))
+    .unwrap();
+    assert_eq!(linked.id, "u-bea");
+    // The same row without the mark is a provider's person, and is not joined.
+    let (people, t) = (People::default(), Table::default());
+    people.add("u-cy", "cy@example.com");
+    for u in people.users.borrow_mut().iter_mut() {
+        u.password_hash.clear();
+    }
+    let r = block_on(resolve(&people, &t, &p, &who("s2", Some("cy@example.com"))));
+    assert_eq!(refusal(r), Refusal::AccountExists);
+}
+
+#[test]
 fn a_person_another_provider_created_is_never_joined_by_email() {
     let (people, t) = (People::default(), Table::default());
     let open = provider(

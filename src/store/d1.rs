@@ -32,6 +32,19 @@ pub struct UserRow {
     /// Milliseconds: session cookies issued before this are refused (account recovery).
     #[serde(default)]
     pub sessions_after: u64,
+    /// 1 when an administrator added the person in the console (with no password until
+    /// they set one through a link), or reset one the operator had added: such a person
+    /// is linked by email like one with a password (`signin::linking`).
+    #[serde(default)]
+    pub operator_added: u64,
+}
+
+impl UserRow {
+    /// Whether a sign-in provider created this person (no password, never added by the
+    /// operator): linking by email never joins such a person.
+    pub fn provider_made(&self) -> bool {
+        self.password_hash.is_empty() && self.operator_added == 0
+    }
 }
 
 pub use crate::store::grants::{NewGrant, NewRefresh, RefreshRow};
@@ -94,7 +107,7 @@ impl D1 {
     pub async fn user_by_email(&self, email: &str) -> Result<Option<UserRow>, StoreError> {
         self.first(
             "SELECT id, email, name, password_hash, password_salt, iterations, disabled_at, \
-                    sessions_after \
+                    sessions_after, operator_added \
              FROM users WHERE email = ?1",
             &[Arg::T(email)],
         )
@@ -104,7 +117,7 @@ impl D1 {
     pub async fn user_by_id(&self, id: &str) -> Result<Option<UserRow>, StoreError> {
         self.first(
             "SELECT id, email, name, password_hash, password_salt, iterations, disabled_at, \
-                    sessions_after \
+                    sessions_after, operator_added \
              FROM users WHERE id = ?1",
             &[Arg::T(id)],
         )

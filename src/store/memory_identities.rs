@@ -26,6 +26,7 @@ impl People {
             iterations: 1,
             disabled_at: None,
             sessions_after: 0,
+            operator_added: 0,
         });
     }
 
@@ -127,6 +128,7 @@ impl IdentityStore for People {
             iterations: 0,
             disabled_at: None,
             sessions_after: 0,
+            operator_added: 0,
         });
         self.use_identity(id, user_id, now).await?;
         Ok(true)

@@ -15,6 +15,7 @@ pub mod d1_documents;
 pub mod d1_grants;
 pub mod d1_identities;
 pub mod d1_notes;
+pub mod d1_password_links;
 pub mod d1_revocations;
 pub mod d1_roles;
 pub mod d1_tokens;

@@ -1,0 +1,146 @@
+//! `/welcome?token=`: a person sets their own password with a one-time link an
+//! administrator made for them in the console (an invitation, or a reset). The link's
+//! token is kept only as its hash; it works once, until it expires, and only the newest
+//! link of a person works. Setting the password ends the person's other sessions and
+//! signs them in here.
+
+use crate::audit::Event;
+use crate::encoding::secret_hash;
+use crate::http::browser::{self, field, CsrfCookie};
+use crate::http::pages::{self, error_page, see_other, ErrorKind};
+use crate::http::password::{self, ITERATIONS, MAX_LEN, MIN_LEN};
+use crate::http::{now, now_ms, Ctx, Incoming};
+use crate::reply::Reply;
+use crate::store::d1_password_links::PasswordLink;
+use crate::templates::{self, display_time, render};
+
+const PURPOSE: &str = "welcome";
+
+/// The link's token from the query (GET) or the form (POST).
+fn token_of(pairs: &[(String, String)]) -> &str {
+    pairs
+        .iter()
+        .find(|(k, _)| k == "token")
+        .map_or("", |(_, v)| v.as_str())
+}
+
+/// The live link for `token`, or the page that says it cannot be used.
+async fn live(ctx: &Ctx, token: &str) -> Result<PasswordLink, Reply> {
+    if token.is_empty() || token.len() > 100 {
+        return Err(error_page(ctx, ErrorKind::LinkUsed, None));
+    }
+    let db = ctx
+        .db()
+        .map_err(|_| error_page(ctx, ErrorKind::Unavailable, Some("no database")))?;
+    match db.password_link(&secret_hash(token)).await {
+        Ok(Some(l)) if l.used_at.is_none() && l.expires_at > now() && l.disabled_at.is_none() => {
+            Ok(l)
+        }
+        Ok(_) => Err(error_page(ctx, ErrorKind::LinkUsed, None)),
+        Err(e) => {
+            ctx.internal(e);
+            Err(error_page(ctx, ErrorKind::Unavailable, None))
+        }
+    }
+}
+
+pub async fn handle(ctx: &Ctx, req: &Incoming) -> Reply {
+    if !ctx.config.local_passwords {
+        return error_page(ctx, ErrorKind::LinkUsed, Some("LOCAL_PASSWORDS is off"));
+    }
+    if req.method != "POST" {
+        let pairs = req.query_pairs();
+        let token = token_of(&pairs);
+        return match live(ctx, token).await {
+            Ok(link) => page(ctx, req, &link, token, "", 200),
+            Err(reply) => reply,
+        };
+    }
+    let form = req.form_pairs();
+    if !browser::csrf_ok(ctx, req, PURPOSE, field(&form, "csrf_token")) {
+        return error_page(ctx, ErrorKind::Expired, None);
+    }
+    let token = token_of(&form);
+    let link = match live(ctx, token).await {
+        Ok(l) => l,
+        Err(reply) => return reply,
+    };
+    let (pw, again) = (field(&form, "password"), field(&form, "again"));
+    if let Some(problem) = password::new_password_problem(pw, again) {
+        return page(ctx, req, &link, token, &problem, 400);
+    }
+    let Ok(db) = ctx.db() else {
+        return error_page(ctx, ErrorKind::Unavailable, Some("no database"));
+    };
+    let (hash, salt) = match password::hash_new(pw).await {
+        Ok(h) => h,
+        Err(e) => {
+            ctx.internal(e);
+            return error_page(ctx, ErrorKind::Unavailable, None);
+        }
+    };
+    let failures = crate::store::keys::account_failures(&link.email);
+    let used = db
+        .use_password_link(
+            &secret_hash(token),
+            &link.user_id,
+            &hash,
+            &salt,
+            ITERATIONS,
+            &failures,
+            now(),
+            now_ms(),
+        )
+        .await;
+    match used {
+        Ok(true) => {}
+        // Used by a second tab a moment ago, or replaced by a newer link.
+        Ok(false) => return error_page(ctx, ErrorKind::LinkUsed, None),
+        Err(e) => {
+            ctx.internal(e);
+            return error_page(ctx, ErrorKind::Unavailable, None);
+        }
+    }
+    let detail = format!(
+        "through an {} link",
+        if link.purpose == "invite" {
+            "invitation"
+        } else {
+            "reset"
+        }
+    );
+    ctx.audit(Event::PasswordSet, Some(&link.user_id), None, Some(&detail))
+        .await;
+    match browser::session_cookie(ctx, &link.user_id) {
+        Some(cookie) => see_other("/account").header("Set-Cookie", &cookie),
+        None => see_other("/account"),
+    }
+}
+
+fn page(
+    ctx: &Ctx,
+    req: &Incoming,
+    link: &PasswordLink,
+    token: &str,
+    problem: &str,
+    status: u16,
+) -> Reply {
+    let csrf = CsrfCookie::for_page(ctx, req);
+    let Some(csrf_token) = csrf.token(ctx, PURPOSE) else {
+        return error_page(ctx, ErrorKind::Unavailable, Some("no signing key"));
+    };
+    let content = render(
+        templates::WELCOME,
+        &[
+            ("invite", if link.purpose == "invite" { "1" } else { "" }),
+            ("email", &link.email),
+            ("expires", &display_time(link.expires_at).0),
+            ("token", token),
+            ("csrf_token", &csrf_token),
+            ("problem", problem),
+            ("min", &MIN_LEN.to_string()),
+            ("max", &MAX_LEN.to_string()),
+        ],
+    );
+    csrf.attach(pages::html(ctx, status, &content))
+}
