@@ -41,6 +41,9 @@ pub enum Event {
     ClientChanged,
     ClientSecretRotated,
     ClientRemoved,
+    /// A client ID metadata document host allowed, blocked or its rule removed in the
+    /// console; the detail names the host, the rule and the administrator.
+    DocumentHostChanged,
     /// An administrator added a person in the console (no password: a link follows).
     UserAdded,
     /// An administrator reset a person: signed out, apps and tokens revoked, password
@@ -78,6 +81,7 @@ impl Event {
             Event::ClientChanged => "client_changed",
             Event::ClientSecretRotated => "client_secret_rotated",
             Event::ClientRemoved => "client_removed",
+            Event::DocumentHostChanged => "document_host_changed",
             Event::UserAdded => "user_added",
             Event::PasswordReset => "password_reset",
             Event::PasswordSet => "password_set",
@@ -100,6 +104,7 @@ pub const NAMES: &[&str] = &[
     "client_removed",
     "client_secret_rotated",
     "client_changed",
+    "document_host_changed",
     "user_added",
     "user_disabled",
     "user_enabled",
@@ -134,6 +139,7 @@ pub fn describe(event: &str) -> &'static str {
         "client_removed" => "App removed by the operator",
         "client_secret_rotated" => "App given a new secret by the operator",
         "client_changed" => "App's limits changed by the operator",
+        "document_host_changed" => "Metadata-document host rule changed by the operator",
         "user_added" => "Account created by the operator",
         "user_disabled" => "Account disabled by the operator",
         "user_enabled" => "Account enabled by the operator",
@@ -227,6 +233,7 @@ mod tests {
             Event::ClientChanged,
             Event::ClientSecretRotated,
             Event::ClientRemoved,
+            Event::DocumentHostChanged,
             Event::UserAdded,
             Event::PasswordReset,
             Event::PasswordSet,

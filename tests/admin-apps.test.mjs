@@ -378,9 +378,11 @@ test("limits: one scope and a 15-minute access token show in the token response;
   const claims = decodeJwt(t.body.access_token);
   assert.equal(claims.exp - claims.iat, 900);
   assert.equal(claims.scope, "mcp:read");
-  // Asking only for a scope outside the limit gets nothing.
+  // Asking only for a scope outside the limit gets nothing: before sign-in, the page about
+  // the app's unusable request (an invalid_scope redirect only after sign-in).
   const outside = await open(authorizeUrl(w.url, { client_id: id, redirect_uris: [redirect] }, { challenge: pkcePair().challenge, scope: "mcp:write" }));
-  assert.notEqual(outside.status, 200, "a scope outside the limit was offered");
+  assert.equal(outside.status, 400, "a scope outside the limit was offered");
+  assert.equal(dataError(outside.html), "app_request");
 
   // Bad limits change nothing.
   for (const [fields, says] of [
@@ -599,7 +601,9 @@ test("refusals: a sign-in older than ten minutes, no CSRF token, a cross-site po
   const recent = await atApps(ann);
   signedInAgo(recent.browser, 9 * 60);
   const fine = await appsPost(recent, { action: "host_forget", host: "nothing-here.example" });
-  assert.equal(fine.status, 200, `a sign-in 9 minutes ago: ${fine.alert}`);
+  // Accepted as recent: the answer is about the rule (there is none), not the sign-in.
+  assert.equal(fine.status, 400, `a sign-in 9 minutes ago: ${fine.alert}`);
+  assert.match(fine.alert ?? "", /has no rule to remove/);
 
   // No CSRF token, or another browser's.
   const other = await atApps(ann);

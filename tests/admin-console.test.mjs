@@ -15,6 +15,7 @@ import { startWorker, localState, newSigningKey } from "./helpers/worker.mjs";
 import { runNode } from "./helpers/process.mjs";
 import { createUser, publicClient, fullFlow, token, Browser, formFields } from "./helpers/oauth.mjs";
 import { launchChromium, DEVICES, axeViolations, watchConsole } from "./helpers/chromium.mjs";
+import { recordingUpstream } from "./helpers/upstream.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(here, "..");
@@ -284,7 +285,11 @@ test("cross-site and CSRF-less posts are refused and change nothing; Sign out en
 });
 
 test("the overview's counts, keys and charts match what was made, and the README's picture", async () => {
-  const o = await startWorker({ bindings: { JWT_SIGNING_KEY_PREVIOUS: newSigningKey(), UPSTREAMS: JSON.stringify([{ name: "agents", url: "https://agents.acme.test/mcp" }]) } });
+  const agents = recordingUpstream("agents");
+  const o = await startWorker({
+    bindings: { JWT_SIGNING_KEY_PREVIOUS: newSigningKey(), UPSTREAMS: JSON.stringify([{ name: "agents", url: "https://agents.acme.test/mcp" }]) },
+    outbound: (req) => (new URL(req.url).host === "agents.acme.test" ? agents.handle(req) : new Response("tests have no internet", { status: 502 })),
+  });
   try {
     // Far enough from the end of the hour that the page's week is the one computed here.
     const left = 3600 - (now() % 3600);
@@ -347,8 +352,19 @@ test("the overview's counts, keys and charts match what was made, and the README
     const previousKid = jwks.find((k) => k.kty === "OKP" && k.kid !== kid)?.kid;
     const rsaKid = jwks.find((k) => k.kty === "RSA")?.kid;
     assert.ok(previousKid && rsaKid, JSON.stringify(jwks));
-    assert.deepEqual(line(s.html, "Access tokens"), { problem: false, value: `Ed25519, key ${kid}; the previous key ${previousKid} is still published (finish the rotation with npm run key:rotate -- --finish once its tokens have expired)` });
-    assert.deepEqual(line(s.html, "ID tokens"), { problem: false, value: `RS256, key ${rsaKid}` });
+    // Each key with its age, counted from the first time the console saw it (today here).
+    const seen = "\\(first seen \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d UTC, today\\)";
+    const access = line(s.html, "Access tokens");
+    assert.equal(access.problem, false);
+    assert.match(access.value, new RegExp(`^Ed25519, key ${kid} ${seen}; the previous key ${previousKid} ${seen} is still published \\(finish the rotation with npm run key:rotate -- --finish once its tokens have expired\\)$`));
+    const idLine = line(s.html, "ID tokens");
+    assert.equal(idLine.problem, false);
+    assert.match(idLine.value, new RegExp(`^RS256, key ${rsaKid} ${seen}$`));
+    // The upstream, asked for its tools as the administrator just now (client "console").
+    const upstream = line(s.html, "agents");
+    assert.equal(upstream.problem, false, upstream.value);
+    assert.match(upstream.value, /^[1-9]\d* tool\(s\), (MCP 2026-07-28|MCP 2025 \(sessions\)|era not known yet), answered at \d{4}-\d\d-\d\d \d\d:\d\d UTC \(https:\/\/agents\.acme\.test\/mcp\)$/);
+    assert.ok(agents.requests.some((r) => r.body?.method === "tools/list"), "the overview asked the upstream");
     assert.deepEqual(line(s.html, "SCOPES"), { problem: false, value: "not set: mcp:read and mcp:write" });
     assert.deepEqual(line(s.html, "UPSTREAMS"), { problem: false, value: "agents" });
     assert.deepEqual(line(s.html, "SIGNIN_PROVIDERS"), { problem: false, value: "none" });

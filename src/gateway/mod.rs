@@ -59,6 +59,19 @@ impl Upstream {
     }
 }
 
+/// One upstream's state, for the console (`Gateway::health`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Health {
+    pub name: String,
+    /// Where it is: a URL, or `service:<binding><path>`.
+    pub target: String,
+    /// How many tools it exposes here, or why it could not be listed.
+    pub tools: Result<usize, String>,
+    /// `Some(true)`: speaks 2026-07-28; `Some(false)`: the session era only; `None`: not
+    /// asked in this isolate yet.
+    pub stateless: Option<bool>,
+}
+
 /// One call through the gateway, for the audit log (no arguments, no results).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CallRecord {
@@ -238,6 +251,33 @@ impl Gateway<'_> {
                         .borrow_mut()
                         .push((upstream.name.clone(), e.describe(&upstream.name))),
                 }
+            }
+        }
+        out
+    }
+
+    /// Each upstream's state for the console's overview: its exposed tools (from this
+    /// caller's cached list when one is fresh, else asked now), or why not, and the era
+    /// it speaks as this isolate learnt it.
+    pub async fn health(&self) -> Vec<Health> {
+        let mut out = Vec::new();
+        for batch in self.upstreams.chunks(FAN_OUT) {
+            let lists = join_all(batch.iter().map(|u| self.raw_tools(u))).await;
+            for (upstream, list) in batch.iter().zip(lists) {
+                let tools = list
+                    .map(|items| {
+                        items
+                            .iter()
+                            .filter(|t| policy::rewrite(upstream, self.catalog, t, true).is_some())
+                            .count()
+                    })
+                    .map_err(|e| e.describe(&upstream.name));
+                out.push(Health {
+                    name: upstream.name.clone(),
+                    target: upstream.audience(),
+                    tools,
+                    stateless: sessions::known_era(&upstream.name),
+                });
             }
         }
         out

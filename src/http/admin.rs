@@ -19,9 +19,9 @@ pub async fn handle(ctx: &Ctx, req: &Incoming) -> Reply {
     }
     match session_user(ctx, req).await {
         Some(user) => match administrator(ctx, &user).await {
-            Ok(()) => {
+            Ok(roles) => {
                 let csrf = CsrfCookie::for_page(ctx, req);
-                super::admin_overview::show(ctx, &csrf, &user, PURPOSE).await
+                super::admin_overview::show(ctx, &csrf, &user, &roles, PURPOSE).await
             }
             Err(reply) => reply,
         },
@@ -113,12 +113,12 @@ pub fn nav(current: &str) -> String {
     )
 }
 
-/// The person holds `admin` now (GitHub's roles asked again, like an approval), or the
-/// page that says why not.
-async fn administrator(ctx: &Ctx, user: &UserRow) -> Result<(), Reply> {
+/// The person holds `admin` now (GitHub's roles asked again, like an approval), with
+/// their roles, or the page that says why not.
+async fn administrator(ctx: &Ctx, user: &UserRow) -> Result<Vec<String>, Reply> {
     let roles = crate::http::signin_roles::current_roles_or_page(ctx, &user.id).await?;
     if roles.iter().any(|r| r == ADMIN) {
-        Ok(())
+        Ok(roles)
     } else {
         Err(error_page(ctx, ErrorKind::AdminOnly, None))
     }

@@ -70,44 +70,16 @@ pub async fn submit(ctx: &Ctx, req: &Incoming, admin: &UserRow, signed_in: u64) 
         return error_page(ctx, ErrorKind::Unavailable, Some("no database"));
     };
     let by = format!("by {}", admin.email);
-    let done =
-        match field(&form, "action") {
-            "create" => create(ctx, &db, &form, &by).await,
-            "limit" => limit(ctx, &db, &form, &by).await,
-            "rotate" => rotate(ctx, &db, &form, &by).await,
-            "remove" => remove(ctx, &db, field(&form, "client_id"), &by).await,
-            "host_allow" | "host_block" => {
-                let rule = if field(&form, "action") == "host_allow" {
-                    "allow"
-                } else {
-                    "block"
-                };
-                match app_form::document_host(field(&form, "host")) {
-                    Ok(host) => match db.set_host_rule(&host, rule, now(), &admin.email).await {
-                        Ok(()) => {
-                            super::cimd::forget_host_rules();
-                            Ok(notice(format!(
-                            "Documents on {host} are {}; every location follows within a minute.",
-                            if rule == "allow" { "allowed" } else { "blocked" }
-                        )))
-                        }
-                        Err(e) => Err(e),
-                    },
-                    Err(e) => Ok(problem(e)),
-                }
-            }
-            "host_forget" => {
-                let host = field(&form, "host");
-                match db.delete_host_rule(host).await {
-                    Ok(_) => {
-                        super::cimd::forget_host_rules();
-                        Ok(notice(format!("{host} has no rule any more.")))
-                    }
-                    Err(e) => Err(e),
-                }
-            }
-            _ => return error_page(ctx, ErrorKind::BadForm, Some("unknown action")),
-        };
+    let done = match field(&form, "action") {
+        "create" => create(ctx, &db, &form, &by).await,
+        "limit" => limit(ctx, &db, &form, &by).await,
+        "rotate" => rotate(ctx, &db, &form, &by).await,
+        "remove" => remove(ctx, &db, field(&form, "client_id"), &by).await,
+        a @ ("host_allow" | "host_block" | "host_forget") => {
+            host_rule(ctx, &db, a, field(&form, "host"), admin, &by).await
+        }
+        _ => return error_page(ctx, ErrorKind::BadForm, Some("unknown action")),
+    };
     match done {
         Ok(o) => {
             let status = if o.problem.is_empty() { 200 } else { 400 };
@@ -121,6 +93,44 @@ pub async fn submit(ctx: &Ctx, req: &Incoming, admin: &UserRow, signed_in: u64) 
 }
 
 type Done = Result<Outcome, crate::store::StoreError>;
+
+/// Allows or blocks a host of metadata documents, or removes its rule.
+async fn host_rule(ctx: &Ctx, db: &D1, action: &str, raw: &str, admin: &UserRow, by: &str) -> Done {
+    let host = match app_form::document_host(raw) {
+        Ok(h) => h,
+        Err(e) => return Ok(problem(e)),
+    };
+    let (done, what) = match action {
+        "host_forget" => {
+            if !db.delete_host_rule(&host).await? {
+                return Ok(problem(format!("{host} has no rule to remove.")));
+            }
+            (format!("{host} has no rule any more."), "rule removed")
+        }
+        _ => {
+            let rule = if action == "host_allow" {
+                "allow"
+            } else {
+                "block"
+            };
+            db.set_host_rule(&host, rule, now(), &admin.email).await?;
+            let words = if rule == "allow" {
+                "allowed"
+            } else {
+                "blocked"
+            };
+            (
+                format!("Documents on {host} are {words}; every location follows within a minute."),
+                words,
+            )
+        }
+    };
+    super::cimd::forget_host_rules();
+    let detail = format!("{host} {what} {by}");
+    ctx.audit(Event::DocumentHostChanged, None, None, Some(&detail))
+        .await;
+    Ok(notice(done))
+}
 
 async fn save(ctx: &Ctx, db: &D1, client: &Client) -> Result<(), crate::store::StoreError> {
     let kv = match ctx.kv() {
@@ -293,6 +303,9 @@ async fn rotate(ctx: &Ctx, db: &D1, form: &[(String, String)], by: &str) -> Done
 async fn remove(ctx: &Ctx, db: &D1, client_id: &str, by: &str) -> Done {
     if client_id.is_empty() {
         return Ok(problem("No app was named."));
+    }
+    if !db.app_known(client_id).await? {
+        return Ok(problem("That app is not known here (removed already?)."));
     }
     // Revocation first, in D1 where it happens, then the marks and the fast copy.
     let revoked = db.remove_app(client_id, now(), now_ms()).await?;

@@ -103,15 +103,22 @@ fn shown_list(list: &[String]) -> String {
     }
 }
 
-fn keys(ctx: &Ctx) -> String {
+fn keys(ctx: &Ctx, ages: &[(String, String)]) -> String {
+    let age = |kid: &str| {
+        ages.iter()
+            .find(|(k, _)| k == kid)
+            .map(|(_, a)| format!(" ({a})"))
+            .unwrap_or_default()
+    };
     let mut out = match &ctx.keys {
         Ok(k) => {
-            let mut words = format!("Ed25519, key {}", k.kid);
+            let mut words = format!("Ed25519, key {}{}", k.kid, age(&k.kid));
             if let Some(prev) = k.verifying.get(1) {
                 words.push_str(&format!(
-                    "; the previous key {} is still published (finish the rotation with \
+                    "; the previous key {}{} is still published (finish the rotation with \
                      npm run key:rotate -- --finish once its tokens have expired)",
-                    prev.kid
+                    prev.kid,
+                    age(&prev.kid)
                 ));
             }
             item("Access tokens", &words, false)
@@ -120,7 +127,7 @@ fn keys(ctx: &Ctx) -> String {
     };
     out.push_str(&match &ctx.rsa {
         Some(rsa) => {
-            let mut words = format!("RS256, key {}", rsa.kid);
+            let mut words = format!("RS256, key {}{}", rsa.kid, age(&rsa.kid));
             if rsa.published.len() > 1 {
                 words.push_str("; the previous key is still published");
             }
@@ -135,7 +142,13 @@ fn keys(ctx: &Ctx) -> String {
     out
 }
 
-pub async fn show(ctx: &Ctx, csrf: &CsrfCookie, user: &UserRow, purpose: &str) -> Reply {
+pub async fn show(
+    ctx: &Ctx,
+    csrf: &CsrfCookie,
+    user: &UserRow,
+    roles: &[String],
+    purpose: &str,
+) -> Reply {
     let Some(token) = csrf.token(ctx, purpose) else {
         return error_page(ctx, ErrorKind::Unavailable, Some("no signing key"));
     };
@@ -167,6 +180,8 @@ pub async fn show(ctx: &Ctx, csrf: &CsrfCookie, user: &UserRow, purpose: &str) -
             &counts,
         ));
     }
+    let ages = super::admin_health::key_ages(ctx, &db).await;
+    let upstreams = super::admin_health::upstreams(ctx, user, roles).await;
     let number = |n: u64| n.to_string();
     let disabled = if counts.disabled > 0 {
         number(counts.disabled)
@@ -179,7 +194,8 @@ pub async fn show(ctx: &Ctx, csrf: &CsrfCookie, user: &UserRow, purpose: &str) -
             ("email", &user.email),
             ("nav", &super::admin::nav("/admin")),
             ("settings", &settings(ctx)),
-            ("keys", &keys(ctx)),
+            ("keys", &keys(ctx, &ages)),
+            ("upstreams", &upstreams),
             ("people", &number(counts.people)),
             ("disabled", &disabled),
             ("apps", &number(counts.apps)),

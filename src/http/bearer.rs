@@ -29,6 +29,9 @@ pub enum Credential {
     Access { grant_id: String, client_id: String },
     /// A personal access token, by its id.
     Personal { token_id: String },
+    /// The operator console's overview asking each upstream for its tools as the signed-in
+    /// administrator (never from a request's token).
+    Console,
 }
 
 /// The person a request acts for.
@@ -52,6 +55,7 @@ impl Principal {
         match &self.credential {
             Credential::Access { grant_id, .. } => format!("{}\0grant:{grant_id}", self.user),
             Credential::Personal { token_id } => format!("{}\0pat:{token_id}", self.user),
+            Credential::Console => format!("{}\0console", self.user),
         }
     }
 
@@ -59,6 +63,7 @@ impl Principal {
         match &self.credential {
             Credential::Access { client_id, .. } => client_id.clone(),
             Credential::Personal { token_id } => format!("pat:{token_id}"),
+            Credential::Console => "console".to_string(),
         }
     }
 

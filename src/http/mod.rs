@@ -10,6 +10,7 @@ pub mod admin_apps;
 pub mod admin_audit;
 pub mod admin_chart;
 pub mod admin_doctor;
+pub mod admin_health;
 pub mod admin_overview;
 pub mod admin_people;
 pub mod admin_person;

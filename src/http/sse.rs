@@ -58,6 +58,7 @@ fn owner(p: &Principal) -> String {
     match &p.credential {
         Credential::Access { grant_id, .. } => format!("{} grant:{grant_id}", p.user),
         Credential::Personal { token_id } => format!("{} token:{token_id}", p.user),
+        Credential::Console => format!("{} console", p.user),
     }
 }
 

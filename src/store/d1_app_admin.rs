@@ -57,6 +57,22 @@ impl D1 {
         Ok(revoked.into_iter().map(|r| r.id).collect())
     }
 
+    /// Whether the client is stored here: registered, pre-registered, or a kept document.
+    pub async fn app_known(&self, client_id: &str) -> Result<bool, StoreError> {
+        #[derive(Deserialize)]
+        struct N {
+            n: u64,
+        }
+        let row: Option<N> = self
+            .first(
+                "SELECT (SELECT COUNT(*) FROM clients WHERE client_id = ?1) + \
+                 (SELECT COUNT(*) FROM client_documents WHERE client_id = ?1) AS n",
+                &[Arg::T(client_id)],
+            )
+            .await?;
+        Ok(row.is_some_and(|r| r.n > 0))
+    }
+
     pub async fn host_rules(&self) -> Result<Vec<HostRule>, StoreError> {
         self.all(
             "SELECT host, rule, created_at, created_by FROM document_hosts ORDER BY rule, host LIMIT 500",

@@ -238,3 +238,36 @@ impl D1 {
         .await
     }
 }
+
+/// When the console first saw a signing key.
+#[derive(Debug, Deserialize, Clone, PartialEq, Eq)]
+pub struct KeySighting {
+    pub kid: String,
+    pub first_seen: u64,
+}
+
+impl D1 {
+    /// Records the keys `(kid, kind)` seen now (a key seen before keeps its first time)
+    /// and returns every key's first sighting.
+    pub async fn see_keys(
+        &self,
+        keys: &[(&str, &str)],
+        now: u64,
+    ) -> Result<Vec<KeySighting>, StoreError> {
+        let mut batch = Vec::new();
+        for (kid, kind) in keys {
+            batch.push(self.stmt(
+                "INSERT OR IGNORE INTO key_sightings (kid, kind, first_seen) VALUES (?1, ?2, ?3)",
+                &[Arg::T(kid), Arg::T(kind), Arg::N(now)],
+            )?);
+        }
+        if !batch.is_empty() {
+            self.0.batch(batch).await.map_err(super::d1::err)?;
+        }
+        self.all(
+            "SELECT kid, first_seen FROM key_sightings ORDER BY first_seen DESC LIMIT 50",
+            &[],
+        )
+        .await
+    }
+}
