@@ -155,8 +155,17 @@ fn attempt(a: &Summary) -> String {
                 escape(step.words()),
                 display_time(*t).0
             ),
+            // The cause is said once, above the steps, when this is where it stopped; a
+            // stop that a later step got past keeps its cause here.
+            Seen::Stopped(t, cause) if a.stop.as_ref().is_some_and(|(s, _)| s == step) => {
+                format!(
+                    "<li class=\"stop\">{}: stopped here at {}</li>",
+                    escape(step.words()),
+                    display_time(*t).0
+                )
+            }
             Seen::Stopped(t, cause) => format!(
-                "<li class=\"stop\">{}: stopped here at {}: {}</li>",
+                "<li class=\"stop\">{}: stopped at {}: {}</li>",
                 escape(step.words()),
                 display_time(*t).0,
                 escape(cause)

@@ -101,15 +101,12 @@ pub async fn handle(ctx: &Ctx, req: &Incoming) -> Reply {
             return error_page(ctx, ErrorKind::Unavailable, None);
         }
     }
-    let detail = format!(
-        "through an {} link",
-        if link.purpose == "invite" {
-            "invitation"
-        } else {
-            "reset"
-        }
-    );
-    ctx.audit(Event::PasswordSet, Some(&link.user_id), None, Some(&detail))
+    let detail = if link.purpose == "invite" {
+        "through an invitation link"
+    } else {
+        "through a reset link"
+    };
+    ctx.audit(Event::PasswordSet, Some(&link.user_id), None, Some(detail))
         .await;
     match browser::session_cookie(ctx, &link.user_id) {
         Some(cookie) => see_other("/account").header("Set-Cookie", &cookie),
