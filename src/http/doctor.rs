@@ -2,7 +2,8 @@
 //! request belongs to, the causes of what only the edge sees (an `/authorize` it refused,
 //! a sign-in, an `Origin`, an expired token, an upstream), and the thinning of marks on
 //! the hot path: an isolate keeps a grant's `/mcp` success and refresh at most every ten
-//! minutes, so a busy connection writes almost nothing.
+//! minutes, and any other repeated mark once a minute, so a busy connection (or a client
+//! retrying in a loop) writes almost nothing.
 
 use crate::doctor::{attempt_key, Attempt, Mark, Step};
 use crate::http::bearer::{Credential, Principal};
@@ -15,10 +16,14 @@ use std::cell::RefCell;
 
 /// How long an isolate skips the same success of the same grant.
 const THINNED_SECONDS: u64 = 600;
+/// How long an isolate skips a repeat of any other mark (the same outcome of the same
+/// step of the same attempt).
+const REPEAT_SECONDS: u64 = 60;
 
 thread_local! {
-    /// `grant\nstep` of the successes written in the last `THINNED_SECONDS`.
-    static WRITTEN: RefCell<Memo<String, ()>> = RefCell::new(Memo::new(2048));
+    /// The outcome last written (empty: reached; else the cause), by app, attempt and
+    /// step, for `THINNED_SECONDS` or `REPEAT_SECONDS`.
+    static WRITTEN: RefCell<Memo<String, String>> = RefCell::new(Memo::new(2048));
 }
 
 /// The attempt an authorization request began: its client and PKCE challenge (or, when
@@ -124,22 +129,67 @@ pub async fn caller_step(ctx: &Ctx, caller: &Principal, stopped: Option<&str>) {
     }
 }
 
-/// Whether to write `mark`: a grant's success (`/mcp`, a refresh) at most every ten
-/// minutes per isolate; everything else, and every stop, always. After a stop, the next
-/// success of that step is news again.
+/// Whether to write `mark`: the same outcome of the same step of the same attempt is
+/// written once per isolate within `REPEAT_SECONDS` (a client looping on an expired token
+/// or a wrong secret costs one write a minute, not one a request), and a grant's success
+/// (an `/mcp` call, a refresh) once within `THINNED_SECONDS`. A different outcome is
+/// always written: a success after a stop, or a stop after a success, is news.
 pub fn worth_writing(mark: &Mark) -> bool {
-    let Attempt::Grant(grant_id) = &mark.attempt else {
-        return true;
+    worth_writing_at(mark, now())
+}
+
+fn worth_writing_at(mark: &Mark, now: u64) -> bool {
+    let attempt = match &mark.attempt {
+        Attempt::Key(k) => k.as_str(),
+        Attempt::Grant(g) => g.as_str(),
+        Attempt::App => "app",
     };
-    let key = format!("{grant_id}\n{}", mark.step.name());
-    let now = now();
-    if mark.stopped.is_some() {
-        WRITTEN.with(|w| w.borrow_mut().remove(&key));
-        return true;
-    }
-    if WRITTEN.with(|w| w.borrow().get(&key, now)).is_some() {
+    let key = format!("{}\n{attempt}\n{}", mark.client_id, mark.step.name());
+    let outcome = mark.stopped.clone().unwrap_or_default();
+    if WRITTEN.with(|w| w.borrow().get(&key, now)).as_ref() == Some(&outcome) {
         return false;
     }
-    WRITTEN.with(|w| w.borrow_mut().put(key, (), now + THINNED_SECONDS, now));
+    let ttl = match (&mark.attempt, &mark.stopped) {
+        (Attempt::Grant(_), None) => THINNED_SECONDS,
+        _ => REPEAT_SECONDS,
+    };
+    WRITTEN.with(|w| w.borrow_mut().put(key, outcome, now + ttl, now));
     true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repeats_are_thinned_and_a_new_outcome_is_always_written() {
+        let grant = |stopped: Option<&str>| Mark {
+            stopped: stopped.map(str::to_string),
+            ..Mark::reached("c", Attempt::Grant("g1".into()), Step::Mcp)
+        };
+        // A grant's success: once per ten minutes.
+        assert!(worth_writing_at(&grant(None), 1_000));
+        assert!(!worth_writing_at(&grant(None), 1_599));
+        // A stop after it is news; the same stop again within the minute is not.
+        assert!(worth_writing_at(&grant(Some("expired")), 1_600));
+        assert!(!worth_writing_at(&grant(Some("expired")), 1_650));
+        assert!(worth_writing_at(&grant(Some("other cause")), 1_651));
+        // The success after the stop is news again, at once.
+        assert!(worth_writing_at(&grant(None), 1_652));
+        // A stop repeats after the minute.
+        let key = Attempt::Key("k1".into());
+        let stop = Mark::stopped("c", key.clone(), Step::Token, "bad secret");
+        assert!(worth_writing_at(&stop, 2_000));
+        assert!(!worth_writing_at(&stop, 2_059));
+        assert!(worth_writing_at(&stop, 2_061));
+        // Other apps, attempts and steps are their own.
+        assert!(worth_writing_at(
+            &Mark::stopped("d", key.clone(), Step::Token, "bad secret"),
+            2_062
+        ));
+        assert!(worth_writing_at(
+            &Mark::stopped("c", key, Step::Authorize, "bad secret"),
+            2_062
+        ));
+    }
 }
