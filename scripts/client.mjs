@@ -2,7 +2,8 @@
 // `npm run client -- <command>`: OAuth clients registered by the operator, for ChatGPT's
 // "custom OAuth client" setting and people's own apps. Stored where dynamic registration
 // stores clients: D1 first (the copy /token reads), then KV (the fast copy /authorize
-// reads). A secret is printed once; only its SHA-256 is stored.
+// reads). A secret is printed once; only its SHA-256 is stored. `hosts` sets the rules for
+// the hosts of client ID metadata documents that the console's Apps page sets too.
 import { createHash, randomBytes } from "node:crypto";
 import { CliError } from "./lib/cloudflare.mjs";
 import {
@@ -39,6 +40,18 @@ Commands:
                         a new secret for a confidential client; the old one stops at once
   remove <client_id>    delete a client and revoke every grant it holds
 
+  hosts list            the rules for the hosts of client ID metadata documents (apps
+                        whose client ID is an https URL of a document describing them)
+  hosts allow <host>    use documents on this host (replaces a block of it)
+  hosts block <host>    never use documents on this host (replaces an allow of it)
+  hosts remove <host>   drop the host's rule
+                        A blocked host's documents are never used. When any host is
+                        allowed, only documents on allowed hosts are used. A rule covers
+                        the host and its subdomains (block example.com: a.example.com
+                        too). A host is a name such as chatgpt.com, without scheme, port
+                        or path. The deployed Worker follows a change within a minute.
+                        The console's Apps page shows and sets the same rules.
+
 Options:
   --local               the local database and KV that \`npm run dev\` uses (the default)
   --remote              the deployed ones
@@ -63,7 +76,12 @@ const COMMANDS = {
   show: { positionals: ["client_id"], options: {} },
   "rotate-secret": { positionals: ["client_id"], options: {} },
   remove: { positionals: ["client_id"], options: {} },
+  "hosts list": { positionals: [], options: {} },
+  "hosts allow": { positionals: ["host"], options: {} },
+  "hosts block": { positionals: ["host"], options: {} },
+  "hosts remove": { positionals: ["host"], options: {} },
 };
+const HOSTS_COMMANDS = ["list", "allow", "block", "remove"];
 
 const isLoopback = (host) => host === "localhost" || /^127\.\d+\.\d+\.\d+$/.test(host) || host === "[::1]";
 
@@ -261,8 +279,88 @@ async function remove(target, id) {
   console.log(`Removed "${c.client_name ?? id}" and revoked its ${revoked.length} grant${revoked.length === 1 ? "" : "s"}: refresh tokens stop at once, access tokens within a minute.`);
 }
 
+// ---- hosts of client ID metadata documents (the console's Apps page sets them too) -----
+
+// Rust's char::is_whitespace, which str::trim uses (String.prototype.trim differs: it
+// takes U+FEFF and leaves U+0085).
+const RUST_SPACE = "\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000";
+const RUST_TRIM = new RegExp(`^[${RUST_SPACE}]+|[${RUST_SPACE}]+$`, "gu");
+
+/**
+ * A host rule's host, read as the Worker reads it (`document_host` in
+ * src/oauth/app_form.rs): trimmed, ASCII lower-cased, trailing dots dropped, at most 253
+ * characters with at least one dot, labels of 1 to 63 letters, digits or hyphens that
+ * neither start nor end with a hyphen.
+ */
+function documentHost(raw) {
+  const trimmed = String(raw).replace(RUST_TRIM, "");
+  const host = trimmed.replace(/\.+$/, "").replace(/[A-Z]+/g, (c) => c.toLowerCase());
+  const label = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+  if (host.length > 0 && host.length <= 253 && host.includes(".") && host.split(".").every((l) => label.test(l))) return host;
+  // eslint-disable-next-line no-control-regex
+  const shown = [...trimmed].slice(0, 80).join("").replace(/[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/gu, "?");
+  throw new CliError(`'${shown}' is not a host name such as chatgpt.com (no scheme, port or path).`);
+}
+
+async function hostsList(target) {
+  const [rows] = await execute(target, "SELECT host, rule, created_at, created_by FROM document_hosts ORDER BY rule, host");
+  if (rows.length === 0) {
+    console.log("No host rules: documents on any host are used.");
+    return;
+  }
+  printTable(
+    ["HOST", "RULE", "SINCE", "BY"],
+    rows.map((r) => [r.host, r.rule, isoTime(r.created_at), r.created_by]),
+  );
+}
+
+/** `allow` or `block` a host (replacing its other rule), as the console's Apps page does. */
+async function hostsSet(target, raw, rule) {
+  const host = documentHost(raw);
+  const words = rule === "allow" ? "allowed" : "blocked";
+  await execute(
+    target,
+    "INSERT INTO document_hosts (host, rule, created_at, created_by) " +
+      `VALUES (${sqlString(host)}, ${sqlString(rule)}, ${sqlInt(now())}, 'cli') ` +
+      "ON CONFLICT(host) DO UPDATE SET rule = excluded.rule, created_at = excluded.created_at, created_by = excluded.created_by; " +
+      auditSql("document_host_changed", { detail: `${host} ${words} by cli` }),
+  );
+  console.log(
+    rule === "allow"
+      ? `Documents on ${host} and its subdomains are allowed; while any host is allowed, documents on hosts not allowed are not used.`
+      : `Documents on ${host} and its subdomains are blocked: they are never used.`,
+  );
+  console.log("The deployed Worker follows within a minute.");
+}
+
+async function hostsRemove(target, raw) {
+  const host = documentHost(raw);
+  // The audit row first, written only when there is a rule to remove.
+  const [, removed] = await execute(
+    target,
+    auditSql("document_host_changed", {
+      detail: `${host} rule removed by cli`,
+      onlyIf: `EXISTS (SELECT 1 FROM document_hosts WHERE host = ${sqlString(host)})`,
+    }) + `; DELETE FROM document_hosts WHERE host = ${sqlString(host)} RETURNING rule`,
+  );
+  if (removed.length === 0) {
+    throw new CliError(`${host} has no rule to remove. See the rules with: npm run client -- hosts list`);
+  }
+  console.log(`${host} has no rule any more (it was ${removed[0].rule === "allow" ? "allowed" : "blocked"}). The deployed Worker follows within a minute.`);
+}
+
+/** `hosts <subcommand> ...` as the one command `hosts <subcommand>`. */
+function hostsArgv(argv) {
+  if (argv[0] !== "hosts") return argv;
+  const [, sub, ...rest] = argv;
+  if (HOSTS_COMMANDS.includes(sub)) return [`hosts ${sub}`, ...rest];
+  if (argv.includes("-h") || argv.includes("--help")) return ["--help"];
+  const what = sub === undefined || sub.startsWith("-") ? "hosts needs a command right after it:" : `Unknown hosts command: ${sub}; use`;
+  throw new CliError(`${what} list, allow <host>, block <host> or remove <host>.\n\n${USAGE}`, 2);
+}
+
 async function main(argv) {
-  const parsed = parseCommand(argv, COMMANDS, USAGE);
+  const parsed = parseCommand(hostsArgv(argv), COMMANDS, USAGE);
   if (parsed.help) return process.stdout.write(USAGE);
   const { command, args, opts, target } = parsed;
   switch (command) {
@@ -274,6 +372,14 @@ async function main(argv) {
       return show(target, args[0]);
     case "rotate-secret":
       return rotateSecret(target, args[0]);
+    case "hosts list":
+      return hostsList(target);
+    case "hosts allow":
+      return hostsSet(target, args[0], "allow");
+    case "hosts block":
+      return hostsSet(target, args[0], "block");
+    case "hosts remove":
+      return hostsRemove(target, args[0]);
     default:
       return remove(target, args[0]);
   }

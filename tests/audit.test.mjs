@@ -1,9 +1,11 @@
 // The audit log end to end: real flows against the Worker in workerd write their events to
 // D1, each row with a truncated IP and the request id of the Worker's log line and never a
 // secret; the account page shows a person their own events; `npm run audit` shows them to
-// the operator; the cron trigger deletes rows past the retention period.
+// the operator (as a table, or as CSV or JSON lines like the console's downloads); the
+// cron trigger deletes rows past the retention period.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
 import { rmSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -184,4 +186,140 @@ test("every request an audit row names is in the Worker's log; quiet successes a
   const refused = await mcpPost(w.url, "not-a-token", { jsonrpc: "2.0", id: 1, method: "tools/list" });
   assert.equal(refused.status, 401);
   assert.ok(w.logs.slice(before).some((l) => / POST \/mcp 401$/.test(l)), "a failure is always logged");
+});
+
+// ---- npm run audit -- --format csv|jsonl, --app -----------------------------------------
+
+/**
+ * Parses CSV as RFC 4180 writes it, with every record ending CRLF: returns the records
+ * (arrays of fields) and fails on a bare line feed or carriage return outside quotes.
+ */
+function parseCsv(text) {
+  const records = [];
+  let record = [];
+  let field = "";
+  let i = 0;
+  while (i < text.length) {
+    if (text[i] === '"' && field === "") {
+      // A quoted field: up to the closing quote; "" is a quote.
+      i++;
+      for (;;) {
+        assert.ok(i < text.length, "an unclosed quote");
+        if (text[i] === '"' && text[i + 1] === '"') { field += '"'; i += 2; continue; }
+        if (text[i] === '"') { i++; break; }
+        field += text[i++];
+      }
+      assert.ok([",", "\r"].includes(text[i]), `a quoted field followed by ${JSON.stringify(text[i])}`);
+      continue;
+    }
+    if (text[i] === ",") { record.push(field); field = ""; i++; continue; }
+    if (text[i] === "\r") {
+      assert.equal(text[i + 1], "\n", "a carriage return outside quotes that does not end a line");
+      record.push(field);
+      records.push(record);
+      record = [];
+      field = "";
+      i += 2;
+      continue;
+    }
+    assert.notEqual(text[i], "\n", "a bare line feed ends a line");
+    assert.notEqual(text[i], '"', "a quote inside an unquoted field");
+    field += text[i++];
+  }
+  assert.equal(field + record.join(""), "", "the last line ends CRLF");
+  return records;
+}
+
+/** What the console's CSV writes for a value: ' before a formula, "" for none. */
+const defused = (v) => (v === null ? "" : /^[=+\-@\t\r]/.test(v) ? `'${v}` : v);
+
+test("npm run audit --format csv and jsonl write the rows the log holds, and nothing else; --app keeps one app's", async () => {
+  const app = "https://csv-" + randomBytes(4).toString("hex") + ".example/app.json";
+  const other = "other-app-" + randomBytes(4).toString("hex");
+  const day = 1_796_601_600; // 2026-12-07T00:00:00Z
+  const details = ['=HYPERLINK("x"),1', "-1", "+1", "@SUM(A1)", "\tTab", "\rCarriage", "a\nb, \"quoted\"", "plain", "x=1", null, "\u00fcn\u00efc\u00f6d\u00e9, \u202e text"];
+  const insert = (at, event, outcome, user, client, ip, request, detail) =>
+    w.db.prepare("INSERT INTO audit_events (at, event, outcome, user_id, client_id, ip, request_id, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+      .bind(at, event, outcome, user, client, ip, request, detail).run();
+  for (const [i, detail] of details.entries()) {
+    await insert(day + i, i % 2 ? "sign_in_failed" : "consent_given", i % 2 ? "failed" : "ok", i % 3 === 2 ? null : alice.id, app, i % 4 ? "203.0.113.0/24" : null, `req-${i}`, detail);
+  }
+  await insert(day + 3, "consent_given", "ok", "no-such-user", app, null, "req-gone", "=1+1");
+  await insert(day + 5, "consent_given", "ok", alice.id, other, "198.51.100.0/24", "req-other", "other app");
+  // What the log holds for the app, as the command sorts it: newest first.
+  const held = (
+    await w.db.prepare(
+      "SELECT a.at, a.event, a.outcome, u.email, a.user_id, a.client_id, a.ip, a.request_id, a.detail FROM audit_events a " +
+        "LEFT JOIN users u ON u.id = a.user_id WHERE a.client_id = ? ORDER BY a.at DESC, a.id DESC",
+    ).bind(app).all()
+  ).results;
+  assert.equal(held.length, details.length + 1);
+  const iso = (at) => new Date(at * 1000).toISOString().replace(".000Z", "Z");
+  const since = ["--since", "999999d"];
+
+  const csv = await audit("--app", app, "--format", "csv", ...since, "--limit", "10000");
+  assert.equal(csv.code, 0, csv.stderr);
+  assert.equal(csv.stderr, "");
+  assert.ok(csv.stdout.startsWith("time,event,outcome,email,user_id,client_id,ip,request_id,detail\r\n"), csv.stdout.slice(0, 100));
+  assert.doesNotMatch(csv.stdout, /\d+ events?\s*$/, "no count line");
+  const [header, ...records] = parseCsv(csv.stdout);
+  assert.deepEqual(header, ["time", "event", "outcome", "email", "user_id", "client_id", "ip", "request_id", "detail"]);
+  assert.deepEqual(
+    records,
+    held.map((r) => [iso(r.at), r.event, r.outcome, r.email, r.user_id, r.client_id, r.ip, r.request_id, r.detail].map(defused)),
+  );
+  // As src/audit_export.rs's own test writes it.
+  assert.ok(
+    csv.stdout.includes(`\r\n2026-12-07T00:00:00Z,consent_given,ok,alice@example.com,${alice.id},${app},,req-0,"'=HYPERLINK(""x""),1"\r\n`),
+    csv.stdout,
+  );
+  for (const cell of ["'-1", "'+1", "'@SUM(A1)", "'\tTab", "'=1+1", ",x=1\r\n", '"a\nb, ""quoted"""', '"\'\rCarriage"']) {
+    assert.ok(csv.stdout.includes(cell), `${JSON.stringify(cell)} in ${JSON.stringify(csv.stdout)}`);
+  }
+  assert.ok(!csv.stdout.includes(other), "--app keeps only that app's events");
+
+  const jsonl = await audit("--app", app, "--format", "jsonl", ...since);
+  assert.equal(jsonl.code, 0, jsonl.stderr);
+  assert.ok(jsonl.stdout.endsWith("}\n"));
+  const objects = jsonl.stdout.slice(0, -1).split("\n").map((line) => JSON.parse(line));
+  assert.deepEqual(
+    objects,
+    held.map((r) => ({ time: iso(r.at), at: r.at, event: r.event, outcome: r.outcome, email: r.email, user_id: r.user_id, client_id: r.client_id, ip: r.ip, request_id: r.request_id, detail: r.detail })),
+  );
+  assert.equal(objects.at(-1).time, "2026-12-07T00:00:00Z");
+  assert.deepEqual(Object.keys(objects[0]), ["time", "at", "event", "outcome", "email", "user_id", "client_id", "ip", "request_id", "detail"]);
+  assert.ok(objects.some((o) => o.email === null && o.user_id === "no-such-user"), "a user gone from users: no email");
+  assert.ok(objects.some((o) => o.detail === null) && objects.some((o) => o.ip === null), "null when absent");
+
+  // --app with the other filters and --limit, in each format; the table as before.
+  const two = await audit("--app", app, "--event", "sign_in_failed", "--user", "Alice@Example.com", "--limit", "2", "--format", "jsonl", ...since);
+  assert.equal(two.code, 0, two.stderr);
+  const expected = held.filter((r) => r.event === "sign_in_failed" && r.email === "alice@example.com").slice(0, 2).map((r) => r.request_id);
+  assert.equal(expected.length, 2);
+  assert.deepEqual(two.stdout.trimEnd().split("\n").map((l) => JSON.parse(l).request_id), expected);
+  const table = await audit("--app", other, ...since);
+  assert.equal(table.code, 0, table.stderr);
+  assert.match(table.stdout, /^TIME\s+EVENT\s+OUTCOME\s+USER\s+CLIENT/);
+  assert.match(table.stdout, /consent_given\s+ok\s+alice@example\.com\s+other-app-\S+\s+198\.51\.100\.0\/24\s+req-other\s+other app\n1 event\n$/);
+  assert.equal((await audit("--app", other, "--format", "table", ...since)).stdout, table.stdout, "--format table is the default");
+
+  // Nothing matches: the header alone, or nothing at all.
+  const nothing = ["--app", "no-such-app", ...since];
+  assert.equal((await audit(...nothing, "--format", "csv")).stdout, "time,event,outcome,email,user_id,client_id,ip,request_id,detail\r\n");
+  assert.equal((await audit(...nothing, "--format", "jsonl")).stdout, "");
+  assert.equal((await audit(...nothing)).stdout, "No events match.\n");
+
+  for (const [args, code, says] of [
+    [["--format", "xml"], 1, /--format must be table, csv or jsonl; got xml\./],
+    [["--format"], 2, /--format needs a value/],
+    [["--format", "csv", "--format", "jsonl"], 2, /--format was given twice/],
+    [["--app", "a\nb"], 1, /--app takes an app's client ID/],
+    [["--app", "x".repeat(2049)], 1, /--app takes an app's client ID/],
+    [["--app"], 2, /--app needs a value/],
+  ]) {
+    const bad = await audit(...args);
+    assert.equal(bad.code, code, args.join(" "));
+    assert.match(bad.stderr, says, args.join(" "));
+    assert.equal(bad.stdout, "", args.join(" "));
+  }
 });

@@ -2,7 +2,8 @@
 // and the Worker (in workerd, on that same state, with dynamic registration turned off)
 // runs the whole authorization-code flow for them: a confidential client with its secret,
 // a public one with PKCE. Rotating the secret and removing the client take effect at
-// /token at once.
+// /token at once. `hosts` sets the rules for the hosts of client ID metadata documents
+// (served to the Worker by `documents` below), which the Worker follows at /authorize.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { rmSync } from "node:fs";
@@ -19,9 +20,19 @@ let dir, w, ann;
 
 const cli = (...args) => runNode(join(ROOT, "scripts", "client.mjs"), [...args, "--persist-to", dir], { cwd: ROOT });
 
+// The Worker's outbound fetch: any URL answers with a client ID metadata document naming
+// it, sending people back to https://<its host>/cb. `fetched` lists the URLs asked for.
+const fetched = [];
+function documents(req) {
+  fetched.push(req.url);
+  const u = new URL(req.url);
+  const doc = { client_id: req.url, client_name: "Doc App " + u.host, redirect_uris: [`https://${u.host}/cb`], token_endpoint_auth_method: "none" };
+  return new Response(JSON.stringify(doc), { headers: { "Content-Type": "application/json", "Cache-Control": "max-age=300" } });
+}
+
 before(async () => {
   dir = await localState("clients-");
-  w = await startWorker({ persistTo: dir, bindings: { DYNAMIC_REGISTRATION: "off" } });
+  w = await startWorker({ persistTo: dir, bindings: { DYNAMIC_REGISTRATION: "off" }, outbound: documents });
   ann = await createUser(w.db, "ann@example.com", "ann-password-1", "Ann");
 });
 after(async () => {
@@ -173,4 +184,135 @@ test("bad input gets a clear error and registers nothing", async () => {
   const r = await cli("rotate-secret", pub.client_id);
   assert.match(r.stderr, /public client/);
   assert.equal((await w.db.prepare("SELECT COUNT(*) AS n FROM clients").first()).n, before + 1);
+});
+
+// ---- hosts of client ID metadata documents -------------------------------------------
+
+const hostRules = async () => (await w.db.prepare("SELECT host, rule, created_by FROM document_hosts ORDER BY host").all()).results;
+const hostAudit = async () =>
+  (await w.db.prepare("SELECT event, outcome, user_id, client_id, ip, request_id, detail FROM audit_events WHERE event = 'document_host_changed' ORDER BY id").all()).results;
+const dataError = (html) => /<h1 data-error="([^"]*)"/.exec(html)?.[1];
+
+/** /authorize for the document at `docUrl`, without following redirects. */
+async function authorizeDocument(docUrl) {
+  const host = new URL(docUrl).host;
+  const res = await fetch(authorizeUrl(w.url, { client_id: docUrl, redirect_uris: [`https://${host}/cb`] }, { challenge: pkcePair().challenge }), { redirect: "manual" });
+  return { status: res.status, location: res.headers.get("location"), html: await res.text() };
+}
+
+test("hosts block, allow and remove set the rules the Worker follows at /authorize, each in the audit log", async () => {
+  const none = await cli("hosts", "list");
+  assert.equal(none.code, 0, none.stderr);
+  assert.equal(none.stdout, "No host rules: documents on any host are used.\n");
+
+  // The first rules this Worker reads (it keeps them a minute): set before any document is asked for.
+  const blocked = await cli("hosts", "block", " Blocked.Example. ");
+  assert.equal(blocked.code, 0, blocked.stderr);
+  assert.match(blocked.stdout, /^Documents on blocked\.example and its subdomains are blocked/);
+  assert.match(blocked.stdout, /within a minute/);
+  // allow, then block: the block replaces the allow (no allowed host is left).
+  assert.equal((await cli("hosts", "allow", "replaced.example")).code, 0);
+  const replaced = await cli("hosts", "block", "replaced.example");
+  assert.equal(replaced.code, 0, replaced.stderr);
+  assert.deepEqual(await hostRules(), [
+    { host: "blocked.example", rule: "block", created_by: "cli" },
+    { host: "replaced.example", rule: "block", created_by: "cli" },
+  ]);
+
+  // The Worker refuses a document on a blocked host, or on its subdomain, without fetching
+  // it; a document on another host is used.
+  for (const docUrl of ["https://blocked.example/app.json", "https://sub.blocked.example/app.json", "https://replaced.example/app.json"]) {
+    const page = await authorizeDocument(docUrl);
+    assert.equal(page.status, 400, `${docUrl}: ${page.status} ${page.html.slice(0, 300)}`);
+    assert.equal(page.location, null, docUrl);
+    assert.equal(dataError(page.html), "unknown_client", `${docUrl}: ${page.html.slice(0, 300)}`);
+  }
+  assert.deepEqual(fetched, [], "a document on a blocked host was fetched");
+  const open = await authorizeDocument("https://open.example/app.json");
+  assert.equal(open.status, 200, open.html.slice(0, 300));
+  assert.equal(dataError(open.html), undefined);
+  assert.match(open.html, /name="password"/, "the sign-in form");
+  assert.deepEqual(fetched, ["https://open.example/app.json"]);
+
+  // remove, and remove again: nothing to remove is an error, and writes no audit row.
+  const removed = await cli("hosts", "remove", "REPLACED.example");
+  assert.equal(removed.code, 0, removed.stderr);
+  assert.match(removed.stdout, /^replaced\.example has no rule any more/);
+  const again = await cli("hosts", "remove", "replaced.example");
+  assert.equal(again.code, 1);
+  assert.match(again.stderr, /^replaced\.example has no rule to remove\. See the rules with: npm run client -- hosts list/);
+  const allowed = await cli("hosts", "allow", "chatgpt.com..");
+  assert.equal(allowed.code, 0, allowed.stderr);
+  assert.match(allowed.stdout, /^Documents on chatgpt\.com and its subdomains are allowed; while any host is allowed, documents on hosts not allowed are not used\./);
+
+  const listed = await cli("hosts", "list");
+  assert.equal(listed.code, 0, listed.stderr);
+  const lines = listed.stdout.trimEnd().split("\n");
+  assert.match(lines[0], /^HOST\s+RULE\s+SINCE\s+BY$/);
+  assert.equal(lines.length, 3, listed.stdout);
+  assert.match(lines[1], /^chatgpt\.com\s+allow\s+\d{4}-\d\d-\d\d \d\d:\d\d\s+cli$/, "allowed hosts first, as the console lists them");
+  assert.match(lines[2], /^blocked\.example\s+block\s+\d{4}-\d\d-\d\d \d\d:\d\d\s+cli$/);
+
+  assert.deepEqual(
+    (await hostAudit()).map((r) => r.detail),
+    [
+      "blocked.example blocked by cli",
+      "replaced.example allowed by cli",
+      "replaced.example blocked by cli",
+      "replaced.example rule removed by cli",
+      "chatgpt.com allowed by cli",
+    ],
+  );
+  for (const r of await hostAudit()) {
+    assert.deepEqual({ ...r, detail: undefined }, { event: "document_host_changed", outcome: "ok", user_id: null, client_id: null, ip: null, request_id: "cli", detail: undefined });
+  }
+
+  for (const host of ["chatgpt.com", "blocked.example"]) assert.equal((await cli("hosts", "remove", host)).code, 0);
+  assert.deepEqual(await hostRules(), []);
+});
+
+test("hosts take host names as the Worker reads them, and refuse anything else with nothing written", async () => {
+  const before = { rules: (await hostRules()).length, audit: (await hostAudit()).length };
+  const label63 = "a".repeat(63);
+  const refused = [
+    "https://a.example", "a.example:443", "a.example/x", "localhost", "", "   ", "-a.example", "a-.example", "a..example", ".a.example",
+    `${"a".repeat(64)}.example`, `${label63}.${label63}.${label63}.${"d".repeat(62)}`, "ex_ample.com", "b\u00fccher.example",
+    // JavaScript lower-cases the Kelvin sign to "k"; the Worker lower-cases ASCII only.
+    "\u212aelvin.example", "a.example\ufeff", "a example.com", "a.example'; DROP TABLE document_hosts; --",
+  ];
+  for (const raw of refused) {
+    for (const command of ["allow", "block", "remove"]) {
+      const r = await cli("hosts", command, raw);
+      assert.equal(r.code, 1, `${command} ${JSON.stringify(raw)}: ${r.stdout}`);
+      assert.match(r.stderr, /^'.*' is not a host name such as chatgpt\.com \(no scheme, port or path\)\.\n$/s, JSON.stringify(raw));
+      if (/^[\x20-\x7e]*$/.test(raw)) assert.ok(r.stderr.startsWith(`'${raw.trim().slice(0, 80)}'`), r.stderr);
+    }
+  }
+  for (const [args, says] of [
+    [["hosts"], /^hosts needs a command right after it: list, allow <host>, block <host> or remove <host>\./],
+    [["hosts", "forget", "a.example"], /^Unknown hosts command: forget; use list, allow <host>/],
+    [["hosts", "allow"], /^hosts allow needs <host>\./],
+    [["hosts", "block", "a.example", "b.example"], /^hosts block needs <host>\./],
+    [["hosts", "list", "a.example"], /^hosts list takes no arguments/],
+    [["hosts", "allow", "a.example", "--frob"], /^Unknown option for hosts allow: --frob/],
+  ]) {
+    const r = await cli(...args);
+    assert.equal(r.code, 2, args.join(" "));
+    assert.match(r.stderr, says, args.join(" "));
+  }
+  assert.deepEqual({ rules: (await hostRules()).length, audit: (await hostAudit()).length }, before, "a refused host changed something");
+
+  // What the Worker accepts: the longest host (253 characters), digits and inner hyphens,
+  // upper case and trailing dots (dropped).
+  const longest = `${label63}.${label63}.${label63}.${"d".repeat(61)}`;
+  for (const [raw, host] of [[longest, longest], ["X-1.Example.", "x-1.example"], ["\t0.example\n", "0.example"]]) {
+    const r = await cli("hosts", "block", raw);
+    assert.equal(r.code, 0, `${JSON.stringify(raw)}: ${r.stderr}`);
+    assert.deepEqual((await hostRules()).map((h) => h.host), [host]);
+    assert.equal((await cli("hosts", "remove", host)).code, 0);
+  }
+  const details = (await hostAudit()).slice(before.audit).map((r) => r.detail);
+  assert.equal(details.length, 6);
+  assert.equal(details[0], `${longest} blocked by cli`.slice(0, 120), "the detail is cut at 120 characters, as the Worker cuts it");
+  assert.deepEqual(details.slice(2), ["x-1.example blocked by cli", "x-1.example rule removed by cli", "0.example blocked by cli", "0.example rule removed by cli"]);
 });

@@ -115,12 +115,15 @@ export function printTable(header, rows) {
 
 /**
  * The statement that appends an operator's action to the audit log (see src/audit.rs);
- * `userSql` is an SQL expression for the user id (a subquery, or NULL).
+ * `userSql` is an SQL expression for the user id (a subquery, or NULL); `onlyIf`, an SQL
+ * condition, writes the row only when it holds (checked when the statement runs).
  */
-export function auditSql(event, { userSql = "NULL", clientId = null, detail = null } = {}) {
+export function auditSql(event, { userSql = "NULL", clientId = null, detail = null, onlyIf = null } = {}) {
+  const values =
+    `${sqlInt(now())}, ${sqlString(event)}, 'ok', ${userSql}, ${sqlValue(clientId)}, NULL, 'cli', ${sqlValue(detail === null ? null : String(detail).slice(0, 120))}`;
   return (
-    "INSERT INTO audit_events (at, event, outcome, user_id, client_id, ip, request_id, detail) VALUES (" +
-    `${sqlInt(now())}, ${sqlString(event)}, 'ok', ${userSql}, ${sqlValue(clientId)}, NULL, 'cli', ${sqlValue(detail === null ? null : String(detail).slice(0, 120))})`
+    "INSERT INTO audit_events (at, event, outcome, user_id, client_id, ip, request_id, detail) " +
+    (onlyIf === null ? `VALUES (${values})` : `SELECT ${values} WHERE ${onlyIf}`)
   );
 }
 
