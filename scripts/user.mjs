@@ -244,6 +244,9 @@ async function setDisabled(target, emailArg, disable) {
       `UPDATE users SET disabled_at = ${disable ? `COALESCE(disabled_at, ${sqlInt(now())})` : "NULL"}, ` +
       `sessions_after = MAX(sessions_after, ${NOW_MS_SQL}) ${where}; ` +
       auditUserSql(disable ? "user_disabled" : "user_enabled", "email", email) +
+      // Both ways a one-time link to set a password (from the console) ends: a link that
+      // leaked must not come back to life with enable.
+      `; DELETE FROM password_links WHERE user_id IN (SELECT id FROM users ${where})` +
       // Disabling also revokes every grant, so the person's refresh tokens stop at once.
       (disable
         ? `; UPDATE grants SET revoked_at = ${sqlInt(now())}, revoked_ms = ${sqlInt(Date.now())} WHERE revoked_at IS NULL AND user_id IN (SELECT id FROM users ${where})` +
@@ -275,7 +278,7 @@ async function resetPassword(target, emailArg) {
   const password = await readNewPassword(email);
   const { hash, salt, iterations } = hashPassword(password);
   const where = `WHERE email = ${sqlString(email)}`;
-  const [updated, , , tokens, , grants] = await execute(
+  const [updated, , , , tokens, , grants] = await execute(
     target,
     // A reset is how an account is recovered, so it ends whatever the old password gave
     // someone else: every session cookie, every personal token, every connected app (whose
@@ -283,6 +286,8 @@ async function resetPassword(target, emailArg) {
     `UPDATE users SET password_hash = ${sqlString(hash)}, password_salt = ${sqlString(salt)}, ` +
       `iterations = ${sqlInt(iterations)}, sessions_after = MAX(sessions_after, ${NOW_MS_SQL}) ${where} RETURNING id; ` +
       `DELETE FROM login_failures WHERE key = ${sqlString(`user:${email}`)}; ` +
+      // A one-time link from the console, made before, must not override this password.
+      `DELETE FROM password_links WHERE user_id IN (SELECT id FROM users ${where}); ` +
       `${auditUserSql("password_reset", "email", email)}; ` +
       `UPDATE personal_tokens SET revoked_at = ${sqlInt(now())} WHERE revoked_at IS NULL AND user_id IN (SELECT id FROM users ${where}) RETURNING id; ` +
       `UPDATE refresh_tokens SET revoked_at = ${sqlInt(now())} WHERE revoked_at IS NULL AND user_id IN (SELECT id FROM users ${where}); ` +

@@ -51,6 +51,8 @@ pub enum Event {
     PasswordReset,
     /// A person set their password with a one-time link.
     PasswordSet,
+    /// An administrator made a new one-time link for a person without a password.
+    PasswordLinkMade,
 }
 
 impl Event {
@@ -85,6 +87,7 @@ impl Event {
             Event::UserAdded => "user_added",
             Event::PasswordReset => "password_reset",
             Event::PasswordSet => "password_set",
+            Event::PasswordLinkMade => "password_link_made",
         }
     }
 
@@ -110,6 +113,7 @@ pub const NAMES: &[&str] = &[
     "user_enabled",
     "password_reset",
     "password_set",
+    "password_link_made",
     "sign_in",
     "sign_in_failed",
     "lockout",
@@ -145,6 +149,7 @@ pub fn describe(event: &str) -> &'static str {
         "user_enabled" => "Account enabled by the operator",
         "password_reset" => "Password reset by the operator",
         "password_set" => "Password set with a one-time link",
+        "password_link_made" => "A link to set your password was made by the operator",
         "sign_in" => "Signed in",
         "sign_in_failed" => "Failed sign-in",
         "lockout" => "Sign-in paused after failed attempts",
@@ -237,6 +242,7 @@ mod tests {
             Event::UserAdded,
             Event::PasswordReset,
             Event::PasswordSet,
+            Event::PasswordLinkMade,
         ] {
             assert_ne!(describe(e.name()), "Other", "{e:?}");
             assert!(NAMES.contains(&e.name()), "{e:?}");

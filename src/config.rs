@@ -157,14 +157,25 @@ pub struct Config {
     pub product_logo: Option<String>,
 }
 
+/// The longest an access token may live: `ACCESS_TOKEN_TTL`'s bound, and a pre-registered
+/// client's own lifetime's (`npm run client -- add --access-token-ttl`, the console).
+pub const MAX_ACCESS_TOKEN_TTL: u64 = 86_400;
+
 impl Config {
+    /// How long an access token issued now may live, whoever it was issued to: what a
+    /// revocation mark must outlive, and how far back an unmarked revocation is looked for.
+    /// A client given a longer lifetime than `ACCESS_TOKEN_TTL` must not outlive either.
+    pub fn longest_access_ttl(&self) -> u64 {
+        self.access_token_ttl.max(MAX_ACCESS_TOKEN_TTL)
+    }
+
     pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Config {
         let issuer = lookup("ISSUER")
             .map(|v| v.trim().trim_end_matches('/').to_string())
             .filter(|v| !v.is_empty());
         Config {
             issuer,
-            access_token_ttl: seconds(lookup, "ACCESS_TOKEN_TTL", 3600, 5, 86_400),
+            access_token_ttl: seconds(lookup, "ACCESS_TOKEN_TTL", 3600, 5, MAX_ACCESS_TOKEN_TTL),
             refresh_token_ttl: seconds(lookup, "REFRESH_TOKEN_TTL", 30 * 86_400, 60, 365 * 86_400),
             code_ttl: seconds(lookup, "AUTH_CODE_TTL", 300, 1, 600),
             refresh_grace: seconds(lookup, "REFRESH_GRACE_SECONDS", 60, 0, 600),

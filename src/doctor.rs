@@ -68,6 +68,17 @@ impl Step {
         }
     }
 
+    /// The steps' order as SQL, for a column named `col` (the console's list counts the
+    /// stopped attempts by `summarise`'s rule in SQL).
+    pub fn rank_sql(col: &str) -> String {
+        let mut out = format!("CASE {col}");
+        for (i, s) in Step::ALL.iter().enumerate() {
+            out.push_str(&format!(" WHEN '{}' THEN {i}", s.name()));
+        }
+        out.push_str(" ELSE -1 END");
+        out
+    }
+
     /// Steps that belong to the app rather than to one attempt.
     pub fn of_the_app(self) -> bool {
         matches!(self, Step::Register | Step::Document)
@@ -110,6 +121,11 @@ pub struct Mark {
     pub user_id: Option<String>,
     /// The grant `/token` made (on its mark), for the later steps' `Attempt::Grant`.
     pub grant_id: Option<String>,
+    /// Whether the request proved something (a session, a code or refresh token this
+    /// server issued, a signed access token): such marks are bounded by real use. Marks of
+    /// requests anyone can send (an `/authorize` link, a wrong secret, a made-up code) are
+    /// not, so they share a daily budget and quotas of their own.
+    pub proven: bool,
 }
 
 impl Mark {
@@ -121,7 +137,14 @@ impl Mark {
             stopped: None,
             user_id: None,
             grant_id: None,
+            proven: true,
         }
+    }
+
+    /// A mark of a request anyone could have sent (see `proven`).
+    pub fn unproven(mut self) -> Mark {
+        self.proven = false;
+        self
     }
 
     pub fn stopped(client_id: &str, attempt: Attempt, step: Step, cause: &str) -> Mark {
@@ -152,6 +175,11 @@ pub fn cut(text: &str) -> String {
 /// not the table.
 pub const ATTEMPTS_PER_APP: u64 = 50;
 pub const MARKS_PER_ATTEMPT: u64 = 24;
+/// How many marks of unproven requests the whole deployment keeps in a UTC day, and how
+/// many one isolate writes in a minute: together they bound the D1 writes anyone without
+/// credentials can cause through the doctor.
+pub const UNPROVEN_PER_DAY: u64 = 5_000;
+pub const UNPROVEN_PER_MINUTE: u64 = 60;
 /// How far back the doctor looks.
 pub const WINDOW_SECONDS: u64 = 86_400;
 
@@ -164,14 +192,33 @@ pub struct Row {
     pub step: String,
     pub cause: Option<String>,
     pub user_id: Option<String>,
+    /// 1: of a request that proved something (see `Mark::proven`).
+    #[serde(default = "one")]
+    pub proven: u64,
+}
+
+fn one() -> u64 {
+    1
 }
 
 /// One step of an attempt as the doctor shows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Seen {
     NotReached,
+    /// Not recorded, but a later step could not have happened without it (a code exists,
+    /// so the person signed in and approved).
+    Passed,
     Reached(u64),
     Stopped(u64, String),
+}
+
+impl Step {
+    /// Whether reaching `later` means this step was passed: every step up to `/token`
+    /// comes before the next; the MCP calls and the refreshes each need the code exchange
+    /// but not each other.
+    fn needed_by(self, later: Step) -> bool {
+        self < later && self <= Step::Token && !self.of_the_app()
+    }
 }
 
 /// One attempt read back: when it began and ended, who, and each step's state.
@@ -185,6 +232,8 @@ pub struct Summary {
     pub steps: Vec<(Step, Seen)>,
     /// Where it stopped and why, if its last word was a stop.
     pub stop: Option<(Step, String)>,
+    /// Where its last mark is among the rows read (to order attempts ending together).
+    pub last_index: usize,
 }
 
 /// Groups an app's rows (any order) into attempts, most recent first. A step's state is
@@ -193,6 +242,7 @@ pub struct Summary {
 /// and no later step was reached after it.
 pub fn summarise(rows: &[Row]) -> Vec<Summary> {
     let mut rows: Vec<&Row> = rows.iter().filter(|r| r.attempt != APP).collect();
+    // Stable: rows of the same second stay in the order they were kept.
     rows.sort_by_key(|r| r.at);
     let mut order: Vec<&str> = Vec::new();
     for r in &rows {
@@ -204,9 +254,11 @@ pub fn summarise(rows: &[Row]) -> Vec<Summary> {
         .into_iter()
         .map(|attempt| {
             let mine: Vec<&&Row> = rows.iter().filter(|r| r.attempt == attempt).collect();
+            // The app's own steps (registration, its document) only when this attempt
+            // has a mark of them: a refused registration is an attempt of its own.
             let mut steps: Vec<(Step, Seen)> = Step::ALL
                 .into_iter()
-                .filter(|s| !s.of_the_app())
+                .filter(|s| !s.of_the_app() || mine.iter().any(|r| r.step == s.name()))
                 .map(|s| (s, Seen::NotReached))
                 .collect();
             let mut stop = None;
@@ -228,17 +280,33 @@ pub fn summarise(rows: &[Row]) -> Vec<Summary> {
                     None => stop,
                 };
             }
+            // Steps a later one needed were passed, recorded or not (a mark may be
+            // missing: the unproven marks' budget, or a mark from before the doctor).
+            // Only a proven mark says so: a made-up code proves no sign-in happened.
+            let seen: Vec<Step> = mine
+                .iter()
+                .filter(|r| r.proven == 1)
+                .filter_map(|r| Step::from_name(&r.step))
+                .collect();
+            for (step, v) in steps.iter_mut() {
+                if *v == Seen::NotReached && seen.iter().any(|l| step.needed_by(*l)) {
+                    *v = Seen::Passed;
+                }
+            }
             Summary {
                 attempt: attempt.to_string(),
                 first: mine.first().map_or(0, |r| r.at),
                 last: mine.last().map_or(0, |r| r.at),
+                last_index: rows.iter().rposition(|r| r.attempt == attempt).unwrap_or(0),
                 user_id: mine.iter().rev().find_map(|r| r.user_id.clone()),
                 steps,
                 stop,
             }
         })
         .collect();
-    out.sort_by_key(|a| std::cmp::Reverse(a.last));
+    // Newest first; of two that ended in the same second, the one whose last mark came
+    // later (rows arrive in the order they were kept).
+    out.sort_by_key(|a| std::cmp::Reverse((a.last, a.last_index)));
     out
 }
 
@@ -297,6 +365,7 @@ mod tests {
             step: step.name().into(),
             cause: cause.map(str::to_string),
             user_id: (step >= Step::SignIn).then(|| "u1".to_string()),
+            proven: 1,
         }
     }
 
@@ -376,6 +445,52 @@ mod tests {
             stuck[0].stop,
             Some((Step::Mcp, "access token expired".into()))
         );
+    }
+
+    #[test]
+    fn steps_a_later_one_needed_read_as_passed() {
+        // Only the code exchange was recorded: authorize, sign-in and consent were passed.
+        let s = summarise(&[row("a", 40, Step::Token, Some("PKCE failed"))]);
+        assert_eq!(s[0].steps[0], (Step::Authorize, Seen::Passed));
+        assert_eq!(s[0].steps[2], (Step::Consent, Seen::Passed));
+        assert_eq!(s[0].steps[4], (Step::Mcp, Seen::NotReached));
+        // A refresh needs the code exchange, not an MCP call.
+        let s = summarise(&[row("b", 50, Step::Refresh, None)]);
+        assert_eq!(s[0].steps[3], (Step::Token, Seen::Passed));
+        assert_eq!(s[0].steps[4], (Step::Mcp, Seen::NotReached));
+        // A made-up code (an unproven mark) says nothing of the steps before it.
+        let made_up = Row {
+            proven: 0,
+            ..row("c", 60, Step::Token, Some("not valid"))
+        };
+        assert_eq!(
+            summarise(&[made_up])[0].steps[0],
+            (Step::Authorize, Seen::NotReached)
+        );
+    }
+
+    #[test]
+    fn a_refused_registration_is_an_attempt_with_its_step() {
+        let s = summarise(&[row("r", 5, Step::Register, Some("redirect URI refused"))]);
+        assert_eq!(
+            s[0].steps[0],
+            (
+                Step::Register,
+                Seen::Stopped(5, "redirect URI refused".into())
+            )
+        );
+        assert_eq!(s[0].steps.len(), 7);
+        assert_eq!(
+            s[0].stop,
+            Some((Step::Register, "redirect URI refused".into()))
+        );
+        // Of two attempts ending in the same second, the later-kept one comes first.
+        let s = summarise(&[
+            row("x", 9, Step::Token, Some("no")),
+            row("y", 9, Step::Token, None),
+        ]);
+        assert_eq!(s[0].attempt, "y");
+        assert!(Step::rank_sql("s.step").contains("WHEN 'token' THEN 5"));
     }
 
     #[test]

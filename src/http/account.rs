@@ -162,7 +162,7 @@ async fn show(ctx: &Ctx, req: &Incoming, user: &UserRow, notice: &Notice) -> Rep
         return error_page(ctx, ErrorKind::Unavailable, Some("no database"));
     };
     let apps = match db
-        .connected_apps(&user.id, now(), ctx.config.access_token_ttl)
+        .connected_apps(&user.id, now(), ctx.config.longest_access_ttl())
         .await
     {
         Ok(apps) => apps,

@@ -113,7 +113,12 @@ async fn host_rule(ctx: &Ctx, db: &D1, action: &str, raw: &str, admin: &UserRow,
             } else {
                 "block"
             };
-            db.set_host_rule(&host, rule, now(), &admin.email).await?;
+            if !db.set_host_rule(&host, rule, now(), &admin.email).await? {
+                return Ok(problem(format!(
+                    "There are {} host rules already: remove one first.",
+                    crate::store::d1_app_admin::MAX_HOST_RULES
+                )));
+            }
             let words = if rule == "allow" {
                 "allowed"
             } else {
@@ -345,7 +350,13 @@ async fn page(ctx: &Ctx, req: &Incoming, outcome: &Outcome, status: u16) -> Repl
     let Ok(db) = ctx.db() else {
         return error_page(ctx, ErrorKind::Unavailable, Some("no database"));
     };
-    let (rows, rules) = match (db.apps(LISTED).await, db.host_rules().await) {
+    let q = req
+        .query_pairs()
+        .into_iter()
+        .find(|(k, _)| k == "q")
+        .map(|(_, v)| v)
+        .unwrap_or_default();
+    let (rows, rules) = match (db.apps_matching(&q, LISTED).await, db.host_rules().await) {
         (Ok(r), Ok(h)) => (r, h),
         (Err(e), _) | (_, Err(e)) => {
             ctx.internal(e);
@@ -459,6 +470,8 @@ async fn page(ctx: &Ctx, req: &Incoming, outcome: &Outcome, status: u16) -> Repl
             ("problem", &outcome.problem),
             ("secret", &outcome.secret),
             ("hosts", &host_items),
+            ("q", &q),
+            ("listed", &LISTED.to_string()),
             ("csrf_token", &token),
         ],
     );

@@ -170,6 +170,10 @@ fn attempt(a: &Summary) -> String {
                 display_time(*t).0,
                 escape(cause)
             ),
+            Seen::Passed => format!(
+                "<li>{}: passed (a later step needed it; not recorded)</li>",
+                escape(step.words())
+            ),
             Seen::NotReached => format!(
                 "<li class=\"not\">{}: not reached</li>",
                 escape(step.words())

@@ -183,7 +183,8 @@ async fn reset(ctx: &Ctx, db: &D1, admin: &UserRow, t: &UserRow) -> Done {
             "You cannot reset yourself here: use Sign out everywhere on your account page.",
         ));
     }
-    let revoked = db.reset_person(&t.id, now(), now_ms()).await?;
+    let failures = crate::store::keys::account_failures(&t.email);
+    let revoked = db.reset_person(&t.id, &failures, now(), now_ms()).await?;
     for grant in &revoked {
         mark_revoked(ctx, db, grant).await;
     }
@@ -215,15 +216,27 @@ async fn link(ctx: &Ctx, db: &D1, admin: &UserRow, t: &UserRow) -> Done {
     if !ctx.config.local_passwords {
         return Ok(problem("Passwords are off here (LOCAL_PASSWORDS)."));
     }
-    // Only for someone without a password: for anyone else a link would let whoever
-    // holds it take the account over without the reset's sign-outs.
-    if !t.password_hash.is_empty() {
-        return Ok(problem(format!(
-            "{} has a password. To give them a new one, reset them: that also signs them out everywhere.",
-            t.email
-        )));
+    // Only for someone the operator added who has no password yet: for anyone else a
+    // link would let whoever holds it take the account over without the reset's
+    // sign-outs (and a person a provider made would become linkable by email).
+    if !t.password_hash.is_empty() || t.operator_added == 0 {
+        return Ok(problem(if t.password_hash.is_empty() {
+            format!(
+                "{} signs in through a sign-in provider. To give them a password, reset them: \
+                 that also signs them out everywhere.",
+                t.email
+            )
+        } else {
+            format!(
+                "{} has a password. To give them a new one, reset them: that also signs them \
+                 out everywhere.",
+                t.email
+            )
+        }));
     }
     let link = new_link(ctx, db, &t.id, "invite", admin).await?;
+    ctx.audit(Event::PasswordLinkMade, Some(&t.id), None, Some(&by(admin)))
+        .await;
     Ok(Outcome {
         notice: format!(
             "A new link for {}: it works once, within 72 hours; older links no longer work.",
@@ -288,7 +301,7 @@ async fn page(ctx: &Ctx, req: &Incoming, id: &str, outcome: &Outcome, status: u1
         }
     };
     let (apps, tokens) = match (
-        db.connected_apps(&person.id, now(), ctx.config.access_token_ttl)
+        db.connected_apps(&person.id, now(), ctx.config.longest_access_ttl())
             .await,
         db.personal_tokens(&person.id, 100, now()).await,
     ) {
@@ -362,6 +375,14 @@ async fn page(ctx: &Ctx, req: &Incoming, id: &str, outcome: &Outcome, status: u1
             (
                 "passwords_on",
                 if ctx.config.local_passwords { "1" } else { "" },
+            ),
+            (
+                "invited",
+                if person.password_hash.is_empty() && person.operator_added == 1 {
+                    "1"
+                } else {
+                    ""
+                },
             ),
             ("apps", &app_items),
             ("tokens", &token_items),

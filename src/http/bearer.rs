@@ -332,7 +332,7 @@ async fn unmarked_revocations(ctx: &Ctx, now: u64) -> Rc<HashSet<String>> {
         return set;
     }
     // An unmarked grant matters only while its access tokens can live.
-    let since = now.saturating_sub(ctx.config.access_token_ttl + 120);
+    let since = now.saturating_sub(ctx.config.longest_access_ttl() + 120);
     let read = match ctx.db() {
         Ok(db) => db.unmarked_revocations(since).await,
         Err(_) => Err(crate::store::StoreError("no D1 binding".into())),

@@ -15,7 +15,7 @@ use worker::{console_error, console_log, Env};
 /// The KV marks of revoked grants that D1 holds as unmarked (see `store::d1_revocations`):
 /// once written, `/mcp` no longer needs D1 to know of them.
 async fn write_missing_marks(env: &Env, db: &D1, config: &Config) {
-    let ttl = config.access_token_ttl + 120;
+    let ttl = config.longest_access_ttl() + 120;
     let ids = match db.unmarked_revocations(now().saturating_sub(ttl)).await {
         Ok(ids) => ids,
         Err(e) => {

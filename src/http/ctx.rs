@@ -281,7 +281,7 @@ impl Ctx {
             crate::util::text::truncate(url, 200)
         );
         let attempt = Attempt::Key(attempt_key("", url));
-        self.doctor(Mark::stopped("", attempt, Step::Document, &cause))
+        self.doctor(Mark::stopped("", attempt, Step::Document, &cause).unproven())
             .await;
     }
 
@@ -291,11 +291,18 @@ impl Ctx {
         if !crate::http::doctor::worth_writing(&mark) {
             return;
         }
-        let Ok(db) = self.db() else { return };
         let now = now();
+        if !mark.proven && !crate::http::doctor::unproven_allowed(now) {
+            return;
+        }
+        let Ok(db) = self.db() else { return };
         let since = now.saturating_sub(crate::doctor::WINDOW_SECONDS);
-        if let Err(e) = db.keep_mark(&mark, now, since).await {
-            console_error!("[{}] connector doctor: {}", self.request_id, e);
+        match db.keep_mark(&mark, now, since).await {
+            Ok(crate::store::d1_doctor::Kept::BudgetSpent) => {
+                crate::http::doctor::budget_spent(now)
+            }
+            Ok(crate::store::d1_doctor::Kept::Done) => {}
+            Err(e) => console_error!("[{}] connector doctor: {}", self.request_id, e),
         }
     }
 

@@ -20,7 +20,17 @@ const THINNED_SECONDS: u64 = 600;
 /// step of the same attempt).
 const REPEAT_SECONDS: u64 = 60;
 
+/// This isolate's unproven marks: the current minute and how many it wrote in it, and the
+/// UTC day whose deployment-wide budget it found spent (0: none).
+#[derive(Default)]
+struct Unproven {
+    minute: u64,
+    written: u64,
+    spent_day: u64,
+}
+
 thread_local! {
+    static UNPROVEN: RefCell<Unproven> = RefCell::new(Unproven::default());
     /// The outcome last written (empty: reached; else the cause), by app, attempt and
     /// step, for `THINNED_SECONDS` or `REPEAT_SECONDS`.
     static WRITTEN: RefCell<Memo<String, String>> = RefCell::new(Memo::new(2048));
@@ -58,8 +68,10 @@ pub async fn authorize_step(
         Some(cause) => Mark::stopped(id, of_request(request), step, cause),
         None => Mark::reached(id, of_request(request), step),
     };
-    if let Some(u) = user {
-        mark = mark.by(u);
+    // Without a person signed in, anyone could have sent it.
+    match user {
+        Some(u) => mark = mark.by(u),
+        None => mark = mark.unproven(),
     }
     ctx.doctor(mark).await;
 }
@@ -98,6 +110,32 @@ pub fn sign_in_failed(e: SignInError) -> &'static str {
         SignInError::Unavailable => "The password could not be checked: storage or the operator's password check did not answer",
         SignInError::Refused(_) => "The operator's app vouched for the password but refused the person",
     }
+}
+
+/// Whether an unproven mark may be written now: within this isolate's minute allowance,
+/// and not on a day whose budget it found spent. Counts it when it may.
+pub fn unproven_allowed(now: u64) -> bool {
+    UNPROVEN.with(|u| {
+        let mut u = u.borrow_mut();
+        if u.spent_day == now / 86_400 {
+            return false;
+        }
+        if u.minute != now / 60 {
+            u.minute = now / 60;
+            u.written = 0;
+        }
+        if u.written >= crate::doctor::UNPROVEN_PER_MINUTE {
+            return false;
+        }
+        u.written += 1;
+        true
+    })
+}
+
+/// Remembers that today's budget of unproven marks is spent: no more queries for them
+/// from this isolate until the next UTC day.
+pub fn budget_spent(now: u64) {
+    UNPROVEN.with(|u| u.borrow_mut().spent_day = now / 86_400);
 }
 
 /// Marks a later step of a grant (`/mcp`).
@@ -160,6 +198,17 @@ fn worth_writing_at(mark: &Mark, now: u64) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unproven_marks_have_a_minute_allowance_and_stop_for_a_spent_day() {
+        let t = 86_400 * 20_000 + 30;
+        let allowed = (0..100).filter(|_| unproven_allowed(t)).count() as u64;
+        assert_eq!(allowed, crate::doctor::UNPROVEN_PER_MINUTE);
+        assert!(unproven_allowed(t + 60), "a new minute");
+        budget_spent(t + 61);
+        assert!(!unproven_allowed(t + 120));
+        assert!(unproven_allowed(t + 86_400), "the next day");
+    }
 
     #[test]
     fn repeats_are_thinned_and_a_new_outcome_is_always_written() {

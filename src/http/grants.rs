@@ -151,7 +151,7 @@ pub fn settings(ctx: &Ctx) -> Settings {
 pub async fn mark_revoked(ctx: &Ctx, db: &D1, grant_id: &str) {
     // This isolate stops at once; others within the minute, through the mark.
     forget_not_revoked(grant_id);
-    let ttl = ctx.config.access_token_ttl + 120;
+    let ttl = ctx.config.longest_access_ttl() + 120;
     let written = match ctx.kv() {
         Ok(kv) => {
             kv.put(&crate::store::keys::revoked_grant(grant_id), "1", Some(ttl))

@@ -28,14 +28,18 @@ use crate::store::keys;
 pub async fn handle(ctx: &Ctx, req: &Incoming, path_token: Option<&str>) -> Reply {
     if let Some(origin) = req.header("origin") {
         if !transport::origin_allowed(origin, &ctx.issuer, &ctx.config.extra_origins) {
-            // A token that verifies names the app the doctor files this under.
-            if let Ok(Some(caller)) = authenticate(ctx, req, path_token).await {
+            // An access token that verifies names the app the doctor files this under (a
+            // personal token is not looked up: that would count as its use).
+            if let Ok(Some(v)) = super::bearer::verify_bearer(ctx, req).await {
                 let cause = format!(
                     "The request came from a web page at {}, which may not call /mcp: add \
                      that origin to MCP_ALLOWED_ORIGINS if the app is yours to trust",
                     crate::util::text::truncate(origin, 120)
                 );
-                super::doctor::caller_step(ctx, &caller, Some(&cause)).await;
+                let c = &v.claims;
+                let step = crate::doctor::Step::Mcp;
+                super::doctor::grant_step(ctx, &c.client_id, &c.gid, &c.sub, step, Some(&cause))
+                    .await;
             }
             return rejection(Rejection::new(
                 403,

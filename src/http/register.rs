@@ -26,7 +26,7 @@ pub async fn register(ctx: &Ctx, req: &Incoming) -> Reply {
                 e.code()
             );
             let attempt = Attempt::Key(attempt_key("", &format!("register {}", ctx.audit_ip)));
-            ctx.doctor(Mark::stopped("", attempt, Step::Register, &cause))
+            ctx.doctor(Mark::stopped("", attempt, Step::Register, &cause).unproven())
                 .await;
             e.to_reply()
         }

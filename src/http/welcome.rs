@@ -1,8 +1,8 @@
 //! `/welcome?token=`: a person sets their own password with a one-time link an
 //! administrator made for them in the console (an invitation, or a reset). The link's
 //! token is kept only as its hash; it works once, until it expires, and only the newest
-//! link of a person works. Setting the password ends the person's other sessions and
-//! signs them in here.
+//! link of a person works. Opening it swaps the token for a cookie and shows `/welcome`;
+//! setting the password ends the person's other sessions and signs them in here.
 
 use crate::audit::Event;
 use crate::encoding::secret_hash;
@@ -44,15 +44,32 @@ async fn live(ctx: &Ctx, token: &str) -> Result<PasswordLink, Reply> {
     }
 }
 
+/// The cookie that holds a link's token between its first opening and the form's post:
+/// the link is swapped for it at once, so the address bar, the history and a screen
+/// shared afterwards show `/welcome` without the token.
+const COOKIE: &str = "welcome";
+const COOKIE_SECONDS: u64 = 3600;
+
 pub async fn handle(ctx: &Ctx, req: &Incoming) -> Reply {
     if !ctx.config.local_passwords {
         return error_page(ctx, ErrorKind::LinkUsed, Some("LOCAL_PASSWORDS is off"));
     }
+    let held = browser::read_cookie(req, &browser::cookie_name(ctx, COOKIE)).unwrap_or_default();
     if req.method != "POST" {
         let pairs = req.query_pairs();
         let token = token_of(&pairs);
-        return match live(ctx, token).await {
-            Ok(link) => page(ctx, req, &link, token, "", 200),
+        if !token.is_empty() {
+            // Checked first, so a dead link says so on the spot.
+            return match live(ctx, token).await {
+                Ok(_) => see_other("/welcome").header(
+                    "Set-Cookie",
+                    &browser::set_cookie(ctx, COOKIE, token, COOKIE_SECONDS),
+                ),
+                Err(reply) => reply,
+            };
+        }
+        return match live(ctx, &held).await {
+            Ok(link) => page(ctx, req, &link, "", 200),
             Err(reply) => reply,
         };
     }
@@ -60,14 +77,14 @@ pub async fn handle(ctx: &Ctx, req: &Incoming) -> Reply {
     if !browser::csrf_ok(ctx, req, PURPOSE, field(&form, "csrf_token")) {
         return error_page(ctx, ErrorKind::Expired, None);
     }
-    let token = token_of(&form);
+    let token = held.as_str();
     let link = match live(ctx, token).await {
         Ok(l) => l,
         Err(reply) => return reply,
     };
     let (pw, again) = (field(&form, "password"), field(&form, "again"));
     if let Some(problem) = password::new_password_problem(pw, again) {
-        return page(ctx, req, &link, token, &problem, 400);
+        return page(ctx, req, &link, &problem, 400);
     }
     let Ok(db) = ctx.db() else {
         return error_page(ctx, ErrorKind::Unavailable, Some("no database"));
@@ -108,20 +125,14 @@ pub async fn handle(ctx: &Ctx, req: &Incoming) -> Reply {
     };
     ctx.audit(Event::PasswordSet, Some(&link.user_id), None, Some(detail))
         .await;
+    let done = see_other("/account").header("Set-Cookie", &browser::set_cookie(ctx, COOKIE, "", 0));
     match browser::session_cookie(ctx, &link.user_id) {
-        Some(cookie) => see_other("/account").header("Set-Cookie", &cookie),
-        None => see_other("/account"),
+        Some(cookie) => done.header("Set-Cookie", &cookie),
+        None => done,
     }
 }
 
-fn page(
-    ctx: &Ctx,
-    req: &Incoming,
-    link: &PasswordLink,
-    token: &str,
-    problem: &str,
-    status: u16,
-) -> Reply {
+fn page(ctx: &Ctx, req: &Incoming, link: &PasswordLink, problem: &str, status: u16) -> Reply {
     let csrf = CsrfCookie::for_page(ctx, req);
     let Some(csrf_token) = csrf.token(ctx, PURPOSE) else {
         return error_page(ctx, ErrorKind::Unavailable, Some("no signing key"));
@@ -132,7 +143,6 @@ fn page(
             ("invite", if link.purpose == "invite" { "1" } else { "" }),
             ("email", &link.email),
             ("expires", &display_time(link.expires_at).0),
-            ("token", token),
             ("csrf_token", &csrf_token),
             ("problem", problem),
             ("min", &MIN_LEN.to_string()),

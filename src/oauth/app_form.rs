@@ -9,7 +9,7 @@ use crate::oauth::kinds::{AuthMethod, GrantType, ResponseType};
 pub const MAX_REDIRECT_URIS: usize = 10;
 const MAX_NAME: usize = 120;
 /// The bounds of `ACCESS_TOKEN_TTL` and `REFRESH_TOKEN_TTL`, as the command line's.
-pub const ACCESS_TTL: (u64, u64) = (5, 86_400);
+pub const ACCESS_TTL: (u64, u64) = (5, crate::config::MAX_ACCESS_TOKEN_TTL);
 pub const REFRESH_TTL: (u64, u64) = (60, 365 * 86_400);
 
 /// The limits an operator gives a pre-registered client.

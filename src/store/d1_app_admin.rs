@@ -6,6 +6,9 @@ use crate::store::d1::{Arg, D1};
 use crate::store::StoreError;
 use serde::Deserialize;
 
+/// How many host rules there may be.
+pub const MAX_HOST_RULES: u64 = 500;
+
 /// One host rule.
 #[derive(Debug, Deserialize, Clone, PartialEq, Eq)]
 pub struct HostRule {
@@ -73,30 +76,43 @@ impl D1 {
         Ok(row.is_some_and(|r| r.n > 0))
     }
 
+    /// Every rule (at most `MAX_HOST_RULES`, which `set_host_rule`'s caller keeps to;
+    /// blocks first, so a list cut short could only lose allows, which refuses more).
     pub async fn host_rules(&self) -> Result<Vec<HostRule>, StoreError> {
         self.all(
-            "SELECT host, rule, created_at, created_by FROM document_hosts ORDER BY rule, host LIMIT 500",
-            &[],
+            "SELECT host, rule, created_at, created_by FROM document_hosts \
+             ORDER BY rule DESC, host LIMIT ?1",
+            &[Arg::N(MAX_HOST_RULES)],
         )
         .await
     }
 
     /// Sets the rule of a host (replacing its other rule, if any).
+    /// `false`: there are `MAX_HOST_RULES` rules already and this host has none.
     pub async fn set_host_rule(
         &self,
         host: &str,
         rule: &str,
         now: u64,
         by: &str,
-    ) -> Result<(), StoreError> {
-        self.changes(
-            "INSERT INTO document_hosts (host, rule, created_at, created_by) VALUES (?1, ?2, ?3, ?4) \
-             ON CONFLICT(host) DO UPDATE SET rule = excluded.rule, created_at = excluded.created_at, \
-             created_by = excluded.created_by",
-            &[Arg::T(host), Arg::T(rule), Arg::N(now), Arg::T(by)],
-        )
-        .await
-        .map(|_| ())
+    ) -> Result<bool, StoreError> {
+        Ok(self
+            .changes(
+                "INSERT INTO document_hosts (host, rule, created_at, created_by) \
+                 SELECT ?1, ?2, ?3, ?4 WHERE EXISTS (SELECT 1 FROM document_hosts WHERE host = ?1) \
+                 OR (SELECT COUNT(*) FROM document_hosts) < ?5 \
+                 ON CONFLICT(host) DO UPDATE SET rule = excluded.rule, \
+                 created_at = excluded.created_at, created_by = excluded.created_by",
+                &[
+                    Arg::T(host),
+                    Arg::T(rule),
+                    Arg::N(now),
+                    Arg::T(by),
+                    Arg::N(MAX_HOST_RULES),
+                ],
+            )
+            .await?
+            > 0)
     }
 
     /// Removes a host's rule; whether there was one.

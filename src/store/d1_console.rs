@@ -129,6 +129,11 @@ impl D1 {
                  WHERE user_id = ?1 AND revoked_at IS NULL RETURNING id",
                 &[Arg::T(user_id), Arg::N(now), Arg::N(now_ms)],
             )?,
+            // A link to set a password must not come back to life with Enable.
+            self.stmt(
+                "DELETE FROM password_links WHERE user_id = ?1",
+                &[Arg::T(user_id)],
+            )?,
         ];
         let results = self.0.batch(batch).await.map_err(super::d1::err)?;
         let revoked: Vec<Id> = match results.get(3) {
@@ -160,15 +165,25 @@ impl D1 {
         Ok(row.map_or(0, |r| r.n))
     }
 
-    /// Lets a disabled person sign in again; sessions from before stay ended.
+    /// Lets a disabled person sign in again; sessions and links from before stay ended.
     pub async fn enable_person(&self, user_id: &str, now_ms: u64) -> Result<(), StoreError> {
-        self.changes(
-            "UPDATE users SET disabled_at = NULL, sessions_after = MAX(sessions_after, ?2) \
-             WHERE id = ?1",
-            &[Arg::T(user_id), Arg::N(now_ms)],
-        )
-        .await
-        .map(|_| ())
+        let batch = vec![
+            self.stmt(
+                "UPDATE users SET disabled_at = NULL, sessions_after = MAX(sessions_after, ?2) \
+                 WHERE id = ?1",
+                &[Arg::T(user_id), Arg::N(now_ms)],
+            )?,
+            // Links made before the person was disabled stay dead.
+            self.stmt(
+                "DELETE FROM password_links WHERE user_id = ?1",
+                &[Arg::T(user_id)],
+            )?,
+        ];
+        self.0
+            .batch(batch)
+            .await
+            .map_err(super::d1::err)
+            .map(|_| ())
     }
 
     /// Gives or takes a role the operator gives (`source` 'operator'); whether it changed.
@@ -215,6 +230,12 @@ impl D1 {
     /// Every app, however it came to be known (registration, the operator, a metadata
     /// document someone connected with), most recently used first, at most `limit`.
     pub async fn apps(&self, limit: u64) -> Result<Vec<AppRow>, StoreError> {
+        self.apps_matching("", limit).await
+    }
+
+    /// The same, only apps whose client ID or record (name, redirect URIs) contains `q`.
+    pub async fn apps_matching(&self, q: &str, limit: u64) -> Result<Vec<AppRow>, StoreError> {
+        let pattern = format!("%{}%", like_literal(q.trim()));
         let usage = |id: &str| {
             format!(
                 "(SELECT COUNT(DISTINCT g.user_id) FROM grants g WHERE g.client_id = {id} \
@@ -229,11 +250,12 @@ impl D1 {
                  SELECT c.client_id, c.metadata AS record, c.created_at AS since, {} FROM clients c \
                  UNION ALL \
                  SELECT d.client_id, d.record, d.saved_at AS since, {} FROM client_documents d) \
+                 WHERE client_id LIKE ?2 ESCAPE '\\' OR record LIKE ?2 ESCAPE '\\' \
                  ORDER BY COALESCE(last_used, since) DESC LIMIT ?1",
                 usage("c.client_id"),
                 usage("d.client_id")
             ),
-            &[Arg::N(limit)],
+            &[Arg::N(limit), Arg::T(&pattern)],
         )
         .await
     }

@@ -1,8 +1,11 @@
-//! The connector doctor's marks in D1 (`migrations/0014`): written bounded, read back per
-//! app for the console, trimmed by the daily cron. Off the hot path except for one write
-//! at a code exchange, a refresh and an isolate's first MCP call of a grant.
+//! The connector doctor's marks in D1 (`migrations/0014`, `0018`): written bounded, read
+//! back per app for the console, trimmed by the daily cron. Off the hot path except for
+//! one write at a code exchange, a refresh and an isolate's first MCP call of a grant
+//! every ten minutes.
 
-use crate::doctor::{Attempt, Mark, Row, APP, ATTEMPTS_PER_APP, MARKS_PER_ATTEMPT};
+use crate::doctor::{
+    Attempt, Mark, Row, Step, APP, ATTEMPTS_PER_APP, MARKS_PER_ATTEMPT, UNPROVEN_PER_DAY,
+};
 use crate::store::d1::{Arg, D1};
 use crate::store::StoreError;
 use serde::Deserialize;
@@ -17,10 +20,27 @@ pub struct DoctorApp {
     pub attempts: u64,
 }
 
+/// What keeping a mark did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kept {
+    /// Written, or its row's time moved (the same outcome of the same step), or refused
+    /// by a quota of its app or attempt.
+    Done,
+    /// An unproven mark, refused because today's budget is spent.
+    BudgetSpent,
+}
+
+fn opt(v: &Option<String>) -> Arg<'_> {
+    v.as_deref().map_or(Arg::Null, Arg::T)
+}
+
 impl D1 {
-    /// Keeps `mark` unless its app already has `ATTEMPTS_PER_APP` other attempts since
-    /// `since`, or its attempt `MARKS_PER_ATTEMPT` marks.
-    pub async fn keep_mark(&self, mark: &Mark, now: u64, since: u64) -> Result<(), StoreError> {
+    /// Keeps `mark` in one batch: the same outcome of the same step of the same attempt
+    /// only moves its row's time (so a connection used for days keeps a handful of rows);
+    /// else a new row, unless its app already has `ATTEMPTS_PER_APP` other attempts of
+    /// the same kind (proven or not) since `since`, or its attempt `MARKS_PER_ATTEMPT`
+    /// rows. An unproven mark also takes one of the day's `UNPROVEN_PER_DAY`.
+    pub async fn keep_mark(&self, mark: &Mark, now: u64, since: u64) -> Result<Kept, StoreError> {
         let (attempt_sql, key) = match &mark.attempt {
             Attempt::Key(k) => ("?2", k.as_str()),
             Attempt::App => ("?2", APP),
@@ -31,21 +51,52 @@ impl D1 {
                 g.as_str(),
             ),
         };
-        let sql = format!(
-            "INSERT INTO connection_steps (client_id, attempt, grant_id, at, step, cause, user_id) \
-             SELECT ?1, a.attempt, ?3, ?4, ?5, ?6, ?7 FROM (SELECT {attempt_sql} AS attempt) a \
-             WHERE (SELECT COUNT(*) FROM connection_steps s WHERE s.attempt = a.attempt \
-                    AND s.client_id = ?1) < ?9 \
-             AND (EXISTS (SELECT 1 FROM connection_steps s WHERE s.attempt = a.attempt \
+        let same = format!(
+            "UPDATE connection_steps SET at = ?3, user_id = COALESCE(?6, user_id) \
+             WHERE client_id = ?1 AND attempt = ({attempt_sql}) AND step = ?4 \
+             AND cause IS ?5 AND at >= ?7"
+        );
+        let mut batch = vec![self.stmt(
+            &same,
+            &[
+                Arg::T(&mark.client_id),
+                Arg::T(key),
+                Arg::N(now),
+                Arg::T(mark.step.name()),
+                opt(&mark.stopped),
+                opt(&mark.user_id),
+                Arg::N(since),
+            ],
+        )?];
+        // An unproven mark takes one of the day's budget, only when no row was moved.
+        if !mark.proven {
+            batch.push(self.stmt(
+                "INSERT INTO doctor_budget (day, n) SELECT ?1, 1 WHERE changes() = 0 \
+                 ON CONFLICT(day) DO UPDATE SET n = n + 1 WHERE n < ?2",
+                &[Arg::N(now / 86_400), Arg::N(UNPROVEN_PER_DAY)],
+            )?);
+        }
+        // Proven: when no row was moved. Unproven: when the budget took it.
+        let go = if mark.proven {
+            "changes() = 0"
+        } else {
+            "changes() = 1"
+        };
+        let insert = format!(
+            "INSERT INTO connection_steps (client_id, attempt, grant_id, at, step, cause, user_id, proven) \
+             SELECT ?1, a.attempt, ?3, ?4, ?5, ?6, ?7, ?11 FROM (SELECT {attempt_sql} AS attempt) a \
+             WHERE {go} \
+             AND (SELECT COUNT(*) FROM connection_steps s WHERE s.attempt = a.attempt \
+                  AND s.client_id = ?1) < ?9 \
+             AND (a.attempt = 'app' \
+                  OR EXISTS (SELECT 1 FROM connection_steps s WHERE s.attempt = a.attempt \
                           AND s.client_id = ?1 AND s.at >= ?8) \
                   OR (SELECT COUNT(DISTINCT s.attempt) FROM connection_steps s \
-                      WHERE s.client_id = ?1 AND s.at >= ?8) < ?10)"
+                      WHERE s.client_id = ?1 AND s.at >= ?8 AND s.proven = ?11 \
+                      AND s.attempt <> 'app') < ?10)"
         );
-        fn opt(v: &Option<String>) -> Arg<'_> {
-            v.as_deref().map_or(Arg::Null, Arg::T)
-        }
-        self.changes(
-            &sql,
+        batch.push(self.stmt(
+            &insert,
             &[
                 Arg::T(&mark.client_id),
                 Arg::T(key),
@@ -57,21 +108,46 @@ impl D1 {
                 Arg::N(since),
                 Arg::N(MARKS_PER_ATTEMPT),
                 Arg::N(ATTEMPTS_PER_APP),
+                Arg::N(u64::from(mark.proven)),
             ],
-        )
-        .await
-        .map(|_| ())
+        )?);
+        let results = self.0.batch(batch).await.map_err(super::d1::err)?;
+        let changed = |i: usize| {
+            results
+                .get(i)
+                .and_then(|r| r.meta().ok().flatten())
+                .and_then(|m| m.changes)
+                .unwrap_or(0)
+        };
+        // Unproven, no row moved, and the budget row did not change: spent for today.
+        Ok(if !mark.proven && changed(0) == 0 && changed(1) == 0 {
+            Kept::BudgetSpent
+        } else {
+            Kept::Done
+        })
     }
 
     /// Apps with marks since `since`, most recent first (the unknown-app bucket too).
     pub async fn doctor_apps(&self, since: u64) -> Result<Vec<DoctorApp>, StoreError> {
+        // Stopped, as `doctor::summarise` decides it: the attempt's latest stop has no
+        // success at the same or a later step after it.
+        let (r, q) = (Step::rank_sql("r.step"), Step::rank_sql("q.step"));
         self.all(
-            "SELECT client_id, MAX(at) AS last, COUNT(DISTINCT attempt) AS attempts, \
-             (SELECT COUNT(*) FROM (SELECT s.attempt FROM connection_steps s \
-               WHERE s.client_id = c.client_id AND s.at >= ?1 AND s.attempt <> 'app' \
-               GROUP BY s.attempt HAVING MAX(s.id) = MAX(CASE WHEN s.cause IS NOT NULL \
-               THEN s.id END))) AS stopped \
-             FROM connection_steps c WHERE at >= ?1 GROUP BY client_id ORDER BY last DESC LIMIT 200",
+            &format!(
+                "SELECT client_id, MAX(at) AS last, \
+                 COUNT(DISTINCT CASE WHEN attempt <> 'app' THEN attempt END) AS attempts, \
+                 (SELECT COUNT(*) FROM connection_steps r WHERE r.client_id = c.client_id \
+                   AND r.at >= ?1 AND r.attempt <> 'app' AND r.cause IS NOT NULL \
+                   AND NOT EXISTS (SELECT 1 FROM connection_steps l WHERE l.client_id = r.client_id \
+                     AND l.attempt = r.attempt AND l.cause IS NOT NULL \
+                     AND (l.at > r.at OR (l.at = r.at AND l.id > r.id))) \
+                   AND NOT EXISTS (SELECT 1 FROM connection_steps q WHERE q.client_id = r.client_id \
+                     AND q.attempt = r.attempt AND q.cause IS NULL \
+                     AND (q.at > r.at OR (q.at = r.at AND q.id > r.id)) AND ({q}) >= ({r}))) \
+                   AS stopped \
+                 FROM connection_steps c WHERE at >= ?1 GROUP BY client_id \
+                 ORDER BY last DESC LIMIT 200"
+            ),
             &[Arg::N(since)],
         )
         .await
@@ -81,16 +157,22 @@ impl D1 {
     pub async fn doctor_marks(&self, client_id: &str, since: u64) -> Result<Vec<Row>, StoreError> {
         self.all(
             "SELECT s.client_id, s.attempt, s.at, s.step, s.cause, \
-             COALESCE(u.email, s.user_id) AS user_id FROM connection_steps s \
+             COALESCE(u.email, s.user_id) AS user_id, s.proven FROM connection_steps s \
              LEFT JOIN users u ON u.id = s.user_id \
-             WHERE s.client_id = ?1 AND s.at >= ?2 ORDER BY s.id LIMIT 2000",
+             WHERE s.client_id = ?1 AND s.at >= ?2 ORDER BY s.at, s.id LIMIT 2000",
             &[Arg::T(client_id), Arg::N(since)],
         )
         .await
     }
 
-    /// Deletes up to `limit` marks older than `before`; how many.
+    /// Deletes up to `limit` marks older than `before`; how many. Budget rows older than
+    /// yesterday go too.
     pub async fn trim_marks(&self, before: u64, limit: u64) -> Result<usize, StoreError> {
+        self.changes(
+            "DELETE FROM doctor_budget WHERE day < ?1 / 86400 - 1",
+            &[Arg::N(before)],
+        )
+        .await?;
         self.changes(
             "DELETE FROM connection_steps WHERE id IN \
              (SELECT id FROM connection_steps WHERE at < ?1 ORDER BY at LIMIT ?2)",

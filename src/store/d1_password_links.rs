@@ -90,8 +90,10 @@ impl D1 {
     }
 
     /// Uses the link and sets the password, in one transaction; `false` when the link
-    /// was used, replaced or expired meanwhile (nothing is changed then). Sessions from
-    /// before end, and the account's failed sign-ins are forgotten.
+    /// was used, replaced or expired meanwhile, or the account was disabled or given a
+    /// password another way (every link is made for an account without one): then the
+    /// password is not set. Sessions from before end, and the account's failed sign-ins
+    /// are forgotten.
     #[allow(clippy::too_many_arguments)]
     pub async fn use_password_link(
         &self,
@@ -112,7 +114,8 @@ impl D1 {
             )?,
             self.stmt(
                 "UPDATE users SET password_hash = ?2, password_salt = ?3, iterations = ?4, \
-                 sessions_after = MAX(sessions_after, ?5) WHERE id = ?1 AND changes() = 1",
+                 sessions_after = MAX(sessions_after, ?5) WHERE id = ?1 AND changes() = 1 \
+                 AND password_hash = '' AND disabled_at IS NULL",
                 &[
                     Arg::T(user_id),
                     Arg::T(hash),
@@ -140,10 +143,12 @@ impl D1 {
 
     /// Resets a person as `npm run user -- reset-password` does, without choosing their
     /// password: it is cleared (they set a new one through a link), every session ends,
-    /// every connected app and personal token is revoked. Returns the grants revoked.
+    /// every connected app and personal token is revoked, the account's failed sign-ins
+    /// and its older links are forgotten. Returns the grants revoked.
     pub async fn reset_person(
         &self,
         user_id: &str,
+        account_failures: &str,
         now: u64,
         now_ms: u64,
     ) -> Result<Vec<String>, StoreError> {
@@ -170,6 +175,14 @@ impl D1 {
                 "UPDATE grants SET revoked_at = ?2, revoked_ms = ?3 \
                  WHERE user_id = ?1 AND revoked_at IS NULL RETURNING id",
                 &[Arg::T(user_id), Arg::N(now), Arg::N(now_ms)],
+            )?,
+            self.stmt(
+                "DELETE FROM login_failures WHERE key = ?1",
+                &[Arg::T(account_failures)],
+            )?,
+            self.stmt(
+                "DELETE FROM password_links WHERE user_id = ?1",
+                &[Arg::T(user_id)],
             )?,
         ];
         let results = self.0.batch(batch).await.map_err(super::d1::err)?;

@@ -66,7 +66,7 @@ impl<S: GrantStore, W: Surroundings, C: Ed25519 + Rs256> Grants<'_, S, W, C> {
             let attempt = Attempt::Key(attempt_key(&client.client_id, req.code));
             let cause = "The authorization code is not valid: older than its ten minutes, \
                          from another deployment, or mangled on the way (invalid_grant)";
-            let mark = Mark::stopped(&client.client_id, attempt, Step::Token, cause);
+            let mark = Mark::stopped(&client.client_id, attempt, Step::Token, cause).unproven();
             self.world.doctor(mark).await;
             return Err(invalid("the authorization code is invalid or expired"));
         };

@@ -9,7 +9,7 @@ use crate::audit::Event;
 use crate::doctor::{attempt_key, token_cause, Attempt, Mark, Step};
 use crate::encoding::{b64url, secret_hash};
 use crate::oauth::catalog::Catalog;
-use crate::oauth::client::Client;
+use crate::oauth::client::{Client, ClientSource};
 use crate::oauth::ed25519::Ed25519;
 use crate::oauth::error::OAuthError;
 use crate::oauth::keys::KeySet;
@@ -56,11 +56,22 @@ fn check_row(row: &RefreshRow, client: &Client, now: u64) -> Result<(), OAuthErr
 }
 
 /// What the grant may still hold: its scope as the catalog still knows it, without the
-/// scopes the person's roles no longer allow. `None` when nothing of the resource is left
-/// of a grant that had some: the client must ask the person again.
-fn still_held(catalog: &Catalog, row: &RefreshRow, roles: &[&str]) -> Option<Scopes> {
+/// scopes the person's roles no longer allow, within a pre-registered client's limit.
+/// `None` when nothing of the resource is left of a grant that had some: the client must
+/// ask the person again.
+fn still_held(
+    catalog: &Catalog,
+    row: &RefreshRow,
+    roles: &[&str],
+    client: &Client,
+) -> Option<Scopes> {
     let stored = catalog.stored(&row.scope);
-    let held = catalog.allowed_for(&stored, roles);
+    let mut held = catalog.allowed_for(&stored, roles);
+    // A pre-registered client's limit, set by the operator, holds for its connections
+    // already made too (a limit narrowed in the console narrows them at their refresh).
+    if let (ClientSource::Preregistered, Some(limit)) = (&client.source, client.scope.as_deref()) {
+        held = held.intersect(&catalog.stored(limit));
+    }
     // Any word that is not a protocol scope was a resource scope, also one the operator
     // has removed from SCOPES since.
     let had_resource = row
@@ -135,7 +146,7 @@ impl<S: GrantStore, W: Surroundings, C: Ed25519 + Rs256> Grants<'_, S, W, C> {
             let attempt = Attempt::Key(attempt_key(&client.client_id, "refresh"));
             let cause = "The refresh token is not known here: expired and deleted, from \
                          another deployment, or never issued (invalid_grant)";
-            let mark = Mark::stopped(&client.client_id, attempt, Step::Refresh, cause);
+            let mark = Mark::stopped(&client.client_id, attempt, Step::Refresh, cause).unproven();
             self.world.doctor(mark).await;
             return Err(e);
         };
@@ -193,7 +204,7 @@ impl<S: GrantStore, W: Surroundings, C: Ed25519 + Rs256> Grants<'_, S, W, C> {
             Some(r) => r.iter().map(String::as_str).collect(),
             None => row.roles(),
         };
-        let Some(held) = still_held(self.catalog, row, &roles) else {
+        let Some(held) = still_held(self.catalog, row, &roles, &client) else {
             return Err(invalid(
                 "the person's roles no longer allow any scope of this grant; authorize again",
             ));

@@ -246,3 +246,50 @@ fn a_key_that_cannot_sign_uses_up_nothing() {
         "the refresh token was not used up"
     );
 }
+
+#[test]
+fn a_pre_registered_clients_narrowed_limit_narrows_its_connections_at_refresh() {
+    let mut h = H::new();
+    let mut desk = client("desk", AuthMethod::None, None);
+    desk.source = ClientSource::Preregistered;
+    h.world.clients.insert("desk".into(), desk.clone());
+    let code = h.mint(&CodeGrant {
+        scope: "mcp:read mcp:write offline_access".into(),
+        ..h.grant("desk", "u1")
+    });
+    let first = h.redeem("desk", &code).unwrap();
+    assert_eq!(first.scope.to_string(), "mcp:read mcp:write offline_access");
+    // The operator limits it to mcp:read (the console's Save the limits).
+    desk.scope = Some("mcp:read offline_access".into());
+    h.world.clients.insert("desk".into(), desk.clone());
+    let second = h
+        .refresh("desk", first.refresh_token.as_deref().unwrap())
+        .unwrap();
+    assert_eq!(second.scope.to_string(), "mcp:read offline_access");
+    assert!(h
+        .world
+        .events
+        .borrow()
+        .iter()
+        .any(|(e, d)| *e == Event::ScopeNarrowed && d == "u1 mcp:write"));
+    // Limited to a scope the grant never held: nothing of the resource is left.
+    desk.scope = Some("openid".into());
+    h.world.clients.insert("desk".into(), desk.clone());
+    assert_eq!(
+        code_of(h.refresh("desk", second.refresh_token.as_deref().unwrap())),
+        "invalid_grant"
+    );
+    // A self-registered client's own `scope` is only its claim and limits nothing.
+    let mut own = client("own", AuthMethod::None, None);
+    own.scope = Some("mcp:read".into());
+    h.world.clients.insert("own".into(), own);
+    let code = h.mint(&CodeGrant {
+        scope: "mcp:read mcp:write".into(),
+        ..h.grant("own", "u1")
+    });
+    let issued = h.redeem("own", &code).unwrap();
+    let again = h
+        .refresh("own", issued.refresh_token.as_deref().unwrap())
+        .unwrap();
+    assert_eq!(again.scope.to_string(), "mcp:read mcp:write");
+}
