@@ -302,6 +302,9 @@ function documentHost(raw) {
   throw new CliError(`'${shown}' is not a host name such as chatgpt.com (no scheme, port or path).`);
 }
 
+/** As `MAX_HOST_RULES` in src/store/d1_app_admin.rs. */
+const MAX_HOST_RULES = 500;
+
 async function hostsList(target) {
   const [rows] = await execute(target, "SELECT host, rule, created_at, created_by FROM document_hosts ORDER BY rule, host");
   if (rows.length === 0) {
@@ -318,6 +321,14 @@ async function hostsList(target) {
 async function hostsSet(target, raw, rule) {
   const host = documentHost(raw);
   const words = rule === "allow" ? "allowed" : "blocked";
+  // The Worker reads at most MAX_HOST_RULES rules (src/store/d1_app_admin.rs).
+  const [[{ n, mine }]] = await execute(
+    target,
+    `SELECT COUNT(*) AS n, SUM(host = ${sqlString(host)}) AS mine FROM document_hosts`,
+  );
+  if (n >= MAX_HOST_RULES && !mine) {
+    throw new CliError(`There are ${MAX_HOST_RULES} host rules already: remove one first (npm run client -- hosts list).`);
+  }
   await execute(
     target,
     "INSERT INTO document_hosts (host, rule, created_at, created_by) " +

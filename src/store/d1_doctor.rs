@@ -56,18 +56,24 @@ impl D1 {
              WHERE client_id = ?1 AND attempt = ({attempt_sql}) AND step = ?4 \
              AND cause IS ?5 AND at >= ?7"
         );
-        let mut batch = vec![self.stmt(
-            &same,
-            &[
-                Arg::T(&mark.client_id),
-                Arg::T(key),
-                Arg::N(now),
-                Arg::T(mark.step.name()),
-                opt(&mark.stopped),
-                opt(&mark.user_id),
-                Arg::N(since),
-            ],
-        )?];
+        // A mark that names a new grant (the code exchanged) has no row to move: one
+        // statement instead of two on the code exchange's path.
+        let fresh = mark.grant_id.is_some() && mark.proven;
+        let mut batch = Vec::new();
+        if !fresh {
+            batch.push(self.stmt(
+                &same,
+                &[
+                    Arg::T(&mark.client_id),
+                    Arg::T(key),
+                    Arg::N(now),
+                    Arg::T(mark.step.name()),
+                    opt(&mark.stopped),
+                    opt(&mark.user_id),
+                    Arg::N(since),
+                ],
+            )?);
+        }
         // An unproven mark takes one of the day's budget, only when no row was moved.
         if !mark.proven {
             batch.push(self.stmt(
@@ -77,10 +83,10 @@ impl D1 {
             )?);
         }
         // Proven: when no row was moved. Unproven: when the budget took it.
-        let go = if mark.proven {
-            "changes() = 0"
-        } else {
-            "changes() = 1"
+        let go = match (fresh, mark.proven) {
+            (true, _) => "1 = 1",
+            (false, true) => "changes() = 0",
+            (false, false) => "changes() = 1",
         };
         let insert = format!(
             "INSERT INTO connection_steps (client_id, attempt, grant_id, at, step, cause, user_id, proven) \
