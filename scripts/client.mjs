@@ -321,21 +321,19 @@ async function hostsList(target) {
 async function hostsSet(target, raw, rule) {
   const host = documentHost(raw);
   const words = rule === "allow" ? "allowed" : "blocked";
-  // The Worker reads at most MAX_HOST_RULES rules (src/store/d1_app_admin.rs).
-  const [[{ n, mine }]] = await execute(
-    target,
-    `SELECT COUNT(*) AS n, SUM(host = ${sqlString(host)}) AS mine FROM document_hosts`,
-  );
-  if (n >= MAX_HOST_RULES && !mine) {
-    throw new CliError(`There are ${MAX_HOST_RULES} host rules already: remove one first (npm run client -- hosts list).`);
-  }
-  await execute(
+  // At most MAX_HOST_RULES rules (the Worker refuses every document past them), in one
+  // statement so the console cannot race it: RETURNING says whether it was written.
+  const [written] = await execute(
     target,
     "INSERT INTO document_hosts (host, rule, created_at, created_by) " +
-      `VALUES (${sqlString(host)}, ${sqlString(rule)}, ${sqlInt(now())}, 'cli') ` +
-      "ON CONFLICT(host) DO UPDATE SET rule = excluded.rule, created_at = excluded.created_at, created_by = excluded.created_by; " +
-      auditSql("document_host_changed", { detail: `${host} ${words} by cli` }),
+      `SELECT ${sqlString(host)}, ${sqlString(rule)}, ${sqlInt(now())}, 'cli' ` +
+      `WHERE EXISTS (SELECT 1 FROM document_hosts WHERE host = ${sqlString(host)}) OR (SELECT COUNT(*) FROM document_hosts) < ${MAX_HOST_RULES} ` +
+      "ON CONFLICT(host) DO UPDATE SET rule = excluded.rule, created_at = excluded.created_at, created_by = excluded.created_by RETURNING host",
   );
+  if (written.length === 0) {
+    throw new CliError(`There are ${MAX_HOST_RULES} host rules already: remove one first (npm run client -- hosts list).`);
+  }
+  await execute(target, auditSql("document_host_changed", { detail: `${host} ${words} by cli` }));
   console.log(
     rule === "allow"
       ? `Documents on ${host} and its subdomains are allowed; while any host is allowed, documents on hosts not allowed are not used.`

@@ -2,6 +2,7 @@
 //! app, kind of event, days), one page of them at a time, and the downloads (CSV and JSON
 //! lines). Pure, so every filter and every escape is tested natively.
 
+use crate::util::time::day_start;
 use serde::{Deserialize, Serialize};
 
 /// Rows on one page of the console's audit log.
@@ -109,41 +110,6 @@ fn bad_day(which: &str, raw: &str) -> FilterError {
     ))
 }
 
-/// The first second (UTC) of a `YYYY-MM-DD` day from 1970 to 9999.
-pub fn day_start(day: &str) -> Option<u64> {
-    let mut parts = day.split('-');
-    let (y, m, d) = (parts.next()?, parts.next()?, parts.next()?);
-    if parts.next().is_some() || y.len() != 4 || m.len() != 2 || d.len() != 2 {
-        return None;
-    }
-    let num = |s: &str| {
-        s.bytes()
-            .all(|b| b.is_ascii_digit())
-            .then(|| s.parse::<i64>().ok())
-            .flatten()
-    };
-    let (y, m, d) = (num(y)?, num(m)?, num(d)?);
-    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    let days_in = match m {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if leap => 29,
-        2 => 28,
-        _ => return None,
-    };
-    if y < 1970 || !(1..=days_in).contains(&d) {
-        return None;
-    }
-    // Days from the civil date (the proleptic Gregorian calendar), March-based years.
-    let (yy, mm) = if m <= 2 { (y - 1, m + 9) } else { (y, m - 3) };
-    let era = yy.div_euclid(400);
-    let yoe = yy - era * 400;
-    let doy = (153 * mm + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    u64::try_from(days).ok().map(|d| d * 86_400)
-}
-
 /// One row as the console shows and downloads it.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 pub struct Row {
@@ -192,7 +158,7 @@ pub fn csv(rows: &[Row]) -> String {
     let mut out = COLUMNS.join(",");
     out.push_str("\r\n");
     for r in rows {
-        let time = crate::mcp::tools::timestamp(r.at);
+        let time = crate::util::time::timestamp(r.at);
         let fields = [
             time.as_str(),
             &r.event,
@@ -217,7 +183,7 @@ pub fn json_lines(rows: &[Row]) -> String {
     let mut out = String::new();
     for r in rows {
         let line = serde_json::json!({
-            "time": crate::mcp::tools::timestamp(r.at),
+            "time": crate::util::time::timestamp(r.at),
             "at": r.at,
             "event": r.event,
             "outcome": r.outcome,

@@ -137,13 +137,15 @@ impl Mark {
             stopped: None,
             user_id: None,
             grant_id: None,
-            proven: true,
+            proven: false,
         }
     }
 
-    /// A mark of a request anyone could have sent (see `proven`).
-    pub fn unproven(mut self) -> Mark {
-        self.proven = false;
+    /// A mark of a request that proved something (see `proven`). Marks are unproven
+    /// unless their call site says so: a new call site forgetting it costs budget, never
+    /// an unbounded write.
+    pub fn proven(mut self) -> Mark {
+        self.proven = true;
         self
     }
 

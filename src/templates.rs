@@ -216,7 +216,7 @@ pub fn token_scope_choices(catalog: &Catalog, offered: &[&str]) -> String {
 
 /// A time as a person reads it, in UTC, and as the `datetime` attribute wants it.
 pub fn display_time(secs: u64) -> (String, String) {
-    let iso = crate::mcp::tools::timestamp(secs);
+    let iso = crate::util::time::timestamp(secs);
     let part = |range: std::ops::Range<usize>| iso.get(range).unwrap_or_default();
     let shown = format!("{} {} UTC", part(0..10), part(11..16));
     (shown, iso)

@@ -598,9 +598,9 @@ test("a link works once, only the newest works, never after it expires, never a 
   const used = await newest.browser.post(w.url + "/welcome", fields);
   assertPasswordSet({ res: used, status: used.status, html: await used.text() }, "the newest link");
   const twice = await new Browser().post(w.url + "/welcome", fields);
-  const twiceHtml = await twice.text();
-  // Another browser has no CSRF cookie for that form: its own refusal, not a second use.
-  assert.equal(twice.status, 403, twiceHtml.slice(0, 200));
+  // Another browser holds no link at all: "This link cannot be used", before its form's
+  // token is even looked at.
+  assertLinkUsed({ status: twice.status, html: await twice.text() }, "the form posted from another browser");
   const replay = await newest.browser.post(w.url + "/welcome", { ...fields, password: "second-use-password", again: "second-use-password" });
   assertLinkUsed({ status: replay.status, html: await replay.text() }, "the same link, posted a second time");
   assertLinkUsed(await openLink(third), "the same link, opened after use");
@@ -914,7 +914,7 @@ test("refusals: a sign-in older than ten minutes, no CSRF token, a cross-site po
   assert.equal(await signedInAtAccount(w, gusSession.browser), gus.email);
 });
 
-test("a person added in the console who signs in through an OpenID provider with link_by_email is linked to that account; a new link then ends that session", async () => {
+test("a person added in the console who signs in through an OpenID provider with link_by_email is linked to that account; their invitation ends, and a reset's link then ends that session", async () => {
   const s = await atConsole(ann);
   const dora = await addPerson(s, email("dora"), "Dora");
   op.account("dora-sub", { email: dora.email.toUpperCase(), email_verified: true, name: "Dora at SSO" });
@@ -928,12 +928,20 @@ test("a person added in the console who signs in through an OpenID provider with
   assert.equal((await w.db.prepare("SELECT COUNT(*) AS n FROM users WHERE email = ?").bind(dora.email).first()).n, 1, "no second person");
   assert.equal((await userById(w, dora.id)).password_hash, "", "no password from a provider sign-in");
 
-  // Still without a password: a new link; setting the password ends the provider session.
+  // Signing in through the provider ended the invitation: whoever holds it must not put
+  // a password on an account in use.
+  assertLinkUsed(await openLink(dora.link), "the invitation, after a provider sign-in");
+  // No new link for someone who signs in through a provider: a reset is the way (it signs
+  // them out everywhere); setting the password then ends the provider session too.
   const p = await personPage(s, dora.id);
   assert.match(p.html, /<dt>Password<\/dt><dd>none/);
-  const made = await consolePost(s, { ...formWith(p.html, "link"), csrf_token: s.csrf });
+  assert.doesNotMatch(p.html, /value="link"/, "no Make a new link button");
+  const refused = await consolePost(s, { action: "link", user_id: dora.id, csrf_token: s.csrf });
+  assert.equal(refused.status, 400);
+  assert.match(refused.alert, /signs in through a sign-in provider\. To give them a password, reset them/);
+  const made = await consolePost(s, { ...formWith(p.html, "reset"), csrf_token: s.csrf });
   assert.equal(made.status, 200, made.alert);
-  assertLinkUsed(await openLink(dora.link), "the invitation, after a newer link");
+  assert.ok(made.link, "the reset gives a link");
   const set = await setPassword(made.link, "dora-password-1");
   assertPasswordSet(set, "dora's new link");
   assert.equal(await signedInAtAccount(w, set.browser), dora.email);
@@ -1100,4 +1108,27 @@ test("the console never shows a password: not the person's, not the administrato
   assert.ok(!w.logs.some((l) => l.includes(chosen) || l.includes(quinn.password)), "no password in the Worker's log");
   const detail = JSON.stringify((await w.db.prepare("SELECT detail FROM audit_events").all()).results);
   assert.ok(!detail.includes(chosen) && !detail.includes(quinn.password), "no password in the audit log");
+});
+
+test("a form shown for one link cannot set the password of another whose link this browser opened since", async () => {
+  const s = await atConsole(ann);
+  const gil = await addPerson(s, email("gil"));
+  const hal = await addPerson(s, email("hal"));
+  const browser = new Browser();
+  // The form for Gil, then Hal's link opened in the same browser (a second tab, or a
+  // page that sent this browser to a link of its own): the cookie now holds Hal's.
+  const forGil = await openLink(gil.link, browser);
+  assert.equal(forGil.status, 200);
+  assert.ok(forGil.html.includes(`For <strong>${gil.email}</strong>.`));
+  assert.equal((await openLink(hal.link, browser)).status, 200);
+  const res = await browser.post(w.url + "/welcome", { ...forGil.fields, password: "meant-for-gil-1", again: "meant-for-gil-1" });
+  const html = await res.text();
+  assert.equal(res.status, 403, html.slice(0, 300));
+  assert.equal(dataError(html), "expired", "the page is out of date, not a password set");
+  assert.equal((await userById(w, gil.id)).password_hash, "", "Gil has no password");
+  assert.equal((await userById(w, hal.id)).password_hash, "", "nor has Hal");
+  // Hal's own form works.
+  const forHal = await openLink(hal.link, browser);
+  const set = await browser.post(w.url + "/welcome", { ...forHal.fields, password: "hal-password-1", again: "hal-password-1" });
+  assertPasswordSet({ res: set, status: set.status, html: await set.text() }, "Hal's own form");
 });

@@ -386,7 +386,7 @@ test("after `npm run user -- role remove` a refresh narrows the grant, or fails 
   const none = await token(w.url, { grant_type: "refresh_token", refresh_token: onlyManage.refresh_token, client_id: onlyManage.client.client_id });
   assert.equal(none.status, 400, JSON.stringify(none.body));
   assert.equal(none.body.error, "invalid_grant");
-  assert.match(none.body.error_description, /roles no longer allow/);
+  assert.match(none.body.error_description, /roles, or this app's scope limit, no longer allow/);
 });
 
 // ---------------------------------------------------------------------------------------

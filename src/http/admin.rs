@@ -11,7 +11,7 @@ use crate::oauth::catalog::ADMIN;
 use crate::reply::Reply;
 use crate::store::d1::UserRow;
 
-use super::admin_people::PURPOSE;
+use super::console::PURPOSE;
 
 pub async fn handle(ctx: &Ctx, req: &Incoming) -> Reply {
     if req.method == "POST" {
@@ -40,7 +40,7 @@ pub async fn people(ctx: &Ctx, req: &Incoming) -> Reply {
     if req.method != "POST" {
         return super::admin_people::show(ctx, req).await;
     }
-    if !super::admin_people::csrf_ok(ctx, req, &req.form_pairs()) {
+    if !super::console::csrf_ok(ctx, req, &req.form_pairs()) {
         return error_page(ctx, ErrorKind::Expired, None);
     }
     super::admin_people::submit(ctx, req, &user, signed_in).await
@@ -57,7 +57,7 @@ pub async fn apps(ctx: &Ctx, req: &Incoming) -> Reply {
     if req.method != "POST" {
         return super::admin_apps::show(ctx, req).await;
     }
-    if !super::admin_people::csrf_ok(ctx, req, &req.form_pairs()) {
+    if !super::console::csrf_ok(ctx, req, &req.form_pairs()) {
         return error_page(ctx, ErrorKind::Expired, None);
     }
     super::admin_apps::submit(ctx, req, &user, signed_in).await
@@ -83,34 +83,6 @@ pub async fn doctor(ctx: &Ctx, req: &Incoming) -> Reply {
         return reply;
     }
     super::admin_doctor::show(ctx, req).await
-}
-
-/// The console's pages, in the order its navigation lists them.
-const PAGES: [(&str, &str); 5] = [
-    ("Overview", "/admin"),
-    ("People", "/admin/people"),
-    ("Apps", "/admin/apps"),
-    ("Audit log", "/admin/audit"),
-    ("Doctor", "/admin/doctor"),
-];
-
-/// The navigation at the top of every console page, `current` (a path of `PAGES`) marked
-/// as the page shown rather than linked.
-pub fn nav(current: &str) -> String {
-    let items: Vec<String> = PAGES
-        .iter()
-        .map(|(name, path)| {
-            if *path == current {
-                format!("<a href=\"{path}\" aria-current=\"page\">{name}</a>")
-            } else {
-                format!("<a href=\"{path}\">{name}</a>")
-            }
-        })
-        .collect();
-    format!(
-        "<nav aria-label=\"Console\" class=\"console\"><p>{}</p></nav>",
-        items.join(" · ")
-    )
 }
 
 /// The person holds `admin` now (GitHub's roles asked again, like an approval), with

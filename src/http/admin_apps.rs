@@ -6,7 +6,7 @@
 //! ID metadata documents may come from. Every change needs a recent sign-in and is
 //! audited naming the administrator, as on the People page.
 
-use super::admin_people::{recent_enough, PURPOSE};
+use super::console::{recent_enough, PURPOSE};
 use crate::audit::Event;
 use crate::encoding::{random_token, secret_hash};
 use crate::http::browser::{field, CsrfCookie};
@@ -462,7 +462,7 @@ async fn page(ctx: &Ctx, req: &Incoming, outcome: &Outcome, status: u16) -> Repl
     let content = render(
         templates::ADMIN_APPS,
         &[
-            ("nav", &super::admin::nav("/admin/apps")),
+            ("nav", &super::console::nav("/admin/apps")),
             ("apps", &items),
             ("registration", on(ctx.config.dynamic_registration)),
             ("documents", on(ctx.config.metadata_documents)),

@@ -58,7 +58,7 @@ fn download(format: Format, rows: &[audit_export::Row]) -> Reply {
             "jsonl",
         ),
     };
-    let day = crate::mcp::tools::timestamp(now());
+    let day = crate::util::time::timestamp(now());
     let day = day.get(..10).unwrap_or("log");
     Reply::new(200)
         .header("Content-Type", kind)
@@ -133,7 +133,7 @@ fn page(
     let content = render(
         templates::ADMIN_AUDIT,
         &[
-            ("nav", &super::admin::nav("/admin/audit")),
+            ("nav", &super::console::nav("/admin/audit")),
             ("problem", problem),
             ("person", &filter.person),
             ("app", &filter.app),

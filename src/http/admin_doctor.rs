@@ -83,7 +83,7 @@ pub async fn show(ctx: &Ctx, req: &Incoming) -> Reply {
                 render(
                     templates::ADMIN_DOCTOR,
                     &[
-                        ("nav", &super::admin::nav("/admin/doctor")),
+                        ("nav", &super::console::nav("/admin/doctor")),
                         ("apps", &items),
                         ("per_app", &doctor::ATTEMPTS_PER_APP.to_string()),
                     ],
@@ -130,7 +130,7 @@ fn one_app(client_id: &str, name: &str, rows: &[doctor::Row]) -> String {
     render(
         templates::ADMIN_DOCTOR,
         &[
-            ("nav", &super::admin::nav("/admin/doctor")),
+            ("nav", &super::console::nav("/admin/doctor")),
             ("app_name", name),
             (
                 "client_id",

@@ -192,7 +192,7 @@ pub async fn show(
         templates::ADMIN,
         &[
             ("email", &user.email),
-            ("nav", &super::admin::nav("/admin")),
+            ("nav", &super::console::nav("/admin")),
             ("settings", &settings(ctx)),
             ("keys", &keys(ctx, &ages)),
             ("upstreams", &upstreams),

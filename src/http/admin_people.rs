@@ -3,8 +3,9 @@
 //! left open on a desk must not be enough to lock someone out or make an administrator),
 //! is audited naming the administrator, and does what the command line does.
 
+use super::console::{recent_enough, PURPOSE};
 use crate::audit::Event;
-use crate::http::browser::{self, field, CsrfCookie};
+use crate::http::browser::{field, CsrfCookie};
 use crate::http::grants::mark_revoked;
 use crate::http::pages::{self, error_page, ErrorKind};
 use crate::http::{now, now_ms, Ctx, Incoming};
@@ -13,9 +14,6 @@ use crate::reply::Reply;
 use crate::store::d1::{UserRow, D1};
 use crate::templates::{self, display_time, render};
 
-pub const PURPOSE: &str = "admin";
-/// How recent the administrator's sign-in must be for a change.
-pub const RECENT_SIGN_IN_SECONDS: u64 = 600;
 const LISTED: u64 = 50;
 
 /// What a change did, or why it was not done.
@@ -122,12 +120,6 @@ async fn last_admin(ctx: &Ctx, db: &D1, t: &UserRow) -> Result<Option<Outcome>, 
         ),
         ..Outcome::default()
     }))
-}
-
-/// Whether a sign-in at `signed_in` (0: unknown, a cookie from before it was written) is
-/// recent enough at `now` for a change.
-pub fn recent_enough(signed_in: u64, now: u64) -> bool {
-    signed_in > 0 && now.saturating_sub(signed_in) <= RECENT_SIGN_IN_SECONDS
 }
 
 fn by(admin: &UserRow) -> String {
@@ -302,7 +294,7 @@ async fn page(ctx: &Ctx, req: &Incoming, q: &str, outcome: &Outcome, status: u16
         templates::ADMIN_PEOPLE,
         &[
             ("people", &items),
-            ("nav", &super::admin::nav("/admin/people")),
+            ("nav", &super::console::nav("/admin/people")),
             ("q", q),
             ("notice", &outcome.notice),
             ("problem", &outcome.problem),
@@ -315,24 +307,4 @@ async fn page(ctx: &Ctx, req: &Incoming, q: &str, outcome: &Outcome, status: u16
         ],
     );
     csrf.attach(pages::html(ctx, status, &content))
-}
-
-/// Whether a form post to the console carries this browser's token.
-pub fn csrf_ok(ctx: &Ctx, req: &Incoming, form: &[(String, String)]) -> bool {
-    browser::csrf_ok(ctx, req, PURPOSE, field(form, "csrf_token"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_change_needs_a_sign_in_within_ten_minutes() {
-        assert!(recent_enough(1_000, 1_000 + 600));
-        assert!(!recent_enough(1_000, 1_000 + 601));
-        assert!(
-            !recent_enough(0, 100),
-            "a sign-in of unknown time is not recent"
-        );
-    }
 }

@@ -15,7 +15,7 @@ use crate::reply::Reply;
 use crate::store::d1::{UserRow, D1};
 use crate::templates::{self, display_time, escape, render};
 
-use super::admin_people::PURPOSE;
+use super::console::PURPOSE;
 
 /// How long a link to set a password works.
 pub const LINK_SECONDS: u64 = 72 * 3600;
@@ -234,6 +234,15 @@ async fn link(ctx: &Ctx, db: &D1, admin: &UserRow, t: &UserRow) -> Done {
             )
         }));
     }
+    // Someone who signs in through a provider uses their account already: a password for
+    // it goes through Reset, which also signs them out everywhere.
+    if db.has_identity(&t.id).await? {
+        return Ok(problem(format!(
+            "{} signs in through a sign-in provider. To give them a password, reset them: \
+             that also signs them out everywhere.",
+            t.email
+        )));
+    }
     let link = new_link(ctx, db, &t.id, "invite", admin).await?;
     ctx.audit(Event::PasswordLinkMade, Some(&t.id), None, Some(&by(admin)))
         .await;
@@ -311,6 +320,13 @@ async fn page(ctx: &Ctx, req: &Incoming, id: &str, outcome: &Outcome, status: u1
             return error_page(ctx, ErrorKind::Unavailable, None);
         }
     };
+    let provider_user = match db.has_identity(&person.id).await {
+        Ok(b) => b,
+        Err(e) => {
+            ctx.internal(e);
+            return error_page(ctx, ErrorKind::Unavailable, None);
+        }
+    };
     let hidden = format!(
         "<input type=\"hidden\" name=\"csrf_token\" value=\"{}\">\
          <input type=\"hidden\" name=\"user_id\" value=\"{}\">",
@@ -353,7 +369,7 @@ async fn page(ctx: &Ctx, req: &Incoming, id: &str, outcome: &Outcome, status: u1
     let content = render(
         templates::ADMIN_PERSON_PAGE,
         &[
-            ("nav", &super::admin::nav("/admin/people")),
+            ("nav", &super::console::nav("/admin/people")),
             ("email", &person.email),
             ("name", person.name.as_deref().unwrap_or("")),
             (
@@ -378,7 +394,7 @@ async fn page(ctx: &Ctx, req: &Incoming, id: &str, outcome: &Outcome, status: u1
             ),
             (
                 "invited",
-                if person.password_hash.is_empty() && person.operator_added == 1 {
+                if person.password_hash.is_empty() && person.operator_added == 1 && !provider_user {
                     "1"
                 } else {
                     ""

@@ -201,13 +201,13 @@ async fn validated(
                     },
                 ),
             };
-            ctx.doctor(mark.unproven()).await;
+            ctx.doctor(mark).await;
             Err(refused_page(ctx, refusal))
         }
         Err(AuthorizeFailure::Redirect(failure)) => {
             let cause = crate::doctor::authorize_cause(failure.code(), failure.description());
             let attempt = doctor::of_params(id, &params);
-            ctx.doctor(Mark::stopped(id, attempt, Step::Authorize, &cause).unproven())
+            ctx.doctor(Mark::stopped(id, attempt, Step::Authorize, &cause))
                 .await;
             let signed_in = session_user(ctx, req).await.is_some();
             Err(match failure.deliver(signed_in) {

@@ -67,6 +67,19 @@ impl Principal {
         }
     }
 
+    /// Tells the connector doctor this caller's `/mcp` call was served, or where it
+    /// stopped (nothing for a personal token or the console, which are not connections).
+    pub async fn tell_doctor(&self, ctx: &Ctx, stopped: Option<&str>) {
+        if let Credential::Access {
+            grant_id,
+            client_id,
+        } = &self.credential
+        {
+            super::doctor::grant_step(ctx, client_id, grant_id, &self.user, Step::Mcp, stopped)
+                .await;
+        }
+    }
+
     /// Whether the token grants any of the MCP resource's scopes. One that grants none
     /// can do nothing at `/mcp` or `/sse`, and is asked for them with a 403 (RFC 6750
     /// §3.1, MCP authorization "Scope challenge").
@@ -246,7 +259,7 @@ pub async fn verify_access_token(ctx: &Ctx, token: &str) -> Result<Verified, Bea
                 Ok(v) => v,
                 Err(e) => {
                     if e == access_token::TokenError::Expired {
-                        expired_for_doctor(ctx, token, now).await;
+                        expired_for_doctor(ctx, token).await;
                     }
                     return Err(BearerError::Invalid(e.describe()));
                 }
@@ -303,18 +316,16 @@ pub async fn verify_access_token(ctx: &Ctx, token: &str) -> Result<Verified, Bea
 /// Tells the doctor an app sent an expired access token instead of refreshing it. Only
 /// after `Expired`, which `access_token::verify` gives once the signature has verified:
 /// the claims read here are this server's own.
-async fn expired_for_doctor(ctx: &Ctx, token: &str, now: u64) {
+async fn expired_for_doctor(ctx: &Ctx, token: &str) {
     let Some(c) = access_token::signed_claims_unchecked(token) else {
         return;
     };
-    let ago = now.saturating_sub(c.exp);
-    let cause = format!(
-        "The access token expired {} min ago and the app sent it anyway instead of \
-         refreshing it: look for a refresh below, or whether the app was given a refresh \
-         token (offline_access, or a client that may not refresh)",
-        ago / 60
-    );
-    super::doctor::grant_step(ctx, &c.client_id, &c.gid, &c.sub, Step::Mcp, Some(&cause)).await;
+    // No changing numbers in the cause: the same cause is one row, moved, not a row a
+    // minute (the row's time says when).
+    let cause = "The access token had expired and the app sent it anyway instead of \
+                 refreshing it: look for a refresh below, or whether the app was given a \
+                 refresh token (offline_access, or a client that may not refresh)";
+    super::doctor::grant_step(ctx, &c.client_id, &c.gid, &c.sub, Step::Mcp, Some(cause)).await;
 }
 
 /// The grants D1 holds as revoked without a KV mark, read at most every

@@ -179,6 +179,15 @@ pub async fn host_allowed(db: &D1, url: &str) -> Option<bool> {
     let rules = match cached {
         Some((read_at, rules)) if read_at + HOST_RULES_SECONDS > now => rules,
         stale => match db.host_rules().await {
+            // More than the rules allowed: the list may be missing blocks, or the allows
+            // that make it an allow-list. Closed, as when it cannot be read.
+            Ok(rows) if rows.len() as u64 > crate::store::d1_app_admin::MAX_HOST_RULES => {
+                worker::console_error!(
+                    "more than {} document host rules: no document is used until some are removed",
+                    crate::store::d1_app_admin::MAX_HOST_RULES
+                );
+                return None;
+            }
             Ok(rows) => {
                 let (allowed, blocked): (Vec<_>, Vec<_>) =
                     rows.into_iter().partition(|r| r.rule == "allow");

@@ -281,18 +281,20 @@ impl Ctx {
             crate::util::text::truncate(url, 200)
         );
         let attempt = Attempt::Key(attempt_key("", url));
-        self.doctor(Mark::stopped("", attempt, Step::Document, &cause).unproven())
+        self.doctor(Mark::stopped("", attempt, Step::Document, &cause))
             .await;
     }
 
     /// Keeps a connector doctor's mark (`doctor`), bounded. A failure to write it is
     /// logged, and never fails the request it describes.
     pub async fn doctor(&self, mark: crate::doctor::Mark) {
-        if !crate::http::doctor::worth_writing(&mark) {
+        let now = now();
+        // The allowance first: unproven marks must not churn the memo that thins the
+        // proven ones.
+        if !mark.proven && !crate::http::doctor::unproven_allowed(now) {
             return;
         }
-        let now = now();
-        if !mark.proven && !crate::http::doctor::unproven_allowed(now) {
+        if !crate::http::doctor::worth_writing(&mark) {
             return;
         }
         let Ok(db) = self.db() else { return };

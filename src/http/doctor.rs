@@ -6,7 +6,6 @@
 //! retrying in a loop) writes almost nothing.
 
 use crate::doctor::{attempt_key, Attempt, Mark, Step};
-use crate::http::bearer::{Credential, Principal};
 use crate::http::session::SignInError;
 use crate::http::{now, Ctx};
 use crate::oauth::authorize::{AuthorizeParams, AuthorizeRequest};
@@ -68,10 +67,9 @@ pub async fn authorize_step(
         Some(cause) => Mark::stopped(id, of_request(request), step, cause),
         None => Mark::reached(id, of_request(request), step),
     };
-    // Without a person signed in, anyone could have sent it.
-    match user {
-        Some(u) => mark = mark.by(u),
-        None => mark = mark.unproven(),
+    // With a person signed in it proves something; without, anyone could have sent it.
+    if let Some(u) = user {
+        mark = mark.by(u).proven();
     }
     ctx.doctor(mark).await;
 }
@@ -152,19 +150,8 @@ pub async fn grant_step(
         Some(cause) => Mark::stopped(client_id, attempt, step, cause),
         None => Mark::reached(client_id, attempt, step),
     };
-    ctx.doctor(mark.by(user_id)).await;
-}
-
-/// Marks a step of the grant an `/mcp` caller holds (nothing for a personal token, which
-/// is not a connection).
-pub async fn caller_step(ctx: &Ctx, caller: &Principal, stopped: Option<&str>) {
-    if let Credential::Access {
-        grant_id,
-        client_id,
-    } = &caller.credential
-    {
-        grant_step(ctx, client_id, grant_id, &caller.user, Step::Mcp, stopped).await;
-    }
+    // A grant's steps come with this server's own credentials (a signed access token).
+    ctx.doctor(mark.by(user_id).proven()).await;
 }
 
 /// Whether to write `mark`: the same outcome of the same step of the same attempt is

@@ -142,18 +142,21 @@ pub async fn finish(ctx: &Ctx, caller: &Principal, gw: &Gateway<'_>) {
         .map(|(name, why)| format!("The upstream '{name}' was left out of a list: {why}"))
         .collect();
     for cause in &left_out {
-        super::doctor::caller_step(ctx, caller, Some(cause)).await;
+        caller.tell_doctor(ctx, Some(cause)).await;
     }
     let calls = gw.calls.take();
     if calls.is_empty() {
         return;
     }
     for c in calls.iter().filter(|c| DOWN.contains(&c.outcome)) {
+        // Which tool is in the audit log (gateway_call); one cause per upstream and way
+        // of failing keeps the doctor's rows few.
         let cause = format!(
-            "The upstream '{}' was down when {} was called ({}): see the overview's upstreams",
-            c.upstream, c.tool, c.outcome
+            "The upstream '{}' was down when one of its tools was called ({}): see the \
+             overview's upstreams, and the audit log's gateway_call rows for which tool",
+            c.upstream, c.outcome
         );
-        super::doctor::caller_step(ctx, caller, Some(&cause)).await;
+        caller.tell_doctor(ctx, Some(&cause)).await;
     }
     let details: Vec<String> = calls
         .iter()

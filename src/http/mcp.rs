@@ -66,10 +66,10 @@ pub async fn handle(ctx: &Ctx, req: &Incoming, path_token: Option<&str>) -> Repl
     if let Some(p) = caller.as_ref() {
         if !p.has_mcp_scope(&catalog) {
             let cause = "The token holds none of this server's MCP scopes (403 insufficient_scope)";
-            super::doctor::caller_step(ctx, p, Some(cause)).await;
+            p.tell_doctor(ctx, Some(cause)).await;
             return forbidden_scope(ctx);
         }
-        super::doctor::caller_step(ctx, p, None).await;
+        p.tell_doctor(ctx, None).await;
     }
     if let Err(refused) = transport_checks(req) {
         return rejection(refused);

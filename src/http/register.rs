@@ -26,7 +26,7 @@ pub async fn register(ctx: &Ctx, req: &Incoming) -> Reply {
                 e.code()
             );
             let attempt = Attempt::Key(attempt_key("", &format!("register {}", ctx.audit_ip)));
-            ctx.doctor(Mark::stopped("", attempt, Step::Register, &cause).unproven())
+            ctx.doctor(Mark::stopped("", attempt, Step::Register, &cause))
                 .await;
             e.to_reply()
         }
@@ -117,12 +117,9 @@ async fn handle(ctx: &Ctx, req: &Incoming) -> Result<Reply, OAuthError> {
         client.display_name().as_deref(),
     )
     .await;
-    ctx.doctor(Mark::reached(
-        &client.client_id,
-        Attempt::App,
-        Step::Register,
-    ))
-    .await;
+    // Bounded like registration itself (REGISTER_RATE_LIMIT), so not from the budget.
+    ctx.doctor(Mark::reached(&client.client_id, Attempt::App, Step::Register).proven())
+        .await;
     let mut response = client.registration_response();
     if let Some(s) = secret {
         crate::json::set(&mut response, "client_secret", s);

@@ -14,7 +14,12 @@ use crate::reply::Reply;
 use crate::store::d1_password_links::PasswordLink;
 use crate::templates::{self, display_time, render};
 
-const PURPOSE: &str = "welcome";
+/// What the form's CSRF token is bound to: this link (by its token's hash), so a form
+/// shown for one link cannot set the password of another whose cookie arrived since (a
+/// second link opened, or one another site navigated this browser to).
+fn purpose(token: &str) -> String {
+    format!("welcome:{}", secret_hash(token))
+}
 
 /// The link's token from the query (GET) or the form (POST).
 fn token_of(pairs: &[(String, String)]) -> &str {
@@ -48,7 +53,6 @@ async fn live(ctx: &Ctx, token: &str) -> Result<PasswordLink, Reply> {
 /// the link is swapped for it at once, so the address bar, the history and a screen
 /// shared afterwards show `/welcome` without the token.
 const COOKIE: &str = "welcome";
-const COOKIE_SECONDS: u64 = 3600;
 
 pub async fn handle(ctx: &Ctx, req: &Incoming) -> Reply {
     if !ctx.config.local_passwords {
@@ -60,31 +64,33 @@ pub async fn handle(ctx: &Ctx, req: &Incoming) -> Reply {
         let token = token_of(&pairs);
         if !token.is_empty() {
             // Checked first, so a dead link says so on the spot.
+            // The cookie lives as long as the link does.
             return match live(ctx, token).await {
-                Ok(_) => see_other("/welcome").header(
+                Ok(link) => see_other("/welcome").header(
                     "Set-Cookie",
-                    &browser::set_cookie(ctx, COOKIE, token, COOKIE_SECONDS),
+                    &browser::set_cookie(ctx, COOKIE, token, link.expires_at.saturating_sub(now())),
                 ),
                 Err(reply) => reply,
             };
         }
         return match live(ctx, &held).await {
-            Ok(link) => page(ctx, req, &link, "", 200),
+            Ok(link) => page(ctx, req, &link, &held, "", 200),
             Err(reply) => reply,
         };
     }
     let form = req.form_pairs();
-    if !browser::csrf_ok(ctx, req, PURPOSE, field(&form, "csrf_token")) {
-        return error_page(ctx, ErrorKind::Expired, None);
-    }
     let token = held.as_str();
+    // A used, replaced or expired link says so first (reading it changes nothing).
     let link = match live(ctx, token).await {
         Ok(l) => l,
         Err(reply) => return reply,
     };
+    if !browser::csrf_ok(ctx, req, &purpose(token), field(&form, "csrf_token")) {
+        return error_page(ctx, ErrorKind::Expired, None);
+    }
     let (pw, again) = (field(&form, "password"), field(&form, "again"));
     if let Some(problem) = password::new_password_problem(pw, again) {
-        return page(ctx, req, &link, &problem, 400);
+        return page(ctx, req, &link, token, &problem, 400);
     }
     let Ok(db) = ctx.db() else {
         return error_page(ctx, ErrorKind::Unavailable, Some("no database"));
@@ -132,9 +138,16 @@ pub async fn handle(ctx: &Ctx, req: &Incoming) -> Reply {
     }
 }
 
-fn page(ctx: &Ctx, req: &Incoming, link: &PasswordLink, problem: &str, status: u16) -> Reply {
+fn page(
+    ctx: &Ctx,
+    req: &Incoming,
+    link: &PasswordLink,
+    token: &str,
+    problem: &str,
+    status: u16,
+) -> Reply {
     let csrf = CsrfCookie::for_page(ctx, req);
-    let Some(csrf_token) = csrf.token(ctx, PURPOSE) else {
+    let Some(csrf_token) = csrf.token(ctx, &purpose(token)) else {
         return error_page(ctx, ErrorKind::Unavailable, Some("no signing key"));
     };
     let content = render(

@@ -76,13 +76,14 @@ impl D1 {
         Ok(row.is_some_and(|r| r.n > 0))
     }
 
-    /// Every rule (at most `MAX_HOST_RULES`, which `set_host_rule`'s caller keeps to;
-    /// blocks first, so a list cut short could only lose allows, which refuses more).
+    /// Every rule, blocks first: at most `MAX_HOST_RULES` (kept to by `set_host_rule` and
+    /// the command line); one more means there are too many to trust the list.
     pub async fn host_rules(&self) -> Result<Vec<HostRule>, StoreError> {
         self.all(
             "SELECT host, rule, created_at, created_by FROM document_hosts \
              ORDER BY rule DESC, host LIMIT ?1",
-            &[Arg::N(MAX_HOST_RULES)],
+            // One more than allowed: a caller seeing it knows the list is not whole.
+            &[Arg::N(MAX_HOST_RULES + 1)],
         )
         .await
     }

@@ -23,8 +23,8 @@ pub struct DoctorApp {
 /// What keeping a mark did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kept {
-    /// Written, or its row's time moved (the same outcome of the same step), or refused
-    /// by a quota of its app or attempt.
+    /// Written, or its row's time moved, or nothing to write, or refused by a quota of
+    /// its app or attempt.
     Done,
     /// An unproven mark, refused because today's budget is spent.
     BudgetSpent,
@@ -35,11 +35,14 @@ fn opt(v: &Option<String>) -> Arg<'_> {
 }
 
 impl D1 {
-    /// Keeps `mark` in one batch: the same outcome of the same step of the same attempt
-    /// only moves its row's time (so a connection used for days keeps a handful of rows);
-    /// else a new row, unless its app already has `ATTEMPTS_PER_APP` other attempts of
-    /// the same kind (proven or not) since `since`, or its attempt `MARKS_PER_ATTEMPT`
-    /// rows. An unproven mark also takes one of the day's `UNPROVEN_PER_DAY`.
+    /// Keeps `mark` in one batch. A proven mark whose outcome its attempt's step already
+    /// has only moves that row's time, at most once a minute (a connection used for days
+    /// keeps a handful of rows, and a row is written at most once a minute however often
+    /// it is met). An unproven mark is never a move: when its row exists nothing is
+    /// written. Otherwise a new row, unless its app already has `ATTEMPTS_PER_APP` other
+    /// attempts of the same kind (proven or not) since `since`, or its attempt
+    /// `MARKS_PER_ATTEMPT` rows of that kind; an unproven row also takes one of the day's
+    /// `UNPROVEN_PER_DAY`, and none is written once they are spent.
     pub async fn keep_mark(&self, mark: &Mark, now: u64, since: u64) -> Result<Kept, StoreError> {
         let (attempt_sql, key) = match &mark.attempt {
             Attempt::Key(k) => ("?2", k.as_str()),
@@ -51,49 +54,64 @@ impl D1 {
                 g.as_str(),
             ),
         };
-        let same = format!(
-            "UPDATE connection_steps SET at = ?3, user_id = COALESCE(?6, user_id) \
-             WHERE client_id = ?1 AND attempt = ({attempt_sql}) AND step = ?4 \
-             AND cause IS ?5 AND at >= ?7"
-        );
-        // A mark that names a new grant (the code exchanged) has no row to move: one
-        // statement instead of two on the code exchange's path.
-        let fresh = mark.grant_id.is_some() && mark.proven;
         let mut batch = Vec::new();
-        if !fresh {
+        let day = now / 86_400;
+        if mark.proven {
+            // A mark that names a new grant (the code exchanged) has no row to move.
+            if mark.grant_id.is_none() {
+                batch.push(self.stmt(
+                    &format!(
+                        "UPDATE connection_steps SET at = ?3 WHERE client_id = ?1 \
+                         AND attempt = ({attempt_sql}) AND step = ?4 AND cause IS ?5 \
+                         AND at >= ?6 AND at < ?3 - 60"
+                    ),
+                    &[
+                        Arg::T(&mark.client_id),
+                        Arg::T(key),
+                        Arg::N(now),
+                        Arg::T(mark.step.name()),
+                        opt(&mark.stopped),
+                        Arg::N(since),
+                    ],
+                )?);
+            }
+        } else {
+            // Unproven (never a grant): its budget, taken only for a row not there yet.
             batch.push(self.stmt(
-                &same,
+                "INSERT INTO doctor_budget (day, n) SELECT ?6, 1 WHERE NOT EXISTS \
+                 (SELECT 1 FROM connection_steps WHERE client_id = ?1 AND attempt = ?2 \
+                  AND step = ?3 AND cause IS ?4 AND at >= ?5) \
+                 ON CONFLICT(day) DO UPDATE SET n = n + 1 WHERE n < ?7",
                 &[
                     Arg::T(&mark.client_id),
                     Arg::T(key),
-                    Arg::N(now),
                     Arg::T(mark.step.name()),
                     opt(&mark.stopped),
-                    opt(&mark.user_id),
                     Arg::N(since),
+                    Arg::N(day),
+                    Arg::N(UNPROVEN_PER_DAY),
                 ],
             )?);
         }
-        // An unproven mark takes one of the day's budget, only when no row was moved.
-        if !mark.proven {
-            batch.push(self.stmt(
-                "INSERT INTO doctor_budget (day, n) SELECT ?1, 1 WHERE changes() = 0 \
-                 ON CONFLICT(day) DO UPDATE SET n = n + 1 WHERE n < ?2",
-                &[Arg::N(now / 86_400), Arg::N(UNPROVEN_PER_DAY)],
-            )?);
-        }
-        // Proven: when no row was moved. Unproven: when the budget took it.
-        let go = match (fresh, mark.proven) {
-            (true, _) => "1 = 1",
-            (false, true) => "changes() = 0",
-            (false, false) => "changes() = 1",
+        // The row is new: the move (or the budget) said so. Neither for a new grant's.
+        let go = match (mark.proven, mark.grant_id.is_some()) {
+            (true, true) => {
+                "NOT EXISTS (SELECT 1 FROM connection_steps s \
+                             WHERE s.grant_id = ?3 AND s.step = ?5)"
+            }
+            (true, false) => {
+                "changes() = 0 AND NOT EXISTS (SELECT 1 FROM connection_steps s \
+                              WHERE s.client_id = ?1 AND s.attempt = a.attempt AND s.step = ?5 \
+                              AND s.cause IS ?6 AND s.at >= ?8)"
+            }
+            (false, _) => "changes() = 1",
         };
         let insert = format!(
             "INSERT INTO connection_steps (client_id, attempt, grant_id, at, step, cause, user_id, proven) \
              SELECT ?1, a.attempt, ?3, ?4, ?5, ?6, ?7, ?11 FROM (SELECT {attempt_sql} AS attempt) a \
              WHERE {go} \
              AND (SELECT COUNT(*) FROM connection_steps s WHERE s.attempt = a.attempt \
-                  AND s.client_id = ?1) < ?9 \
+                  AND s.client_id = ?1 AND s.proven = ?11) < ?9 \
              AND (a.attempt = 'app' \
                   OR EXISTS (SELECT 1 FROM connection_steps s WHERE s.attempt = a.attempt \
                           AND s.client_id = ?1 AND s.at >= ?8) \
@@ -117,20 +135,23 @@ impl D1 {
                 Arg::N(u64::from(mark.proven)),
             ],
         )?);
+        if !mark.proven {
+            batch.push(self.stmt("SELECT n FROM doctor_budget WHERE day = ?1", &[Arg::N(day)])?);
+        }
         let results = self.0.batch(batch).await.map_err(super::d1::err)?;
-        let changed = |i: usize| {
-            results
-                .get(i)
-                .and_then(|r| r.meta().ok().flatten())
-                .and_then(|m| m.changes)
-                .unwrap_or(0)
-        };
-        // Unproven, no row moved, and the budget row did not change: spent for today.
-        Ok(if !mark.proven && changed(0) == 0 && changed(1) == 0 {
-            Kept::BudgetSpent
-        } else {
-            Kept::Done
-        })
+        if mark.proven {
+            return Ok(Kept::Done);
+        }
+        #[derive(Deserialize)]
+        struct N {
+            n: u64,
+        }
+        let spent = results
+            .get(2)
+            .and_then(|r| r.results::<N>().ok())
+            .and_then(|rows| rows.into_iter().next())
+            .is_some_and(|r| r.n >= UNPROVEN_PER_DAY);
+        Ok(if spent { Kept::BudgetSpent } else { Kept::Done })
     }
 
     /// Apps with marks since `since`, most recent first (the unknown-app bucket too).
@@ -159,16 +180,22 @@ impl D1 {
         .await
     }
 
-    /// One app's marks since `since`, each person by their email.
+    /// One app's marks since `since`, each person by their email: the newest 2,000
+    /// (`doctor::summarise` orders them).
     pub async fn doctor_marks(&self, client_id: &str, since: u64) -> Result<Vec<Row>, StoreError> {
         self.all(
             "SELECT s.client_id, s.attempt, s.at, s.step, s.cause, \
              COALESCE(u.email, s.user_id) AS user_id, s.proven FROM connection_steps s \
              LEFT JOIN users u ON u.id = s.user_id \
-             WHERE s.client_id = ?1 AND s.at >= ?2 ORDER BY s.at, s.id LIMIT 2000",
+             WHERE s.client_id = ?1 AND s.at >= ?2 ORDER BY s.at DESC, s.id DESC LIMIT 2000",
             &[Arg::T(client_id), Arg::N(since)],
         )
         .await
+        .map(|mut rows: Vec<Row>| {
+            // Oldest first again: rows of one second keep the order they were kept in.
+            rows.reverse();
+            rows
+        })
     }
 
     /// Deletes up to `limit` marks older than `before`; how many. Budget rows older than

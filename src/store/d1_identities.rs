@@ -150,7 +150,7 @@ impl IdentityStore for D1 {
         user_id: &str,
         now: u64,
     ) -> Result<(), StoreError> {
-        self.changes(
+        let upsert = self.stmt(
             "INSERT INTO identities (provider, subject, user_id, login, email, created_at, last_used_at) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6) ON CONFLICT (provider, subject) DO UPDATE SET \
              login = excluded.login, email = COALESCE(excluded.email, identities.email), \
@@ -163,9 +163,19 @@ impl IdentityStore for D1 {
                 id.email.map(Arg::T).unwrap_or(Arg::Null),
                 Arg::N(now),
             ],
-        )
-        .await
-        .map(|_| ())
+        )?;
+        // A person who signs in through a provider needs no link to set a password: one
+        // still out (an invitation) would let whoever holds it put a password on an
+        // account in use.
+        let links = self.stmt(
+            "DELETE FROM password_links WHERE user_id = ?1",
+            &[Arg::T(user_id)],
+        )?;
+        self.0
+            .batch(vec![upsert, links])
+            .await
+            .map(|_| ())
+            .map_err(err)
     }
 
     /// Creates a person with no local password and their first identity, in one

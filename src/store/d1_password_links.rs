@@ -42,6 +42,22 @@ impl D1 {
             == 1)
     }
 
+    /// Whether the person has signed in through a sign-in provider.
+    pub async fn has_identity(&self, user_id: &str) -> Result<bool, StoreError> {
+        #[derive(Deserialize)]
+        struct One {
+            #[allow(dead_code)]
+            one: u64,
+        }
+        let row: Option<One> = self
+            .first(
+                "SELECT 1 AS one FROM identities WHERE user_id = ?1 LIMIT 1",
+                &[Arg::T(user_id)],
+            )
+            .await?;
+        Ok(row.is_some())
+    }
+
     /// A new link for the person, replacing any other of theirs.
     pub async fn new_password_link(
         &self,

@@ -3,3 +3,4 @@
 pub mod fetched;
 pub mod futures;
 pub mod text;
+pub mod time;

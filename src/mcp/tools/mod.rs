@@ -300,27 +300,9 @@ pub fn note_url(base_url: &str, id: &str) -> String {
     format!("{base_url}/notes/{id}")
 }
 
-/// Unix seconds as an RFC 3339 UTC timestamp.
-pub fn timestamp(secs: u64) -> String {
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    // Civil date from days since 1970-01-01 (proleptic Gregorian calendar).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
+/// Unix seconds as an RFC 3339 UTC timestamp (kept in `util::time`, which the console's
+/// audit export shares without depending on the MCP room).
+pub use crate::util::time::timestamp;
 
 /// The arguments of the tools that take one note: its id.
 pub fn note_id_schema() -> &'static str {

@@ -63,10 +63,15 @@ impl<S: GrantStore, W: Surroundings, C: Ed25519 + Rs256> Grants<'_, S, W, C> {
         let Some(grant) = code::open(&keys.mac_key("code"), req.code, self.now()) else {
             // Not this server's code, or older than its ten minutes: nothing ties it to an
             // authorization, so it is an attempt of its own.
-            let attempt = Attempt::Key(attempt_key(&client.client_id, req.code));
+            // Its own namespace: a made-up code equal to someone's PKCE challenge must not
+            // land in their attempt.
+            let attempt = Attempt::Key(attempt_key(
+                &client.client_id,
+                &format!("code:{}", req.code),
+            ));
             let cause = "The authorization code is not valid: older than its ten minutes, \
                          from another deployment, or mangled on the way (invalid_grant)";
-            let mark = Mark::stopped(&client.client_id, attempt, Step::Token, cause).unproven();
+            let mark = Mark::stopped(&client.client_id, attempt, Step::Token, cause);
             self.world.doctor(mark).await;
             return Err(invalid("the authorization code is invalid or expired"));
         };
@@ -85,7 +90,8 @@ impl<S: GrantStore, W: Surroundings, C: Ed25519 + Rs256> Grants<'_, S, W, C> {
                 &token_cause(e.code(), &e.description()),
             ),
         };
-        self.world.doctor(mark.by(&grant.user_id)).await;
+        // The code opened: this server issued it, after a sign-in and a consent.
+        self.world.doctor(mark.by(&grant.user_id).proven()).await;
         result.map(|(issued, _)| issued)
     }
 

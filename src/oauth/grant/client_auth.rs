@@ -50,7 +50,7 @@ impl<S: GrantStore, W: Surroundings, C: Ed25519 + Rs256> Grants<'_, S, W, C> {
         // The app is known: the doctor says why it was refused (the client still learns
         // nothing from the answer).
         let attempt = Attempt::Key(attempt_key(&client.client_id, "client-authentication"));
-        let mark = Mark::stopped(&client.client_id, attempt, Step::Token, &why).unproven();
+        let mark = Mark::stopped(&client.client_id, attempt, Step::Token, &why);
         self.world.doctor(mark).await;
         Err(unknown())
     }

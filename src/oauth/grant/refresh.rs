@@ -146,7 +146,7 @@ impl<S: GrantStore, W: Surroundings, C: Ed25519 + Rs256> Grants<'_, S, W, C> {
             let attempt = Attempt::Key(attempt_key(&client.client_id, "refresh"));
             let cause = "The refresh token is not known here: expired and deleted, from \
                          another deployment, or never issued (invalid_grant)";
-            let mark = Mark::stopped(&client.client_id, attempt, Step::Refresh, cause).unproven();
+            let mark = Mark::stopped(&client.client_id, attempt, Step::Refresh, cause);
             self.world.doctor(mark).await;
             return Err(e);
         };
@@ -162,7 +162,8 @@ impl<S: GrantStore, W: Surroundings, C: Ed25519 + Rs256> Grants<'_, S, W, C> {
                 &token_cause(e.code(), &e.description()),
             ),
         };
-        self.world.doctor(mark.by(&row.user_id)).await;
+        // The refresh token's row was found: this server issued it.
+        self.world.doctor(mark.by(&row.user_id).proven()).await;
         result
     }
 
@@ -206,7 +207,8 @@ impl<S: GrantStore, W: Surroundings, C: Ed25519 + Rs256> Grants<'_, S, W, C> {
         };
         let Some(held) = still_held(self.catalog, row, &roles, &client) else {
             return Err(invalid(
-                "the person's roles no longer allow any scope of this grant; authorize again",
+                "the person's roles, or this app's scope limit, no longer allow any scope of \
+                 this grant; authorize again",
             ));
         };
         let scopes = narrowed(self.catalog, &held, req.scope)?;

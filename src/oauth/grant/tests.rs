@@ -866,6 +866,11 @@ fn the_doctor_hears_where_each_exchange_stopped() {
             ),
         ]
     );
+    // What this server issued proves the request; a made-up token or a wrong secret not.
+    assert_eq!(
+        marks.iter().map(|m| m.proven).collect::<Vec<_>>(),
+        [true, true, true, false, false]
+    );
     let cause = |i: usize| marks[i].stopped.clone().unwrap_or_default();
     assert!(cause(0).starts_with("PKCE failed"), "{}", cause(0));
     assert_eq!(marks[1].grant_id.as_deref(), Some(grant.as_str()));
