@@ -94,6 +94,19 @@ pub async fn submit(ctx: &Ctx, req: &Incoming, admin: &UserRow, signed_in: u64) 
 
 type Done = Result<Outcome, crate::store::StoreError>;
 
+/// The limits a form gives (its scope and lifetimes), or why they cannot be used.
+fn limits_of(ctx: &Ctx, form: &[(String, String)]) -> Result<app_form::Limits, Outcome> {
+    let catalog = crate::http::ctx::catalog(&ctx.config)
+        .map_err(|e| problem(format!("SCOPES is broken: {e}")))?;
+    app_form::limits(
+        &catalog,
+        field(form, "scope"),
+        field(form, "access_ttl"),
+        field(form, "refresh_ttl"),
+    )
+    .map_err(problem)
+}
+
 /// Allows or blocks a host of metadata documents, or removes its rule.
 async fn host_rule(ctx: &Ctx, db: &D1, action: &str, raw: &str, admin: &UserRow, by: &str) -> Done {
     let host = match app_form::document_host(raw) {
@@ -155,18 +168,9 @@ async fn save(ctx: &Ctx, db: &D1, client: &Client) -> Result<(), crate::store::S
 }
 
 async fn create(ctx: &Ctx, db: &D1, form: &[(String, String)], by: &str) -> Done {
-    let catalog = match crate::http::ctx::catalog(&ctx.config) {
-        Ok(c) => c,
-        Err(e) => return Ok(problem(format!("SCOPES is broken: {e}"))),
-    };
-    let limits = match app_form::limits(
-        &catalog,
-        field(form, "scope"),
-        field(form, "access_ttl"),
-        field(form, "refresh_ttl"),
-    ) {
+    let limits = match limits_of(ctx, form) {
         Ok(l) => l,
-        Err(e) => return Ok(problem(e)),
+        Err(o) => return Ok(o),
     };
     let auth = field(form, "auth");
     let secret = (auth != "none").then(random_token);
@@ -235,18 +239,9 @@ async fn limit(ctx: &Ctx, db: &D1, form: &[(String, String)], by: &str) -> Done 
         Ok(c) => c,
         Err(o) => return Ok(o),
     };
-    let catalog = match crate::http::ctx::catalog(&ctx.config) {
-        Ok(c) => c,
-        Err(e) => return Ok(problem(format!("SCOPES is broken: {e}"))),
-    };
-    let limits = match app_form::limits(
-        &catalog,
-        field(form, "scope"),
-        field(form, "access_ttl"),
-        field(form, "refresh_ttl"),
-    ) {
+    let limits = match limits_of(ctx, form) {
         Ok(l) => l,
-        Err(e) => return Ok(problem(e)),
+        Err(o) => return Ok(o),
     };
     client.scope = limits.scope;
     client.access_token_ttl = limits.access_token_ttl;

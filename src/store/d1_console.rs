@@ -106,16 +106,34 @@ impl D1 {
         now: u64,
         now_ms: u64,
     ) -> Result<Vec<String>, StoreError> {
+        let disable = self.stmt(
+            "UPDATE users SET disabled_at = COALESCE(disabled_at, ?2), \
+             sessions_after = MAX(sessions_after, ?3) WHERE id = ?1",
+            &[Arg::T(user_id), Arg::N(now), Arg::N(now_ms)],
+        )?;
+        self.end_everything(user_id, now, now_ms, disable, Vec::new())
+            .await
+    }
+
+    /// One transaction that changes a person's row (`change`, which ends their sessions)
+    /// and ends everything they gave out: every refresh token, personal token and grant
+    /// revoked, every link to set a password deleted (it must not come back to life with
+    /// Enable), then `after`. Disable and the console's reset share it. Returns the
+    /// grants revoked, for their KV marks.
+    pub(crate) async fn end_everything(
+        &self,
+        user_id: &str,
+        now: u64,
+        now_ms: u64,
+        change: worker::D1PreparedStatement,
+        after: Vec<worker::D1PreparedStatement>,
+    ) -> Result<Vec<String>, StoreError> {
         #[derive(Deserialize)]
         struct Id {
             id: String,
         }
-        let batch = vec![
-            self.stmt(
-                "UPDATE users SET disabled_at = COALESCE(disabled_at, ?2), \
-                 sessions_after = MAX(sessions_after, ?3) WHERE id = ?1",
-                &[Arg::T(user_id), Arg::N(now), Arg::N(now_ms)],
-            )?,
+        let mut batch = vec![
+            change,
             self.stmt(
                 "UPDATE refresh_tokens SET revoked_at = ?2 WHERE user_id = ?1 AND revoked_at IS NULL",
                 &[Arg::T(user_id), Arg::N(now)],
@@ -129,12 +147,12 @@ impl D1 {
                  WHERE user_id = ?1 AND revoked_at IS NULL RETURNING id",
                 &[Arg::T(user_id), Arg::N(now), Arg::N(now_ms)],
             )?,
-            // A link to set a password must not come back to life with Enable.
             self.stmt(
                 "DELETE FROM password_links WHERE user_id = ?1",
                 &[Arg::T(user_id)],
             )?,
         ];
+        batch.extend(after);
         let results = self.0.batch(batch).await.map_err(super::d1::err)?;
         let revoked: Vec<Id> = match results.get(3) {
             Some(r) => r.results().map_err(super::d1::err)?,

@@ -168,44 +168,17 @@ impl D1 {
         now: u64,
         now_ms: u64,
     ) -> Result<Vec<String>, StoreError> {
-        #[derive(Deserialize)]
-        struct Id {
-            id: String,
-        }
-        let batch = vec![
-            self.stmt(
-                "UPDATE users SET operator_added = CASE WHEN password_hash <> '' THEN 1 \
-                 ELSE operator_added END, password_hash = '', password_salt = '', iterations = 0, \
-                 sessions_after = MAX(sessions_after, ?2) WHERE id = ?1",
-                &[Arg::T(user_id), Arg::N(now_ms)],
-            )?,
-            self.stmt(
-                "UPDATE refresh_tokens SET revoked_at = ?2 WHERE user_id = ?1 AND revoked_at IS NULL",
-                &[Arg::T(user_id), Arg::N(now)],
-            )?,
-            self.stmt(
-                "UPDATE personal_tokens SET revoked_at = ?2 WHERE user_id = ?1 AND revoked_at IS NULL",
-                &[Arg::T(user_id), Arg::N(now)],
-            )?,
-            self.stmt(
-                "UPDATE grants SET revoked_at = ?2, revoked_ms = ?3 \
-                 WHERE user_id = ?1 AND revoked_at IS NULL RETURNING id",
-                &[Arg::T(user_id), Arg::N(now), Arg::N(now_ms)],
-            )?,
-            self.stmt(
-                "DELETE FROM login_failures WHERE key = ?1",
-                &[Arg::T(account_failures)],
-            )?,
-            self.stmt(
-                "DELETE FROM password_links WHERE user_id = ?1",
-                &[Arg::T(user_id)],
-            )?,
-        ];
-        let results = self.0.batch(batch).await.map_err(super::d1::err)?;
-        let revoked: Vec<Id> = match results.get(3) {
-            Some(r) => r.results().map_err(super::d1::err)?,
-            None => Vec::new(),
-        };
-        Ok(revoked.into_iter().map(|r| r.id).collect())
+        let reset = self.stmt(
+            "UPDATE users SET operator_added = CASE WHEN password_hash <> '' THEN 1 \
+             ELSE operator_added END, password_hash = '', password_salt = '', iterations = 0, \
+             sessions_after = MAX(sessions_after, ?2) WHERE id = ?1",
+            &[Arg::T(user_id), Arg::N(now_ms)],
+        )?;
+        let failures = self.stmt(
+            "DELETE FROM login_failures WHERE key = ?1",
+            &[Arg::T(account_failures)],
+        )?;
+        self.end_everything(user_id, now, now_ms, reset, vec![failures])
+            .await
     }
 }
