@@ -177,6 +177,29 @@ test("batches are answered at 2025-03-26 only; -32600 otherwise", async () => {
   assert.equal(refused.json.error.code, -32600);
 });
 
+test("GET /mcp without a token gets the same 401 challenge as a POST, so clients that probe with GET learn where to sign in", async () => {
+  for (const method of ["GET", "HEAD"]) {
+    const res = await fetch(w.url + "/mcp", { method, headers: { Accept: "text/event-stream" } });
+    await res.text();
+    assert.equal(res.status, 401, method);
+    const challenge = res.headers.get("www-authenticate") ?? "";
+    assert.match(challenge, /^Bearer /, method);
+    assert.match(challenge, /resource_metadata="[^"]+\/\.well-known\/oauth-protected-resource\/mcp"/, method);
+    const post = await fetch(w.url + "/mcp", { method: "POST", headers: { "Content-Type": "application/json", Accept: "application/json, text/event-stream" }, body: "{}" });
+    await post.text();
+    assert.equal(challenge, post.headers.get("www-authenticate"), `${method}: the same challenge as a POST's`);
+  }
+  // A GET with a token still has no stream to open: 405 with Allow, as before.
+  const bad = await fetch(w.url + "/mcp", { headers: { Authorization: "Bearer not-a-token" } });
+  await bad.text();
+  assert.equal(bad.status, 405);
+  // Other methods stay 405 without a token too.
+  const put = await fetch(w.url + "/mcp", { method: "PUT" });
+  await put.text();
+  assert.equal(put.status, 405);
+  assert.equal(put.headers.get("allow"), "POST, DELETE, OPTIONS");
+});
+
 test("DELETE ends the session; GET is 405 with Allow", async () => {
   const s = await initialize(w.url, aliceToken);
   const del = await fetch(w.url + "/mcp", {

@@ -10,7 +10,7 @@
 // sign-in and redirected only after it (RFC 9700 §4.11.2); a document someone connected
 // with (the copy kept in D1's client_documents when its code is redeemed) keeps working
 // at /token and /authorize while its host fails, while one nobody connected with is 429
-// slow_down at /token (never invalid_client, which tells a client to forget itself) and
+// temporarily_unavailable at /token (never invalid_client, which tells a client to forget itself) and
 // unknown at /authorize, and one that answers 404 is invalid_client; and eight hex
 // digits in a name spell an address only under the wildcard DNS services.
 //
@@ -201,7 +201,7 @@ test("2a METADATA_FETCHES_PER_MINUTE=3: a fourth new document from one network i
     assert.equal(d.count(u), 1, u);
   }
   const fourth = url(1);
-  await assertErrorPage(await get(fourth), "unknown_client", 400, "network 1, fourth document");
+  await assertErrorPage(await get(fourth), "app_unreachable", 503, "network 1, fourth document");
   assert.equal(d.count(fourth), 0, "the fourth document was fetched");
   // A document already cached needs no fetch, so it still works from the spent network.
   await assertAppPage(await get(first[0]), "network 1, cached document");
@@ -216,7 +216,7 @@ test("2a METADATA_FETCHES_PER_MINUTE=3: a fourth new document from one network i
     assert.equal(d.count(u), 1);
   }
   const over = url(2);
-  await assertErrorPage(await get(over, "203.0.113.2"), "unknown_client", 400, "network 2, fourth document");
+  await assertErrorPage(await get(over, "203.0.113.2"), "app_unreachable", 503, "network 2, fourth document");
   assert.equal(d.count(over), 0);
 
   // Networks 3 to 6 (one of them IPv6): 6 × 3 = 18 fetches in all this minute.
@@ -230,13 +230,13 @@ test("2a METADATA_FETCHES_PER_MINUTE=3: a fourth new document from one network i
       // One IPv6 /64 is one network: another address in it gets no allowance of its own
       // (while the total still has room).
       const sameSlash64 = url("v6");
-      await assertErrorPage(await get(sameSlash64, "2001:db8:5::ffff"), "unknown_client", 400, "same /64");
+      await assertErrorPage(await get(sameSlash64, "2001:db8:5::ffff"), "app_unreachable", 503, "same /64");
       assert.equal(d.count(sameSlash64), 0, "another address in a spent /64 fetched");
     }
   }
   // Network 7 has fetched nothing, but the total is spent.
   const past = url(7);
-  await assertErrorPage(await get(past, "198.51.100.7"), "unknown_client", 400, "network 7 past the total");
+  await assertErrorPage(await get(past, "198.51.100.7"), "app_unreachable", 503, "network 7 past the total");
   assert.equal(d.count(past), 0, "fetched past the total");
   // Cached documents still work from there.
   await assertAppPage(await get(first[1], "198.51.100.7"), "network 7, cached document");
@@ -425,10 +425,10 @@ async function cachedDocument(w, url) {
   return kv.get("cimd:" + createHash("sha256").update(url).digest("base64url"));
 }
 
-/** A 429 slow_down from /token with a Retry-After of some seconds: never invalid_client. */
+/** A 429 temporarily_unavailable from /token with a Retry-After of some seconds: never invalid_client. */
 function assertSlowDown(r, what) {
   assert.equal(r.status, 429, `${what}: ${r.status} ${JSON.stringify(r.body)}`);
-  assert.equal(r.body.error, "slow_down", `${what}: ${JSON.stringify(r.body)}`);
+  assert.equal(r.body.error, "temporarily_unavailable", `${what}: ${JSON.stringify(r.body)}`);
   assert.equal(r.headers.get("www-authenticate"), null, what);
   const retryAfter = r.headers.get("retry-after");
   assert.ok(/^\d+$/.test(retryAfter ?? "") && Number(retryAfter) > 0 && Number(retryAfter) <= 3600, `${what}: Retry-After ${retryAfter}`);
@@ -513,11 +513,11 @@ test("8a a document client someone connected with keeps working while its docume
     await token(main.url, { grant_type: "refresh_token", refresh_token: inside.body.refresh_token, client_id: u }),
     "a copy kept a week and 10 minutes ago",
   );
-  await assertErrorPage(await open(docAuthorizeUrl(main, u, `https://${host}/cb`)), "unknown_client", 400, "/authorize with the copy a week old");
+  await assertErrorPage(await open(docAuthorizeUrl(main, u, `https://${host}/cb`)), "app_unreachable", 503, "/authorize with the copy a week old");
   d.failing.delete(host);
 });
 
-test("8b a failing document nobody connected with is 429 slow_down at /token and unknown at /authorize; one answering 404 is invalid_client", async () => {
+test("8b a failing document nobody connected with is 429 temporarily_unavailable at /token and 'could not be reached' at /authorize; one answering 404 is invalid_client and unknown", async () => {
   const d = docs.main;
   const busy502 = `${unique("busy")}.example`;
   const busySlow = `${unique("slow")}.example`;
@@ -534,7 +534,9 @@ test("8b a failing document nobody connected with is 429 slow_down at /token and
       assertSlowDown(await token(main.url, fields), `${grant} naming ${u} (host answers ${d.failing.get(host)})`);
       assert.ok(d.count(u) > fetchedBefore, `${u} was not fetched: the 429 must be its host's`);
     }
-    await assertErrorPage(await open(docAuthorizeUrl(main, u, `https://${host}/cb`)), "unknown_client", 400, `/authorize for ${u}`);
+    // Not "not known here": it could not be reached, and the person is told to try again.
+    const page = await open(docAuthorizeUrl(main, u, `https://${host}/cb`));
+    await assertErrorPage(page, "app_unreachable", 503, `/authorize for ${u}`);
     assert.equal(await keptCopy(main, u), null);
   }
 

@@ -87,6 +87,15 @@ test("a present but invalid token is still a 401", async () => {
   assert.equal(malformed.status, 401);
 });
 
+test("with public tools, a GET of /mcp without a token is 405 (no token is needed, and there is no stream), not a challenge", async () => {
+  const res = await fetch(w.url + "/mcp", { headers: { Accept: "text/event-stream" } });
+  const body = await res.json();
+  assert.equal(res.status, 405);
+  assert.equal(res.headers.get("www-authenticate"), null);
+  assert.equal(res.headers.get("allow"), "POST, DELETE, OPTIONS");
+  assert.equal(body.error.code, -32600);
+});
+
 test("with a token every tool works, and an anonymous session is not the person's", async () => {
   const flow = await fullFlow(w.url, alice);
   assert.equal(flow.status, 200);

@@ -165,10 +165,12 @@ async fn validated(
     let params = AuthorizeParams::from_pairs(pairs)
         .map_err(|e| error_page(ctx, ErrorKind::BadRequest, Some(&e)))?;
     let client = match params.client_id.as_deref() {
-        Some(id) if !id.is_empty() => ctx
-            .find_client(id)
-            .await
-            .map_err(|_| error_page(ctx, ErrorKind::Unavailable, Some("client lookup failed")))?,
+        Some(id) if !id.is_empty() => ctx.find_client(id).await.map_err(|e| match e {
+            // A metadata document that did not answer: "could not be reached, try again",
+            // never "not known here".
+            OAuthError::RateLimited(_) => error_page(ctx, ErrorKind::AppUnreachable, None),
+            _ => error_page(ctx, ErrorKind::Unavailable, Some("client lookup failed")),
+        })?,
         _ => None,
     };
     let catalog = crate::http::ctx::catalog(&ctx.config)

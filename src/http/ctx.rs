@@ -233,9 +233,8 @@ impl Ctx {
                         .await;
                     Ok(None)
                 }
-                // At /token not "unknown client", which tells a client to forget its
-                // credentials: try again later. A person at /authorize is told the app
-                // is not known here and goes back to it.
+                // Not "unknown client", which tells a client to forget its credentials
+                // and a person that the app is not known: try again later.
                 Err(crate::oauth::client_document::Unusable::Busy(why)) => {
                     console_log!(
                         "[{}] metadata document unavailable: {}",
@@ -244,11 +243,9 @@ impl Ctx {
                     );
                     self.document_failed(client_id, &format!("could not be fetched: {why}"))
                         .await;
-                    if strong {
-                        Err(OAuthError::RateLimited(60))
-                    } else {
-                        Ok(None)
-                    }
+                    // Try again later, at /token and on the sign-in page alike: the
+                    // document was not refused, it was not reached.
+                    Err(OAuthError::RateLimited(60))
                 }
             };
         }

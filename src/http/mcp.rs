@@ -54,6 +54,21 @@ pub async fn handle(ctx: &Ctx, req: &Incoming, path_token: Option<&str>) -> Repl
     // The credential first: without one, nothing about the endpoint (its media types,
     // its limits) is learnt, only the challenge that starts sign-in.
     let public = public_tools(ctx);
+    // A GET without a token (the edge lets only that one through): the same challenge as
+    // a POST's. With public tools a request needs no token, and there is no stream to GET.
+    if matches!(req.method.as_str(), "GET" | "HEAD") {
+        return if public.any() {
+            rejection(Rejection::new(
+                405,
+                RpcError::invalid_request(
+                    "/mcp does not accept GET: no server-to-client stream is offered",
+                ),
+            ))
+            .header("Allow", &super::route::Route::Mcp.allow_header())
+        } else {
+            unauthorized(ctx, None)
+        };
+    }
     let caller = match authenticate(ctx, req, path_token).await {
         Ok(Some(p)) => Some(p),
         // With public tools, a request without a token may initialize, list and call

@@ -152,7 +152,13 @@ impl Head {
             return Some(http_error(404, "not_found", "no such endpoint"));
         };
         let method = self.method.as_str();
-        if !r.accepts(method) {
+        // A GET of /mcp without a token is answered with the sign-in challenge, as a POST
+        // is (`mcp::handle`): clients that probe with GET first (mcp-remote, the AI SDK)
+        // learn where to sign in instead of guessing the well-known URLs.
+        let probe = r == Route::Mcp
+            && matches!(method, "GET" | "HEAD")
+            && self.headers.get("authorization").ok().flatten().is_none();
+        if !r.accepts(method) && !probe {
             let why = format!("{} does not accept {method}", self.shown_path());
             let refusal = if r.is_mcp() {
                 mcp_call::rejection(Rejection::new(405, RpcError::invalid_request(why)))

@@ -59,6 +59,9 @@ pub enum ErrorKind {
     AdminOnly,
     /// A set-password link that was used, replaced by a newer one, or expired.
     LinkUsed,
+    /// A client ID metadata document that could not be fetched now (its host did not
+    /// answer, or the fetch allowance is spent): try again, not "unknown" (503).
+    AppUnreachable,
 }
 
 impl ErrorKind {
@@ -86,6 +89,7 @@ impl ErrorKind {
             ErrorKind::Misconfigured => "misconfigured",
             ErrorKind::AdminOnly => "admin_only",
             ErrorKind::LinkUsed => "link_used",
+            ErrorKind::AppUnreachable => "app_unreachable",
         }
     }
 
@@ -101,7 +105,7 @@ impl ErrorKind {
             | ErrorKind::AdminOnly => 403,
             ErrorKind::TooLong => 414,
             ErrorKind::TooManySignIns => 429,
-            ErrorKind::Unavailable | ErrorKind::Misconfigured => 503,
+            ErrorKind::Unavailable | ErrorKind::Misconfigured | ErrorKind::AppUnreachable => 503,
             ErrorKind::NoSuchNote => 404,
             _ => 400,
         }

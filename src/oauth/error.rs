@@ -59,7 +59,9 @@ impl OAuthError {
             OAuthError::ConsentRequired(_) => "consent_required",
             OAuthError::RequestNotSupported(_) => "request_not_supported",
             OAuthError::RequestUriNotSupported(_) => "request_uri_not_supported",
-            OAuthError::RateLimited(_) => "slow_down",
+            // Not `slow_down`, the device flow's (RFC 8628): registration and token clients
+            // read this one (RFC 6749 §4.1.2.1), with Retry-After saying when.
+            OAuthError::RateLimited(_) => "temporarily_unavailable",
             OAuthError::ServerError => "server_error",
         }
     }
@@ -138,6 +140,10 @@ mod tests {
     fn rate_limit_says_when_to_retry() {
         let r = OAuthError::RateLimited(42).to_reply();
         assert_eq!(r.status, 429);
+        assert_eq!(
+            OAuthError::RateLimited(42).code(),
+            "temporarily_unavailable"
+        );
         assert_eq!(r.header_value("retry-after"), Some("42"));
     }
 }
