@@ -751,7 +751,12 @@ test("8e failed fetches of one document URL are limited to 5 a minute", async ()
   if (seconds > 50) await new Promise((r) => setTimeout(r, (61 - seconds) * 1000));
   const down = "https://down.example/client.json";
   const client = { client_id: down, redirect_uris: ["https://down.example/cb"] };
-  for (let i = 0; i < 8; i++) await assertErrorPage(await new Browser().get(editedUrl(main.url, client)), 400);
+  // A document that cannot be fetched is "could not be reached" (503, try again), whether
+  // the fetch failed or the failures' limit held it back.
+  for (let i = 0; i < 8; i++) {
+    const html = await assertErrorPage(await new Browser().get(editedUrl(main.url, client)), 503);
+    assert.match(html, /data-error="app_unreachable"/);
+  }
   assert.equal(fetched.filter((u) => u === down).length, 5);
 });
 
