@@ -13,13 +13,14 @@
 // axe in light and dark, no sideways scroll at 320 px, and an app added with the keyboard.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { createCipheriv, createHash, createHmac, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { decodeJwt } from "jose";
 import { startWorker } from "./helpers/worker.mjs";
 import { approve, authorizeUrl, Browser, codeFor, createUser, exchange, formFields, fullFlow, pkcePair, token } from "./helpers/oauth.mjs";
 import { modernCall } from "./helpers/mcp.mjs";
 import { PersonProvider, connectSignedIn } from "./helpers/person-provider.mjs";
 import { launchChromium, DEVICES, axeViolations, watchConsole } from "./helpers/chromium.mjs";
+import { signedInAgo as ageSession } from "./helpers/session-age.mjs";
 
 // ---------------------------------------------------------------------------------------
 // The document server (a small copy of metadata-documents.test.mjs's): any URL answers
@@ -163,42 +164,10 @@ function assertInvalidClient(r, what) {
 }
 
 // ---------------------------------------------------------------------------------------
-// A session cookie signed in longer ago: the session cookie is sealed with a key derived
-// from JWT_SIGNING_KEY (src/oauth/seal.rs: purpose key sha256("session" 0 seed), ChaCha20
-// with counter 1 and HMAC-SHA256 truncated to 16 bytes, encrypt-then-MAC). The test opens
-// the Worker's own cookie (which checks this copy against it), moves its sign-in time
-// back, and seals it again.
+// A session signed in longer ago (tests/helpers/session-age.mjs).
 
-const sessionKey = () => createHash("sha256").update(Buffer.concat([Buffer.from("session"), Buffer.from([0]), Buffer.from(w.bindings.JWT_SIGNING_KEY, "base64url")])).digest();
-const hmac = (key, data) => createHmac("sha256", key).update(data).digest();
-const subkeys = (key) => ({ enc: hmac(key, "seal-encrypt"), mac: hmac(key, "seal-mac") });
-const chacha = (key, nonce, data) => {
-  const c = createCipheriv("chacha20", key, Buffer.concat([Buffer.from([1, 0, 0, 0]), nonce]));
-  return Buffer.concat([c.update(data), c.final()]);
-};
-const tagOf = (mac, body) => hmac(mac, Buffer.concat([Buffer.alloc(8), body])).subarray(0, 16);
-function unseal(key, sealed) {
-  const bytes = Buffer.from(sealed, "base64url");
-  const body = bytes.subarray(0, bytes.length - 16);
-  const { enc, mac } = subkeys(key);
-  assert.ok(tagOf(mac, body).equals(bytes.subarray(bytes.length - 16)), "the session cookie's tag (this test's copy of the seal)");
-  return chacha(enc, body.subarray(0, 12), body.subarray(12));
-}
-function seal(key, payload) {
-  const { enc, mac } = subkeys(key);
-  const nonce = randomBytes(12);
-  const body = Buffer.concat([nonce, chacha(enc, nonce, payload)]);
-  return Buffer.concat([body, tagOf(mac, body)]).toString("base64url");
-}
 /** Moves the sign-in time of `browser`'s session back by `seconds`. */
-function signedInAgo(browser, seconds) {
-  const name = [...browser.cookies.keys()].find((k) => /(^|-)session$/.test(k));
-  assert.ok(name, `a session cookie: ${[...browser.cookies.keys()]}`);
-  const session = JSON.parse(unseal(sessionKey(), browser.cookies.get(name)).toString());
-  assert.equal(typeof session.i, "number", JSON.stringify(session));
-  session.i -= seconds * 1000;
-  browser.cookies.set(name, seal(sessionKey(), Buffer.from(JSON.stringify(session))));
-}
+const signedInAgo = (browser, seconds) => ageSession(browser, w.bindings.JWT_SIGNING_KEY, seconds);
 
 // =======================================================================================
 

@@ -14,12 +14,13 @@
 // dark, no sideways scroll at 320 px. The console never shows a password.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { createCipheriv, createHash, createHmac, randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { startWorker } from "./helpers/worker.mjs";
 import { Browser, createUser, formFields, fullFlow, publicClient, token } from "./helpers/oauth.mjs";
 import { modernCall } from "./helpers/mcp.mjs";
 import { startOidcProvider } from "./helpers/oidc-provider.mjs";
 import { launchChromium, DEVICES, axeViolations, watchConsole } from "./helpers/chromium.mjs";
+import { signedInAgo as ageSession } from "./helpers/session-age.mjs";
 
 // ---------------------------------------------------------------------------------------
 // The OpenID provider and the two Workers: `w` (passwords on, the provider "sso" with
@@ -258,41 +259,9 @@ async function pollUntilRefused(on, accessToken, withinMs) {
   }
 }
 
-// A session cookie signed in longer ago (a copy of admin-apps.test.mjs's): the session cookie
-// is sealed with a key derived from JWT_SIGNING_KEY (src/oauth/seal.rs: purpose key
-// sha256("session" 0 seed), ChaCha20 with counter 1 and HMAC-SHA256 truncated to 16 bytes,
-// encrypt-then-MAC). The test opens the Worker's own cookie, moves its sign-in time back,
-// and seals it again.
-const sessionKey = (on) => createHash("sha256").update(Buffer.concat([Buffer.from("session"), Buffer.from([0]), Buffer.from(on.bindings.JWT_SIGNING_KEY, "base64url")])).digest();
-const hmac = (key, data) => createHmac("sha256", key).update(data).digest();
-const subkeys = (key) => ({ enc: hmac(key, "seal-encrypt"), mac: hmac(key, "seal-mac") });
-const chacha = (key, nonce, data) => {
-  const c = createCipheriv("chacha20", key, Buffer.concat([Buffer.from([1, 0, 0, 0]), nonce]));
-  return Buffer.concat([c.update(data), c.final()]);
-};
-const tagOf = (mac, body) => hmac(mac, Buffer.concat([Buffer.alloc(8), body])).subarray(0, 16);
-function unseal(key, sealed) {
-  const bytes = Buffer.from(sealed, "base64url");
-  const body = bytes.subarray(0, bytes.length - 16);
-  const { enc, mac } = subkeys(key);
-  assert.ok(tagOf(mac, body).equals(bytes.subarray(bytes.length - 16)), "the session cookie's tag (this test's copy of the seal)");
-  return chacha(enc, body.subarray(0, 12), body.subarray(12));
-}
-function seal(key, payload) {
-  const { enc, mac } = subkeys(key);
-  const nonce = randomBytes(12);
-  const body = Buffer.concat([nonce, chacha(enc, nonce, payload)]);
-  return Buffer.concat([body, tagOf(mac, body)]).toString("base64url");
-}
+// A session signed in longer ago (tests/helpers/session-age.mjs).
 /** Moves the sign-in time of `s`'s session back by `seconds`. */
-function signedInAgo(s, seconds) {
-  const name = [...s.browser.cookies.keys()].find((k) => /(^|-)session$/.test(k));
-  assert.ok(name, `a session cookie: ${[...s.browser.cookies.keys()]}`);
-  const session = JSON.parse(unseal(sessionKey(s.on), s.browser.cookies.get(name)).toString());
-  assert.equal(typeof session.i, "number", JSON.stringify(session));
-  session.i -= seconds * 1000;
-  s.browser.cookies.set(name, seal(sessionKey(s.on), Buffer.from(JSON.stringify(session))));
-}
+const signedInAgo = (s, seconds) => ageSession(s.browser, s.on.bindings.JWT_SIGNING_KEY, seconds);
 
 // ---------------------------------------------------------------------------------------
 // The person at the OpenID provider (copies of signin-oidc.test.mjs's helpers): one cookie

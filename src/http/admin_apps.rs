@@ -167,6 +167,16 @@ async fn save(ctx: &Ctx, db: &D1, client: &Client) -> Result<(), crate::store::S
     Ok(())
 }
 
+/// Audits a change to `client` (its name and the administrator in the detail); returns
+/// the name, for the notice.
+async fn audited(ctx: &Ctx, client: &Client, event: Event, by: &str) -> String {
+    let name = client.display_name().unwrap_or_default();
+    let detail = format!("{name} {by}");
+    ctx.audit(event, None, Some(&client.client_id), Some(&detail))
+        .await;
+    name
+}
+
 async fn create(ctx: &Ctx, db: &D1, form: &[(String, String)], by: &str) -> Done {
     let limits = match limits_of(ctx, form) {
         Ok(l) => l,
@@ -190,15 +200,7 @@ async fn create(ctx: &Ctx, db: &D1, form: &[(String, String)], by: &str) -> Done
         Err(e) => return Ok(problem(e)),
     };
     save(ctx, db, &client).await?;
-    let name = client.display_name().unwrap_or_default();
-    let detail = format!("{name} {by}");
-    ctx.audit(
-        Event::ClientRegistered,
-        None,
-        Some(&client.client_id),
-        Some(&detail),
-    )
-    .await;
+    let name = audited(ctx, &client, Event::ClientRegistered, by).await;
     Ok(Outcome {
         notice: format!(
             "Added {name}. Its client ID is {}{}",
@@ -281,15 +283,7 @@ async fn rotate(ctx: &Ctx, db: &D1, form: &[(String, String)], by: &str) -> Done
     let secret = random_token();
     client.secret_hash = Some(secret_hash(&secret));
     save(ctx, db, &client).await?;
-    let name = client.display_name().unwrap_or_default();
-    let detail = format!("{name} {by}");
-    ctx.audit(
-        Event::ClientSecretRotated,
-        None,
-        Some(&client.client_id),
-        Some(&detail),
-    )
-    .await;
+    let name = audited(ctx, &client, Event::ClientSecretRotated, by).await;
     Ok(Outcome {
         notice: format!(
             "{name} has a new secret; the old one is refused at /token from now on. Copy it \
