@@ -308,15 +308,28 @@ test("the legacy SSE transport and 2025-03-26 batches reach the upstreams too", 
   assert.ok(rows.results.length >= 2, "calls over both transports are audited");
 });
 
-test("a token without the tool's scope gets the insufficient-scope tool error and never reaches the upstream", async () => {
+test("a token without the tool's scope gets the insufficient-scope challenge and never reaches the upstream", async () => {
   const { tokens } = await fullFlow(w.url, bob, { scope: "mcp:read" });
   const before = acme.callsOf("create_ticket").length;
-  const res = await modernCall(w.url, tokens.access_token, "tools/call", { name: "acme_create_ticket", arguments: { subject: "x" } });
-  assert.equal(res.status, 200, res.text);
-  assert.equal(res.json.result.isError, true);
-  assert.match(JSON.stringify(res.json.result), /mcp:write/);
-  assert.ok(res.json.result._meta?.["mcp/www_authenticate"], "the same challenge as a built-in tool");
-  assert.equal(acme.callsOf("create_ticket").length, before, "the upstream never saw the call");
+  const ticket = { name: "acme_create_ticket", arguments: { subject: "x" } };
+  // Claude and the SDKs step up from an HTTP 403 insufficient_scope, the same as a
+  // built-in tool's: what the token holds and what the tool adds.
+  const res = await modernCall(w.url, tokens.access_token, "tools/call", ticket);
+  assert.equal(res.status, 403, res.text);
+  const challenge = res.headers.get("www-authenticate");
+  assert.equal(
+    challenge,
+    `Bearer resource_metadata="${w.url}/.well-known/oauth-protected-resource/mcp", error="insufficient_scope", scope="mcp:read mcp:write", error_description="the acme_create_ticket tool needs the mcp:write scope"`,
+  );
+  assert.deepEqual(res.json, { error: "insufficient_scope", error_description: "the acme_create_ticket tool needs the mcp:write scope" });
+  // ChatGPT's connector (User-Agent openai-mcp/...) asks for more access only from a
+  // tool result: the same challenge, in _meta.
+  const chatgpt = await modernCall(w.url, tokens.access_token, "tools/call", ticket, { headers: { "User-Agent": "openai-mcp/1.0.0" } });
+  assert.equal(chatgpt.status, 200, chatgpt.text);
+  assert.equal(chatgpt.json.result.isError, true);
+  assert.match(text(chatgpt.json.result), /mcp:write/);
+  assert.deepEqual(chatgpt.json.result._meta?.["mcp/www_authenticate"], [challenge], "the same challenge as a built-in tool");
+  assert.equal(acme.callsOf("create_ticket").length, before, "the upstream never saw either call");
   // The read-only tool goes through with the same token.
   const ok = await modernCall(w.url, tokens.access_token, "tools/call", { name: "acme_lookup", arguments: { order: "9" } });
   assert.equal(text(ok.json.result), "order 9: shipped");

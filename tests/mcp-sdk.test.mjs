@@ -3,11 +3,13 @@
 // metadata, registers, sends the person through the sign-in form (filled in by the test
 // as a person would), exchanges the code with PKCE, initializes, lists and calls tools,
 // and refreshes when its access token stops working. Once with a loopback redirect URI
-// (Claude Code, Inspector) and once with ChatGPT's connector redirect URI.
+// (Claude Code, Inspector) and once with ChatGPT's connector redirect URI. A token
+// without a tool's scope meets a 403 insufficient_scope (the SDK's step-up), or, for
+// ChatGPT's connector (User-Agent openai-mcp/...), a tool result carrying the challenge.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { StreamableHTTPClientTransport, StreamableHTTPError } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { UnauthorizedError } from "@modelcontextprotocol/sdk/client/auth.js";
 import { startWorker } from "./helpers/worker.mjs";
 import { createUser } from "./helpers/oauth.mjs";
@@ -106,7 +108,14 @@ test("Bob's SDK client cannot search, fetch or delete Alice's notes", async () =
 
 test("a token with mcp:read only gets the insufficient-scope challenge from memory_store", async () => {
   const provider = new PersonProvider(w.url, "http://127.0.0.1:33421/cb", alice, "Read-only app");
-  const make = () => new StreamableHTTPClientTransport(new URL(w.url + "/mcp"), { authProvider: provider });
+  // Every response the transport gets, with its challenge.
+  const seen = [];
+  const noting = async (url, init) => {
+    const res = await fetch(url, init);
+    seen.push({ url: String(url), method: init?.method ?? "GET", status: res.status, challenge: res.headers.get("www-authenticate") });
+    return res;
+  };
+  const make = (headers = {}) => new StreamableHTTPClientTransport(new URL(w.url + "/mcp"), { authProvider: provider, fetch: noting, requestInit: { headers } });
   // The OAuth client asks for the scope the challenge names; narrow it to mcp:read by
   // editing the authorization URL the person's browser opens.
   const original = provider.redirectToAuthorization.bind(provider);
@@ -121,13 +130,42 @@ test("a token with mcp:read only gets the insufficient-scope challenge from memo
   assert.equal(provider.saved.scope, "mcp:read");
   const client = new Client({ name: "ro", version: "1" });
   await client.connect(transport);
-  const result = await client.callTool({ name: "memory_store", arguments: { text: "should not be saved" } });
+
+  // This app (a loopback redirect URI, Node's User-Agent) is told in HTTP, as Claude and
+  // the SDKs need it to step up: 403 insufficient_scope naming what the token holds and
+  // what the tool adds. The SDK tries to step up with its refresh token, which cannot
+  // widen the grant, and stops at the same 403 a second time.
+  const issued = provider.tokenHistory.length;
+  const from = seen.length;
+  await assert.rejects(
+    client.callTool({ name: "memory_store", arguments: { text: "should not be saved" } }),
+    (e) => e instanceof StreamableHTTPError && e.code === 403,
+  );
+  const refusals = seen.slice(from).filter((r) => r.method === "POST" && r.url === w.url + "/mcp");
+  assert.deepEqual(refusals.map((r) => r.status), [403, 403], "the call, and the call again after the refresh");
+  const params = Object.fromEntries([...refusals[0].challenge.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
+  assert.match(refusals[0].challenge, /^Bearer /);
+  assert.deepEqual(params, {
+    resource_metadata: `${w.url}/.well-known/oauth-protected-resource/mcp`,
+    error: "insufficient_scope",
+    scope: "mcp:read mcp:write",
+    error_description: "the memory_store tool needs the mcp:write scope",
+  });
+  assert.equal(provider.tokenHistory.length, issued + 1, "the SDK refreshed once");
+  assert.equal(provider.saved.scope, "mcp:read", "a refresh does not widen the grant");
+  await client.close();
+
+  // ChatGPT's connector (User-Agent openai-mcp/...) is told in a tool result instead,
+  // which is where it shows "reconnect with more access" from.
+  const chatgpt = new Client({ name: "ro", version: "1" });
+  await chatgpt.connect(make({ "User-Agent": "openai-mcp/1.0.0" }));
+  const result = await chatgpt.callTool({ name: "memory_store", arguments: { text: "should not be saved" } });
   assert.equal(result.isError, true);
   const [challenge] = result._meta["mcp/www_authenticate"];
   assert.match(challenge, new RegExp(`^Bearer resource_metadata="${w.url}/\\.well-known/oauth-protected-resource/mcp"`));
   assert.match(challenge, /error="insufficient_scope"/);
   assert.match(challenge, /scope="mcp:read mcp:write"/);
-  // Reading still works.
-  assert.equal((await client.callTool({ name: "search", arguments: { query: "anything" } })).isError, false);
-  await client.close();
+  // Reading still works, and nothing was saved by either refused call.
+  assert.deepEqual(value(await chatgpt.callTool({ name: "search", arguments: { query: "should not be saved" } })).results, []);
+  await chatgpt.close();
 });

@@ -637,17 +637,61 @@ test("7a REGISTER_RATE_LIMIT=2: the third registration is 429 with Retry-After",
   // The limit counts per clock hour: do not straddle a window boundary.
   const intoHour = Math.floor(Date.now() / 1000) % 3600;
   if (intoHour > 3595) await sleep((3601 - intoHour) * 1000);
-  const meta = { redirect_uris: ["https://app.example/cb"], token_endpoint_auth_method: "none" };
-  assert.equal((await register(reg.url, meta)).status, 201);
-  assert.equal((await register(reg.url, meta)).status, 201);
-  const third = await register(reg.url, meta);
+  // Three different apps from one address: the third is past the limit.
+  const meta = (n) => ({ client_name: `App ${n}`, redirect_uris: [`https://app${n}.example/cb`], token_endpoint_auth_method: "none" });
+  assert.equal((await register(reg.url, meta(1))).status, 201);
+  assert.equal((await register(reg.url, meta(2))).status, 201);
+  const third = await register(reg.url, meta(3));
   assert.equal(third.status, 429, JSON.stringify(third.body));
   const retryAfter = third.headers.get("retry-after");
   assert.match(retryAfter ?? "", /^[1-9]\d*$/);
   assert.match(third.headers.get("content-type") ?? "", /^application\/json/);
-  assert.equal(typeof third.body.error, "string");
-  assert.ok(third.body.error.length > 0);
+  // An error a registration client can read (RFC 6749's), not the device flow's slow_down.
+  assert.equal(third.body.error, "temporarily_unavailable");
   assert.equal(third.headers.get("access-control-allow-origin"), "*");
+});
+
+test("7a2 past the limit, an app registered within it from a shared address (a platform's people) may go on to 25 times the limit in all; a flood of varied ones may not", async () => {
+  // A platform registers the same app for each person from a few addresses; ChatGPT's
+  // callbacks carry a per-connector path, so only where they go counts, not the path.
+  const intoHour = Math.floor(Date.now() / 1000) % 3600;
+  if (intoHour > 3590) await sleep((3601 - intoHour) * 1000);
+  const ip = { "CF-Connecting-IP": "198.51.100.42" };
+  const from = (meta) => fetch(reg.url + "/register", {
+    method: "POST",
+    headers: { "Content-Type": "application/json", ...ip },
+    body: JSON.stringify(meta),
+  }).then(async (r) => ({ status: r.status, headers: r.headers, body: await r.json() }));
+  const platform = (n) => ({
+    client_name: "Platform",
+    redirect_uris: [`https://platform.example/connector/oauth/${n}`],
+    token_endpoint_auth_method: "none",
+  });
+  const varied = (n) => ({ client_name: `Varied ${n}`, redirect_uris: [`https://varied${n}.example/cb`], token_endpoint_auth_method: "none" });
+  // Within the address's 2: the platform's app and one other.
+  assert.equal((await from(platform(0))).status, 201);
+  assert.equal((await from(varied(0))).status, 201);
+  // Past them: an app not registered from here this hour is refused, however often.
+  for (const n of [1, 1, 2]) {
+    const r = await from(varied(n));
+    assert.equal(r.status, 429, JSON.stringify(r.body));
+    assert.equal(r.body.error, "temporarily_unavailable");
+  }
+  // The platform's app goes on until the address has made 2 × 25 = 50 requests in all
+  // (the 5 above count).
+  let created = 0;
+  for (let n = 1; n <= 45; n++) {
+    const r = await from(platform(n));
+    assert.equal(r.status, 201, `registration ${n}: ${JSON.stringify(r.body)}`);
+    created++;
+  }
+  assert.equal(created, 45);
+  const over = await from(platform(46));
+  assert.equal(over.status, 429, JSON.stringify(over.body));
+  assert.equal(over.body.error, "temporarily_unavailable");
+  assert.match(over.headers.get("retry-after") ?? "", /^[1-9]\d*$/);
+  // The first app registered (varied 0) gets the same, and no more than the total either.
+  assert.equal((await from(varied(0))).status, 429);
 });
 
 test("7b /register and /token answer cross-origin callers and expose WWW-Authenticate", async () => {

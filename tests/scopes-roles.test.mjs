@@ -105,12 +105,28 @@ async function call(accessToken, name, args = {}, on = w) {
   return res.json.result ?? res.json;
 }
 
-/** The challenge a refused tool call carries, as its parameters. */
-function challengeOf(result) {
-  assert.equal(result.isError, true, JSON.stringify(result));
+/**
+ * A tools/call refused for want of scope, made twice with the same token: as ChatGPT's
+ * connector sends it (User-Agent openai-mcp/...), answered by an isError result carrying
+ * the challenge in _meta (ChatGPT asks for more access only from a tool result), and as
+ * any other client sends it, answered by HTTP 403 insufficient_scope (Claude and the SDKs
+ * step up only from that). Checks that both carry the same challenge; returns its
+ * parameters, and the whole header as `challenge`.
+ */
+async function refusal(accessToken, name, args = {}, on = w) {
+  const params = { name, arguments: args };
+  const chatgpt = await modernCall(on.url, accessToken, "tools/call", params, { headers: { "User-Agent": "openai-mcp/1.0.0" } });
+  assert.equal(chatgpt.status, 200, chatgpt.text);
+  const result = chatgpt.json.result;
+  assert.equal(result?.isError, true, chatgpt.text);
   const [header] = result._meta["mcp/www_authenticate"];
-  assert.match(header, new RegExp(`^Bearer resource_metadata="${w.url.replace(/[.]/g, "\\.")}/\\.well-known/oauth-protected-resource/mcp"`));
-  return Object.fromEntries([...header.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
+  assert.match(header, new RegExp(`^Bearer resource_metadata="${on.url.replace(/[.]/g, "\\.")}/\\.well-known/oauth-protected-resource/mcp"`));
+  const found = Object.fromEntries([...header.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
+  const http = await modernCall(on.url, accessToken, "tools/call", params);
+  assert.equal(http.status, 403, http.text);
+  assert.equal(http.headers.get("www-authenticate"), header, "the same challenge in both shapes");
+  assert.deepEqual(http.json, { error: "insufficient_scope", error_description: found.error_description });
+  return { ...found, challenge: header };
 }
 
 /** The claims of the user assertion on a request the upstream recorded (verified). */
@@ -186,7 +202,7 @@ test("an admin gets all three, the token names the role, and only mcp:manage del
   const stored = await call(plain.access_token, "memory_store", { text: "Agent run notes" });
   assert.equal(stored.isError, false, JSON.stringify(stored));
   const id = stored.structuredContent.id;
-  const refused = challengeOf(await call(plain.access_token, "memory_delete", { id }));
+  const refused = await refusal(plain.access_token, "memory_delete", { id });
   assert.equal(refused.error, "insufficient_scope");
   assert.equal(refused.scope, ALL_THREE);
   assert.equal(refused.error_description, "the memory_delete tool needs the mcp:manage scope");
@@ -204,7 +220,7 @@ test("an mcp:execute token reads through the implication, and an mcp:read token 
   assert.equal((await call(exec.access_token, "search", { query: "x" })).isError, false);
   assert.equal((await call(exec.access_token, "memory_list")).isError, false);
   const read = await tokensFor(ann, "mcp:read");
-  const refused = challengeOf(await call(read.access_token, "memory_store", { text: "no" }));
+  const refused = await refusal(read.access_token, "memory_store", { text: "no" });
   assert.equal(refused.scope, "mcp:read mcp:execute");
   assert.equal(refused.error_description, "the memory_store tool needs the mcp:execute scope");
 });
@@ -217,7 +233,7 @@ test("an upstream tool mapped to mcp:execute, called with an mcp:read token, nev
   const report = await call(read.access_token, "agents_report", { steps: 1 });
   assert.equal(report.content[0].text, "report of 1 steps");
   const before = agents.requests.length;
-  const refused = challengeOf(await call(read.access_token, "agents_lookup", { order: "7" }));
+  const refused = await refusal(read.access_token, "agents_lookup", { order: "7" });
   assert.equal(refused.error, "insufficient_scope");
   assert.equal(refused.scope, "mcp:read mcp:execute");
   assert.equal(refused.error_description, "the agents_lookup tool needs the mcp:execute scope");
@@ -293,8 +309,8 @@ test("one of several scopes and all of several: securitySchemes and the challeng
     assert.deepEqual(byName.fetch, [{ type: "oauth2", scopes: ["notes:read"] }]);
     assert.deepEqual(byName.memory_store, [{ type: "oauth2", scopes: ["notes:write"] }]);
     assert.equal((await call(t.access_token, "search", { query: "x" }, own)).isError, false, "one of them is enough");
-    const refused = await call(t.access_token, "memory_list", {}, own);
-    assert.match(refused._meta["mcp/www_authenticate"][0], /error="insufficient_scope", scope="notes:read notes:write", error_description="the memory_list tool needs the notes:read and notes:write scopes"/);
+    const refused = await refusal(t.access_token, "memory_list", {}, own);
+    assert.match(refused.challenge, /error="insufficient_scope", scope="notes:read notes:write", error_description="the memory_list tool needs the notes:read and notes:write scopes"/);
   });
 });
 
@@ -369,7 +385,7 @@ test("after `npm run user -- role remove` a refresh narrows the grant, or fails 
   const claims = await claimsOf(narrowed.body.access_token);
   assert.equal(claims.scope, "mcp:read mcp:execute offline_access");
   assert.equal(claims.roles, undefined);
-  assert.equal(challengeOf(await call(narrowed.body.access_token, "memory_delete", { id: "x" })).error, "insufficient_scope");
+  assert.equal((await refusal(narrowed.body.access_token, "memory_delete", { id: "x" })).error, "insufficient_scope");
   // The new refresh token is narrowed too: asking for mcp:manage back is refused, and the
   // role given back later does not widen the grant again (that needs a new consent).
   const again = await token(w.url, { grant_type: "refresh_token", refresh_token: narrowed.body.refresh_token, client_id: wide.client.client_id, scope: ALL_THREE });
@@ -553,7 +569,7 @@ test("without SCOPES nothing changed: mcp:read and mcp:write, granted by default
     const schemes = Object.fromEntries(json.result.tools.map((tool) => [tool.name, tool.securitySchemes[0].scopes.join()]));
     assert.deepEqual(schemes, { about: "mcp:read", fetch: "mcp:read", memory_delete: "mcp:write", memory_list: "mcp:read", memory_store: "mcp:write", search: "mcp:read" });
     const read = await tokensFor(gus, "mcp:read", plain);
-    const refused = await call(read.access_token, "memory_store", { text: "x" }, plain);
-    assert.match(refused._meta["mcp/www_authenticate"][0], /error="insufficient_scope", scope="mcp:read mcp:write", error_description="the memory_store tool needs the mcp:write scope"/);
+    const refused = await refusal(read.access_token, "memory_store", { text: "x" }, plain);
+    assert.match(refused.challenge, /error="insufficient_scope", scope="mcp:read mcp:write", error_description="the memory_store tool needs the mcp:write scope"/);
   });
 });

@@ -31,6 +31,7 @@ fn request(s: &Server, method: &str, params: Value) -> Value {
             match other {
                 Failure::Internal(e) => e,
                 Failure::Scope(s) => s.to_string(),
+                Failure::SignIn(s) => s.scope,
                 Failure::Rpc(_) => String::new(),
             }
         ),

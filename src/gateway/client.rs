@@ -137,9 +137,16 @@ fn stateless_meta(body: &mut Value) {
     crate::json::set(
         meta,
         "io.modelcontextprotocol/clientCapabilities",
-        json!({}),
+        capabilities(),
     );
     crate::json::set(meta, "io.modelcontextprotocol/clientInfo", client_info());
+}
+
+/// What the gateway tells an upstream it can take: MCP Apps' UI resources, which it
+/// passes on (`meta`), so an upstream that offers its UI only to hosts that render it
+/// offers it here. A client that renders none ignores the UI keys.
+fn capabilities() -> Value {
+    json!({ "extensions": { "io.modelcontextprotocol/ui": { "mimeTypes": [super::meta::UI_MIME_TYPE] } } })
 }
 
 fn client_info() -> Value {
@@ -218,7 +225,7 @@ async fn initialize(
         "jsonrpc": "2.0", "id": 0, "method": "initialize",
         "params": {
             "protocolVersion": UPSTREAM_VERSION,
-            "capabilities": {},
+            "capabilities": capabilities(),
             "clientInfo": client_info()
         }
     });

@@ -10,6 +10,7 @@ pub mod client;
 pub mod config;
 pub mod error;
 pub mod events;
+pub mod meta;
 pub mod policy;
 pub mod remembered;
 pub mod resources;
@@ -373,7 +374,7 @@ impl Gateway<'_> {
             Ok(reply) => {
                 let is_error = reply.result.get("isError").and_then(Value::as_bool) == Some(true);
                 let word = if is_error { "tool_error" } else { "ok" };
-                (for_client(reply.result), word)
+                (for_client(upstream, reply.result), word)
             }
             Err(e) => (
                 crate::wire::tool_failure(&e.describe(&upstream.name)),
@@ -390,10 +391,12 @@ impl Gateway<'_> {
 }
 
 /// An upstream's result as the client gets it: the caching hints are this Worker's to
-/// give (a person's result must not come back `public`).
-pub(crate) fn for_client(mut result: serde_json::Map<String, Value>) -> Value {
+/// give (a person's result must not come back `public`), and only the `_meta` that
+/// `meta` lets through comes with it.
+pub(crate) fn for_client(upstream: &Upstream, mut result: serde_json::Map<String, Value>) -> Value {
     result.remove("ttlMs");
     result.remove("cacheScope");
+    meta::filter_result(upstream, &mut result);
     Value::Object(result)
 }
 

@@ -98,8 +98,15 @@ pub fn rewrite(
         entry.insert("annotations".into(), a.clone());
     }
     entry.insert("securitySchemes".into(), schemes.clone());
-    entry.insert("_meta".into(), json!({ "securitySchemes": schemes }));
+    // The upstream's MCP Apps and ChatGPT keys, then the gateway's own word on sign-in.
+    let mut meta = super::meta::kept(upstream, tool.get("_meta"), super::meta::MAX_ITEM_META)
+        .unwrap_or_default();
+    meta.insert("securitySchemes".into(), schemes);
+    entry.insert("_meta".into(), Value::Object(meta));
     if structured {
+        if let Some(icons) = super::meta::icons(tool) {
+            entry.insert("icons".into(), icons);
+        }
         if let Some(t) = tool.get("title").and_then(Value::as_str) {
             entry.insert("title".into(), json!(bounded(t, MAX_TITLE)));
         }
@@ -139,6 +146,9 @@ pub fn rewrite_prompt(upstream: &Upstream, prompt: &Value) -> Option<GatewayProm
     let mut entry = Map::new();
     entry.insert("name".into(), json!(exposed));
     copy_words(prompt, &mut entry);
+    if let Some(icons) = super::meta::icons(prompt) {
+        entry.insert("icons".into(), icons);
+    }
     if let Some(Value::Array(args)) = prompt.get("arguments") {
         let kept: Vec<Value> = args
             .iter()
@@ -165,18 +175,26 @@ pub fn rewrite_prompt(upstream: &Upstream, prompt: &Value) -> Option<GatewayProm
 
 /// An upstream's resource (`key` = "uri") or resource template (`key` = "uriTemplate")
 /// as the gateway lists it: its URI unchanged (a URI names the thing, so it is not
-/// prefixed), its words bounded, and only the fields the specification gives it.
-pub fn rewrite_resource(item: &Value, key: &str) -> Option<Value> {
+/// prefixed) unless it is an MCP Apps `ui://` one (`meta::exposed_uri`), its words
+/// bounded, and only the fields the specification gives it, with the `_meta` and icons
+/// `meta` lets through.
+pub fn rewrite_resource(upstream: &Upstream, item: &Value, key: &str) -> Option<Value> {
     let uri = item.get(key)?.as_str()?;
     if uri.is_empty() || uri.len() > MAX_URI || is_note_uri(uri) {
         // `note:` is the built-in notes' scheme: an upstream cannot stand in for them.
         return None;
     }
     let mut entry = Map::new();
-    entry.insert(key.into(), json!(uri));
+    entry.insert(key.into(), json!(super::meta::exposed_uri(upstream, uri)));
     let name = item.get("name").and_then(Value::as_str).unwrap_or(uri);
     entry.insert("name".into(), json!(bounded(name, MAX_TITLE)));
     copy_words(item, &mut entry);
+    if let Some(meta) = super::meta::kept(upstream, item.get("_meta"), super::meta::MAX_ITEM_META) {
+        entry.insert("_meta".into(), Value::Object(meta));
+    }
+    if let Some(icons) = super::meta::icons(item) {
+        entry.insert("icons".into(), icons);
+    }
     for field in ["mimeType", "size", "annotations"] {
         if let Some(v) = item.get(field) {
             if v.to_string().len() <= 1_024 {

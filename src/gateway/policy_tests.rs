@@ -108,14 +108,24 @@ fn prompts_are_named_like_tools_and_bounded() {
 #[test]
 fn resources_keep_their_uri_and_never_take_the_notes_scheme() {
     let r = json!({"uri":"docs://handbook","name":"handbook","mimeType":"text/markdown","x":1});
-    let e = rewrite_resource(&r, "uri").unwrap();
+    let e = rewrite_resource(&upstream(None, &["*"], &[]), &r, "uri").unwrap();
     assert_eq!(
         e,
         json!({"uri":"docs://handbook","name":"handbook","mimeType":"text/markdown"})
     );
-    assert!(rewrite_resource(&json!({"uri":"note://abc"}), "uri").is_none());
-    assert!(rewrite_resource(&json!({"uriTemplate":"a://{x}"}), "uriTemplate").is_some());
-    assert!(rewrite_resource(&json!({"uri":""}), "uri").is_none());
+    assert!(rewrite_resource(
+        &upstream(None, &["*"], &[]),
+        &json!({"uri":"note://abc"}),
+        "uri"
+    )
+    .is_none());
+    assert!(rewrite_resource(
+        &upstream(None, &["*"], &[]),
+        &json!({"uriTemplate":"a://{x}"}),
+        "uriTemplate"
+    )
+    .is_some());
+    assert!(rewrite_resource(&upstream(None, &["*"], &[]), &json!({"uri":""}), "uri").is_none());
 }
 
 #[test]

@@ -5,6 +5,7 @@
 
 use super::client::UpstreamError;
 use super::config::Upstream;
+use super::meta;
 use super::policy::{self, GatewayPrompt};
 use super::{CallRecord, Gateway};
 use serde_json::{json, Value};
@@ -28,7 +29,7 @@ impl Gateway<'_> {
     /// bounded by the policy, the first of each name kept.
     async fn addressed(&self, (method, items): (&'static str, &str), key: &str) -> Vec<Value> {
         let all = self
-            .merged(method, items, |_, r| policy::rewrite_resource(r, key))
+            .merged(method, items, |u, r| policy::rewrite_resource(u, r, key))
             .await;
         first_of_each(all, key)
     }
@@ -92,6 +93,9 @@ impl Gateway<'_> {
         if policy::is_note_uri(uri) {
             return None;
         }
+        if let Some(found) = self.read_ui(uri).await {
+            return found;
+        }
         let upstream = match self.owner_of(uri).await {
             Ok(upstream) => upstream,
             Err(None) => return None,
@@ -104,12 +108,29 @@ impl Gateway<'_> {
         let outcome = self
             .send(upstream, "resources/read", json!({ "uri": uri }))
             .await
-            .and_then(|r| match r.result.get("contents") {
-                Some(Value::Array(_)) => Ok(super::for_client(r.result)),
-                _ => Err(UpstreamError::NotMcp("resources/read gave no contents")),
-            });
+            .and_then(|r| contents(upstream, r));
         self.record(upstream, "resources/read", &outcome);
         Some((upstream.name.clone(), outcome))
+    }
+
+    /// `resources/read` of an MCP Apps `ui://` URI: its upstream is the one its address
+    /// names (`meta::upstream_ui_uri`), listed or not (UI resources need not be listed).
+    /// `None`: not a `ui://` URI; `Some(None)`: no upstream's.
+    #[allow(clippy::type_complexity)]
+    async fn read_ui(&self, uri: &str) -> Option<Option<(String, Result<Value, UpstreamError>)>> {
+        let mut addressed = self
+            .upstreams
+            .iter()
+            .filter_map(|u| Some((u, meta::upstream_ui_uri(u, uri)?)));
+        let Some((upstream, own)) = addressed.next() else {
+            return meta::is_ui_uri(uri).then_some(None);
+        };
+        let outcome = self
+            .send(upstream, "resources/read", json!({ "uri": own }))
+            .await
+            .and_then(|r| contents(upstream, r));
+        self.record(upstream, "resources/read", &outcome);
+        Some(Some((upstream.name.clone(), outcome)))
     }
 
     /// `prompts/get` of an exposed prompt name at the upstream it belongs to; `None` when
@@ -148,7 +169,7 @@ impl Gateway<'_> {
                 .send(upstream, "prompts/get", params)
                 .await
                 .and_then(|r| match r.result.get("messages") {
-                    Some(Value::Array(_)) => Ok(super::for_client(r.result)),
+                    Some(Value::Array(_)) => Ok(super::for_client(upstream, r.result)),
                     _ => Err(UpstreamError::NotMcp("prompts/get gave no messages")),
                 });
             self.record(upstream, &p.exposed, &outcome);
@@ -169,6 +190,15 @@ impl Gateway<'_> {
                 Err(e) => e.outcome(),
             },
         });
+    }
+}
+
+/// A `resources/read` answer as the client gets it: its contents, their `_meta` and
+/// `ui://` addresses in this gateway's form.
+fn contents(upstream: &Upstream, r: super::client::Reply) -> Result<Value, UpstreamError> {
+    match r.result.get("contents") {
+        Some(Value::Array(_)) => Ok(super::for_client(upstream, r.result)),
+        _ => Err(UpstreamError::NotMcp("resources/read gave no contents")),
     }
 }
 

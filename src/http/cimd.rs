@@ -77,7 +77,7 @@ pub async fn resolve(
         }
     }
     let now = crate::http::now();
-    let fetched = match FETCHES.with(|f| f.borrow_mut().take(url, network, &limits, now)) {
+    let fetched = match take_fetch(url, network, &limits, now) {
         Err(why) => Err(Unusable::Busy(why.to_string())),
         Ok(()) => {
             let result = fetch_document(url).await.and_then(|(doc, cache)| {
@@ -86,7 +86,7 @@ pub async fn resolve(
                     .map_err(Unusable::Refused)
             });
             if result.is_err() {
-                FETCHES.with(|f| f.borrow_mut().failed(url));
+                fetch_failed(url);
             }
             result
         }
@@ -156,6 +156,22 @@ async fn may_fill(db: &D1, network: &str, limits: &Allowance, now: u64) -> bool 
 
 thread_local! {
     static FETCHES: std::cell::RefCell<Fetches> = std::cell::RefCell::new(Fetches::default());
+}
+
+/// Takes one fetch of `url` from this isolate's allowance (the one documents use: a
+/// `private_key_jwt` app's `jwks_uri` is fetched under the same rules).
+pub fn take_fetch(
+    url: &str,
+    network: &str,
+    limits: &Allowance,
+    now: u64,
+) -> Result<(), &'static str> {
+    FETCHES.with(|f| f.borrow_mut().take(url, network, limits, now))
+}
+
+/// Counts a failed fetch of `url` against it.
+pub fn fetch_failed(url: &str) {
+    FETCHES.with(|f| f.borrow_mut().failed(url));
 }
 
 /// The operator's host rules for documents (`document_hosts`, set in the console's Apps

@@ -271,7 +271,7 @@ impl Ctx {
     /// The doctor's mark of a metadata document that could not be used: filed with the
     /// unknown apps (a URL anyone can make up must not open an app's entry), one attempt
     /// per document.
-    async fn document_failed(&self, url: &str, what: &str) {
+    pub(crate) async fn document_failed(&self, url: &str, what: &str) {
         use crate::doctor::{attempt_key, Attempt, Mark, Step};
         let cause = format!(
             "The client ID metadata document {} {what}",

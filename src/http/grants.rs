@@ -120,6 +120,24 @@ impl Surroundings for Ctx {
         Ctx::audit(self, event, Some(user_id), Some(client_id), Some(detail)).await
     }
 
+    async fn client_keys(
+        &self,
+        client: &Client,
+        again: bool,
+    ) -> Result<serde_json::Value, OAuthError> {
+        super::client_keys::jwks(self, client, again).await
+    }
+
+    async fn first_use(&self, client_id: &str, jti: &str, expires_at: u64) -> Result<bool, String> {
+        let db = self.db().map_err(|e| e.description())?;
+        let key = crate::store::keys::client_assertion(client_id, jti);
+        let uses = db
+            .count_hit(&key, expires_at, now())
+            .await
+            .map_err(|e| e.0)?;
+        Ok(uses == 1)
+    }
+
     async fn doctor(&self, mark: crate::doctor::Mark) {
         Ctx::doctor(self, mark).await
     }

@@ -99,6 +99,7 @@ pub async fn handle(ctx: &Ctx, req: &Incoming, path_token: Option<&str>) -> Repl
         caller: caller.as_ref(),
         public,
         catalog: &catalog,
+        user_agent: req.header("user-agent"),
     };
     let headers = McpHeaders {
         protocol_version: req.header("mcp-protocol-version"),

@@ -2,8 +2,11 @@
 //! (the first page of `tools/list` served from a per-isolate copy, the gateway's methods
 //! refused while `UPSTREAMS` cannot be used) or a 2025-03-26 batch.
 
-use super::mcp_call::{gateway_parts, internal, scope_needed, server, Call};
+use super::mcp_call::{
+    challenge_shape, gateway_parts, internal, scope_needed, server, sign_in_needed, Call,
+};
 use super::Ctx;
+use crate::mcp::challenges::Shape;
 use crate::mcp::error::{RpcError, METHOD_NOT_FOUND};
 use crate::mcp::jsonrpc::{self, Message};
 use crate::mcp::server::{Failure, Server};
@@ -100,6 +103,7 @@ pub(crate) async fn run_one(
         }
         // Inside a batch or the legacy stream there is no status to answer with.
         Err(Failure::Scope(scope)) => RpcError::scope_needed(&scope).to_response(id),
+        Err(Failure::SignIn(s)) => jsonrpc::success(id, s.result),
     }
 }
 
@@ -164,6 +168,10 @@ pub(super) async fn answer(
             (500, RpcError::internal().to_response(id))
         }
         Err(Failure::Scope(scope)) => return scope_needed(ctx, call, &scope),
+        Err(Failure::SignIn(s)) => match challenge_shape(ctx, call).await {
+            Shape::ToolResult => (200, jsonrpc::success(id, s.result)),
+            Shape::Http => return sign_in_needed(ctx, call, &s),
+        },
     };
     let notifications = progress.take();
     // With progress already streamed (`live`), the response is the stream's last event.

@@ -2,14 +2,16 @@
 //! server built for a request, and the answers every path gives: 401 and 403 challenges
 //! (RFC 6750 §3, RFC 9728), transport rejections and internal errors as JSON-RPC.
 
-use super::bearer::{unauthorized_with, Principal};
+use super::bearer::{unauthorized_with, Credential, Principal};
 use super::{now, Ctx};
 use crate::gateway::Gateway;
+use crate::mcp::challenges::{self, Shape};
 use crate::mcp::error::RpcError;
 use crate::mcp::server::{Caller, Server, DEFAULT_PAGE_SIZE};
-use crate::mcp::tools::Public;
+use crate::mcp::tools::{Public, SignIn};
 use crate::mcp::transport::{self, Rejection};
 use crate::oauth::catalog::Catalog;
+use crate::oauth::client::host_of;
 use crate::oauth::metadata::resource_metadata_url;
 use crate::reply::{Reply, NO_STORE};
 use serde_json::{json, Value};
@@ -21,6 +23,8 @@ pub struct Call<'a> {
     pub public: Public,
     /// The operator's scopes (`SCOPES`).
     pub catalog: &'a Catalog,
+    /// The request's `User-Agent`: part of how a tool's sign-in challenge is shaped.
+    pub user_agent: Option<&'a str>,
 }
 
 impl Call<'_> {
@@ -104,6 +108,48 @@ pub(super) fn scope_needed(ctx: &Ctx, call: &Call<'_>, scope: &str) -> Reply {
             scope,
             "this method needs a scope the token does not grant",
         ),
+    }
+}
+
+/// A tool call that needs sign-in or more scope, in the HTTP shape: 401 naming the scopes
+/// to ask for (the defaults and the tool's) without a token, 403 `insufficient_scope`
+/// with one. Claude's connector and the MCP SDKs start sign-in or step-up from these.
+pub(super) fn sign_in_needed(ctx: &Ctx, call: &Call<'_>, s: &SignIn) -> Reply {
+    match call.caller {
+        None => {
+            let challenge =
+                transport::challenge(&resource_metadata_url(&ctx.issuer), &s.scope, None);
+            unauthorized_with(&challenge, None)
+        }
+        Some(_) => forbidden(ctx, &s.scope, &s.description),
+    }
+}
+
+/// Which shape of challenge this caller acts on (`mcp::challenges`): its `User-Agent`
+/// first; then a personal access token, which no sign-in can widen, gets the tool result
+/// the person reads; then the app behind an access token, by its metadata document's
+/// host, or (read only now, when a challenge is due) its redirect URIs' hosts; else HTTP.
+pub(super) async fn challenge_shape(ctx: &Ctx, call: &Call<'_>) -> Shape {
+    if let Some(shape) = challenges::by_user_agent(call.user_agent) {
+        return shape;
+    }
+    let client_id = match call.caller.map(|p| &p.credential) {
+        Some(Credential::Access { client_id, .. }) => client_id,
+        Some(Credential::Personal { .. }) => return Shape::ToolResult,
+        Some(Credential::Console) | None => return Shape::Http,
+    };
+    if client_id.starts_with("https://")
+        && challenges::by_app_hosts(std::iter::once(host_of(client_id).as_str()))
+            == Shape::ToolResult
+    {
+        return Shape::ToolResult;
+    }
+    match ctx.find_client(client_id).await {
+        Ok(Some(client)) => {
+            let hosts: Vec<String> = client.redirect_uris.iter().map(|u| host_of(u)).collect();
+            challenges::by_app_hosts(hosts.iter().map(String::as_str))
+        }
+        _ => Shape::Http,
     }
 }
 

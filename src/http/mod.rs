@@ -20,6 +20,7 @@ pub mod bearer;
 pub mod body;
 pub mod browser;
 pub mod cimd;
+pub mod client_keys;
 pub mod console;
 pub mod cron;
 pub mod ctx;

@@ -7,9 +7,15 @@ use crate::http::{now, Ctx, Incoming};
 use crate::oauth::client::{validate_metadata, ClientSource, MAX_REGISTRATION_BYTES};
 use crate::oauth::client_directory::ClientDirectory;
 use crate::oauth::error::OAuthError;
+use crate::oauth::kinds::AuthMethod;
 use crate::reply::{Reply, NO_STORE};
 
 const WINDOW: u64 = 3600;
+
+/// How many registrations an address gets in an hour, in all, when those past
+/// `REGISTER_RATE_LIMIT` are of an app (`ClientMetadata::fingerprint`) registered there
+/// within it: 25 times the limit (500 with the default 20).
+const ALIKE_FACTOR: u64 = 25;
 
 /// Registrations a day whose client is also written to KV (a fifth of the free plan's
 /// 1,000 daily writes).
@@ -60,16 +66,45 @@ async fn handle(ctx: &Ctx, req: &Incoming) -> Result<Reply, OAuthError> {
     let body = crate::json::parse(&req.body)
         .map_err(|e| OAuthError::InvalidClientMetadata(e.to_string()))?;
     let metadata = validate_metadata(&body)?;
+    if metadata.token_endpoint_auth_method == AuthMethod::PrivateKeyJwt {
+        // Its keys would have to be registered and kept; a metadata document publishes them.
+        return Err(OAuthError::InvalidClientMetadata(
+            "private_key_jwt is for client ID metadata documents; register with none, \
+             client_secret_basic or client_secret_post"
+                .into(),
+        ));
+    }
 
     let now = now();
     let window_end = (now / WINDOW + 1) * WINDOW;
+    let db = ctx.db()?;
     let key = crate::store::keys::registrations(&req.client_ip, now / WINDOW);
-    let count = ctx
-        .db()?
+    let count = db
         .count_hit(&key, window_end, now)
         .await
         .map_err(|e| ctx.internal(e))?;
-    if count > ctx.config.register_limit {
+    // Past the address's allowance, a platform registering the same app for each of its
+    // people (one name, callbacks to the same places) from a few shared addresses may go
+    // on, up to `ALIKE_FACTOR` times the allowance in all: only an app registered from
+    // that address within its allowance this hour, so a flood of varied registrations
+    // gets no further than before. Only registrations within the allowance are written
+    // down by app; past it, one read.
+    let alike = crate::store::keys::registrations_alike(
+        &req.client_ip,
+        &metadata.fingerprint(),
+        now / WINDOW,
+    );
+    let limit = ctx.config.register_limit;
+    let allowed = if count <= limit {
+        db.count_hit(&alike, window_end, now)
+            .await
+            .map_err(|e| ctx.internal(e))?;
+        true
+    } else {
+        count <= limit.saturating_mul(ALIKE_FACTOR)
+            && db.hits(&alike, now).await.map_err(|e| ctx.internal(e))? > 0
+    };
+    if !allowed {
         return Err(OAuthError::RateLimited(window_end - now));
     }
 

@@ -219,6 +219,7 @@ async fn post(ctx: &Ctx, req: &Incoming) -> Result<Reply, Reply> {
         caller: Some(&principal),
         public: public_tools(ctx),
         catalog: &catalog,
+        user_agent: None,
     };
     let parts = gateway_parts(ctx, Some(&principal));
     let gw = parts.as_ref().map(super::gateway::Parts::gateway);

@@ -216,15 +216,16 @@ impl Ed25519 for WebCrypto {
 /// `alg`. Only the key's own members are imported: its `alg` and `use` were already
 /// checked by `id_token::select_key`, and WebCrypto refuses some spellings of them.
 pub async fn verify_jwk(
-    alg: crate::signin::id_token::Alg,
+    alg: crate::oauth::jws::Alg,
     jwk: &serde_json::Value,
     message: &[u8],
     signature: &[u8],
 ) -> bool {
-    use crate::signin::id_token::Alg;
+    use crate::oauth::jws::Alg;
     let members: &[&str] = match alg {
         Alg::Rs256 => &["kty", "n", "e"],
         Alg::Es256 => &["kty", "crv", "x", "y"],
+        Alg::EdDsa => &["kty", "crv", "x"],
     };
     let verify = async {
         let mut pairs = Vec::new();
@@ -248,6 +249,7 @@ pub async fn verify_jwk(
                 object(&[("name", "ECDSA".into()), ("namedCurve", "P-256".into())])?,
                 object(&[("name", "ECDSA".into()), ("hash", "SHA-256".into())])?,
             ),
+            Alg::EdDsa => (algorithm()?, algorithm()?),
         };
         let key = call(
             "importKey",
@@ -271,11 +273,24 @@ pub async fn verify_jwk(
         )
         .await
     };
-    // An ES256 signature is r || s, 64 bytes (RFC 7518 §3.4), which is WebCrypto's form.
-    if alg == Alg::Es256 && signature.len() != 64 {
+    // An ES256 signature is r || s, 64 bytes (RFC 7518 §3.4), which is WebCrypto's form;
+    // an Ed25519 one is 64 bytes too (RFC 8032).
+    if matches!(alg, Alg::Es256 | Alg::EdDsa) && signature.len() != 64 {
         return false;
     }
     matches!(verify.await, Ok(v) if v.as_bool() == Some(true))
+}
+
+impl crate::oauth::jws::VerifyJwk for WebCrypto {
+    async fn verify_jwk(
+        &self,
+        alg: crate::oauth::jws::Alg,
+        jwk: &serde_json::Value,
+        message: &[u8],
+        signature: &[u8],
+    ) -> bool {
+        verify_jwk(alg, jwk, message, signature).await
+    }
 }
 
 fn rs256() -> Result<JsValue, JsValue> {

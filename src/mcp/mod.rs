@@ -3,6 +3,8 @@
 //! transport's header rules, the method handlers and the tools.
 
 pub use crate::wire::error;
+pub mod apps;
+pub mod challenges;
 pub mod jsonrpc;
 pub mod legacy;
 pub mod prompts;

@@ -172,7 +172,9 @@ impl Server<'_> {
         let Some(uri) = uri else {
             return Err(RpcError::invalid_params("uri must be a string").into());
         };
-        let mut result = if uri.starts_with(SCHEME) && self.builtin {
+        let mut result = if uri == super::apps::NOTES_VIEW && self.builtin {
+            super::apps::read()
+        } else if uri.starts_with(SCHEME) && self.builtin {
             read(self.notes, user, uri, version)
                 .await
                 .map_err(|e| Failure::Internal(e.0))??

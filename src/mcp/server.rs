@@ -65,6 +65,9 @@ pub enum Failure {
     /// the edge answers 401 to a caller without a token, 403 to the others, with the
     /// challenge that names these scopes (what the token holds and what is missing).
     Scope(String),
+    /// A tool call that needs sign-in, or a scope the token lacks: the edge answers in the
+    /// shape the client acts on (`tools::SignIn`).
+    SignIn(Box<tools::SignIn>),
 }
 
 impl From<RpcError> for Failure {
@@ -235,12 +238,12 @@ impl Server<'_> {
                 // Without a person there is no assertion to send: the upstreams' tools
                 // are never public, and asking for sign-in reveals none of their names.
                 None if self.caller.user.is_none() && self.upstreams_configured => {
-                    Ok(tools::sign_in_required(
+                    Err(Failure::SignIn(Box::new(tools::sign_in_required(
                         &crate::util::text::truncate(name, 60),
                         None,
                         self.catalog,
                         self.resource_metadata,
-                    ))
+                    ))))
                 }
                 None => Err(unknown().into()),
             };
@@ -248,21 +251,21 @@ impl Server<'_> {
         let public = self.public.contains(tool);
         let need = tools::need(tool, self.catalog);
         if !public && self.caller.user.is_none() {
-            return Ok(tools::sign_in_required(
+            return Err(Failure::SignIn(Box::new(tools::sign_in_required(
                 tool.name(),
                 Some(&need),
                 self.catalog,
                 self.resource_metadata,
-            ));
+            ))));
         }
         if !public && !self.catalog.satisfies(&self.caller.scopes, &need) {
-            return Ok(tools::insufficient_scope(
+            return Err(Failure::SignIn(Box::new(tools::insufficient_scope(
                 tool.name(),
                 &need,
                 &self.caller.scopes,
                 self.catalog,
                 self.resource_metadata,
-            ));
+            ))));
         }
         if let Err(why) = super::schema::validate(&tools::input_schema(tool), &args) {
             return Ok(tools::failure(&format!("Invalid arguments: {why}.")));
@@ -323,13 +326,13 @@ impl Server<'_> {
             }
         };
         if !self.catalog.satisfies(&self.caller.scopes, &tool.need) {
-            return Ok(tools::insufficient_scope(
+            return Err(Failure::SignIn(Box::new(tools::insufficient_scope(
                 &tool.exposed,
                 &tool.need,
                 &self.caller.scopes,
                 self.catalog,
                 self.resource_metadata,
-            ));
+            ))));
         }
         Ok(gw.call(upstream, &tool, args, progress).await)
     }

@@ -160,6 +160,9 @@ pub fn new_client(
         access_token_ttl: app.limits.access_token_ttl,
         refresh_token_ttl: app.limits.refresh_token_ttl,
         id_token_signed_response_alg: None,
+        jwks: None,
+        jwks_uri: None,
+        token_endpoint_auth_signing_alg: None,
     })
 }
 

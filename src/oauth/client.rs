@@ -62,11 +62,20 @@ pub struct Client {
     /// OpenID Connect Registration §2: how its ID tokens are signed (RS256 if unsaid).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id_token_signed_response_alg: Option<IdAlg>,
+    /// A `private_key_jwt` app's keys (from its metadata document): its JWK Set, or where
+    /// it is published.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks_uri: Option<String>,
+    /// The one algorithm its assertions are signed with, when it named one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_endpoint_auth_signing_alg: Option<String>,
 }
 
 impl Client {
     pub fn is_public(&self) -> bool {
-        !self.token_endpoint_auth_method.has_secret()
+        !self.token_endpoint_auth_method.is_confidential()
     }
 
     pub fn allows_refresh(&self) -> bool {
@@ -387,6 +396,35 @@ pub fn validate_metadata(v: &Value) -> Result<ClientMetadata, OAuthError> {
 }
 
 impl ClientMetadata {
+    /// What makes two registrations the same app: its name, where its redirect URIs go
+    /// (their origins, in any order: a platform's callbacks may carry a per-connector
+    /// path, `https://chatgpt.com/connector/oauth/<id>`), how it authenticates, its
+    /// grants and its scope. The SHA-256 of them, so a counter's key stays short.
+    pub fn fingerprint(&self) -> String {
+        let mut uris: Vec<String> = self
+            .redirect_uris
+            .iter()
+            .map(|u| match Url::parse(u) {
+                Ok(url) if url.origin().is_tuple() => url.origin().ascii_serialization(),
+                // An app's own scheme has no origin: the scheme stands for it.
+                Ok(url) => format!("{}:", url.scheme()),
+                Err(_) => u.clone(),
+            })
+            .collect();
+        uris.sort();
+        uris.dedup();
+        let grants: Vec<&str> = self.grant_types.iter().map(|g| g.as_str()).collect();
+        let text = format!(
+            "{}\n{}\n{}\n{}\n{}",
+            self.client_name.as_deref().unwrap_or_default(),
+            uris.join(" "),
+            self.token_endpoint_auth_method.as_str(),
+            grants.join(" "),
+            self.scope.as_deref().unwrap_or_default(),
+        );
+        crate::encoding::secret_hash(&text)
+    }
+
     pub fn into_client(
         self,
         client_id: String,
@@ -409,6 +447,9 @@ impl ClientMetadata {
             access_token_ttl: None,
             refresh_token_ttl: None,
             id_token_signed_response_alg: self.id_token_signed_response_alg,
+            jwks: None,
+            jwks_uri: None,
+            token_endpoint_auth_signing_alg: None,
         }
     }
 }

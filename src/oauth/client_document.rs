@@ -210,19 +210,124 @@ pub fn parse_client(url: &str, doc: &Document) -> Result<Client, String> {
         return Err("the metadata document's client_id is not its own URL".into());
     }
     let mut meta = validate_metadata(&value).map_err(|e| e.description())?;
-    // A document cannot hold a secret: such clients are public.
-    if value.get("token_endpoint_auth_method").is_none() {
-        meta.token_endpoint_auth_method = AuthMethod::None;
-    }
-    if meta.token_endpoint_auth_method != AuthMethod::None {
-        return Err("a metadata-document client must use token_endpoint_auth_method none".into());
-    }
+    let keys = keys_of(&value)?;
+    meta.token_endpoint_auth_method = auth_method(&value, keys.is_some())?;
     let source = if doc.json && redirects_stay_home(url, &meta.redirect_uris) {
         ClientSource::MetadataDocument
     } else {
         ClientSource::UnverifiedDocument
     };
-    Ok(meta.into_client(url.to_string(), None, 0, source))
+    let private_key = meta.token_endpoint_auth_method == AuthMethod::PrivateKeyJwt;
+    let mut client = meta.into_client(url.to_string(), None, 0, source);
+    if let (true, Some(keys)) = (private_key, keys) {
+        client.token_endpoint_auth_signing_alg = keys.alg;
+        match keys.set {
+            KeySet::Inline(jwks) => client.jwks = Some(jwks),
+            KeySet::At(uri) => client.jwks_uri = Some(uri),
+        }
+    }
+    Ok(client)
+}
+
+/// How a document's app authenticates: `none` (a public client), or `private_key_jwt`
+/// with the keys the document publishes. A document cannot hold a secret. It names its
+/// method, or offers several (OpenID RP Metadata Choices:
+/// `token_endpoint_auth_methods_supported`), and then `private_key_jwt` is chosen when it
+/// is offered and the keys are there.
+fn auth_method(value: &serde_json::Value, has_keys: bool) -> Result<AuthMethod, String> {
+    let named = value
+        .get("token_endpoint_auth_method")
+        .and_then(serde_json::Value::as_str);
+    let offered: Vec<&str> = match value.get("token_endpoint_auth_methods_supported") {
+        None => Vec::new(),
+        Some(serde_json::Value::Array(list)) => list
+            .iter()
+            .map(|m| {
+                m.as_str()
+                    .ok_or("token_endpoint_auth_methods_supported must list names")
+            })
+            .collect::<Result<_, _>>()?,
+        Some(_) => return Err("token_endpoint_auth_methods_supported must be a list".into()),
+    };
+    let chosen = match named {
+        Some(m) => m,
+        None if offered.contains(&"private_key_jwt") && has_keys => "private_key_jwt",
+        None if offered.is_empty() || offered.contains(&"none") => "none",
+        None => {
+            return Err(
+                "a metadata-document client must offer token_endpoint_auth_method none or \
+                 private_key_jwt"
+                    .into(),
+            )
+        }
+    };
+    match chosen {
+        "none" => Ok(AuthMethod::None),
+        "private_key_jwt" if has_keys => Ok(AuthMethod::PrivateKeyJwt),
+        "private_key_jwt" => Err("private_key_jwt needs the document's jwks or jwks_uri".into()),
+        _ => Err(
+            "a metadata-document client must use token_endpoint_auth_method none or \
+             private_key_jwt"
+                .into(),
+        ),
+    }
+}
+
+/// A document's keys: its JWK Set in the document, or where it is published.
+struct Keys {
+    set: KeySet,
+    alg: Option<String>,
+}
+
+enum KeySet {
+    Inline(serde_json::Value),
+    At(String),
+}
+
+const MAX_KEYS: usize = 10;
+
+/// The keys the document publishes, if any: `jwks` (a JWK Set of at most 10 keys) or
+/// `jwks_uri` (a URL with the same rules as a document's own), never both (RFC 7591 §2),
+/// and the signing algorithm it names, which must be one assertions may use.
+fn keys_of(value: &serde_json::Value) -> Result<Option<Keys>, String> {
+    let alg = match value.get("token_endpoint_auth_signing_alg") {
+        None => None,
+        Some(a) => {
+            let a = a.as_str().unwrap_or_default();
+            if !crate::oauth::client_assertion::ALGS
+                .iter()
+                .any(|x| x.name() == a)
+            {
+                return Err("token_endpoint_auth_signing_alg must be RS256, ES256 or EdDSA".into());
+            }
+            Some(a.to_string())
+        }
+    };
+    let set = match (value.get("jwks"), value.get("jwks_uri")) {
+        (None, None) => return Ok(None),
+        (Some(_), Some(_)) => return Err("a document gives jwks or jwks_uri, not both".into()),
+        (Some(jwks), None) => {
+            let usable = jwks
+                .get("keys")
+                .and_then(serde_json::Value::as_array)
+                .is_some_and(|k| {
+                    !k.is_empty() && k.len() <= MAX_KEYS && k.iter().all(|k| k.is_object())
+                });
+            if !usable {
+                return Err("jwks must be a JWK Set of 1 to 10 keys".into());
+            }
+            KeySet::Inline(jwks.clone())
+        }
+        (None, Some(uri)) => match uri.as_str() {
+            Some(u) if is_document_url(u) && u.len() <= 1000 => KeySet::At(u.to_string()),
+            _ => {
+                return Err(
+                    "jwks_uri must be an https URL on a public name, without a query".into(),
+                )
+            }
+        },
+    };
+    Ok(Some(Keys { set, alg }))
 }
 
 /// Whether every redirect URI is on the document's host, a name under it, or a name it

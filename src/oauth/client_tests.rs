@@ -162,3 +162,28 @@ fn redirect_matching_is_exact_except_loopback_port() {
         .match_redirect_uri("http://127.0.0.1:9/cb?a=2")
         .is_none());
 }
+
+#[test]
+fn one_apps_registrations_share_a_fingerprint_and_another_app_does_not() {
+    let meta = |v: serde_json::Value| validate_metadata(&v).unwrap().fingerprint();
+    let a = meta(serde_json::json!({
+        "client_name": "ChatGPT",
+        "redirect_uris": ["https://chatgpt.com/connector_platform_oauth_redirect", "https://chatgpt.com/connector/oauth/x"],
+        "token_endpoint_auth_method": "none",
+    }));
+    // The same app, its callbacks in another order, another connector's path.
+    let same = meta(serde_json::json!({
+        "client_name": "ChatGPT",
+        "redirect_uris": ["https://chatgpt.com/connector/oauth/y", "https://chatgpt.com/connector_platform_oauth_redirect"],
+        "token_endpoint_auth_method": "none",
+    }));
+    assert_eq!(a, same);
+    for other in [
+        serde_json::json!({ "client_name": "ChatGPT 2", "redirect_uris": ["https://chatgpt.com/connector/oauth/x", "https://chatgpt.com/connector_platform_oauth_redirect"], "token_endpoint_auth_method": "none" }),
+        serde_json::json!({ "client_name": "ChatGPT", "redirect_uris": ["https://evil.example/connector/oauth/x"], "token_endpoint_auth_method": "none" }),
+        serde_json::json!({ "client_name": "ChatGPT", "redirect_uris": ["https://chatgpt.com/connector/oauth/x", "https://chatgpt.com/connector_platform_oauth_redirect"] }),
+    ] {
+        assert_ne!(a, meta(other));
+    }
+    assert_eq!(a.len(), 43, "a SHA-256, base64url");
+}

@@ -38,13 +38,17 @@ pub enum AuthMethod {
     ClientSecretBasic,
     /// `client_id` and `client_secret` in the form body.
     ClientSecretPost,
+    /// A JWT signed with a key the app publishes (OIDC Core §9, RFC 7523): only for
+    /// client ID metadata documents, which publish the keys (`oauth::client_assertion`).
+    PrivateKeyJwt,
 }
 
 impl AuthMethod {
-    pub const ALL: [AuthMethod; 3] = [
+    pub const ALL: [AuthMethod; 4] = [
         AuthMethod::None,
         AuthMethod::ClientSecretBasic,
         AuthMethod::ClientSecretPost,
+        AuthMethod::PrivateKeyJwt,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -52,6 +56,7 @@ impl AuthMethod {
             AuthMethod::None => "none",
             AuthMethod::ClientSecretBasic => "client_secret_basic",
             AuthMethod::ClientSecretPost => "client_secret_post",
+            AuthMethod::PrivateKeyJwt => "private_key_jwt",
         }
     }
 
@@ -59,17 +64,23 @@ impl AuthMethod {
         Self::ALL.into_iter().find(|m| m.as_str() == s)
     }
 
-    /// Whether a client using it holds a secret.
+    /// Whether a client using it holds a secret (this Worker keeps its hash).
     pub fn has_secret(self) -> bool {
         match self {
-            AuthMethod::None => false,
+            AuthMethod::None | AuthMethod::PrivateKeyJwt => false,
             AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost => true,
         }
     }
 
+    /// Whether a client using it proves who it is (a secret or a key): a confidential
+    /// client.
+    pub fn is_confidential(self) -> bool {
+        self != AuthMethod::None
+    }
+
     /// The methods introspection accepts: it answers confidential clients only.
-    pub fn with_secret() -> impl Iterator<Item = AuthMethod> {
-        Self::ALL.into_iter().filter(|m| m.has_secret())
+    pub fn confidential() -> impl Iterator<Item = AuthMethod> {
+        Self::ALL.into_iter().filter(|m| m.is_confidential())
     }
 }
 
@@ -162,7 +173,7 @@ mod tests {
             assert_eq!(serde_json::to_value(r).unwrap(), r.as_str());
         }
         assert_eq!(GrantType::parse("client_credentials"), None);
-        assert_eq!(AuthMethod::parse("private_key_jwt"), None);
+        assert_eq!(AuthMethod::parse("client_secret_jwt"), None);
         assert_eq!(ResponseType::parse("token"), None);
     }
 }

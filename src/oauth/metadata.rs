@@ -27,6 +27,15 @@ pub struct ClientIntake {
 }
 
 impl ClientIntake {
+    /// The names of `methods` clients can use here: `private_key_jwt` only where metadata
+    /// documents (which publish the keys) are on.
+    fn auth_methods(self, methods: impl Iterator<Item = AuthMethod>) -> Value {
+        json!(methods
+            .filter(|m| *m != AuthMethod::PrivateKeyJwt || self.metadata_documents)
+            .map(AuthMethod::as_str)
+            .collect::<Vec<_>>())
+    }
+
     pub fn of(config: &crate::config::Config) -> ClientIntake {
         ClientIntake {
             registration: config.dynamic_registration,
@@ -51,12 +60,24 @@ pub fn authorization_server(issuer: &str, intake: ClientIntake, catalog: &Catalo
         "response_modes_supported": ["query"],
         "grant_types_supported": names(GrantType::ALL, GrantType::as_str),
         "code_challenge_methods_supported": ["S256"],
-        "token_endpoint_auth_methods_supported": names(AuthMethod::ALL, AuthMethod::as_str),
-        "revocation_endpoint_auth_methods_supported": names(AuthMethod::ALL, AuthMethod::as_str),
-        "introspection_endpoint_auth_methods_supported": names(AuthMethod::with_secret(), AuthMethod::as_str),
+        "token_endpoint_auth_methods_supported": intake.auth_methods(AuthMethod::ALL.into_iter()),
+        "revocation_endpoint_auth_methods_supported": intake.auth_methods(AuthMethod::ALL.into_iter()),
+        "introspection_endpoint_auth_methods_supported": intake.auth_methods(AuthMethod::confidential()),
         "authorization_response_iss_parameter_supported": true,
         "client_id_metadata_document_supported": intake.metadata_documents,
     });
+    if intake.metadata_documents {
+        // What `private_key_jwt` assertions may be signed with (RFC 8414 §2). `none` stays
+        // listed beside it: clients choose a metadata document only when it is.
+        let algs: Vec<&str> = crate::oauth::client_assertion::ALGS
+            .iter()
+            .map(|a| a.name())
+            .collect();
+        for endpoint in ["token", "revocation", "introspection"] {
+            let key = format!("{endpoint}_endpoint_auth_signing_alg_values_supported");
+            crate::json::set(&mut doc, &key, json!(algs));
+        }
+    }
     if !intake.registration {
         if let Some(d) = doc.as_object_mut() {
             d.remove("registration_endpoint");

@@ -3,35 +3,10 @@
 //! signature itself is checked at the edge with WebCrypto; everything else is here, free of
 //! `worker` types, so each rule has its native test.
 
-use crate::encoding::b64url_decode;
+use crate::oauth::jws::JwsError;
 use serde_json::Value;
 
-/// The algorithms accepted: what providers sign with (RS256 is OIDC's default, ES256 the
-/// common alternative). `none` and HMAC algorithms are never accepted.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Alg {
-    Rs256,
-    Es256,
-}
-
-impl Alg {
-    pub fn name(self) -> &'static str {
-        match self {
-            Alg::Rs256 => "RS256",
-            Alg::Es256 => "ES256",
-        }
-    }
-}
-
-/// A compact JWS split into what is verified and what is read.
-pub struct Jws {
-    pub alg: Alg,
-    pub kid: Option<String>,
-    /// `header.payload`, the bytes the signature covers.
-    pub signing_input: Vec<u8>,
-    pub signature: Vec<u8>,
-    pub claims: serde_json::Map<String, Value>,
-}
+pub use crate::oauth::jws::{select_key, Alg, Jws};
 
 /// Why an ID token was refused; logged, and the person sees "could not be verified".
 #[derive(Debug, PartialEq, Eq)]
@@ -61,73 +36,16 @@ impl std::fmt::Display for IdTokenError {
     }
 }
 
-const MAX_TOKEN: usize = 16 * 1024;
+/// The algorithms an ID token may be signed with: what providers sign with (RS256 is
+/// OIDC's default, ES256 the common alternative). `none` and HMAC are never accepted.
+const ID_TOKEN_ALGS: [Alg; 2] = [Alg::Rs256, Alg::Es256];
 
+/// An ID token's parts, when it is a JWS signed with RS256 or ES256.
 pub fn split(token: &str) -> Result<Jws, IdTokenError> {
-    if token.len() > MAX_TOKEN {
-        return Err(IdTokenError::Malformed("longer than 16 KiB"));
-    }
-    let mut parts = token.split('.');
-    let (Some(h), Some(p), Some(s), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(IdTokenError::Malformed("not three dot-separated parts"));
-    };
-    let json = |part: &str| -> Result<serde_json::Map<String, Value>, IdTokenError> {
-        let bytes = b64url_decode(part).ok_or(IdTokenError::Malformed("not base64url"))?;
-        match crate::json::parse(&bytes) {
-            Ok(Value::Object(o)) => Ok(o),
-            _ => Err(IdTokenError::Malformed("a part is not a JSON object")),
-        }
-    };
-    let header = json(h)?;
-    let alg = match header.get("alg").and_then(Value::as_str) {
-        Some("RS256") => Alg::Rs256,
-        Some("ES256") => Alg::Es256,
-        Some(other) => return Err(IdTokenError::Algorithm(other.to_string())),
-        None => return Err(IdTokenError::Malformed("no alg")),
-    };
-    // A critical extension this Worker does not know must not be ignored (RFC 7515 §4.1.11).
-    if header.contains_key("crit") {
-        return Err(IdTokenError::Malformed("unsupported crit header"));
-    }
-    let kid = match header.get("kid") {
-        None => None,
-        Some(Value::String(k)) => Some(k.clone()),
-        Some(_) => return Err(IdTokenError::Malformed("kid is not a string")),
-    };
-    let signature = b64url_decode(s).ok_or(IdTokenError::Malformed("signature not base64url"))?;
-    Ok(Jws {
-        alg,
-        kid,
-        signing_input: format!("{h}.{p}").into_bytes(),
-        signature,
-        claims: json(p)?,
+    crate::oauth::jws::split(token, &ID_TOKEN_ALGS).map_err(|e| match e {
+        JwsError::Malformed(why) => IdTokenError::Malformed(why),
+        JwsError::Algorithm(alg) => IdTokenError::Algorithm(alg),
     })
-}
-
-/// The key of `jwks` that must have signed a token with `alg` and `kid`: its `kid`
-/// matches (or, when the token names none, it is the only key for the algorithm), its
-/// type fits the algorithm, and it is not marked for encryption or another algorithm.
-/// `None` when no key fits (the edge then refetches the JWKS once).
-pub fn select_key<'a>(jwks: &'a Value, alg: Alg, kid: Option<&str>) -> Option<&'a Value> {
-    let fits = |k: &&Value| {
-        let s = |name: &str| k.get(name).and_then(Value::as_str);
-        let kty_ok = match alg {
-            Alg::Rs256 => s("kty") == Some("RSA"),
-            Alg::Es256 => s("kty") == Some("EC") && s("crv") == Some("P-256"),
-        };
-        kty_ok && s("use").is_none_or(|u| u == "sig") && s("alg").is_none_or(|a| a == alg.name())
-    };
-    let keys = jwks.get("keys")?.as_array()?;
-    let mut candidates = keys.iter().filter(fits);
-    match kid {
-        Some(kid) => candidates.find(|k| k.get("kid").and_then(Value::as_str) == Some(kid)),
-        None => {
-            let first = candidates.next()?;
-            candidates.next().is_none().then_some(first)
-        }
-    }
 }
 
 /// What the sign-in needs from a verified ID token.

@@ -45,6 +45,19 @@ pub fn registrations(network: &str, hour: u64) -> String {
     format!("register:{network}:{hour}")
 }
 
+/// A `private_key_jwt` app's assertion, by the hash of its client ID and `jti`: counted
+/// once, so a second use is a replay (kept until the assertion's `exp`).
+pub fn client_assertion(client_id: &str, jti: &str) -> String {
+    let hash = crate::encoding::secret_hash(&format!("{client_id}\0{jti}"));
+    format!("assertion:{hash}")
+}
+
+/// Registrations from a client IP in an hour of one app (the registration's
+/// fingerprint): the higher bound for a platform's shared addresses.
+pub fn registrations_alike(network: &str, fingerprint: &str, hour: u64) -> String {
+    format!("register-alike:{network}:{fingerprint}:{hour}")
+}
+
 /// Registrations of a UTC day whose client was also written to KV.
 pub fn registrations_cached(day: u64) -> String {
     format!("register-kv:{day}")

@@ -86,6 +86,30 @@ function buildServer(name, state) {
  * "html" (a web page, not MCP), "huge" (a 5 MiB JSON answer), "forget" (drops every
  * session once, then answers as usual).
  */
+/**
+ * The SDK transport of a request's session (`sessions`: id → transport): a new one, with
+ * a server from `build`, for a request without a session id; a 404 Response for an id
+ * the upstream does not know (as the SDK's examples keep sessions).
+ */
+export async function sessionTransport(request, sessions, build) {
+  const id = request.headers.get("mcp-session-id");
+  let transport = id ? sessions.get(id) : undefined;
+  if (id && !transport) {
+    return new Response(JSON.stringify({ jsonrpc: "2.0", id: null, error: { code: -32001, message: "Session not found" } }), {
+      status: 404,
+      headers: { "content-type": "application/json" },
+    });
+  }
+  if (!transport) {
+    transport = new WebStandardStreamableHTTPServerTransport({
+      sessionIdGenerator: () => randomUUID(),
+      onsessioninitialized: (sid) => sessions.set(sid, transport),
+    });
+    await build().connect(transport);
+  }
+  return transport;
+}
+
 export function recordingUpstream(name = "acme") {
   const sessions = new Map();
   const state = {
@@ -113,21 +137,8 @@ export function recordingUpstream(name = "acme") {
         sessions.clear();
         state.mode = "ok";
       }
-      const id = request.headers.get("mcp-session-id");
-      let transport = id ? sessions.get(id) : undefined;
-      if (id && !transport) {
-        return new Response(JSON.stringify({ jsonrpc: "2.0", id: null, error: { code: -32001, message: "Session not found" } }), {
-          status: 404,
-          headers: { "content-type": "application/json" },
-        });
-      }
-      if (!transport) {
-        transport = new WebStandardStreamableHTTPServerTransport({
-          sessionIdGenerator: () => randomUUID(),
-          onsessioninitialized: (sid) => sessions.set(sid, transport),
-        });
-        await buildServer(name, state).connect(transport);
-      }
+      const transport = await sessionTransport(request, sessions, () => buildServer(name, state));
+      if (transport instanceof Response) return transport;
       const replay = new Request(request.url, { method: request.method, headers: request.headers, body: body || undefined });
       return transport.handleRequest(replay);
     },

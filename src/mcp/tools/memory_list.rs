@@ -67,6 +67,9 @@ impl Tool for MemoryList {
     fn read_only(&self) -> bool {
         true
     }
+    fn shown_in_view(&self) -> bool {
+        true
+    }
     fn call<'a>(&'a self, ctx: &'a ToolCtx<'a>, args: Value) -> ToolFuture<'a> {
         Box::pin(async move {
             let tag = arg_str(&args, "tag").map(str::to_ascii_lowercase);

@@ -81,6 +81,11 @@ pub trait Tool: Sync {
     fn needs_user(&self) -> bool {
         true
     }
+    /// Whether a host that renders MCP Apps shows this tool's result in the notes' view
+    /// (`mcp::apps`) rather than as JSON.
+    fn shown_in_view(&self) -> bool {
+        false
+    }
     /// Runs with validated arguments; returns the structured result.
     fn call<'a>(&'a self, ctx: &'a ToolCtx<'a>, args: Value) -> ToolFuture<'a>;
 }
@@ -190,8 +195,14 @@ pub fn describe(tool: &dyn Tool, structured: bool, public: Public, catalog: &Cat
         "inputSchema": *input_schema(tool),
         "annotations": tool.annotations(),
         "securitySchemes": schemes,
-        "_meta": { "securitySchemes": schemes },
     });
+    let mut meta = if tool.shown_in_view() {
+        super::apps::tool_meta()
+    } else {
+        json!({})
+    };
+    crate::json::set(&mut meta, "securitySchemes", schemes);
+    crate::json::set(&mut entry, "_meta", meta);
     if structured {
         crate::json::set(&mut entry, "title", json!(tool.title()));
         crate::json::set(&mut entry, "outputSchema", parse(tool.output_schema()));
@@ -234,43 +245,48 @@ pub fn success(value: Value, structured: bool) -> Value {
 /// A failed call the model should read.
 pub use crate::wire::tool_failure as failure;
 
-/// A failed call for a token without the scopes a tool needs: carries the challenge
-/// ChatGPT turns into "reconnect with more access" (OpenAI Apps SDK,
-/// `mcp/www_authenticate`), naming what the token holds and what the tool adds. `name`
-/// and a `Need` rather than a `Tool`, so a gateway's tool gets the same answer.
+/// A tool call the caller may not make yet: no token, or a token without the tool's
+/// scope. The edge tells the client in the shape it acts on: an HTTP 401 or 403 challenge
+/// naming `scope` (Claude, the MCP SDKs), or `result`, an `isError` result carrying the
+/// same challenge in `_meta["mcp/www_authenticate"]` (the OpenAI Apps SDK's convention,
+/// which ChatGPT turns into "connect" or "reconnect with more access").
+#[derive(Clone, Debug, PartialEq)]
+pub struct SignIn {
+    /// The scopes to ask for: what the token holds (or the defaults) and what the tool adds.
+    pub scope: String,
+    /// Why, in a challenge's `error_description` (header-safe).
+    pub description: String,
+    pub result: Value,
+}
+
+/// For a token without the scopes a tool needs, naming what the token holds and what the
+/// tool adds. `name` and a `Need` rather than a `Tool`, so a gateway's tool gets the same
+/// answer.
 pub fn insufficient_scope(
     name: &str,
     need: &Need,
     granted: &[&str],
     catalog: &Catalog,
     resource_metadata: &str,
-) -> Value {
+) -> SignIn {
+    let name = header_safe(name);
     let description = format!("the {name} tool needs {}", need.describe());
-    let challenge = format!(
-        "Bearer resource_metadata=\"{resource_metadata}\", error=\"insufficient_scope\", \
-         scope=\"{}\", error_description=\"{description}\"",
-        catalog.challenge_scope(granted, need)
-    );
-    let mut result = failure(&format!(
-        "This connection may not use {name}: {description}. Reconnect and allow it."
-    ));
-    crate::json::set(
-        &mut result,
-        "_meta",
-        json!({ "mcp/www_authenticate": [challenge] }),
-    );
-    result
+    let scope = catalog.challenge_scope(granted, need);
+    let text =
+        format!("This connection may not use {name}: {description}. Reconnect and allow it.");
+    sign_in(scope, description, &text, resource_metadata)
 }
 
-/// A failed call of a protected tool without a token: the challenge ChatGPT starts sign-in
-/// from. The Apps SDK documents `insufficient_scope` for this case (a request with no
-/// token holds no scope), with the scopes to ask for: the defaults and what the tool needs.
+/// For a call of a protected tool without a token. The Apps SDK documents
+/// `insufficient_scope` for this case (a request with no token holds no scope), with the
+/// scopes to ask for: the defaults and what the tool needs.
 pub fn sign_in_required(
     name: &str,
     need: Option<&Need>,
     catalog: &Catalog,
     resource_metadata: &str,
-) -> Value {
+) -> SignIn {
+    let name = header_safe(name);
     let defaults = catalog.defaults();
     let held: Vec<&str> = defaults
         .iter()
@@ -280,19 +296,43 @@ pub fn sign_in_required(
         Some(need) => catalog.challenge_scope(&held, need),
         None => held.join(" "),
     };
+    let description = format!("the {name} tool needs sign-in");
+    let text =
+        format!("{name} needs you to sign in: connect this app to your account, then try again.");
+    sign_in(scope, description, &text, resource_metadata)
+}
+
+fn sign_in(scope: String, description: String, text: &str, resource_metadata: &str) -> SignIn {
     let challenge = format!(
-        "Bearer resource_metadata=\"{resource_metadata}\", scope=\"{scope}\", \
-         error=\"insufficient_scope\", error_description=\"the {name} tool needs sign-in\"",
+        "Bearer resource_metadata=\"{resource_metadata}\", error=\"insufficient_scope\", \
+         scope=\"{scope}\", error_description=\"{description}\""
     );
-    let mut result = failure(&format!(
-        "{name} needs you to sign in: connect this app to your account, then try again."
-    ));
+    let mut result = failure(text);
     crate::json::set(
         &mut result,
         "_meta",
         json!({ "mcp/www_authenticate": [challenge] }),
     );
-    result
+    SignIn {
+        scope,
+        description,
+        result,
+    }
+}
+
+/// A name as it may stand inside a quoted challenge parameter: a name the client sent
+/// (an unknown tool's) can hold anything, and a quote or a line break would end the
+/// parameter or the header.
+fn header_safe(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "_-.:/ ".contains(c) {
+                c
+            } else {
+                '?'
+            }
+        })
+        .collect()
 }
 
 /// A note's page on this Worker, shown to its signed-in owner only.

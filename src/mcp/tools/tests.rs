@@ -54,6 +54,18 @@ fn call(s: &Server, version: &str, name: &str, args: Value) -> Value {
         Err(Failure::Rpc(e)) => panic!("rpc error {e:?}"),
         Err(Failure::Internal(e)) => panic!("internal {e}"),
         Err(Failure::Scope(scope)) => panic!("needs {scope}"),
+        // ChatGPT's shape: the edge picks it or the HTTP one (tests/sign-in-on-demand).
+        Err(Failure::SignIn(s)) => {
+            let challenge = s.result["_meta"]["mcp/www_authenticate"][0]
+                .as_str()
+                .unwrap();
+            assert!(
+                challenge.contains(&format!("scope=\"{}\"", s.scope)),
+                "{challenge}"
+            );
+            assert!(challenge.contains(&s.description), "{challenge}");
+            s.result
+        }
     }
 }
 
@@ -223,6 +235,7 @@ fn arguments_that_are_not_an_object_are_invalid_params() {
             Ok(v) => panic!("{args}: a result {v}"),
             Err(Failure::Internal(e)) => panic!("{args}: internal {e}"),
             Err(Failure::Scope(scope)) => panic!("{args}: needs {scope}"),
+            Err(Failure::SignIn(s)) => panic!("{args}: needs {}", s.scope),
         }
     }
 }

@@ -12,6 +12,7 @@ use crate::oauth::client::Client;
 use crate::oauth::code::{self, CodeGrant};
 use crate::oauth::ed25519::Ed25519;
 use crate::oauth::error::OAuthError;
+use crate::oauth::jws::VerifyJwk;
 use crate::oauth::kinds::GrantType;
 use crate::oauth::rsa_key::Rs256;
 use crate::oauth::{pkce, resource};
@@ -53,7 +54,7 @@ fn check(req: &CodeRequest, grant: &CodeGrant, client: &Client) -> Result<(), OA
     Ok(())
 }
 
-impl<S: GrantStore, W: Surroundings, C: Ed25519 + Rs256> Grants<'_, S, W, C> {
+impl<S: GrantStore, W: Surroundings, C: Ed25519 + Rs256 + VerifyJwk> Grants<'_, S, W, C> {
     pub(super) async fn authorization_code(
         &self,
         req: &CodeRequest<'_>,

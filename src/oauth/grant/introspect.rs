@@ -7,6 +7,7 @@ use crate::encoding::secret_hash;
 use crate::oauth::access_token;
 use crate::oauth::ed25519::Ed25519;
 use crate::oauth::error::OAuthError;
+use crate::oauth::jws::VerifyJwk;
 use crate::oauth::rsa_key::Rs256;
 use crate::store::grants::GrantStore;
 use serde_json::{json, Value};
@@ -26,7 +27,7 @@ impl Introspection {
     }
 }
 
-impl<S: GrantStore, W: Surroundings, C: Ed25519 + Rs256> Grants<'_, S, W, C> {
+impl<S: GrantStore, W: Surroundings, C: Ed25519 + Rs256 + VerifyJwk> Grants<'_, S, W, C> {
     /// `POST /introspect`.
     pub async fn introspect(
         &self,

@@ -22,6 +22,7 @@ use crate::oauth::client::Client;
 use crate::oauth::ed25519::Ed25519;
 use crate::oauth::error::OAuthError;
 use crate::oauth::id_token::{self, IdRequest, PersonClaims};
+use crate::oauth::jws::VerifyJwk;
 use crate::oauth::keys::KeySet;
 use crate::oauth::kinds::GrantType;
 use crate::oauth::rsa_key::Rs256;
@@ -51,6 +52,14 @@ pub trait Surroundings {
     async fn audit(&self, event: Event, user_id: &str, client_id: &str);
     /// Records an event with a detail (what was narrowed).
     async fn audit_detail(&self, event: Event, user_id: &str, client_id: &str, detail: &str);
+    /// A `private_key_jwt` app's JWK Set: the one its document holds, or the one at its
+    /// `jwks_uri` (cached; `again`: fetched anew, when no key matched the one cached).
+    /// `Err` when it cannot be had now.
+    async fn client_keys(&self, client: &Client, again: bool) -> Result<Value, OAuthError>;
+    /// Records that `client_id` used the assertion `jti`, until `expires_at` (Unix
+    /// seconds): `Ok(false)` when it was used before. `Err`: it could not be recorded, and
+    /// the assertion is refused.
+    async fn first_use(&self, client_id: &str, jti: &str, expires_at: u64) -> Result<bool, String>;
     /// Keeps the connector doctor's mark of a step (never failing the request).
     async fn doctor(&self, mark: crate::doctor::Mark);
     /// Logs an internal failure; the client sees `server_error`.
@@ -128,7 +137,7 @@ impl Issued {
     }
 }
 
-impl<S: GrantStore, W: Surroundings, C: Ed25519 + Rs256> Grants<'_, S, W, C> {
+impl<S: GrantStore, W: Surroundings, C: Ed25519 + Rs256 + VerifyJwk> Grants<'_, S, W, C> {
     fn now(&self) -> u64 {
         self.now_ms / 1000
     }

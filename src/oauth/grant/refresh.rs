@@ -12,6 +12,7 @@ use crate::oauth::catalog::Catalog;
 use crate::oauth::client::{Client, ClientSource};
 use crate::oauth::ed25519::Ed25519;
 use crate::oauth::error::OAuthError;
+use crate::oauth::jws::VerifyJwk;
 use crate::oauth::keys::KeySet;
 use crate::oauth::kinds::GrantType;
 use crate::oauth::resource;
@@ -112,7 +113,7 @@ fn within_grace(fresh: Option<&RefreshRow>, successor_hash: &str, now: u64, grac
     })
 }
 
-impl<S: GrantStore, W: Surroundings, C: Ed25519 + Rs256> Grants<'_, S, W, C> {
+impl<S: GrantStore, W: Surroundings, C: Ed25519 + Rs256 + VerifyJwk> Grants<'_, S, W, C> {
     /// Reuse of a rotated refresh token (RFC 9700 §4.14.2): the whole family is revoked.
     async fn reuse(&self, row: &RefreshRow) -> OAuthError {
         if let Err(e) = self.revoke_grant(&row.grant_id).await {

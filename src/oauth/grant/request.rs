@@ -17,6 +17,9 @@ pub struct Params {
     pub resource: Option<String>,
     pub client_id: Option<String>,
     pub client_secret: Option<String>,
+    /// `private_key_jwt`'s assertion and its type (RFC 7521 §4.2).
+    pub client_assertion: Option<String>,
+    pub client_assertion_type: Option<String>,
     pub token: Option<String>,
     pub token_type_hint: Option<String>,
 }
@@ -49,6 +52,8 @@ impl Params {
             "resource" => &mut self.resource,
             "client_id" => &mut self.client_id,
             "client_secret" => &mut self.client_secret,
+            "client_assertion" => &mut self.client_assertion,
+            "client_assertion_type" => &mut self.client_assertion_type,
             "token" => &mut self.token,
             "token_type_hint" => &mut self.token_type_hint,
             _ => return None,
@@ -136,12 +141,17 @@ pub struct Credentials {
     pub client_id: String,
     pub secret: Option<String>,
     pub method: AuthMethod,
+    /// A `private_key_jwt` client's assertion (checked in `client_auth`).
+    pub assertion: Option<String>,
 }
 
 impl Credentials {
     /// From the `Authorization` header's Basic credentials (already without `Basic `)
     /// and the form.
     pub fn read(basic: Option<&str>, p: &Params) -> Result<Credentials, OAuthError> {
+        if p.client_assertion.is_some() || p.client_assertion_type.is_some() {
+            return Credentials::asserted(basic, p);
+        }
         let basic = basic.map(parse_basic).transpose()?;
         match (basic, &p.client_secret) {
             (Some(_), Some(_)) => Err(OAuthError::InvalidRequest(
@@ -157,19 +167,53 @@ impl Credentials {
                     client_id: id,
                     secret: Some(secret),
                     method: AuthMethod::ClientSecretBasic,
+                    assertion: None,
                 })
             }
             (None, Some(secret)) => Ok(Credentials {
                 client_id: required("client_id", &p.client_id)?.to_string(),
                 secret: Some(secret.clone()),
                 method: AuthMethod::ClientSecretPost,
+                assertion: None,
             }),
             (None, None) => Ok(Credentials {
                 client_id: required("client_id", &p.client_id)?.to_string(),
                 secret: None,
                 method: AuthMethod::None,
+                assertion: None,
             }),
         }
+    }
+
+    /// `private_key_jwt`: the assertion and its type, and no other credential. The app is
+    /// `client_id` when sent (it must match the assertion's subject, checked with the
+    /// claims), else the assertion's subject (RFC 7521 §4.2).
+    fn asserted(basic: Option<&str>, p: &Params) -> Result<Credentials, OAuthError> {
+        use crate::oauth::client_assertion::{claimed_client, JWT_BEARER};
+        if basic.is_some() || p.client_secret.is_some() {
+            return Err(OAuthError::InvalidRequest(
+                "use one client authentication method, not two".into(),
+            ));
+        }
+        let (Some(assertion), Some(kind)) = (&p.client_assertion, &p.client_assertion_type) else {
+            return Err(OAuthError::InvalidRequest(
+                "client_assertion and client_assertion_type go together".into(),
+            ));
+        };
+        let refused = || OAuthError::InvalidClient("client authentication failed".into());
+        if kind != JWT_BEARER {
+            return Err(refused());
+        }
+        let client_id = match &p.client_id {
+            Some(id) => id.clone(),
+            None => claimed_client(assertion).ok_or_else(refused)?,
+        };
+        Ok(Credentials {
+            client_id,
+            secret: None,
+            method: AuthMethod::PrivateKeyJwt,
+            assertion: Some(assertion.clone()),
+        })
     }
 }
 

@@ -8,10 +8,11 @@ use crate::encoding::secret_hash;
 use crate::oauth::access_token;
 use crate::oauth::ed25519::Ed25519;
 use crate::oauth::error::OAuthError;
+use crate::oauth::jws::VerifyJwk;
 use crate::oauth::rsa_key::Rs256;
 use crate::store::grants::GrantStore;
 
-impl<S: GrantStore, W: Surroundings, C: Ed25519 + Rs256> Grants<'_, S, W, C> {
+impl<S: GrantStore, W: Surroundings, C: Ed25519 + Rs256 + VerifyJwk> Grants<'_, S, W, C> {
     /// `POST /revoke`: `Ok(())` whether or not the token was known.
     pub async fn revoke(&self, params: &Params, basic: Option<&str>) -> Result<(), OAuthError> {
         let token = params.token()?;

@@ -20,7 +20,7 @@ const REDIRECT: &str = "https://app.example/cb";
 const VERIFIER: &str = "a-verifier-of-at-least-forty-three-characters-long";
 
 #[derive(Default)]
-struct World {
+pub(super) struct World {
     clients: HashMap<String, Client>,
     admitted: Cell<bool>,
     events: std::rc::Rc<RefCell<Vec<(Event, String)>>>,
@@ -32,6 +32,12 @@ struct World {
     roles_now: RefCell<Option<Vec<String>>>,
     /// The connector doctor's marks reported.
     marks: RefCell<Vec<crate::doctor::Mark>>,
+    /// What an app's `jwks_uri` serves now, and how often it was fetched.
+    served_jwks: RefCell<Value>,
+    cached_jwks: RefCell<Option<Value>>,
+    jwks_fetches: Cell<u32>,
+    /// The client assertions' `jti`s used, per app.
+    used_jtis: RefCell<std::collections::HashSet<String>>,
 }
 
 impl Surroundings for World {
@@ -58,6 +64,30 @@ impl Surroundings for World {
         self.events
             .borrow_mut()
             .push((event, format!("{user_id} {detail}")));
+    }
+    async fn client_keys(&self, client: &Client, again: bool) -> Result<Value, OAuthError> {
+        if let Some(jwks) = &client.jwks {
+            return Ok(jwks.clone());
+        }
+        // As the edge: the copy fetched before, until the grants ask again.
+        if let (false, Some(cached)) = (again, self.cached_jwks.borrow().clone()) {
+            return Ok(cached);
+        }
+        self.jwks_fetches.set(self.jwks_fetches.get() + 1);
+        let served = self.served_jwks.borrow().clone();
+        *self.cached_jwks.borrow_mut() = Some(served.clone());
+        Ok(served)
+    }
+    async fn first_use(
+        &self,
+        client_id: &str,
+        jti: &str,
+        _expires_at: u64,
+    ) -> Result<bool, String> {
+        Ok(self
+            .used_jtis
+            .borrow_mut()
+            .insert(format!("{client_id} {jti}")))
     }
     async fn doctor(&self, mark: crate::doctor::Mark) {
         self.marks.borrow_mut().push(mark);
@@ -87,6 +117,9 @@ fn client(id: &str, method: AuthMethod, secret: Option<&str>) -> Client {
         access_token_ttl: None,
         refresh_token_ttl: None,
         id_token_signed_response_alg: None,
+        jwks: None,
+        jwks_uri: None,
+        token_endpoint_auth_signing_alg: None,
     }
 }
 
@@ -887,3 +920,6 @@ fn the_doctor_hears_where_each_exchange_stopped() {
         assert!(!text.contains(secret), "{secret}");
     }
 }
+
+#[path = "tests_assertion.rs"]
+mod assertion;
