@@ -205,7 +205,9 @@ test("discovery: the OpenID provider metadata, which openid-client accepts", asy
   assert.deepEqual(doc.subject_types_supported, ["public"]);
   assert.deepEqual(doc.id_token_signing_alg_values_supported, ["RS256", "EdDSA"]);
   assert.deepEqual(doc.code_challenge_methods_supported, ["S256"]);
-  assert.deepEqual([...doc.token_endpoint_auth_methods_supported].sort(), ["client_secret_basic", "client_secret_post", "none"]);
+  // private_key_jwt is for client ID metadata documents (on by default), with its algorithms.
+  assert.deepEqual([...doc.token_endpoint_auth_methods_supported].sort(), ["client_secret_basic", "client_secret_post", "none", "private_key_jwt"]);
+  assert.deepEqual(doc.token_endpoint_auth_signing_alg_values_supported, ["RS256", "ES256", "EdDSA"]);
   for (const c of ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "azp", "at_hash", "email", "email_verified", "name"]) assert.ok(doc.claims_supported.includes(c), `claims_supported has ${c}`);
   assert.deepEqual([...doc.prompt_values_supported].sort(), ["consent", "login", "none", "select_account"]);
   const meta = (await relyingParty("any-client")).serverMetadata();

@@ -61,6 +61,37 @@ pub fn kept(upstream: &Upstream, meta: Option<&Value>, max: usize) -> Option<Map
     (!out.is_empty()).then_some(out)
 }
 
+/// Whether an upstream's tool list names a UI resource (MCP Apps or ChatGPT's template):
+/// only then may its tools be called from a view (`model_only`).
+pub fn offers_ui(tools: &[Value]) -> bool {
+    tools.iter().any(|t| {
+        let meta = t.get("_meta");
+        let at = |k: &str| meta.and_then(|m| m.get(k)).and_then(Value::as_str);
+        meta.and_then(|m| m.get("ui"))
+            .and_then(|ui| ui.get("resourceUri"))
+            .and_then(Value::as_str)
+            .or(at("ui/resourceUri"))
+            .or(at("openai/outputTemplate"))
+            .is_some_and(is_ui_uri)
+    })
+}
+
+/// Marks a tool for the model only (MCP Apps `ui.visibility: ["model"]`): a host refuses
+/// a view's call of it. Every tool behind `/mcp` is reached with the same token, so a view
+/// from one upstream could otherwise call the built-in notes or another upstream's tools;
+/// the tools of an upstream without a UI, and the built-in ones, are never a view's.
+pub fn model_only(meta: &mut Map<String, Value>) {
+    let ui = meta
+        .entry("ui")
+        .or_insert_with(|| Value::Object(Map::new()));
+    if let Value::Object(ui) = ui {
+        ui.insert(
+            "visibility".into(),
+            Value::Array(vec![Value::from("model")]),
+        );
+    }
+}
+
 /// A kept key's value with its UI resource URIs in this gateway's form; `None` drops a
 /// key that names something other than a `ui://` resource where one must be named.
 fn rewritten(upstream: &Upstream, key: &str, value: &Value) -> Option<Value> {
@@ -127,9 +158,9 @@ pub fn upstream_ui_uri(upstream: &Upstream, exposed: &str) -> Option<String> {
     }
 }
 
-/// An item's `icons` (MCP 2025-11-25), kept when each is an `https:` URL or a `data:`
-/// image (no scheme a client could be led to run or fetch locally), with only the
-/// fields icons have; `None` when none is usable.
+/// An item's `icons` (MCP 2025-11-25), kept when each is an `https:` URL or a `data:` PNG,
+/// JPEG, WebP or GIF (no scheme a client could be led to run or fetch locally, no SVG),
+/// with only the fields icons have; `None` when none is usable.
 pub fn icons(item: &Value) -> Option<Value> {
     let Some(Value::Array(list)) = item.get("icons") else {
         return None;
@@ -152,9 +183,18 @@ pub fn icons(item: &Value) -> Option<Value> {
 
 fn one_icon(icon: &Value) -> Option<Value> {
     let src = icon.get("src")?.as_str()?;
-    let lower = src.get(..11).unwrap_or(src).to_ascii_lowercase();
+    let lower = src.get(..16).unwrap_or(src).to_ascii_lowercase();
+    // Raster images only: an SVG can hold script, for a client that inlines it.
+    let data_image = [
+        "data:image/png",
+        "data:image/jpeg",
+        "data:image/webp",
+        "data:image/gif",
+    ]
+    .iter()
+    .any(|p| lower.starts_with(p));
     let usable = src.len() <= MAX_ICON_SRC
-        && (lower.starts_with("https://") || lower.starts_with("data:image/"))
+        && (lower.starts_with("https://") || data_image)
         && !src.chars().any(|c| c.is_control() || c == ' ');
     if !usable {
         return None;
@@ -194,6 +234,8 @@ pub fn filter_result(upstream: &Upstream, result: &mut Map<String, Value>) {
     filter_meta(upstream, result);
     for list in ["contents", "content"] {
         if let Some(Value::Array(items)) = result.get_mut(list) {
+            // A built-in note's address (`note:`) is never an upstream's to give.
+            items.retain(|c| !names_a_note(c));
             items.iter_mut().for_each(|c| filter_block(upstream, c));
         }
     }
@@ -204,6 +246,16 @@ pub fn filter_result(upstream: &Upstream, result: &mut Map<String, Value>) {
             }
         }
     }
+}
+
+/// Whether a content block (or its embedded resource) names a built-in note's URI.
+fn names_a_note(block: &Value) -> bool {
+    let uri = |v: &Value| {
+        v.get("uri")
+            .and_then(Value::as_str)
+            .is_some_and(super::policy::is_note_uri)
+    };
+    uri(block) || block.get("resource").is_some_and(uri)
 }
 
 /// One content block (or read content): its `_meta`, its `uri`, and an embedded

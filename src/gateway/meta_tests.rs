@@ -116,12 +116,12 @@ fn meta_is_bounded_by_leaving_keys_out_whole() {
 fn icons_are_https_or_data_images_with_only_their_fields() {
     let item = json!({ "icons": [
         { "src": "https://crm.example/icon.png", "mimeType": "image/png", "sizes": ["48x48"], "theme": "dark", "extra": 1 },
-        { "src": "data:image/svg+xml;base64,PHN2Zy8+", "mimeType": "text/html" },
+        { "src": "data:image/png;base64,iVBORw0K", "mimeType": "text/html" },
+        { "src": "data:image/svg+xml;base64,PHN2Zy8+" },
         { "src": "javascript:alert(1)" },
         { "src": "http://crm.example/icon.png" },
         { "src": "file:///etc/passwd" },
         { "src": "https://crm.example/a b.png" },
-        { "src": 5 },
         { "src": "https://crm.example/ok.png", "theme": "purple", "sizes": "48x48" },
     ]});
     let icons = icons(&item).unwrap();
@@ -129,7 +129,7 @@ fn icons_are_https_or_data_images_with_only_their_fields() {
         icons,
         json!([
             { "src": "https://crm.example/icon.png", "mimeType": "image/png", "sizes": ["48x48"], "theme": "dark" },
-            { "src": "data:image/svg+xml;base64,PHN2Zy8+" },
+            { "src": "data:image/png;base64,iVBORw0K" },
             { "src": "https://crm.example/ok.png" },
         ])
     );
@@ -212,6 +212,8 @@ fn content_blocks_embedded_resources_and_prompt_messages_are_filtered_too() {
             { "type": "resource", "resource": { "uri": "ui://widget/x.html", "text": "<p>", "_meta": hostile } },
             { "type": "resource_link", "uri": "ui://widget/y.html", "name": "y", "_meta": hostile },
             { "type": "resource_link", "uri": "docs://z", "name": "z" },
+            { "type": "resource_link", "uri": "note://n_1", "name": "a note?" },
+            { "type": "resource", "resource": { "uri": "NOTE://n_1", "text": "forged" } },
         ],
         "messages": [{ "role": "user", "content": { "type": "text", "text": "t", "_meta": hostile } }],
     })
@@ -232,7 +234,57 @@ fn content_blocks_embedded_resources_and_prompt_messages_are_filtered_too() {
     assert_eq!(result["content"][2]["uri"], "ui://crm_widget/y.html");
     assert_eq!(result["content"][3]["uri"], "docs://z");
     assert_eq!(
+        result["content"].as_array().unwrap().len(),
+        4,
+        "no block names a note"
+    );
+    assert_eq!(
         result["messages"][0]["content"]["_meta"],
         json!({ "openai/x": 1 })
     );
+}
+
+#[test]
+fn tools_of_an_upstream_without_a_ui_are_the_models_only() {
+    let with_ui = [
+        json!({ "name": "a", "_meta": { "ui": { "resourceUri": "ui://w/a.html" } } }),
+        json!({ "name": "b" }),
+    ];
+    assert!(offers_ui(&with_ui));
+    assert!(offers_ui(&[
+        json!({ "_meta": { "ui/resourceUri": "ui://w" } })
+    ]));
+    assert!(offers_ui(&[
+        json!({ "_meta": { "openai/outputTemplate": "ui://w" } })
+    ]));
+    // A view named anywhere but ui:// is no view.
+    assert!(!offers_ui(&[
+        json!({ "_meta": { "ui": { "resourceUri": "https://x" } } })
+    ]));
+    assert!(!offers_ui(&[json!({ "name": "plain" })]));
+    let mut meta = kept(
+        &upstream(None),
+        Some(&json!({ "ui": { "visibility": ["app"] }, "openai/x": 1 })),
+        MAX_ITEM_META,
+    )
+    .unwrap();
+    model_only(&mut meta);
+    assert_eq!(meta["ui"], json!({ "visibility": ["model"] }));
+    let mut empty = Map::new();
+    model_only(&mut empty);
+    assert_eq!(
+        Value::Object(empty),
+        json!({ "ui": { "visibility": ["model"] } })
+    );
+    // Through the policy: the same tool, with and without a UI beside it.
+    let u = upstream(None);
+    let tool = json!({ "name": "t", "inputSchema": { "type": "object" }, "_meta": { "ui": { "visibility": ["model", "app"] } } });
+    let catalog = crate::oauth::catalog::Catalog::default();
+    let shown = crate::gateway::policy::rewrite(&u, &catalog, &tool, true, true).unwrap();
+    assert_eq!(
+        shown.entry["_meta"]["ui"]["visibility"],
+        json!(["model", "app"])
+    );
+    let alone = crate::gateway::policy::rewrite(&u, &catalog, &tool, true, false).unwrap();
+    assert_eq!(alone.entry["_meta"]["ui"]["visibility"], json!(["model"]));
 }

@@ -233,20 +233,20 @@ impl Gateway<'_> {
         self.raw_list(upstream, "tools/list", "tools").await
     }
 
-    /// Every upstream's list `method`, fetched at most `FAN_OUT` at a time and each item
+    /// Every upstream's list `method`, fetched at most `FAN_OUT` at a time and each list
     /// passed through `keep`; an upstream that fails is left out (and logged).
     async fn merged<T>(
         &self,
         method: &'static str,
         key: &str,
-        keep: impl Fn(&Upstream, &Value) -> Option<T>,
+        keep: impl Fn(&Upstream, &[Value]) -> Vec<T>,
     ) -> Vec<T> {
         let mut out = Vec::new();
         for batch in self.upstreams.chunks(FAN_OUT) {
             let lists = join_all(batch.iter().map(|u| self.raw_list(u, method, key))).await;
             for (upstream, list) in batch.iter().zip(lists) {
                 match list {
-                    Ok(items) => out.extend(items.iter().filter_map(|i| keep(upstream, i))),
+                    Ok(items) => out.extend(keep(upstream, &items)),
                     Err(e) => self
                         .failures
                         .borrow_mut()
@@ -269,7 +269,9 @@ impl Gateway<'_> {
                     .map(|items| {
                         items
                             .iter()
-                            .filter(|t| policy::rewrite(upstream, self.catalog, t, true).is_some())
+                            .filter(|t| {
+                                policy::rewrite(upstream, self.catalog, t, true, true).is_some()
+                            })
                             .count()
                     })
                     .map_err(|e| e.describe(&upstream.name));
@@ -288,8 +290,11 @@ impl Gateway<'_> {
     /// that fails is left out (and logged through `failures`) until it answers again.
     pub async fn tools(&self, structured: bool) -> Vec<GatewayTool> {
         let all = self
-            .merged("tools/list", "tools", |u, t| {
-                policy::rewrite(u, self.catalog, t, structured)
+            .merged("tools/list", "tools", |u, list| {
+                let offers_ui = meta::offers_ui(list);
+                list.iter()
+                    .filter_map(|t| policy::rewrite(u, self.catalog, t, structured, offers_ui))
+                    .collect()
             })
             .await;
         let mut seen = std::collections::HashSet::new();
@@ -317,7 +322,7 @@ impl Gateway<'_> {
                     let found = tools
                         .iter()
                         .filter(|t| t.get("name").and_then(Value::as_str) == Some(name))
-                        .find_map(|t| policy::rewrite(upstream, self.catalog, t, true));
+                        .find_map(|t| policy::rewrite(upstream, self.catalog, t, true, true));
                     if let Some(t) = found {
                         return Route::Tool(upstream, t);
                     }

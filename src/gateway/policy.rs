@@ -69,12 +69,15 @@ pub struct GatewayTool {
 }
 
 /// The upstream's `tools/list` entry as the gateway shows it, or `None` for a tool it does
-/// not expose or cannot use (no name, an unusable schema, a name too long).
+/// not expose or cannot use (no name, an unusable schema, a name too long). `offers_ui`:
+/// the upstream's list names a UI resource; when it does not, its tools are marked for
+/// the model only (`meta::model_only`), so no other upstream's view can call them.
 pub fn rewrite(
     upstream: &Upstream,
     catalog: &Catalog,
     tool: &Value,
     structured: bool,
+    offers_ui: bool,
 ) -> Option<GatewayTool> {
     let name = tool.get("name")?.as_str()?;
     if !usable_name(name) || !is_exposed(upstream, name) {
@@ -101,6 +104,9 @@ pub fn rewrite(
     // The upstream's MCP Apps and ChatGPT keys, then the gateway's own word on sign-in.
     let mut meta = super::meta::kept(upstream, tool.get("_meta"), super::meta::MAX_ITEM_META)
         .unwrap_or_default();
+    if !offers_ui {
+        super::meta::model_only(&mut meta);
+    }
     meta.insert("securitySchemes".into(), schemes);
     entry.insert("_meta".into(), Value::Object(meta));
     if structured {

@@ -45,19 +45,21 @@ fn names_scopes_and_exposure_come_from_one_policy() {
     );
     let tool = json!({"name":"get_doc","description":"d","inputSchema":{"type":"object"},
         "annotations":{"readOnlyHint":true}});
-    let t = rewrite(&u, &Catalog::default(), &tool, true).unwrap();
+    let t = rewrite(&u, &Catalog::default(), &tool, true, true).unwrap();
     assert_eq!(t.exposed, "docs_get_doc");
     assert_eq!(t.need, Need::one("mcp:read"));
     assert_eq!(t.entry["securitySchemes"][0]["scopes"][0], "mcp:read");
     assert_eq!(upstream_name(&u, "docs_get_doc"), Some("get_doc"));
     assert_eq!(upstream_name(&u, "other"), None);
     let hidden = json!({"name":"drop_all","inputSchema":{"type":"object"}});
-    assert!(rewrite(&u, &Catalog::default(), &hidden, true).is_none());
+    assert!(rewrite(&u, &Catalog::default(), &hidden, true, true).is_none());
     // No annotation, or the operator's word, means write.
     let del = json!({"name":"delete_doc","inputSchema":{"type":"object"},
         "annotations":{"readOnlyHint":true}});
     assert_eq!(
-        rewrite(&u, &Catalog::default(), &del, true).unwrap().need,
+        rewrite(&u, &Catalog::default(), &del, true, true)
+            .unwrap()
+            .need,
         Need::one("mcp:write")
     );
     let plain = upstream(None, &["*"], &[]);
@@ -66,6 +68,7 @@ fn names_scopes_and_exposure_come_from_one_policy() {
         &Catalog::default(),
         &json!({"name":"x","inputSchema":{"type":"object"}}),
         false,
+        true,
     );
     assert_eq!(t.unwrap().need, Need::one("mcp:write"));
 }
@@ -74,18 +77,19 @@ fn names_scopes_and_exposure_come_from_one_policy() {
 fn an_upstreams_words_are_bounded() {
     let u = upstream(None, &["*"], &[]);
     let long = json!({"name":"x","description":"d".repeat(10_000),"inputSchema":{"type":"object"}});
-    let t = rewrite(&u, &Catalog::default(), &long, true).unwrap();
+    let t = rewrite(&u, &Catalog::default(), &long, true, true).unwrap();
     assert!(t.entry["description"].as_str().unwrap().len() <= MAX_DESCRIPTION + 4);
     let huge = json!({"name":"x","inputSchema":{"type":"object","description":"s".repeat(20_000)}});
-    assert!(rewrite(&u, &Catalog::default(), &huge, true).is_none());
+    assert!(rewrite(&u, &Catalog::default(), &huge, true, true).is_none());
     assert!(rewrite(
         &u,
         &Catalog::default(),
         &json!({"name":"a b","inputSchema":{}}),
+        true,
         true
     )
     .is_none());
-    assert!(rewrite(&u, &Catalog::default(), &json!({"name":"x"}), true).is_none());
+    assert!(rewrite(&u, &Catalog::default(), &json!({"name":"x"}), true, true).is_none());
 }
 
 #[test]
@@ -177,6 +181,7 @@ fn an_upstream_tool_needs_what_the_operator_mapped_it_to() {
         &c,
         &json!({"name":"run_job","inputSchema":schema}),
         true,
+        true,
     )
     .unwrap();
     assert_eq!(
@@ -189,6 +194,7 @@ fn an_upstream_tool_needs_what_the_operator_mapped_it_to() {
         &c,
         &json!({"name":"admin_purge","inputSchema":schema}),
         true,
+        true,
     )
     .unwrap();
     assert_eq!(admin.need, Need::one("mcp:manage"));
@@ -197,6 +203,13 @@ fn an_upstream_tool_needs_what_the_operator_mapped_it_to() {
         "mcp:manage"
     );
     // Otherwise the catalog's write scope.
-    let other = rewrite(&u, &c, &json!({"name":"edit","inputSchema":schema}), true).unwrap();
+    let other = rewrite(
+        &u,
+        &c,
+        &json!({"name":"edit","inputSchema":schema}),
+        true,
+        true,
+    )
+    .unwrap();
     assert_eq!(other.need, Need::one("mcp:execute"));
 }

@@ -29,14 +29,22 @@ impl Gateway<'_> {
     /// bounded by the policy, the first of each name kept.
     async fn addressed(&self, (method, items): (&'static str, &str), key: &str) -> Vec<Value> {
         let all = self
-            .merged(method, items, |u, r| policy::rewrite_resource(u, r, key))
+            .merged(method, items, |u, list| {
+                list.iter()
+                    .filter_map(|r| policy::rewrite_resource(u, r, key))
+                    .collect()
+            })
             .await;
         first_of_each(all, key)
     }
 
     pub async fn prompts(&self) -> Vec<GatewayPrompt> {
         let all = self
-            .merged(PROMPTS.0, PROMPTS.1, policy::rewrite_prompt)
+            .merged(PROMPTS.0, PROMPTS.1, |u, list| {
+                list.iter()
+                    .filter_map(|p| policy::rewrite_prompt(u, p))
+                    .collect()
+            })
             .await;
         let mut seen = HashSet::new();
         all.into_iter()

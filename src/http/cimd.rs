@@ -10,7 +10,7 @@
 use crate::oauth::client::Client;
 use crate::oauth::client_document::{
     cache_seconds, is_document_url, is_json_media_type, parse_client, Allowance, Document, Fetches,
-    Unusable, KNOWN_GOOD_SECONDS,
+    Unusable, FAILING, KNOWN_GOOD_SECONDS,
 };
 use crate::store::d1::D1;
 use crate::store::keys;
@@ -78,6 +78,11 @@ pub async fn resolve(
     }
     let now = crate::http::now();
     let fetched = match take_fetch(url, network, &limits, now) {
+        // The asking network's allowance (or everyone's) is spent: that says nothing of
+        // the document's host, so the copy kept below does not stand in. Anyone can spend
+        // their own allowance, and the copy may be a week older than a document that
+        // has since changed how the app authenticates, or its keys.
+        Err(why) if !why.starts_with(FAILING) => return Err(Unusable::Busy(why.to_string())),
         Err(why) => Err(Unusable::Busy(why.to_string())),
         Ok(()) => {
             let result = fetch_document(url).await.and_then(|(doc, cache)| {
@@ -94,8 +99,9 @@ pub async fn resolve(
     let (doc, client, cache) = match fetched {
         Ok(found) => found,
         // A document that answered with something unusable (or 404) is not used; one
-        // this Worker cannot reach now is stood in for by the copy kept when someone
-        // connected with it, so connected apps keep refreshing.
+        // whose host cannot be reached now (it failed now, or failed too often this
+        // minute) is stood in for by the copy kept when someone connected with it, so
+        // connected apps keep refreshing.
         Err(Unusable::Busy(why)) => {
             let since = now.saturating_sub(KNOWN_GOOD_SECONDS);
             return match db.known_document(url, since).await {

@@ -3,7 +3,8 @@
 //! rules (a public https name, a few seconds, a few KiB, the same per-network fetch
 //! allowance) and kept in this isolate's memory for its `Cache-Control`, never in KV: a
 //! new isolate fetches again, which costs no write. A key the set lacks (one just rotated
-//! in) makes one fetch anew, at most once a minute per URL.
+//! in) makes one fetch anew, at most once a minute per URL. The operator's host rules
+//! (the console's Apps page) hold for the set's host as for the document's.
 
 use crate::http::{now, Ctx};
 use crate::oauth::client::Client;
@@ -24,10 +25,11 @@ const REFETCH_SECONDS: u64 = 60;
 const MAX_SETS: usize = 256;
 const MAX_KEYS: usize = 20;
 
-/// A JWK Set fetched from a `jwks_uri`: when it was last fetched or tried, until when it
-/// is kept.
+/// A JWK Set fetched from a `jwks_uri`: when it was fetched, when a fetch was last tried
+/// (it may have failed), until when it is kept.
 #[derive(Clone)]
 struct Held {
+    fetched_at: u64,
     tried_at: u64,
     until: u64,
     set: Rc<Value>,
@@ -38,10 +40,10 @@ thread_local! {
     static SETS: RefCell<Memo<String, Held>> = RefCell::new(Memo::new(MAX_SETS));
 }
 
-/// The app's JWK Set; `again`: the copy held lacked the key, so fetch anew. `Err` with
-/// `RateLimited` when it cannot be had now (its host failing, or fetched anew less than
-/// `REFETCH_SECONDS` ago): the assertion cannot be checked, and the app should try again
-/// shortly, not forget itself. Only a set fetched just now can say a key is not there.
+/// The app's JWK Set; `again`: the copy held lacked the key, so fetch anew, unless it was
+/// fetched less than `REFETCH_SECONDS` ago (then it answers). `Err` with `RateLimited`
+/// when it cannot be had now (its host failing, now or a moment ago): the assertion
+/// cannot be checked, and the app should try again shortly, not forget itself.
 pub async fn jwks(ctx: &Ctx, client: &Client, again: bool) -> Result<Value, OAuthError> {
     if let Some(jwks) = &client.jwks {
         return Ok(jwks.clone());
@@ -53,6 +55,10 @@ pub async fn jwks(ctx: &Ctx, client: &Client, again: bool) -> Result<Value, OAut
     let held = SETS.with(|s| s.borrow().get(uri, now));
     match &held {
         Some(h) if !again => return Ok((*h.set).clone()),
+        // Fetched a moment ago: it can say the key is not there (`invalid_client`), and
+        // made-up `kid`s make no fetches.
+        Some(h) if h.fetched_at + REFETCH_SECONDS > now => return Ok((*h.set).clone()),
+        // Tried a moment ago and failed: the key may be there; try again later.
         Some(h) if h.tried_at + REFETCH_SECONDS > now => {
             return Err(OAuthError::RateLimited(h.tried_at + REFETCH_SECONDS - now))
         }
@@ -61,6 +67,7 @@ pub async fn jwks(ctx: &Ctx, client: &Client, again: bool) -> Result<Value, OAut
     match fetch(ctx, uri, now).await {
         Ok((set, seconds)) => {
             let held = Held {
+                fetched_at: now,
                 tried_at: now,
                 until: now + seconds,
                 set: Rc::new(set),
@@ -95,6 +102,13 @@ pub async fn jwks(ctx: &Ctx, client: &Client, again: bool) -> Result<Value, OAut
 async fn fetch(ctx: &Ctx, uri: &str, now: u64) -> Result<(Value, u64), String> {
     if !is_document_url(uri) {
         return Err("not an https URL on a public name".into());
+    }
+    // The operator's host rules for documents hold for their keys' hosts too.
+    let db = ctx.db().map_err(|e| e.description())?;
+    match super::cimd::host_allowed(&db, uri).await {
+        Some(true) => {}
+        Some(false) => return Err("on a host the operator does not allow".into()),
+        None => return Err("the operator's host rules cannot be read now".into()),
     }
     let limits = Allowance::from_config(&ctx.config);
     super::cimd::take_fetch(uri, &ctx.client_network, &limits, now)?;

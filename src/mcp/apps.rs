@@ -36,10 +36,16 @@ pub fn read() -> Value {
     })
 }
 
-/// What a tool shown by the view carries in its `_meta`: the standard key and its older
-/// flat form, which hosts still read.
-pub fn tool_meta() -> Value {
-    json!({ "ui": { "resourceUri": NOTES_VIEW }, "ui/resourceUri": NOTES_VIEW })
+/// What a built-in tool carries in its `_meta` for MCP Apps hosts: for the model only
+/// (no view, the notes' or an upstream's, may call it: they all come through one token),
+/// and, for a tool shown by the view, the view's address in the standard key and its
+/// older flat form, which hosts still read.
+pub fn tool_meta(shown_in_view: bool) -> Value {
+    if shown_in_view {
+        json!({ "ui": { "resourceUri": NOTES_VIEW, "visibility": ["model"] }, "ui/resourceUri": NOTES_VIEW })
+    } else {
+        json!({ "ui": { "visibility": ["model"] } })
+    }
 }
 
 /// The page with its CSP: only its own script and stylesheet run, by hash.
@@ -93,7 +99,13 @@ mod tests {
         assert_eq!(c["uri"], NOTES_VIEW);
         assert_eq!(c["mimeType"], "text/html;profile=mcp-app");
         assert_eq!(c["_meta"]["ui"]["csp"]["connectDomains"], json!([]));
-        assert_eq!(tool_meta()["ui"]["resourceUri"], NOTES_VIEW);
-        assert_eq!(tool_meta()["ui/resourceUri"], NOTES_VIEW);
+        assert_eq!(tool_meta(true)["ui"]["resourceUri"], NOTES_VIEW);
+        assert_eq!(tool_meta(true)["ui/resourceUri"], NOTES_VIEW);
+        // No view may call a built-in tool.
+        assert_eq!(tool_meta(true)["ui"]["visibility"], json!(["model"]));
+        assert_eq!(
+            tool_meta(false),
+            json!({ "ui": { "visibility": ["model"] } })
+        );
     }
 }

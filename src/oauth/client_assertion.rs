@@ -98,9 +98,11 @@ pub fn check_claims(
     if text("sub") != Some(client_id) {
         return Err(Refusal::Claim("sub is not the app's client_id"));
     }
+    // One audience: an assertion naming several servers could be replayed by any of them
+    // (the 2025 audience-injection reports on private_key_jwt).
     let for_us = match claims.get("aud") {
         Some(Value::String(a)) => audiences.contains(&a.as_str()),
-        Some(Value::Array(list)) => list
+        Some(Value::Array(list)) if list.len() == 1 => list
             .iter()
             .filter_map(Value::as_str)
             .any(|a| audiences.contains(&a)),
@@ -113,7 +115,7 @@ pub fn check_claims(
     }
     let time = |name: &str| claims.get(name).and_then(Value::as_u64);
     let exp = time("exp").ok_or(Refusal::Claim("exp is missing"))?;
-    if exp + LEEWAY <= now {
+    if exp.saturating_add(LEEWAY) <= now {
         return Err(Refusal::Claim("exp has passed"));
     }
     if exp > now + MAX_LIFETIME + LEEWAY {
@@ -133,7 +135,7 @@ pub fn check_claims(
         .ok_or(Refusal::Claim("jti is missing or longer than 256 bytes"))?;
     Ok(Passed {
         jti: jti.to_string(),
-        expires_at: exp + LEEWAY,
+        expires_at: exp.saturating_add(LEEWAY),
     })
 }
 

@@ -34,9 +34,18 @@ fn a_good_assertion_passes_with_its_jti_kept_until_it_expires() {
     })
     .is_ok());
     assert!(check(|c| {
-        c.insert("aud".into(), json!(["x", AUD[1]]));
+        c.insert("aud".into(), json!([AUD[1]]));
     })
     .is_ok());
+    // Several audiences: any of them could replay it.
+    assert!(check(|c| {
+        c.insert("aud".into(), json!(["x", AUD[1]]));
+    })
+    .is_err());
+    assert!(check(|c| {
+        c.insert("exp".into(), json!(u64::MAX));
+    })
+    .is_err());
     // Within the leeway either way.
     assert!(check(|c| {
         c.insert("exp".into(), json!(NOW - 29));

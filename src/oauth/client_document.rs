@@ -383,6 +383,11 @@ pub struct Fetches {
 
 const MAX_TRACKED: usize = 4096;
 
+/// Why `take` refused a fetch because the document's own host failed too often (the
+/// other refusals are spent allowances, which say nothing of the host).
+pub const FAILING: &str =
+    "fetching this metadata document failed too often; not trying for a minute";
+
 impl Fetches {
     pub fn take(
         &mut self,
@@ -398,9 +403,7 @@ impl Fetches {
             };
         }
         if self.failures.get(url).copied().unwrap_or(0) >= FAILURES_PER_MINUTE {
-            return Err(
-                "fetching this metadata document failed too often; not trying for a minute",
-            );
+            return Err(FAILING);
         }
         if self.total >= limits.fetches_per_minute {
             return Err("too many metadata documents fetched; try in a minute");

@@ -58,6 +58,11 @@ pub fn registrations_alike(network: &str, fingerprint: &str, hour: u64) -> Strin
     format!("register-alike:{network}:{fingerprint}:{hour}")
 }
 
+/// Registrations past their network's limit in an hour, from every network.
+pub fn registrations_alike_all(hour: u64) -> String {
+    format!("register-alike:*:{hour}")
+}
+
 /// Registrations of a UTC day whose client was also written to KV.
 pub fn registrations_cached(day: u64) -> String {
     format!("register-kv:{day}")

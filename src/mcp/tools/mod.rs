@@ -196,11 +196,7 @@ pub fn describe(tool: &dyn Tool, structured: bool, public: Public, catalog: &Cat
         "annotations": tool.annotations(),
         "securitySchemes": schemes,
     });
-    let mut meta = if tool.shown_in_view() {
-        super::apps::tool_meta()
-    } else {
-        json!({})
-    };
+    let mut meta = super::apps::tool_meta(tool.shown_in_view());
     crate::json::set(&mut meta, "securitySchemes", schemes);
     crate::json::set(&mut entry, "_meta", meta);
     if structured {
