@@ -90,6 +90,8 @@ pub fn model_only(meta: &mut Map<String, Value>) {
             Value::Array(vec![Value::from("model")]),
         );
     }
+    // ChatGPT's own switch for the same thing says the same.
+    meta.insert("openai/widgetAccessible".into(), Value::Bool(false));
 }
 
 /// A kept key's value with its UI resource URIs in this gateway's form; `None` drops a
@@ -181,18 +183,16 @@ pub fn icons(item: &Value) -> Option<Value> {
     (!out.is_empty()).then_some(Value::Array(out))
 }
 
+/// The image types an icon may be: raster only.
+const RASTER: [&str; 4] = ["image/png", "image/jpeg", "image/webp", "image/gif"];
+
 fn one_icon(icon: &Value) -> Option<Value> {
     let src = icon.get("src")?.as_str()?;
     let lower = src.get(..16).unwrap_or(src).to_ascii_lowercase();
     // Raster images only: an SVG can hold script, for a client that inlines it.
-    let data_image = [
-        "data:image/png",
-        "data:image/jpeg",
-        "data:image/webp",
-        "data:image/gif",
-    ]
-    .iter()
-    .any(|p| lower.starts_with(p));
+    let data_image = RASTER
+        .iter()
+        .any(|t| lower.starts_with(&format!("data:{t}")));
     let usable = src.len() <= MAX_ICON_SRC
         && (lower.starts_with("https://") || data_image)
         && !src.chars().any(|c| c.is_control() || c == ' ');
@@ -201,10 +201,13 @@ fn one_icon(icon: &Value) -> Option<Value> {
     }
     let mut out = Map::new();
     out.insert("src".into(), Value::String(src.to_string()));
-    if let Some(m) = icon.get("mimeType").and_then(Value::as_str) {
-        if m.len() <= 100 && m.starts_with("image/") {
+    match icon.get("mimeType").and_then(Value::as_str) {
+        Some(m) if RASTER.contains(&m) => {
             out.insert("mimeType".into(), Value::String(m.to_string()));
         }
+        // An icon that says it is SVG (or anything but a raster image) is not kept.
+        Some(_) => return None,
+        None => {}
     }
     if let Some(Value::Array(sizes)) = icon.get("sizes") {
         let sizes: Vec<Value> = sizes
@@ -240,6 +243,7 @@ pub fn filter_result(upstream: &Upstream, result: &mut Map<String, Value>) {
         }
     }
     if let Some(Value::Array(messages)) = result.get_mut("messages") {
+        messages.retain(|m| !m.get("content").is_some_and(names_a_note));
         for m in messages.iter_mut() {
             if let Some(content) = m.get_mut("content") {
                 filter_block(upstream, content);

@@ -116,12 +116,12 @@ fn meta_is_bounded_by_leaving_keys_out_whole() {
 fn icons_are_https_or_data_images_with_only_their_fields() {
     let item = json!({ "icons": [
         { "src": "https://crm.example/icon.png", "mimeType": "image/png", "sizes": ["48x48"], "theme": "dark", "extra": 1 },
-        { "src": "data:image/png;base64,iVBORw0K", "mimeType": "text/html" },
+        { "src": "data:image/png;base64,iVBORw0K" },
+        { "src": "https://crm.example/i.svg", "mimeType": "image/svg+xml" },
         { "src": "data:image/svg+xml;base64,PHN2Zy8+" },
         { "src": "javascript:alert(1)" },
         { "src": "http://crm.example/icon.png" },
         { "src": "file:///etc/passwd" },
-        { "src": "https://crm.example/a b.png" },
         { "src": "https://crm.example/ok.png", "theme": "purple", "sizes": "48x48" },
     ]});
     let icons = icons(&item).unwrap();
@@ -215,7 +215,10 @@ fn content_blocks_embedded_resources_and_prompt_messages_are_filtered_too() {
             { "type": "resource_link", "uri": "note://n_1", "name": "a note?" },
             { "type": "resource", "resource": { "uri": "NOTE://n_1", "text": "forged" } },
         ],
-        "messages": [{ "role": "user", "content": { "type": "text", "text": "t", "_meta": hostile } }],
+        "messages": [
+            { "role": "user", "content": { "type": "text", "text": "t", "_meta": hostile } },
+            { "role": "user", "content": { "type": "resource", "resource": { "uri": "note://n_1", "text": "forged" } } },
+        ],
     })
     .as_object()
     .cloned()
@@ -241,6 +244,11 @@ fn content_blocks_embedded_resources_and_prompt_messages_are_filtered_too() {
     assert_eq!(
         result["messages"][0]["content"]["_meta"],
         json!({ "openai/x": 1 })
+    );
+    assert_eq!(
+        result["messages"].as_array().unwrap().len(),
+        1,
+        "no message names a note"
     );
 }
 
@@ -274,7 +282,7 @@ fn tools_of_an_upstream_without_a_ui_are_the_models_only() {
     model_only(&mut empty);
     assert_eq!(
         Value::Object(empty),
-        json!({ "ui": { "visibility": ["model"] } })
+        json!({ "ui": { "visibility": ["model"] }, "openai/widgetAccessible": false })
     );
     // Through the policy: the same tool, with and without a UI beside it.
     let u = upstream(None);

@@ -90,7 +90,10 @@ pub async fn resolve(
                     .map(|client| (doc, client, cache))
                     .map_err(Unusable::Refused)
             });
-            if result.is_err() {
+            // Only a host that fails counts against the URL (and lets the kept copy stand
+            // in, below): a document that answers 404 or nonsense was withdrawn or is
+            // wrong, and must not revive an older copy however often it is asked for.
+            if matches!(result, Err(Unusable::Busy(_))) {
                 fetch_failed(url);
             }
             result
@@ -105,8 +108,11 @@ pub async fn resolve(
         Err(Unusable::Busy(why)) => {
             let since = now.saturating_sub(KNOWN_GOOD_SECONDS);
             return match db.known_document(url, since).await {
-                Ok(Some(record)) => match serde_json::from_str(&record) {
-                    Ok(client) => Ok(client),
+                Ok(Some(record)) => match serde_json::from_str::<Client>(&record) {
+                    Ok(client) => Ok(Client {
+                        stood_in: true,
+                        ..client
+                    }),
                     Err(_) => Err(Unusable::Busy(why)),
                 },
                 Ok(None) => Err(Unusable::Busy(why)),

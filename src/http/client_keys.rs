@@ -111,9 +111,21 @@ async fn fetch(ctx: &Ctx, uri: &str, now: u64) -> Result<(Value, u64), String> {
         None => return Err("the operator's host rules cannot be read now".into()),
     }
     let limits = Allowance::from_config(&ctx.config);
-    super::cimd::take_fetch(uri, &ctx.client_network, &limits, now)?;
+    // Failures are counted under a key of their own: a document's URL named as a
+    // `jwks_uri` must not count against that document.
+    let counted = format!("jwks {uri}");
+    super::cimd::take_fetch(&counted, &ctx.client_network, &limits, now)?;
     let headers = [("Accept", "application/jwk-set+json, application/json")];
     let fetched = super::outbound::fetch("GET", uri, &headers, None, TIMEOUT_MS, MAX_BYTES).await;
+    // Only a failing host counts against the URL: an answer that is not a key set is the
+    // app's mistake, and a fetch again later may find it fixed.
+    let failing = match &fetched {
+        Err(_) => true,
+        Ok(f) => f.status == 429 || f.status >= 500,
+    };
+    if failing {
+        super::cimd::fetch_failed(&counted);
+    }
     let result = match fetched {
         Err(why) => Err(why.to_string()),
         Ok(f) if f.status != 200 => Err(format!("it answered {}", f.status)),
@@ -127,9 +139,6 @@ async fn fetch(ctx: &Ctx, uri: &str, now: u64) -> Result<(Value, u64), String> {
             _ => Err(format!("it is not a JWK Set of 1 to {MAX_KEYS} keys")),
         },
     };
-    if result.is_err() {
-        super::cimd::fetch_failed(uri);
-    }
     result
 }
 

@@ -144,13 +144,33 @@ pub(super) async fn challenge_shape(ctx: &Ctx, call: &Call<'_>) -> Shape {
     {
         return Shape::ToolResult;
     }
-    match ctx.find_client(client_id).await {
+    let now = super::now();
+    if let Some(shape) = SHAPES.with(|s| s.borrow().get(client_id, now)) {
+        return shape;
+    }
+    let shape = match ctx.find_client(client_id).await {
         Ok(Some(client)) => {
             let hosts: Vec<String> = client.redirect_uris.iter().map(|u| host_of(u)).collect();
             challenges::by_app_hosts(hosts.iter().map(String::as_str))
         }
-        _ => Shape::Http,
-    }
+        // Not known now: not remembered either.
+        _ => return Shape::Http,
+    };
+    SHAPES.with(|s| {
+        s.borrow_mut()
+            .put(client_id.clone(), shape, now + SHAPE_SECONDS, now)
+    });
+    shape
+}
+
+/// How long an app's challenge shape is remembered: its redirect URIs rarely change.
+const SHAPE_SECONDS: u64 = 300;
+
+thread_local! {
+    /// The challenge shape of apps known by their redirect URIs, so a caller refused again
+    /// and again costs one client read per app every few minutes, not one per call.
+    static SHAPES: std::cell::RefCell<crate::store::memo::Memo<String, Shape>> =
+        std::cell::RefCell::new(crate::store::memo::Memo::new(1024));
 }
 
 /// The scope catalog, or the JSON-RPC error naming the broken setting (logged once where

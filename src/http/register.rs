@@ -101,16 +101,17 @@ async fn handle(ctx: &Ctx, req: &Incoming) -> Result<Reply, OAuthError> {
             .map_err(|e| ctx.internal(e))?;
         true
     } else {
-        // And, for the whole deployment, at most `ALIKE_FACTOR` × 4 times the limit an hour
-        // past the networks' own (2,000 with the default): many networks each sending
+        // And, for the whole deployment, at most `ALIKE_FACTOR` × 4 times the limit a UTC
+        // day past the networks' own (2,000 with the default): many networks each sending
         // one app again and again cannot spend D1's writes either. Read before written.
-        let all = crate::store::keys::registrations_alike_all(now / WINDOW);
+        let day_end = (now / 86_400 + 1) * 86_400;
+        let all = crate::store::keys::registrations_alike_all(now / 86_400);
         let all_cap = limit.saturating_mul(ALIKE_FACTOR * 4);
         count <= limit.saturating_mul(ALIKE_FACTOR)
             && db.hits(&alike, now).await.map_err(|e| ctx.internal(e))? > 0
             && db.hits(&all, now).await.map_err(|e| ctx.internal(e))? < all_cap
             && db
-                .count_hit(&all, window_end, now)
+                .count_hit(&all, day_end, now)
                 .await
                 .map_err(|e| ctx.internal(e))?
                 <= all_cap

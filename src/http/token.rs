@@ -91,7 +91,8 @@ async fn keep_document(ctx: &Ctx, issued: &Issued) {
         issued.client.source,
         ClientSource::MetadataDocument | ClientSource::UnverifiedDocument
     );
-    if issued.grant_type != GrantType::AuthorizationCode || !from_document {
+    if issued.grant_type != GrantType::AuthorizationCode || !from_document || issued.client.stood_in
+    {
         return;
     }
     let kept = match ctx.db() {

@@ -42,9 +42,13 @@ pub fn read() -> Value {
 /// older flat form, which hosts still read.
 pub fn tool_meta(shown_in_view: bool) -> Value {
     if shown_in_view {
-        json!({ "ui": { "resourceUri": NOTES_VIEW, "visibility": ["model"] }, "ui/resourceUri": NOTES_VIEW })
+        json!({
+            "ui": { "resourceUri": NOTES_VIEW, "visibility": ["model"] },
+            "ui/resourceUri": NOTES_VIEW,
+            "openai/widgetAccessible": false,
+        })
     } else {
-        json!({ "ui": { "visibility": ["model"] } })
+        json!({ "ui": { "visibility": ["model"] }, "openai/widgetAccessible": false })
     }
 }
 
@@ -105,7 +109,7 @@ mod tests {
         assert_eq!(tool_meta(true)["ui"]["visibility"], json!(["model"]));
         assert_eq!(
             tool_meta(false),
-            json!({ "ui": { "visibility": ["model"] } })
+            json!({ "ui": { "visibility": ["model"] }, "openai/widgetAccessible": false })
         );
     }
 }

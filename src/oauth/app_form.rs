@@ -163,6 +163,7 @@ pub fn new_client(
         jwks: None,
         jwks_uri: None,
         token_endpoint_auth_signing_alg: None,
+        stood_in: false,
     })
 }
 

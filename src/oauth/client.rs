@@ -71,6 +71,11 @@ pub struct Client {
     /// The one algorithm its assertions are signed with, when it named one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_endpoint_auth_signing_alg: Option<String>,
+    /// A metadata document's client read from the copy kept when someone connected,
+    /// standing in while the document's host fails: never kept again from itself, so an
+    /// outage cannot stretch the copy's week. Never stored.
+    #[serde(skip)]
+    pub stood_in: bool,
 }
 
 impl Client {
@@ -450,6 +455,7 @@ impl ClientMetadata {
             jwks: None,
             jwks_uri: None,
             token_endpoint_auth_signing_alg: None,
+            stood_in: false,
         }
     }
 }

@@ -36,7 +36,13 @@ impl Alg {
     fn fits(self, jwk: &Value) -> bool {
         let s = |name: &str| jwk.get(name).and_then(Value::as_str);
         match self {
-            Alg::Rs256 => s("kty") == Some("RSA"),
+            // At least 2048 bits (NIST SP 800-131A): a weaker key proves little.
+            Alg::Rs256 => {
+                s("kty") == Some("RSA")
+                    && s("n")
+                        .and_then(b64url_decode)
+                        .is_some_and(|n| n.len() >= 256)
+            }
             Alg::Es256 => s("kty") == Some("EC") && s("crv") == Some("P-256"),
             Alg::EdDsa => s("kty") == Some("OKP") && s("crv") == Some("Ed25519"),
         }

@@ -247,10 +247,13 @@ mod tests {
 
     #[test]
     fn keys_are_chosen_by_kid_and_type() {
+        // A 2048-bit modulus; a shorter one is no key (`jws::Alg::fits`).
+        let n = crate::encoding::b64url(&[0xc5u8; 256]);
         let jwks = json!({"keys":[
-            {"kty":"RSA","kid":"r1","n":"x","e":"AQAB"},
+            {"kty":"RSA","kid":"r1","n":n,"e":"AQAB"},
             {"kty":"EC","crv":"P-256","kid":"e1","x":"x","y":"y"},
-            {"kty":"RSA","kid":"enc","use":"enc","n":"x","e":"AQAB"}
+            {"kty":"RSA","kid":"enc","use":"enc","n":n,"e":"AQAB"},
+            {"kty":"RSA","kid":"weak","n":crate::encoding::b64url(&[0xc5u8; 128]),"e":"AQAB"}
         ]});
         let kid = |k: Option<&Value>| k.and_then(|k| k["kid"].as_str()).map(str::to_string);
         assert_eq!(
@@ -264,6 +267,11 @@ mod tests {
         assert_eq!(select_key(&jwks, Alg::Es256, Some("r1")), None);
         assert_eq!(select_key(&jwks, Alg::Rs256, Some("enc")), None);
         assert_eq!(select_key(&jwks, Alg::Rs256, Some("nope")), None);
+        assert_eq!(
+            select_key(&jwks, Alg::Rs256, Some("weak")),
+            None,
+            "1024 bits"
+        );
         // Without a kid only an unambiguous key is used.
         assert_eq!(
             kid(select_key(&jwks, Alg::Rs256, None)).as_deref(),

@@ -58,9 +58,9 @@ pub fn registrations_alike(network: &str, fingerprint: &str, hour: u64) -> Strin
     format!("register-alike:{network}:{fingerprint}:{hour}")
 }
 
-/// Registrations past their network's limit in an hour, from every network.
-pub fn registrations_alike_all(hour: u64) -> String {
-    format!("register-alike:*:{hour}")
+/// Registrations past their network's limit in a UTC day, from every network.
+pub fn registrations_alike_all(day: u64) -> String {
+    format!("register-alike:*:day:{day}")
 }
 
 /// Registrations of a UTC day whose client was also written to KV.

@@ -112,7 +112,9 @@ impl<S: GrantStore, W: Surroundings, C: Ed25519 + Rs256 + VerifyJwk> Grants<'_, 
 
         let grant_id = random_token();
         let code_hash = secret_hash(req.code);
-        let refresh = client.allows_refresh().then(random_token);
+        let refresh = client
+            .allows_refresh()
+            .then(|| super::refresh::bound_to(&client, random_token()));
         let refresh_hash = refresh.as_deref().map(secret_hash);
         let new_grant = NewGrant {
             id: &grant_id,

@@ -31,12 +31,33 @@ fn invalid(why: &str) -> OAuthError {
     OAuthError::InvalidGrant(why.to_string())
 }
 
-/// The successor of a refresh token: a MAC of it under a key of its own purpose.
+/// The successor of a refresh token: a MAC of it under a key of its own purpose, bound to
+/// client authentication as its predecessor was (`bound_to`).
 pub fn successor_of(keys: &KeySet, token: &str) -> String {
-    b64url(&hmac_sha256(
+    let mac = b64url(&hmac_sha256(
         &keys.mac_key("refresh-successor"),
         token.as_bytes(),
-    ))
+    ));
+    match token.starts_with(CONFIDENTIAL) {
+        true => format!("{CONFIDENTIAL}{mac}"),
+        false => mac,
+    }
+}
+
+/// The mark of a refresh token issued to an app that authenticated (a secret or a key):
+/// never in a base64url token's alphabet, so no other token can carry it.
+const CONFIDENTIAL: &str = "c.";
+
+/// A new refresh token for `client`, marked when the app authenticated: the token then
+/// works only while the app still does (RFC 9700 §4.14.2). An app whose metadata
+/// document later says `none` cannot have its tokens used by anyone holding its
+/// `client_id` alone.
+pub fn bound_to(client: &Client, token: String) -> String {
+    if client.is_public() {
+        token
+    } else {
+        format!("{CONFIDENTIAL}{token}")
+    }
 }
 
 /// The token's own state, checked before anything is asked elsewhere.
@@ -180,6 +201,12 @@ impl<S: GrantStore, W: Surroundings, C: Ed25519 + Rs256 + VerifyJwk> Grants<'_, 
         let now = self.now();
         let internal = |e: &dyn std::fmt::Display| self.world.internal(e);
         check_row(row, &client, now)?;
+        if req.refresh_token.starts_with(CONFIDENTIAL) && client.is_public() {
+            return Err(invalid(
+                "the refresh token was issued to the app when it authenticated, and it no \
+                 longer does",
+            ));
+        }
         // Reuse of an already-rotated token is answered first, before anything else is
         // asked or signed: a failure there must not keep the family alive.
         let successor = successor_of(keys, req.refresh_token);

@@ -120,6 +120,7 @@ fn client(id: &str, method: AuthMethod, secret: Option<&str>) -> Client {
         jwks: None,
         jwks_uri: None,
         token_endpoint_auth_signing_alg: None,
+        stood_in: false,
     }
 }
 

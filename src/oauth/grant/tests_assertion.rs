@@ -347,3 +347,35 @@ fn revocation_and_introspection_take_assertions_too() {
     );
     assert_eq!(code_of(after), "invalid_grant");
 }
+
+#[test]
+fn a_refresh_token_of_an_app_that_authenticated_needs_it_to_go_on_doing_so() {
+    let key = Key::new(3, "k1");
+    let mut h = harness(app(Some(json!({ "keys": [key.jwk()] })), false));
+    let issued = redeem_with(&h, &key.sign(header(&key), claims(&h, "j-1")), Some(APP)).unwrap();
+    let refresh = issued.refresh_token.unwrap();
+    assert!(refresh.starts_with("c."), "marked: {refresh}");
+    // Rotation keeps the mark.
+    let list = |token: &str, jti: &str, h: &H| {
+        vec![
+            ("grant_type", "refresh_token".to_string()),
+            ("refresh_token", token.to_string()),
+            ("client_id", APP.to_string()),
+            ("client_assertion_type", JWT_BEARER.to_string()),
+            ("client_assertion", key.sign(header(&key), claims(h, jti))),
+        ]
+    };
+    let pairs = list(&refresh, "j-2", &h);
+    let borrowed: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let next = h.token(&borrowed, None).unwrap().refresh_token.unwrap();
+    assert!(next.starts_with("c."));
+    // The document now says none: the token alone, with the client_id, is not enough.
+    let mut public = app(None, false);
+    public.token_endpoint_auth_method = AuthMethod::None;
+    h.world.clients.insert(APP.into(), public);
+    let taken = h.refresh(APP, &next);
+    assert_eq!(code_of(taken), "invalid_grant");
+    // A public app's tokens carry no mark.
+    let plain = h.connected().refresh_token.unwrap();
+    assert!(!plain.starts_with("c."));
+}
