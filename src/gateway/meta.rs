@@ -252,12 +252,19 @@ pub fn filter_result(upstream: &Upstream, result: &mut Map<String, Value>) {
     }
 }
 
+/// The built-in notes' scheme, in any case (a scheme is case-insensitive, RFC 3986
+/// §3.1): an upstream can neither list nor be asked for such a URI, nor give one.
+pub fn is_note_uri(uri: &str) -> bool {
+    uri.get(..5)
+        .is_some_and(|s| s.eq_ignore_ascii_case("note:"))
+}
+
 /// Whether a content block (or its embedded resource) names a built-in note's URI.
 fn names_a_note(block: &Value) -> bool {
     let uri = |v: &Value| {
         v.get("uri")
             .and_then(Value::as_str)
-            .is_some_and(super::policy::is_note_uri)
+            .is_some_and(is_note_uri)
     };
     uri(block) || block.get("resource").is_some_and(uri)
 }

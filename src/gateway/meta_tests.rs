@@ -284,15 +284,4 @@ fn tools_of_an_upstream_without_a_ui_are_the_models_only() {
         Value::Object(empty),
         json!({ "ui": { "visibility": ["model"] }, "openai/widgetAccessible": false })
     );
-    // Through the policy: the same tool, with and without a UI beside it.
-    let u = upstream(None);
-    let tool = json!({ "name": "t", "inputSchema": { "type": "object" }, "_meta": { "ui": { "visibility": ["model", "app"] } } });
-    let catalog = crate::oauth::catalog::Catalog::default();
-    let shown = crate::gateway::policy::rewrite(&u, &catalog, &tool, true, true).unwrap();
-    assert_eq!(
-        shown.entry["_meta"]["ui"]["visibility"],
-        json!(["model", "app"])
-    );
-    let alone = crate::gateway::policy::rewrite(&u, &catalog, &tool, true, false).unwrap();
-    assert_eq!(alone.entry["_meta"]["ui"]["visibility"], json!(["model"]));
 }

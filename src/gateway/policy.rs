@@ -211,12 +211,7 @@ pub fn rewrite_resource(upstream: &Upstream, item: &Value, key: &str) -> Option<
     Some(Value::Object(entry))
 }
 
-/// The built-in notes' scheme, in any case (a scheme is case-insensitive, RFC 3986
-/// §3.1): an upstream can neither list nor be asked for such a URI.
-pub fn is_note_uri(uri: &str) -> bool {
-    uri.get(..5)
-        .is_some_and(|s| s.eq_ignore_ascii_case("note:"))
-}
+pub use super::meta::is_note_uri;
 
 /// Whether `uri` is one the RFC 6570 template `template` expands to: `{name}` stands for
 /// a run without `/`, `{+name}` and `{#name}` for any run, `{?a,b}` and `{&a}` for an

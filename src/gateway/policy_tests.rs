@@ -213,3 +213,18 @@ fn an_upstream_tool_needs_what_the_operator_mapped_it_to() {
     .unwrap();
     assert_eq!(other.need, Need::one("mcp:execute"));
 }
+
+#[test]
+fn an_upstream_without_a_ui_has_its_tools_marked_for_the_model_only() {
+    let u = upstream(None, &["*"], &[]);
+    let tool = json!({ "name": "t", "inputSchema": { "type": "object" }, "_meta": { "ui": { "visibility": ["model", "app"] } } });
+    let catalog = Catalog::default();
+    let shown = rewrite(&u, &catalog, &tool, true, true).unwrap();
+    assert_eq!(
+        shown.entry["_meta"]["ui"]["visibility"],
+        json!(["model", "app"])
+    );
+    let alone = rewrite(&u, &catalog, &tool, true, false).unwrap();
+    assert_eq!(alone.entry["_meta"]["ui"]["visibility"], json!(["model"]));
+    assert_eq!(alone.entry["_meta"]["openai/widgetAccessible"], false);
+}
