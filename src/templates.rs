@@ -141,8 +141,13 @@ fn title_of(content: &str) -> String {
 
 /// The `sha256-…` source that lets the inline stylesheet through the CSP.
 pub fn style_hash() -> String {
+    csp_hash(STYLESHEET)
+}
+
+/// The CSP source (`'sha256-…'`) that lets exactly this inline script or stylesheet run.
+pub fn csp_hash(inline: &str) -> String {
     use base64::Engine as _;
-    let digest = Sha256::digest(STYLESHEET.as_bytes());
+    let digest = Sha256::digest(inline.as_bytes());
     format!(
         "'sha256-{}'",
         base64::engine::general_purpose::STANDARD.encode(digest)

@@ -123,10 +123,16 @@ fn rewritten(upstream: &Upstream, key: &str, value: &Value) -> Option<Value> {
     }
 }
 
-/// Whether `uri` is an MCP Apps UI resource's (the scheme in any case, RFC 3986 §3.1).
+/// Whether `uri` is an MCP Apps UI resource's.
 pub fn is_ui_uri(uri: &str) -> bool {
-    uri.get(..UI_SCHEME.len())
-        .is_some_and(|s| s.eq_ignore_ascii_case(UI_SCHEME))
+    has_scheme(uri, UI_SCHEME)
+}
+
+/// Whether `uri` begins with `prefix` (a scheme, and maybe `//`), in any case: a scheme
+/// is case-insensitive (RFC 3986 §3.1).
+fn has_scheme(uri: &str, prefix: &str) -> bool {
+    uri.get(..prefix.len())
+        .is_some_and(|s| s.eq_ignore_ascii_case(prefix))
 }
 
 /// The address here of the upstream's UI resource `uri`: prefixed like its tools where
@@ -255,8 +261,7 @@ pub fn filter_result(upstream: &Upstream, result: &mut Map<String, Value>) {
 /// The built-in notes' scheme, in any case (a scheme is case-insensitive, RFC 3986
 /// §3.1): an upstream can neither list nor be asked for such a URI, nor give one.
 pub fn is_note_uri(uri: &str) -> bool {
-    uri.get(..5)
-        .is_some_and(|s| s.eq_ignore_ascii_case("note:"))
+    has_scheme(uri, "note:")
 }
 
 /// Whether a content block (or its embedded resource) names a built-in note's URI.

@@ -50,12 +50,15 @@ impl Reach for Ctx {
         self.env.secret(name).ok().map(|s| s.to_string())
     }
 
-    async fn verify_jwk(&self, alg: Alg, jwk: &Value, message: &[u8], signature: &[u8]) -> bool {
-        super::webcrypto::verify_jwk(alg, jwk, message, signature).await
-    }
-
     fn now(&self) -> u64 {
         now()
+    }
+}
+
+/// The JWK checks of sign-in (a provider's ID tokens): WebCrypto's.
+impl crate::oauth::jws::VerifyJwk for Ctx {
+    async fn verify_jwk(&self, alg: Alg, jwk: &Value, message: &[u8], signature: &[u8]) -> bool {
+        super::webcrypto::verify_jwk(alg, jwk, message, signature).await
     }
 }
 

@@ -6,8 +6,8 @@
 //! upstream's views come through the gateway (`gateway::meta`).
 
 use crate::gateway::meta::UI_MIME_TYPE;
+use crate::templates::csp_hash;
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 
 /// The view's address. `ui://notes/` is the built-in notes': an upstream's UI resources
 /// are prefixed where the notes share `/mcp` (`<name>_` never ends in `/`).
@@ -56,19 +56,10 @@ pub fn tool_meta(shown_in_view: bool) -> Value {
 pub fn page() -> String {
     let csp = format!(
         "default-src 'none'; script-src {}; style-src {}; base-uri 'none'; form-action 'none'",
-        hash(SCRIPT),
-        hash(STYLE)
+        csp_hash(SCRIPT),
+        csp_hash(STYLE)
     );
     crate::templates::render(PAGE, &[("csp", &csp), ("style", STYLE), ("script", SCRIPT)])
-}
-
-fn hash(text: &str) -> String {
-    use base64::Engine as _;
-    let digest = Sha256::digest(text.as_bytes());
-    format!(
-        "'sha256-{}'",
-        base64::engine::general_purpose::STANDARD.encode(digest)
-    )
 }
 
 #[cfg(test)]

@@ -73,11 +73,14 @@ impl Reach for Table {
     fn secret(&self, name: &str) -> Option<String> {
         (name != "UNSET").then(|| format!("value-of-{name}"))
     }
-    async fn verify_jwk(&self, _alg: Alg, _jwk: &Value, _message: &[u8], signature: &[u8]) -> bool {
-        signature == self.good_signature.as_slice()
-    }
     fn now(&self) -> u64 {
         self.now
+    }
+}
+
+impl crate::oauth::jws::VerifyJwk for Table {
+    async fn verify_jwk(&self, _alg: Alg, _jwk: &Value, _message: &[u8], signature: &[u8]) -> bool {
+        signature == self.good_signature.as_slice()
     }
 }
 
